@@ -1,0 +1,669 @@
+//! The config file: raw TOML (with spans) → validated, compiled [`Config`], plus the
+//! diagnostics that point at `file:line:col`. Pure apart from reading the file in [`load`]:
+//! compilation never touches the network or the clock.
+//!
+//! Two layers, as ripgrep does with its flags: [`RawConfig`] mirrors the file and only knows
+//! about types; [`compile`] checks meaning (durations, URLs, duplicate names, queries) and
+//! builds the [`Config`] the daemon runs on. Every problem is collected, not only the first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::query::Query;
+
+/// The shortest poll interval a feed may have: polling faster is rude to publishers.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// Where the config is looked for when neither `--config` nor `$WATCHWORD_CONFIG` is given.
+pub const DEFAULT_PATH: &str = "config/watchword.toml";
+/// The environment variable that names the config file.
+pub const ENV_VAR: &str = "WATCHWORD_CONFIG";
+
+/// A validated config, ready to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub daemon: DaemonConfig,
+    /// Alias name → entries, as written (kept for explanations and `check`).
+    pub aliases: BTreeMap<String, Vec<String>>,
+    /// Feeds in file order; names are unique.
+    pub feeds: Vec<FeedConfig>,
+    /// Topics in file order; ids are unique.
+    pub topics: Vec<Topic>,
+}
+
+/// The `[daemon]` table, with defaults applied and paths resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    /// SQLite database, resolved against the config file's folder.
+    pub database: PathBuf,
+    /// Default poll interval for feeds that do not set one.
+    pub interval: Duration,
+    /// How many feeds may be polled at once, over all hosts.
+    pub max_concurrent: usize,
+    /// How many feeds of one host may be polled at once.
+    pub per_host: usize,
+    /// Deadline for a whole request, body included.
+    pub timeout: Duration,
+    /// Deadline for establishing a connection.
+    pub connect_timeout: Duration,
+    /// The largest body accepted, counted after decompression.
+    pub max_body: u64,
+}
+
+/// One `[[feed]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// Unique name; the key of the feed in the store.
+    pub name: String,
+    pub source: FeedSource,
+    pub interval: Duration,
+}
+
+/// Where a feed's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FeedSource {
+    Http(Url),
+    /// A local file (`file:` URL or a plain path, resolved against the config's folder).
+    File(PathBuf),
+}
+
+/// One `[[topic]]`, with its query compiled.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub id: String,
+    pub title: Option<String>,
+    /// The query as written.
+    pub source: String,
+    pub query: Query,
+}
+
+/// A problem in a config file, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    /// 1-based line and column (in characters).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The source line, for the caret display.
+    pub source_line: String,
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_all(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl FeedSource {
+    /// The host that per-host concurrency limits apply to (`None` for files).
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            FeedSource::Http(url) => url.host_str(),
+            FeedSource::File(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for FeedSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeedSource::Http(url) => write!(f, "{url}"),
+            FeedSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// `path:line:col: error: message`, then the source line and a caret under the column.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
+        let gutter = " ".repeat(self.line.to_string().len());
+        writeln!(f, "{gutter} |")?;
+        writeln!(f, "{} | {}", self.line, self.source_line)?;
+        write!(
+            f,
+            "{gutter} | {}^",
+            " ".repeat(self.column.saturating_sub(1))
+        )
+    }
+}
+
+/// Finds the config file: `--config`, then `$WATCHWORD_CONFIG`, then `./config/watchword.toml`.
+pub fn locate(cli: Option<&Path>, env: Option<&str>) -> PathBuf {
+    match (cli, env) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(env)) if !env.is_empty() => PathBuf::from(env),
+        _ => PathBuf::from(DEFAULT_PATH),
+    }
+}
+
+/// Reads and compiles the config at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match compile(path, &text) {
+        (Some(config), _) => Ok(config),
+        (None, diagnostics) => Err(ConfigError::Invalid(diagnostics)),
+    }
+}
+
+/// Parses and validates config text read from `path`. Returns the config when there is no
+/// error, and every diagnostic found.
+pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
+    let mut sink = Diagnostics {
+        path,
+        text,
+        found: Vec::new(),
+    };
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(error) => {
+            let span = error.span().unwrap_or(0..0);
+            sink.error(span, error.message().trim_end_matches('.').to_string());
+            return (None, sink.found);
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    let daemon = compile_daemon(&raw.daemon, base, &mut sink);
+    let aliases = compile_aliases(&raw.alias, &mut sink);
+    let feeds = compile_feeds(&raw.feed, daemon.interval, base, &mut sink);
+    let topics = compile_topics(&raw.topic, &aliases, &mut sink);
+    if !sink.found.is_empty() {
+        return (None, sink.found);
+    }
+    let config = Config {
+        path: path.to_path_buf(),
+        daemon,
+        aliases,
+        feeds,
+        topics,
+    };
+    (Some(config), sink.found)
+}
+
+/// Parses a duration such as `30s`, `15m`, `1h30m`, `2d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total = 0u64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!(
+                "invalid duration {text:?}: expected a number followed by s, m, h or d (like 30s, 15m, 1h30m)"
+            ));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let seconds_per_unit = match rest[..unit_len].trim() {
+            "s" | "sec" | "secs" => 1,
+            "m" | "min" | "mins" => 60,
+            "h" | "hr" | "hrs" => 3600,
+            "d" | "day" | "days" => 86_400,
+            "" => {
+                return Err(format!(
+                    "invalid duration {text:?}: missing unit after {number} (s, m, h or d)"
+                ));
+            }
+            unit => {
+                return Err(format!(
+                    "invalid duration {text:?}: unknown unit {unit:?} (use s, m, h or d)"
+                ));
+            }
+        };
+        total = number
+            .checked_mul(seconds_per_unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(|| format!("invalid duration {text:?}: too large"))?;
+        rest = &rest[unit_len..];
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// Formats a duration the way the config writes it (`1h30m`, `45s`).
+pub fn format_duration(duration: Duration) -> String {
+    let mut secs = duration.as_secs();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+/// Parses a size such as `10MiB`, `500 KB`, `1048576`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(format!(
+            "invalid size {text:?}: expected a number with an optional unit (B, KB, KiB, MB, MiB, GB, GiB)"
+        ));
+    }
+    let number: u64 = text[..digits]
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}: number too large"))?;
+    let multiplier: u64 = match text[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1000,
+        "kib" => 1024,
+        "mb" | "m" => 1000 * 1000,
+        "mib" => 1024 * 1024,
+        "gb" | "g" => 1000 * 1000 * 1000,
+        "gib" => 1024 * 1024 * 1024,
+        unit => {
+            return Err(format!(
+                "invalid size {text:?}: unknown unit {unit:?} (use B, KB, KiB, MB, MiB, GB, GiB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("invalid size {text:?}: too large"))
+}
+
+/// Renders diagnostics one after another, separated by blank lines.
+pub fn render_all(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(Diagnostic::to_string)
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The raw layer: mirrors the file, rejects unknown keys, keeps spans for later errors.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    daemon: RawDaemon,
+    #[serde(default)]
+    alias: BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    feed: Vec<RawFeed>,
+    #[serde(default)]
+    topic: Vec<RawTopic>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    database: Option<Spanned<String>>,
+    interval: Option<Spanned<String>>,
+    max_concurrent: Option<Spanned<i64>>,
+    per_host: Option<Spanned<i64>>,
+    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    max_body: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeed {
+    name: Spanned<String>,
+    url: Spanned<String>,
+    interval: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    id: Spanned<String>,
+    title: Option<String>,
+    query: Spanned<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compile layer: meaning, defaults, positions.
+
+/// Collects diagnostics for one file.
+struct Diagnostics<'a> {
+    path: &'a Path,
+    text: &'a str,
+    found: Vec<Diagnostic>,
+}
+
+impl Diagnostics<'_> {
+    fn error(&mut self, span: Range<usize>, message: String) {
+        let (line, column, source_line) = position(self.text, span.start);
+        self.found.push(Diagnostic {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message,
+            source_line,
+        });
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        position(self.text, offset).0
+    }
+}
+
+fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> DaemonConfig {
+    let database = match &raw.database {
+        Some(path) if path.get_ref().trim().is_empty() => {
+            sink.error(path.span(), "database path is empty".into());
+            PathBuf::new()
+        }
+        Some(path) => base.join(path.get_ref()),
+        None => base.join("../data/watchword.db"),
+    };
+    let duration = |value: &Option<Spanned<String>>,
+                    default: Duration,
+                    sink: &mut Diagnostics<'_>|
+     -> Duration {
+        let Some(value) = value else { return default };
+        match parse_duration(value.get_ref()) {
+            Ok(duration) if duration.is_zero() => {
+                sink.error(value.span(), "duration must be greater than zero".into());
+                default
+            }
+            Ok(duration) => duration,
+            Err(message) => {
+                sink.error(value.span(), message);
+                default
+            }
+        }
+    };
+    let count = |value: &Option<Spanned<i64>>, default: usize, sink: &mut Diagnostics<'_>| {
+        let Some(value) = value else { return default };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if (1..=10_000).contains(&n) => n,
+            _ => {
+                sink.error(
+                    value.span(),
+                    format!("must be between 1 and 10000, not {}", value.get_ref()),
+                );
+                default
+            }
+        }
+    };
+    let interval = duration(&raw.interval, Duration::from_secs(15 * 60), sink);
+    if let Some(value) = &raw.interval {
+        check_interval_floor(interval, value, sink);
+    }
+    let max_body = match &raw.max_body {
+        None => 10 * 1024 * 1024,
+        Some(value) => match parse_size(value.get_ref()) {
+            Ok(size) if size >= 1024 => size,
+            Ok(_) => {
+                sink.error(value.span(), "max_body must be at least 1KiB".into());
+                10 * 1024 * 1024
+            }
+            Err(message) => {
+                sink.error(value.span(), message);
+                10 * 1024 * 1024
+            }
+        },
+    };
+    DaemonConfig {
+        database,
+        interval,
+        max_concurrent: count(&raw.max_concurrent, 16, sink),
+        per_host: count(&raw.per_host, 2, sink),
+        timeout: duration(&raw.timeout, Duration::from_secs(30), sink),
+        connect_timeout: duration(&raw.connect_timeout, Duration::from_secs(10), sink),
+        max_body,
+    }
+}
+
+fn check_interval_floor(interval: Duration, value: &Spanned<String>, sink: &mut Diagnostics<'_>) {
+    if interval < MIN_INTERVAL && !interval.is_zero() {
+        sink.error(
+            value.span(),
+            format!(
+                "interval {} is below the minimum of 1m",
+                format_duration(interval)
+            ),
+        );
+    }
+}
+
+fn compile_aliases(
+    raw: &BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
+    sink: &mut Diagnostics<'_>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut aliases = BTreeMap::new();
+    for (name, entries) in raw {
+        if !is_identifier(name.get_ref()) {
+            sink.error(
+                name.span(),
+                format!(
+                    "alias name {:?} must use only letters, digits and _",
+                    name.get_ref()
+                ),
+            );
+        }
+        if entries.get_ref().is_empty() {
+            sink.error(
+                entries.span(),
+                format!("alias {:?} has no entries", name.get_ref()),
+            );
+        }
+        for entry in entries.get_ref() {
+            if entry.get_ref().trim().is_empty() {
+                sink.error(entry.span(), "alias entry is empty".into());
+            }
+        }
+        let list = entries
+            .get_ref()
+            .iter()
+            .map(|entry| entry.get_ref().trim().to_string())
+            .collect();
+        aliases.insert(name.get_ref().clone(), list);
+    }
+    aliases
+}
+
+fn compile_feeds(
+    raw: &[RawFeed],
+    default_interval: Duration,
+    base: &Path,
+    sink: &mut Diagnostics<'_>,
+) -> Vec<FeedConfig> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut feeds = Vec::with_capacity(raw.len());
+    for feed in raw {
+        let name = feed.name.get_ref().trim();
+        if name.is_empty() {
+            sink.error(feed.name.span(), "feed name is empty".into());
+        } else if let Some(first) = seen.get(name) {
+            let first_line = sink.line_of(*first);
+            sink.error(
+                feed.name.span(),
+                format!("duplicate feed name {name:?} (first defined on line {first_line})"),
+            );
+        } else {
+            seen.insert(name, feed.name.span().start);
+        }
+        let source = match parse_source(feed.url.get_ref(), base) {
+            Ok(source) => Some(source),
+            Err(message) => {
+                sink.error(feed.url.span(), message);
+                None
+            }
+        };
+        let interval = match &feed.interval {
+            None => default_interval,
+            Some(value) => match parse_duration(value.get_ref()) {
+                Ok(interval) if interval < MIN_INTERVAL => {
+                    check_interval_floor(interval.max(Duration::from_secs(1)), value, sink);
+                    default_interval
+                }
+                Ok(interval) => interval,
+                Err(message) => {
+                    sink.error(value.span(), message);
+                    default_interval
+                }
+            },
+        };
+        if let Some(source) = source {
+            feeds.push(FeedConfig {
+                name: name.to_string(),
+                source,
+                interval,
+            });
+        }
+    }
+    feeds
+}
+
+/// Turns a feed `url` value into a source: http(s) URLs, `file:` URLs, or plain paths
+/// resolved against the config file's folder.
+fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("feed url is empty".into());
+    }
+    let has_scheme = text
+        .split_once(':')
+        .is_some_and(|(scheme, _)| scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+    if !has_scheme {
+        return Ok(FeedSource::File(base.join(text)));
+    }
+    let url = Url::parse(text).map_err(|e| format!("invalid feed url {text:?}: {e}"))?;
+    match url.scheme() {
+        "http" | "https" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("invalid feed url {text:?}: no host"));
+            }
+            Ok(FeedSource::Http(url))
+        }
+        "file" => {
+            let path = url
+                .to_file_path()
+                .map_err(|()| format!("invalid file url {text:?}"))?;
+            Ok(FeedSource::File(path))
+        }
+        scheme => Err(format!(
+            "unsupported url scheme {scheme:?} in {text:?} (use http, https, file or a path)"
+        )),
+    }
+}
+
+fn compile_topics(
+    raw: &[RawTopic],
+    aliases: &BTreeMap<String, Vec<String>>,
+    sink: &mut Diagnostics<'_>,
+) -> Vec<Topic> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut topics = Vec::with_capacity(raw.len());
+    for topic in raw {
+        let id = topic.id.get_ref().as_str();
+        if !is_identifier(id) {
+            sink.error(
+                topic.id.span(),
+                format!("topic id {id:?} must be non-empty and use only letters, digits, _ and -"),
+            );
+        } else if let Some(first) = seen.get(id) {
+            let first_line = sink.line_of(*first);
+            sink.error(
+                topic.id.span(),
+                format!("duplicate topic id {id:?} (first defined on line {first_line})"),
+            );
+        } else {
+            seen.insert(id, topic.id.span().start);
+        }
+        match Query::compile(topic.query.get_ref(), aliases) {
+            Ok(query) => topics.push(Topic {
+                id: id.to_string(),
+                title: topic.title.clone(),
+                source: topic.query.get_ref().clone(),
+                query,
+            }),
+            Err(error) => {
+                let offset = string_body_offset(sink.text, topic.query.span(), error.offset);
+                sink.error(offset..offset, format!("in query: {}", error.message));
+            }
+        }
+    }
+    topics
+}
+
+/// Maps a byte offset inside a TOML string's value to a byte offset in the file. Exact for
+/// strings without escapes (literal strings, the usual way to write queries); approximate
+/// otherwise.
+fn string_body_offset(text: &str, span: Range<usize>, offset: usize) -> usize {
+    let raw = text.get(span.clone()).unwrap_or("");
+    let delimiter = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+        3
+    } else {
+        1
+    };
+    let mut start = span.start + delimiter;
+    if delimiter == 3 {
+        let body = &text[start.min(text.len())..];
+        if body.starts_with("\r\n") {
+            start += 2;
+        } else if body.starts_with('\n') {
+            start += 1;
+        }
+    }
+    (start + offset).min(span.end.saturating_sub(1)).max(span.start)
+}
+
+fn is_identifier(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// 1-based line, 1-based column in characters, and the line's text, for a byte offset.
+fn position(text: &str, offset: usize) -> (usize, usize, String) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..]
+        .find('\n')
+        .map_or(text.len(), |i| offset + i);
+    let line = text[..line_start].matches('\n').count() + 1;
+    let column = text[line_start..offset].chars().count() + 1;
+    let source_line = text[line_start..line_end].trim_end_matches('\r').to_string();
+    (line, column, source_line)
+}
+
+#[cfg(test)]
+mod tests;

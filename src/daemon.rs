@@ -1,0 +1,251 @@
+//! The running service: tasks, concurrency limits, signals and shutdown. The only module
+//! that spawns tasks or knows about signals. [`run`] is the daemon; [`poll_once`] polls every
+//! feed once under the same limits (the `once` command).
+//!
+//! Shutdown follows three steps: decide (the first SIGINT/SIGTERM cancels a token), tell (the
+//! scheduler stops starting polls; a poll that has not started fetching does not start), wait
+//! (in-flight polls finish, store transaction included, within [`SHUTDOWN_DEADLINE`]). A
+//! second signal exits at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::config::Config;
+use crate::fetch::Fetcher;
+use crate::pipeline::{PollContext, PollReport, poll_feed};
+use crate::scheduler::{self, Queue};
+use crate::store::Store;
+
+/// How long in-flight polls get to finish after a shutdown signal.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Runs the daemon until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let (context, feed_ids) = start(config).await?;
+    let config = context.config.clone();
+    info!(
+        config = %config.path.display(),
+        database = %config.daemon.database.display(),
+        feeds = config.feeds.len(),
+        topics = config.topics.len(),
+        "watchword started"
+    );
+    let limits = Limits::new(&config);
+    let tracker = TaskTracker::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, PollReport)>();
+
+    let mut queue = initial_queue(&context, &feed_ids).await?;
+    loop {
+        let wait = queue
+            .first_due()
+            .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some((feed_idx, report)) = done_rx.recv() => {
+                queue.push(report.next_due, feed_idx);
+            }
+            () = tokio::time::sleep(wait) => {
+                for feed_idx in queue.pop_due(Utc::now()) {
+                    let done_tx = done_tx.clone();
+                    let poll = spawn_poll(&context, &limits, &shutdown, feed_idx, feed_ids[feed_idx]);
+                    tracker.spawn(async move {
+                        if let Some(report) = poll.await {
+                            let _ = done_tx.send((feed_idx, report));
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    info!(in_flight = tracker.len(), "shutting down");
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            deadline_secs = SHUTDOWN_DEADLINE.as_secs(),
+            "polls still running at the shutdown deadline; stopping anyway"
+        );
+    }
+    info!("watchword stopped");
+    Ok(())
+}
+
+/// Polls every configured feed once, under the configured concurrency limits, and returns
+/// the reports in config order.
+pub async fn poll_once(config: Config) -> anyhow::Result<Vec<PollReport>> {
+    let (context, feed_ids) = start(config).await?;
+    let limits = Limits::new(&context.config);
+    let never = CancellationToken::new();
+    let polls: Vec<_> = feed_ids
+        .iter()
+        .enumerate()
+        .map(|(feed_idx, &feed_id)| {
+            tokio::spawn(spawn_poll(&context, &limits, &never, feed_idx, feed_id))
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(polls.len());
+    for poll in polls {
+        let report = poll
+            .await
+            .context("a poll task panicked")?
+            .expect("polls are not cancelled in once");
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// Cancels `token` on the first SIGINT or SIGTERM; exits the process on the second.
+pub fn handle_signals(token: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => info!("received SIGINT"),
+            _ = terminate.recv() => info!("received SIGTERM"),
+        }
+        token.cancel();
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        warn!("second signal: exiting at once");
+        std::process::exit(130);
+    });
+    Ok(())
+}
+
+/// Concurrency limits: one global semaphore and one per host.
+struct Limits {
+    global: Arc<Semaphore>,
+    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_host_limit: usize,
+}
+
+impl Limits {
+    fn new(config: &Config) -> Limits {
+        Limits {
+            global: Arc::new(Semaphore::new(config.daemon.max_concurrent)),
+            per_host: Mutex::new(HashMap::new()),
+            per_host_limit: config.daemon.per_host,
+        }
+    }
+
+    fn host(&self, host: Option<&str>) -> Option<Arc<Semaphore>> {
+        let host = host?;
+        let mut map = self.per_host.lock().expect("the host map is never poisoned");
+        Some(
+            map.entry(host.to_ascii_lowercase())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host_limit)))
+                .clone(),
+        )
+    }
+}
+
+/// Opens the store, builds the client and registers the feeds.
+async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<i64>)> {
+    let database = config.daemon.database.clone();
+    let feeds: Vec<(String, String)> = config
+        .feeds
+        .iter()
+        .map(|feed| (feed.name.clone(), feed.source.to_string()))
+        .collect();
+    let (store, feed_ids) = tokio::task::spawn_blocking(move || {
+        let mut store = Store::open(&database)?;
+        let pairs: Vec<(&str, String)> = feeds
+            .iter()
+            .map(|(name, url)| (name.as_str(), url.clone()))
+            .collect();
+        let ids = store.register_feeds(&pairs)?;
+        anyhow::Ok((store, ids))
+    })
+    .await
+    .context("store task panicked")??;
+    let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
+    let context = PollContext {
+        fetcher,
+        store: Arc::new(Mutex::new(store)),
+        config: Arc::new(config),
+    };
+    Ok((context, feed_ids))
+}
+
+/// Reads each feed's stored due time and queues it: due feeds at once (spread over a few
+/// seconds), others when they are due.
+async fn initial_queue(context: &PollContext, feed_ids: &[i64]) -> anyhow::Result<Queue> {
+    let store = context.store.clone();
+    let ids = feed_ids.to_vec();
+    let states = tokio::task::spawn_blocking(move || {
+        let store = store.lock().expect("no poll runs yet");
+        ids.iter()
+            .map(|&id| store.feed_state(id))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .context("store task panicked")??;
+    let now = Utc::now();
+    let n_due = states
+        .iter()
+        .filter(|state| scheduler::is_due(now, state.next_due))
+        .count();
+    let mut queue = Queue::default();
+    let mut due_index = 0;
+    for (feed_idx, (state, feed)) in states.iter().zip(&context.config.feeds).enumerate() {
+        let is_due = scheduler::is_due(now, state.next_due);
+        let due = scheduler::startup_due(
+            now,
+            state.next_due,
+            feed.interval,
+            state.consecutive_errors,
+            due_index,
+            n_due,
+        );
+        due_index += usize::from(is_due);
+        queue.push(due, feed_idx);
+    }
+    info!(due_now = n_due, "schedule loaded");
+    Ok(queue)
+}
+
+/// A poll of one feed that waits for its host and global permits first. Resolves to `None`
+/// when shutdown came before the poll started.
+fn spawn_poll(
+    context: &PollContext,
+    limits: &Limits,
+    shutdown: &CancellationToken,
+    feed_idx: usize,
+    feed_id: i64,
+) -> impl Future<Output = Option<PollReport>> + Send + 'static {
+    let context = context.clone();
+    let global = limits.global.clone();
+    let feed = context.config.feeds[feed_idx].clone();
+    let host = limits.host(feed.source.host());
+    let shutdown = shutdown.clone();
+    let span = info_span!("queued", feed = %feed.name);
+    async move {
+        // The host permit first: waiting for a busy host must not hold a global permit that
+        // another host could use.
+        let _host_permit = match host {
+            Some(host) => Some(host.acquire_owned().await.expect("semaphores are never closed")),
+            None => None,
+        };
+        let _permit = global.acquire_owned().await.expect("semaphores are never closed");
+        if shutdown.is_cancelled() {
+            return None;
+        }
+        Some(poll_feed(&context, &feed, feed_id).await)
+    }
+    .instrument(span)
+}

@@ -1,0 +1,308 @@
+//! Getting a feed's bytes: the only user of `reqwest`. Conditional GET with the stored
+//! validators, a total deadline, a redirect limit, and a body cap enforced while streaming
+//! (after decompression). Local files are read the same way. Expected non-success — not
+//! modified, throttled, gone, failed — is a [`FetchOutcome`], not an error.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{
+    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+};
+use tokio::io::AsyncReadExt;
+
+use crate::config::{DaemonConfig, FeedSource};
+
+/// The most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 5;
+/// The longest Retry-After we honour: a server cannot silence a feed for more than a day.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Validators from the last successful fetch, sent back for a conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// What came of one fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// 304: nothing changed since the validators were issued.
+    NotModified,
+    /// 200 with a body.
+    Fetched(Fetched),
+    /// 429 or 503: the server asks us to slow down.
+    Throttled {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// 410: the feed is gone for good.
+    Gone,
+    /// Anything else: a network error, a bad status, a body over the cap.
+    Failed(FetchError),
+}
+
+/// A fetched body and what the response said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub body: Vec<u8>,
+    /// The `charset` parameter of the `Content-Type`, if any.
+    pub charset: Option<String>,
+    pub content_type: Option<String>,
+    pub validators: Validators,
+    /// The URL after redirects.
+    pub final_url: String,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("http status {status}")]
+    Status { status: u16 },
+    #[error("body larger than the {limit}-byte limit")]
+    TooLarge { limit: u64 },
+    #[error("timed out after {}s", .0.as_secs())]
+    Timeout(Duration),
+    #[error("{0}")]
+    Network(String),
+    #[error("cannot read {path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// The HTTP client and limits, shared by every poll of the process.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    /// Largest body accepted, after decompression.
+    max_body: u64,
+    /// Deadline for a whole request, body included (also enforced around file reads).
+    timeout: Duration,
+}
+
+impl Fetcher {
+    /// Builds the one client of the process.
+    pub fn new(daemon: &DaemonConfig) -> Result<Fetcher, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("watchword/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(daemon.connect_timeout)
+            .timeout(daemon.timeout)
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .build()
+            .map_err(|e| FetchError::Network(error_chain(&e)))?;
+        Ok(Fetcher {
+            client,
+            max_body: daemon.max_body,
+            timeout: daemon.timeout,
+        })
+    }
+
+    /// Fetches a feed. `now` is used to read a Retry-After given as an HTTP date.
+    pub async fn fetch(
+        &self,
+        source: &FeedSource,
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> FetchOutcome {
+        let deadline = self.timeout + Duration::from_secs(1);
+        let work = async {
+            match source {
+                FeedSource::Http(url) => self.fetch_http(url.as_str(), validators, now).await,
+                FeedSource::File(path) => self.read_file(path).await,
+            }
+        };
+        match tokio::time::timeout(deadline, work).await {
+            Ok(outcome) => outcome,
+            Err(_) => FetchOutcome::Failed(FetchError::Timeout(self.timeout)),
+        }
+    }
+
+    async fn fetch_http(
+        &self,
+        url: &str,
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> FetchOutcome {
+        let mut request = self.client.get(url).header(
+            reqwest::header::ACCEPT,
+            "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
+        );
+        if let Some(etag) = &validators.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(last_modified) = &validators.last_modified {
+            request = request.header(IF_MODIFIED_SINCE, last_modified);
+        }
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return FetchOutcome::Failed(self.classify(&error)),
+        };
+        let status = response.status();
+        match status {
+            StatusCode::NOT_MODIFIED => return FetchOutcome::NotModified,
+            StatusCode::GONE => return FetchOutcome::Gone,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                let retry_after = header_str(response.headers(), RETRY_AFTER)
+                    .and_then(|value| parse_retry_after(value, now));
+                return FetchOutcome::Throttled {
+                    status: status.as_u16(),
+                    retry_after,
+                };
+            }
+            status if !status.is_success() => {
+                return FetchOutcome::Failed(FetchError::Status {
+                    status: status.as_u16(),
+                });
+            }
+            _ => {}
+        }
+        let headers = response.headers().clone();
+        let final_url = response.url().to_string();
+        if let Some(length) = response.content_length()
+            && length > self.max_body
+        {
+            return FetchOutcome::Failed(FetchError::TooLarge {
+                limit: self.max_body,
+            });
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > self.max_body {
+                        return FetchOutcome::Failed(FetchError::TooLarge {
+                            limit: self.max_body,
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) => return FetchOutcome::Failed(self.classify(&error)),
+            }
+        }
+        let content_type = header_str(&headers, CONTENT_TYPE).map(str::to_string);
+        FetchOutcome::Fetched(Fetched {
+            body,
+            charset: content_type.as_deref().and_then(charset_of),
+            content_type,
+            validators: Validators {
+                etag: header_str(&headers, ETAG).map(str::to_string),
+                last_modified: header_str(&headers, LAST_MODIFIED).map(str::to_string),
+            },
+            final_url,
+        })
+    }
+
+    async fn read_file(&self, path: &Path) -> FetchOutcome {
+        let file_error = |message: String| {
+            FetchOutcome::Failed(FetchError::File {
+                path: path.display().to_string(),
+                message,
+            })
+        };
+        let file = match tokio::fs::File::open(path).await {
+            Ok(file) => file,
+            Err(error) => return file_error(error.to_string()),
+        };
+        let mut body = Vec::new();
+        if let Err(error) = file.take(self.max_body + 1).read_to_end(&mut body).await {
+            return file_error(error.to_string());
+        }
+        if body.len() as u64 > self.max_body {
+            return FetchOutcome::Failed(FetchError::TooLarge {
+                limit: self.max_body,
+            });
+        }
+        FetchOutcome::Fetched(Fetched {
+            body,
+            charset: None,
+            content_type: None,
+            validators: Validators::default(),
+            final_url: path.display().to_string(),
+        })
+    }
+
+    fn classify(&self, error: &reqwest::Error) -> FetchError {
+        if error.is_timeout() {
+            FetchError::Timeout(self.timeout)
+        } else {
+            FetchError::Network(error_chain(error))
+        }
+    }
+}
+
+/// Reads a Retry-After value: delay-seconds or an HTTP date (relative to `now`). Capped at
+/// [`MAX_RETRY_AFTER`]; a date in the past means no wait.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    let delay = if let Ok(seconds) = value.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else {
+        let date = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+        (date - now).to_std().unwrap_or(Duration::ZERO)
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
+}
+
+/// The `charset` parameter of a Content-Type value.
+fn charset_of(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"').to_string())
+    })
+}
+
+fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// The error and its causes on one line: reqwest's top-level message alone rarely says what
+/// went wrong ("error sending request").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = Utc.with_ymd_and_hms(2023, 11, 21, 12, 0, 0).unwrap();
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Tue, 21 Nov 2023 12:05:00 GMT", now),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 21 Nov 2023 11:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("99999999", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn charset_parameter() {
+        assert_eq!(
+            charset_of("text/xml; charset=\"windows-1251\"").as_deref(),
+            Some("windows-1251")
+        );
+        assert_eq!(charset_of("application/rss+xml"), None);
+    }
+}

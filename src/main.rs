@@ -1,0 +1,22 @@
+//! The `watchword` binary: parse arguments, set up logging, run one command, map the error
+//! to an exit code (0 ok, 1 user error, 2 runtime failure). All the work is in the library.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = watchword::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(error) = watchword::cli::run(cli) {
+        let code = watchword::cli::exit_code(&error);
+        if code != 0 {
+            eprintln!("watchword: {error:#}");
+        }
+        std::process::exit(code);
+    }
+}

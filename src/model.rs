@@ -1,0 +1,83 @@
+//! The values that flow through the pipeline: items, feed state, matches. No I/O here, and
+//! no behaviour beyond small conversions; every other module speaks in these types.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::query::Hit;
+
+/// A feed entry after parsing and normalization: plain text, a stable identity, a canonical
+/// URL. Built by `parse`, matched by `query`, stored by `store`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Item {
+    /// Identity key, unique within a feed: `guid:…`, `url:…` or `hash:…` (see
+    /// `parse::identity_key`). Never feed-rs's generated id, which can be random.
+    pub key: String,
+    /// Canonical URL: lower-case scheme and host, no fragment, no tracking parameters.
+    pub url: Option<String>,
+    /// Plain-text title (HTML removed, whitespace collapsed).
+    pub title: String,
+    /// Plain-text summary.
+    pub summary: String,
+    /// Plain-text content (often empty: many feeds carry only a summary).
+    pub content: String,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    /// The date the feed gives (published, else updated); never used to gate matching.
+    pub published: Option<DateTime<Utc>>,
+}
+
+/// What the store remembers about a feed between polls, so a restart resumes the schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FeedState {
+    /// `ETag` of the last 200 response, sent back as `If-None-Match`.
+    pub etag: Option<String>,
+    /// `Last-Modified` of the last 200 response, sent back as `If-Modified-Since`.
+    pub last_modified: Option<String>,
+    /// When the feed is next due; `None` when it was never polled (due at once).
+    pub next_due: Option<DateTime<Utc>>,
+    /// When the last poll finished, whatever its outcome.
+    pub last_polled: Option<DateTime<Utc>>,
+    /// When a poll last succeeded (200 or 304).
+    pub last_success: Option<DateTime<Utc>>,
+    /// Failures since the last success; drives the backoff.
+    pub consecutive_errors: u32,
+    /// The last error, for `feeds` and the log.
+    pub last_error: Option<String>,
+    /// Short status of the last poll: `ok`, `not modified`, `http 503`, `error`, …
+    pub last_status: Option<String>,
+}
+
+/// A match as the match log stores and shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Match {
+    pub match_id: i64,
+    pub topic: String,
+    pub matched_at: DateTime<Utc>,
+    pub item_id: i64,
+    /// Identity key of the item within its feed.
+    pub item_key: String,
+    pub feed: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// The distinct terms that matched.
+    pub terms: Vec<String>,
+    /// Every hit: term, field and snippet.
+    pub hits: Vec<Hit>,
+}
+
+/// A topic that matched a new item, with its explanation; produced by the pipeline, written by
+/// the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMatch {
+    pub topic: String,
+    pub hits: Vec<Hit>,
+}
+
+/// A new item and the topics it matched, ready to be stored in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedItem {
+    pub item: Item,
+    pub matches: Vec<TopicMatch>,
+}

@@ -1,0 +1,290 @@
+//! One poll of one feed, start to finish: fetch → parse → dedup → match → store, and the
+//! feed's next due time. The daemon and `once` both call [`poll_feed`]; only this module knows
+//! the order of the stages. A failing feed is a [`PollReport`], never an error.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tracing::{debug, info, warn};
+
+use crate::config::{Config, FeedConfig, Topic};
+use crate::fetch::{FetchOutcome, Fetched, Fetcher, Validators};
+use crate::model::{FeedState, Item, MatchedItem, TopicMatch};
+use crate::parse::parse_feed;
+use crate::query::{Document, Fields};
+use crate::scheduler::{self, Attempt};
+use crate::store::{CommitSummary, Store, StoreError};
+
+/// The store shared by every poll of the process; locked only inside blocking sections.
+pub type SharedStore = Arc<Mutex<Store>>;
+
+/// What a poll needs besides the feed: the HTTP client, the store and the compiled topics.
+#[derive(Debug, Clone)]
+pub struct PollContext {
+    pub fetcher: Fetcher,
+    pub store: SharedStore,
+    pub config: Arc<Config>,
+}
+
+/// How one poll went, for the log, `once` and the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollReport {
+    pub feed: String,
+    pub status: PollStatus,
+    /// When the feed is due again.
+    pub next_due: DateTime<Utc>,
+}
+
+/// The result of a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollStatus {
+    /// A body was fetched and processed.
+    Fetched {
+        n_items: usize,
+        new_items: usize,
+        new_matches: usize,
+    },
+    /// 304 Not Modified.
+    NotModified,
+    /// The poll failed; the message says why (HTTP status, network error, parse error, …).
+    Failed { message: String },
+}
+
+/// Polls one feed and records the outcome. `feed_id` is the feed's row in the store.
+#[tracing::instrument(name = "poll", skip_all, fields(feed = %feed.name, url = %feed.source))]
+pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -> PollReport {
+    let store = context.store.clone();
+    let state = match blocking(move || lock(&store).feed_state(feed_id)).await {
+        Ok(state) => state,
+        Err(error) => {
+            let message = error.to_string();
+            warn!(error = %message, "cannot read feed state");
+            return failed_report(feed, FeedState::default(), Utc::now(), message, None);
+        }
+    };
+    let validators = Validators {
+        etag: state.etag.clone(),
+        last_modified: state.last_modified.clone(),
+    };
+    let outcome = context
+        .fetcher
+        .fetch(&feed.source, &validators, Utc::now())
+        .await;
+    let now = Utc::now();
+    let (result, state) = match outcome {
+        FetchOutcome::Fetched(fetched) => {
+            let context = context.clone();
+            let feed_for_task = feed.clone();
+            let result =
+                blocking(move || process_body(&context, &feed_for_task, feed_id, fetched, state, now))
+                    .await;
+            match result {
+                Ok(report) => return report,
+                Err((message, state)) => (Err((message, None)), state),
+            }
+        }
+        FetchOutcome::NotModified => (Ok(()), state),
+        FetchOutcome::Throttled {
+            status,
+            retry_after,
+        } => {
+            let message = match retry_after {
+                Some(wait) => format!("throttled: http {status}, retry after {}s", wait.as_secs()),
+                None => format!("throttled: http {status}"),
+            };
+            (Err((message, retry_after)), state)
+        }
+        FetchOutcome::Gone => (Err(("gone: http 410".to_string(), None)), state),
+        FetchOutcome::Failed(error) => (Err((error.to_string(), None)), state),
+    };
+    match result {
+        Ok(()) => {
+            let mut state = state;
+            let next_due = succeed(&mut state, feed, now, "not modified");
+            let store = context.store.clone();
+            let saved = blocking(move || lock(&store).save_state(feed_id, &state)).await;
+            if let Err(error) = saved {
+                warn!(error = %error, "cannot save feed state");
+            }
+            debug!("not modified");
+            PollReport {
+                feed: feed.name.clone(),
+                status: PollStatus::NotModified,
+                next_due,
+            }
+        }
+        Err((message, retry_after)) => {
+            let report = failed_report(feed, state.clone(), now, message, retry_after);
+            let mut state = state;
+            record_failure(&mut state, &report, now);
+            let store = context.store.clone();
+            let saved = blocking(move || lock(&store).save_state(feed_id, &state)).await;
+            if let Err(error) = saved {
+                warn!(error = %error, "cannot save feed state");
+            }
+            report
+        }
+    }
+}
+
+/// Evaluates every topic on an item. Pure.
+pub fn match_topics(topics: &[Topic], item: &Item, feed_name: &str) -> Vec<TopicMatch> {
+    let document = Document::new(&Fields {
+        title: &item.title,
+        summary: &item.summary,
+        content: &item.content,
+        link: item.url.as_deref().unwrap_or(""),
+        authors: &item.authors,
+        categories: &item.categories,
+        feed: feed_name,
+    });
+    topics
+        .iter()
+        .filter_map(|topic| {
+            topic.query.evaluate(&document).map(|hits| TopicMatch {
+                topic: topic.id.clone(),
+                hits,
+            })
+        })
+        .collect()
+}
+
+/// Parse → dedup → match → store, on a blocking thread. Returns the report, or the error
+/// message with the state to record as failed.
+fn process_body(
+    context: &PollContext,
+    feed: &FeedConfig,
+    feed_id: i64,
+    fetched: Fetched,
+    mut state: FeedState,
+    now: DateTime<Utc>,
+) -> Result<PollReport, (String, FeedState)> {
+    let parsed = match parse_feed(&fetched.body, fetched.charset.as_deref(), Some(&fetched.final_url)) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let message = match &fetched.content_type {
+                Some(content_type) => format!("{error} (content-type {content_type})"),
+                None => error.to_string(),
+            };
+            return Err((message, state));
+        }
+    };
+    let n_items = parsed.items.len();
+    let keys: Vec<&str> = parsed.items.iter().map(|item| item.key.as_str()).collect();
+    let known = lock(&context.store)
+        .known_keys(feed_id, &keys)
+        .map_err(|error| (error.to_string(), state.clone()))?;
+    let new_items: Vec<MatchedItem> = parsed
+        .items
+        .into_iter()
+        .filter(|item| !known.contains(&item.key))
+        .map(|item| {
+            let matches = match_topics(&context.config.topics, &item, &feed.name);
+            MatchedItem { item, matches }
+        })
+        .collect();
+    state.etag = fetched.validators.etag;
+    state.last_modified = fetched.validators.last_modified;
+    let next_due = succeed(&mut state, feed, now, "ok");
+    let summary: Result<CommitSummary, StoreError> =
+        lock(&context.store).commit_poll(feed_id, &new_items, &state, now);
+    let summary = summary.map_err(|error| (error.to_string(), state.clone()))?;
+    for matched in &new_items {
+        for topic_match in &matched.matches {
+            debug!(topic = %topic_match.topic, title = %matched.item.title, "item matched");
+        }
+    }
+    if summary.new_items > 0 {
+        info!(
+            items = n_items,
+            new_items = summary.new_items,
+            new_matches = summary.new_matches,
+            "polled"
+        );
+    } else {
+        debug!(items = n_items, "polled, nothing new");
+    }
+    Ok(PollReport {
+        feed: feed.name.clone(),
+        status: PollStatus::Fetched {
+            n_items,
+            new_items: summary.new_items,
+            new_matches: summary.new_matches,
+        },
+        next_due,
+    })
+}
+
+/// Marks a successful poll in `state` and returns the next due time.
+fn succeed(state: &mut FeedState, feed: &FeedConfig, now: DateTime<Utc>, status: &str) -> DateTime<Utc> {
+    let next_due = scheduler::next_due(now, feed.interval, Attempt::Succeeded, 0, jitter());
+    state.next_due = Some(next_due);
+    state.last_polled = Some(now);
+    state.last_success = Some(now);
+    state.consecutive_errors = 0;
+    state.last_error = None;
+    state.last_status = Some(status.to_string());
+    next_due
+}
+
+fn failed_report(
+    feed: &FeedConfig,
+    state: FeedState,
+    now: DateTime<Utc>,
+    message: String,
+    retry_after: Option<std::time::Duration>,
+) -> PollReport {
+    let errors = state.consecutive_errors.saturating_add(1);
+    let next_due = scheduler::next_due(now, feed.interval, Attempt::Failed { retry_after }, errors, jitter());
+    warn!(error = %message, consecutive_errors = errors, retry_at = %next_due.to_rfc3339(), "poll failed");
+    PollReport {
+        feed: feed.name.clone(),
+        status: PollStatus::Failed { message },
+        next_due,
+    }
+}
+
+fn record_failure(state: &mut FeedState, report: &PollReport, now: DateTime<Utc>) {
+    let PollStatus::Failed { message } = &report.status else {
+        return;
+    };
+    state.consecutive_errors = state.consecutive_errors.saturating_add(1);
+    state.last_error = Some(message.clone());
+    state.last_status = Some(short_status(message));
+    state.last_polled = Some(now);
+    state.next_due = Some(report.next_due);
+}
+
+/// A short status for `feeds`: `http 503`, `gone`, `throttled`, `error`.
+fn short_status(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("http status ") {
+        return format!("http {rest}");
+    }
+    for prefix in ["gone", "throttled"] {
+        if message.starts_with(prefix) {
+            return prefix.to_string();
+        }
+    }
+    "error".to_string()
+}
+
+fn jitter() -> f64 {
+    fastrand::f64() * 2.0 - 1.0
+}
+
+fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
+    // A panic while holding the lock cannot leave the database half-written (SQLite rolls
+    // the transaction back), so a poisoned lock is safe to reuse.
+    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn blocking<T, F>(work: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}

@@ -1,0 +1,57 @@
+//! The schema, as an append-only list of migrations tracked by `PRAGMA user_version`. Never
+//! edit a migration that has shipped; append a new one.
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: feeds, items, matches.
+    r#"
+-- One row per configured feed, keyed by its name in the config; holds the poll state so a
+-- restart resumes the schedule. Times are UTC seconds since the epoch, as everywhere.
+CREATE TABLE feeds (
+    id                 INTEGER PRIMARY KEY,
+    name               TEXT NOT NULL UNIQUE,
+    url                TEXT NOT NULL,
+    etag               TEXT,
+    last_modified      TEXT,
+    next_due           INTEGER,
+    last_polled        INTEGER,
+    last_success       INTEGER,
+    consecutive_errors INTEGER NOT NULL DEFAULT 0,
+    last_error         TEXT,
+    last_status        TEXT
+);
+
+-- Every item ever seen, once per feed and identity key; the text is kept so topics can be
+-- re-run over past items.
+CREATE TABLE items (
+    id          INTEGER PRIMARY KEY,
+    feed_id     INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+    key         TEXT NOT NULL,
+    url         TEXT,
+    title       TEXT NOT NULL,
+    summary     TEXT NOT NULL,
+    content     TEXT NOT NULL,
+    authors     TEXT NOT NULL,   -- JSON array of strings
+    categories  TEXT NOT NULL,   -- JSON array of strings
+    published   INTEGER,
+    first_seen  INTEGER NOT NULL,
+    UNIQUE (feed_id, key)
+);
+CREATE INDEX items_url ON items(url);
+
+-- The match log: one row per item and topic. `url` repeats the item's canonical URL so the
+-- same article from a second feed is recognised without a join.
+CREATE TABLE matches (
+    id          INTEGER PRIMARY KEY,
+    item_id     INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    topic       TEXT NOT NULL,
+    url         TEXT,
+    matched_at  INTEGER NOT NULL,
+    terms       TEXT NOT NULL,   -- JSON array of the distinct matched terms
+    hits        TEXT NOT NULL,   -- JSON array of {term, field, snippet}
+    UNIQUE (item_id, topic)
+);
+CREATE INDEX matches_time ON matches(matched_at);
+CREATE INDEX matches_topic_url ON matches(topic, url);
+"#,
+];
