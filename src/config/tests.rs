@@ -1,0 +1,210 @@
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+const GOOD: &str = r#"
+[daemon]
+database = "db/ww.db"
+interval = "20m"
+max_concurrent = 8
+per_host = 1
+max_body = "2MiB"
+
+[alias]
+north_korea = ["North Korea", "DPRK", "Pyongyang"]
+
+[[feed]]
+name = "Local"
+url = "feeds/news.xml"
+
+[[feed]]
+name = "Remote"
+url = "https://EXAMPLE.com/rss.xml"
+interval = "1h"
+
+[[topic]]
+id = "satellite_launch"
+title = "Spy satellite"
+query = '@north_korea AND "spy satellite"'
+"#;
+
+/// Compiles `text` as if read from `/etc/ww/watchword.toml`; returns the rendered errors.
+fn errors(text: &str) -> Vec<String> {
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), text);
+    assert_eq!(config.is_none(), !diagnostics.is_empty());
+    diagnostics
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect()
+}
+
+/// Asserts that `text` fails with exactly one error at `line:col` whose message contains
+/// `needle`.
+fn check_error(text: &str, line_col: &str, needle: &str) {
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with(&format!("{line_col}: ")) && errors[0].contains(needle),
+        "expected {line_col}: …{needle}…, got {:?}",
+        errors[0]
+    );
+}
+
+#[test]
+fn a_good_config_compiles_with_defaults_and_resolved_paths() {
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), GOOD);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let config = config.unwrap();
+    assert_eq!(config.daemon.database, Path::new("/etc/ww/db/ww.db"));
+    assert_eq!(config.daemon.interval, Duration::from_secs(20 * 60));
+    assert_eq!(config.daemon.max_concurrent, 8);
+    assert_eq!(config.daemon.per_host, 1);
+    assert_eq!(config.daemon.timeout, Duration::from_secs(30));
+    assert_eq!(config.daemon.connect_timeout, Duration::from_secs(10));
+    assert_eq!(config.daemon.max_body, 2 * 1024 * 1024);
+    assert_eq!(
+        config.feeds[0].source,
+        FeedSource::File("/etc/ww/feeds/news.xml".into())
+    );
+    assert_eq!(config.feeds[0].interval, Duration::from_secs(20 * 60));
+    assert_eq!(config.feeds[1].source.host(), Some("example.com"));
+    assert_eq!(config.feeds[1].interval, Duration::from_secs(3600));
+    assert_eq!(config.topics[0].id, "satellite_launch");
+    assert_eq!(config.topics[0].title.as_deref(), Some("Spy satellite"));
+}
+
+#[test]
+fn an_empty_config_uses_the_default_database_next_to_the_file() {
+    let (config, _) = compile(Path::new("/srv/config/watchword.toml"), "");
+    let config = config.unwrap();
+    assert_eq!(
+        config.daemon.database,
+        Path::new("/srv/config/../data/watchword.db")
+    );
+    assert_eq!(config.daemon.interval, Duration::from_secs(15 * 60));
+    assert_eq!(config.daemon.max_concurrent, 16);
+    assert_eq!(config.daemon.per_host, 2);
+    assert_eq!(config.daemon.max_body, 10 * 1024 * 1024);
+}
+
+#[test]
+fn bad_toml_keeps_the_parsers_position() {
+    check_error("[daemon]\ninterval = \"15m\n", "2:", "");
+}
+
+#[test]
+fn unknown_keys_are_rejected_where_they_are() {
+    check_error("[daemon]\nintervl = \"15m\"\n", "2:1", "unknown field `intervl`");
+    check_error(
+        "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ncolor = \"red\"\n",
+        "4:1",
+        "unknown field `color`",
+    );
+}
+
+#[test]
+fn bad_durations_and_sizes_point_at_the_value() {
+    check_error("[daemon]\ninterval = \"15 minutes\"\n", "2:12", "unknown unit");
+    check_error("[daemon]\ninterval = \"30s\"\n", "2:12", "below the minimum of 1m");
+    check_error(
+        "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"10s\"\n",
+        "4:12",
+        "below the minimum of 1m",
+    );
+    check_error("[daemon]\nmax_body = \"ten\"\n", "2:12", "invalid size");
+    check_error("[daemon]\nper_host = 0\n", "2:12", "between 1 and 10000");
+}
+
+#[test]
+fn bad_urls_are_reported_with_their_position() {
+    check_error(
+        "[[feed]]\nname = \"a\"\nurl = \"https://\"\n",
+        "3:7",
+        "invalid feed url",
+    );
+    check_error(
+        "[[feed]]\nname = \"a\"\nurl = \"ftp://example.com/feed\"\n",
+        "3:7",
+        "unsupported url scheme",
+    );
+}
+
+#[test]
+fn duplicate_names_and_ids_name_the_first_definition() {
+    let text = "[[feed]]\nname = \"A\"\nurl = \"a.xml\"\n\n[[feed]]\nname = \"A\"\nurl = \"b.xml\"\n";
+    check_error(text, "6:8", "duplicate feed name \"A\" (first defined on line 2)");
+    let text = "[[topic]]\nid = \"t\"\nquery = \"a\"\n\n[[topic]]\nid = \"t\"\nquery = \"b\"\n";
+    check_error(text, "6:6", "duplicate topic id \"t\" (first defined on line 2)");
+}
+
+#[test]
+fn query_errors_point_into_the_query() {
+    // Literal string: the column is exact.
+    check_error(
+        "[[topic]]\nid = \"t\"\nquery = 'satellite AND @nokor'\n",
+        "3:24",
+        "nokor",
+    );
+    // Multi-line literal string: the first newline is not part of the value.
+    check_error(
+        "[[topic]]\nid = \"t\"\nquery = '''\nsatellite AND (launch\n'''\n",
+        "4:15",
+        "",
+    );
+}
+
+#[test]
+fn every_problem_is_reported_not_only_the_first() {
+    let text = "[daemon]\ninterval = \"5x\"\n\n[[feed]]\nname = \"a\"\nurl = \"ftp://x/y\"\n\n[[topic]]\nid = \"t\"\nquery = 'a AND'\n";
+    assert_eq!(errors(text).len(), 3, "{:#?}", errors(text));
+}
+
+#[test]
+fn diagnostics_render_with_the_source_line_and_a_caret() {
+    let (_, diagnostics) = compile(
+        Path::new("config/watchword.toml"),
+        "[daemon]\ninterval = \"5x\"\n",
+    );
+    let rendered = diagnostics[0].to_string();
+    assert_eq!(
+        rendered,
+        "config/watchword.toml:2:12: error: invalid duration \"5x\": unknown unit \"x\" (use s, m, h or d)\n  |\n2 | interval = \"5x\"\n  |            ^"
+    );
+}
+
+#[test]
+fn durations_parse_and_format() {
+    assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+    assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+    assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+    assert!(parse_duration("").is_err());
+    assert!(parse_duration("10").is_err());
+    assert!(parse_duration("m").is_err());
+    assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+    assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
+    assert_eq!(parse_size("500 KB"), Ok(500_000));
+    assert_eq!(parse_size("1024"), Ok(1024));
+}
+
+#[test]
+fn the_config_is_found_by_flag_then_env_then_default() {
+    assert_eq!(
+        locate(Some(Path::new("a.toml")), Some("b.toml")),
+        Path::new("a.toml")
+    );
+    assert_eq!(locate(None, Some("b.toml")), Path::new("b.toml"));
+    assert_eq!(locate(None, Some("")), Path::new(DEFAULT_PATH));
+    assert_eq!(locate(None, None), Path::new(DEFAULT_PATH));
+}
+
+#[test]
+fn the_shipped_configs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for name in ["config/watchword.toml", "config/demo.toml"] {
+        let path = root.join(name);
+        if let Err(error) = load(&path) {
+            panic!("{name} is invalid:\n{error}");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+use super::*;
+
+fn parse(xml: &str) -> ParsedFeed {
+    parse_feed(xml.as_bytes(), None, None).expect("parses")
+}
+
+fn rss(items: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>"#
+    )
+}
+
+#[test]
+fn canonical_urls_drop_tracking_fragments_and_case() {
+    assert_eq!(
+        canonical_url("HTTPS://News.Example.COM:443/a/b?id=7&utm_source=rss&utm_medium=x&fbclid=1#top").as_deref(),
+        Some("https://news.example.com/a/b?id=7")
+    );
+    assert_eq!(
+        canonical_url("http://example.com/story?gclid=abc").as_deref(),
+        Some("http://example.com/story")
+    );
+    assert_eq!(canonical_url("mailto:someone@example.com"), None);
+    assert_eq!(canonical_url("not a url"), None);
+}
+
+#[test]
+fn identity_prefers_guid_then_link_then_a_content_hash() {
+    let feed = parse(&rss(
+        r#"<item><guid>g-1</guid><link>https://e.com/1</link><title>One</title></item>
+           <item><link>https://e.com/2?utm_source=x</link><title>Two</title></item>
+           <item><title>Three</title><description>no link</description></item>"#,
+    ));
+    let keys: Vec<&str> = feed.items.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys[0], "guid:g-1");
+    assert_eq!(keys[1], "url:https://e.com/2");
+    assert!(keys[2].starts_with("hash:"), "{}", keys[2]);
+    // Parsing again gives the same keys: nothing random.
+    let again = parse(&rss(
+        r#"<item><guid>g-1</guid><link>https://e.com/1</link><title>One</title></item>
+           <item><link>https://e.com/2?utm_source=x</link><title>Two</title></item>
+           <item><title>Three</title><description>no link</description></item>"#,
+    ));
+    assert_eq!(feed, again);
+}
+
+#[test]
+fn repeated_guids_keep_different_items_and_drop_copies() {
+    let feed = parse(&rss(
+        r#"<item><guid>same</guid><title>First</title></item>
+           <item><guid>same</guid><title>Second</title></item>
+           <item><guid>same</guid><title>First</title></item>"#,
+    ));
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["First", "Second"]);
+    assert_ne!(feed.items[0].key, feed.items[1].key);
+}
+
+#[test]
+fn html_becomes_plain_text() {
+    let feed = parse(&rss(
+        r#"<item><guid>1</guid><title>Tomahawk &amp; more</title>
+           <description>&lt;p&gt;First&lt;/p&gt;&lt;p&gt;Second &amp;amp; third&lt;/p&gt;&lt;script&gt;evil()&lt;/script&gt;</description></item>"#,
+    ));
+    let item = &feed.items[0];
+    assert_eq!(item.title, "Tomahawk & more");
+    assert_eq!(item.summary, "First Second & third");
+}
+
+#[test]
+fn atom_and_json_feed_parse() {
+    let atom = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id><updated>2023-11-21T00:00:00Z</updated>
+<entry><id>urn:a:1</id><title type="html">&lt;b&gt;Spy&lt;/b&gt; satellite</title><updated>2023-11-21T13:00:00Z</updated>
+<link href="https://e.com/a1"/><author><name>Kim</name></author><category term="Korea"/><summary>S</summary></entry></feed>"#;
+    let feed = parse(atom);
+    let item = &feed.items[0];
+    assert_eq!(item.key, "guid:urn:a:1");
+    assert_eq!(item.title, "Spy satellite");
+    assert_eq!(item.authors, ["Kim"]);
+    assert_eq!(item.categories, ["Korea"]);
+    assert_eq!(item.url.as_deref(), Some("https://e.com/a1"));
+    assert!(item.published.is_some());
+
+    let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+        {"id":"j1","url":"https://e.com/j1","title":"Hello","content_html":"<p>Body</p>"}]}"#;
+    let feed = parse(json);
+    assert_eq!(feed.items[0].key, "guid:j1");
+    assert_eq!(feed.items[0].content, "Body");
+}
+
+#[test]
+fn a_bare_ampersand_is_repaired() {
+    let feed = parse(&rss("<item><guid>1</guid><title>AT&T and R&D</title></item>"));
+    assert_eq!(feed.items[0].title, "AT&T and R&D");
+}
+
+#[test]
+fn encodings_from_bom_header_and_declaration() {
+    // UTF-16 big-endian with a BOM (feed-rs panics on it when passed through).
+    let text = rss("<item><guid>1</guid><title>Пхеньян</title></item>");
+    let mut utf16 = vec![0xFE, 0xFF];
+    for unit in text.replace("UTF-8", "UTF-16").encode_utf16() {
+        utf16.extend_from_slice(&unit.to_be_bytes());
+    }
+    let feed = parse_feed(&utf16, None, None).unwrap();
+    assert_eq!(feed.items[0].title, "Пхеньян");
+
+    // windows-1251 given only by the Content-Type charset.
+    let body = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>Пхеньян</title></item></channel></rss>";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(body);
+    let feed = parse_feed(&bytes, Some("windows-1251"), None).unwrap();
+    assert_eq!(feed.items[0].title, "Пхеньян");
+
+    // Declared in the prolog: the declaration wins over a wrong header.
+    let body = body.replace("<?xml version=\"1.0\"?>", "<?xml version=\"1.0\" encoding=\"windows-1251\"?>");
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&body);
+    let feed = parse_feed(&bytes, Some("utf-8"), None).unwrap();
+    assert_eq!(feed.items[0].title, "Пхеньян");
+}
+
+#[test]
+fn garbage_is_an_error_not_a_panic() {
+    assert!(parse_feed(b"<html><body>nope</body></html>", None, None).is_err());
+    assert!(parse_feed(b"", None, None).is_err());
+    assert!(parse_feed(b"\x00\x01\x02", None, None).is_err());
+    assert!(parse_feed(b"<rss><channel><item><title>unclosed", None, None).is_err());
+}
+
+#[test]
+fn fixture_feeds_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
+    for name in ["news.rss", "news.atom", "news.json", "no-guids.rss", "repeated-guids.rss", "windows-1251.rss"] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let feed = parse_feed(&bytes, None, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!feed.items.is_empty(), "{name}");
+        for item in &feed.items {
+            assert!(!item.key.is_empty());
+            assert!(!item.title.contains('<'), "{name}: {}", item.title);
+        }
+    }
+}

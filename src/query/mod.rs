@@ -1,8 +1,34 @@
-//! The topic query language: lexer, parser, compiled matcher and explanations. Pure: no I/O.
+//! The topic query language: lexer, parser, compiled matcher and hit explanations.
 //!
-//! STUB: the interface below is fixed; the bodies are being written.
+//! This module owns what a topic's `query` means: its syntax (`lexer`), its compiled tree
+//! with alias expansion and source spans (`parser`), and how that tree is matched against an
+//! item's fields (`eval`). Words are folded and tokenized by `crate::text` on both sides, so
+//! a query and an item always agree on what a word is.
+//!
+//! It must stay pure: no I/O, no clock, no logging, no knowledge of feeds, storage or alerts.
+//! Callers compile each topic once (`Query::compile`), prepare each item once
+//! (`Document::new`), then evaluate every topic against it (`Query::evaluate`).
+//!
+//! Semantics in brief (see `parser` for the grammar):
+//! - `word` matches a whole token (`missile` does not match `missiles`), `prefix*` the start of
+//!   one, `"a phrase"` (or any term with several tokens) consecutive tokens of one field; terms
+//!   in Chinese, Japanese or Korean match by substring within a run of those scripts.
+//! - `@alias` is an OR of the alias's entries; each entry is a term (`Kim Jong*` is a phrase
+//!   whose last word is a prefix).
+//! - Precedence: NOT > NEAR > AND (or juxtaposition) > OR. `a NEAR/n b`: at most `n` tokens
+//!   strictly between an occurrence of `a` and one of `b`, in either order, in the same field.
+//! - `field:` scopes a term or group; without one, a term looks in title, summary and content.
+//! - A match reports its positive terms (never those under NOT), one hit per (term, field),
+//!   ordered by field (title first) and then by position.
+
+mod eval;
+mod lexer;
+mod parser;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +43,45 @@ pub enum Field {
     Author,
     Category,
     Feed,
+}
+
+impl Field {
+    /// Every field, in the order hits are reported.
+    pub const ALL: [Field; 7] = [
+        Field::Title,
+        Field::Summary,
+        Field::Content,
+        Field::Link,
+        Field::Author,
+        Field::Category,
+        Field::Feed,
+    ];
+
+    /// The name used in queries (`title:`) and in serialized hits.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::Summary => "summary",
+            Field::Content => "content",
+            Field::Link => "link",
+            Field::Author => "author",
+            Field::Category => "category",
+            Field::Feed => "feed",
+        }
+    }
+
+    /// The field called `name` (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Field> {
+        Field::ALL
+            .into_iter()
+            .find(|field| field.name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
 }
 
 /// The item fields a query is evaluated over, borrowed from the caller's item.
@@ -34,12 +99,36 @@ pub struct Fields<'a> {
 /// An item prepared for matching: every field folded and tokenized once, then evaluated
 /// against every topic.
 #[derive(Debug, Clone)]
-pub struct Document {}
+pub struct Document {
+    /// One entry per non-empty text, in `Field::ALL` order (each author and each category is
+    /// its own text, so a phrase never spans two of them).
+    texts: Vec<eval::FieldText>,
+}
 
 impl Document {
     pub fn new(fields: &Fields<'_>) -> Document {
-        let _ = fields;
-        todo!()
+        let single = [
+            (Field::Title, fields.title),
+            (Field::Summary, fields.summary),
+            (Field::Content, fields.content),
+            (Field::Link, fields.link),
+        ];
+        let authors = fields
+            .authors
+            .iter()
+            .map(|author| (Field::Author, author.as_str()));
+        let categories = fields
+            .categories
+            .iter()
+            .map(|category| (Field::Category, category.as_str()));
+        let texts = single
+            .into_iter()
+            .chain(authors)
+            .chain(categories)
+            .chain([(Field::Feed, fields.feed)])
+            .filter_map(|(field, text)| eval::FieldText::new(field, text))
+            .collect();
+        Document { texts }
     }
 }
 
@@ -50,6 +139,15 @@ pub struct QueryError {
     /// Byte offset into the query source where the problem is.
     pub offset: usize,
     pub message: String,
+}
+
+impl QueryError {
+    fn new(offset: usize, message: impl Into<String>) -> QueryError {
+        QueryError {
+            offset,
+            message: message.into(),
+        }
+    }
 }
 
 /// One reason a query matched: the term as written in the query (an alias entry for `@alias`),
@@ -63,7 +161,14 @@ pub struct Hit {
 
 /// A compiled query.
 #[derive(Debug, Clone)]
-pub struct Query {}
+pub struct Query {
+    /// The source as written, for messages and (later) explanations by span.
+    source: String,
+    /// The compiled tree; every node keeps its span in `source`.
+    root: parser::Node,
+    /// The distinct terms the tree's leaves refer to, by index.
+    terms: Vec<parser::Term>,
+}
 
 impl Query {
     /// Parses and compiles `source`, expanding `@name` from `aliases`.
@@ -71,13 +176,33 @@ impl Query {
         source: &str,
         aliases: &BTreeMap<String, Vec<String>>,
     ) -> Result<Query, QueryError> {
-        let _ = (source, aliases);
-        todo!()
+        let (root, terms) = parser::parse(source, aliases)?;
+        Ok(Query {
+            source: source.to_string(),
+            root,
+            terms,
+        })
     }
 
     /// Evaluates the query: `Some(hits)` when it matches (hits non-empty), `None` otherwise.
     pub fn evaluate(&self, document: &Document) -> Option<Vec<Hit>> {
-        let _ = document;
-        todo!()
+        let mut found = Vec::new();
+        if !eval::evaluate(&self.root, &self.terms, &document.texts, true, &mut found) {
+            return None;
+        }
+        let hits = eval::hits(&mut found, &self.terms, &document.texts);
+        debug_assert!(!hits.is_empty(), "compile guarantees a positive term");
+        Some(hits)
+    }
+
+    /// The query as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Every distinct term the query can match, as written (aliases expanded to their entries),
+    /// in order of first appearance.
+    pub fn terms(&self) -> impl Iterator<Item = &str> {
+        self.terms.iter().map(|term| term.written.as_str())
     }
 }

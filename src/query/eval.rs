@@ -1,0 +1,425 @@
+//! The matcher: an item's fields tokenized and indexed once (`FieldText`), and the walk of a
+//! compiled tree over them that decides a match and collects the positive terms behind it.
+//! Pure and allocation-light: this runs for every item against every topic.
+
+use std::ops::Range;
+
+use super::parser::{Leaf, Node, Term};
+use super::{Field, Hit};
+use crate::text;
+
+/// How many characters of context a snippet keeps before the match.
+const SNIPPET_BEFORE: usize = 40;
+/// About how many characters a snippet has in all.
+const SNIPPET_LENGTH: usize = 100;
+/// The most characters a snippet has (without its ellipses), however long the match.
+const SNIPPET_MAX: usize = 120;
+
+/// One text of an item (a field, or one entry of a multi-valued field), tokenized and indexed.
+/// Phrases and NEAR never reach across two texts.
+#[derive(Debug, Clone)]
+pub(super) struct FieldText {
+    pub field: Field,
+    /// The original text, for snippets.
+    text: String,
+    /// Every token's folded form, back to back (one allocation instead of one per token).
+    folded: String,
+    tokens: Vec<DocToken>,
+    /// Token indices sorted by folded form, then position: a word or prefix is a binary search.
+    by_folded: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct DocToken {
+    /// Byte range in `FieldText::text`.
+    original: Range<usize>,
+    /// Byte range in `FieldText::folded`.
+    folded: Range<usize>,
+    cjk: bool,
+}
+
+/// Where a positive term matched: the raw material of a `Hit`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Found {
+    term: usize,
+    /// Index of the `FieldText` in the document.
+    text: usize,
+    /// Token range of the occurrence.
+    first_token: usize,
+    end_token: usize,
+}
+
+impl FieldText {
+    /// Tokenizes and indexes `text`; `None` when it has no tokens at all.
+    pub fn new(field: Field, text: &str) -> Option<FieldText> {
+        let mut folded = String::with_capacity(text.len());
+        let mut tokens = Vec::new();
+        text::for_each_token(text, |original, cjk| {
+            let folded_start = folded.len();
+            text::fold_into(&text[original.clone()], &mut folded);
+            tokens.push(DocToken {
+                original,
+                folded: folded_start..folded.len(),
+                cjk,
+            });
+        });
+        if tokens.is_empty() {
+            return None;
+        }
+        let mut by_folded: Vec<usize> = (0..tokens.len()).collect();
+        by_folded.sort_unstable_by(|&a, &b| {
+            folded[tokens[a].folded.clone()]
+                .cmp(&folded[tokens[b].folded.clone()])
+                .then(a.cmp(&b))
+        });
+        Some(FieldText {
+            field,
+            text: text.to_string(),
+            folded,
+            tokens,
+            by_folded,
+        })
+    }
+
+    fn folded(&self, token: usize) -> &str {
+        &self.folded[self.tokens[token].folded.clone()]
+    }
+
+    /// Calls `on_match(first_token, end_token)` for every occurrence of `term`, in no
+    /// particular order, until it returns false.
+    fn for_each_occurrence(&self, term: &Term, mut on_match: impl FnMut(usize, usize) -> bool) {
+        let first = &term.parts[0];
+        let n_parts = term.parts.len();
+        let rest_matches = |start: usize| {
+            start + n_parts <= self.tokens.len()
+                && term.parts[1..].iter().enumerate().all(|(index, part)| {
+                    let is_last = index + 2 == n_parts;
+                    self.part_matches(part, term.prefix && is_last, start + 1 + index)
+                })
+        };
+        if first.cjk {
+            for start in 0..self.tokens.len() {
+                if self.part_matches(first, false, start)
+                    && rest_matches(start)
+                    && !on_match(start, start + n_parts)
+                {
+                    return;
+                }
+            }
+            return;
+        }
+        let wanted = first.folded.as_str();
+        let prefix = term.prefix && n_parts == 1;
+        let lower = self
+            .by_folded
+            .partition_point(|&token| self.folded(token) < wanted);
+        for &start in &self.by_folded[lower..] {
+            let folded = self.folded(start);
+            let matches = if prefix {
+                folded.starts_with(wanted)
+            } else {
+                folded == wanted
+            };
+            if !matches {
+                break;
+            }
+            if rest_matches(start) && !on_match(start, start + n_parts) {
+                return;
+            }
+        }
+    }
+
+    /// The earliest occurrence of `term`.
+    fn first_occurrence(&self, term: &Term) -> Option<(usize, usize)> {
+        let mut first: Option<(usize, usize)> = None;
+        self.for_each_occurrence(term, |start, end| {
+            if first.is_none_or(|(earliest, _)| start < earliest) {
+                first = Some((start, end));
+            }
+            true
+        });
+        first
+    }
+
+    fn part_matches(&self, part: &super::parser::Part, prefix: bool, token: usize) -> bool {
+        let folded = self.folded(token);
+        if part.cjk {
+            self.tokens[token].cjk && folded.contains(part.folded.as_str())
+        } else if prefix {
+            folded.starts_with(part.folded.as_str())
+        } else {
+            folded == part.folded
+        }
+    }
+
+    /// A short piece of the original text around the occurrence of `term` at the tokens
+    /// `first_token..end_token`. A CJK part matched inside a longer run is located within it,
+    /// so the snippet shows the term even when the run is a whole paragraph.
+    fn snippet(&self, term: &Term, first_token: usize, end_token: usize) -> String {
+        let first = &self.tokens[first_token].original;
+        let last = &self.tokens[end_token - 1].original;
+        let mut start = first.start;
+        let mut end = last.end;
+        if let Some(part) = term.parts.first().filter(|part| part.cjk)
+            && let Some(inner) = locate_folded(&self.text[first.clone()], &part.folded)
+        {
+            start = first.start + inner.start;
+            if end_token - first_token == 1 {
+                end = first.start + inner.end;
+            }
+        }
+        if end_token - first_token > 1
+            && let Some(part) = term.parts.last().filter(|part| part.cjk)
+            && let Some(inner) = locate_folded(&self.text[last.clone()], &part.folded)
+        {
+            end = last.start + inner.end;
+        }
+        snippet(&self.text, start..end)
+    }
+}
+
+/// Evaluates `node`; when `collect`, pushes to `found` the positive terms that made it match
+/// (nothing is left behind by a part that did not match).
+pub(super) fn evaluate(
+    node: &Node,
+    terms: &[Term],
+    texts: &[FieldText],
+    collect: bool,
+    found: &mut Vec<Found>,
+) -> bool {
+    match node {
+        Node::Term { leaf, .. } => {
+            let term = &terms[leaf.term];
+            let mut matched = false;
+            for (text_index, text) in texts.iter().enumerate() {
+                if !leaf.fields.contains(text.field) {
+                    continue;
+                }
+                if let Some((first_token, end_token)) = text.first_occurrence(term) {
+                    if !collect {
+                        return true;
+                    }
+                    matched = true;
+                    found.push(Found {
+                        term: leaf.term,
+                        text: text_index,
+                        first_token,
+                        end_token,
+                    });
+                }
+            }
+            matched
+        }
+        Node::And { children, .. } => {
+            let mark = found.len();
+            for child in children {
+                if !evaluate(child, terms, texts, collect, found) {
+                    found.truncate(mark);
+                    return false;
+                }
+            }
+            true
+        }
+        Node::Or { children, .. } => {
+            let mut matched = false;
+            for child in children {
+                let mark = found.len();
+                if evaluate(child, terms, texts, collect, found) {
+                    if !collect {
+                        return true;
+                    }
+                    matched = true;
+                } else {
+                    found.truncate(mark);
+                }
+            }
+            matched
+        }
+        Node::Not { child, .. } => !evaluate(child, terms, texts, false, found),
+        Node::Near {
+            left,
+            right,
+            distance,
+            ..
+        } => {
+            let mut matched = false;
+            let mut left_occurrences = Vec::new();
+            for (text_index, text) in texts.iter().enumerate() {
+                left_occurrences.clear();
+                for leaf in left.iter().filter(|leaf| leaf.fields.contains(text.field)) {
+                    text.for_each_occurrence(&terms[leaf.term], |start, end| {
+                        left_occurrences.push((leaf.term, start, end));
+                        true
+                    });
+                }
+                if left_occurrences.is_empty() {
+                    continue;
+                }
+                let Some(pair) = near_pair(text, terms, &left_occurrences, right, *distance)
+                else {
+                    continue;
+                };
+                if !collect {
+                    return true;
+                }
+                matched = true;
+                let ((left_term, left_start, left_end), (right_term, right_start, right_end)) =
+                    pair;
+                for (term, first_token, end_token) in [
+                    (left_term, left_start, left_end),
+                    (right_term, right_start, right_end),
+                ] {
+                    found.push(Found {
+                        term,
+                        text: text_index,
+                        first_token,
+                        end_token,
+                    });
+                }
+            }
+            matched
+        }
+    }
+}
+
+/// Turns what `evaluate` found into hits: one per (term, field), ordered by field, then by
+/// position of the first occurrence.
+pub(super) fn hits(found: &mut [Found], terms: &[Term], texts: &[FieldText]) -> Vec<Hit> {
+    found.sort_by_key(|found| (found.text, found.first_token, found.end_token));
+    let mut hits: Vec<Hit> = Vec::new();
+    for found in found.iter() {
+        let text = &texts[found.text];
+        let written = &terms[found.term].written;
+        if hits
+            .iter()
+            .any(|hit| hit.field == text.field && hit.term == *written)
+        {
+            continue;
+        }
+        hits.push(Hit {
+            term: written.clone(),
+            field: text.field,
+            snippet: text.snippet(&terms[found.term], found.first_token, found.end_token),
+        });
+    }
+    hits
+}
+
+/// An occurrence of a term: (term, first token, end token).
+type Occurrence = (usize, usize, usize);
+
+/// The first pair of a left occurrence and a right-leaf occurrence in `text` at most
+/// `distance` tokens apart (tokens strictly between them; overlapping occurrences count as 0).
+fn near_pair(
+    text: &FieldText,
+    terms: &[Term],
+    left_occurrences: &[Occurrence],
+    right: &[Leaf],
+    distance: usize,
+) -> Option<(Occurrence, Occurrence)> {
+    let mut pair = None;
+    for leaf in right.iter().filter(|leaf| leaf.fields.contains(text.field)) {
+        text.for_each_occurrence(&terms[leaf.term], |start, end| {
+            let close = left_occurrences.iter().find(|&&(_, left_start, left_end)| {
+                let gap = if left_end <= start {
+                    start - left_end
+                } else if end <= left_start {
+                    left_start - end
+                } else {
+                    0
+                };
+                gap <= distance
+            });
+            if let Some(&left) = close {
+                pair = Some((left, (leaf.term, start, end)));
+            }
+            pair.is_none()
+        });
+        if pair.is_some() {
+            break;
+        }
+    }
+    pair
+}
+
+/// The byte range within `original` (one token) of the text whose folded form is `folded`.
+fn locate_folded(original: &str, folded: &str) -> Option<Range<usize>> {
+    if let Some(start) = original.find(folded) {
+        return Some(start..start + folded.len());
+    }
+    // The original is not in folded form (halfwidth kana, compatibility ideographs): find the
+    // shortest stretch that folds to something containing the term. Only runs for hits.
+    let boundaries: Vec<usize> = original
+        .char_indices()
+        .map(|(offset, _)| offset)
+        .chain([original.len()])
+        .collect();
+    for (index, &start) in boundaries.iter().enumerate() {
+        if !text::fold(&original[start..]).contains(folded) {
+            return None;
+        }
+        for &end in &boundaries[index + 1..] {
+            if text::fold(&original[start..end]).starts_with(folded) {
+                return Some(start..end);
+            }
+        }
+    }
+    None
+}
+
+/// About `SNIPPET_LENGTH` characters of `text` around `matched` (a byte range), cut at word
+/// boundaries where it can be, with "…" where text was cut and whitespace collapsed.
+fn snippet(text: &str, matched: Range<usize>) -> String {
+    // Start up to SNIPPET_BEFORE characters before the match, then skip a partial word.
+    let mut start = text[..matched.start]
+        .char_indices()
+        .rev()
+        .take(SNIPPET_BEFORE)
+        .last()
+        .map_or(matched.start, |(offset, _)| offset);
+    if start > 0
+        && !text[..start].ends_with(char::is_whitespace)
+        && let Some((offset, space)) = text[start..matched.start]
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace())
+    {
+        start += offset + space.len_utf8();
+    }
+    // End when the snippet is SNIPPET_LENGTH characters long (or the match ends, if later),
+    // then give back a partial word.
+    let used = text[start..matched.start].chars().count();
+    let budget = SNIPPET_LENGTH.saturating_sub(used);
+    let mut end = text[matched.start..]
+        .char_indices()
+        .nth(budget)
+        .map_or(text.len(), |(offset, _)| matched.start + offset)
+        .max(matched.end);
+    if end < text.len()
+        && let Some((offset, _)) = text[matched.end..end]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+    {
+        end = matched.end + offset;
+    }
+    // A match longer than a snippet is cut.
+    if let Some((offset, _)) = text[start..end].char_indices().nth(SNIPPET_MAX) {
+        end = start + offset;
+    }
+    let mut snippet = String::with_capacity(end - start + 8);
+    if start > 0 {
+        snippet.push('…');
+    }
+    let mut first = true;
+    for word in text[start..end].split_whitespace() {
+        if !first {
+            snippet.push(' ');
+        }
+        first = false;
+        snippet.push_str(word);
+    }
+    if end < text.len() {
+        snippet.push('…');
+    }
+    snippet
+}

@@ -1,0 +1,541 @@
+//! Tests of the query language, driven by a few `check` helpers: one per kind of outcome.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+fn aliases() -> BTreeMap<String, Vec<String>> {
+    let entries = |list: &[&str]| list.iter().map(|entry| entry.to_string()).collect();
+    BTreeMap::from([
+        (
+            "north_korea".to_string(),
+            entries(&[
+                "North Korea",
+                "DPRK",
+                "NoKor",
+                "Pyongyang",
+                "Kim Jong*",
+                "북한",
+                "北朝鮮",
+                "朝鲜",
+            ]),
+        ),
+        (
+            "south_korea".to_string(),
+            entries(&["South Korea", "SoKor", "ROK", "Seoul"]),
+        ),
+    ])
+}
+
+fn compile(query: &str) -> Query {
+    Query::compile(query, &aliases())
+        .unwrap_or_else(|error| panic!("{query:?} should compile: {error} at {}", error.offset))
+}
+
+/// Checks whether `query` matches an item with these fields.
+fn check_fields(query: &str, fields: Fields<'_>, expected: bool) {
+    let matched = compile(query).evaluate(&Document::new(&fields));
+    assert_eq!(
+        matched.is_some(),
+        expected,
+        "query {query:?} on {fields:?}: {matched:?}"
+    );
+    if let Some(hits) = matched {
+        assert!(!hits.is_empty(), "a match must have hits");
+    }
+}
+
+/// Checks whether `query` matches an item whose title is `title`.
+fn check(query: &str, title: &str, expected: bool) {
+    check_fields(
+        query,
+        Fields {
+            title,
+            ..Fields::default()
+        },
+        expected,
+    );
+}
+
+/// Checks the hits of a match, written `field term` (snippets are checked separately).
+fn check_hits(query: &str, fields: Fields<'_>, expected: &[&str]) {
+    let hits = compile(query)
+        .evaluate(&Document::new(&fields))
+        .unwrap_or_else(|| panic!("{query:?} should match {fields:?}"));
+    let actual: Vec<String> = hits
+        .iter()
+        .map(|hit| format!("{} {}", hit.field, hit.term))
+        .collect();
+    assert_eq!(actual, expected, "hits of {query:?}");
+}
+
+/// Checks the error of a query that must not compile, written as a caret under the offending
+/// byte followed by the message: `"      ^ expected a term after AND"`.
+fn check_error(query: &str, expected: &str) {
+    let error = match Query::compile(query, &aliases()) {
+        Ok(compiled) => panic!("{query:?} should not compile: {compiled:?}"),
+        Err(error) => error,
+    };
+    let actual = format!("{}^ {}", " ".repeat(error.offset), error.message);
+    assert_eq!(actual, expected, "error of {query:?}\n{query}\n{actual}");
+}
+
+#[test]
+fn words_match_whole_tokens() {
+    check("missile", "North Korea fires missile", true);
+    check("missile", "A missile, then another", true);
+    check("missile", "Dismissile is not a word", false);
+    check("missile", "Missiles over the sea", false);
+    check("launch", "Launched on Tuesday", false);
+    check("missile", "", false);
+}
+
+#[test]
+fn case_and_diacritics_are_folded() {
+    check("Pyongyang", "PYONGYANG says", true);
+    check("PYONGYANG", "pyongyang says", true);
+    check("cafe", "Café owners protest", true);
+    check("café", "CAFE owners protest", true);
+    check("Strasse", "Die Straße ist gesperrt", true);
+    check("ＤＰＲＫ", "DPRK launches", true);
+    check("DPRK", "ＤＰＲＫが発射", true);
+}
+
+#[test]
+fn phrases_match_consecutive_tokens() {
+    check("\"spy satellite\"", "North Korea's spy-satellite launch", true);
+    check("\"spy satellite\"", "Spy Satellite in orbit", true);
+    check("\"spy satellite\"", "a spy  satellite", true);
+    check("\"spy satellite\"", "a spy and a satellite", false);
+    check("\"spy satellite\"", "satellite spy", false);
+    check("spy-satellite", "military spy satellite", true);
+    check("\"Korea's\"", "South Korea's JCS", true);
+    check("\"Korea's\"", "South Korea said", false);
+    check("\"  spy   satellite \"", "spy satellite", true);
+    check("“spy satellite”", "spy satellite", true);
+}
+
+#[test]
+fn prefixes_match_token_starts() {
+    check("missil*", "Missiles fly", true);
+    check("missil*", "missile", true);
+    check("missil*", "dismissile", false);
+    check("Mallig*", "Malligyong-1 launched", true);
+    check("\"spy sat*\"", "spy satellites", true);
+    check("spy-sat*", "spy satellites", true);
+    check("spy-sat*", "satellites spy", false);
+}
+
+#[test]
+fn aliases_expand_to_an_or_of_their_entries() {
+    check("@north_korea", "DPRK launches", true);
+    check("@north_korea", "Pyongyang says", true);
+    check("@north_korea", "North Korea says", true);
+    check("@north_korea", "North Dakota and South Korea", false);
+    check("@north_korea", "Kim Jong Un visits", true);
+    check("@north_korea", "Kim Jongun visits", true);
+    check("@north_korea", "Kim Il Sung", false);
+    check("@north_korea missile", "NoKor missile", true);
+    check("@north_korea missile", "NoKor rocket", false);
+    check("@south_korea", "ROK forces", true);
+    check("@south_korea", "rock music", false);
+}
+
+#[test]
+fn boolean_operators() {
+    check("missile AND japan", "Missile sale to Japan", true);
+    check("missile AND japan", "Missile sale to Korea", false);
+    check("missile japan", "Missile sale to Japan", true);
+    check("missile japan", "Missile sale to Korea", false);
+    check("missile OR rocket", "rocket test", true);
+    check("missile OR rocket", "satellite test", false);
+    check("missile AND NOT test", "missile test", false);
+    check("missile AND NOT test", "missile sale", true);
+    check("missile NOT test", "missile sale", true);
+    check("missile NOT test", "missile test", false);
+}
+
+#[test]
+fn lower_case_operators_are_words() {
+    check("missile and japan", "missile japan", false);
+    check("missile and japan", "missile and japan", true);
+    check("\"war or peace\"", "war or peace", true);
+    check("war or peace", "war peace", false);
+    check("not", "this is not it", true);
+}
+
+#[test]
+fn precedence_and_parentheses() {
+    // AND binds tighter than OR: a OR (b AND c).
+    check("tomahawk OR missile AND japan", "Tomahawk", true);
+    check("tomahawk OR missile AND japan", "missile", false);
+    check("(tomahawk OR missile) AND japan", "Tomahawk", false);
+    check("(tomahawk OR missile) AND japan", "Tomahawk for Japan", true);
+    // Juxtaposition is an AND too.
+    check("tomahawk OR missile japan", "missile", false);
+    check("tomahawk OR missile japan", "missile japan", true);
+    // NOT binds tighter than AND.
+    check("japan AND NOT missile AND sale", "Japan sale", true);
+    check("japan AND NOT missile AND sale", "Japan missile sale", false);
+    check("japan AND NOT (missile OR rocket)", "Japan rocket", false);
+    check("japan AND NOT (missile OR rocket)", "Japan ships", true);
+    check("NOT missile japan", "Japan", true);
+    check("((japan))", "Japan", true);
+    // NOT binds tighter than NEAR, NEAR tighter than AND and OR.
+    check("seoul OR missile NEAR/1 japan", "Seoul", true);
+    check("seoul AND missile NEAR/1 japan", "Seoul missile to Japan", true);
+    check("seoul AND missile NEAR/1 japan", "Seoul missile sale to Japan", false);
+}
+
+#[test]
+fn near_counts_tokens_between_in_either_order() {
+    let title = "Missile sale to Japan approved";
+    // Two tokens (sale, to) lie between missile and japan.
+    check("missile NEAR/2 japan", title, true);
+    check("missile NEAR/1 japan", title, false);
+    check("japan NEAR/2 missile", title, true);
+    check("japan NEAR/1 missile", title, false);
+    check("missile NEAR/0 sale", title, true);
+    check("sale NEAR/0 missile", title, true);
+    check("missile NEAR/0 japan", title, false);
+    // Phrases count from their last token.
+    check("\"missile sale\" NEAR/1 japan", title, true);
+    check("\"missile sale\" NEAR/0 japan", title, false);
+    // Any pair of occurrences will do.
+    check("missile NEAR/0 japan", "Missile talks; Japan missile", true);
+}
+
+#[test]
+fn near_accepts_aliases_groups_and_prefixes() {
+    check(
+        "@north_korea NEAR/3 satellite",
+        "Pyongyang launches spy satellite",
+        true,
+    );
+    check(
+        "@north_korea NEAR/1 satellite",
+        "Pyongyang launches spy satellite",
+        false,
+    );
+    check(
+        "(missile OR rocket) NEAR/2 launch*",
+        "rocket was launched",
+        true,
+    );
+    check(
+        "\"spy satellite\" NEAR/5 (@north_korea OR Malligyong)",
+        "spy satellite launched by DPRK",
+        true,
+    );
+    check("title:missile NEAR/0 sale", "missile sale", true);
+}
+
+#[test]
+fn near_stays_within_one_field() {
+    let fields = Fields {
+        title: "A missile",
+        summary: "Japan approves",
+        ..Fields::default()
+    };
+    check_fields("missile NEAR/5 japan", fields, false);
+    check_fields("missile AND japan", fields, true);
+}
+
+#[test]
+fn fields_scope_terms() {
+    let fields = Fields {
+        title: "SpaceX launches Starlink",
+        summary: "A Falcon 9 rocket lifted off",
+        content: "The booster landed on a drone ship",
+        link: "https://www.example.com/news/north-korea-satellite?id=3",
+        authors: &["Jane Doe".to_string(), "Kim Min-ji".to_string()],
+        categories: &["Space".to_string(), "Asia Pacific".to_string()],
+        feed: "Yonhap — North Korea",
+    };
+    check_fields("title:spacex", fields, true);
+    check_fields("summary:spacex", fields, false);
+    check_fields("summary:falcon", fields, true);
+    check_fields("content:booster", fields, true);
+    check_fields("booster", fields, true);
+    check_fields("title:booster", fields, false);
+    // Without a field, only title, summary and content are searched.
+    check_fields("doe", fields, false);
+    check_fields("author:doe", fields, true);
+    check_fields("author:\"Kim Min-ji\"", fields, true);
+    check_fields("author:\"Doe Kim\"", fields, false);
+    check_fields("category:space", fields, true);
+    check_fields("category:\"asia pacific\"", fields, true);
+    check_fields("category:(asia NEAR/0 pacific)", fields, true);
+    check_fields("category:asia NEAR/0 category:pacific", fields, true);
+    check_fields("category:asia NEAR/0 pacific", fields, false);
+    check_fields("category:space NEAR/5 category:asia", fields, false);
+    check_fields("link:satellite", fields, true);
+    check_fields("link:\"north korea\"", fields, true);
+    check_fields("link:example.com", fields, true);
+    check_fields("link:https://www.example.com", fields, true);
+    check_fields("feed:yonhap", fields, true);
+    check_fields("feed:@north_korea", fields, true);
+    check_fields("title:(starlink OR falcon)", fields, true);
+    check_fields("title:(falcon OR booster)", fields, false);
+    check_fields("Title:spacex", fields, true);
+    check_fields("title: spacex", fields, true);
+    check_fields("launch* AND NOT title:SpaceX", fields, false);
+}
+
+#[test]
+fn cjk_matches_by_substring() {
+    check("北朝鮮", "北朝鮮が偵察衛星を発射", true);
+    check("偵察衛星", "北朝鮮が偵察衛星を発射", true);
+    check("北朝鮮", "南北朝の歴史", false);
+    check("북한", "북한이 정찰위성을 발사했다", true);
+    check("북한", "북한의 미사일", true);
+    check("정찰위성", "북한이 정찰위성을 발사했다", true);
+    check("남한", "북한이 정찰위성을 발사했다", false);
+    check("朝鲜", "朝鲜发射军事侦察卫星", true);
+    check("@north_korea", "朝鲜发射军事侦察卫星", true);
+    check("\"북한 정찰위성\"", "북한의 정찰위성을 발사", true);
+    check("\"북한 정찰위성\"", "정찰위성 북한", false);
+    check("ガイド", "ｶﾞｲﾄﾞブック", true);
+    check("北朝鮮 AND ミサイル", "北朝鮮、弾道ミサイル発射", true);
+    check("北朝鮮 NEAR/0 ミサイル", "北朝鮮、弾道ミサイル発射", true);
+    check("DPRK", "DPRKの衛星", true);
+}
+
+#[test]
+fn hits_report_positive_terms_by_field_and_position() {
+    let fields = Fields {
+        title: "Pyongyang launches spy satellite",
+        summary: "North Korea said the DPRK spy satellite reached orbit",
+        content: "Seoul condemned the launch",
+        ..Fields::default()
+    };
+    check_hits(
+        "@north_korea AND \"spy satellite\" AND NOT moon",
+        fields,
+        &[
+            "title Pyongyang",
+            "title spy satellite",
+            "summary North Korea",
+            "summary DPRK",
+            "summary spy satellite",
+        ],
+    );
+    // Terms under NOT never become hits, and each (term, field) appears once.
+    check_hits(
+        "satellite AND NOT title:missile",
+        Fields {
+            title: "satellite, satellite, satellite",
+            ..Fields::default()
+        },
+        &["title satellite"],
+    );
+    // Only the branches of an OR that matched are reported; a failed AND leaves nothing.
+    check_hits(
+        "(orbit AND moon) OR launch* OR rocket",
+        fields,
+        &["title launch*", "content launch*"],
+    );
+    // NEAR reports the pair that qualified.
+    check_hits(
+        "pyongyang NEAR/2 satellite",
+        fields,
+        &["title pyongyang", "title satellite"],
+    );
+}
+
+#[test]
+fn hits_carry_snippets_of_the_original_text() {
+    let content = "In a statement released on Wednesday morning, the Joint Chiefs of Staff in \
+        Seoul said that North Korea had launched what it claims is a military reconnaissance \
+        satellite, named Malligyong-1, from its Sohae launch site late on Tuesday evening, and \
+        warned of further provocations in the coming weeks.";
+    let fields = Fields {
+        content,
+        ..Fields::default()
+    };
+    let hits = compile("\"reconnaissance satellite\"")
+        .evaluate(&Document::new(&fields))
+        .expect("matches");
+    assert_eq!(hits.len(), 1);
+    let snippet = &hits[0].snippet;
+    assert!(snippet.starts_with('…') && snippet.ends_with('…'), "{snippet}");
+    assert!(snippet.contains("military reconnaissance satellite,"), "{snippet}");
+    let length = snippet.chars().count();
+    assert!((60..=122).contains(&length), "{length}: {snippet}");
+    // Cut on word boundaries.
+    let inner = snippet.trim_matches('…');
+    assert!(content.contains(inner), "{inner}");
+    let start = content.find(inner).expect("inside");
+    assert!(content[..start].ends_with(' '), "{snippet}");
+    assert!(content[start + inner.len()..].starts_with(' '), "{snippet}");
+
+    // A short field is shown whole, without ellipses.
+    let hits = compile("seoul")
+        .evaluate(&Document::new(&Fields {
+            title: "Seoul  warns\nPyongyang",
+            ..Fields::default()
+        }))
+        .expect("matches");
+    assert_eq!(
+        hits,
+        [Hit {
+            term: "seoul".into(),
+            field: Field::Title,
+            snippet: "Seoul warns Pyongyang".into(),
+        }]
+    );
+
+    // Alias hits name the entry as written in the alias list.
+    let hits = compile("@north_korea")
+        .evaluate(&Document::new(&Fields {
+            title: "北朝鮮が偵察衛星を発射",
+            ..Fields::default()
+        }))
+        .expect("matches");
+    assert_eq!(hits[0].term, "北朝鮮");
+    assert_eq!(hits[0].snippet, "北朝鮮が偵察衛星を発射");
+}
+
+#[test]
+fn snippets_of_long_cjk_text_cut_on_char_boundaries() {
+    let content = "北朝鮮".repeat(30) + "偵察衛星" + &"発射".repeat(60);
+    let hits = compile("偵察衛星")
+        .evaluate(&Document::new(&Fields {
+            content: &content,
+            ..Fields::default()
+        }))
+        .expect("matches");
+    let snippet = &hits[0].snippet;
+    assert!(snippet.contains("偵察衛星"), "{snippet}");
+    assert!(snippet.chars().count() <= 122, "{snippet}");
+}
+
+#[test]
+fn query_keeps_source_and_terms() {
+    let query = compile("@south_korea OR missile* OR \"spy satellite\" OR missile*");
+    assert_eq!(
+        query.source(),
+        "@south_korea OR missile* OR \"spy satellite\" OR missile*"
+    );
+    assert_eq!(
+        query.terms().collect::<Vec<_>>(),
+        ["South Korea", "SoKor", "ROK", "Seoul", "missile*", "spy satellite"]
+    );
+}
+
+#[test]
+fn syntax_errors_point_at_the_offending_token() {
+    check_error("", "^ empty query");
+    check_error("   ", "^ empty query");
+    check_error("missile \"spy sat", "        ^ unclosed quote");
+    check_error("(missile OR rocket", "^ unclosed parenthesis");
+    check_error("japan AND (missile", "          ^ unclosed parenthesis");
+    check_error("missile)", "       ^ unmatched closing parenthesis");
+    check_error(")", "^ unmatched closing parenthesis");
+    check_error("()", "^ empty parentheses");
+    check_error("missile AND", "        ^ expected a term after AND");
+    check_error("missile OR", "        ^ expected a term after OR");
+    check_error("missile AND OR japan", "        ^ expected a term after AND");
+    check_error("AND missile", "^ expected a term before AND");
+    check_error("(OR missile)", " ^ expected a term before OR");
+    check_error("missile AND NOT", "            ^ expected a term after NOT");
+    check_error("missile NEAR/3", "        ^ expected a term after NEAR/3");
+}
+
+#[test]
+fn alias_and_field_errors() {
+    check_error(
+        "missile AND @nokor",
+        "            ^ unknown alias @nokor (known: north_korea, south_korea)",
+    );
+    let no_aliases = Query::compile("@nokor", &BTreeMap::new()).expect_err("unknown alias");
+    assert_eq!(no_aliases.message, "unknown alias @nokor (no aliases are defined)");
+    check_error("missile @", "        ^ expected an alias name after @");
+    check_error(
+        "xyz:missile",
+        "^ unknown field xyz: (fields: title, summary, content, link, author, category, feed)",
+    );
+    check_error(
+        "title:",
+        "^ expected a term, phrase, alias or group after title:",
+    );
+    check_error(
+        "title:NOT missile",
+        "^ expected a term, phrase, alias or group after title:",
+    );
+    check_error(
+        "title:(summary:missile)",
+        "       ^ summary: cannot be used inside title:",
+    );
+    let mut empty_alias = aliases();
+    empty_alias.insert("empty".into(), Vec::new());
+    let error = Query::compile("@empty", &empty_alias).expect_err("empty alias");
+    assert_eq!(
+        (error.offset, error.message.as_str()),
+        (0, "alias @empty has no entries")
+    );
+}
+
+#[test]
+fn near_errors() {
+    check_error(
+        "missile NEAR/ japan",
+        "        ^ expected a number of words after NEAR/, like NEAR/5",
+    );
+    check_error(
+        "missile NEAR japan",
+        "        ^ expected a number of words after NEAR/, like NEAR/5",
+    );
+    check_error(
+        "missile NEAR/x japan",
+        "        ^ expected a number of words after NEAR/, like NEAR/5",
+    );
+    check_error(
+        "(missile AND sale) NEAR/3 japan",
+        "^ the operands of NEAR must be words, phrases, prefixes, aliases or an OR of those",
+    );
+    check_error(
+        "missile NEAR/3 NOT japan",
+        "               ^ the operands of NEAR must be words, phrases, prefixes, aliases or an OR of those",
+    );
+    check_error(
+        "a NEAR/1 b NEAR/1 c",
+        "           ^ NEAR cannot be chained: join two NEARs with AND",
+    );
+}
+
+#[test]
+fn term_errors() {
+    check_error(
+        "missile AND -test",
+        "            ^ a leading - does not exclude; write AND NOT instead",
+    );
+    check_error("missile &", "        ^ \"&\" has no letters or digits to match");
+    check_error("*", "^ expected a word before * in \"*\"");
+    check_error("\"\"", "^ empty phrase");
+}
+
+#[test]
+fn only_negative_queries_are_errors() {
+    let message = "a query needs at least one positive term (exclude with AND NOT)";
+    check_error("NOT missile", &format!("^ {message}"));
+    check_error("NOT missile AND NOT rocket", &format!("^ {message}"));
+    check_error("missile OR NOT rocket", &format!("           ^ {message}"));
+    check_error("(NOT missile)", &format!("^ {message}"));
+    // Positive somewhere in every way of matching: fine.
+    compile("NOT missile AND rocket");
+    compile("(NOT missile AND rocket) OR japan");
+}
+
+#[test]
+fn word_boundary_matching_on_many_items_is_fast_enough_in_tests() {
+    // Not a benchmark (those are criterion benches): a guard against accidental quadratic
+    // behaviour in indexing long texts.
+    let content = "North Korea launched a satellite. ".repeat(2_000);
+    let document = Document::new(&Fields {
+        content: &content,
+        ..Fields::default()
+    });
+    let query = compile("@north_korea NEAR/3 satellite AND launch*");
+    assert!(query.evaluate(&document).is_some());
+}

@@ -1,0 +1,195 @@
+//! The whole pipeline against a local HTTP server: fetch → parse → dedup → match → store →
+//! match log, conditional GET on the second poll, and the daemon's lifecycle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{Workspace, assert_success, fixture, fixtures, wait_for};
+
+/// Serves a fixture at `/name` with validators; a request carrying them gets a 304 (expected
+/// exactly `n_conditional` times).
+async fn serve(server: &MockServer, name: &str, content_type: &str, use_etag: bool, n_conditional: u64) {
+    let route = format!("/{name}");
+    let etag = format!("\"{name}-v1\"");
+    let last_modified = "Tue, 21 Nov 2023 14:00:00 GMT";
+    let conditional = if use_etag {
+        Mock::given(method("GET"))
+            .and(path(route.clone()))
+            .and(header("if-none-match", etag.as_str()))
+    } else {
+        Mock::given(method("GET"))
+            .and(path(route.clone()))
+            .and(header("if-modified-since", last_modified))
+    };
+    conditional
+        .respond_with(ResponseTemplate::new(304))
+        .with_priority(1)
+        .expect(n_conditional)
+        .mount(server)
+        .await;
+    let mut full = ResponseTemplate::new(200)
+        .set_body_raw(fixture(&format!("feeds/{name}")), content_type)
+        .insert_header("last-modified", last_modified);
+    if use_etag {
+        full = full.insert_header("etag", etag.as_str());
+    }
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(full)
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+fn feeds_toml(server: &MockServer) -> String {
+    [("RSS wire", "news.rss"), ("Atom desk", "news.atom"), ("JSON agency", "news.json")]
+        .iter()
+        .map(|(name, file)| format!("[[feed]]\nname = \"{name}\"\nurl = \"{}/{file}\"\n", server.uri()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// EXPECTED.json: file → item id → topics. Returns the set of (topic, item title-or-id) pairs
+/// to compare on, keyed by the item's identity as the match log shows it.
+fn expected() -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    serde_json::from_slice(&fixture("feeds/EXPECTED.json")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_logs_exactly_the_expected_matches_then_polls_conditionally() {
+    let server = MockServer::start().await;
+    serve(&server, "news.rss", "application/rss+xml", true, 1).await;
+    serve(&server, "news.atom", "application/atom+xml", true, 1).await;
+    serve(&server, "news.json", "application/feed+json", false, 1).await;
+    let workspace = Workspace::new(&feeds_toml(&server));
+
+    let first = workspace.run(&["once"]).await;
+    assert_success(&first);
+    let stdout = String::from_utf8(first.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 3, "one line per feed:\n{stdout}");
+    assert!(stdout.contains("RSS wire") && stdout.contains("new items"), "{stdout}");
+
+    // Every expected (feed file, item, topic) is logged, and nothing else. An item repeated
+    // by canonical URL across feeds is logged once per topic.
+    let log = workspace.matches().await;
+    let logged: BTreeSet<(String, String)> = log
+        .iter()
+        .map(|m| (m["topic"].as_str().unwrap().to_string(), m["url"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert_eq!(logged.len(), log.len(), "no (topic, url) is logged twice: {log:#?}");
+    let mut wanted = BTreeSet::new();
+    let urls = item_urls();
+    for (file, items) in expected() {
+        for (id, topics) in items {
+            let url = urls.get(&(file.clone(), id.clone())).unwrap_or_else(|| panic!("{file}: no item {id}"));
+            for topic in topics {
+                wanted.insert((topic, url.clone()));
+            }
+        }
+    }
+    assert_eq!(logged, wanted);
+    for m in &log {
+        for field in ["match_id", "topic", "matched_at", "item_id", "feed", "title", "url", "published", "terms", "explain"] {
+            assert!(m.get(field).is_some(), "jsonl lacks {field}: {m}");
+        }
+        assert!(!m["terms"].as_array().unwrap().is_empty());
+    }
+
+    // Second poll: validators go back, the server answers 304, nothing new is logged.
+    let second = workspace.run(&["once"]).await;
+    assert_success(&second);
+    let stdout = String::from_utf8(second.stdout).unwrap();
+    assert_eq!(stdout.matches("not modified").count(), 3, "{stdout}");
+    assert_eq!(workspace.matches().await.len(), log.len());
+    server.verify().await;
+}
+
+/// (fixture file, item id) → canonical URL, read the way watchword reads it.
+fn item_urls() -> BTreeMap<(String, String), String> {
+    let mut urls = BTreeMap::new();
+    for file in ["news.rss", "news.atom", "news.json"] {
+        let feed = watchword::parse::parse_feed(&fixture(&format!("feeds/{file}")), None, None).unwrap();
+        for item in feed.items {
+            let id = item.key.trim_start_matches("guid:").to_string();
+            urls.insert((file.to_string(), id), item.url.unwrap_or_default());
+        }
+    }
+    urls
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_feed_is_reported_and_the_others_still_poll() {
+    let server = MockServer::start().await;
+    serve(&server, "news.rss", "application/rss+xml", true, 0).await;
+    Mock::given(method("GET"))
+        .and(path("/broken.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<rss><channel><item>"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/missing.xml"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let feeds = format!(
+        "[[feed]]\nname = \"Good\"\nurl = \"{0}/news.rss\"\n\n[[feed]]\nname = \"Broken\"\nurl = \"{0}/broken.xml\"\n\n[[feed]]\nname = \"Missing\"\nurl = \"{0}/missing.xml\"\n\n[[feed]]\nname = \"Refused\"\nurl = \"http://127.0.0.1:9/feed\"\n",
+        server.uri()
+    );
+    let workspace = Workspace::new(&feeds);
+    let output = workspace.run(&["once"]).await;
+    assert_success(&output);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].starts_with("Good") && lines[0].contains("new items"), "{stdout}");
+    assert!(lines[1].starts_with("Broken") && lines[1].contains("error: not a feed"), "{stdout}");
+    assert!(lines[2].starts_with("Missing") && lines[2].contains("error: http status 404"), "{stdout}");
+    assert!(lines[3].starts_with("Refused") && lines[3].contains("error:"), "{stdout}");
+    assert!(!workspace.matches().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_polls_on_start_and_stops_cleanly_on_sigterm() {
+    let feeds_dir = fixtures().join("feeds");
+    let feeds = format!(
+        "[[feed]]\nname = \"Local RSS\"\nurl = \"{}\"\n",
+        feeds_dir.join("news.rss").display()
+    );
+    let workspace = Workspace::new(&feeds);
+    let mut child = workspace
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(Duration::from_secs(20), "the first poll's matches", || async {
+        workspace.database().exists() && !workspace.matches().await.is_empty()
+    })
+    .await;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                use std::io::Read;
+                child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+                return (status, stderr);
+            }
+            assert!(std::time::Instant::now() < deadline, "daemon did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.0.code(), Some(0), "{}", output.1);
+    assert!(output.1.contains("received SIGTERM"), "{}", output.1);
+    assert!(output.1.contains("watchword stopped"), "{}", output.1);
+}

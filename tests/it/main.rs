@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `watchword` binary against feeds served by a local HTTP server
+//! on 127.0.0.1 (ephemeral port) and a database in a temporary folder. No test touches the
+//! internet.
+
+mod support;
+
+mod cli;
+mod e2e;

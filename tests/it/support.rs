@@ -1,0 +1,102 @@
+//! Helpers shared by the integration tests: fixtures, a temp workspace with a config, and a
+//! way to run the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The folder of test fixtures.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Reads a fixture file.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// The `[alias]` and `[[topic]]` sections shared with the default config.
+pub fn topics_toml() -> String {
+    String::from_utf8(fixture("topics.toml")).unwrap()
+}
+
+/// A temporary folder holding a config file; the database goes next to it.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// A workspace whose config has `feeds` (TOML `[[feed]]` tables) and the shared topics.
+    pub fn new(feeds: &str) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "[daemon]\ndatabase = \"ww.db\"\ninterval = \"1m\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n\n{feeds}\n\n{}",
+            topics_toml()
+        );
+        std::fs::write(dir.path().join("watchword.toml"), config).unwrap();
+        Workspace { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("watchword.toml")
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.path().join("ww.db")
+    }
+
+    /// A `Command` for the binary with this workspace's config.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_watchword"));
+        command
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env_remove("WATCHWORD_CONFIG")
+            .env("RUST_LOG", "info");
+        command
+    }
+
+    /// Runs the binary to completion (off the async runtime when called from a tokio test).
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let mut command = self.command(args);
+        tokio::task::spawn_blocking(move || command.output().expect("binary runs"))
+            .await
+            .unwrap()
+    }
+
+    /// The match log as JSON values, oldest first.
+    pub async fn matches(&self) -> Vec<serde_json::Value> {
+        let output = self.run(&["matches", "--format", "jsonl"]).await;
+        assert_success(&output);
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
+            .collect()
+    }
+}
+
+/// Panics with the binary's output unless it exited 0.
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Waits until `condition` holds, checking every 50 ms, or panics after `deadline`.
+pub async fn wait_for<F, Fut>(deadline: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !condition().await {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
