@@ -53,7 +53,7 @@ pub struct Fetched {
     pub charset: Option<String>,
     pub content_type: Option<String>,
     pub validators: Validators,
-    /// The URL after redirects.
+    /// The URL after redirects (a `file:` URL for local files).
     pub final_url: String,
 }
 
@@ -215,12 +215,18 @@ impl Fetcher {
                 limit: self.max_body,
             });
         }
+        // feed-rs resolves relative links against this, so it must be a URL, not a path.
+        let final_url = tokio::fs::canonicalize(path)
+            .await
+            .ok()
+            .and_then(|absolute| url::Url::from_file_path(absolute).ok())
+            .map_or_else(|| path.display().to_string(), String::from);
         FetchOutcome::Fetched(Fetched {
             body,
             charset: None,
             content_type: None,
             validators: Validators::default(),
-            final_url: path.display().to_string(),
+            final_url,
         })
     }
 

@@ -90,7 +90,7 @@ fn an_empty_config_uses_the_default_database_next_to_the_file() {
 
 #[test]
 fn bad_toml_keeps_the_parsers_position() {
-    check_error("[daemon]\ninterval = \"15m\n", "2:", "");
+    check_error("[daemon]\ninterval = \"15m\n", "2:16", "invalid basic string");
 }
 
 #[test]

@@ -38,13 +38,19 @@ async fn check_lists_every_problem_with_file_line_and_column() {
 #[tokio::test]
 async fn user_errors_exit_1_and_runtime_failures_exit_2_without_a_panic() {
     let workspace = Workspace::new(&local_feeds());
-    let missing = workspace.run(&["--config", "/nonexistent/ww.toml", "once"]).await;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_watchword"));
+    command.args(["--config", "/nonexistent/ww.toml", "once"]);
+    let missing = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
     assert_eq!(missing.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("cannot read config file /nonexistent/ww.toml"), "{stderr}");
 
     let bad_since = workspace.run(&["matches", "--since", "last tuesday"]).await;
     assert_eq!(bad_since.status.code(), Some(1));
+    let bad_flag = workspace.run(&["matches", "--colour"]).await;
+    assert_eq!(bad_flag.status.code(), Some(1), "a usage error is a user error");
+    let help = workspace.run(&["--help"]).await;
+    assert_success(&help);
 
     // A database path that cannot be created (its folder is a file).
     std::fs::write(workspace.dir.path().join("blocker"), "").unwrap();

@@ -22,7 +22,13 @@ async fn serve(server: &MockServer, name: &str, content_type: &str, use_etag: bo
     } else {
         Mock::given(method("GET"))
             .and(path(route.clone()))
-            .and(header("if-modified-since", last_modified))
+            // Not `header(…)`: wiremock splits header values on commas, and HTTP dates have one.
+            .and(move |request: &wiremock::Request| {
+                request
+                    .headers
+                    .get("if-modified-since")
+                    .is_some_and(|value| value.as_bytes() == last_modified.as_bytes())
+            })
     };
     conditional
         .respond_with(ResponseTemplate::new(304))
