@@ -120,7 +120,10 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, User
         return Ok(time.with_timezone(&Utc));
     }
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+        return Ok(date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc());
     }
     Err(UserError(format!(
         "--since {text:?}: expected a duration (24h, 7d) or an RFC 3339 time (2023-11-21T00:00:00Z)"
@@ -138,7 +141,11 @@ fn once(config: Config) -> anyhow::Result<()> {
     let names: Vec<String> = config.feeds.iter().map(|feed| feed.name.clone()).collect();
     let reports = runtime()?.block_on(daemon::poll_once(config))?;
     let mut out = io::stdout().lock();
-    let width = names.iter().map(|name| name.chars().count()).max().unwrap_or(0);
+    let width = names
+        .iter()
+        .map(|name| name.chars().count())
+        .max()
+        .unwrap_or(0);
     for report in &reports {
         let name = sanitize(&report.feed);
         let padding = width.saturating_sub(name.chars().count());
@@ -147,9 +154,7 @@ fn once(config: Config) -> anyhow::Result<()> {
                 n_items,
                 new_items,
                 new_matches,
-            } => format!(
-                "{new_items} new items, {new_matches} new matches ({n_items} in feed)"
-            ),
+            } => format!("{new_items} new items, {new_matches} new matches ({n_items} in feed)"),
             PollStatus::NotModified => "not modified".to_string(),
             PollStatus::Failed { message } => format!("error: {}", sanitize(message)),
         };
@@ -204,7 +209,12 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
             Ok(text) => writeln!(out, "{}  {text}", sanitize(&name))?,
             Err(text) => {
                 n_failed += 1;
-                writeln!(out, "{} ({source})  error: {}", sanitize(&name), sanitize(&text))?;
+                writeln!(
+                    out,
+                    "{} ({source})  error: {}",
+                    sanitize(&name),
+                    sanitize(&text)
+                )?;
             }
         }
     }
@@ -319,7 +329,10 @@ fn write_table(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
 }
 
 fn write_csv(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
-    writeln!(out, "match_id,topic,matched_at,feed,title,url,published,terms")?;
+    writeln!(
+        out,
+        "match_id,topic,matched_at,feed,title,url,published,terms"
+    )?;
     for m in matches {
         let fields = [
             m.match_id.to_string(),

@@ -555,9 +555,12 @@ fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
     if text.is_empty() {
         return Err("feed url is empty".into());
     }
-    let has_scheme = text
-        .split_once(':')
-        .is_some_and(|(scheme, _)| scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+    let has_scheme = text.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.len() > 1
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
     if !has_scheme {
         return Ok(FeedSource::File(base.join(text)));
     }
@@ -639,7 +642,9 @@ fn string_body_offset(text: &str, span: Range<usize>, offset: usize) -> usize {
             start += 1;
         }
     }
-    (start + offset).min(span.end.saturating_sub(1)).max(span.start)
+    (start + offset)
+        .min(span.end.saturating_sub(1))
+        .max(span.start)
 }
 
 fn is_identifier(text: &str) -> bool {
@@ -656,12 +661,12 @@ fn position(text: &str, offset: usize) -> (usize, usize, String) {
         offset -= 1;
     }
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[offset..]
-        .find('\n')
-        .map_or(text.len(), |i| offset + i);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
     let line = text[..line_start].matches('\n').count() + 1;
     let column = text[line_start..offset].chars().count() + 1;
-    let source_line = text[line_start..line_end].trim_end_matches('\r').to_string();
+    let source_line = text[line_start..line_end]
+        .trim_end_matches('\r')
+        .to_string();
     (line, column, source_line)
 }
 

@@ -145,7 +145,10 @@ impl Limits {
 
     fn host(&self, host: Option<&str>) -> Option<Arc<Semaphore>> {
         let host = host?;
-        let mut map = self.per_host.lock().expect("the host map is never poisoned");
+        let mut map = self
+            .per_host
+            .lock()
+            .expect("the host map is never poisoned");
         Some(
             map.entry(host.to_ascii_lowercase())
                 .or_insert_with(|| Arc::new(Semaphore::new(self.per_host_limit)))
@@ -238,10 +241,17 @@ fn spawn_poll(
         // The host permit first: waiting for a busy host must not hold a global permit that
         // another host could use.
         let _host_permit = match host {
-            Some(host) => Some(host.acquire_owned().await.expect("semaphores are never closed")),
+            Some(host) => Some(
+                host.acquire_owned()
+                    .await
+                    .expect("semaphores are never closed"),
+            ),
             None => None,
         };
-        let _permit = global.acquire_owned().await.expect("semaphores are never closed");
+        let _permit = global
+            .acquire_owned()
+            .await
+            .expect("semaphores are never closed");
         if shutdown.is_cancelled() {
             return None;
         }

@@ -246,7 +246,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let delay = if let Ok(seconds) = value.parse::<u64>() {
         Duration::from_secs(seconds)
     } else {
-        let date = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+        let date = DateTime::parse_from_rfc2822(value)
+            .ok()?
+            .with_timezone(&Utc);
         (date - now).to_std().unwrap_or(Duration::ZERO)
     };
     Some(delay.min(MAX_RETRY_AFTER))
@@ -290,7 +292,10 @@ mod tests {
     #[test]
     fn retry_after_seconds_and_dates() {
         let now = Utc.with_ymd_and_hms(2023, 11, 21, 12, 0, 0).unwrap();
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(
             parse_retry_after("Tue, 21 Nov 2023 12:05:00 GMT", now),
             Some(Duration::from_secs(300))

@@ -23,14 +23,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod fetch;
 pub mod model;
-pub mod text;
+pub mod parse;
+pub mod pipeline;
 pub mod query;
 pub mod scheduler;
-pub mod fetch;
-pub mod parse;
 pub mod store;
-pub mod pipeline;
-pub mod daemon;
-pub mod cli;
+pub mod text;

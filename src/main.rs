@@ -1,6 +1,8 @@
 //! The `watchword` binary: parse arguments, set up logging, run one command, map the error
 //! to an exit code (0 ok, 1 user error, 2 runtime failure). All the work is in the library.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -18,6 +20,8 @@ fn main() {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: journald and log files get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     if let Err(error) = watchword::cli::run(cli) {
         let code = watchword::cli::exit_code(&error);

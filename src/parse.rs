@@ -33,9 +33,27 @@ pub enum ParseError {
 
 /// Query parameters that only track the reader and never change what a link points to.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid",
-    "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ocid", "cmpid", "ito", "at_medium",
-    "at_campaign", "ref_src", "spm",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gclsrc",
+    "msclkid",
+    "yclid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "_ga",
+    "_gl",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "ocid",
+    "cmpid",
+    "ito",
+    "at_medium",
+    "at_campaign",
+    "ref_src",
+    "spm",
 ];
 
 /// Parses feed bytes. `charset` is the `charset` parameter of the HTTP `Content-Type`, used
@@ -76,7 +94,15 @@ pub fn parse_feed(
             if duplicate {
                 continue;
             }
-            item.key = format!("{}#{}", item.key, short_hash(&[&item.title, item.url.as_deref().unwrap_or(""), &item.summary]));
+            item.key = format!(
+                "{}#{}",
+                item.key,
+                short_hash(&[
+                    &item.title,
+                    item.url.as_deref().unwrap_or(""),
+                    &item.summary
+                ])
+            );
             if !seen_keys.insert(item.key.clone()) {
                 continue;
             }
@@ -133,7 +159,10 @@ fn is_tracking_param(name: &str) -> bool {
     lower.starts_with("utm_") || TRACKING_PARAMS.contains(&lower.as_str())
 }
 
-fn parse_with_feed_rs(bytes: &[u8], base_url: Option<&str>) -> Result<feed_rs::model::Feed, ParseError> {
+fn parse_with_feed_rs(
+    bytes: &[u8],
+    base_url: Option<&str>,
+) -> Result<feed_rs::model::Feed, ParseError> {
     // feed-rs invents an id for entries without one (possibly random); an empty id lets us
     // tell them apart and compute our own key.
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -231,7 +260,10 @@ fn short_hash(parts: &[&str]) -> String {
         hasher.update([0u8]);
     }
     let digest = hasher.finalize();
-    digest[..8].iter().map(|byte| format!("{byte:02x}")).collect()
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Returns UTF-8 bytes for input feed-rs cannot read as it is: UTF-16/32 (which it panics on)
@@ -256,7 +288,8 @@ fn to_utf8_if_needed<'a>(bytes: &'a [u8], charset: Option<&str>) -> std::borrow:
         return Cow::Owned(strip_encoding_declaration(&text).into_bytes());
     }
     let declared = declared_encoding(bytes);
-    let header = charset.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
+    let header =
+        charset.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
     match (declared, header) {
         (None, Some(encoding)) if encoding != encoding_rs::UTF_8 => {
             let (text, _) = encoding.decode_without_bom_handling(bytes);

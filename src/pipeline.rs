@@ -13,7 +13,7 @@ use crate::model::{FeedState, Item, MatchedItem, TopicMatch};
 use crate::parse::parse_feed;
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
-use crate::store::{CommitSummary, Store, StoreError};
+use crate::store::Store;
 
 /// The store shared by every poll of the process; locked only inside blocking sections.
 pub type SharedStore = Arc<Mutex<Store>>;
@@ -54,12 +54,12 @@ pub enum PollStatus {
 #[tracing::instrument(name = "poll", skip_all, fields(feed = %feed.name, url = %feed.source))]
 pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -> PollReport {
     let store = context.store.clone();
-    let state = match blocking(move || lock(&store).feed_state(feed_id)).await {
+    let mut state = match blocking(move || lock(&store).feed_state(feed_id)).await {
         Ok(state) => state,
         Err(error) => {
-            let message = error.to_string();
-            warn!(error = %message, "cannot read feed state");
-            return failed_report(feed, FeedState::default(), Utc::now(), message, None);
+            // Without its state the feed cannot be recorded either; report and back off.
+            let mut state = FeedState::default();
+            return fail(&mut state, feed, Utc::now(), error.to_string(), None);
         }
     };
     let validators = Validators {
@@ -71,19 +71,28 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
         .fetch(&feed.source, &validators, Utc::now())
         .await;
     let now = Utc::now();
-    let (result, state) = match outcome {
+    let report = match outcome {
         FetchOutcome::Fetched(fetched) => {
-            let context = context.clone();
-            let feed_for_task = feed.clone();
-            let result =
-                blocking(move || process_body(&context, &feed_for_task, feed_id, fetched, state, now))
-                    .await;
-            match result {
+            let (task_context, task_feed) = (context.clone(), feed.clone());
+            let task_state = state.clone();
+            let processed = blocking(move || {
+                process_body(&task_context, &task_feed, feed_id, fetched, task_state, now)
+            })
+            .await;
+            match processed {
+                // The new state was committed with the items.
                 Ok(report) => return report,
-                Err((message, state)) => (Err((message, None)), state),
+                Err(message) => fail(&mut state, feed, now, message, None),
             }
         }
-        FetchOutcome::NotModified => (Ok(()), state),
+        FetchOutcome::NotModified => {
+            debug!("not modified");
+            PollReport {
+                feed: feed.name.clone(),
+                status: PollStatus::NotModified,
+                next_due: succeed(&mut state, feed, now, "not modified"),
+            }
+        }
         FetchOutcome::Throttled {
             status,
             retry_after,
@@ -92,39 +101,16 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
                 Some(wait) => format!("throttled: http {status}, retry after {}s", wait.as_secs()),
                 None => format!("throttled: http {status}"),
             };
-            (Err((message, retry_after)), state)
+            fail(&mut state, feed, now, message, retry_after)
         }
-        FetchOutcome::Gone => (Err(("gone: http 410".to_string(), None)), state),
-        FetchOutcome::Failed(error) => (Err((error.to_string(), None)), state),
+        FetchOutcome::Gone => fail(&mut state, feed, now, "gone: http 410".into(), None),
+        FetchOutcome::Failed(error) => fail(&mut state, feed, now, error.to_string(), None),
     };
-    match result {
-        Ok(()) => {
-            let mut state = state;
-            let next_due = succeed(&mut state, feed, now, "not modified");
-            let store = context.store.clone();
-            let saved = blocking(move || lock(&store).save_state(feed_id, &state)).await;
-            if let Err(error) = saved {
-                warn!(error = %error, "cannot save feed state");
-            }
-            debug!("not modified");
-            PollReport {
-                feed: feed.name.clone(),
-                status: PollStatus::NotModified,
-                next_due,
-            }
-        }
-        Err((message, retry_after)) => {
-            let report = failed_report(feed, state.clone(), now, message, retry_after);
-            let mut state = state;
-            record_failure(&mut state, &report, now);
-            let store = context.store.clone();
-            let saved = blocking(move || lock(&store).save_state(feed_id, &state)).await;
-            if let Err(error) = saved {
-                warn!(error = %error, "cannot save feed state");
-            }
-            report
-        }
+    let store = context.store.clone();
+    if let Err(error) = blocking(move || lock(&store).save_state(feed_id, &state)).await {
+        warn!(error = %error, "cannot save feed state");
     }
+    report
 }
 
 /// Evaluates every topic on an item. Pure.
@@ -149,8 +135,9 @@ pub fn match_topics(topics: &[Topic], item: &Item, feed_name: &str) -> Vec<Topic
         .collect()
 }
 
-/// Parse → dedup → match → store, on a blocking thread. Returns the report, or the error
-/// message with the state to record as failed.
+/// Parse → dedup → match → store, on a blocking thread. On success the feed's new state is
+/// committed with its items; on failure the message says what went wrong and nothing is
+/// written.
 fn process_body(
     context: &PollContext,
     feed: &FeedConfig,
@@ -158,22 +145,26 @@ fn process_body(
     fetched: Fetched,
     mut state: FeedState,
     now: DateTime<Utc>,
-) -> Result<PollReport, (String, FeedState)> {
-    let parsed = match parse_feed(&fetched.body, fetched.charset.as_deref(), Some(&fetched.final_url)) {
+) -> Result<PollReport, String> {
+    let parsed = match parse_feed(
+        &fetched.body,
+        fetched.charset.as_deref(),
+        Some(&fetched.final_url),
+    ) {
         Ok(parsed) => parsed,
         Err(error) => {
             let message = match &fetched.content_type {
                 Some(content_type) => format!("{error} (content-type {content_type})"),
                 None => error.to_string(),
             };
-            return Err((message, state));
+            return Err(message);
         }
     };
     let n_items = parsed.items.len();
     let keys: Vec<&str> = parsed.items.iter().map(|item| item.key.as_str()).collect();
     let known = lock(&context.store)
         .known_keys(feed_id, &keys)
-        .map_err(|error| (error.to_string(), state.clone()))?;
+        .map_err(|error| error.to_string())?;
     let new_items: Vec<MatchedItem> = parsed
         .items
         .into_iter()
@@ -186,9 +177,9 @@ fn process_body(
     state.etag = fetched.validators.etag;
     state.last_modified = fetched.validators.last_modified;
     let next_due = succeed(&mut state, feed, now, "ok");
-    let summary: Result<CommitSummary, StoreError> =
-        lock(&context.store).commit_poll(feed_id, &new_items, &state, now);
-    let summary = summary.map_err(|error| (error.to_string(), state.clone()))?;
+    let summary = lock(&context.store)
+        .commit_poll(feed_id, &new_items, &state, now)
+        .map_err(|error| error.to_string())?;
     for matched in &new_items {
         for topic_match in &matched.matches {
             debug!(topic = %topic_match.topic, title = %matched.item.title, "item matched");
@@ -216,7 +207,12 @@ fn process_body(
 }
 
 /// Marks a successful poll in `state` and returns the next due time.
-fn succeed(state: &mut FeedState, feed: &FeedConfig, now: DateTime<Utc>, status: &str) -> DateTime<Utc> {
+fn succeed(
+    state: &mut FeedState,
+    feed: &FeedConfig,
+    now: DateTime<Utc>,
+    status: &str,
+) -> DateTime<Utc> {
     let next_due = scheduler::next_due(now, feed.interval, Attempt::Succeeded, 0, jitter());
     state.next_due = Some(next_due);
     state.last_polled = Some(now);
@@ -227,32 +223,38 @@ fn succeed(state: &mut FeedState, feed: &FeedConfig, now: DateTime<Utc>, status:
     next_due
 }
 
-fn failed_report(
+/// Marks a failed poll in `state`, logs it, and returns its report with the backoff.
+fn fail(
+    state: &mut FeedState,
     feed: &FeedConfig,
-    state: FeedState,
     now: DateTime<Utc>,
     message: String,
     retry_after: Option<std::time::Duration>,
 ) -> PollReport {
-    let errors = state.consecutive_errors.saturating_add(1);
-    let next_due = scheduler::next_due(now, feed.interval, Attempt::Failed { retry_after }, errors, jitter());
-    warn!(error = %message, consecutive_errors = errors, retry_at = %next_due.to_rfc3339(), "poll failed");
+    state.consecutive_errors = state.consecutive_errors.saturating_add(1);
+    let attempt = Attempt::Failed { retry_after };
+    let next_due = scheduler::next_due(
+        now,
+        feed.interval,
+        attempt,
+        state.consecutive_errors,
+        jitter(),
+    );
+    warn!(
+        error = %message,
+        consecutive_errors = state.consecutive_errors,
+        retry_at = %next_due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "poll failed"
+    );
+    state.next_due = Some(next_due);
+    state.last_polled = Some(now);
+    state.last_status = Some(short_status(&message));
+    state.last_error = Some(message.clone());
     PollReport {
         feed: feed.name.clone(),
         status: PollStatus::Failed { message },
         next_due,
     }
-}
-
-fn record_failure(state: &mut FeedState, report: &PollReport, now: DateTime<Utc>) {
-    let PollStatus::Failed { message } = &report.status else {
-        return;
-    };
-    state.consecutive_errors = state.consecutive_errors.saturating_add(1);
-    state.last_error = Some(message.clone());
-    state.last_status = Some(short_status(message));
-    state.last_polled = Some(now);
-    state.next_due = Some(report.next_due);
 }
 
 /// A short status for `feeds`: `http 503`, `gone`, `throttled`, `error`.
@@ -275,7 +277,9 @@ fn jitter() -> f64 {
 fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
     // A panic while holding the lock cannot leave the database half-written (SQLite rolls
     // the transaction back), so a poisoned lock is safe to reuse.
-    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn blocking<T, F>(work: F) -> T

@@ -146,7 +146,10 @@ mod tests {
     #[test]
     fn success_waits_the_interval_within_jitter_bounds() {
         let interval = 15 * MIN;
-        assert_eq!(delay(next_due(now(), interval, Attempt::Succeeded, 0, 0.0)), interval);
+        assert_eq!(
+            delay(next_due(now(), interval, Attempt::Succeeded, 0, 0.0)),
+            interval
+        );
         assert_eq!(
             delay(next_due(now(), interval, Attempt::Succeeded, 0, 1.0)),
             interval.mul_f64(1.1)
@@ -161,8 +164,17 @@ mod tests {
             interval.mul_f64(1.1)
         );
         for step in -10..=10 {
-            let d = delay(next_due(now(), interval, Attempt::Succeeded, 0, step as f64 / 10.0));
-            assert!(d >= interval.mul_f64(0.9) && d <= interval.mul_f64(1.1), "{d:?}");
+            let d = delay(next_due(
+                now(),
+                interval,
+                Attempt::Succeeded,
+                0,
+                step as f64 / 10.0,
+            ));
+            assert!(
+                d >= interval.mul_f64(0.9) && d <= interval.mul_f64(1.1),
+                "{d:?}"
+            );
         }
     }
 
@@ -175,7 +187,10 @@ mod tests {
             .collect();
         assert_eq!(delays, [15, 30, 60, 120, 240, 360, 360, 360, 360, 360]);
         // Even after a thousand failures the feed is still scheduled, at the cap.
-        assert_eq!(delay(next_due(now(), interval, failed, 1000, 1.0)), MAX_BACKOFF);
+        assert_eq!(
+            delay(next_due(now(), interval, failed, 1000, 1.0)),
+            MAX_BACKOFF
+        );
     }
 
     #[test]
@@ -223,7 +238,10 @@ mod tests {
         queue.push(now(), 1);
         queue.push(now() + chrono::Duration::seconds(90), 0);
         assert_eq!(queue.first_due(), Some(now()));
-        assert_eq!(queue.pop_due(now() + chrono::Duration::seconds(60)), vec![1, 2]);
+        assert_eq!(
+            queue.pop_due(now() + chrono::Duration::seconds(60)),
+            vec![1, 2]
+        );
         assert_eq!(queue.len(), 1);
     }
 }

@@ -89,7 +89,9 @@ pub fn fold(text: &str) -> String {
 /// Like `fold`, but appends to `out` (lets callers keep every folded token in one buffer).
 pub fn fold_into(text: &str, out: &mut String) {
     if text.is_ascii() {
-        out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+        let start = out.len();
+        out.push_str(text);
+        out[start..].make_ascii_lowercase();
         return;
     }
     let mut lowered = String::with_capacity(text.len());
@@ -172,14 +174,18 @@ enum CharClass {
     Separator,
 }
 
+#[inline]
 fn classify(c: char) -> CharClass {
-    if c.is_ascii() {
-        return if c.is_ascii_alphanumeric() {
-            CharClass::Word
-        } else {
-            CharClass::Separator
-        };
+    if c.is_ascii_alphanumeric() {
+        CharClass::Word
+    } else if c.is_ascii() {
+        CharClass::Separator
+    } else {
+        classify_non_ascii(c)
     }
+}
+
+fn classify_non_ascii(c: char) -> CharClass {
     let alphanumeric = c.is_alphanumeric();
     let mark = !alphanumeric && is_combining_mark(c);
     if is_cjk_block(c) && (alphanumeric || mark || ('\u{3300}'..='\u{3357}').contains(&c)) {
@@ -382,10 +388,7 @@ mod tests {
         check_text("<div>one</div><div>two</div>", "one two");
         check_text("line<br>break<br/>again", "line break again");
         check_text("<ul><li>a</li><li>b</li></ul>", "a b");
-        check_text(
-            "<table><tr><td>x</td><td>y</td></tr></table>",
-            "x y",
-        );
+        check_text("<table><tr><td>x</td><td>y</td></tr></table>", "x y");
         check_text("<p>Hel<b>lo</b> <i>world</i></p>", "Hello world");
     }
 
@@ -461,7 +464,10 @@ mod tests {
     fn tokens_split_on_punctuation() {
         check_tokens("spy-satellite", &["spy", "satellite"]);
         check_tokens("Korea's", &["korea", "s"]);
-        check_tokens("  Spy   Satellite, launched!", &["spy", "satellite", "launched"]);
+        check_tokens(
+            "  Spy   Satellite, launched!",
+            &["spy", "satellite", "launched"],
+        );
         check_tokens("Malligyong-1 (2023)", &["malligyong", "1", "2023"]);
         check_tokens("", &[]);
         check_tokens("— … !", &[]);
@@ -477,7 +483,10 @@ mod tests {
     #[test]
     fn tokens_cjk_runs() {
         check_tokens("北朝鮮が偵察衛星を発射", &["北朝鮮が偵察衛星を発射/cjk"]);
-        check_tokens("북한이 정찰위성을 발사", &["북한이/cjk", "정찰위성을/cjk", "발사/cjk"]);
+        check_tokens(
+            "북한이 정찰위성을 발사",
+            &["북한이/cjk", "정찰위성을/cjk", "발사/cjk"],
+        );
         check_tokens("朝鲜发射卫星。美国", &["朝鲜发射卫星/cjk", "美国/cjk"]);
         check_tokens("DPRKの衛星", &["dprk", "の衛星/cjk"]);
         check_tokens("2023年11月", &["2023", "年/cjk", "11", "月/cjk"]);

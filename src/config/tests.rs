@@ -90,12 +90,20 @@ fn an_empty_config_uses_the_default_database_next_to_the_file() {
 
 #[test]
 fn bad_toml_keeps_the_parsers_position() {
-    check_error("[daemon]\ninterval = \"15m\n", "2:16", "invalid basic string");
+    check_error(
+        "[daemon]\ninterval = \"15m\n",
+        "2:16",
+        "invalid basic string",
+    );
 }
 
 #[test]
 fn unknown_keys_are_rejected_where_they_are() {
-    check_error("[daemon]\nintervl = \"15m\"\n", "2:1", "unknown field `intervl`");
+    check_error(
+        "[daemon]\nintervl = \"15m\"\n",
+        "2:1",
+        "unknown field `intervl`",
+    );
     check_error(
         "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ncolor = \"red\"\n",
         "4:1",
@@ -105,8 +113,16 @@ fn unknown_keys_are_rejected_where_they_are() {
 
 #[test]
 fn bad_durations_and_sizes_point_at_the_value() {
-    check_error("[daemon]\ninterval = \"15 minutes\"\n", "2:12", "unknown unit");
-    check_error("[daemon]\ninterval = \"30s\"\n", "2:12", "below the minimum of 1m");
+    check_error(
+        "[daemon]\ninterval = \"15 minutes\"\n",
+        "2:12",
+        "unknown unit",
+    );
+    check_error(
+        "[daemon]\ninterval = \"30s\"\n",
+        "2:12",
+        "below the minimum of 1m",
+    );
     check_error(
         "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"10s\"\n",
         "4:12",
@@ -132,10 +148,19 @@ fn bad_urls_are_reported_with_their_position() {
 
 #[test]
 fn duplicate_names_and_ids_name_the_first_definition() {
-    let text = "[[feed]]\nname = \"A\"\nurl = \"a.xml\"\n\n[[feed]]\nname = \"A\"\nurl = \"b.xml\"\n";
-    check_error(text, "6:8", "duplicate feed name \"A\" (first defined on line 2)");
+    let text =
+        "[[feed]]\nname = \"A\"\nurl = \"a.xml\"\n\n[[feed]]\nname = \"A\"\nurl = \"b.xml\"\n";
+    check_error(
+        text,
+        "6:8",
+        "duplicate feed name \"A\" (first defined on line 2)",
+    );
     let text = "[[topic]]\nid = \"t\"\nquery = \"a\"\n\n[[topic]]\nid = \"t\"\nquery = \"b\"\n";
-    check_error(text, "6:6", "duplicate topic id \"t\" (first defined on line 2)");
+    check_error(
+        text,
+        "6:6",
+        "duplicate topic id \"t\" (first defined on line 2)",
+    );
 }
 
 #[test]

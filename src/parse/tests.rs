@@ -13,7 +13,10 @@ fn rss(items: &str) -> String {
 #[test]
 fn canonical_urls_drop_tracking_fragments_and_case() {
     assert_eq!(
-        canonical_url("HTTPS://News.Example.COM:443/a/b?id=7&utm_source=rss&utm_medium=x&fbclid=1#top").as_deref(),
+        canonical_url(
+            "HTTPS://News.Example.COM:443/a/b?id=7&utm_source=rss&utm_medium=x&fbclid=1#top"
+        )
+        .as_deref(),
         Some("https://news.example.com/a/b?id=7")
     );
     assert_eq!(
@@ -46,11 +49,9 @@ fn identity_prefers_guid_then_link_then_a_content_hash() {
 
 #[test]
 fn repeated_guids_keep_different_items_and_drop_copies() {
-    let feed = parse(&rss(
-        r#"<item><guid>same</guid><title>First</title></item>
+    let feed = parse(&rss(r#"<item><guid>same</guid><title>First</title></item>
            <item><guid>same</guid><title>Second</title></item>
-           <item><guid>same</guid><title>First</title></item>"#,
-    ));
+           <item><guid>same</guid><title>First</title></item>"#));
     let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
     assert_eq!(titles, ["First", "Second"]);
     assert_ne!(feed.items[0].key, feed.items[1].key);
@@ -91,7 +92,9 @@ fn atom_and_json_feed_parse() {
 
 #[test]
 fn a_bare_ampersand_is_repaired() {
-    let feed = parse(&rss("<item><guid>1</guid><title>AT&T and R&D</title></item>"));
+    let feed = parse(&rss(
+        "<item><guid>1</guid><title>AT&T and R&D</title></item>",
+    ));
     assert_eq!(feed.items[0].title, "AT&T and R&D");
 }
 
@@ -113,7 +116,10 @@ fn encodings_from_bom_header_and_declaration() {
     assert_eq!(feed.items[0].title, "Пхеньян");
 
     // Declared in the prolog: the declaration wins over a wrong header.
-    let body = body.replace("<?xml version=\"1.0\"?>", "<?xml version=\"1.0\" encoding=\"windows-1251\"?>");
+    let body = body.replace(
+        "<?xml version=\"1.0\"?>",
+        "<?xml version=\"1.0\" encoding=\"windows-1251\"?>",
+    );
     let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&body);
     let feed = parse_feed(&bytes, Some("utf-8"), None).unwrap();
     assert_eq!(feed.items[0].title, "Пхеньян");
@@ -130,7 +136,14 @@ fn garbage_is_an_error_not_a_panic() {
 #[test]
 fn fixture_feeds_parse() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
-    for name in ["news.rss", "news.atom", "news.json", "no-guids.rss", "repeated-guids.rss", "windows-1251.rss"] {
+    for name in [
+        "news.rss",
+        "news.atom",
+        "news.json",
+        "no-guids.rss",
+        "repeated-guids.rss",
+        "windows-1251.rss",
+    ] {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         let feed = parse_feed(&bytes, None, None).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!feed.items.is_empty(), "{name}");

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::parser::{Leaf, Node, Term};
+use super::parser::{Leaf, Node, Part, Term};
 use super::{Field, Hit};
 use crate::text;
 
@@ -22,11 +22,16 @@ pub(super) struct FieldText {
     pub field: Field,
     /// The original text, for snippets.
     text: String,
-    /// Every token's folded form, back to back (one allocation instead of one per token).
+    /// The text lower-cased (ASCII only), then the folded forms of the non-ASCII tokens: every
+    /// token's folded form is a range of it (one allocation instead of one per token).
     folded: String,
     tokens: Vec<DocToken>,
-    /// Token indices sorted by folded form, then position: a word or prefix is a binary search.
-    by_folded: Vec<usize>,
+    /// `sort_key(folded) << 64 | token index`, sorted: the tokens that share their first eight
+    /// folded bytes are one range, found by binary search. Sorting plain integers is what
+    /// keeps indexing cheap.
+    by_folded: Vec<u128>,
+    /// Whether any token is a CJK run (if not, CJK terms are skipped without a scan).
+    has_cjk: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -52,27 +57,38 @@ pub(super) struct Found {
 impl FieldText {
     /// Tokenizes and indexes `text`; `None` when it has no tokens at all.
     pub fn new(field: Field, text: &str) -> Option<FieldText> {
-        let mut folded = String::with_capacity(text.len());
-        let mut tokens = Vec::new();
+        // An ASCII token folds to its lower-case self, in place in this copy of the text;
+        // other tokens are folded and appended.
+        let mut folded = text.to_ascii_lowercase();
+        let mut tokens = Vec::with_capacity(text.len() / 6);
         text::for_each_token(text, |original, cjk| {
-            let folded_start = folded.len();
-            text::fold_into(&text[original.clone()], &mut folded);
+            let token = &text[original.clone()];
+            let folded_range = if token.is_ascii() {
+                original.clone()
+            } else {
+                let folded_start = folded.len();
+                text::fold_into(token, &mut folded);
+                folded_start..folded.len()
+            };
             tokens.push(DocToken {
                 original,
-                folded: folded_start..folded.len(),
+                folded: folded_range,
                 cjk,
             });
         });
         if tokens.is_empty() {
             return None;
         }
-        let mut by_folded: Vec<usize> = (0..tokens.len()).collect();
-        by_folded.sort_unstable_by(|&a, &b| {
-            folded[tokens[a].folded.clone()]
-                .cmp(&folded[tokens[b].folded.clone()])
-                .then(a.cmp(&b))
-        });
+        let mut by_folded: Vec<u128> = tokens
+            .iter()
+            .enumerate()
+            .map(|(index, token)| {
+                u128::from(sort_key(&folded[token.folded.clone()])) << 64 | index as u128
+            })
+            .collect();
+        by_folded.sort_unstable();
         Some(FieldText {
+            has_cjk: tokens.iter().any(|token| token.cjk),
             field,
             text: text.to_string(),
             folded,
@@ -98,6 +114,9 @@ impl FieldText {
                 })
         };
         if first.cjk {
+            if !self.has_cjk {
+                return;
+            }
             for start in 0..self.tokens.len() {
                 if self.part_matches(first, false, start)
                     && rest_matches(start)
@@ -110,20 +129,29 @@ impl FieldText {
         }
         let wanted = first.folded.as_str();
         let prefix = term.prefix && n_parts == 1;
+        // The keys of the tokens that can match: equal to the wanted key, or for a short prefix,
+        // anything in the bytes after it.
+        let lowest_key = sort_key(wanted);
+        let highest_key = if prefix && wanted.len() < 8 {
+            lowest_key | u64::MAX >> (8 * wanted.len())
+        } else {
+            lowest_key
+        };
         let lower = self
             .by_folded
-            .partition_point(|&token| self.folded(token) < wanted);
-        for &start in &self.by_folded[lower..] {
+            .partition_point(|&entry| ((entry >> 64) as u64) < lowest_key);
+        for &entry in &self.by_folded[lower..] {
+            if (entry >> 64) as u64 > highest_key {
+                break;
+            }
+            let start = entry as u64 as usize;
             let folded = self.folded(start);
             let matches = if prefix {
                 folded.starts_with(wanted)
             } else {
                 folded == wanted
             };
-            if !matches {
-                break;
-            }
-            if rest_matches(start) && !on_match(start, start + n_parts) {
+            if matches && rest_matches(start) && !on_match(start, start + n_parts) {
                 return;
             }
         }
@@ -141,11 +169,12 @@ impl FieldText {
         first
     }
 
-    fn part_matches(&self, part: &super::parser::Part, prefix: bool, token: usize) -> bool {
-        let folded = self.folded(token);
+    fn part_matches(&self, part: &Part, prefix: bool, token: usize) -> bool {
         if part.cjk {
-            self.tokens[token].cjk && folded.contains(part.folded.as_str())
-        } else if prefix {
+            return self.tokens[token].cjk && self.folded(token).contains(part.folded.as_str());
+        }
+        let folded = self.folded(token);
+        if prefix {
             folded.starts_with(part.folded.as_str())
         } else {
             folded == part.folded
@@ -255,8 +284,7 @@ pub(super) fn evaluate(
                 if left_occurrences.is_empty() {
                     continue;
                 }
-                let Some(pair) = near_pair(text, terms, &left_occurrences, right, *distance)
-                else {
+                let Some(pair) = near_pair(text, terms, &left_occurrences, right, *distance) else {
                     continue;
                 };
                 if !collect {
@@ -303,6 +331,15 @@ pub(super) fn hits(found: &mut [Found], terms: &[Term], texts: &[FieldText]) -> 
         });
     }
     hits
+}
+
+/// The first 8 bytes of `folded`, big-endian and zero-padded, so that keys order like the
+/// strings' first eight bytes.
+fn sort_key(folded: &str) -> u64 {
+    let mut bytes = [0; 8];
+    let head = &folded.as_bytes()[..folded.len().min(8)];
+    bytes[..head.len()].copy_from_slice(head);
+    u64::from_be_bytes(bytes)
 }
 
 /// An occurrence of a term: (term, first token, end token).

@@ -148,7 +148,10 @@ fn near_distance(word: &str, offset: usize) -> Result<usize, QueryError> {
             "expected a number of words after NEAR/, like NEAR/5",
         ));
     }
-    digits
-        .parse()
-        .map_err(|_| QueryError::new(offset, format!("distance {digits} after NEAR/ is too large")))
+    digits.parse().map_err(|_| {
+        QueryError::new(
+            offset,
+            format!("distance {digits} after NEAR/ is too large"),
+        )
+    })
 }

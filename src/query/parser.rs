@@ -304,10 +304,9 @@ impl Parser<'_> {
                 let end = inner.span().end;
                 Ok(with_span(inner, span.start..end))
             }
-            LexemeKind::CloseParen => Err(QueryError::new(
-                span.start,
-                "unmatched closing parenthesis",
-            )),
+            LexemeKind::CloseParen => {
+                Err(QueryError::new(span.start, "unmatched closing parenthesis"))
+            }
             LexemeKind::And | LexemeKind::Or | LexemeKind::Not | LexemeKind::Near(_) => {
                 let written = &self.source[span.clone()];
                 Err(QueryError::new(
@@ -483,7 +482,9 @@ fn near_operand(node: &Node) -> Result<Vec<Leaf>, QueryError> {
                 leaves.push(*leaf);
                 Ok(())
             }
-            Node::Or { children, .. } => children.iter().try_for_each(|child| collect(child, leaves)),
+            Node::Or { children, .. } => {
+                children.iter().try_for_each(|child| collect(child, leaves))
+            }
             Node::And { span, .. } | Node::Not { span, .. } | Node::Near { span, .. } => {
                 Err(span.start)
             }

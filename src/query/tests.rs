@@ -103,7 +103,11 @@ fn case_and_diacritics_are_folded() {
 
 #[test]
 fn phrases_match_consecutive_tokens() {
-    check("\"spy satellite\"", "North Korea's spy-satellite launch", true);
+    check(
+        "\"spy satellite\"",
+        "North Korea's spy-satellite launch",
+        true,
+    );
     check("\"spy satellite\"", "Spy Satellite in orbit", true);
     check("\"spy satellite\"", "a spy  satellite", true);
     check("\"spy satellite\"", "a spy and a satellite", false);
@@ -170,21 +174,37 @@ fn precedence_and_parentheses() {
     check("tomahawk OR missile AND japan", "Tomahawk", true);
     check("tomahawk OR missile AND japan", "missile", false);
     check("(tomahawk OR missile) AND japan", "Tomahawk", false);
-    check("(tomahawk OR missile) AND japan", "Tomahawk for Japan", true);
+    check(
+        "(tomahawk OR missile) AND japan",
+        "Tomahawk for Japan",
+        true,
+    );
     // Juxtaposition is an AND too.
     check("tomahawk OR missile japan", "missile", false);
     check("tomahawk OR missile japan", "missile japan", true);
     // NOT binds tighter than AND.
     check("japan AND NOT missile AND sale", "Japan sale", true);
-    check("japan AND NOT missile AND sale", "Japan missile sale", false);
+    check(
+        "japan AND NOT missile AND sale",
+        "Japan missile sale",
+        false,
+    );
     check("japan AND NOT (missile OR rocket)", "Japan rocket", false);
     check("japan AND NOT (missile OR rocket)", "Japan ships", true);
     check("NOT missile japan", "Japan", true);
     check("((japan))", "Japan", true);
     // NOT binds tighter than NEAR, NEAR tighter than AND and OR.
     check("seoul OR missile NEAR/1 japan", "Seoul", true);
-    check("seoul AND missile NEAR/1 japan", "Seoul missile to Japan", true);
-    check("seoul AND missile NEAR/1 japan", "Seoul missile sale to Japan", false);
+    check(
+        "seoul AND missile NEAR/1 japan",
+        "Seoul missile to Japan",
+        true,
+    );
+    check(
+        "seoul AND missile NEAR/1 japan",
+        "Seoul missile sale to Japan",
+        false,
+    );
 }
 
 #[test]
@@ -358,8 +378,14 @@ fn hits_carry_snippets_of_the_original_text() {
         .expect("matches");
     assert_eq!(hits.len(), 1);
     let snippet = &hits[0].snippet;
-    assert!(snippet.starts_with('…') && snippet.ends_with('…'), "{snippet}");
-    assert!(snippet.contains("military reconnaissance satellite,"), "{snippet}");
+    assert!(
+        snippet.starts_with('…') && snippet.ends_with('…'),
+        "{snippet}"
+    );
+    assert!(
+        snippet.contains("military reconnaissance satellite,"),
+        "{snippet}"
+    );
     let length = snippet.chars().count();
     assert!((60..=122).contains(&length), "{length}: {snippet}");
     // Cut on word boundaries.
@@ -419,7 +445,14 @@ fn query_keeps_source_and_terms() {
     );
     assert_eq!(
         query.terms().collect::<Vec<_>>(),
-        ["South Korea", "SoKor", "ROK", "Seoul", "missile*", "spy satellite"]
+        [
+            "South Korea",
+            "SoKor",
+            "ROK",
+            "Seoul",
+            "missile*",
+            "spy satellite"
+        ]
     );
 }
 
@@ -435,7 +468,10 @@ fn syntax_errors_point_at_the_offending_token() {
     check_error("()", "^ empty parentheses");
     check_error("missile AND", "        ^ expected a term after AND");
     check_error("missile OR", "        ^ expected a term after OR");
-    check_error("missile AND OR japan", "        ^ expected a term after AND");
+    check_error(
+        "missile AND OR japan",
+        "        ^ expected a term after AND",
+    );
     check_error("AND missile", "^ expected a term before AND");
     check_error("(OR missile)", " ^ expected a term before OR");
     check_error("missile AND NOT", "            ^ expected a term after NOT");
@@ -449,7 +485,10 @@ fn alias_and_field_errors() {
         "            ^ unknown alias @nokor (known: north_korea, south_korea)",
     );
     let no_aliases = Query::compile("@nokor", &BTreeMap::new()).expect_err("unknown alias");
-    assert_eq!(no_aliases.message, "unknown alias @nokor (no aliases are defined)");
+    assert_eq!(
+        no_aliases.message,
+        "unknown alias @nokor (no aliases are defined)"
+    );
     check_error("missile @", "        ^ expected an alias name after @");
     check_error(
         "xyz:missile",
@@ -510,7 +549,10 @@ fn term_errors() {
         "missile AND -test",
         "            ^ a leading - does not exclude; write AND NOT instead",
     );
-    check_error("missile &", "        ^ \"&\" has no letters or digits to match");
+    check_error(
+        "missile &",
+        "        ^ \"&\" has no letters or digits to match",
+    );
     check_error("*", "^ expected a word before * in \"*\"");
     check_error("\"\"", "^ empty phrase");
 }

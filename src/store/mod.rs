@@ -113,7 +113,11 @@ impl Store {
                 )
                 .map_err(wrap)?;
             for (name, url) in feeds {
-                ids.push(upsert.query_row(params![name, url], |row| row.get(0)).map_err(wrap)?);
+                ids.push(
+                    upsert
+                        .query_row(params![name, url], |row| row.get(0))
+                        .map_err(wrap)?,
+                );
             }
         }
         tx.commit().map_err(wrap)?;

@@ -68,15 +68,28 @@ fn a_newer_schema_is_refused() {
 fn items_and_matches_are_logged_once() {
     let (_dir, mut store) = open();
     let ids = store
-        .register_feeds(&[("A", "https://a/feed".into()), ("B", "https://b/feed".into())])
+        .register_feeds(&[
+            ("A", "https://a/feed".into()),
+            ("B", "https://b/feed".into()),
+        ])
         .unwrap();
     let batch = vec![
         item("guid:1", Some("https://e.com/1"), &["sat"]),
         item("guid:2", None, &[]),
     ];
-    let first = store.commit_poll(ids[0], &batch, &FeedState::default(), now()).unwrap();
-    assert_eq!(first, CommitSummary { new_items: 2, new_matches: 1 });
-    let again = store.commit_poll(ids[0], &batch, &FeedState::default(), now()).unwrap();
+    let first = store
+        .commit_poll(ids[0], &batch, &FeedState::default(), now())
+        .unwrap();
+    assert_eq!(
+        first,
+        CommitSummary {
+            new_items: 2,
+            new_matches: 1
+        }
+    );
+    let again = store
+        .commit_poll(ids[0], &batch, &FeedState::default(), now())
+        .unwrap();
     assert_eq!(again, CommitSummary::default());
     let known = store.known_keys(ids[0], &["guid:1", "guid:3"]).unwrap();
     assert_eq!(known, HashSet::from(["guid:1".to_string()]));
@@ -84,11 +97,22 @@ fn items_and_matches_are_logged_once() {
     // The same article (canonical URL) from feed B: stored as B's item, not logged again for
     // the same topic, but logged for a topic it had not matched before.
     let copy = vec![item("guid:b1", Some("https://e.com/1"), &["sat", "sale"])];
-    let from_b = store.commit_poll(ids[1], &copy, &FeedState::default(), now()).unwrap();
-    assert_eq!(from_b, CommitSummary { new_items: 1, new_matches: 1 });
+    let from_b = store
+        .commit_poll(ids[1], &copy, &FeedState::default(), now())
+        .unwrap();
+    assert_eq!(
+        from_b,
+        CommitSummary {
+            new_items: 1,
+            new_matches: 1
+        }
+    );
 
     let log = store.matches(&MatchFilter::default()).unwrap();
-    let topics: Vec<(&str, &str)> = log.iter().map(|m| (m.topic.as_str(), m.feed.as_str())).collect();
+    let topics: Vec<(&str, &str)> = log
+        .iter()
+        .map(|m| (m.topic.as_str(), m.feed.as_str()))
+        .collect();
     assert_eq!(topics, [("sat", "A"), ("sale", "B")]);
     assert_eq!(log[0].terms, ["satellite"]);
     assert_eq!(log[0].hits[0].field, Field::Title);
@@ -98,35 +122,56 @@ fn items_and_matches_are_logged_once() {
 #[test]
 fn the_match_log_filters_by_topic_time_and_limit() {
     let (_dir, mut store) = open();
-    let ids = store.register_feeds(&[("A", "https://a/feed".into())]).unwrap();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
     for (i, hours) in [0, 1, 2, 3].iter().enumerate() {
         let at = now() + chrono::Duration::hours(*hours);
         let topic = if i % 2 == 0 { "sat" } else { "sale" };
         let batch = vec![item(&format!("guid:{i}"), None, &[topic])];
-        store.commit_poll(ids[0], &batch, &FeedState::default(), at).unwrap();
+        store
+            .commit_poll(ids[0], &batch, &FeedState::default(), at)
+            .unwrap();
     }
     let all = store.matches(&MatchFilter::default()).unwrap();
     assert_eq!(all.len(), 4);
-    assert!(all.windows(2).all(|w| w[0].matched_at <= w[1].matched_at), "oldest first");
+    assert!(
+        all.windows(2).all(|w| w[0].matched_at <= w[1].matched_at),
+        "oldest first"
+    );
     let sat = store
-        .matches(&MatchFilter { topic: Some("sat".into()), ..Default::default() })
+        .matches(&MatchFilter {
+            topic: Some("sat".into()),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(sat.len(), 2);
     let recent = store
-        .matches(&MatchFilter { since: Some(now() + chrono::Duration::hours(2)), ..Default::default() })
+        .matches(&MatchFilter {
+            since: Some(now() + chrono::Duration::hours(2)),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(recent.len(), 2);
     let last = store
-        .matches(&MatchFilter { limit: Some(1), ..Default::default() })
+        .matches(&MatchFilter {
+            limit: Some(1),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(last.len(), 1);
-    assert_eq!(last[0].item_key, "guid:3", "the limit keeps the most recent");
+    assert_eq!(
+        last[0].item_key, "guid:3",
+        "the limit keeps the most recent"
+    );
 }
 
 #[test]
 fn feed_state_round_trips_and_a_changed_url_drops_validators() {
     let (_dir, mut store) = open();
-    let ids = store.register_feeds(&[("A", "https://a/feed".into())]).unwrap();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
     let state = FeedState {
         etag: Some("\"v1\"".into()),
         last_modified: Some("Tue, 21 Nov 2023 12:00:00 GMT".into()),
@@ -140,11 +185,15 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
     store.save_state(ids[0], &state).unwrap();
     assert_eq!(store.feed_state(ids[0]).unwrap(), state);
     // Same name and URL: same row, state kept.
-    let again = store.register_feeds(&[("A", "https://a/feed".into())]).unwrap();
+    let again = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
     assert_eq!(again, ids);
     assert_eq!(store.feed_state(ids[0]).unwrap(), state);
     // New URL: same row, but the old validators mean nothing for the new address.
-    store.register_feeds(&[("A", "https://a/new-feed".into())]).unwrap();
+    store
+        .register_feeds(&[("A", "https://a/new-feed".into())])
+        .unwrap();
     let moved = store.feed_state(ids[0]).unwrap();
     assert_eq!(moved.etag, None);
     assert_eq!(moved.last_modified, None);

@@ -6,7 +6,12 @@ fn local_feeds() -> String {
     let dir = fixtures().join("feeds");
     ["news.rss", "news.atom", "news.json"]
         .iter()
-        .map(|file| format!("[[feed]]\nname = \"{file}\"\nurl = \"{}\"\n", dir.join(file).display()))
+        .map(|file| {
+            format!(
+                "[[feed]]\nname = \"{file}\"\nurl = \"{}\"\n",
+                dir.join(file).display()
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -28,10 +33,22 @@ async fn check_lists_every_problem_with_file_line_and_column() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
     let path = workspace.config().display().to_string();
-    assert!(stderr.contains(&format!("{path}:2:12: error: invalid duration")), "{stderr}");
-    assert!(stderr.contains(&format!("{path}:6:7: error: unsupported url scheme")), "{stderr}");
-    assert!(stderr.contains(&format!("{path}:10:10: error: in query")), "{stderr}");
-    assert!(stderr.contains("query = '(satellite'\n   |          ^"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{path}:2:12: error: invalid duration")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{path}:6:7: error: unsupported url scheme")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{path}:10:10: error: in query")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("query = '(satellite'\n   |          ^"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -40,15 +57,24 @@ async fn user_errors_exit_1_and_runtime_failures_exit_2_without_a_panic() {
     let workspace = Workspace::new(&local_feeds());
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_watchword"));
     command.args(["--config", "/nonexistent/ww.toml", "once"]);
-    let missing = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    let missing = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
     assert_eq!(missing.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&missing.stderr);
-    assert!(stderr.contains("cannot read config file /nonexistent/ww.toml"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read config file /nonexistent/ww.toml"),
+        "{stderr}"
+    );
 
     let bad_since = workspace.run(&["matches", "--since", "last tuesday"]).await;
     assert_eq!(bad_since.status.code(), Some(1));
     let bad_flag = workspace.run(&["matches", "--colour"]).await;
-    assert_eq!(bad_flag.status.code(), Some(1), "a usage error is a user error");
+    assert_eq!(
+        bad_flag.status.code(),
+        Some(1),
+        "a usage error is a user error"
+    );
     let help = workspace.run(&["--help"]).await;
     assert_success(&help);
 
@@ -69,8 +95,12 @@ async fn user_errors_exit_1_and_runtime_failures_exit_2_without_a_panic() {
 async fn the_config_is_found_through_the_environment() {
     let workspace = Workspace::new(&local_feeds());
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_watchword"));
-    command.arg("check").env("WATCHWORD_CONFIG", workspace.config());
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    command
+        .arg("check")
+        .env("WATCHWORD_CONFIG", workspace.config());
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
     assert_success(&output);
 }
 
@@ -96,17 +126,37 @@ async fn matches_formats_and_filters() {
     assert!(csv.starts_with("match_id,topic,matched_at,feed,title,url,published,terms\n"));
 
     let topic = all[0]["topic"].as_str().unwrap();
-    let only = workspace.run(&["matches", "--format", "jsonl", "--topic", topic]).await;
+    let only = workspace
+        .run(&["matches", "--format", "jsonl", "--topic", topic])
+        .await;
     let only = String::from_utf8(only.stdout).unwrap();
     let n_topic = all.iter().filter(|m| m["topic"] == topic).count();
     assert_eq!(only.lines().count(), n_topic);
 
-    let limited = workspace.run(&["matches", "--format", "jsonl", "--limit", "1"]).await;
-    assert_eq!(String::from_utf8(limited.stdout).unwrap().lines().count(), 1);
+    let limited = workspace
+        .run(&["matches", "--format", "jsonl", "--limit", "1"])
+        .await;
+    assert_eq!(
+        String::from_utf8(limited.stdout).unwrap().lines().count(),
+        1
+    );
 
     // --since filters on the time of the match: everything was matched just now.
-    let recent = workspace.run(&["matches", "--format", "jsonl", "--since", "1h"]).await;
-    assert_eq!(String::from_utf8(recent.stdout).unwrap().lines().count(), all.len());
-    let future = workspace.run(&["matches", "--format", "jsonl", "--since", "2999-01-01T00:00:00Z"]).await;
+    let recent = workspace
+        .run(&["matches", "--format", "jsonl", "--since", "1h"])
+        .await;
+    assert_eq!(
+        String::from_utf8(recent.stdout).unwrap().lines().count(),
+        all.len()
+    );
+    let future = workspace
+        .run(&[
+            "matches",
+            "--format",
+            "jsonl",
+            "--since",
+            "2999-01-01T00:00:00Z",
+        ])
+        .await;
     assert_eq!(String::from_utf8(future.stdout).unwrap().lines().count(), 0);
 }

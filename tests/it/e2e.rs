@@ -11,7 +11,13 @@ use crate::support::{Workspace, assert_success, fixture, fixtures, wait_for};
 
 /// Serves a fixture at `/name` with validators; a request carrying them gets a 304 (expected
 /// exactly `n_conditional` times).
-async fn serve(server: &MockServer, name: &str, content_type: &str, use_etag: bool, n_conditional: u64) {
+async fn serve(
+    server: &MockServer,
+    name: &str,
+    content_type: &str,
+    use_etag: bool,
+    n_conditional: u64,
+) {
     let route = format!("/{name}");
     let etag = format!("\"{name}-v1\"");
     let last_modified = "Tue, 21 Nov 2023 14:00:00 GMT";
@@ -51,11 +57,20 @@ async fn serve(server: &MockServer, name: &str, content_type: &str, use_etag: bo
 }
 
 fn feeds_toml(server: &MockServer) -> String {
-    [("RSS wire", "news.rss"), ("Atom desk", "news.atom"), ("JSON agency", "news.json")]
-        .iter()
-        .map(|(name, file)| format!("[[feed]]\nname = \"{name}\"\nurl = \"{}/{file}\"\n", server.uri()))
-        .collect::<Vec<_>>()
-        .join("\n")
+    [
+        ("RSS wire", "news.rss"),
+        ("Atom desk", "news.atom"),
+        ("JSON agency", "news.json"),
+    ]
+    .iter()
+    .map(|(name, file)| {
+        format!(
+            "[[feed]]\nname = \"{name}\"\nurl = \"{}/{file}\"\n",
+            server.uri()
+        )
+    })
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 /// EXPECTED.json: file → item id → topics. Returns the set of (topic, item title-or-id) pairs
@@ -76,21 +91,35 @@ async fn once_logs_exactly_the_expected_matches_then_polls_conditionally() {
     assert_success(&first);
     let stdout = String::from_utf8(first.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 3, "one line per feed:\n{stdout}");
-    assert!(stdout.contains("RSS wire") && stdout.contains("new items"), "{stdout}");
+    assert!(
+        stdout.contains("RSS wire") && stdout.contains("new items"),
+        "{stdout}"
+    );
 
     // Every expected (feed file, item, topic) is logged, and nothing else. An item repeated
     // by canonical URL across feeds is logged once per topic.
     let log = workspace.matches().await;
     let logged: BTreeSet<(String, String)> = log
         .iter()
-        .map(|m| (m["topic"].as_str().unwrap().to_string(), m["url"].as_str().unwrap_or("").to_string()))
+        .map(|m| {
+            (
+                m["topic"].as_str().unwrap().to_string(),
+                m["url"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
-    assert_eq!(logged.len(), log.len(), "no (topic, url) is logged twice: {log:#?}");
+    assert_eq!(
+        logged.len(),
+        log.len(),
+        "no (topic, url) is logged twice: {log:#?}"
+    );
     let mut wanted = BTreeSet::new();
     let urls = item_urls();
     for (file, items) in expected() {
         for (id, topics) in items {
-            let url = urls.get(&(file.clone(), id.clone())).unwrap_or_else(|| panic!("{file}: no item {id}"));
+            let url = urls
+                .get(&(file.clone(), id.clone()))
+                .unwrap_or_else(|| panic!("{file}: no item {id}"));
             for topic in topics {
                 wanted.insert((topic, url.clone()));
             }
@@ -98,7 +127,18 @@ async fn once_logs_exactly_the_expected_matches_then_polls_conditionally() {
     }
     assert_eq!(logged, wanted);
     for m in &log {
-        for field in ["match_id", "topic", "matched_at", "item_id", "feed", "title", "url", "published", "terms", "explain"] {
+        for field in [
+            "match_id",
+            "topic",
+            "matched_at",
+            "item_id",
+            "feed",
+            "title",
+            "url",
+            "published",
+            "terms",
+            "explain",
+        ] {
             assert!(m.get(field).is_some(), "jsonl lacks {field}: {m}");
         }
         assert!(!m["terms"].as_array().unwrap().is_empty());
@@ -117,7 +157,8 @@ async fn once_logs_exactly_the_expected_matches_then_polls_conditionally() {
 fn item_urls() -> BTreeMap<(String, String), String> {
     let mut urls = BTreeMap::new();
     for file in ["news.rss", "news.atom", "news.json"] {
-        let feed = watchword::parse::parse_feed(&fixture(&format!("feeds/{file}")), None, None).unwrap();
+        let feed =
+            watchword::parse::parse_feed(&fixture(&format!("feeds/{file}")), None, None).unwrap();
         for item in feed.items {
             let id = item.key.trim_start_matches("guid:").to_string();
             urls.insert((file.to_string(), id), item.url.unwrap_or_default());
@@ -150,52 +191,102 @@ async fn a_failing_feed_is_reported_and_the_others_still_poll() {
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
-    assert!(lines[0].starts_with("Good") && lines[0].contains("new items"), "{stdout}");
-    assert!(lines[1].starts_with("Broken") && lines[1].contains("error: not a feed"), "{stdout}");
-    assert!(lines[2].starts_with("Missing") && lines[2].contains("error: http status 404"), "{stdout}");
-    assert!(lines[3].starts_with("Refused") && lines[3].contains("error:"), "{stdout}");
+    assert!(
+        lines[0].starts_with("Good") && lines[0].contains("new items"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("Broken") && lines[1].contains("error: not a feed"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("Missing") && lines[2].contains("error: http status 404"),
+        "{stdout}"
+    );
+    assert!(
+        lines[3].starts_with("Refused") && lines[3].contains("error:"),
+        "{stdout}"
+    );
     assert!(!workspace.matches().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_daemon_polls_on_start_and_stops_cleanly_on_sigterm() {
+async fn the_daemon_polls_on_start_stops_on_sigterm_and_resumes_its_schedule() {
     let feeds_dir = fixtures().join("feeds");
     let feeds = format!(
         "[[feed]]\nname = \"Local RSS\"\nurl = \"{}\"\n",
         feeds_dir.join("news.rss").display()
     );
     let workspace = Workspace::new(&feeds);
-    let mut child = workspace
-        .command(&["run"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(Duration::from_secs(20), "the first poll's matches", || async {
-        workspace.database().exists() && !workspace.matches().await.is_empty()
-    })
+
+    let daemon = Daemon::start(&workspace, "first.log");
+    wait_for(
+        Duration::from_secs(20),
+        "the first poll's matches",
+        || async { workspace.database().exists() && !workspace.matches().await.is_empty() },
+    )
     .await;
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = tokio::task::spawn_blocking(move || {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                let mut stderr = String::new();
-                use std::io::Read;
-                child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-                return (status, stderr);
-            }
-            assert!(std::time::Instant::now() < deadline, "daemon did not exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
+    let (code, log) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("schedule loaded due_now=1"), "{log}");
+    assert!(log.contains("received SIGTERM"), "{log}");
+    assert!(log.contains("watchword stopped"), "{log}");
+
+    // A restart resumes the schedule: the feed was just polled, so nothing is due.
+    let daemon = Daemon::start(&workspace, "second.log");
+    let log_path = workspace.dir.path().join("second.log");
+    wait_for(Duration::from_secs(20), "the schedule to load", || {
+        let log_path = log_path.clone();
+        async move {
+            std::fs::read_to_string(&log_path).is_ok_and(|log| log.contains("schedule loaded"))
         }
     })
-    .await
-    .unwrap();
-    assert_eq!(output.0.code(), Some(0), "{}", output.1);
-    assert!(output.1.contains("received SIGTERM"), "{}", output.1);
-    assert!(output.1.contains("watchword stopped"), "{}", output.1);
+    .await;
+    let (code, log) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("schedule loaded due_now=0"), "{log}");
+    assert!(!log.contains("polled"), "nothing was polled again: {log}");
+}
+
+/// A `watchword run` child process whose stderr goes to a file in the workspace.
+struct Daemon {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    fn start(workspace: &Workspace, log_name: &str) -> Daemon {
+        let log = workspace.dir.path().join(log_name);
+        let child = workspace
+            .command(&["run"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Daemon { child, log }
+    }
+
+    /// Sends SIGTERM and waits (with a deadline) for the exit; returns its code and log.
+    async fn stop(mut self) -> (Option<i32>, String) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::task::spawn_blocking(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    return (status.code(), std::fs::read_to_string(&self.log).unwrap());
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "daemon did not exit after SIGTERM"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await
+        .unwrap()
+    }
 }

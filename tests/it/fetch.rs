@@ -1,0 +1,252 @@
+//! The fetch stage against a local server: request headers, limits and outcomes.
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::Utc;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use watchword::config::{DaemonConfig, FeedSource};
+use watchword::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
+
+fn daemon(max_body: u64, timeout: Duration) -> DaemonConfig {
+    DaemonConfig {
+        database: "unused.db".into(),
+        interval: Duration::from_secs(900),
+        max_concurrent: 4,
+        per_host: 2,
+        timeout,
+        connect_timeout: Duration::from_secs(2),
+        max_body,
+    }
+}
+
+async fn fetch(server: &MockServer, route: &str, max_body: u64) -> FetchOutcome {
+    let fetcher = Fetcher::new(&daemon(max_body, Duration::from_secs(5))).unwrap();
+    let url = url::Url::parse(&format!("{}{route}", server.uri())).unwrap();
+    fetcher
+        .fetch(&FeedSource::Http(url), &Validators::default(), Utc::now())
+        .await
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    // A stored (uncompressed) deflate stream inside a gzip wrapper, written by hand so the
+    // test needs no compression crate: header, stored blocks, CRC32, length.
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let chunks: Vec<&[u8]> = bytes.chunks(65_535).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        out.push(u8::from(i + 1 == chunks.len()));
+        let len = chunk.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out.write_all(&crc32(bytes).to_le_bytes()).unwrap();
+    out.write_all(&(bytes.len() as u32).to_le_bytes()).unwrap();
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[tokio::test]
+async fn sends_a_user_agent_and_reads_gzip() {
+    let server = MockServer::start().await;
+    let body = b"<rss version=\"2.0\"><channel><title>t</title></channel></rss>".to_vec();
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(gzip(&body), "application/rss+xml; charset=utf-8")
+                .insert_header("content-encoding", "gzip")
+                .insert_header("etag", "\"abc\""),
+        )
+        .mount(&server)
+        .await;
+    let FetchOutcome::Fetched(fetched) = fetch(&server, "/feed", 1 << 20).await else {
+        panic!("expected a body");
+    };
+    assert_eq!(fetched.body, body, "decompressed transparently");
+    assert_eq!(fetched.charset.as_deref(), Some("utf-8"));
+    assert_eq!(fetched.validators.etag.as_deref(), Some("\"abc\""));
+    let requests = server.received_requests().await.unwrap();
+    let agent = requests[0]
+        .headers
+        .get("user-agent")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(agent, concat!("watchword/", env!("CARGO_PKG_VERSION")));
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_fails_even_when_compressed_small() {
+    let server = MockServer::start().await;
+    let big = vec![b'a'; 300 * 1024];
+    Mock::given(method("GET"))
+        .and(path("/plain"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(big.clone(), "text/xml"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/gzip"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(gzip(&big), "text/xml")
+                .insert_header("content-encoding", "gzip"),
+        )
+        .mount(&server)
+        .await;
+    for route in ["/plain", "/gzip"] {
+        let outcome = fetch(&server, route, 100 * 1024).await;
+        assert_eq!(
+            outcome,
+            FetchOutcome::Failed(FetchError::TooLarge { limit: 100 * 1024 }),
+            "{route}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn statuses_become_outcomes() {
+    let server = MockServer::start().await;
+    let routes = [
+        ("/gone", ResponseTemplate::new(410)),
+        (
+            "/busy",
+            ResponseTemplate::new(503).insert_header("retry-after", "120"),
+        ),
+        ("/slow-down", ResponseTemplate::new(429)),
+        ("/missing", ResponseTemplate::new(404)),
+        ("/not-modified", ResponseTemplate::new(304)),
+    ];
+    for (route, response) in routes {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(response)
+            .mount(&server)
+            .await;
+    }
+    assert_eq!(fetch(&server, "/gone", 1 << 20).await, FetchOutcome::Gone);
+    assert_eq!(
+        fetch(&server, "/busy", 1 << 20).await,
+        FetchOutcome::Throttled {
+            status: 503,
+            retry_after: Some(Duration::from_secs(120))
+        }
+    );
+    assert_eq!(
+        fetch(&server, "/slow-down", 1 << 20).await,
+        FetchOutcome::Throttled {
+            status: 429,
+            retry_after: None
+        }
+    );
+    assert_eq!(
+        fetch(&server, "/missing", 1 << 20).await,
+        FetchOutcome::Failed(FetchError::Status { status: 404 })
+    );
+    assert_eq!(
+        fetch(&server, "/not-modified", 1 << 20).await,
+        FetchOutcome::NotModified
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_followed_up_to_the_limit() {
+    let server = MockServer::start().await;
+    for hop in 0..8 {
+        Mock::given(method("GET"))
+            .and(path(format!("/hop{hop}")))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("location", format!("/hop{}", hop + 1).as_str()),
+            )
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/hop8"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<rss/>"))
+        .mount(&server)
+        .await;
+    // Three hops: followed, and the final URL is reported.
+    let FetchOutcome::Fetched(fetched) = fetch(&server, "/hop5", 1 << 20).await else {
+        panic!("three redirects are within the limit");
+    };
+    assert!(fetched.final_url.ends_with("/hop8"));
+    // Eight hops: more than five, so the fetch fails.
+    let outcome = fetch(&server, "/hop0", 1 << 20).await;
+    assert!(
+        matches!(outcome, FetchOutcome::Failed(FetchError::Network(_))),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_server_hits_the_deadline() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let fetcher = Fetcher::new(&daemon(1 << 20, Duration::from_secs(1))).unwrap();
+    let url = url::Url::parse(&format!("{}/slow", server.uri())).unwrap();
+    let outcome = fetcher
+        .fetch(&FeedSource::Http(url), &Validators::default(), Utc::now())
+        .await;
+    assert!(
+        matches!(outcome, FetchOutcome::Failed(FetchError::Timeout(_))),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn local_files_are_read_with_the_same_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small.xml");
+    std::fs::write(&small, "<rss/>").unwrap();
+    let big = dir.path().join("big.xml");
+    std::fs::write(&big, vec![b'x'; 4096]).unwrap();
+    let fetcher = Fetcher::new(&daemon(1024, Duration::from_secs(5))).unwrap();
+    let none = Validators::default();
+    let FetchOutcome::Fetched(fetched) = fetcher
+        .fetch(&FeedSource::File(small), &none, Utc::now())
+        .await
+    else {
+        panic!("a small file is read");
+    };
+    assert_eq!(fetched.body, b"<rss/>");
+    assert!(fetched.final_url.starts_with("file://"));
+    assert_eq!(
+        fetcher
+            .fetch(&FeedSource::File(big), &none, Utc::now())
+            .await,
+        FetchOutcome::Failed(FetchError::TooLarge { limit: 1024 })
+    );
+    let missing = fetcher
+        .fetch(
+            &FeedSource::File(dir.path().join("nope.xml")),
+            &none,
+            Utc::now(),
+        )
+        .await;
+    assert!(
+        matches!(missing, FetchOutcome::Failed(FetchError::File { .. })),
+        "{missing:?}"
+    );
+}
