@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::config::{self, Config, ConfigError};
 use crate::daemon;
@@ -307,10 +308,10 @@ fn write_table(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
         })
         .collect();
     let header = ["MATCHED (UTC)", "TOPIC", "FEED", "TITLE", "URL"].map(String::from);
-    let mut widths = header.clone().map(|h| h.chars().count());
+    let mut widths = header.clone().map(|h| h.width());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+            *width = (*width).max(cell.width());
         }
     }
     for row in std::iter::once(&header).chain(&rows) {
@@ -320,7 +321,7 @@ fn write_table(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
                 line.push_str(cell);
             } else {
                 line.push_str(cell);
-                line.push_str(&" ".repeat(width - cell.chars().count() + 2));
+                line.push_str(&" ".repeat(width - cell.width() + 2));
             }
         }
         writeln!(out, "{}", line.trim_end())?;
@@ -372,11 +373,21 @@ fn sanitize(text: &str) -> String {
         .collect()
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
+/// Cuts `text` to at most `max_width` terminal columns (CJK characters take two).
+fn truncate(text: &str, max_width: usize) -> String {
+    if text.width() <= max_width {
         return text.to_string();
     }
-    let mut cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    let mut cut = String::new();
+    let mut width = 0;
+    for c in text.chars() {
+        let char_width = c.width().unwrap_or(0);
+        if width + char_width + 1 > max_width {
+            break;
+        }
+        width += char_width;
+        cut.push(c);
+    }
     cut.push('…');
     cut
 }
@@ -435,6 +446,13 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-1"), "\"'-1\"");
+    }
+
+    #[test]
+    fn truncation_counts_terminal_columns() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("abcdefghijkl", 5), "abcd…");
+        assert_eq!(truncate("北朝鮮が偵察衛星", 7), "北朝鮮…");
     }
 
     #[test]

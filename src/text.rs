@@ -49,12 +49,8 @@ pub fn html_to_text(html: &str) -> String {
     // An explicit stack instead of recursion: feed HTML can nest deeply. Each entry is the
     // children still to visit and whether the element that owns them is a block.
     let mut stack = vec![(false, parsed.tree.root().children())];
-    loop {
-        let next_child = match stack.last_mut() {
-            Some((_, children)) => children.next(),
-            None => break,
-        };
-        let Some(child) = next_child else {
+    while let Some((_, children)) = stack.last_mut() {
+        let Some(child) = children.next() else {
             if let Some((true, _)) = stack.pop() {
                 raw.push(' ');
             }
@@ -431,6 +427,7 @@ mod tests {
         check_text("a < b > c", "a < b > c");
         check_text("x<y and AT&T", "x<y and AT&T");
         check_text("Q&A: 5 > 3", "Q&A: 5 > 3");
+        check_text("<p>AT&T and Q&A</p>", "AT&T and Q&A");
     }
 
     #[test]

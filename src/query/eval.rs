@@ -358,13 +358,11 @@ fn near_pair(
     for leaf in right.iter().filter(|leaf| leaf.fields.contains(text.field)) {
         text.for_each_occurrence(&terms[leaf.term], |start, end| {
             let close = left_occurrences.iter().find(|&&(_, left_start, left_end)| {
-                let gap = if left_end <= start {
-                    start - left_end
-                } else if end <= left_start {
-                    left_start - end
-                } else {
-                    0
-                };
+                // Tokens strictly between the two; overlapping occurrences are 0 apart.
+                let gap = start
+                    .checked_sub(left_end)
+                    .or_else(|| left_start.checked_sub(end))
+                    .unwrap_or(0);
                 gap <= distance
             });
             if let Some(&left) = close {

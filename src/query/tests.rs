@@ -581,3 +581,55 @@ fn word_boundary_matching_on_many_items_is_fast_enough_in_tests() {
     let query = compile("@north_korea NEAR/3 satellite AND launch*");
     assert!(query.evaluate(&document).is_some());
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let query = format!("{}missile{}", "(".repeat(100), ")".repeat(100));
+    let error = Query::compile(&query, &aliases()).expect_err("too deep");
+    assert_eq!(error.offset, 64);
+    assert_eq!(error.message, "query is nested more than 64 levels deep");
+    compile(&format!("{}missile{}", "(".repeat(20), ")".repeat(20)));
+    let error = Query::compile(&"NOT ".repeat(1000), &aliases()).expect_err("too deep");
+    assert_eq!(error.message, "query is nested more than 64 levels deep");
+}
+
+#[test]
+fn hits_in_other_fields_and_alias_entries() {
+    let fields = Fields {
+        title: "Kim Jong Un inspects satellite",
+        link: "https://example.com/kim-jong-un",
+        authors: &["Jane Doe".to_string()],
+        feed: "KCNA Watch",
+        ..Fields::default()
+    };
+    check_hits(
+        "@north_korea AND (link:kim OR author:doe OR feed:kcna)",
+        fields,
+        &["title Kim Jong*", "link kim", "author doe", "feed kcna"],
+    );
+    // A halfwidth original is located for the snippet even though it folds differently.
+    let hits = compile("ガイド")
+        .evaluate(&Document::new(&Fields {
+            content: &format!("{}ｶﾞｲﾄﾞ{}", "北朝鮮".repeat(40), "発射".repeat(60)),
+            ..Fields::default()
+        }))
+        .expect("matches");
+    assert!(hits[0].snippet.contains("ｶﾞｲﾄﾞ"), "{}", hits[0].snippet);
+    assert!(hits[0].snippet.starts_with('…'), "{}", hits[0].snippet);
+}
+
+#[test]
+fn field_names_round_trip() {
+    for field in Field::ALL {
+        assert_eq!(Field::from_name(&field.to_string()), Some(field));
+    }
+    assert_eq!(Field::from_name("TITLE"), Some(Field::Title));
+    assert_eq!(Field::from_name("body"), None);
+}
+
+#[test]
+fn queries_and_documents_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Query>();
+    assert_send_sync::<Document>();
+}
