@@ -14,6 +14,8 @@ const SNIPPET_BEFORE: usize = 40;
 const SNIPPET_LENGTH: usize = 100;
 /// The most characters a snippet has (without its ellipses), however long the match.
 const SNIPPET_MAX: usize = 120;
+/// The longest CJK run in which a term is located character by character for a snippet.
+const MAX_LOCATE_BYTES: usize = 4096;
 
 /// One text of an item (a field, or one entry of a multi-valued field), tokenized and indexed.
 /// Phrases and NEAR never reach across two texts.
@@ -284,6 +286,7 @@ pub(super) fn evaluate(
                 if left_occurrences.is_empty() {
                     continue;
                 }
+                left_occurrences.sort_unstable_by_key(|&(_, start, end)| (start, end));
                 let Some(pair) = near_pair(text, terms, &left_occurrences, right, *distance) else {
                     continue;
                 };
@@ -345,8 +348,10 @@ fn sort_key(folded: &str) -> u64 {
 /// An occurrence of a term: (term, first token, end token).
 type Occurrence = (usize, usize, usize);
 
-/// The first pair of a left occurrence and a right-leaf occurrence in `text` at most
-/// `distance` tokens apart (tokens strictly between them; overlapping occurrences count as 0).
+/// The first pair of a left occurrence (`left_occurrences` is sorted by position) and a
+/// right-leaf occurrence in `text` at most `distance` tokens apart (tokens strictly between
+/// them; overlapping occurrences count as 0). Only left occurrences that start near enough
+/// are looked at, so long texts with many occurrences stay linear-ish.
 fn near_pair(
     text: &FieldText,
     terms: &[Term],
@@ -354,17 +359,29 @@ fn near_pair(
     right: &[Leaf],
     distance: usize,
 ) -> Option<(Occurrence, Occurrence)> {
+    let longest = left_occurrences
+        .iter()
+        .map(|&(_, start, end)| end - start)
+        .max()
+        .unwrap_or(0);
     let mut pair = None;
     for leaf in right.iter().filter(|leaf| leaf.fields.contains(text.field)) {
         text.for_each_occurrence(&terms[leaf.term], |start, end| {
-            let close = left_occurrences.iter().find(|&&(_, left_start, left_end)| {
-                // Tokens strictly between the two; overlapping occurrences are 0 apart.
-                let gap = start
-                    .checked_sub(left_end)
-                    .or_else(|| left_start.checked_sub(end))
-                    .unwrap_or(0);
-                gap <= distance
-            });
+            let lowest_start = start.saturating_sub(distance.saturating_add(longest));
+            let highest_start = end.saturating_add(distance);
+            let first =
+                left_occurrences.partition_point(|&(_, left_start, _)| left_start < lowest_start);
+            let close = left_occurrences[first..]
+                .iter()
+                .take_while(|&&(_, left_start, _)| left_start <= highest_start)
+                .find(|&&(_, left_start, left_end)| {
+                    // Tokens strictly between the two; overlapping occurrences are 0 apart.
+                    let gap = start
+                        .checked_sub(left_end)
+                        .or_else(|| left_start.checked_sub(end))
+                        .unwrap_or(0);
+                    gap <= distance
+                });
             if let Some(&left) = close {
                 pair = Some((left, (leaf.term, start, end)));
             }
@@ -382,21 +399,27 @@ fn locate_folded(original: &str, folded: &str) -> Option<Range<usize>> {
     if let Some(start) = original.find(folded) {
         return Some(start..start + folded.len());
     }
-    // The original is not in folded form (halfwidth kana, compatibility ideographs): find the
-    // shortest stretch that folds to something containing the term. Only runs for hits.
+    // The original is not in folded form (halfwidth kana, compatibility ideographs): find where
+    // a stretch folding to the term starts, then where it ends. Quadratic, so only for runs of
+    // reasonable length; it only runs to build a hit.
+    if original.len() > MAX_LOCATE_BYTES {
+        return None;
+    }
     let boundaries: Vec<usize> = original
         .char_indices()
         .map(|(offset, _)| offset)
         .chain([original.len()])
         .collect();
     for (index, &start) in boundaries.iter().enumerate() {
-        if !text::fold(&original[start..]).contains(folded) {
+        let rest = text::fold(&original[start..]);
+        if !rest.contains(folded) {
             return None;
         }
-        for &end in &boundaries[index + 1..] {
-            if text::fold(&original[start..end]).starts_with(folded) {
-                return Some(start..end);
-            }
+        if rest.starts_with(folded) {
+            return boundaries[index + 1..]
+                .iter()
+                .find(|&&end| text::fold(&original[start..end]).starts_with(folded))
+                .map(|&end| start..end);
         }
     }
     None

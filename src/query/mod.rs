@@ -12,7 +12,8 @@
 //! Semantics in brief (see `parser` for the grammar):
 //! - `word` matches a whole token (`missile` does not match `missiles`), `prefix*` the start of
 //!   one, `"a phrase"` (or any term with several tokens) consecutive tokens of one field; terms
-//!   in Chinese, Japanese or Korean match by substring within a run of those scripts.
+//!   in Chinese, Japanese or Korean match by substring within a run of those scripts. A
+//!   trailing `*` makes the last word a prefix, in quotes and alias entries too.
 //! - `@alias` is an OR of the alias's entries; each entry is a term (`Kim Jong*` is a phrase
 //!   whose last word is a prefix).
 //! - Precedence: NOT > NEAR > AND (or juxtaposition) > OR. `a NEAR/n b`: at most `n` tokens

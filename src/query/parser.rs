@@ -154,8 +154,8 @@ struct Parser<'a> {
     aliases: &'a BTreeMap<String, Vec<String>>,
     /// The term table, deduplicated by `Term::written`.
     terms: Vec<Term>,
-    /// The `field:` whose group is being parsed, with the span of the prefix.
-    field: Option<(Field, Range<usize>)>,
+    /// The `field:` whose term or group is being parsed.
+    field: Option<Field>,
     /// Current nesting of parentheses and NOTs.
     depth: usize,
 }
@@ -201,7 +201,7 @@ impl Parser<'_> {
         {
             return Err(QueryError::new(
                 next.span.start,
-                "NEAR cannot be chained: join two NEARs with AND",
+                "cannot chain NEAR: join two NEARs with AND",
             ));
         }
         let span = left.span().start..right.span().end;
@@ -273,7 +273,7 @@ impl Parser<'_> {
                 Ok(with_span(inner, span.start..close.span.end))
             }
             LexemeKind::Field(field) => {
-                if let Some((outer, _)) = &self.field {
+                if let Some(outer) = self.field {
                     return Err(QueryError::new(
                         span.start,
                         format!("{}: cannot be used inside {}:", field.name(), outer.name()),
@@ -297,7 +297,7 @@ impl Parser<'_> {
                         ),
                     ));
                 }
-                self.field = Some((field, span.clone()));
+                self.field = Some(field);
                 let inner = self.parse_primary();
                 self.field = None;
                 let inner = inner?;
@@ -352,10 +352,7 @@ impl Parser<'_> {
     /// Interns the term `written` (a trailing `*` makes it a prefix) and scopes it to the
     /// current field. `offset` and `described` are for the error when it has nothing to match.
     fn leaf(&mut self, written: &str, offset: usize, described: &str) -> Result<Leaf, QueryError> {
-        let fields = self
-            .field
-            .as_ref()
-            .map_or(FieldSet::DEFAULT, |(field, _)| FieldSet::only(*field));
+        let fields = self.field.map_or(FieldSet::DEFAULT, FieldSet::only);
         if let Some(term) = self.terms.iter().position(|term| term.written == written) {
             return Ok(Leaf { term, fields });
         }

@@ -539,7 +539,7 @@ fn near_errors() {
     );
     check_error(
         "a NEAR/1 b NEAR/1 c",
-        "           ^ NEAR cannot be chained: join two NEARs with AND",
+        "           ^ cannot chain NEAR: join two NEARs with AND",
     );
 }
 
@@ -570,16 +570,31 @@ fn only_negative_queries_are_errors() {
 }
 
 #[test]
-fn word_boundary_matching_on_many_items_is_fast_enough_in_tests() {
-    // Not a benchmark (those are criterion benches): a guard against accidental quadratic
-    // behaviour in indexing long texts.
-    let content = "North Korea launched a satellite. ".repeat(2_000);
+fn long_texts_with_many_occurrences_stay_fast() {
+    // Not a benchmark (those are criterion benches): a guard against quadratic behaviour in
+    // indexing long texts and in NEAR over many occurrences.
+    let content = "North Korea said so, with many words in between them, about a satellite, \
+         and after it there are twelve more words to keep it apart. "
+        .repeat(5_000);
     let document = Document::new(&Fields {
         content: &content,
         ..Fields::default()
     });
-    let query = compile("@north_korea NEAR/3 satellite AND launch*");
-    assert!(query.evaluate(&document).is_some());
+    assert!(
+        compile("@north_korea NEAR/9 satellite AND launch*")
+            .evaluate(&document)
+            .is_none()
+    );
+    assert!(
+        compile("@north_korea NEAR/9 satellite")
+            .evaluate(&document)
+            .is_none()
+    );
+    assert!(
+        compile("@north_korea NEAR/10 satellite")
+            .evaluate(&document)
+            .is_some()
+    );
 }
 
 #[test]
