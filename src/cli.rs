@@ -11,12 +11,11 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::daemon;
-use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::fetch::Fetcher;
 use crate::model::Match;
-use crate::parse::parse_feed;
-use crate::pipeline::PollStatus;
+use crate::pipeline::{PollStatus, probe_feed};
 use crate::query::Hit;
 use crate::store::{MatchFilter, Store};
 
@@ -48,7 +47,7 @@ pub enum Command {
         /// Only this topic
         #[arg(long, value_name = "ID")]
         topic: Option<String>,
-        /// Only matches logged since then: a duration back from now (24h, 7d) or an RFC 3339 time
+        /// Only matches logged since then: a duration back from now (24h, 7d), an RFC 3339 time or a date (2023-11-21)
         #[arg(long, value_name = "WHEN")]
         since: Option<String>,
         /// At most N matches, the most recent ones [default: no limit]
@@ -77,7 +76,8 @@ pub struct UserError(pub String);
 /// Runs a parsed command line. Errors carry their exit code: [`UserError`] and
 /// [`ConfigError`] are 1, everything else 2.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let env = std::env::var(config::ENV_VAR).ok();
+    // Read by hand rather than by clap, so an empty variable counts as unset.
+    let env = std::env::var_os(config::ENV_VAR).map(PathBuf::from);
     let path = config::locate(cli.config.as_deref(), env.as_deref());
     match cli.command {
         Command::Run => {
@@ -127,7 +127,7 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, User
             .and_utc());
     }
     Err(UserError(format!(
-        "--since {text:?}: expected a duration (24h, 7d) or an RFC 3339 time (2023-11-21T00:00:00Z)"
+        "--since {text:?}: expected a duration (24h, 7d), an RFC 3339 time (2023-11-21T00:00:00Z) or a date (2023-11-21)"
     )))
 }
 
@@ -176,45 +176,41 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
         config.topics.len(),
         config.aliases.len()
     )?;
+    for feed in &config.feeds {
+        if let FeedSource::File(file) = &feed.source
+            && !file.exists()
+        {
+            writeln!(
+                out,
+                "warning: feed {:?} reads {}, which does not exist (yet)",
+                feed.name,
+                file.display()
+            )?;
+        }
+    }
     if !online {
         return Ok(());
     }
     let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
     let results = runtime()?.block_on(async {
-        let mut results = Vec::new();
+        let mut results = Vec::with_capacity(config.feeds.len());
         for feed in &config.feeds {
-            let outcome = fetcher
-                .fetch(&feed.source, &Validators::default(), Utc::now())
-                .await;
-            let line = match outcome {
-                FetchOutcome::Fetched(fetched) => match parse_feed(
-                    &fetched.body,
-                    fetched.charset.as_deref(),
-                    Some(&fetched.final_url),
-                ) {
-                    Ok(parsed) => Ok(format!("ok, {} items", parsed.items.len())),
-                    Err(error) => Err(error.to_string()),
-                },
-                FetchOutcome::NotModified => Ok("not modified".to_string()),
-                FetchOutcome::Throttled { status, .. } => Err(format!("throttled (http {status})")),
-                FetchOutcome::Gone => Err("gone (http 410)".to_string()),
-                FetchOutcome::Failed(error) => Err(error.to_string()),
-            };
-            results.push((feed.name.clone(), feed.source.to_string(), line));
+            results.push(probe_feed(&fetcher, feed).await);
         }
         results
     });
     let mut n_failed = 0;
-    for (name, source, line) in results {
-        match line {
-            Ok(text) => writeln!(out, "{}  {text}", sanitize(&name))?,
-            Err(text) => {
+    for (feed, result) in config.feeds.iter().zip(results) {
+        let name = sanitize(&feed.name);
+        match result {
+            Ok(n_items) => writeln!(out, "{name}  ok, {n_items} items")?,
+            Err(message) => {
                 n_failed += 1;
                 writeln!(
                     out,
-                    "{} ({source})  error: {}",
-                    sanitize(&name),
-                    sanitize(&text)
+                    "{name} ({})  error: {}",
+                    feed.source,
+                    sanitize(&message)
                 )?;
             }
         }
@@ -242,15 +238,19 @@ fn matches(config: &Config, filter: &MatchFilter, format: Format) -> anyhow::Res
     let mut out = io::BufWriter::new(io::stdout().lock());
     match format {
         Format::Table => write_table(&mut out, &matches)?,
+        // JSON is serialized to memory first: a write error inside serde_json would hide the
+        // io::Error (a closed pipe is success, see `exit_code`).
         Format::Json => {
             let records: Vec<MatchRecord<'_>> = matches.iter().map(MatchRecord::from).collect();
-            serde_json::to_writer_pretty(&mut out, &records)?;
-            writeln!(out)?;
+            let mut text = serde_json::to_string_pretty(&records)?;
+            text.push('\n');
+            out.write_all(text.as_bytes())?;
         }
         Format::Jsonl => {
             for m in &matches {
-                serde_json::to_writer(&mut out, &MatchRecord::from(m))?;
-                writeln!(out)?;
+                let mut line = serde_json::to_string(&MatchRecord::from(m))?;
+                line.push('\n');
+                out.write_all(line.as_bytes())?;
             }
         }
         Format::Csv => write_csv(&mut out, &matches)?,

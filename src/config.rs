@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+use unicode_width::UnicodeWidthChar;
 use url::Url;
 
 use crate::query::Query;
@@ -100,10 +101,11 @@ pub struct Diagnostic {
 /// Why a config could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {}: {source}", path.display())]
+    // The cause is part of the message, not a `source`, so `{:#}` does not print it twice.
+    #[error("cannot read config file {}: {cause}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{}", render_all(.0))]
     Invalid(Vec<Diagnostic>),
@@ -140,30 +142,35 @@ impl fmt::Display for Diagnostic {
             self.message
         )?;
         let gutter = " ".repeat(self.line.to_string().len());
+        // Pad by terminal width (CJK characters take two columns) and keep tabs as tabs, so
+        // the caret sits under the column whatever the line holds.
+        let padding: String = self
+            .source_line
+            .chars()
+            .take(self.column.saturating_sub(1))
+            .map(|c| match c {
+                '\t' => "\t".to_string(),
+                c => " ".repeat(c.width().unwrap_or(0)),
+            })
+            .collect();
         writeln!(f, "{gutter} |")?;
         writeln!(f, "{} | {}", self.line, self.source_line)?;
-        write!(
-            f,
-            "{gutter} | {}^",
-            " ".repeat(self.column.saturating_sub(1))
-        )
+        write!(f, "{gutter} | {padding}^")
     }
 }
 
-/// Finds the config file: `--config`, then `$WATCHWORD_CONFIG`, then `./config/watchword.toml`.
-pub fn locate(cli: Option<&Path>, env: Option<&str>) -> PathBuf {
-    match (cli, env) {
-        (Some(path), _) => path.to_path_buf(),
-        (None, Some(env)) if !env.is_empty() => PathBuf::from(env),
-        _ => PathBuf::from(DEFAULT_PATH),
-    }
+/// Finds the config file: `--config`, then `$WATCHWORD_CONFIG` (unless empty), then
+/// `./config/watchword.toml`.
+pub fn locate(flag: Option<&Path>, env: Option<&Path>) -> PathBuf {
+    flag.or(env.filter(|path| !path.as_os_str().is_empty()))
+        .map_or_else(|| PathBuf::from(DEFAULT_PATH), Path::to_path_buf)
 }
 
 /// Reads and compiles the config at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     match compile(path, &text) {
         (Some(config), _) => Ok(config),
@@ -182,8 +189,19 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(error) => {
-            let span = error.span().unwrap_or(0..0);
-            sink.error(span, error.message().trim_end_matches('.').to_string());
+            // serde stops at the first unknown key; list them all when that is the problem.
+            let unknown = if error.message().starts_with("unknown field") {
+                unknown_keys(text)
+            } else {
+                Vec::new()
+            };
+            if unknown.is_empty() {
+                let span = error.span().unwrap_or(0..0);
+                sink.error(span, error.message().trim_end_matches('.').to_string());
+            }
+            for (span, message) in unknown {
+                sink.error(span, message);
+            }
             return (None, sink.found);
         }
     };
@@ -418,10 +436,7 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
             }
         }
     };
-    let interval = duration(&raw.interval, Duration::from_secs(15 * 60), sink);
-    if let Some(value) = &raw.interval {
-        check_interval_floor(interval, value, sink);
-    }
+    let interval = compile_interval(&raw.interval, Duration::from_secs(15 * 60), sink);
     let max_body = match &raw.max_body {
         None => 10 * 1024 * 1024,
         Some(value) => match parse_size(value.get_ref()) {
@@ -447,15 +462,29 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
     }
 }
 
-fn check_interval_floor(interval: Duration, value: &Spanned<String>, sink: &mut Diagnostics<'_>) {
-    if interval < MIN_INTERVAL && !interval.is_zero() {
-        sink.error(
-            value.span(),
-            format!(
-                "interval {} is below the minimum of 1m",
-                format_duration(interval)
-            ),
-        );
+/// A poll interval: a duration of at least [`MIN_INTERVAL`], else `default` and an error.
+fn compile_interval(
+    value: &Option<Spanned<String>>,
+    default: Duration,
+    sink: &mut Diagnostics<'_>,
+) -> Duration {
+    let Some(value) = value else { return default };
+    match parse_duration(value.get_ref()) {
+        Ok(interval) if interval < MIN_INTERVAL => {
+            sink.error(
+                value.span(),
+                format!(
+                    "interval {} is below the minimum of 1m",
+                    format_duration(interval)
+                ),
+            );
+            default
+        }
+        Ok(interval) => interval,
+        Err(message) => {
+            sink.error(value.span(), message);
+            default
+        }
     }
 }
 
@@ -469,7 +498,7 @@ fn compile_aliases(
             sink.error(
                 name.span(),
                 format!(
-                    "alias name {:?} must use only letters, digits and _",
+                    "alias name {:?} must use only letters, digits, _ and -",
                     name.get_ref()
                 ),
             );
@@ -523,20 +552,7 @@ fn compile_feeds(
                 None
             }
         };
-        let interval = match &feed.interval {
-            None => default_interval,
-            Some(value) => match parse_duration(value.get_ref()) {
-                Ok(interval) if interval < MIN_INTERVAL => {
-                    check_interval_floor(interval.max(Duration::from_secs(1)), value, sink);
-                    default_interval
-                }
-                Ok(interval) => interval,
-                Err(message) => {
-                    sink.error(value.span(), message);
-                    default_interval
-                }
-            },
-        };
+        let interval = compile_interval(&feed.interval, default_interval, sink);
         if let Some(source) = source {
             feeds.push(FeedConfig {
                 name: name.to_string(),
@@ -562,6 +578,11 @@ fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     });
     if !has_scheme {
+        if text.contains("//") {
+            return Err(format!(
+                "{text:?} is neither a URL (no scheme such as https://) nor a plausible file path"
+            ));
+        }
         return Ok(FeedSource::File(base.join(text)));
     }
     let url = Url::parse(text).map_err(|e| format!("invalid feed url {text:?}: {e}"))?;
@@ -623,18 +644,14 @@ fn compile_topics(
     topics
 }
 
-/// Maps a byte offset inside a TOML string's value to a byte offset in the file. Exact for
-/// strings without escapes (literal strings, the usual way to write queries); approximate
-/// otherwise.
+/// Maps a byte offset inside a TOML string's value to a byte offset in the file, walking
+/// the escapes of basic strings so the caret lands under the right character.
 fn string_body_offset(text: &str, span: Range<usize>, offset: usize) -> usize {
     let raw = text.get(span.clone()).unwrap_or("");
-    let delimiter = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
-        3
-    } else {
-        1
-    };
-    let mut start = span.start + delimiter;
-    if delimiter == 3 {
+    let multiline = raw.starts_with("'''") || raw.starts_with("\"\"\"");
+    let basic = raw.starts_with('"');
+    let mut start = span.start + if multiline { 3 } else { 1 };
+    if multiline {
         let body = &text[start.min(text.len())..];
         if body.starts_with("\r\n") {
             start += 2;
@@ -642,9 +659,118 @@ fn string_body_offset(text: &str, span: Range<usize>, offset: usize) -> usize {
             start += 1;
         }
     }
-    (start + offset)
+    let body = text.get(start..span.end).unwrap_or("");
+    let raw_offset = if basic {
+        raw_offset_in_basic_string(body, offset)
+    } else {
+        offset
+    };
+    (start + raw_offset)
         .min(span.end.saturating_sub(1))
         .max(span.start)
+}
+
+/// The raw byte offset in a basic string's body of the value's byte `value_offset`.
+fn raw_offset_in_basic_string(body: &str, value_offset: usize) -> usize {
+    let mut value_pos = 0;
+    let mut chars = body.char_indices().peekable();
+    while let Some((raw_pos, c)) = chars.next() {
+        if value_pos >= value_offset {
+            return raw_pos;
+        }
+        if c != '\\' {
+            value_pos += c.len_utf8();
+            continue;
+        }
+        let Some((_, escape)) = chars.next() else {
+            return raw_pos;
+        };
+        let hex_digits = match escape {
+            'u' => 4,
+            'U' => 8,
+            'x' => 2,
+            c if c.is_whitespace() => {
+                // A line-ending backslash: the whitespace after it is not part of the value.
+                while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+                continue;
+            }
+            _ => {
+                value_pos += 1;
+                continue;
+            }
+        };
+        let digits: String = (0..hex_digits)
+            .filter_map(|_| chars.next())
+            .map(|(_, c)| c)
+            .collect();
+        value_pos += u32::from_str_radix(&digits, 16)
+            .ok()
+            .and_then(char::from_u32)
+            .map_or(1, char::len_utf8);
+    }
+    body.len()
+}
+
+/// Every key the config does not know, with its span. Used to report them all at once, as
+/// serde stops at the first.
+fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
+    use toml::de::{DeTable, DeValue};
+    const TOP: &[&str] = &["daemon", "alias", "feed", "topic"];
+    const DAEMON: &[&str] = &[
+        "database",
+        "interval",
+        "max_concurrent",
+        "per_host",
+        "timeout",
+        "connect_timeout",
+        "max_body",
+    ];
+    const FEED: &[&str] = &["name", "url", "interval"];
+    const TOPIC: &[&str] = &["id", "title", "query"];
+
+    fn check(table: &DeTable<'_>, known: &[&str], found: &mut Vec<(Range<usize>, String)>) {
+        for key in table.keys() {
+            if !known.contains(&key.get_ref().as_ref()) {
+                let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                found.push((
+                    key.span(),
+                    format!(
+                        "unknown field `{}`, expected one of {}",
+                        key.get_ref(),
+                        expected.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+
+    let Ok(root) = DeTable::parse(text) else {
+        return Vec::new();
+    };
+    let root = root.get_ref();
+    let mut found = Vec::new();
+    check(root, TOP, &mut found);
+    for (key, value) in root {
+        let known = match key.get_ref().as_ref() {
+            "daemon" => DAEMON,
+            "feed" => FEED,
+            "topic" => TOPIC,
+            _ => continue,
+        };
+        match value.get_ref() {
+            DeValue::Table(table) => check(table, known, &mut found),
+            DeValue::Array(array) => {
+                for element in array.iter() {
+                    if let DeValue::Table(table) = element.get_ref() {
+                        check(table, known, &mut found);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort_by_key(|(span, _)| span.start);
+    found
 }
 
 fn is_identifier(text: &str) -> bool {

@@ -12,15 +12,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::fetch::Fetcher;
-use crate::pipeline::{PollContext, PollReport, poll_feed};
+use crate::pipeline::{PollContext, PollReport, PollStatus, poll_feed};
 use crate::scheduler::{self, Queue};
 use crate::store::Store;
 
@@ -40,7 +40,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
     let limits = Limits::new(&config);
     let tracker = TaskTracker::new();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, PollReport)>();
+    // Polls report the feed's next due time back to the loop, which alone owns the queue.
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, DateTime<Utc>)>();
 
     let mut queue = initial_queue(&context, &feed_ids).await?;
     loop {
@@ -50,17 +51,24 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             .unwrap_or(Duration::from_secs(3600));
         tokio::select! {
             () = shutdown.cancelled() => break,
-            Some((feed_idx, report)) = done_rx.recv() => {
-                queue.push(report.next_due, feed_idx);
-            }
+            Some((feed_idx, next_due)) = done_rx.recv() => queue.push(next_due, feed_idx),
             () = tokio::time::sleep(wait) => {
                 for feed_idx in queue.pop_due(Utc::now()) {
                     let done_tx = done_tx.clone();
                     let poll = spawn_poll(&context, &limits, &shutdown, feed_idx, feed_ids[feed_idx]);
+                    let interval = config.feeds[feed_idx].interval;
                     tracker.spawn(async move {
-                        if let Some(report) = poll.await {
-                            let _ = done_tx.send((feed_idx, report));
-                        }
+                        // Polls contain their own failures; a panic is a bug, but the feed
+                        // must still be polled again.
+                        let next_due = match tokio::spawn(poll).await {
+                            Ok(Some(report)) => report.next_due,
+                            Ok(None) => return,
+                            Err(error) => {
+                                error!(feed_idx, error = %error, "poll task failed; retrying after the interval");
+                                Utc::now() + chrono::Duration::from_std(interval).unwrap_or_default()
+                            }
+                        };
+                        let _ = done_tx.send((feed_idx, next_due));
                     });
                 }
             }
@@ -96,11 +104,17 @@ pub async fn poll_once(config: Config) -> anyhow::Result<Vec<PollReport>> {
         })
         .collect();
     let mut reports = Vec::with_capacity(polls.len());
-    for poll in polls {
-        let report = poll
-            .await
-            .context("a poll task panicked")?
-            .expect("polls are not cancelled in once");
+    for (poll, feed) in polls.into_iter().zip(&context.config.feeds) {
+        let report = match poll.await {
+            Ok(report) => report.expect("polls are not cancelled in once"),
+            Err(error) => PollReport {
+                feed: feed.name.clone(),
+                status: PollStatus::Failed {
+                    message: format!("internal error: {error}"),
+                },
+                next_due: Utc::now(),
+            },
+        };
         reports.push(report);
     }
     Ok(reports)
@@ -236,26 +250,24 @@ fn spawn_poll(
     let feed = context.config.feeds[feed_idx].clone();
     let host = limits.host(feed.source.host());
     let shutdown = shutdown.clone();
-    let span = info_span!("queued", feed = %feed.name);
     async move {
         // The host permit first: waiting for a busy host must not hold a global permit that
         // another host could use.
-        let _host_permit = match host {
-            Some(host) => Some(
-                host.acquire_owned()
-                    .await
-                    .expect("semaphores are never closed"),
-            ),
-            None => None,
+        let permits = async {
+            let host_permit = match host {
+                Some(host) => Some(host.acquire_owned().await),
+                None => None,
+            };
+            (host_permit, global.acquire_owned().await)
         };
-        let _permit = global
-            .acquire_owned()
-            .await
-            .expect("semaphores are never closed");
+        // A poll still waiting for its turn at shutdown does not start.
+        let _permits = tokio::select! {
+            permits = permits => permits,
+            () = shutdown.cancelled() => return None,
+        };
         if shutdown.is_cancelled() {
             return None;
         }
         Some(poll_feed(&context, &feed, feed_id).await)
     }
-    .instrument(span)
 }

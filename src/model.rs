@@ -27,6 +27,15 @@ pub struct Item {
     pub published: Option<DateTime<Utc>>,
 }
 
+/// The marker between a repeated guid and the content hash that tells its copies apart
+/// (`guid:abc #dup-0123abcd`): a feed that gives several items one guid.
+pub const REPEATED_KEY_MARK: &str = " #dup-";
+
+/// For the key of an item whose guid its feed repeats, the shared key it was made from.
+pub fn repeated_key_base(key: &str) -> Option<&str> {
+    key.split_once(REPEATED_KEY_MARK).map(|(base, _)| base)
+}
+
 /// What the store remembers about a feed between polls, so a restart resumes the schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FeedState {

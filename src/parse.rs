@@ -3,14 +3,14 @@
 //! real-world breakage (UTF-16, a charset only in the HTTP header, a bare `&`) parse. Pure: no
 //! I/O, no clock.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use feed_rs::model::{Entry, Text};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::Item;
+use crate::model::{Item, REPEATED_KEY_MARK};
 use crate::text::html_to_text;
 
 /// A parsed feed.
@@ -81,34 +81,8 @@ pub fn parse_feed(
         .as_ref()
         .map(text_of)
         .filter(|title| !title.is_empty());
-    let mut items = Vec::with_capacity(feed.entries.len());
-    let mut seen_keys = HashSet::new();
-    for entry in &feed.entries {
-        let mut item = item_from_entry(entry);
-        if !seen_keys.insert(item.key.clone()) {
-            // A repeated guid inside one feed: identical copies are dropped, different items
-            // get a key disambiguated by their content so neither is lost.
-            let duplicate = items
-                .iter()
-                .any(|other: &Item| other.key == item.key && same_content(other, &item));
-            if duplicate {
-                continue;
-            }
-            item.key = format!(
-                "{}#{}",
-                item.key,
-                short_hash(&[
-                    &item.title,
-                    item.url.as_deref().unwrap_or(""),
-                    &item.summary
-                ])
-            );
-            if !seen_keys.insert(item.key.clone()) {
-                continue;
-            }
-        }
-        items.push(item);
-    }
+    let mut items: Vec<Item> = feed.entries.iter().map(item_from_entry).collect();
+    disambiguate_repeated_keys(&mut items);
     Ok(ParsedFeed { title, items })
 }
 
@@ -154,6 +128,31 @@ pub fn identity_key(
     format!("hash:{}", short_hash(&[title, summary, date.unwrap_or("")]))
 }
 
+/// Makes identity keys unique within one parse. When several items share a key (a feed that
+/// reuses a guid), identical copies are dropped and every distinct item gets the key plus a
+/// hash of its content, the same whatever order the feed lists them in.
+fn disambiguate_repeated_keys(items: &mut Vec<Item>) {
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for item in items.iter() {
+        *count.entry(item.key.clone()).or_default() += 1;
+    }
+    if count.values().all(|&n| n == 1) {
+        return;
+    }
+    let mut seen = HashSet::new();
+    items.retain_mut(|item| {
+        if count[&item.key] > 1 {
+            let content = short_hash(&[
+                &item.title,
+                item.url.as_deref().unwrap_or(""),
+                &item.summary,
+            ]);
+            item.key = format!("{}{REPEATED_KEY_MARK}{content}", item.key);
+        }
+        seen.insert(item.key.clone())
+    });
+}
+
 fn is_tracking_param(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.starts_with("utm_") || TRACKING_PARAMS.contains(&lower.as_str())
@@ -175,15 +174,17 @@ fn parse_with_feed_rs(
     match result {
         Ok(Ok(feed)) => Ok(feed),
         Ok(Err(error)) => Err(ParseError::Invalid(error.to_string())),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(ParseError::Panicked(message))
-        }
+        Err(panic) => Err(ParseError::Panicked(panic_message(&*panic))),
     }
+}
+
+/// The text of a caught panic's payload.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 fn item_from_entry(entry: &Entry) -> Item {
@@ -249,10 +250,6 @@ fn clean_line(text: &str) -> String {
         .join(" ")
 }
 
-fn same_content(a: &Item, b: &Item) -> bool {
-    a.title == b.title && a.url == b.url && a.summary == b.summary
-}
-
 fn short_hash(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
@@ -307,8 +304,11 @@ fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let declaration = &declaration[..declaration.find("?>")?];
     let after = &declaration[declaration.find("encoding")? + "encoding".len()..];
     let after = after.trim_start().strip_prefix('=')?.trim_start();
-    let quote = after.chars().next()?;
-    let value = &after[1..];
+    let (quote, value) = if let Some(value) = after.strip_prefix('"') {
+        ('"', value)
+    } else {
+        ('\'', after.strip_prefix('\'')?)
+    };
     Some(value[..value.find(quote)?].to_string())
 }
 

@@ -2,15 +2,16 @@
 //! feed's next due time. The daemon and `once` both call [`poll_feed`]; only this module knows
 //! the order of the stages. A failing feed is a [`PollReport`], never an error.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, FeedConfig, Topic};
-use crate::fetch::{FetchOutcome, Fetched, Fetcher, Validators};
+use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
 use crate::model::{FeedState, Item, MatchedItem, TopicMatch};
-use crate::parse::parse_feed;
+use crate::parse::{panic_message, parse_feed};
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::Store;
@@ -59,7 +60,14 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
         Err(error) => {
             // Without its state the feed cannot be recorded either; report and back off.
             let mut state = FeedState::default();
-            return fail(&mut state, feed, Utc::now(), error.to_string(), None);
+            return fail(
+                &mut state,
+                feed,
+                Utc::now(),
+                "error",
+                error.to_string(),
+                None,
+            );
         }
     };
     let validators = Validators {
@@ -76,13 +84,18 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
             let (task_context, task_feed) = (context.clone(), feed.clone());
             let task_state = state.clone();
             let processed = blocking(move || {
-                process_body(&task_context, &task_feed, feed_id, fetched, task_state, now)
+                // Parsing and matching run on text written by strangers: a panic in them (a
+                // bug) fails this poll, it does not take the daemon down.
+                catch_unwind(AssertUnwindSafe(|| {
+                    process_body(&task_context, &task_feed, feed_id, fetched, task_state, now)
+                }))
+                .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&*panic))))
             })
             .await;
             match processed {
                 // The new state was committed with the items.
                 Ok(report) => return report,
-                Err(message) => fail(&mut state, feed, now, message, None),
+                Err(message) => fail(&mut state, feed, now, "error", message, None),
             }
         }
         FetchOutcome::NotModified => {
@@ -101,16 +114,43 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
                 Some(wait) => format!("throttled: http {status}, retry after {}s", wait.as_secs()),
                 None => format!("throttled: http {status}"),
             };
-            fail(&mut state, feed, now, message, retry_after)
+            fail(&mut state, feed, now, "throttled", message, retry_after)
         }
-        FetchOutcome::Gone => fail(&mut state, feed, now, "gone: http 410".into(), None),
-        FetchOutcome::Failed(error) => fail(&mut state, feed, now, error.to_string(), None),
+        FetchOutcome::Gone => fail(&mut state, feed, now, "gone", "gone: http 410".into(), None),
+        FetchOutcome::Failed(error) => {
+            let status = match &error {
+                FetchError::Status { status } => format!("http {status}"),
+                _ => "error".to_string(),
+            };
+            fail(&mut state, feed, now, &status, error.to_string(), None)
+        }
     };
     let store = context.store.clone();
     if let Err(error) = blocking(move || lock(&store).save_state(feed_id, &state)).await {
         warn!(error = %error, "cannot save feed state");
     }
     report
+}
+
+/// Fetches and parses a feed once, storing nothing (`check --online`). Returns the number of
+/// items, or what went wrong.
+pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig) -> Result<usize, String> {
+    match fetcher
+        .fetch(&feed.source, &Validators::default(), Utc::now())
+        .await
+    {
+        FetchOutcome::Fetched(fetched) => parse_feed(
+            &fetched.body,
+            fetched.charset.as_deref(),
+            Some(&fetched.final_url),
+        )
+        .map(|parsed| parsed.items.len())
+        .map_err(|error| error.to_string()),
+        FetchOutcome::NotModified => Err("http 304 to an unconditional request".into()),
+        FetchOutcome::Throttled { status, .. } => Err(format!("throttled: http {status}")),
+        FetchOutcome::Gone => Err("gone: http 410".into()),
+        FetchOutcome::Failed(error) => Err(error.to_string()),
+    }
 }
 
 /// Evaluates every topic on an item. Pure.
@@ -161,9 +201,8 @@ fn process_body(
         }
     };
     let n_items = parsed.items.len();
-    let keys: Vec<&str> = parsed.items.iter().map(|item| item.key.as_str()).collect();
     let known = lock(&context.store)
-        .known_keys(feed_id, &keys)
+        .known_keys(feed_id, &parsed.items)
         .map_err(|error| error.to_string())?;
     let new_items: Vec<MatchedItem> = parsed
         .items
@@ -224,10 +263,12 @@ fn succeed(
 }
 
 /// Marks a failed poll in `state`, logs it, and returns its report with the backoff.
+/// `status` is the short form for `feeds` (`http 503`, `gone`, `error`).
 fn fail(
     state: &mut FeedState,
     feed: &FeedConfig,
     now: DateTime<Utc>,
+    status: &str,
     message: String,
     retry_after: Option<std::time::Duration>,
 ) -> PollReport {
@@ -248,26 +289,13 @@ fn fail(
     );
     state.next_due = Some(next_due);
     state.last_polled = Some(now);
-    state.last_status = Some(short_status(&message));
+    state.last_status = Some(status.to_string());
     state.last_error = Some(message.clone());
     PollReport {
         feed: feed.name.clone(),
         status: PollStatus::Failed { message },
         next_due,
     }
-}
-
-/// A short status for `feeds`: `http 503`, `gone`, `throttled`, `error`.
-fn short_status(message: &str) -> String {
-    if let Some(rest) = message.strip_prefix("http status ") {
-        return format!("http {rest}");
-    }
-    for prefix in ["gone", "throttled"] {
-        if message.starts_with(prefix) {
-            return prefix.to_string();
-        }
-    }
-    "error".to_string()
 }
 
 fn jitter() -> f64 {

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::MIN_INTERVAL;
+
 /// The longest wait between two polls of a failing feed. Backoff never gives up on a feed; it
 /// only slows down to this.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
@@ -30,7 +32,7 @@ pub enum Attempt {
 ///
 /// Success waits the feed's interval ±10 %. Failure `n` waits `interval × 2^(n-1)` ±10 %,
 /// capped at [`MAX_BACKOFF`] (or the interval, if that is longer), and never less than the
-/// server's Retry-After.
+/// server's Retry-After. No delay is shorter than [`MIN_INTERVAL`].
 pub fn next_due(
     now: DateTime<Utc>,
     interval: Duration,
@@ -49,6 +51,8 @@ pub fn next_due(
             backoff.max(retry_after.unwrap_or(Duration::ZERO))
         }
     };
+    // Jitter must not take a feed below the floor the config enforces.
+    let delay = delay.max(MIN_INTERVAL);
     now + chrono::Duration::from_std(delay).expect("delays are capped far below chrono's range")
 }
 
@@ -175,6 +179,14 @@ mod tests {
                 d >= interval.mul_f64(0.9) && d <= interval.mul_f64(1.1),
                 "{d:?}"
             );
+        }
+    }
+
+    #[test]
+    fn jitter_never_takes_a_feed_below_one_minute() {
+        for attempt in [Attempt::Succeeded, Attempt::Failed { retry_after: None }] {
+            let due = next_due(now(), MIN, attempt, 1, -1.0);
+            assert_eq!(delay(due), MIN, "{attempt:?}");
         }
     }
 

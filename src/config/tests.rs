@@ -214,12 +214,10 @@ fn durations_parse_and_format() {
 
 #[test]
 fn the_config_is_found_by_flag_then_env_then_default() {
-    assert_eq!(
-        locate(Some(Path::new("a.toml")), Some("b.toml")),
-        Path::new("a.toml")
-    );
-    assert_eq!(locate(None, Some("b.toml")), Path::new("b.toml"));
-    assert_eq!(locate(None, Some("")), Path::new(DEFAULT_PATH));
+    let (a, b) = (Path::new("a.toml"), Path::new("b.toml"));
+    assert_eq!(locate(Some(a), Some(b)), a);
+    assert_eq!(locate(None, Some(b)), b);
+    assert_eq!(locate(None, Some(Path::new(""))), Path::new(DEFAULT_PATH));
     assert_eq!(locate(None, None), Path::new(DEFAULT_PATH));
 }
 
@@ -232,4 +230,67 @@ fn the_shipped_configs_are_valid() {
             panic!("{name} is invalid:\n{error}");
         }
     }
+}
+
+#[test]
+fn every_unknown_key_is_listed() {
+    let text = "[daemon]\ndatabse = \"x.db\"\n\n[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ncolour = \"red\"\n\n[extra]\nk = 1\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("2:1: unknown field `databse`"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with("7:1: unknown field `colour`"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].starts_with("9:2: unknown field `extra`"),
+        "{}",
+        errors[2]
+    );
+}
+
+#[test]
+fn query_errors_in_basic_strings_with_escapes_point_at_the_right_character() {
+    // `\"` and `\u00e9` are two and six raw bytes for one value character each.
+    check_error(
+        "[[topic]]\nid = \"t\"\nquery = \"\\\"caf\\u00e9\\\" AND NEAR/x foo\"\n",
+        "3:28",
+        "",
+    );
+}
+
+#[test]
+fn the_caret_accounts_for_wide_characters_and_tabs() {
+    let text = "[[topic]]\nid = \"t\"\nquery =\t'北朝鮮 AND @nokor'\n";
+    let (_, diagnostics) = compile(Path::new("c.toml"), text);
+    let rendered = diagnostics[0].to_string();
+    let caret_line = rendered.lines().last().unwrap();
+    // "query =" (7 columns), a tab, the quote, three wide characters (6 columns), " AND ".
+    assert_eq!(
+        caret_line,
+        format!("  | {}\t{}^", " ".repeat(7), " ".repeat(1 + 6 + 5))
+    );
+}
+
+#[test]
+fn a_misspelled_url_is_not_taken_for_a_path() {
+    check_error(
+        "[[feed]]\nname = \"a\"\nurl = \"htp//example.com/feed\"\n",
+        "3:7",
+        "neither a URL",
+    );
+}
+
+#[test]
+fn a_zero_interval_says_what_was_written() {
+    check_error(
+        "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"0s\"\n",
+        "4:12",
+        "interval 0s is below the minimum of 1m",
+    );
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::repeated_key_base;
 
 fn parse(xml: &str) -> ParsedFeed {
     parse_feed(xml.as_bytes(), None, None).expect("parses")
@@ -50,11 +51,42 @@ fn identity_prefers_guid_then_link_then_a_content_hash() {
 #[test]
 fn repeated_guids_keep_different_items_and_drop_copies() {
     let feed = parse(&rss(r#"<item><guid>same</guid><title>First</title></item>
+           <item><guid>other</guid><title>Other</title></item>
            <item><guid>same</guid><title>Second</title></item>
            <item><guid>same</guid><title>First</title></item>"#));
     let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
-    assert_eq!(titles, ["First", "Second"]);
-    assert_ne!(feed.items[0].key, feed.items[1].key);
+    assert_eq!(titles, ["First", "Other", "Second"]);
+    assert_eq!(
+        feed.items[1].key, "guid:other",
+        "unique guids keep their plain key"
+    );
+    assert_ne!(feed.items[0].key, feed.items[2].key);
+    assert_eq!(repeated_key_base(&feed.items[0].key), Some("guid:same"));
+    assert_eq!(repeated_key_base(&feed.items[1].key), None);
+
+    // The keys do not depend on the order the feed lists the items in.
+    let reversed = parse(&rss(r#"<item><guid>same</guid><title>Second</title></item>
+           <item><guid>same</guid><title>First</title></item>"#));
+    assert_eq!(reversed.items[0].key, feed.items[2].key);
+    assert_eq!(reversed.items[1].key, feed.items[0].key);
+}
+
+#[test]
+fn odd_xml_declarations_do_not_panic() {
+    for declaration in [
+        "<?xml version=\"1.0\" encoding=éx?>",
+        "<?xml version=\"1.0\" encoding=\"\"?>",
+        "<?xml version=\"1.0\" encoding='koi8-r'?>",
+        "<?xml version=\"1.0\" encoding=\"no-such-charset\"?>",
+        "<?xml encoding",
+        "<?xml version=\"1.0\" encoding=\"utf-16\"?>",
+    ] {
+        let body = format!(
+            "{declaration}<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>x</title></item></channel></rss>"
+        );
+        let _ = parse_feed(body.as_bytes(), Some("windows-1251"), None);
+        let _ = parse_feed(body.as_bytes(), Some("é"), None);
+    }
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, params};
 
-use crate::model::{FeedState, Match, MatchedItem};
+use crate::model::{FeedState, Item, Match, MatchedItem, REPEATED_KEY_MARK, repeated_key_base};
 use crate::query::Hit;
 
 pub use migrations::MIGRATIONS;
@@ -24,18 +24,19 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// Why the store failed.
+/// Why the store failed. Causes are part of the message rather than `source`s, so a message
+/// is complete on its own and `{:#}` does not repeat it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create database folder {}: {source}", path.display())]
+    #[error("cannot create database folder {}: {cause}", path.display())]
     CreateDir {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("database {}: {source}", path.display())]
+    #[error("database {}: {cause}", path.display())]
     Sqlite {
         path: PathBuf,
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     #[error("database {} is from a newer watchword (schema version {found}, this build knows {known})", path.display())]
     TooNew {
@@ -68,14 +69,14 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            std::fs::create_dir_all(dir).map_err(|cause| StoreError::CreateDir {
                 path: dir.to_path_buf(),
-                source,
+                cause,
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
+        let conn = Connection::open(path).map_err(|cause| StoreError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let mut store = Store {
             conn,
@@ -95,9 +96,9 @@ impl Store {
     /// its validators dropped) and returns their ids in the same order.
     pub fn register_feeds(&mut self, feeds: &[(&str, String)]) -> Result<Vec<i64>, StoreError> {
         let path = self.path.clone();
-        let wrap = |source| StoreError::Sqlite {
+        let wrap = |cause| StoreError::Sqlite {
             path: path.clone(),
-            source,
+            cause,
         };
         let tx = self.conn.transaction().map_err(wrap)?;
         let mut ids = Vec::with_capacity(feeds.len());
@@ -153,19 +154,49 @@ impl Store {
         write_state(&self.conn, feed_id, state).map_err(|source| self.error(source))
     }
 
-    /// Which of `keys` this feed has already stored.
-    pub fn known_keys(&self, feed_id: i64, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
-        let mut known = HashSet::new();
-        let mut statement = self
+    /// The keys of `items` this feed has already stored. An item also counts as stored when
+    /// it was stored under its other form of key: its feed started or stopped repeating its
+    /// guid (see [`REPEATED_KEY_MARK`]) and the stored item has the same title and URL.
+    pub fn known_keys(&self, feed_id: i64, items: &[Item]) -> Result<HashSet<String>, StoreError> {
+        let wrap = |source| self.error(source);
+        let mut exact = self
             .conn
             .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")
-            .map_err(|source| self.error(source))?;
-        for key in keys {
-            let found = statement
-                .exists(params![feed_id, key])
-                .map_err(|source| self.error(source))?;
+            .map_err(wrap)?;
+        let mut same_item = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM items WHERE feed_id = ?1 AND key >= ?2 AND key < ?3
+                    AND title = ?4 AND url IS ?5",
+            )
+            .map_err(wrap)?;
+        let mut known = HashSet::new();
+        for item in items {
+            let key = item.key.as_str();
+            let found = exact.exists(params![feed_id, key]).map_err(wrap)?
+                || match repeated_key_base(key) {
+                    // Stored under the plain key before the guid repeated (the range
+                    // [base, base + NUL) holds exactly `base`).
+                    Some(base) => same_item
+                        .exists(params![
+                            feed_id,
+                            base,
+                            format!("{base}\0"),
+                            item.title,
+                            item.url
+                        ])
+                        .map_err(wrap)?,
+                    // Stored with a repeated-guid key before the guid became unique again.
+                    None => {
+                        let prefix = format!("{key}{REPEATED_KEY_MARK}");
+                        let end = format!("{key}{}", next_prefix(REPEATED_KEY_MARK));
+                        same_item
+                            .exists(params![feed_id, prefix, end, item.title, item.url])
+                            .map_err(wrap)?
+                    }
+                };
             if found {
-                known.insert((*key).to_string());
+                known.insert(key.to_string());
             }
         }
         Ok(known)
@@ -183,9 +214,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<CommitSummary, StoreError> {
         let path = self.path.clone();
-        let wrap = |source| StoreError::Sqlite {
+        let wrap = |cause| StoreError::Sqlite {
             path: path.clone(),
-            source,
+            cause,
         };
         let tx = self.conn.transaction().map_err(wrap)?;
         let mut summary = CommitSummary::default();
@@ -341,9 +372,9 @@ impl Store {
     /// Applies the migrations this database has not seen, all in one transaction.
     fn migrate(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let wrap = |source| StoreError::Sqlite {
+        let wrap = |cause| StoreError::Sqlite {
             path: path.clone(),
-            source,
+            cause,
         };
         let tx = self
             .conn
@@ -368,10 +399,10 @@ impl Store {
         tx.commit().map_err(wrap)
     }
 
-    fn error(&self, source: rusqlite::Error) -> StoreError {
+    fn error(&self, cause: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
-            source,
+            cause,
         }
     }
 }
@@ -394,6 +425,15 @@ fn write_state(conn: &Connection, feed_id: i64, state: &FeedState) -> rusqlite::
         state.last_status,
     ])?;
     Ok(())
+}
+
+/// The smallest string greater than every string starting with `prefix` (its last byte
+/// incremented); the marker is ASCII, so this stays valid UTF-8.
+fn next_prefix(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    let last = bytes.last_mut().expect("the marker is not empty");
+    *last += 1;
+    String::from_utf8(bytes).expect("ASCII stays UTF-8")
 }
 
 fn distinct_terms(hits: &[Hit]) -> Vec<&str> {

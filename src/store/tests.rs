@@ -91,7 +91,11 @@ fn items_and_matches_are_logged_once() {
         .commit_poll(ids[0], &batch, &FeedState::default(), now())
         .unwrap();
     assert_eq!(again, CommitSummary::default());
-    let known = store.known_keys(ids[0], &["guid:1", "guid:3"]).unwrap();
+    let probe = [
+        item("guid:1", None, &[]).item,
+        item("guid:3", None, &[]).item,
+    ];
+    let known = store.known_keys(ids[0], &probe).unwrap();
     assert_eq!(known, HashSet::from(["guid:1".to_string()]));
 
     // The same article (canonical URL) from feed B: stored as B's item, not logged again for
@@ -198,4 +202,60 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
     assert_eq!(moved.etag, None);
     assert_eq!(moved.last_modified, None);
     assert_eq!(moved.next_due, state.next_due);
+}
+
+#[test]
+fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let plain = item("guid:g", Some("https://e.com/1"), &["sat"]);
+    store
+        .commit_poll(ids[0], &[plain.clone()], &FeedState::default(), now())
+        .unwrap();
+
+    // The feed now gives a second, different item the same guid: both get hashed keys. The
+    // first is the item already stored; the second is new.
+    let mut first = plain.item.clone();
+    first.key = format!("guid:g{}1111", crate::model::REPEATED_KEY_MARK);
+    let mut second = item("guid:g", Some("https://e.com/2"), &[]).item;
+    second.key = format!("guid:g{}2222", crate::model::REPEATED_KEY_MARK);
+    let known = store
+        .known_keys(ids[0], &[first.clone(), second.clone()])
+        .unwrap();
+    assert_eq!(known, HashSet::from([first.key.clone()]));
+
+    // Stored under a hashed key, seen again under the plain one: still known.
+    let batch = [MatchedItem {
+        item: second.clone(),
+        matches: vec![],
+    }];
+    store
+        .commit_poll(ids[0], &batch, &FeedState::default(), now())
+        .unwrap();
+    let mut unique_again = second.clone();
+    unique_again.key = "guid:g".into();
+    let known = store.known_keys(ids[0], &[unique_again.clone()]).unwrap();
+    assert_eq!(
+        known,
+        HashSet::from(["guid:g".to_string()]),
+        "the plain key itself is stored"
+    );
+    unique_again.key = "guid:h".into();
+    let mut elsewhere = second;
+    elsewhere.key = format!("guid:h{}3333", crate::model::REPEATED_KEY_MARK);
+    store
+        .commit_poll(
+            ids[0],
+            &[MatchedItem {
+                item: elsewhere,
+                matches: vec![],
+            }],
+            &FeedState::default(),
+            now(),
+        )
+        .unwrap();
+    let known = store.known_keys(ids[0], &[unique_again]).unwrap();
+    assert_eq!(known, HashSet::from(["guid:h".to_string()]));
 }

@@ -160,3 +160,29 @@ async fn matches_formats_and_filters() {
         .await;
     assert_eq!(String::from_utf8(future.stdout).unwrap().lines().count(), 0);
 }
+
+#[tokio::test]
+async fn a_closed_pipe_is_not_an_error() {
+    let workspace = Workspace::new(&local_feeds());
+    assert_success(&workspace.run(&["once"]).await);
+    for format in ["jsonl", "json", "table", "csv"] {
+        let mut command = workspace.command(&["matches", "--format", format]);
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let status = tokio::task::spawn_blocking(move || {
+            let mut child = command.spawn().unwrap();
+            // Close the reading end before the command writes, like `| head -0`.
+            drop(child.stdout.take());
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            status.status.code(),
+            Some(0),
+            "{format}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+}

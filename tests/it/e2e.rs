@@ -104,7 +104,10 @@ async fn once_logs_exactly_the_expected_matches_then_polls_conditionally() {
         .map(|m| {
             (
                 m["topic"].as_str().unwrap().to_string(),
-                m["url"].as_str().unwrap_or("").to_string(),
+                m["url"]
+                    .as_str()
+                    .expect("fixture items have URLs")
+                    .to_string(),
             )
         })
         .collect();
@@ -232,6 +235,9 @@ async fn the_daemon_polls_on_start_stops_on_sigterm_and_resumes_its_schedule() {
     assert!(log.contains("received SIGTERM"), "{log}");
     assert!(log.contains("watchword stopped"), "{log}");
 
+    let first_polled = last_polled(&workspace);
+    assert!(first_polled[0].is_some());
+
     // A restart resumes the schedule: the feed was just polled, so nothing is due.
     let daemon = Daemon::start(&workspace, "second.log");
     let log_path = workspace.dir.path().join("second.log");
@@ -245,7 +251,70 @@ async fn the_daemon_polls_on_start_stops_on_sigterm_and_resumes_its_schedule() {
     let (code, log) = daemon.stop().await;
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("schedule loaded due_now=0"), "{log}");
-    assert!(!log.contains("polled"), "nothing was polled again: {log}");
+    assert_eq!(
+        last_polled(&workspace),
+        first_polled,
+        "nothing was polled again: {log}"
+    );
+}
+
+/// The feeds' `last_polled` times, read straight from the database.
+fn last_polled(workspace: &Workspace) -> Vec<Option<i64>> {
+    let db = rusqlite::Connection::open(workspace.database()).unwrap();
+    let mut statement = db
+        .prepare("SELECT last_polled FROM feeds ORDER BY id")
+        .unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_the_poll_in_flight_and_skips_queued_ones() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/news.rss"), "application/rss+xml")
+                .set_delay(Duration::from_secs(2)),
+        )
+        .mount(&server)
+        .await;
+    // Five feeds on one host, one at a time: four wait in the queue behind the first.
+    let feeds: String = (0..5)
+        .map(|i| {
+            format!(
+                "[[feed]]\nname = \"f{i}\"\nurl = \"{}/feed{i}.xml\"\n\n",
+                server.uri()
+            )
+        })
+        .collect();
+    let workspace = Workspace::new(&format!("{feeds}"));
+    let config = std::fs::read_to_string(workspace.config())
+        .unwrap()
+        .replace("[daemon]\n", "[daemon]\nper_host = 1\n");
+    std::fs::write(workspace.config(), config).unwrap();
+
+    let daemon = Daemon::start(&workspace, "daemon.log");
+    wait_for(Duration::from_secs(20), "the first request", || async {
+        !server.received_requests().await.unwrap().is_empty()
+    })
+    .await;
+    let (code, log) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "queued polls did not start: {log}"
+    );
+    // The poll in flight finished and stored its items.
+    let polled = last_polled(&workspace)
+        .iter()
+        .filter(|t| t.is_some())
+        .count();
+    assert_eq!(polled, 1, "{log}");
 }
 
 /// A `watchword run` child process whose stderr goes to a file in the workspace.
