@@ -212,7 +212,12 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
         .unwrap();
     let plain = item("guid:g", Some("https://e.com/1"), &["sat"]);
     store
-        .commit_poll(ids[0], &[plain.clone()], &FeedState::default(), now())
+        .commit_poll(
+            ids[0],
+            std::slice::from_ref(&plain),
+            &FeedState::default(),
+            now(),
+        )
         .unwrap();
 
     // The feed now gives a second, different item the same guid: both get hashed keys. The

@@ -291,7 +291,7 @@ async fn shutdown_finishes_the_poll_in_flight_and_skips_queued_ones() {
             )
         })
         .collect();
-    let workspace = Workspace::new(&format!("{feeds}"));
+    let workspace = Workspace::new(&feeds);
     let config = std::fs::read_to_string(workspace.config())
         .unwrap()
         .replace("[daemon]\n", "[daemon]\nper_host = 1\n");
