@@ -359,3 +359,32 @@ impl Daemon {
         .unwrap()
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_on_503_pushes_the_next_poll_back() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "7200"))
+        .mount(&server)
+        .await;
+    let workspace = Workspace::new(&format!(
+        "[[feed]]\nname = \"Busy\"\nurl = \"{}/feed.xml\"\n",
+        server.uri()
+    ));
+    let before = chrono::Utc::now().timestamp();
+    let output = workspace.run(&["once"]).await;
+    assert_success(&output);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("error: throttled: http 503, retry after 7200s"), "{stdout}");
+    let db = rusqlite::Connection::open(workspace.database()).unwrap();
+    let (next_due, errors, status): (i64, i64, String) = db
+        .query_row(
+            "SELECT next_due, consecutive_errors, last_status FROM feeds",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert!(next_due >= before + 7200, "next poll in {}s", next_due - before);
+    assert_eq!(errors, 1);
+    assert_eq!(status, "throttled");
+}
