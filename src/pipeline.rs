@@ -219,10 +219,21 @@ fn process_body(
     let summary = lock(&context.store)
         .commit_poll(feed_id, &new_items, &state, now)
         .map_err(|error| error.to_string())?;
-    for matched in &new_items {
-        for topic_match in &matched.matches {
-            debug!(topic = %topic_match.topic, title = %matched.item.title, "item matched");
-        }
+    for &(item_idx, match_idx) in &summary.logged {
+        let item = &new_items[item_idx].item;
+        let topic_match = &new_items[item_idx].matches[match_idx];
+        let terms: Vec<&str> = topic_match
+            .hits
+            .iter()
+            .map(|hit| hit.term.as_str())
+            .collect();
+        info!(
+            topic = %topic_match.topic,
+            title = %item.title,
+            url = %item.url.as_deref().unwrap_or("-"),
+            terms = ?terms,
+            "match"
+        );
     }
     if summary.new_items > 0 {
         info!(

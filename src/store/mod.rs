@@ -49,10 +49,12 @@ pub enum StoreError {
 }
 
 /// What one poll's commit wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitSummary {
     pub new_items: usize,
     pub new_matches: usize,
+    /// The matches logged, as (index in the batch, index in the item's `matches`).
+    pub logged: Vec<(usize, usize)>,
 }
 
 /// Filters for reading the match log.
@@ -239,7 +241,7 @@ impl Store {
                      ON CONFLICT (item_id, topic) DO NOTHING",
                 )
                 .map_err(wrap)?;
-            for matched in items {
+            for (item_idx, matched) in items.iter().enumerate() {
                 let item = &matched.item;
                 let inserted = insert_item
                     .execute(params![
@@ -260,7 +262,7 @@ impl Store {
                 }
                 summary.new_items += 1;
                 let item_id = tx.last_insert_rowid();
-                for topic_match in &matched.matches {
+                for (match_idx, topic_match) in matched.matches.iter().enumerate() {
                     if let Some(url) = &item.url
                         && url_logged
                             .exists(params![topic_match.topic, url])
@@ -269,7 +271,7 @@ impl Store {
                         continue;
                     }
                     let terms = distinct_terms(&topic_match.hits);
-                    summary.new_matches += insert_match
+                    let inserted = insert_match
                         .execute(params![
                             item_id,
                             topic_match.topic,
@@ -279,6 +281,10 @@ impl Store {
                             to_json(&topic_match.hits),
                         ])
                         .map_err(wrap)?;
+                    if inserted > 0 {
+                        summary.new_matches += 1;
+                        summary.logged.push((item_idx, match_idx));
+                    }
                 }
             }
         }

@@ -84,7 +84,8 @@ fn items_and_matches_are_logged_once() {
         first,
         CommitSummary {
             new_items: 2,
-            new_matches: 1
+            new_matches: 1,
+            logged: vec![(0, 0)],
         }
     );
     let again = store
@@ -108,7 +109,9 @@ fn items_and_matches_are_logged_once() {
         from_b,
         CommitSummary {
             new_items: 1,
-            new_matches: 1
+            new_matches: 1,
+            // Only the second topic: the first is already logged for this URL.
+            logged: vec![(0, 1)],
         }
     );
 

@@ -375,7 +375,10 @@ async fn retry_after_on_503_pushes_the_next_poll_back() {
     let output = workspace.run(&["once"]).await;
     assert_success(&output);
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(stdout.contains("error: throttled: http 503, retry after 7200s"), "{stdout}");
+    assert!(
+        stdout.contains("error: throttled: http 503, retry after 7200s"),
+        "{stdout}"
+    );
     let db = rusqlite::Connection::open(workspace.database()).unwrap();
     let (next_due, errors, status): (i64, i64, String) = db
         .query_row(
@@ -384,7 +387,11 @@ async fn retry_after_on_503_pushes_the_next_poll_back() {
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .unwrap();
-    assert!(next_due >= before + 7200, "next poll in {}s", next_due - before);
+    assert!(
+        next_due >= before + 7200,
+        "next poll in {}s",
+        next_due - before
+    );
     assert_eq!(errors, 1);
     assert_eq!(status, "throttled");
 }
