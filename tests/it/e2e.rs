@@ -395,3 +395,53 @@ async fn retry_after_on_503_pushes_the_next_poll_back() {
     assert_eq!(errors, 1);
     assert_eq!(status, "throttled");
 }
+
+/// Polls four feeds whose server takes 300 ms per response under the given limits and
+/// returns how long `once` took.
+async fn timed_once(per_host: usize, max_concurrent: usize) -> Duration {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/news.rss"), "application/rss+xml")
+                .set_delay(Duration::from_millis(300)),
+        )
+        .mount(&server)
+        .await;
+    let feeds: String = (0..4)
+        .map(|i| {
+            format!(
+                "[[feed]]\nname = \"f{i}\"\nurl = \"{}/feed{i}.xml\"\n\n",
+                server.uri()
+            )
+        })
+        .collect();
+    let workspace = Workspace::new(&feeds);
+    let config = std::fs::read_to_string(workspace.config())
+        .unwrap()
+        .replace(
+            "[daemon]\n",
+            &format!("[daemon]\nper_host = {per_host}\nmax_concurrent = {max_concurrent}\n"),
+        );
+    std::fs::write(workspace.config(), config).unwrap();
+    let start = std::time::Instant::now();
+    assert_success(&workspace.run(&["once"]).await);
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_host_and_global_limits_serialize_polls() {
+    // One at a time, four responses of 300 ms cannot take less than 1.2 s (a lower bound
+    // only: a slow machine cannot make this fail).
+    let per_host = timed_once(1, 16).await;
+    assert!(
+        per_host >= Duration::from_millis(1200),
+        "per_host = 1 took {per_host:?}"
+    );
+    let global = timed_once(16, 1).await;
+    assert!(
+        global >= Duration::from_millis(1200),
+        "max_concurrent = 1 took {global:?}"
+    );
+}
