@@ -185,3 +185,28 @@ fn fixture_feeds_parse() {
         }
     }
 }
+
+#[test]
+fn rss_1_0_and_0_91_parse() {
+    let rdf = r#"<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://e.com/"><title>R</title><link>https://e.com/</link><description>d</description></channel>
+  <item rdf:about="https://e.com/r1"><title>Chollima-1 lifts off</title><link>https://e.com/r1</link>
+    <description>Launch from Sohae</description><dc:date>2023-11-21T13:43:00Z</dc:date></item>
+</rdf:RDF>"#;
+    let feed = parse(rdf);
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "Chollima-1 lifts off");
+    assert_eq!(feed.items[0].url.as_deref(), Some("https://e.com/r1"));
+
+    let old = r#"<?xml version="1.0"?><rss version="0.91"><channel><title>O</title><link>https://e.com/</link>
+<description>d</description><language>en</language>
+<item><title>Tomahawk sale</title><link>https://e.com/o1</link><description>Approved</description></item>
+</channel></rss>"#;
+    let feed = parse(old);
+    assert_eq!(feed.items[0].title, "Tomahawk sale");
+    assert_eq!(
+        feed.items[0].key, "url:https://e.com/o1",
+        "no guid: the canonical link"
+    );
+}
