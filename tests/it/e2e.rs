@@ -273,29 +273,9 @@ fn last_polled(workspace: &Workspace) -> Vec<Option<i64>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_the_poll_in_flight_and_skips_queued_ones() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("feeds/news.rss"), "application/rss+xml")
-                .set_delay(Duration::from_secs(2)),
-        )
-        .mount(&server)
-        .await;
     // Five feeds on one host, one at a time: four wait in the queue behind the first.
-    let feeds: String = (0..5)
-        .map(|i| {
-            format!(
-                "[[feed]]\nname = \"f{i}\"\nurl = \"{}/feed{i}.xml\"\n\n",
-                server.uri()
-            )
-        })
-        .collect();
-    let workspace = Workspace::new(&feeds);
-    let config = std::fs::read_to_string(workspace.config())
-        .unwrap()
-        .replace("[daemon]\n", "[daemon]\nper_host = 1\n");
-    std::fs::write(workspace.config(), config).unwrap();
+    let (server, feeds) = slow_feeds(5, Duration::from_secs(2)).await;
+    let workspace = Workspace::with_daemon("per_host = 1", &feeds);
 
     let daemon = Daemon::start(&workspace, "daemon.log");
     wait_for(Duration::from_secs(20), "the first request", || async {
@@ -396,19 +376,18 @@ async fn retry_after_on_503_pushes_the_next_poll_back() {
     assert_eq!(status, "throttled");
 }
 
-/// Polls four feeds whose server takes 300 ms per response under the given limits and
-/// returns how long `once` took.
-async fn timed_once(per_host: usize, max_concurrent: usize) -> Duration {
+/// A server answering every path with the RSS fixture after `delay`, and `n` feeds on it.
+async fn slow_feeds(n: usize, delay: Duration) -> (MockServer, String) {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_raw(fixture("feeds/news.rss"), "application/rss+xml")
-                .set_delay(Duration::from_millis(300)),
+                .set_delay(delay),
         )
         .mount(&server)
         .await;
-    let feeds: String = (0..4)
+    let feeds = (0..n)
         .map(|i| {
             format!(
                 "[[feed]]\nname = \"f{i}\"\nurl = \"{}/feed{i}.xml\"\n\n",
@@ -416,14 +395,17 @@ async fn timed_once(per_host: usize, max_concurrent: usize) -> Duration {
             )
         })
         .collect();
-    let workspace = Workspace::new(&feeds);
-    let config = std::fs::read_to_string(workspace.config())
-        .unwrap()
-        .replace(
-            "[daemon]\n",
-            &format!("[daemon]\nper_host = {per_host}\nmax_concurrent = {max_concurrent}\n"),
-        );
-    std::fs::write(workspace.config(), config).unwrap();
+    (server, feeds)
+}
+
+/// Polls four feeds whose server takes 300 ms per response under the given limits and
+/// returns how long `once` took.
+async fn timed_once(per_host: usize, max_concurrent: usize) -> Duration {
+    let (server, feeds) = slow_feeds(4, Duration::from_millis(300)).await;
+    let workspace = Workspace::with_daemon(
+        &format!("per_host = {per_host}\nmax_concurrent = {max_concurrent}"),
+        &feeds,
+    );
     let start = std::time::Instant::now();
     assert_success(&workspace.run(&["once"]).await);
     assert_eq!(server.received_requests().await.unwrap().len(), 4);

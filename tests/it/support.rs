@@ -28,9 +28,14 @@ pub struct Workspace {
 impl Workspace {
     /// A workspace whose config has `feeds` (TOML `[[feed]]` tables) and the shared topics.
     pub fn new(feeds: &str) -> Workspace {
+        Workspace::with_daemon("", feeds)
+    }
+
+    /// Like [`Workspace::new`], with extra `[daemon]` lines (`per_host = 1`).
+    pub fn with_daemon(daemon_keys: &str, feeds: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         let config = format!(
-            "[daemon]\ndatabase = \"ww.db\"\ninterval = \"1m\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n\n{feeds}\n\n{}",
+            "[daemon]\ndatabase = \"ww.db\"\ninterval = \"1m\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n{daemon_keys}\n\n{feeds}\n\n{}",
             topics_toml()
         );
         std::fs::write(dir.path().join("watchword.toml"), config).unwrap();
