@@ -55,7 +55,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             () = tokio::time::sleep(wait) => {
                 for feed_idx in queue.pop_due(Utc::now()) {
                     let done_tx = done_tx.clone();
-                    let poll = spawn_poll(&context, &limits, &shutdown, feed_idx, feed_ids[feed_idx]);
+                    let poll = permitted_poll(&context, &limits, &shutdown, feed_idx, feed_ids[feed_idx]);
                     let interval = config.feeds[feed_idx].interval;
                     tracker.spawn(async move {
                         // Polls contain their own failures; a panic is a bug, but the feed
@@ -100,7 +100,7 @@ pub async fn poll_once(config: Config) -> anyhow::Result<Vec<PollReport>> {
         .iter()
         .enumerate()
         .map(|(feed_idx, &feed_id)| {
-            tokio::spawn(spawn_poll(&context, &limits, &never, feed_idx, feed_id))
+            tokio::spawn(permitted_poll(&context, &limits, &never, feed_idx, feed_id))
         })
         .collect();
     let mut reports = Vec::with_capacity(polls.len());
@@ -238,7 +238,7 @@ async fn initial_queue(context: &PollContext, feed_ids: &[i64]) -> anyhow::Resul
 
 /// A poll of one feed that waits for its host and global permits first. Resolves to `None`
 /// when shutdown came before the poll started.
-fn spawn_poll(
+fn permitted_poll(
     context: &PollContext,
     limits: &Limits,
     shutdown: &CancellationToken,
