@@ -4,9 +4,14 @@
 //! - `html_to_text`, the only place that turns HTML into text, and the only user of `scraper`
 //!   (other modules that need HTML, such as autodiscovery or article extraction, go through
 //!   here). It walks the tree itself because scraper's `.text()` glues block elements together
-//!   ("HeadlineFirst para").
-//! - `fold`, the one definition of "the same text" for matching: NFKC, lower case, Latin
-//!   diacritics removed. Queries and items are folded by the same code, so they always agree.
+//!   ("HeadlineFirst para"). Only known element names make a text markup (`Vec<T>` stays), and
+//!   markup nested too deeply for the parser's quadratic worst case is stripped by a linear
+//!   scan instead.
+//! - `fold`, the one definition of "the same text" for matching: NFKC, lower case, Latin and
+//!   Greek diacritics removed (other scripts keep their marks: Cyrillic й is not и), a few
+//!   letters without a decomposition spelled out (ł → l, ø → o, æ → ae, …), Arabic vowel signs,
+//!   variation selectors and soft hyphens dropped. Queries and items are folded by the same
+//!   code, so they always agree.
 //! - `tokenize`, the one definition of a word: runs of letters and digits in spaced scripts,
 //!   and whole runs of Chinese, Japanese or Korean characters (matched later by substring,
 //!   since those scripts do not space words and Korean attaches particles to nouns).
@@ -22,7 +27,7 @@ use unicode_normalization::char::is_combining_mark;
 /// One word-like token of a text, as the matcher sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
-    /// The folded form (NFKC, case-folded, Latin diacritics removed).
+    /// The folded form (see `fold`); never empty.
     pub folded: String,
     /// Byte range of the token in the original (unfolded) text.
     pub start: usize,
@@ -31,51 +36,33 @@ pub struct Token {
     pub cjk: bool,
 }
 
+/// Above this many open elements, HTML is reduced to text by a linear scan instead of the HTML
+/// parser, whose time grows with the square of the nesting (html5ever scans its stack of open
+/// elements for every tag). Real articles nest a few dozen levels.
+const MAX_PARSED_DEPTH: usize = 256;
+
 /// Turns an HTML fragment or document into plain text: no tags, no script/style text, entities
 /// decoded, block elements separated by a space, whitespace collapsed, trimmed.
 ///
-/// Text without markup passes through with only its whitespace collapsed and control
-/// characters turned into spaces (soft hyphens and byte-order marks are dropped).
+/// Only text with a known HTML element (`<p>`, `</b>`, `<br/>`, …) or a comment is markup:
+/// other angle brackets are text (`Vec<T>`, `Apple <AAPL.O>`), though character references
+/// (`&amp;`) are still decoded. Text without either passes through with only its whitespace
+/// collapsed and control characters turned into spaces (soft hyphens and byte-order marks are
+/// dropped).
 pub fn html_to_text(html: &str) -> String {
-    if !looks_like_html(html) {
-        return collapse_whitespace(html);
+    match find_markup(html) {
+        Markup::None => collapse_whitespace(html),
+        // Escaped, every `<` stays text while the parser decodes the references.
+        Markup::References => render(&Html::parse_fragment(&html.replace('<', "&lt;"))),
+        Markup::Tags if nesting_depth(html) > MAX_PARSED_DEPTH => strip_markup(html),
+        Markup::Tags if looks_like_document(html) => render(&Html::parse_document(html)),
+        Markup::Tags => render(&Html::parse_fragment(html)),
     }
-    let parsed = if looks_like_document(html) {
-        Html::parse_document(html)
-    } else {
-        Html::parse_fragment(html)
-    };
-    let mut raw = String::with_capacity(html.len());
-    // An explicit stack instead of recursion: feed HTML can nest deeply. Each entry is the
-    // children still to visit and whether the element that owns them is a block.
-    let mut stack = vec![(false, parsed.tree.root().children())];
-    while let Some((_, children)) = stack.last_mut() {
-        let Some(child) = children.next() else {
-            if let Some((true, _)) = stack.pop() {
-                raw.push(' ');
-            }
-            continue;
-        };
-        match child.value() {
-            Node::Text(text) => raw.push_str(text),
-            Node::Element(element) => {
-                let name = element.name();
-                if is_skipped_element(name) {
-                    continue;
-                }
-                let block = is_block_element(name);
-                if block {
-                    raw.push(' ');
-                }
-                stack.push((block, child.children()));
-            }
-            _ => {}
-        }
-    }
-    collapse_whitespace(&raw)
 }
 
-/// Folds a string for comparison: NFKC, lower-case (case-folded), Latin diacritics removed.
+/// Folds a string for comparison: NFKC, lower-case (case-folded), Latin and Greek diacritics
+/// removed, ł ø đ ħ ı æ œ þ ŀ spelled in ASCII, soft hyphens, variation selectors and Arabic
+/// vowel signs dropped.
 pub fn fold(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     fold_into(text, &mut folded);
@@ -91,12 +78,26 @@ pub fn fold_into(text: &str, out: &mut String) {
         return;
     }
     let mut lowered = String::with_capacity(text.len());
-    for c in text.nfkc() {
+    // NFKC would turn ŀ into l and a middle dot, which is punctuation: map it first.
+    let text = text.chars().map(|c| match c {
+        'ŀ' | 'Ŀ' => 'l',
+        _ => c,
+    });
+    for c in text.nfkc().filter(|&c| !is_invisible_in_fold(c)) {
         for lower in c.to_lowercase() {
             match lower {
                 'ß' => lowered.push_str("ss"),
                 // Case folding maps the final sigma to the ordinary one.
                 'ς' => lowered.push('σ'),
+                // Latin letters with a stroke or ligatures have no decomposition to strip.
+                'ł' => lowered.push('l'),
+                'ø' => lowered.push('o'),
+                'đ' => lowered.push('d'),
+                'ħ' => lowered.push('h'),
+                'ı' => lowered.push('i'),
+                'æ' => lowered.push_str("ae"),
+                'œ' => lowered.push_str("oe"),
+                'þ' => lowered.push_str("th"),
                 _ => lowered.push(lower),
             }
         }
@@ -106,31 +107,41 @@ pub fn fold_into(text: &str, out: &mut String) {
         out.push_str(&lowered);
         return;
     }
-    out.extend(
-        lowered
-            .nfd()
-            .filter(|c| !('\u{300}'..='\u{36F}').contains(c))
-            .nfc(),
-    );
+    // Only Latin and Greek letters lose their marks; elsewhere a mark makes another letter
+    // (Cyrillic й is not и). A mark with no letter before it is dropped.
+    let mut base_is_latin_or_greek = true;
+    let without_marks = lowered.nfd().filter(|&c| {
+        if !is_combining_mark(c) {
+            base_is_latin_or_greek = is_latin_or_greek(c);
+            return true;
+        }
+        !(base_is_latin_or_greek && ('\u{300}'..='\u{36F}').contains(&c))
+    });
+    out.extend(without_marks.nfc());
 }
 
-/// Splits text into tokens (see `Token`).
+/// Splits text into tokens (see `Token`). A token that folds to nothing (a stray combining
+/// mark, Arabic vowel signs alone) is left out: it has nothing to match.
 pub fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     for_each_token(text, |range, cjk| {
-        tokens.push(Token {
-            folded: fold(&text[range.clone()]),
-            start: range.start,
-            end: range.end,
-            cjk,
-        })
+        let folded = fold(&text[range.clone()]);
+        if !folded.is_empty() {
+            tokens.push(Token {
+                folded,
+                start: range.start,
+                end: range.end,
+                cjk,
+            })
+        }
     });
     tokens
 }
 
 /// Calls `on_token` with the byte range of every token of `text` (unfolded) and whether it is a
-/// CJK run, in order. `tokenize` is this plus `fold`; the matcher uses it to fold into one
-/// buffer instead of one string per token.
+/// CJK run, in order. `tokenize` is this plus `fold` (and leaving out tokens that fold to
+/// nothing); the matcher uses it to fold into one buffer instead of one string per token.
+/// Soft hyphens and variation selectors do not split a token.
 pub fn for_each_token(text: &str, mut on_token: impl FnMut(Range<usize>, bool)) {
     // The token being built: its start and whether it is a CJK run.
     let mut current: Option<(usize, bool)> = None;
@@ -182,6 +193,10 @@ fn classify(c: char) -> CharClass {
 }
 
 fn classify_non_ascii(c: char) -> CharClass {
+    // An invisible soft hyphen joins the parts of a word, like a combining mark.
+    if c == '\u{AD}' {
+        return CharClass::Mark;
+    }
     let alphanumeric = c.is_alphanumeric();
     let mark = !alphanumeric && is_combining_mark(c);
     if is_cjk_block(c) && (alphanumeric || mark || ('\u{3300}'..='\u{3357}').contains(&c)) {
@@ -215,23 +230,261 @@ fn is_cjk_block(c: char) -> bool {
     )
 }
 
-/// A cheap test for markup: a tag-like `<x…>` or a character reference (`&amp;`, `&#38;`). Anything else is plain
-/// text and must not go through the HTML parser (which would eat `a<b`).
-fn looks_like_html(text: &str) -> bool {
+/// What `find_markup` found in a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Markup {
+    /// Plain text: nothing to parse.
+    None,
+    /// Character references (`&amp;`, `&#38;`) but no tags: every `<` is text.
+    References,
+    /// A known element's tag (`<p …>`, `</b>`) closed by a `>`, or a comment or doctype.
+    Tags,
+}
+
+/// A cheap test for markup. Only known element names count as tags, so that plain text with
+/// angle brackets (`Vec<T>`, `a<b`, `Apple <AAPL.O>`) never goes through the HTML parser as
+/// markup, which would eat it.
+fn find_markup(text: &str) -> Markup {
     let bytes = text.as_bytes();
     let mut tag_open = false;
+    let mut references = false;
     for (index, &byte) in bytes.iter().enumerate() {
-        let next = bytes.get(index + 1).copied().unwrap_or(b' ');
         match byte {
-            b'<' if next.is_ascii_alphabetic() || matches!(next, b'/' | b'!' | b'?') => {
-                tag_open = true
+            b'<' if starts_known_tag(&bytes[index + 1..]) => tag_open = true,
+            b'>' if tag_open => return Markup::Tags,
+            b'&' if !references => {
+                references =
+                    bytes.get(index + 1) == Some(&b'#') || is_named_entity(&bytes[index + 1..]);
             }
-            b'>' if tag_open => return true,
-            b'&' if next == b'#' || is_named_entity(&bytes[index + 1..]) => return true,
             _ => {}
         }
     }
-    false
+    if references {
+        Markup::References
+    } else {
+        Markup::None
+    }
+}
+
+/// True when `rest` (what follows a `<`) starts a comment, a doctype, or the start or end tag
+/// of a known HTML element.
+fn starts_known_tag(rest: &[u8]) -> bool {
+    if rest.starts_with(b"!--")
+        || rest
+            .get(..8)
+            .is_some_and(|head| head.eq_ignore_ascii_case(b"!doctype"))
+    {
+        return true;
+    }
+    let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+    let name_len = tag_name_len(rest);
+    let after_name = rest.get(name_len).copied().unwrap_or(b'>');
+    // Every known name is short.
+    (1..=10).contains(&name_len)
+        && (after_name.is_ascii_whitespace() || matches!(after_name, b'>' | b'/'))
+        && is_known_element(&String::from_utf8_lossy(&rest[..name_len]).to_ascii_lowercase())
+}
+
+/// The length of the tag name at the start of `rest`: a letter, then anything up to a space,
+/// `/`, `>` or `<` (custom elements such as `x-card` and `o:p` included); 0 when there is
+/// none. Stopping at `<` keeps every scan over tags linear.
+fn tag_name_len(rest: &[u8]) -> usize {
+    if !rest.first().is_some_and(u8::is_ascii_alphabetic) {
+        return 0;
+    }
+    rest.iter()
+        .take_while(|&&byte| !byte.is_ascii_whitespace() && !matches!(byte, b'/' | b'>' | b'<'))
+        .count()
+}
+
+/// The deepest nesting of elements in `html`, estimated without parsing: start tags count up
+/// and end tags down, except void elements (`<br>`), foreign self-closing tags (`<path/>`) and
+/// elements that a sibling closes implicitly (`<p>`, `<li>`). Script and style contents are
+/// skipped. Linear in the length of `html`.
+fn nesting_depth(html: &str) -> usize {
+    let bytes = html.as_bytes();
+    let (mut depth, mut deepest) = (0_usize, 0_usize);
+    let mut index = 0;
+    while let Some(found) = html[index..].find('<') {
+        let start = index + found;
+        let rest = &bytes[start + 1..];
+        if rest.starts_with(b"!--") {
+            index = find_from(html, start + 4, "-->").map_or(html.len(), |end| end + 3);
+            continue;
+        }
+        let closing = rest.first() == Some(&b'/');
+        let name_start = start + 1 + usize::from(closing);
+        let name_len = tag_name_len(&bytes[name_start..]);
+        if name_len == 0 {
+            index = start + 1;
+            continue;
+        }
+        let name = html[name_start..name_start + name_len].to_ascii_lowercase();
+        let Some(tag_end) = find_from(html, name_start + name_len, ">") else {
+            break;
+        };
+        index = tag_end + 1;
+        if is_closed_by_sibling(&name) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        // HTML ignores the `/` of `<div/>`; only foreign elements (SVG, MathML) close
+        // themselves.
+        let foreign = !is_known_element(&name) || matches!(name.as_str(), "svg" | "math");
+        let self_closing = bytes[tag_end - 1] == b'/' && foreign;
+        if is_void_element(&name) || self_closing {
+            continue;
+        }
+        depth += 1;
+        deepest = deepest.max(depth);
+        if matches!(name.as_str(), "script" | "style") {
+            index = find_end_tag(html, index, &name).unwrap_or(html.len());
+        }
+    }
+    deepest
+}
+
+/// HTML to text without a parser, for markup nested too deeply to parse (see
+/// `MAX_PARSED_DEPTH`): tags are removed (block elements leave a space), the contents of
+/// hidden elements (script, style, …) are dropped, common character references are decoded
+/// and whitespace is collapsed. Linear in the length of `html`.
+fn strip_markup(html: &str) -> String {
+    let bytes = html.as_bytes();
+    let mut raw = String::with_capacity(html.len());
+    let mut index = 0;
+    while let Some(found) = html[index..].find('<') {
+        let start = index + found;
+        decode_references(&html[index..start], &mut raw);
+        let rest = &bytes[start + 1..];
+        if rest.starts_with(b"!--") {
+            index = find_from(html, start + 4, "-->").map_or(html.len(), |end| end + 3);
+            continue;
+        }
+        let closing = rest.first() == Some(&b'/');
+        let name_start = start + 1 + usize::from(closing);
+        let name_len = tag_name_len(&bytes[name_start..]);
+        if name_len == 0 && !matches!(rest.first(), Some(b'!' | b'?')) {
+            raw.push('<');
+            index = start + 1;
+            continue;
+        }
+        // A tag without its `>` runs to the end, as in the HTML parser.
+        let Some(tag_end) = find_from(html, start + 1, ">") else {
+            index = html.len();
+            break;
+        };
+        index = tag_end + 1;
+        let name = html[name_start..name_start + name_len].to_ascii_lowercase();
+        if is_block_element(&name) {
+            raw.push(' ');
+        }
+        if !closing && bytes[tag_end - 1] != b'/' && is_skipped_element(&name) {
+            index = find_end_tag(html, index, &name).unwrap_or(html.len());
+        }
+    }
+    decode_references(&html[index..], &mut raw);
+    collapse_whitespace(&raw)
+}
+
+/// Appends `text` to `out` with the common character references decoded: numeric ones and
+/// the few names news text uses. Others stay as written.
+fn decode_references(text: &str, out: &mut String) {
+    let mut rest = text;
+    while let Some(ampersand) = rest.find('&') {
+        out.push_str(&rest[..ampersand]);
+        rest = &rest[ampersand..];
+        // References are short: look for the `;` in the next few bytes only.
+        let semicolon = rest
+            .bytes()
+            .skip(1)
+            .take(MAX_REFERENCE_LEN)
+            .position(|b| b == b';');
+        let decoded = semicolon.and_then(|semicolon| {
+            let reference = &rest[1..1 + semicolon];
+            Some((decode_reference(reference)?, semicolon + 2))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
+/// The longest reference `decode_references` looks at, between `&` and `;`.
+const MAX_REFERENCE_LEN: usize = 10;
+
+/// The character of a reference written between `&` and `;` (`amp`, `#39`, `#x41`).
+fn decode_reference(reference: &str) -> Option<char> {
+    if let Some(number) = reference.strip_prefix('#') {
+        let (digits, radix) = match number.strip_prefix(['x', 'X']) {
+            Some(hex) => (hex, 16),
+            None => (number, 10),
+        };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        let code = u32::from_str_radix(digits, radix).ok()?;
+        // As in HTML, a reference to NUL, a surrogate or beyond Unicode is a replacement.
+        return Some(
+            char::from_u32(code)
+                .filter(|&c| c != '\0')
+                .unwrap_or('\u{FFFD}'),
+        );
+    }
+    let c = match reference {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => '\u{A0}',
+        "ndash" => '–',
+        "mdash" => '—',
+        "hellip" => '…',
+        "lsquo" => '‘',
+        "rsquo" => '’',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        "laquo" => '«',
+        "raquo" => '»',
+        _ => return None,
+    };
+    Some(c)
+}
+
+/// The byte offset of the first `needle` in `haystack` at or after `from`.
+fn find_from(haystack: &str, from: usize, needle: &str) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .find(needle)
+        .map(|offset| from + offset)
+}
+
+/// The offset of the end tag `</name` (any case) at or after `from`.
+fn find_end_tag(html: &str, from: usize, name: &str) -> Option<usize> {
+    let mut from = from;
+    while let Some(start) = find_from(html, from, "</") {
+        let rest = &html.as_bytes()[start + 2..];
+        if rest
+            .get(..name.len())
+            .is_some_and(|candidate| candidate.eq_ignore_ascii_case(name.as_bytes()))
+            && tag_name_len(rest) == name.len()
+        {
+            return Some(start);
+        }
+        from = start + 2;
+    }
+    None
 }
 
 /// True when `rest` (what follows a `&`) starts like `amp;`: a named character reference.
@@ -249,6 +502,110 @@ fn looks_like_document(html: &str) -> bool {
     let start = html.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
     let head = start.get(..9).unwrap_or(start).to_ascii_lowercase();
     head.starts_with("<!doctype") || head.starts_with("<html") || head.starts_with("<head")
+}
+
+/// Common HTML element names (lower case): a `<name …>` with one of them is markup, any other
+/// `<…>` in text without them is text.
+fn is_known_element(name: &str) -> bool {
+    is_skipped_element(name)
+        || is_block_element(name)
+        || matches!(
+            name,
+            "a" | "abbr"
+                | "audio"
+                | "b"
+                | "big"
+                | "body"
+                | "button"
+                | "center"
+                | "cite"
+                | "code"
+                | "del"
+                | "em"
+                | "font"
+                | "html"
+                | "i"
+                | "input"
+                | "ins"
+                | "kbd"
+                | "label"
+                | "link"
+                | "mark"
+                | "meta"
+                | "picture"
+                | "q"
+                | "s"
+                | "select"
+                | "small"
+                | "source"
+                | "span"
+                | "strike"
+                | "strong"
+                | "sub"
+                | "sup"
+                | "textarea"
+                | "time"
+                | "u"
+                | "video"
+                | "wbr"
+        )
+}
+
+/// Elements that never have contents or an end tag.
+fn is_void_element(name: &str) -> bool {
+    matches!(
+        name,
+        "area"
+            | "base"
+            | "br"
+            | "col"
+            | "embed"
+            | "hr"
+            | "img"
+            | "input"
+            | "link"
+            | "meta"
+            | "param"
+            | "source"
+            | "track"
+            | "wbr"
+    )
+}
+
+/// Elements whose start tag closes an open one of the same kind (`<p>a<p>b` is two
+/// paragraphs, not nested ones), so they never nest deeply by repetition.
+fn is_closed_by_sibling(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "li" | "dt" | "dd" | "option" | "tr" | "td" | "th"
+    )
+}
+
+/// True for letters of the Latin and Greek scripts (and ASCII), whose combining marks `fold`
+/// removes.
+fn is_latin_or_greek(c: char) -> bool {
+    c.is_ascii()
+        || matches!(c as u32,
+            0x00C0..=0x02AF       // Latin-1 letters, Latin Extended-A and -B, IPA
+            | 0x0370..=0x03FF     // Greek
+            | 0x1D00..=0x1DBF     // Phonetic extensions
+            | 0x1E00..=0x1FFF     // Latin Extended Additional, Greek Extended
+            | 0x2C60..=0x2C7F     // Latin Extended-C
+            | 0xA720..=0xA7FF     // Latin Extended-D
+            | 0xAB30..=0xAB6F // Latin Extended-E
+        )
+}
+
+/// Characters `fold` drops: soft hyphens, variation selectors (a glyph choice, as in
+/// `葛\u{E0100}城`) and Arabic vowel signs (harakat), which most Arabic text leaves out.
+fn is_invisible_in_fold(c: char) -> bool {
+    matches!(c,
+        '\u{AD}'
+        | '\u{64B}'..='\u{652}'
+        | '\u{670}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{E0100}'..='\u{E01EF}'
+    )
 }
 
 /// Elements whose text is never shown to a reader.
@@ -318,6 +675,39 @@ fn is_block_element(name: &str) -> bool {
             | "tr"
             | "ul"
     )
+}
+
+/// The text of a parsed document or fragment, walked with an explicit stack (feed HTML can
+/// nest deeply): hidden elements left out, a space around each block element.
+fn render(parsed: &Html) -> String {
+    let mut raw = String::new();
+    // Each entry is the children still to visit and whether the element that owns them is a
+    // block.
+    let mut stack = vec![(false, parsed.tree.root().children())];
+    while let Some((_, children)) = stack.last_mut() {
+        let Some(child) = children.next() else {
+            if let Some((true, _)) = stack.pop() {
+                raw.push(' ');
+            }
+            continue;
+        };
+        match child.value() {
+            Node::Text(text) => raw.push_str(text),
+            Node::Element(element) => {
+                let name = element.name();
+                if is_skipped_element(name) {
+                    continue;
+                }
+                let block = is_block_element(name);
+                if block {
+                    raw.push(' ');
+                }
+                stack.push((block, child.children()));
+            }
+            _ => {}
+        }
+    }
+    collapse_whitespace(&raw)
 }
 
 /// Collapses every run of whitespace and control characters to one space and trims; drops
@@ -428,6 +818,103 @@ mod tests {
         check_text("x<y and AT&T", "x<y and AT&T");
         check_text("Q&A: 5 > 3", "Q&A: 5 > 3");
         check_text("<p>AT&T and Q&A</p>", "AT&T and Q&A");
+    }
+
+    #[test]
+    fn html_deep_nesting_stays_linear() {
+        // html5ever scans its stack of open elements: this took minutes before the fallback.
+        let deep = format!(
+            "{}deep &amp; text{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        check_text(&deep, "deep & text");
+        check_text(
+            &format!("{}unclosed", "<span><b>".repeat(50_000)),
+            "unclosed",
+        );
+    }
+
+    #[test]
+    fn html_fallback_strips_tags_hides_scripts_and_decodes_entities() {
+        let html = format!(
+            "{}<h1 class=\"x\">Head</h1><p>Hel<b>lo</b> &amp; &lt;b&gt; &quot;q&quot; \
+             &apos;a&#39; &#x41;&#66; a&nbsp;b</p><script>var p = '<p>x</p>';</script>\
+             <STYLE>p {{}}</STYLE><br/>end",
+            "<div>".repeat(300)
+        );
+        check_text(&html, "Head Hello & <b> \"q\" 'a' AB a b end");
+        let nested = "<div>".repeat(300);
+        check_text(
+            &format!("{nested}a < b &bogus; &#xZZ; & c"),
+            "a < b &bogus; &#xZZ; & c",
+        );
+        check_text(&format!("{nested}kept<!-- unclosed <p>lost"), "kept");
+        check_text(&format!("{nested}<p>kept<script>lost"), "kept");
+    }
+
+    #[test]
+    fn nesting_depth_counts_open_elements() {
+        assert_eq!(nesting_depth("<div><span>x</span></div><div></div>"), 2);
+        assert_eq!(
+            nesting_depth("<br><br/><img src=x><hr><svg/><path d=x/>"),
+            0
+        );
+        // HTML ignores the slash of `<div/>`: it opens a div.
+        assert_eq!(nesting_depth("<div/><div/>"), 2);
+        assert_eq!(nesting_depth("<p>a<p>b<li>c<li>d"), 0);
+        assert_eq!(nesting_depth("<script>'<div><div>'</script>"), 1);
+        assert_eq!(nesting_depth("<!-- <div><div> --><x-a><x-b>"), 2);
+        assert_eq!(nesting_depth(&"<div>".repeat(1000)), 1000);
+    }
+
+    #[test]
+    fn angle_brackets_that_are_not_html_stay() {
+        check_text(
+            "Apple <AAPL.O> shares jump; Vec<T> explained",
+            "Apple <AAPL.O> shares jump; Vec<T> explained",
+        );
+        check_text("Apple <AAPL.O> &amp; Vec<T>", "Apple <AAPL.O> & Vec<T>");
+        check_text("<unknown>tag</unknown>", "<unknown>tag</unknown>");
+        check_text("x <b and y", "x <b and y");
+        check_text("Tom &amp; Jerry <3, x<y", "Tom & Jerry <3, x<y");
+        // Real markup is still markup, in any case.
+        check_text(
+            "<P CLASS=lead>Apple <B>shares</B> jump</P>",
+            "Apple shares jump",
+        );
+        check_text("Apple <b>shares</b> jump", "Apple shares jump");
+        check_text("<h2>Q1</h2>text", "Q1 text");
+    }
+
+    #[test]
+    fn fold_letters_without_decomposition() {
+        check_fold("Łódź", "lodz");
+        check_fold("København", "kobenhavn");
+        check_fold("Đoković", "dokovic");
+        check_fold("œuvre", "oeuvre");
+        check_fold("ŁØĐĦIıÆŒÞŀĿ", "lodhiiaeoethll");
+        check_fold("coŀlecció", "colleccio");
+    }
+
+    #[test]
+    fn fold_strips_marks_only_from_latin_and_greek() {
+        check_fold("мой", "мой");
+        check_fold("МОЙ", "мой");
+        check_fold("ёлка", "ёлка");
+        check_fold("Tiếng Việt", "tieng viet");
+        check_fold("ἀθῆναι", "αθηναι");
+        check_fold("مُحَمَّد", "محمد");
+        check_fold("\u{670}", "");
+    }
+
+    #[test]
+    fn fold_drops_variation_selectors_and_soft_hyphens() {
+        check_fold("葛\u{E0100}城", "葛城");
+        check_fold("葛\u{FE00}城", "葛城");
+        check_fold("a\u{AD}b", "ab");
+        check_tokens("葛\u{E0100}城", &["葛城/cjk"]);
+        check_tokens("spy sat\u{AD}ellite", &["spy", "satellite"]);
     }
 
     #[test]

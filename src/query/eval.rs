@@ -72,6 +72,10 @@ impl FieldText {
                 text::fold_into(token, &mut folded);
                 folded_start..folded.len()
             };
+            // As in `text::tokenize`: a token that folds to nothing is no token.
+            if folded_range.is_empty() {
+                return;
+            }
             tokens.push(DocToken {
                 original,
                 folded: folded_range,
@@ -173,7 +177,18 @@ impl FieldText {
 
     fn part_matches(&self, part: &Part, prefix: bool, token: usize) -> bool {
         if part.cjk {
-            return self.tokens[token].cjk && self.folded(token).contains(part.folded.as_str());
+            if !self.tokens[token].cjk {
+                return false;
+            }
+            // Where the term touches its neighbour part, the text's run must touch it too.
+            let folded = self.folded(token);
+            let wanted = part.folded.as_str();
+            return match (part.attached_before, part.attached_after) {
+                (false, false) => folded.contains(wanted),
+                (true, false) => folded.starts_with(wanted),
+                (false, true) => folded.ends_with(wanted),
+                (true, true) => folded == wanted,
+            };
         }
         let folded = self.folded(token);
         if prefix {
@@ -350,8 +365,10 @@ type Occurrence = (usize, usize, usize);
 
 /// The first pair of a left occurrence (`left_occurrences` is sorted by position) and a
 /// right-leaf occurrence in `text` at most `distance` tokens apart (tokens strictly between
-/// them; overlapping occurrences count as 0). Only left occurrences that start near enough
-/// are looked at, so long texts with many occurrences stay linear-ish.
+/// them; overlapping occurrences count as 0, but one occurrence is never paired with itself,
+/// so `missile NEAR/0 missile` needs two; two terms found in one CJK run are 0 apart). Only
+/// left occurrences that start near enough are looked at, so long texts with many occurrences
+/// stay linear-ish.
 fn near_pair(
     text: &FieldText,
     terms: &[Term],
@@ -374,6 +391,12 @@ fn near_pair(
             let close = left_occurrences[first..]
                 .iter()
                 .take_while(|&&(_, left_start, _)| left_start <= highest_start)
+                .filter(|&&(left_term, left_start, left_end)| {
+                    // One occurrence is not two; but two terms inside one CJK run are two
+                    // places in it.
+                    (left_start, left_end) != (start, end)
+                        || left_term != leaf.term && end - start == 1 && text.tokens[start].cjk
+                })
                 .find(|&&(_, left_start, left_end)| {
                     // Tokens strictly between the two; overlapping occurrences are 0 apart.
                     let gap = start

@@ -37,8 +37,9 @@ pub(super) enum LexemeKind {
 pub(super) fn lex(source: &str) -> Result<Vec<Lexeme>, QueryError> {
     let mut lexemes = Vec::new();
     let mut offset = 0;
-    // After `field:`, the next word is never read as another field (`link:https://…`).
-    let mut after_field = false;
+    // The field just read: the next word is then a term, never another field
+    // (`link:https://…`), and a known field there is an error (`title:summary:x`).
+    let mut after_field: Option<Field> = None;
     while let Some(c) = source[offset..].chars().next() {
         let start = offset;
         if c.is_whitespace() {
@@ -59,13 +60,14 @@ pub(super) fn lex(source: &str) -> Result<Vec<Lexeme>, QueryError> {
                     span: start..offset,
                 });
             }
-            '"' | '“' => {
-                let closing = if c == '"' { '"' } else { '”' };
+            _ if is_quote(c) => {
+                // Any quote closes any other: keyboards and word processors mix them.
                 let inner_start = start + c.len_utf8();
-                let Some(inner_len) = source[inner_start..].find(closing) else {
+                let Some(inner_len) = source[inner_start..].find(is_quote) else {
                     return Err(QueryError::new(start, "unclosed quote"));
                 };
-                offset = inner_start + inner_len + closing.len_utf8();
+                let closing = source[inner_start + inner_len..].chars().next();
+                offset = inner_start + inner_len + closing.map_or(0, char::len_utf8);
                 lexemes.push(Lexeme {
                     kind: LexemeKind::Phrase(source[inner_start..inner_start + inner_len].into()),
                     span: start..offset,
@@ -85,24 +87,36 @@ pub(super) fn lex(source: &str) -> Result<Vec<Lexeme>, QueryError> {
                     });
                     continue;
                 }
-                if !was_after_field && let Some(field_len) = field_prefix_len(word) {
+                if let Some(field_len) = field_prefix_len(word) {
                     let name = &word[..field_len - 1];
-                    let Some(field) = Field::from_name(name) else {
-                        return Err(QueryError::new(
-                            start,
-                            format!(
-                                "unknown field {name}: (fields: {})",
-                                Field::ALL.map(Field::name).join(", ")
-                            ),
-                        ));
-                    };
-                    offset = start + field_len;
-                    after_field = true;
-                    lexemes.push(Lexeme {
-                        kind: LexemeKind::Field(field),
-                        span: start..offset,
-                    });
-                    continue;
+                    match (was_after_field, Field::from_name(name)) {
+                        // After `field:`, another name with a colon is part of the term.
+                        (Some(_), None) => {}
+                        (Some(outer), Some(inner)) => {
+                            return Err(QueryError::new(
+                                start,
+                                format!("{inner}: cannot be used inside {outer}:"),
+                            ));
+                        }
+                        (None, None) => {
+                            return Err(QueryError::new(
+                                start,
+                                format!(
+                                    "unknown field {name}: (fields: {})",
+                                    Field::ALL.map(Field::name).join(", ")
+                                ),
+                            ));
+                        }
+                        (None, Some(field)) => {
+                            offset = start + field_len;
+                            after_field = Some(field);
+                            lexemes.push(Lexeme {
+                                kind: LexemeKind::Field(field),
+                                span: start..offset,
+                            });
+                            continue;
+                        }
+                    }
                 }
                 let kind = match word {
                     "AND" => LexemeKind::And,
@@ -123,10 +137,16 @@ pub(super) fn lex(source: &str) -> Result<Vec<Lexeme>, QueryError> {
     Ok(lexemes)
 }
 
+/// Whether `c` opens or closes a phrase: straight, curly, low-9 and angle double quotes, in
+/// any combination (`“North Korea"`, `”North Korea”`, `«North Korea»`).
+pub(super) fn is_quote(c: char) -> bool {
+    matches!(c, '"' | '“' | '”' | '„' | '‟' | '«' | '»')
+}
+
 /// The end of the bare word starting at `start`: the next space, parenthesis or quote.
 fn word_end(source: &str, start: usize) -> usize {
     source[start..]
-        .find(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"' | '“'))
+        .find(|c: char| c.is_whitespace() || matches!(c, '(' | ')') || is_quote(c))
         .map_or(source.len(), |len| start + len)
 }
 

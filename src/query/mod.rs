@@ -12,12 +12,18 @@
 //! Semantics in brief (see `parser` for the grammar):
 //! - `word` matches a whole token (`missile` does not match `missiles`), `prefix*` the start of
 //!   one, `"a phrase"` (or any term with several tokens) consecutive tokens of one field; terms
-//!   in Chinese, Japanese or Korean match by substring within a run of those scripts. A
-//!   trailing `*` makes the last word a prefix, in quotes and alias entries too.
+//!   in Chinese, Japanese or Korean match by substring within a run of those scripts, except
+//!   that a CJK part written directly against another part of its term (`北朝鮮のICBM`) must
+//!   end (or start) the run in the text, so that the two are adjacent there too. A trailing
+//!   `*` makes the last word a prefix, in quotes and alias entries too. Any of `" “ ” „ ‟ « »`
+//!   opens or closes a phrase. Punctuation splits tokens: `US` does not match `U.S.`, which is
+//!   the phrase `u s`.
 //! - `@alias` is an OR of the alias's entries; each entry is a term (`Kim Jong*` is a phrase
-//!   whose last word is a prefix).
+//!   whose last word is a prefix), quoted or not.
 //! - Precedence: NOT > NEAR > AND (or juxtaposition) > OR. `a NEAR/n b`: at most `n` tokens
-//!   strictly between an occurrence of `a` and one of `b`, in either order, in the same field.
+//!   strictly between an occurrence of `a` and one of `b`, in either order, in the same field;
+//!   one occurrence is never near itself. A whole run of CJK characters between spaces or
+//!   punctuation is one token, so NEAR inside unspaced Chinese or Japanese text is coarse.
 //! - `field:` scopes a term or group; without one, a term looks in title, summary and content.
 //! - A match reports its positive terms (never those under NOT), one hit per (term, field),
 //!   ordered by field (title first) and then by position.

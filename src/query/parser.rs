@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use super::lexer::{Lexeme, LexemeKind, lex};
+use super::lexer::{Lexeme, LexemeKind, is_quote, lex};
 use super::{Field, QueryError};
 use crate::text;
 
@@ -77,8 +77,15 @@ pub(super) struct Term {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Part {
     pub folded: String,
-    /// A CJK run: matches any CJK token that contains it.
+    /// A CJK run: matches a CJK token that contains it (but see the two fields below).
     pub cjk: bool,
+    /// Written directly after the previous part, with no space or punctuation between
+    /// (`発射` in `ICBM発射`): a CJK part must then start the text's run, so that the two are
+    /// adjacent in the text too.
+    pub attached_before: bool,
+    /// Written directly before the next part (`北朝鮮の` in `北朝鮮のICBM`): a CJK part must
+    /// then end the text's run.
+    pub attached_after: bool,
 }
 
 /// A set of fields, as a bit mask over `Field::ALL`.
@@ -339,7 +346,8 @@ impl Parser<'_> {
         }
         let mut children = Vec::with_capacity(entries.len());
         for entry in entries {
-            let written = entry.trim();
+            // An entry may be quoted like a phrase in a query (`"Kim Jong*"`).
+            let written = strip_quotes(entry.trim());
             let leaf = self.leaf(written, span.start, &format!("\"{entry}\" in @{name}"))?;
             children.push(Node::Term {
                 leaf,
@@ -357,15 +365,22 @@ impl Parser<'_> {
             return Ok(Leaf { term, fields });
         }
         let body = written.trim_end_matches('*');
-        let parts: Vec<Part> = text::tokenize(body)
-            .into_iter()
-            .map(|token| Part {
-                folded: token.folded,
+        let tokens = text::tokenize(body);
+        let parts: Vec<Part> = tokens
+            .iter()
+            .enumerate()
+            .map(|(index, token)| Part {
+                folded: token.folded.clone(),
                 cjk: token.cjk,
+                attached_before: index > 0 && tokens[index - 1].end == token.start,
+                attached_after: tokens
+                    .get(index + 1)
+                    .is_some_and(|next| next.start == token.end),
             })
             .collect();
+        // Also a term of invisible characters only (`\u{345}`): it would match every text.
         if parts.is_empty() {
-            let message = if body.trim().is_empty() {
+            let message = if body.len() < written.len() && body.trim().is_empty() {
                 format!("expected a word before * in {described}")
             } else {
                 format!("{described} has no letters or digits to match")
@@ -445,6 +460,15 @@ impl Parser<'_> {
 enum Combine {
     And,
     Or,
+}
+
+/// `text` without the quotes around it, if it has some (of any kind, as in a query).
+fn strip_quotes(text: &str) -> &str {
+    let mut chars = text.chars();
+    match (chars.next(), chars.next_back()) {
+        (Some(first), Some(last)) if is_quote(first) && is_quote(last) => chars.as_str().trim(),
+        _ => text,
+    }
 }
 
 /// One child stays itself; several become an AND or OR node.

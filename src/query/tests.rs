@@ -223,6 +223,13 @@ fn near_counts_tokens_between_in_either_order() {
     check("\"missile sale\" NEAR/0 japan", title, false);
     // Any pair of occurrences will do.
     check("missile NEAR/0 japan", "Missile talks; Japan missile", true);
+    // One occurrence is not two: a term is not near itself.
+    check("missile NEAR/0 missile", "North Korea fires missile", false);
+    check("missile NEAR/5 missile", "North Korea fires missile", false);
+    check("missile NEAR/0 missil*", "North Korea fires missile", false);
+    check("missile NEAR/0 missile", "missile, missile", true);
+    check("missile NEAR/1 missile", "missile and missile", true);
+    check("\"missile sale\" NEAR/0 sale", "missile sale", true);
 }
 
 #[test]
@@ -318,7 +325,113 @@ fn cjk_matches_by_substring() {
     check("ガイド", "ｶﾞｲﾄﾞブック", true);
     check("北朝鮮 AND ミサイル", "北朝鮮、弾道ミサイル発射", true);
     check("北朝鮮 NEAR/0 ミサイル", "北朝鮮、弾道ミサイル発射", true);
+    // A run without punctuation is one token: NEAR is coarse there, but one occurrence is
+    // still not two.
+    check(
+        "北朝鮮 NEAR/0 ミサイル",
+        "北朝鮮が昨日弾道ミサイルを発射",
+        true,
+    );
+    check(
+        "北朝鮮 NEAR/0 北朝鮮",
+        "北朝鮮が昨日弾道ミサイルを発射",
+        false,
+    );
     check("DPRK", "DPRKの衛星", true);
+}
+
+#[test]
+fn cjk_parts_written_against_other_parts_must_touch_them() {
+    // A CJK part followed by another part ends its run; one preceded by another starts it.
+    check("北朝鮮のICBM", "北朝鮮の核とICBM", false);
+    check("北朝鮮のICBM", "北朝鮮のICBM発射", true);
+    check("北朝鮮のICBM", "米国は北朝鮮のICBMを警戒", true);
+    check("ICBM発射", "ICBMの開発と今年の発射", false);
+    check("ICBM発射", "ICBM発射実験", true);
+    // A middle part is the whole run.
+    check("F35戦闘機X", "F35戦闘機X", true);
+    check("F35戦闘機X", "F35戦闘機の部品X", false);
+    check("F35戦闘機X", "F35新型戦闘機X", false);
+    // Parts separated by a space in the term keep matching inside runs (Korean particles).
+    check("\"북한 정찰위성\"", "북한의 정찰위성을 발사", true);
+    // A lone CJK term is still a substring.
+    check("ICBM", "北朝鮮のICBM", true);
+    check("発射", "ICBMの開発と今年の発射", true);
+}
+
+#[test]
+fn letters_without_decomposition_and_other_scripts_fold() {
+    check("Lodz", "Protest in Łódź", true);
+    check("Kobenhavn", "København lufthavn", true);
+    check("Dokovic", "Đoković wins", true);
+    check("oeuvre", "Son œuvre complète", true);
+    check("Łódź", "LODZ", true);
+    // Only Latin and Greek lose their marks: й is not и.
+    check("мой", "мои слова", false);
+    check("мой", "мой дом", true);
+    check("محمد", "قال مُحَمَّد", true);
+    check("مُحَمَّد", "قال محمد", true);
+    check("葛\u{E0100}城", "葛城市", true);
+    check("葛城", "葛\u{E0100}城市", true);
+}
+
+#[test]
+fn soft_hyphens_never_split_a_term() {
+    check("a\u{AD}b", "ab", true);
+    check("ab", "a\u{AD}b", true);
+    check("\"spy sat\u{AD}ellite\"", "spy satellite", true);
+    check("sat\u{AD}ellite", "sat ellite", false);
+}
+
+#[test]
+fn curly_and_angle_quotes_delimit_phrases() {
+    for query in [
+        "”North Korea”",
+        "“North Korea\"",
+        "\"North Korea”",
+        "„North Korea‟",
+        "«North Korea»",
+        "« North Korea »",
+        "»North Korea«",
+    ] {
+        check(query, "North Korea says", true);
+        check(query, "North Dakota and South Korea", false);
+        check_hits(
+            query,
+            Fields {
+                title: "North Korea says",
+                ..Fields::default()
+            },
+            &["title North Korea"],
+        );
+    }
+    check("title:”North Korea”", "North Korea says", true);
+    check_error("missile ”spy sat", "        ^ unclosed quote");
+}
+
+#[test]
+fn quoted_alias_entries_keep_their_prefix() {
+    let aliases = BTreeMap::from([(
+        "kim".to_string(),
+        vec!["\"Kim Jong*\"".to_string(), " “Ri Sol Ju” ".to_string()],
+    )]);
+    let query = Query::compile("@kim", &aliases).expect("compiles");
+    assert_eq!(
+        query.terms().collect::<Vec<_>>(),
+        ["Kim Jong*", "Ri Sol Ju"]
+    );
+    for (title, expected) in [
+        ("Kim Jongun visits", true),
+        ("Kim Jong Un visits", true),
+        ("Ri Sol Ju visits", true),
+        ("Kim Il Sung", false),
+    ] {
+        let document = Document::new(&Fields {
+            title,
+            ..Fields::default()
+        });
+        assert_eq!(query.evaluate(&document).is_some(), expected, "{title}");
+    }
 }
 
 #[test]
@@ -506,6 +619,14 @@ fn alias_and_field_errors() {
         "title:(summary:missile)",
         "       ^ summary: cannot be used inside title:",
     );
+    check_error(
+        "title:summary:missile",
+        "      ^ summary: cannot be used inside title:",
+    );
+    check_error(
+        "title: Feed:missile",
+        "       ^ feed: cannot be used inside title:",
+    );
     let mut empty_alias = aliases();
     empty_alias.insert("empty".into(), Vec::new());
     let error = Query::compile("@empty", &empty_alias).expect_err("empty alias");
@@ -555,6 +676,19 @@ fn term_errors() {
     );
     check_error("*", "^ expected a word before * in \"*\"");
     check_error("\"\"", "^ empty phrase");
+    // A term that folds to nothing would match every text.
+    check_error(
+        "missile OR \u{345}*",
+        "           ^ \"\u{345}*\" has no letters or digits to match",
+    );
+    check_error("\u{64E}", "^ \"\u{64E}\" has no letters or digits to match");
+    check_error("\u{AD}", "^ \"\u{AD}\" has no letters or digits to match");
+    let empty_entry = BTreeMap::from([("x".to_string(), vec!["\u{345}".to_string()])]);
+    let error = Query::compile("missile OR @x", &empty_entry).expect_err("empty entry");
+    assert_eq!(
+        (error.offset, error.message.as_str()),
+        (11, "\"\u{345}\" in @x has no letters or digits to match")
+    );
 }
 
 #[test]
