@@ -297,6 +297,43 @@ fn tag_name_len(rest: &[u8]) -> usize {
         .count()
 }
 
+/// One `<…>` construct of an HTML text, read by [`read_markup`].
+enum Construct {
+    /// `<!-- … -->`; `end` is the byte after it.
+    Comment { end: usize },
+    /// A `<` that starts nothing (`a < b`).
+    Stray,
+    /// A start or end tag, or a declaration (`<!doctype …>`, `<?xml …?>`: empty `name`).
+    /// `end` is the index of its `>`, `None` when the text ends first.
+    Tag {
+        closing: bool,
+        name: String,
+        end: Option<usize>,
+    },
+}
+
+/// Reads the construct whose `<` is at byte `start` of `html`. Shared by the two linear
+/// scanners, [`nesting_depth`] and [`strip_markup`], so they agree on what a tag is.
+fn read_markup(html: &str, start: usize) -> Construct {
+    let bytes = html.as_bytes();
+    let rest = &bytes[start + 1..];
+    if rest.starts_with(b"!--") {
+        let end = find_from(html, start + 4, "-->").map_or(html.len(), |end| end + 3);
+        return Construct::Comment { end };
+    }
+    let closing = rest.first() == Some(&b'/');
+    let name_start = start + 1 + usize::from(closing);
+    let name_len = tag_name_len(&bytes[name_start..]);
+    if name_len == 0 && !matches!(rest.first(), Some(b'!' | b'?')) {
+        return Construct::Stray;
+    }
+    Construct::Tag {
+        closing,
+        name: html[name_start..name_start + name_len].to_ascii_lowercase(),
+        end: find_from(html, start + 1, ">"),
+    }
+}
+
 /// The deepest nesting of elements in `html`, estimated without parsing: start tags count up
 /// and end tags down, except void elements (`<br>`), foreign self-closing tags (`<path/>`) and
 /// elements that a sibling closes implicitly (`<p>`, `<li>`). Script and style contents are
@@ -307,24 +344,24 @@ fn nesting_depth(html: &str) -> usize {
     let mut index = 0;
     while let Some(found) = html[index..].find('<') {
         let start = index + found;
-        let rest = &bytes[start + 1..];
-        if rest.starts_with(b"!--") {
-            index = find_from(html, start + 4, "-->").map_or(html.len(), |end| end + 3);
-            continue;
-        }
-        let closing = rest.first() == Some(&b'/');
-        let name_start = start + 1 + usize::from(closing);
-        let name_len = tag_name_len(&bytes[name_start..]);
-        if name_len == 0 {
-            index = start + 1;
-            continue;
-        }
-        let name = html[name_start..name_start + name_len].to_ascii_lowercase();
-        let Some(tag_end) = find_from(html, name_start + name_len, ">") else {
-            break;
+        let (closing, name, tag_end) = match read_markup(html, start) {
+            Construct::Comment { end } => {
+                index = end;
+                continue;
+            }
+            Construct::Stray => {
+                index = start + 1;
+                continue;
+            }
+            Construct::Tag { end: None, .. } => break,
+            Construct::Tag {
+                closing,
+                name,
+                end: Some(end),
+            } => (closing, name, end),
         };
         index = tag_end + 1;
-        if is_closed_by_sibling(&name) {
+        if name.is_empty() || is_closed_by_sibling(&name) {
             continue;
         }
         if closing {
@@ -358,26 +395,28 @@ fn strip_markup(html: &str) -> String {
     while let Some(found) = html[index..].find('<') {
         let start = index + found;
         decode_references(&html[index..start], &mut raw);
-        let rest = &bytes[start + 1..];
-        if rest.starts_with(b"!--") {
-            index = find_from(html, start + 4, "-->").map_or(html.len(), |end| end + 3);
-            continue;
-        }
-        let closing = rest.first() == Some(&b'/');
-        let name_start = start + 1 + usize::from(closing);
-        let name_len = tag_name_len(&bytes[name_start..]);
-        if name_len == 0 && !matches!(rest.first(), Some(b'!' | b'?')) {
-            raw.push('<');
-            index = start + 1;
-            continue;
-        }
-        // A tag without its `>` runs to the end, as in the HTML parser.
-        let Some(tag_end) = find_from(html, start + 1, ">") else {
-            index = html.len();
-            break;
+        let (closing, name, tag_end) = match read_markup(html, start) {
+            Construct::Comment { end } => {
+                index = end;
+                continue;
+            }
+            Construct::Stray => {
+                raw.push('<');
+                index = start + 1;
+                continue;
+            }
+            // A tag without its `>` runs to the end, as in the HTML parser.
+            Construct::Tag { end: None, .. } => {
+                index = html.len();
+                break;
+            }
+            Construct::Tag {
+                closing,
+                name,
+                end: Some(end),
+            } => (closing, name, end),
         };
         index = tag_end + 1;
-        let name = html[name_start..name_start + name_len].to_ascii_lowercase();
         if is_block_element(&name) {
             raw.push(' ');
         }
