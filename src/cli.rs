@@ -7,17 +7,16 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::daemon;
 use crate::fetch::Fetcher;
-use crate::model::Match;
+use crate::model::{DeliveryState, Match, MatchRecord, rfc3339};
 use crate::pipeline::{PollStatus, probe_feed};
-use crate::query::Hit;
-use crate::store::{MatchFilter, Store};
+use crate::store::{DeliveryFilter, MatchFilter, Store};
+use crate::text::sanitize;
 
 /// watchword: polls news feeds, matches items against topics, keeps a match log.
 #[derive(Debug, Parser)]
@@ -53,10 +52,56 @@ pub enum Command {
         /// At most N matches, the most recent ones [default: no limit]
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
-        /// Output format
+        /// Output format (with --follow, `json` writes one object per match)
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Keep running and print new matches as they are logged, like `tail -f`
+        #[arg(long)]
+        follow: bool,
     },
+    /// List alert deliveries (pending, delivered, failed), or requeue failed ones
+    Alerts {
+        #[command(subcommand)]
+        action: Option<AlertsAction>,
+        /// Only deliveries in this state
+        #[arg(long, value_enum)]
+        state: Option<StateArg>,
+        /// At most N deliveries, the most recent ones [default: no limit]
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+}
+
+/// What `alerts` can do besides listing.
+#[derive(Debug, Subcommand)]
+pub enum AlertsAction {
+    /// Requeue a failed delivery, or every failed one, for a fresh round of attempts
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "all_failed"])))]
+    Retry {
+        /// The delivery's ID (first column of `watchword alerts`)
+        id: Option<i64>,
+        /// Requeue every failed delivery
+        #[arg(long)]
+        all_failed: bool,
+    },
+}
+
+/// Delivery states for `alerts --state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl From<StateArg> for DeliveryState {
+    fn from(state: StateArg) -> DeliveryState {
+        match state {
+            StateArg::Pending => DeliveryState::Pending,
+            StateArg::Delivered => DeliveryState::Delivered,
+            StateArg::Failed => DeliveryState::Failed,
+        }
+    }
 }
 
 /// Output formats of `matches`.
@@ -95,6 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             since,
             limit,
             format,
+            follow,
         } => {
             let config = config::load(&path)?;
             let since = since
@@ -104,8 +150,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 topic,
                 since,
                 limit,
+                after_id: None,
             };
-            matches(&config, &filter, format)
+            matches(&config, filter, format, follow)
+        }
+        Command::Alerts {
+            action,
+            state,
+            limit,
+        } => {
+            let config = config::load(&path)?;
+            match action {
+                None => alerts(
+                    &config,
+                    &DeliveryFilter {
+                        state: state.map(DeliveryState::from),
+                        limit,
+                    },
+                ),
+                Some(AlertsAction::Retry { id, .. }) => retry_alerts(&config, id),
+            }
         }
     }
 }
@@ -140,7 +204,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn once(config: Config) -> anyhow::Result<()> {
     let names: Vec<String> = config.feeds.iter().map(|feed| feed.name.clone()).collect();
-    let reports = runtime()?.block_on(daemon::poll_once(config))?;
+    let report = runtime()?.block_on(daemon::poll_once(config))?;
+    let reports = report.polls;
     let mut out = io::stdout().lock();
     let width = names
         .iter()
@@ -160,6 +225,13 @@ fn once(config: Config) -> anyhow::Result<()> {
             PollStatus::Failed { message } => format!("error: {}", sanitize(message)),
         };
         writeln!(out, "{name}{}  {line}", " ".repeat(padding))?;
+    }
+    if let Some(counts) = report.alerts {
+        writeln!(
+            out,
+            "alerts: {} delivered, {} pending, {} failed",
+            counts.delivered, counts.pending, counts.failed
+        )?;
     }
     out.flush()?;
     Ok(())
@@ -222,7 +294,15 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn matches(config: &Config, filter: &MatchFilter, format: Format) -> anyhow::Result<()> {
+/// How often `matches --follow` looks for new matches.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn matches(
+    config: &Config,
+    mut filter: MatchFilter,
+    format: Format,
+    follow: bool,
+) -> anyhow::Result<()> {
     if let Some(topic) = &filter.topic
         && !config.topics.iter().any(|t| &t.id == topic)
     {
@@ -230,84 +310,160 @@ fn matches(config: &Config, filter: &MatchFilter, format: Format) -> anyhow::Res
         tracing::warn!(topic = %topic, known = ?known, "topic is not in the config; showing its logged matches anyway");
     }
     let database = &config.daemon.database;
-    let matches = if database.exists() {
-        Store::open(database)?.matches(filter)?
-    } else {
-        Vec::new()
-    };
-    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut store = None;
+    let mut first = true;
+    loop {
+        if store.is_none() && database.exists() {
+            store = Some(Store::open(database)?);
+        }
+        let found = match &store {
+            Some(store) => store.matches(&filter)?,
+            None => Vec::new(),
+        };
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        if follow {
+            write_follow(&mut out, &found, format, first)?;
+        } else {
+            write_matches(&mut out, &found, format)?;
+        }
+        out.flush()?;
+        if !follow {
+            return Ok(());
+        }
+        if let Some(newest) = found.iter().map(|m| m.match_id).max() {
+            filter.after_id = Some(newest);
+        }
+        // Only the first read is limited to the most recent or since a time.
+        filter.limit = None;
+        filter.since = None;
+        first = false;
+        std::thread::sleep(FOLLOW_EVERY);
+    }
+}
+
+fn write_matches(out: &mut impl Write, matches: &[Match], format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Table => write_table(&mut out, &matches)?,
+        Format::Table => write_table(out, matches)?,
         // JSON is serialized to memory first: a write error inside serde_json would hide the
         // io::Error (a closed pipe is success, see `exit_code`).
         Format::Json => {
-            let records: Vec<MatchRecord<'_>> = matches.iter().map(MatchRecord::from).collect();
+            let records: Vec<MatchRecord<'_>> = matches.iter().map(Match::record).collect();
             let mut text = serde_json::to_string_pretty(&records)?;
             text.push('\n');
             out.write_all(text.as_bytes())?;
         }
-        Format::Jsonl => {
-            for m in &matches {
-                let mut line = serde_json::to_string(&MatchRecord::from(m))?;
-                line.push('\n');
-                out.write_all(line.as_bytes())?;
-            }
+        Format::Jsonl => write_jsonl(out, matches)?,
+        Format::Csv => {
+            writeln!(out, "{CSV_HEADER}")?;
+            write_csv_rows(out, matches)?;
         }
-        Format::Csv => write_csv(&mut out, &matches)?,
     }
-    out.flush()?;
     Ok(())
 }
 
-/// One match as `matches --format json|jsonl` writes it: the stable machine interface.
-#[derive(Debug, Serialize)]
-struct MatchRecord<'a> {
-    match_id: i64,
-    topic: &'a str,
-    matched_at: String,
-    item_id: i64,
-    feed: &'a str,
-    title: &'a str,
-    url: Option<&'a str>,
-    published: Option<String>,
-    terms: &'a [String],
-    explain: &'a [Hit],
-}
-
-impl<'a> From<&'a Match> for MatchRecord<'a> {
-    fn from(m: &'a Match) -> Self {
-        MatchRecord {
-            match_id: m.match_id,
-            topic: &m.topic,
-            matched_at: rfc3339(m.matched_at),
-            item_id: m.item_id,
-            feed: &m.feed,
-            title: &m.title,
-            url: m.url.as_deref(),
-            published: m.published.map(rfc3339),
-            terms: &m.terms,
-            explain: &m.hits,
+/// `--follow` output: rows as they come; a table or CSV header once, JSON one object per
+/// match.
+fn write_follow(
+    out: &mut impl Write,
+    matches: &[Match],
+    format: Format,
+    first: bool,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Table => {
+            if first {
+                writeln!(
+                    out,
+                    "{}",
+                    table_line(&TABLE_HEADER.map(String::from), &FOLLOW_WIDTHS)
+                )?;
+            }
+            for m in matches {
+                writeln!(out, "{}", table_line(&table_row(m), &FOLLOW_WIDTHS))?;
+            }
+        }
+        Format::Json => {
+            for m in matches {
+                let mut text = serde_json::to_string_pretty(&m.record())?;
+                text.push('\n');
+                out.write_all(text.as_bytes())?;
+            }
+        }
+        Format::Jsonl => write_jsonl(out, matches)?,
+        Format::Csv => {
+            if first {
+                writeln!(out, "{CSV_HEADER}")?;
+            }
+            write_csv_rows(out, matches)?;
         }
     }
+    Ok(())
 }
 
-fn write_table(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
-    if matches.is_empty() {
-        return writeln!(out, "no matches");
+fn write_jsonl(out: &mut impl Write, matches: &[Match]) -> anyhow::Result<()> {
+    for m in matches {
+        let mut line = serde_json::to_string(&m.record())?;
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
-    let rows: Vec<[String; 5]> = matches
+    Ok(())
+}
+
+fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result<()> {
+    let database = &config.daemon.database;
+    let deliveries = if database.exists() {
+        Store::open(database)?.deliveries(filter)?
+    } else {
+        Vec::new()
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    if deliveries.is_empty() {
+        writeln!(out, "no deliveries")?;
+        out.flush()?;
+        return Ok(());
+    }
+    let header = [
+        "ID",
+        "STATE",
+        "SINK",
+        "TRIES",
+        "LOGGED (UTC)",
+        "TOPIC",
+        "TITLE",
+        "NEXT / DONE",
+        "LAST ERROR",
+    ]
+    .map(String::from);
+    let rows: Vec<[String; 9]> = deliveries
         .iter()
-        .map(|m| {
+        .map(|d| {
+            let configured = config.alerts.iter().any(|a| a.name == d.sink);
+            let when = match d.state {
+                DeliveryState::Pending => {
+                    format!("next {}", d.next_attempt.format("%m-%d %H:%M:%S"))
+                }
+                DeliveryState::Delivered => d.delivered_at.map_or_else(String::new, |t| {
+                    format!("done {}", t.format("%m-%d %H:%M:%S"))
+                }),
+                DeliveryState::Failed => "-".into(),
+            };
             [
-                m.matched_at.format("%Y-%m-%d %H:%M").to_string(),
-                sanitize(&m.topic),
-                truncate(&sanitize(&m.feed), 24),
-                truncate(&sanitize(&m.title), 72),
-                sanitize(m.url.as_deref().unwrap_or("-")),
+                d.id.to_string(),
+                d.state.as_str().to_string(),
+                if configured {
+                    sanitize(&d.sink)
+                } else {
+                    format!("{} (not configured)", sanitize(&d.sink))
+                },
+                d.attempts.to_string(),
+                d.created.format("%Y-%m-%d %H:%M").to_string(),
+                sanitize(&d.matched.topic),
+                truncate(&sanitize(&d.matched.title), 48),
+                when,
+                truncate(&sanitize(d.last_error.as_deref().unwrap_or("")), 80),
             ]
         })
         .collect();
-    let header = ["MATCHED (UTC)", "TOPIC", "FEED", "TITLE", "URL"].map(String::from);
     let mut widths = header.clone().map(|h| h.width());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -315,25 +471,89 @@ fn write_table(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
         }
     }
     for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(width - cell.width() + 2));
+        writeln!(out, "{}", table_line(row, &widths))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn retry_alerts(config: &Config, id: Option<i64>) -> anyhow::Result<()> {
+    let database = &config.daemon.database;
+    if !database.exists() {
+        return Err(UserError(format!("no database at {} yet", database.display())).into());
+    }
+    let mut store = Store::open(database)?;
+    if let Some(id) = id {
+        match store.delivery(id)? {
+            None => return Err(UserError(format!("there is no delivery {id}")).into()),
+            Some(d) if d.state != DeliveryState::Failed => {
+                return Err(UserError(format!(
+                    "delivery {id} is {}, not failed; only failed deliveries are requeued",
+                    d.state.as_str()
+                ))
+                .into());
             }
+            Some(_) => {}
         }
-        writeln!(out, "{}", line.trim_end())?;
+    }
+    let n = store.requeue_failed(id, Utc::now())?;
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "requeued {n} {}; the daemon (or the next `once`) delivers {}",
+        if n == 1 { "delivery" } else { "deliveries" },
+        if n == 1 { "it" } else { "them" }
+    )?;
+    Ok(())
+}
+
+const TABLE_HEADER: [&str; 5] = ["MATCHED (UTC)", "TOPIC", "FEED", "TITLE", "URL"];
+/// Column widths of `matches --follow` (rows come one batch at a time, so widths are fixed).
+const FOLLOW_WIDTHS: [usize; 5] = [16, 20, 24, 72, 0];
+const CSV_HEADER: &str = "match_id,topic,matched_at,feed,title,url,published,terms";
+
+fn write_table(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
+    if matches.is_empty() {
+        return writeln!(out, "no matches");
+    }
+    let rows: Vec<[String; 5]> = matches.iter().map(table_row).collect();
+    let header = TABLE_HEADER.map(String::from);
+    let mut widths = header.clone().map(|h| h.width());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.width());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        writeln!(out, "{}", table_line(row, &widths))?;
     }
     Ok(())
 }
 
-fn write_csv(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
-    writeln!(
-        out,
-        "match_id,topic,matched_at,feed,title,url,published,terms"
-    )?;
+fn table_row(m: &Match) -> [String; 5] {
+    [
+        m.matched_at.format("%Y-%m-%d %H:%M").to_string(),
+        truncate(&sanitize(&m.topic), 20),
+        truncate(&sanitize(&m.feed), 24),
+        truncate(&sanitize(&m.title), 72),
+        sanitize(m.url.as_deref().unwrap_or("-")),
+    ]
+}
+
+/// Cells padded to their column widths (by terminal width), two spaces apart; the last
+/// cell is not padded.
+fn table_line(row: &[String], widths: &[usize]) -> String {
+    let mut line = String::new();
+    for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+        line.push_str(cell);
+        if i + 1 < row.len() {
+            line.push_str(&" ".repeat(width.saturating_sub(cell.width()) + 2));
+        }
+    }
+    line.trim_end().to_string()
+}
+
+fn write_csv_rows(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
     for m in matches {
         let fields = [
             m.match_id.to_string(),
@@ -365,14 +585,6 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// Replaces control characters (and with them terminal escape sequences) by spaces, so feed
-/// text never reaches a terminal raw.
-fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
 /// Cuts `text` to at most `max_width` terminal columns (CJK characters take two).
 fn truncate(text: &str, max_width: usize) -> String {
     if text.width() <= max_width {
@@ -390,10 +602,6 @@ fn truncate(text: &str, max_width: usize) -> String {
     }
     cut.push('…');
     cut
-}
-
-fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The exit code for an error: 1 for the user's mistakes, 2 for runtime failures, 0 for a
@@ -453,10 +661,5 @@ mod tests {
         assert_eq!(truncate("short", 10), "short");
         assert_eq!(truncate("abcdefghijkl", 5), "abcd…");
         assert_eq!(truncate("北朝鮮が偵察衛星", 7), "北朝鮮…");
-    }
-
-    #[test]
-    fn sanitize_removes_escape_sequences() {
-        assert_eq!(sanitize("a\u{1b}[31mred\u{7}"), "a [31mred ");
     }
 }

@@ -38,6 +38,8 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     /// Topics in file order; ids are unique.
     pub topics: Vec<Topic>,
+    /// Alert sinks in file order; names are unique.
+    pub alerts: Vec<AlertConfig>,
 }
 
 /// The `[daemon]` table, with defaults applied and paths resolved.
@@ -57,6 +59,96 @@ pub struct DaemonConfig {
     pub connect_timeout: Duration,
     /// The largest body accepted, counted after decompression.
     pub max_body: u64,
+    /// Attempts per alert delivery before it is marked failed.
+    pub alert_attempts: u32,
+    /// How long `once` keeps delivering and retrying alerts before it exits.
+    pub alert_wait: Duration,
+}
+
+/// One `[[alert]]`: a sink and which matches it takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertConfig {
+    /// Unique name; outbox rows are keyed by it. Defaults to the kind (`webhook`, then
+    /// `webhook-2`, … when a kind repeats).
+    pub name: String,
+    /// Topic ids this sink takes; `None` takes every topic.
+    pub topics: Option<Vec<String>>,
+    /// Batch matches into one message per window.
+    pub digest: Option<Duration>,
+    /// Message text with `{title}`, `{url}`, `{topic}`, `{feed}`, `{terms}`, `{published}`.
+    pub template: Option<String>,
+    pub sink: SinkConfig,
+}
+
+/// Where an alert goes, with the kind's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkConfig {
+    /// A log event per match.
+    Log,
+    /// One JSON object per match appended to a file.
+    Jsonl { path: PathBuf },
+    /// An HTTP POST.
+    Webhook {
+        url: Url,
+        format: WebhookFormat,
+        /// Extra request headers (tokens), validated as HTTP header names and values.
+        headers: Vec<(String, String)>,
+        timeout: Duration,
+    },
+    /// A program run without a shell; the match on stdin and in the environment.
+    Exec {
+        command: Vec<String>,
+        timeout: Duration,
+    },
+    /// An email through SMTP; credentials come from the environment.
+    Email {
+        host: String,
+        port: u16,
+        tls: EmailTls,
+        from: String,
+        to: Vec<String>,
+        timeout: Duration,
+    },
+}
+
+/// The body a webhook sink posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// `{"text": …, "matches": [match records]}`.
+    Json,
+    /// A Slack incoming-webhook message (mrkdwn).
+    Slack,
+    /// A Discord webhook message (markdown, no mentions).
+    Discord,
+    /// An ntfy publish: plain-text body, title and click headers.
+    Ntfy,
+}
+
+/// How the email sink secures its SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption: for a relay on localhost only.
+    None,
+}
+
+/// The placeholders a message template may use.
+pub const TEMPLATE_FIELDS: &[&str] = &["title", "url", "topic", "feed", "terms", "published"];
+
+impl SinkConfig {
+    /// The kind as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkConfig::Log => "log",
+            SinkConfig::Jsonl { .. } => "jsonl",
+            SinkConfig::Webhook { .. } => "webhook",
+            SinkConfig::Exec { .. } => "exec",
+            SinkConfig::Email { .. } => "email",
+        }
+    }
 }
 
 /// One `[[feed]]`.
@@ -210,6 +302,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     let aliases = compile_aliases(&raw.alias, &mut sink);
     let feeds = compile_feeds(&raw.feed, daemon.interval, base, &mut sink);
     let topics = compile_topics(&raw.topic, &aliases, &mut sink);
+    let alerts = compile_alerts(&raw.alert, &topics, base, &mut sink);
     if !sink.found.is_empty() {
         return (None, sink.found);
     }
@@ -219,6 +312,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
         aliases,
         feeds,
         topics,
+        alerts,
     };
     (Some(config), sink.found)
 }
@@ -340,6 +434,8 @@ struct RawConfig {
     feed: Vec<RawFeed>,
     #[serde(default)]
     topic: Vec<RawTopic>,
+    #[serde(default)]
+    alert: Vec<RawAlert>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -352,6 +448,30 @@ struct RawDaemon {
     timeout: Option<Spanned<String>>,
     connect_timeout: Option<Spanned<String>>,
     max_body: Option<Spanned<String>>,
+    alert_attempts: Option<Spanned<i64>>,
+    alert_wait: Option<Spanned<String>>,
+}
+
+/// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    kind: Spanned<String>,
+    name: Option<Spanned<String>>,
+    topics: Option<Spanned<Vec<Spanned<String>>>>,
+    digest: Option<Spanned<String>>,
+    template: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    command: Option<Spanned<Vec<Spanned<String>>>>,
+    timeout: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
+    port: Option<Spanned<i64>>,
+    tls: Option<Spanned<String>>,
+    from: Option<Spanned<String>>,
+    to: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -459,6 +579,8 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
         timeout: duration(&raw.timeout, Duration::from_secs(30), sink),
         connect_timeout: duration(&raw.connect_timeout, Duration::from_secs(10), sink),
         max_body,
+        alert_attempts: u32::try_from(count(&raw.alert_attempts, 10, sink)).unwrap_or(10),
+        alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
     }
 }
 
@@ -644,6 +766,406 @@ fn compile_topics(
     topics
 }
 
+fn compile_alerts(
+    raw: &[RawAlert],
+    topics: &[Topic],
+    base: &Path,
+    sink: &mut Diagnostics<'_>,
+) -> Vec<AlertConfig> {
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut kind_counts: HashMap<&str, usize> = HashMap::new();
+    let mut alerts = Vec::with_capacity(raw.len());
+    for alert in raw {
+        let Some(compiled) = compile_sink(alert, base, sink) else {
+            continue;
+        };
+        let kind_count = kind_counts.entry(compiled.kind()).or_default();
+        *kind_count += 1;
+        let name = match &alert.name {
+            Some(name) if !is_identifier(name.get_ref()) => {
+                sink.error(
+                    name.span(),
+                    format!(
+                        "alert name {:?} must be non-empty and use only letters, digits, _ and -",
+                        name.get_ref()
+                    ),
+                );
+                continue;
+            }
+            Some(name) => name.get_ref().clone(),
+            None if *kind_count == 1 => compiled.kind().to_string(),
+            None => format!("{}-{kind_count}", compiled.kind()),
+        };
+        let start = alert.name.as_ref().unwrap_or(&alert.kind).span().start;
+        if let Some(first) = names.get(&name) {
+            let first_line = sink.line_of(*first);
+            sink.error(
+                start..start,
+                format!(
+                    "duplicate alert name {name:?} (first defined on line {first_line}); give each sink its own `name`"
+                ),
+            );
+            continue;
+        }
+        names.insert(name.clone(), start);
+        let topic_ids = alert.topics.as_ref().map(|list| {
+            for id in list.get_ref() {
+                if !topics.iter().any(|topic| &topic.id == id.get_ref()) {
+                    let known: Vec<&str> = topics.iter().map(|t| t.id.as_str()).collect();
+                    sink.error(
+                        id.span(),
+                        format!(
+                            "unknown topic {:?} (topics: {})",
+                            id.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+            list.get_ref()
+                .iter()
+                .map(|id| id.get_ref().clone())
+                .collect()
+        });
+        let digest =
+            alert
+                .digest
+                .as_ref()
+                .and_then(|value| match parse_duration(value.get_ref()) {
+                    Ok(window) if window >= Duration::from_secs(1) => Some(window),
+                    Ok(_) => {
+                        sink.error(value.span(), "digest window must be at least 1s".into());
+                        None
+                    }
+                    Err(message) => {
+                        sink.error(value.span(), message);
+                        None
+                    }
+                });
+        let template = alert.template.as_ref().map(|template| {
+            if let Err((offset, message)) = check_template(template.get_ref()) {
+                let at = string_body_offset(sink.text, template.span(), offset);
+                sink.error(at..at, format!("in template: {message}"));
+            }
+            template.get_ref().clone()
+        });
+        alerts.push(AlertConfig {
+            name,
+            topics: topic_ids,
+            digest,
+            template,
+            sink: compiled,
+        });
+    }
+    alerts
+}
+
+/// The kind-specific part of an `[[alert]]`: required keys present, keys of other kinds
+/// absent, values valid.
+fn compile_sink(alert: &RawAlert, base: &Path, sink: &mut Diagnostics<'_>) -> Option<SinkConfig> {
+    let kind = alert.kind.get_ref().as_str();
+    // (key, present, span) for every kind-specific key.
+    let keys: [(&str, Option<Range<usize>>); 11] = [
+        ("path", alert.path.as_ref().map(Spanned::span)),
+        ("url", alert.url.as_ref().map(Spanned::span)),
+        ("format", alert.format.as_ref().map(Spanned::span)),
+        ("headers", alert.headers.as_ref().map(Spanned::span)),
+        ("command", alert.command.as_ref().map(Spanned::span)),
+        ("timeout", alert.timeout.as_ref().map(Spanned::span)),
+        ("host", alert.host.as_ref().map(Spanned::span)),
+        ("port", alert.port.as_ref().map(Spanned::span)),
+        ("tls", alert.tls.as_ref().map(Spanned::span)),
+        ("from", alert.from.as_ref().map(Spanned::span)),
+        ("to", alert.to.as_ref().map(Spanned::span)),
+    ];
+    let allowed: &[&str] = match kind {
+        "log" => &[],
+        "jsonl" => &["path"],
+        "webhook" => &["url", "format", "headers", "timeout"],
+        "exec" => &["command", "timeout"],
+        "email" => &["host", "port", "tls", "from", "to", "timeout"],
+        other => {
+            sink.error(
+                alert.kind.span(),
+                format!("unknown alert kind {other:?} (use log, jsonl, webhook, exec or email)"),
+            );
+            return None;
+        }
+    };
+    let errors_before = sink.found.len();
+    for (key, span) in &keys {
+        if let Some(span) = span
+            && !allowed.contains(key)
+        {
+            sink.error(
+                span.clone(),
+                format!("`{key}` does not apply to a {kind} alert"),
+            );
+        }
+    }
+    if kind == "jsonl"
+        && let Some(template) = &alert.template
+    {
+        sink.error(
+            template.span(),
+            "`template` does not apply to a jsonl alert (it writes the match record)".into(),
+        );
+    }
+    let kind_span = alert.kind.span();
+    let required = |key: &str, sink: &mut Diagnostics<'_>| {
+        sink.error(kind_span.clone(), format!("a {kind} alert needs `{key}`"));
+    };
+    let timeout = match &alert.timeout {
+        None => Duration::from_secs(30),
+        Some(value) => match parse_duration(value.get_ref()) {
+            Ok(timeout) if !timeout.is_zero() => timeout,
+            Ok(_) => {
+                sink.error(value.span(), "timeout must be greater than zero".into());
+                Duration::from_secs(30)
+            }
+            Err(message) => {
+                sink.error(value.span(), message);
+                Duration::from_secs(30)
+            }
+        },
+    };
+    let compiled = match kind {
+        "log" => SinkConfig::Log,
+        "jsonl" => match &alert.path {
+            Some(path) if !path.get_ref().trim().is_empty() => SinkConfig::Jsonl {
+                path: base.join(path.get_ref()),
+            },
+            Some(path) => {
+                sink.error(path.span(), "path is empty".into());
+                return None;
+            }
+            None => {
+                required("path", sink);
+                return None;
+            }
+        },
+        "webhook" => {
+            let Some(url) = &alert.url else {
+                required("url", sink);
+                return None;
+            };
+            let parsed = match Url::parse(url.get_ref().trim()) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => parsed,
+                Ok(parsed) => {
+                    sink.error(
+                        url.span(),
+                        format!(
+                            "webhook url must be http or https, not {:?}",
+                            parsed.scheme()
+                        ),
+                    );
+                    return None;
+                }
+                Err(error) => {
+                    sink.error(url.span(), format!("invalid webhook url: {error}"));
+                    return None;
+                }
+            };
+            let format = match alert
+                .format
+                .as_ref()
+                .map(|f| (f.get_ref().as_str(), f.span()))
+            {
+                None | Some(("json", _)) => WebhookFormat::Json,
+                Some(("slack", _)) => WebhookFormat::Slack,
+                Some(("discord", _)) => WebhookFormat::Discord,
+                Some(("ntfy", _)) => WebhookFormat::Ntfy,
+                Some((other, span)) => {
+                    sink.error(
+                        span,
+                        format!(
+                            "unknown webhook format {other:?} (use json, slack, discord or ntfy)"
+                        ),
+                    );
+                    WebhookFormat::Json
+                }
+            };
+            let mut headers = Vec::new();
+            for (name, value) in alert.headers.iter().flat_map(|h| h.get_ref()) {
+                if !is_header_name(name) {
+                    sink.error(
+                        value.span(),
+                        format!("header name {name:?} is not a valid HTTP header name"),
+                    );
+                } else if value.get_ref().chars().any(|c| c.is_control() && c != '\t') {
+                    sink.error(
+                        value.span(),
+                        format!("header {name:?} has a control character in its value"),
+                    );
+                }
+                headers.push((name.clone(), value.get_ref().clone()));
+            }
+            SinkConfig::Webhook {
+                url: parsed,
+                format,
+                headers,
+                timeout,
+            }
+        }
+        "exec" => {
+            let Some(command) = &alert.command else {
+                required("command", sink);
+                return None;
+            };
+            if command
+                .get_ref()
+                .first()
+                .is_none_or(|program| program.get_ref().trim().is_empty())
+            {
+                sink.error(
+                    command.span(),
+                    "command needs a program: [\"program\", \"arg\", …] (run without a shell)"
+                        .into(),
+                );
+                return None;
+            }
+            SinkConfig::Exec {
+                command: command
+                    .get_ref()
+                    .iter()
+                    .map(|arg| arg.get_ref().clone())
+                    .collect(),
+                timeout,
+            }
+        }
+        "email" => {
+            let (Some(host), Some(from), Some(to)) = (&alert.host, &alert.from, &alert.to) else {
+                for (key, present) in [
+                    ("host", alert.host.is_some()),
+                    ("from", alert.from.is_some()),
+                    ("to", alert.to.is_some()),
+                ] {
+                    if !present {
+                        required(key, sink);
+                    }
+                }
+                return None;
+            };
+            let tls = match alert.tls.as_ref().map(|t| (t.get_ref().as_str(), t.span())) {
+                None | Some(("starttls", _)) => EmailTls::Starttls,
+                Some(("tls", _)) => EmailTls::Tls,
+                Some(("none", _)) => EmailTls::None,
+                Some((other, span)) => {
+                    sink.error(
+                        span,
+                        format!("unknown tls mode {other:?} (use starttls, tls or none)"),
+                    );
+                    EmailTls::Starttls
+                }
+            };
+            let port = match &alert.port {
+                None => match tls {
+                    EmailTls::Tls => 465,
+                    EmailTls::Starttls => 587,
+                    EmailTls::None => 25,
+                },
+                Some(port) => match u16::try_from(*port.get_ref()) {
+                    Ok(port) if port > 0 => port,
+                    _ => {
+                        sink.error(
+                            port.span(),
+                            format!("port {} is out of range", port.get_ref()),
+                        );
+                        25
+                    }
+                },
+            };
+            if host.get_ref().trim().is_empty() {
+                sink.error(host.span(), "host is empty".into());
+            }
+            for address in std::iter::once(from).chain(to.get_ref()) {
+                if !is_email_address(address.get_ref()) {
+                    sink.error(
+                        address.span(),
+                        format!("{:?} is not an email address", address.get_ref()),
+                    );
+                }
+            }
+            if to.get_ref().is_empty() {
+                sink.error(to.span(), "`to` lists no address".into());
+            }
+            SinkConfig::Email {
+                host: host.get_ref().trim().to_string(),
+                port,
+                tls,
+                from: from.get_ref().trim().to_string(),
+                to: to
+                    .get_ref()
+                    .iter()
+                    .map(|a| a.get_ref().trim().to_string())
+                    .collect(),
+                timeout,
+            }
+        }
+        _ => unreachable!("unknown kinds returned above"),
+    };
+    (sink.found.len() == errors_before).then_some(compiled)
+}
+
+/// Checks a message template: `{name}` placeholders must be known; `{{` and `}}` are
+/// literal braces. On error, the byte offset and a message.
+pub fn check_template(template: &str) -> Result<(), (usize, String)> {
+    let mut rest = template.char_indices().peekable();
+    while let Some((at, c)) = rest.next() {
+        match c {
+            '{' if rest.next_if(|&(_, c)| c == '{').is_some() => {}
+            '}' if rest.next_if(|&(_, c)| c == '}').is_some() => {}
+            '{' => {
+                let name: String = std::iter::from_fn(|| rest.next_if(|&(_, c)| c != '}'))
+                    .map(|(_, c)| c)
+                    .collect();
+                if rest.next().is_none() {
+                    return Err((at, "unclosed `{` (write `{{` for a literal brace)".into()));
+                }
+                if !TEMPLATE_FIELDS.contains(&name.as_str()) {
+                    let known: Vec<String> =
+                        TEMPLATE_FIELDS.iter().map(|f| format!("{{{f}}}")).collect();
+                    return Err((
+                        at,
+                        format!("unknown placeholder {{{name}}} (use {})", known.join(", ")),
+                    ));
+                }
+            }
+            '}' => return Err((at, "unmatched `}` (write `}}` for a literal brace)".into())),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// An HTTP header name: a non-empty token (RFC 9110).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A plausible address: `local@domain`, optionally as `Name <local@domain>`. The SMTP
+/// library checks it fully when the message is built.
+fn is_email_address(text: &str) -> bool {
+    let text = text.trim();
+    let address = match (text.rfind('<'), text.strip_suffix('>')) {
+        (Some(open), Some(inner)) => &inner[open + 1..],
+        _ => text,
+    };
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !address
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "<>,".contains(c))
+        }
+        None => false,
+    }
+}
+
 /// Maps a byte offset inside a TOML string's value to a byte offset in the file, walking
 /// the escapes of basic strings so the caret lands under the right character.
 fn string_body_offset(text: &str, span: Range<usize>, offset: usize) -> usize {
@@ -715,7 +1237,7 @@ fn raw_offset_in_basic_string(body: &str, value_offset: usize) -> usize {
 /// serde stops at the first.
 fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
     use toml::de::{DeTable, DeValue};
-    const TOP: &[&str] = &["daemon", "alias", "feed", "topic"];
+    const TOP: &[&str] = &["daemon", "alias", "feed", "topic", "alert"];
     const DAEMON: &[&str] = &[
         "database",
         "interval",
@@ -724,6 +1246,12 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "timeout",
         "connect_timeout",
         "max_body",
+        "alert_attempts",
+        "alert_wait",
+    ];
+    const ALERT: &[&str] = &[
+        "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",
+        "command", "timeout", "host", "port", "tls", "from", "to",
     ];
     const FEED: &[&str] = &["name", "url", "interval"];
     const TOPIC: &[&str] = &["id", "title", "query"];
@@ -755,6 +1283,7 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
             "daemon" => DAEMON,
             "feed" => FEED,
             "topic" => TOPIC,
+            "alert" => ALERT,
             _ => continue,
         };
         match value.get_ref() {

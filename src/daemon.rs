@@ -4,8 +4,8 @@
 //!
 //! Shutdown follows three steps: decide (the first SIGINT/SIGTERM cancels a token), tell (the
 //! scheduler stops starting polls; a poll that has not started fetching does not start), wait
-//! (in-flight polls finish, store transaction included, within [`SHUTDOWN_DEADLINE`]). A
-//! second signal exits at once.
+//! (in-flight polls finish, store transaction included, within [`SHUTDOWN_DEADLINE`]; the
+//! alert worker stops after recording the send in hand). A second signal exits at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,18 +18,27 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use crate::alert::{self, Alerter};
 use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::pipeline::{PollContext, PollReport, PollStatus, poll_feed};
 use crate::scheduler::{self, Queue};
-use crate::store::Store;
+use crate::store::{OutboxCounts, Store};
 
 /// How long in-flight polls get to finish after a shutdown signal.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
+/// What `once` did: a report per feed in config order, and the alert outbox afterwards
+/// (`None` without alert sinks).
+#[derive(Debug, Clone)]
+pub struct OnceReport {
+    pub polls: Vec<PollReport>,
+    pub alerts: Option<OutboxCounts>,
+}
+
 /// Runs the daemon until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let (context, feed_ids) = start(config).await?;
+    let (context, feed_ids, alerter) = start(config).await?;
     let config = context.config.clone();
     info!(
         config = %config.path.display(),
@@ -44,6 +53,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, DateTime<Utc>)>();
 
     let mut queue = initial_queue(&context, &feed_ids).await?;
+    // The alert worker delivers what a previous run left pending, then what polls log.
+    let worker_shutdown = shutdown.clone();
+    tracker.spawn(async move { alerter.run(worker_shutdown).await });
     loop {
         let wait = queue
             .first_due()
@@ -90,10 +102,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     Ok(())
 }
 
-/// Polls every configured feed once, under the configured concurrency limits, and returns
-/// the reports in config order.
-pub async fn poll_once(config: Config) -> anyhow::Result<Vec<PollReport>> {
-    let (context, feed_ids) = start(config).await?;
+/// Polls every configured feed once, under the configured concurrency limits, then delivers
+/// alerts (retrying) for at most `[daemon] alert_wait`.
+pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
+    let (context, feed_ids, alerter) = start(config).await?;
     let limits = Limits::new(&context.config);
     let never = CancellationToken::new();
     let polls: Vec<_> = feed_ids
@@ -117,7 +129,15 @@ pub async fn poll_once(config: Config) -> anyhow::Result<Vec<PollReport>> {
         };
         reports.push(report);
     }
-    Ok(reports)
+    let alerts = if alerter.is_empty() {
+        None
+    } else {
+        Some(alerter.drain(context.config.daemon.alert_wait).await?)
+    };
+    Ok(OnceReport {
+        polls: reports,
+        alerts,
+    })
 }
 
 /// Cancels `token` on the first SIGINT or SIGTERM; exits the process on the second.
@@ -171,8 +191,8 @@ impl Limits {
     }
 }
 
-/// Opens the store, builds the client and registers the feeds.
-async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<i64>)> {
+/// Opens the store, builds the client and the alert sinks, and registers the feeds.
+async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<i64>, Alerter)> {
     let database = config.daemon.database.clone();
     let feeds: Vec<(String, String)> = config
         .feeds
@@ -191,12 +211,16 @@ async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<i64>)> {
     .await
     .context("store task panicked")??;
     let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
+    let store = Arc::new(Mutex::new(store));
+    let alerter = Alerter::new(&config, &fetcher, store.clone()).map_err(anyhow::Error::msg)?;
     let context = PollContext {
         fetcher,
-        store: Arc::new(Mutex::new(store)),
+        store,
+        routes: Arc::new(alert::routes(&config.alerts)),
+        outbox_written: alerter.waker(),
         config: Arc::new(config),
     };
-    Ok((context, feed_ids))
+    Ok((context, feed_ids, alerter))
 }
 
 /// Reads each feed's stored due time and queues it: due feeds at once (spread over a few

@@ -72,6 +72,31 @@ pub enum FetchError {
     File { path: String, message: String },
 }
 
+/// A POST to send (a webhook alert).
+#[derive(Debug, Clone)]
+pub struct Post<'a> {
+    pub url: &'a url::Url,
+    pub content_type: &'a str,
+    /// Extra headers, names and values already validated by the config.
+    pub headers: &'a [(String, String)],
+    pub body: Vec<u8>,
+    /// Deadline for the whole exchange.
+    pub timeout: Duration,
+}
+
+/// What a server answered to a POST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostResponse {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    /// The start of the response body (at most [`POST_BODY_EXCERPT`] bytes, lossy UTF-8),
+    /// for error messages.
+    pub excerpt: String,
+}
+
+/// How much of a POST response body is kept for error messages.
+pub const POST_BODY_EXCERPT: usize = 512;
+
 /// The HTTP client and limits, shared by every poll of the process.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
@@ -116,6 +141,50 @@ impl Fetcher {
         match tokio::time::timeout(deadline, work).await {
             Ok(outcome) => outcome,
             Err(_) => FetchOutcome::Failed(FetchError::Timeout(self.timeout)),
+        }
+    }
+
+    /// Sends a POST and reads the status and the start of the body.
+    pub async fn post(
+        &self,
+        post: Post<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<PostResponse, FetchError> {
+        let mut request = self
+            .client
+            .post(post.url.as_str())
+            .timeout(post.timeout)
+            .header(CONTENT_TYPE, post.content_type)
+            .body(post.body);
+        for (name, value) in post.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let work = async {
+            let mut response = request
+                .send()
+                .await
+                .map_err(|error| classify(&error, post.timeout))?;
+            let status = response.status().as_u16();
+            let retry_after = header_str(response.headers(), RETRY_AFTER)
+                .and_then(|value| parse_retry_after(value, now));
+            let mut body = Vec::new();
+            while body.len() < POST_BODY_EXCERPT {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                    // The status is what matters; a body cut short is still an excerpt.
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            body.truncate(POST_BODY_EXCERPT);
+            Ok(PostResponse {
+                status,
+                retry_after,
+                excerpt: String::from_utf8_lossy(&body).trim().to_string(),
+            })
+        };
+        match tokio::time::timeout(post.timeout + Duration::from_secs(1), work).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout(post.timeout)),
         }
     }
 
@@ -231,11 +300,16 @@ impl Fetcher {
     }
 
     fn classify(&self, error: &reqwest::Error) -> FetchError {
-        if error.is_timeout() {
-            FetchError::Timeout(self.timeout)
-        } else {
-            FetchError::Network(error_chain(error))
-        }
+        classify(error, self.timeout)
+    }
+}
+
+/// A reqwest error as a [`FetchError`]; `timeout` is the deadline the request had.
+fn classify(error: &reqwest::Error, timeout: Duration) -> FetchError {
+    if error.is_timeout() {
+        FetchError::Timeout(timeout)
+    } else {
+        FetchError::Network(error_chain(error))
     }
 }
 

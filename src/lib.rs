@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: config → scheduler → fetch → parse → dedup → match → store. Modules in
+//! Data flows one way: config → scheduler → fetch → parse → dedup → match → store → alert. Modules in
 //! reading order:
 //!
 //! - [`config`]: the TOML file → a validated [`config::Config`] with compiled topics;
@@ -18,11 +18,13 @@
 //!   `feed-rs`).
 //! - [`store`]: the SQLite database (the only module with SQL).
 //! - [`pipeline`]: one poll of one feed through every stage; shared by the daemon and `once`.
+//! - [`alert`]: the outbox worker and the alert sinks (log, jsonl, webhook, exec, email).
 //! - [`daemon`]: tasks, concurrency limits, signals, shutdown.
 //! - [`cli`]: the commands (the only module that prints to stdout).
 
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod daemon;

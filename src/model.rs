@@ -1,7 +1,7 @@
 //! The values that flow through the pipeline: items, feed state, matches. No I/O here, and
 //! no behaviour beyond small conversions; every other module speaks in these types.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::query::Hit;
@@ -89,4 +89,112 @@ pub struct TopicMatch {
 pub struct MatchedItem {
     pub item: Item,
     pub matches: Vec<TopicMatch>,
+}
+
+impl Match {
+    /// The match as the machine interface writes it (`matches --format jsonl`, the `jsonl`
+    /// and `exec` alert sinks, webhook payloads).
+    pub fn record(&self) -> MatchRecord<'_> {
+        MatchRecord {
+            match_id: self.match_id,
+            topic: &self.topic,
+            matched_at: rfc3339(self.matched_at),
+            item_id: self.item_id,
+            feed: &self.feed,
+            title: &self.title,
+            url: self.url.as_deref(),
+            published: self.published.map(rfc3339),
+            terms: &self.terms,
+            explain: &self.hits,
+        }
+    }
+}
+
+/// One match in the stable machine format: `matches --format json|jsonl` and alert payloads.
+#[derive(Debug, Serialize)]
+pub struct MatchRecord<'a> {
+    pub match_id: i64,
+    pub topic: &'a str,
+    pub matched_at: String,
+    pub item_id: i64,
+    pub feed: &'a str,
+    pub title: &'a str,
+    pub url: Option<&'a str>,
+    pub published: Option<String>,
+    pub terms: &'a [String],
+    pub explain: &'a [Hit],
+}
+
+/// Which matches an alert sink wants, and how long they wait before the first attempt (the
+/// digest window). The store writes one outbox row per logged match and route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRoute {
+    pub sink: String,
+    /// Topic ids; `None` takes every topic.
+    pub topics: Option<Vec<String>>,
+    /// Delay before the first attempt: the digest window, or zero.
+    pub delay: std::time::Duration,
+}
+
+impl AlertRoute {
+    /// Whether this sink wants matches of `topic`.
+    pub fn wants(&self, topic: &str) -> bool {
+        self.topics
+            .as_ref()
+            .is_none_or(|topics| topics.iter().any(|t| t == topic))
+    }
+}
+
+/// Where an outbox row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Waiting for its next attempt.
+    Pending,
+    /// A sink accepted it.
+    Delivered,
+    /// Attempts ran out, or the sink refused it for good; kept until requeued.
+    Failed,
+}
+
+impl DeliveryState {
+    /// The name stored in the database and shown by `alerts`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    /// The state with this stored name.
+    pub fn parse(text: &str) -> Option<DeliveryState> {
+        match text {
+            "pending" => Some(DeliveryState::Pending),
+            "delivered" => Some(DeliveryState::Delivered),
+            "failed" => Some(DeliveryState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// An outbox row with the match it delivers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub sink: String,
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When a pending row is tried next.
+    pub next_attempt: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub matched: Match,
+}
+
+/// RFC 3339 in UTC with whole seconds, the form every output uses.
+pub fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

@@ -3,28 +3,31 @@
 //! the order of the stages. A failing feed is a [`PollReport`], never an error.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, FeedConfig, Topic};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
-use crate::model::{FeedState, Item, MatchedItem, TopicMatch};
+use crate::model::{AlertRoute, FeedState, Item, MatchedItem, TopicMatch};
 use crate::parse::{panic_message, parse_feed};
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
-use crate::store::Store;
+use crate::store::{SharedStore, lock};
 
-/// The store shared by every poll of the process; locked only inside blocking sections.
-pub type SharedStore = Arc<Mutex<Store>>;
-
-/// What a poll needs besides the feed: the HTTP client, the store and the compiled topics.
+/// What a poll needs besides the feed: the HTTP client, the store, the compiled topics, and
+/// where logged matches go next (the alert routes, and the worker to wake).
 #[derive(Debug, Clone)]
 pub struct PollContext {
     pub fetcher: Fetcher,
     pub store: SharedStore,
     pub config: Arc<Config>,
+    /// One per configured alert sink; the store writes an outbox row per match and route.
+    pub routes: Arc<Vec<AlertRoute>>,
+    /// Notified when a poll wrote outbox rows.
+    pub outbox_written: Arc<Notify>,
 }
 
 /// How one poll went, for the log, `once` and the scheduler.
@@ -217,8 +220,11 @@ fn process_body(
     state.last_modified = fetched.validators.last_modified;
     let next_due = succeed(&mut state, feed, now, "ok");
     let summary = lock(&context.store)
-        .commit_poll(feed_id, &new_items, &state, now)
+        .commit_poll(feed_id, &new_items, &state, now, &context.routes)
         .map_err(|error| error.to_string())?;
+    if summary.new_deliveries > 0 {
+        context.outbox_written.notify_one();
+    }
     for &(item_idx, match_idx) in &summary.logged {
         let item = &new_items[item_idx].item;
         let topic_match = &new_items[item_idx].matches[match_idx];
@@ -311,14 +317,6 @@ fn fail(
 
 fn jitter() -> f64 {
     fastrand::f64() * 2.0 - 1.0
-}
-
-fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Store> {
-    // A panic while holding the lock cannot leave the database half-written (SQLite rolls
-    // the transaction back), so a poisoned lock is safe to reuse.
-    store
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn blocking<T, F>(work: F) -> T

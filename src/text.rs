@@ -770,9 +770,22 @@ fn collapse_whitespace(text: &str) -> String {
     out
 }
 
+/// Replaces control characters (and with them terminal escape sequences) by spaces, so feed
+/// text never reaches a terminal, a log line or an alert raw.
+pub fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitize_removes_escape_sequences() {
+        assert_eq!(sanitize("a\u{1b}[31mred\u{7}"), "a [31mred ");
+    }
 
     /// Checks `html_to_text`.
     fn check_text(html: &str, expected: &str) {

@@ -54,4 +54,24 @@ CREATE TABLE matches (
 CREATE INDEX matches_time ON matches(matched_at);
 CREATE INDEX matches_topic_url ON matches(topic, url);
 "#,
+    // 2: the alert outbox.
+    r#"
+-- One row per match and alert sink, written in the same transaction as the match: the
+-- outbox the alert worker drains. `state` is pending, delivered or failed; a failed row is
+-- kept (and can be requeued) after its attempts ran out or a sink refused it for good.
+CREATE TABLE deliveries (
+    id            INTEGER PRIMARY KEY,
+    match_id      INTEGER NOT NULL REFERENCES matches(id) ON DELETE CASCADE,
+    sink          TEXT NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_attempt  INTEGER NOT NULL,
+    last_error    TEXT,
+    created       INTEGER NOT NULL,
+    delivered_at  INTEGER,
+    UNIQUE (match_id, sink)
+);
+CREATE INDEX deliveries_due ON deliveries(state, next_attempt);
+"#,
 ];

@@ -7,15 +7,45 @@ mod migrations;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, params};
 
-use crate::model::{FeedState, Item, Match, MatchedItem, REPEATED_KEY_MARK, repeated_key_base};
+use crate::model::{
+    AlertRoute, Delivery, DeliveryState, FeedState, Item, Match, MatchedItem, REPEATED_KEY_MARK,
+    repeated_key_base,
+};
 use crate::query::Hit;
 
 pub use migrations::MIGRATIONS;
+
+/// The store shared by the tasks of one process. Locked only on blocking threads, never
+/// across an `.await`.
+pub type SharedStore = Arc<Mutex<Store>>;
+
+/// Locks the shared store. A panic while holding the lock cannot leave the database
+/// half-written (SQLite rolls the transaction back), so a poisoned lock is safe to reuse.
+pub fn lock(store: &SharedStore) -> MutexGuard<'_, Store> {
+    store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `work` on the shared store on a blocking thread, keeping the caller's tracing span.
+pub async fn with<T, F>(store: &SharedStore, work: F) -> T
+where
+    F: FnOnce(&mut Store) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let store = store.clone();
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(|| work(&mut lock(&store)))).await {
+        Ok(value) => value,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
 
 /// An open database.
 #[derive(Debug)]
@@ -55,6 +85,8 @@ pub struct CommitSummary {
     pub new_matches: usize,
     /// The matches logged, as (index in the batch, index in the item's `matches`).
     pub logged: Vec<(usize, usize)>,
+    /// Outbox rows written for the logged matches.
+    pub new_deliveries: usize,
 }
 
 /// Filters for reading the match log.
@@ -65,7 +97,35 @@ pub struct MatchFilter {
     pub since: Option<DateTime<Utc>>,
     /// At most this many, the most recent ones.
     pub limit: Option<usize>,
+    /// Only matches with a larger id (`matches --follow` reads what is new).
+    pub after_id: Option<i64>,
 }
+
+/// Filters for reading the outbox.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub state: Option<DeliveryState>,
+    /// At most this many, the most recent ones.
+    pub limit: Option<usize>,
+}
+
+/// How many outbox rows are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: usize,
+    pub delivered: usize,
+    pub failed: usize,
+}
+
+/// The columns [`match_from_row`] reads, in order; `m`, `i` and `f` are the matches, items
+/// and feeds tables.
+const MATCH_COLUMNS: &str = "m.id, m.topic, m.matched_at, m.item_id, i.key, f.name, i.title, \
+     i.url, i.published, m.terms, m.hits";
+
+/// The columns [`delivery_from_row`] reads after the match columns; `d` is the deliveries
+/// table.
+const DELIVERY_COLUMNS: &str =
+    "d.id, d.sink, d.state, d.attempts, d.next_attempt, d.last_error, d.created, d.delivered_at";
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -204,16 +264,17 @@ impl Store {
         Ok(known)
     }
 
-    /// Writes one poll's new items, their matches and the feed's state in one transaction.
-    /// An item already stored for this feed is skipped with its matches; a match whose
-    /// canonical URL is already logged for the same topic (the same article from another
-    /// feed) is not logged again.
+    /// Writes one poll's new items, their matches, the matches' outbox rows (one per route
+    /// that wants the topic) and the feed's state in one transaction. An item already stored
+    /// for this feed is skipped with its matches; a match whose canonical URL is already
+    /// logged for the same topic (the same article from another feed) is not logged again.
     pub fn commit_poll(
         &mut self,
         feed_id: i64,
         items: &[MatchedItem],
         state: &FeedState,
         now: DateTime<Utc>,
+        routes: &[AlertRoute],
     ) -> Result<CommitSummary, StoreError> {
         let path = self.path.clone();
         let wrap = |cause| StoreError::Sqlite {
@@ -239,6 +300,13 @@ impl Store {
                     "INSERT INTO matches (item_id, topic, url, matched_at, terms, hits)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (item_id, topic) DO NOTHING",
+                )
+                .map_err(wrap)?;
+            let mut insert_delivery = tx
+                .prepare_cached(
+                    "INSERT INTO deliveries (match_id, sink, next_attempt, created)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (match_id, sink) DO NOTHING",
                 )
                 .map_err(wrap)?;
             for (item_idx, matched) in items.iter().enumerate() {
@@ -281,9 +349,23 @@ impl Store {
                             to_json(&topic_match.hits),
                         ])
                         .map_err(wrap)?;
-                    if inserted > 0 {
-                        summary.new_matches += 1;
-                        summary.logged.push((item_idx, match_idx));
+                    if inserted == 0 {
+                        continue;
+                    }
+                    summary.new_matches += 1;
+                    summary.logged.push((item_idx, match_idx));
+                    let match_id = tx.last_insert_rowid();
+                    for route in routes.iter().filter(|r| r.wants(&topic_match.topic)) {
+                        let first_attempt =
+                            now + chrono::Duration::from_std(route.delay).unwrap_or_default();
+                        summary.new_deliveries += insert_delivery
+                            .execute(params![
+                                match_id,
+                                route.sink,
+                                first_attempt.timestamp(),
+                                now.timestamp()
+                            ])
+                            .map_err(wrap)?;
                     }
                 }
             }
@@ -295,46 +377,29 @@ impl Store {
 
     /// Reads the match log, oldest first (the most recent `limit` when a limit is given).
     pub fn matches(&self, filter: &MatchFilter) -> Result<Vec<Match>, StoreError> {
-        let limit = filter
-            .limit
-            .map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
+        let limit = sql_limit(filter.limit);
         let mut statement = self
             .conn
-            .prepare(
-                "SELECT m.id, m.topic, m.matched_at, m.item_id, i.key, f.name, i.title, i.url,
-                        i.published, m.terms, m.hits
+            .prepare(&format!(
+                "SELECT {MATCH_COLUMNS}
                  FROM matches m
                  JOIN items i ON i.id = m.item_id
                  JOIN feeds f ON f.id = i.feed_id
                  WHERE (?1 IS NULL OR m.topic = ?1) AND (?2 IS NULL OR m.matched_at >= ?2)
+                       AND (?3 IS NULL OR m.id > ?3)
                  ORDER BY m.matched_at DESC, m.id DESC
-                 LIMIT ?3",
-            )
+                 LIMIT ?4"
+            ))
             .map_err(|source| self.error(source))?;
         let rows = statement
             .query_map(
                 params![
                     filter.topic,
                     filter.since.map(|since| since.timestamp()),
+                    filter.after_id,
                     limit
                 ],
-                |row| {
-                    let terms: String = row.get(9)?;
-                    let hits: String = row.get(10)?;
-                    Ok(Match {
-                        match_id: row.get(0)?,
-                        topic: row.get(1)?,
-                        matched_at: from_epoch(row.get(2)?),
-                        item_id: row.get(3)?,
-                        item_key: row.get(4)?,
-                        feed: row.get(5)?,
-                        title: row.get(6)?,
-                        url: row.get(7)?,
-                        published: row.get::<_, Option<i64>>(8)?.map(from_epoch),
-                        terms: serde_json::from_str(&terms).unwrap_or_default(),
-                        hits: serde_json::from_str::<Vec<Hit>>(&hits).unwrap_or_default(),
-                    })
-                },
+                |row| match_from_row(row, 0),
             )
             .map_err(|source| self.error(source))?;
         let mut matches = rows
@@ -342,6 +407,194 @@ impl Store {
             .map_err(|source| self.error(source))?;
         matches.reverse();
         Ok(matches)
+    }
+
+    /// Pending outbox rows of `sinks` due at `now`, oldest first, at most `limit`.
+    pub fn due_deliveries(
+        &self,
+        sinks: &[&str],
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.read_deliveries(
+            "d.state = 'pending' AND d.next_attempt <= ?1 AND d.sink IN (SELECT value FROM json_each(?2))
+             ORDER BY d.id LIMIT ?3",
+            params![now.timestamp(), to_json(sinks), sql_limit(Some(limit))],
+        )
+    }
+
+    /// Every pending outbox row of one sink, oldest first, at most `limit` (a digest sends
+    /// them together).
+    pub fn pending_deliveries(
+        &self,
+        sink: &str,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.read_deliveries(
+            "d.state = 'pending' AND d.sink = ?1 ORDER BY d.id LIMIT ?2",
+            params![sink, sql_limit(Some(limit))],
+        )
+    }
+
+    /// The outbox for `alerts`: oldest first (the most recent `limit` when a limit is given).
+    pub fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        let mut rows = self.read_deliveries(
+            "(?1 IS NULL OR d.state = ?1) ORDER BY d.id DESC LIMIT ?2",
+            params![
+                filter.state.map(DeliveryState::as_str),
+                sql_limit(filter.limit)
+            ],
+        )?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// When the next pending row of `sinks` is due, if any is pending.
+    pub fn next_delivery_due(&self, sinks: &[&str]) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT MIN(next_attempt) FROM deliveries
+                 WHERE state = 'pending' AND sink IN (SELECT value FROM json_each(?1))",
+                [to_json(sinks)],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+            .map(|due| due.map(from_epoch))
+            .map_err(|source| self.error(source))
+    }
+
+    /// How many outbox rows of `sinks` are in each state.
+    pub fn outbox_counts(&self, sinks: &[&str]) -> Result<OutboxCounts, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT state, COUNT(*) FROM deliveries
+                 WHERE sink IN (SELECT value FROM json_each(?1)) GROUP BY state",
+            )
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map([to_json(sinks)], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(|source| self.error(source))?;
+        let mut counts = OutboxCounts::default();
+        for row in rows {
+            let (state, n) = row.map_err(|source| self.error(source))?;
+            let n = usize::try_from(n).unwrap_or(0);
+            match DeliveryState::parse(&state) {
+                Some(DeliveryState::Pending) => counts.pending = n,
+                Some(DeliveryState::Delivered) => counts.delivered = n,
+                Some(DeliveryState::Failed) => counts.failed = n,
+                None => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Records that a sink accepted these rows.
+    pub fn mark_delivered(&mut self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let wrap = |cause| StoreError::Sqlite {
+            path: path.clone(),
+            cause,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,
+                            delivered_at = ?2, last_error = NULL
+                     WHERE id = ?1",
+                )
+                .map_err(wrap)?;
+            for id in ids {
+                update.execute(params![id, now.timestamp()]).map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// Records a failed attempt: the rows are tried again at `retry_at`, or marked failed
+    /// when there is no retry.
+    pub fn mark_attempt_failed(
+        &mut self,
+        ids: &[i64],
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let wrap = |cause| StoreError::Sqlite {
+            path: path.clone(),
+            cause,
+        };
+        let state = if retry_at.is_some() {
+            "pending"
+        } else {
+            "failed"
+        };
+        let next = retry_at.map(|time| time.timestamp());
+        let tx = self.conn.transaction().map_err(wrap)?;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3,
+                            next_attempt = COALESCE(?4, next_attempt)
+                     WHERE id = ?1",
+                )
+                .map_err(wrap)?;
+            for id in ids {
+                update
+                    .execute(params![id, state, error, next])
+                    .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// Requeues failed rows (`id`, or every failed row when `id` is `None`): pending again,
+    /// due at `now`, with a fresh count of attempts. Returns how many were requeued.
+    pub fn requeue_failed(
+        &mut self,
+        id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt = ?2
+                 WHERE state = 'failed' AND (?1 IS NULL OR id = ?1)",
+                params![id, now.timestamp()],
+            )
+            .map_err(|source| self.error(source))
+    }
+
+    /// The outbox row `id`, if it exists.
+    pub fn delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
+        Ok(self
+            .read_deliveries("d.id = ?1", params![id])?
+            .into_iter()
+            .next())
+    }
+
+    fn read_deliveries(
+        &self,
+        condition: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {MATCH_COLUMNS}, {DELIVERY_COLUMNS}
+                 FROM deliveries d
+                 JOIN matches m ON m.id = d.match_id
+                 JOIN items i ON i.id = m.item_id
+                 JOIN feeds f ON f.id = i.feed_id
+                 WHERE {condition}"
+            ))
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map(params, delivery_from_row)
+            .map_err(|source| self.error(source))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.error(source))
     }
 
     /// Number of stored items and matches, for summaries and tests.
@@ -440,6 +693,48 @@ fn next_prefix(prefix: &str) -> String {
     let last = bytes.last_mut().expect("the marker is not empty");
     *last += 1;
     String::from_utf8(bytes).expect("ASCII stays UTF-8")
+}
+
+/// A match from the [`MATCH_COLUMNS`] starting at column `first`.
+fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Match> {
+    let terms: String = row.get(first + 9)?;
+    let hits: String = row.get(first + 10)?;
+    Ok(Match {
+        match_id: row.get(first)?,
+        topic: row.get(first + 1)?,
+        matched_at: from_epoch(row.get(first + 2)?),
+        item_id: row.get(first + 3)?,
+        item_key: row.get(first + 4)?,
+        feed: row.get(first + 5)?,
+        title: row.get(first + 6)?,
+        url: row.get(first + 7)?,
+        published: row.get::<_, Option<i64>>(first + 8)?.map(from_epoch),
+        terms: serde_json::from_str(&terms).unwrap_or_default(),
+        hits: serde_json::from_str::<Vec<Hit>>(&hits).unwrap_or_default(),
+    })
+}
+
+/// A delivery from the [`MATCH_COLUMNS`] followed by the [`DELIVERY_COLUMNS`].
+fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+    const FIRST: usize = 11;
+    let state: String = row.get(FIRST + 2)?;
+    Ok(Delivery {
+        id: row.get(FIRST)?,
+        sink: row.get(FIRST + 1)?,
+        // The schema's CHECK allows only the three states.
+        state: DeliveryState::parse(&state).unwrap_or(DeliveryState::Failed),
+        attempts: row.get(FIRST + 3)?,
+        next_attempt: from_epoch(row.get(FIRST + 4)?),
+        last_error: row.get(FIRST + 5)?,
+        created: from_epoch(row.get(FIRST + 6)?),
+        delivered_at: row.get::<_, Option<i64>>(FIRST + 7)?.map(from_epoch),
+        matched: match_from_row(row, 0)?,
+    })
+}
+
+/// A `LIMIT` value: -1 (none) for `None`.
+fn sql_limit(limit: Option<usize>) -> i64 {
+    limit.map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX))
 }
 
 fn distinct_terms(hits: &[Hit]) -> Vec<&str> {

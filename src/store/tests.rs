@@ -78,7 +78,7 @@ fn items_and_matches_are_logged_once() {
         item("guid:2", None, &[]),
     ];
     let first = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now())
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[])
         .unwrap();
     assert_eq!(
         first,
@@ -86,10 +86,11 @@ fn items_and_matches_are_logged_once() {
             new_items: 2,
             new_matches: 1,
             logged: vec![(0, 0)],
+            new_deliveries: 0,
         }
     );
     let again = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now())
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[])
         .unwrap();
     assert_eq!(again, CommitSummary::default());
     let probe = [
@@ -103,7 +104,7 @@ fn items_and_matches_are_logged_once() {
     // the same topic, but logged for a topic it had not matched before.
     let copy = vec![item("guid:b1", Some("https://e.com/1"), &["sat", "sale"])];
     let from_b = store
-        .commit_poll(ids[1], &copy, &FeedState::default(), now())
+        .commit_poll(ids[1], &copy, &FeedState::default(), now(), &[])
         .unwrap();
     assert_eq!(
         from_b,
@@ -112,6 +113,7 @@ fn items_and_matches_are_logged_once() {
             new_matches: 1,
             // Only the second topic: the first is already logged for this URL.
             logged: vec![(0, 1)],
+            new_deliveries: 0,
         }
     );
 
@@ -137,7 +139,7 @@ fn the_match_log_filters_by_topic_time_and_limit() {
         let topic = if i % 2 == 0 { "sat" } else { "sale" };
         let batch = vec![item(&format!("guid:{i}"), None, &[topic])];
         store
-            .commit_poll(ids[0], &batch, &FeedState::default(), at)
+            .commit_poll(ids[0], &batch, &FeedState::default(), at, &[])
             .unwrap();
     }
     let all = store.matches(&MatchFilter::default()).unwrap();
@@ -220,6 +222,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             std::slice::from_ref(&plain),
             &FeedState::default(),
             now(),
+            &[],
         )
         .unwrap();
 
@@ -240,7 +243,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
         matches: vec![],
     }];
     store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now())
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[])
         .unwrap();
     let mut unique_again = second.clone();
     unique_again.key = "guid:g".into();
@@ -262,6 +265,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             }],
             &FeedState::default(),
             now(),
+            &[],
         )
         .unwrap();
     let known = store.known_keys(ids[0], &[unique_again]).unwrap();

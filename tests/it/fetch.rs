@@ -19,6 +19,8 @@ fn daemon(max_body: u64, timeout: Duration) -> DaemonConfig {
         timeout,
         connect_timeout: Duration::from_secs(2),
         max_body,
+        alert_attempts: 10,
+        alert_wait: Duration::from_secs(30),
     }
 }
 

@@ -1,0 +1,275 @@
+//! What an alert says: the text of one match or a digest, rendered for a target markup with
+//! the feed's text escaped for it. Pure.
+//!
+//! Feed text is written by strangers: every value taken from a feed loses its control
+//! characters (and with them terminal escape sequences) and is escaped for the markup it
+//! lands in, so a title cannot format, link or mention anything in a chat message or email.
+
+use crate::config::TEMPLATE_FIELDS;
+use crate::model::{Match, rfc3339};
+use crate::text::sanitize;
+
+/// The markup a message is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markup {
+    /// Plain text (log, exec, ntfy, the JSON webhook's `text`, the email's text part).
+    Plain,
+    /// Slack mrkdwn: `&`, `<` and `>` are escaped.
+    Slack,
+    /// Discord markdown: formatting characters are backslash-escaped.
+    Discord,
+    /// HTML (the email's HTML part).
+    Html,
+}
+
+/// The longest subject or title line, in characters.
+const SUBJECT_CHARS: usize = 200;
+
+/// The text of one match, from the sink's template or the default for `markup`.
+pub fn render_one(m: &Match, template: Option<&str>, markup: Markup) -> String {
+    if markup == Markup::Html {
+        // The HTML part is the plain text, escaped, with line breaks kept.
+        return html_paragraphs(&render_one(m, template, Markup::Plain));
+    }
+    let template = template.unwrap_or(match markup {
+        Markup::Slack => {
+            "*{title}*\n{url}\ntopic {topic} · {feed} · published {published} · matched {terms}"
+        }
+        Markup::Discord => {
+            "**{title}**\n{url}\ntopic {topic} · {feed} · published {published} · matched {terms}"
+        }
+        Markup::Plain | Markup::Html => {
+            "{title}\n{url}\ntopic {topic} · {feed} · published {published} · matched {terms}"
+        }
+    });
+    fill(template, |field| value(m, field, markup))
+}
+
+/// The text of a batch: one match as [`render_one`], several as a digest (a count line,
+/// then each match).
+pub fn render(matches: &[Match], template: Option<&str>, markup: Markup) -> String {
+    if let [single] = matches {
+        return render_one(single, template, markup);
+    }
+    if markup == Markup::Html {
+        return html_paragraphs(&render(matches, template, Markup::Plain));
+    }
+    let mut text = format!("{} new matches", matches.len());
+    for m in matches {
+        text.push_str("\n\n");
+        text.push_str(&render_one(m, template, markup));
+    }
+    text
+}
+
+/// A one-line subject (email subject, ntfy title): the topic and title for one match, a
+/// count and the topics for a digest. Plain text, no control characters.
+pub fn subject(matches: &[Match]) -> String {
+    let line = match matches {
+        [single] => format!("[watchword] {}: {}", single.topic, single.title),
+        _ => {
+            let mut topics: Vec<&str> = matches.iter().map(|m| m.topic.as_str()).collect();
+            topics.dedup();
+            topics.sort_unstable();
+            topics.dedup();
+            format!(
+                "[watchword] {} new matches ({})",
+                matches.len(),
+                topics.join(", ")
+            )
+        }
+    };
+    let line = sanitize(&line);
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= SUBJECT_CHARS {
+        line
+    } else {
+        let mut cut: String = line.chars().take(SUBJECT_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// Escapes feed text for `markup` (after removing control characters).
+pub fn escape(text: &str, markup: Markup) -> String {
+    let text = sanitize(text);
+    match markup {
+        Markup::Plain => text,
+        Markup::Slack => text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;"),
+        Markup::Discord => {
+            let mut out = String::with_capacity(text.len());
+            for c in text.chars() {
+                if "\\*_~`|>#[]()-:@".contains(c) {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out
+        }
+        Markup::Html => text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;"),
+    }
+}
+
+/// The escaped value of a template field for one match.
+fn value(m: &Match, field: &str, markup: Markup) -> String {
+    debug_assert!(TEMPLATE_FIELDS.contains(&field));
+    match field {
+        "title" => escape(&m.title, markup),
+        "url" => match &m.url {
+            // A URL stays a URL: Discord would break on backslashes, and canonical URLs
+            // carry no markdown; Slack still needs its three entities.
+            Some(url) if markup == Markup::Discord => sanitize(url),
+            Some(url) => escape(url, markup),
+            None => "(no link)".into(),
+        },
+        "topic" => escape(&m.topic, markup),
+        "feed" => escape(&m.feed, markup),
+        "terms" => escape(&m.terms.join(", "), markup),
+        "published" => m.published.map_or_else(|| "unknown".into(), rfc3339),
+        _ => String::new(),
+    }
+}
+
+/// Replaces `{field}` placeholders with `value(field)`; `{{` and `}}` are literal braces.
+/// Templates are checked when the config is compiled, so an unknown name cannot occur.
+fn fill(template: &str, value: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(at) = rest.find(['{', '}']) {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+        } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
+            out.push_str(&value(&tail[1..end]));
+            rest = &tail[end + 1..];
+        } else {
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Plain text as HTML paragraphs: escaped, blank lines between paragraphs, line breaks kept.
+fn html_paragraphs(plain: &str) -> String {
+    plain
+        .split("\n\n")
+        .map(|paragraph| {
+            let lines: Vec<String> = paragraph
+                .lines()
+                .map(|line| escape(line, Markup::Html))
+                .collect();
+            format!("<p>{}</p>", lines.join("<br>\n"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn hostile() -> Match {
+        Match {
+            match_id: 7,
+            topic: "satellite_launch".into(),
+            matched_at: Utc.with_ymd_and_hms(2023, 11, 21, 14, 0, 0).unwrap(),
+            item_id: 3,
+            item_key: "guid:1".into(),
+            feed: "Wire <b>".into(),
+            title: "Launch *now* <@here> & `rm -rf` \u{1b}[31mred\u{7}".into(),
+            url: Some("https://example.com/a?b=1&c=2".into()),
+            published: Some(Utc.with_ymd_and_hms(2023, 11, 21, 13, 43, 0).unwrap()),
+            terms: vec!["spy satellite".into(), "@north_korea".into()],
+            hits: vec![],
+        }
+    }
+
+    #[test]
+    fn control_characters_never_survive() {
+        for markup in [Markup::Plain, Markup::Slack, Markup::Discord, Markup::Html] {
+            let text = render_one(&hostile(), None, markup);
+            assert!(!text.contains('\u{1b}'), "{markup:?}: {text}");
+            assert!(!text.contains('\u{7}'), "{markup:?}: {text}");
+        }
+        assert!(!subject(&[hostile()]).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn slack_escapes_its_three_entities() {
+        let text = render_one(&hostile(), None, Markup::Slack);
+        assert!(text.contains("&lt;@here&gt; &amp;"), "{text}");
+        assert!(text.contains("https://example.com/a?b=1&amp;c=2"), "{text}");
+        assert!(!text.contains("<@here>"));
+    }
+
+    #[test]
+    fn discord_escapes_formatting_but_keeps_urls() {
+        let text = render_one(&hostile(), None, Markup::Discord);
+        assert!(text.contains(r"\*now\*"), "{text}");
+        assert!(
+            text.contains(r"\<\@here\>") || text.contains(r"<\@here\>"),
+            "{text}"
+        );
+        assert!(text.contains(r"\`rm \-rf\`"), "{text}");
+        assert!(text.contains("\nhttps://example.com/a?b=1&c=2\n"), "{text}");
+    }
+
+    #[test]
+    fn html_escapes_everything_from_the_feed() {
+        let text = render_one(&hostile(), None, Markup::Html);
+        assert!(text.contains("&lt;@here&gt; &amp;"), "{text}");
+        assert!(text.contains("Wire &lt;b&gt;"), "{text}");
+        assert!(!text.contains("<b>"));
+        assert!(text.starts_with("<p>") && text.contains("<br>"), "{text}");
+    }
+
+    #[test]
+    fn templates_fill_placeholders_and_literal_braces() {
+        let text = render_one(
+            &hostile(),
+            Some("{{{topic}}} {title} ({terms}) {published} -> {url}"),
+            Markup::Plain,
+        );
+        assert_eq!(
+            text,
+            "{satellite_launch} Launch *now* <@here> & `rm -rf`  [31mred  (spy satellite, @north_korea) 2023-11-21T13:43:00Z -> https://example.com/a?b=1&c=2"
+        );
+    }
+
+    #[test]
+    fn a_digest_counts_and_lists_every_match() {
+        let mut second = hostile();
+        second.title = "Second".into();
+        second.topic = "missile_sale".into();
+        let text = render(&[hostile(), second.clone()], Some("{title}"), Markup::Plain);
+        assert_eq!(
+            text,
+            "2 new matches\n\nLaunch *now* <@here> & `rm -rf`  [31mred \n\nSecond"
+        );
+        assert_eq!(
+            subject(&[hostile(), second]),
+            "[watchword] 2 new matches (missile_sale, satellite_launch)"
+        );
+    }
+
+    #[test]
+    fn a_missing_link_says_so() {
+        let mut m = hostile();
+        m.url = None;
+        assert!(render_one(&m, Some("{url}"), Markup::Plain).contains("(no link)"));
+    }
+}

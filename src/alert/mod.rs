@@ -1,0 +1,473 @@
+//! Alert delivery: the outbox worker and its sinks (one file per sink).
+//!
+//! The store writes one outbox row per logged match and sink in the match's own transaction
+//! (see [`routes`]). The [`Alerter`] drains the outbox: it sends each due row (or, for a
+//! digest sink, every pending row at once), records the outcome before it sends anything
+//! else, and retries failures with exponential backoff and jitter until the attempts run
+//! out. A row is marked delivered only after its sink accepted it, so a crash between the
+//! two sends it again: delivery is at least once, and webhooks carry an `Idempotency-Key`
+//! that stays the same on every try so a receiver can drop repeats.
+
+mod email;
+mod exec;
+mod jsonl;
+mod log;
+pub mod message;
+mod webhook;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{AlertConfig, Config, SinkConfig};
+use crate::fetch::Fetcher;
+use crate::model::{AlertRoute, Delivery, Match};
+use crate::store::{self, OutboxCounts, SharedStore, StoreError};
+
+pub use email::{PASSWORD_VAR, USER_VAR};
+
+/// The wait before the first retry; each later failure doubles it.
+pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts, Retry-After included.
+pub const MAX_RETRY: Duration = Duration::from_secs(3600);
+/// How often the daemon's worker reads the outbox when nothing woke it (a retry requeued by
+/// `watchword alerts retry` from another process).
+pub const RECHECK: Duration = Duration::from_secs(5);
+/// The most rows one sink handles in one round.
+const BATCH: usize = 200;
+
+/// Why a send failed, and whether to try again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError {
+    pub message: String,
+    pub retry: Retry,
+}
+
+/// What to do after a failed send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Try again after the backoff for the number of attempts.
+    Backoff,
+    /// Try again after this long (a Retry-After header), at most [`MAX_RETRY`].
+    After(Duration),
+    /// The sink refused for good (a 4xx, a permanent SMTP error): fail the row now.
+    Never,
+}
+
+/// The wait after `attempts` failed attempts (1 or more): [`FIRST_RETRY`] doubled for each
+/// earlier failure, ±20 % by `jitter` (in −1..=1), at most [`MAX_RETRY`].
+pub fn retry_delay(attempts: u32, jitter: f64) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(30);
+    let base = FIRST_RETRY.as_secs_f64() * f64::from(1u32 << doublings.min(24));
+    let jittered = base * (1.0 + 0.2 * jitter.clamp(-1.0, 1.0));
+    Duration::from_secs_f64(jittered.min(MAX_RETRY.as_secs_f64()))
+}
+
+/// The outbox routes for the configured sinks: which topics each takes and how long a row
+/// waits before its first attempt (the digest window).
+pub fn routes(alerts: &[AlertConfig]) -> Vec<AlertRoute> {
+    alerts
+        .iter()
+        .map(|alert| AlertRoute {
+            sink: alert.name.clone(),
+            topics: alert.topics.clone(),
+            delay: alert.digest.unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The `Idempotency-Key` of a message: the same for every try of the same rows on the same
+/// sink, different for any other (match, sink).
+pub fn idempotency_key(sink: &str, matches: &[Match]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(sink.as_bytes());
+    for m in matches {
+        hash.update(b"\0");
+        hash.update(m.match_id.to_le_bytes());
+        hash.update(m.matched_at.timestamp().to_le_bytes());
+        hash.update(m.item_key.as_bytes());
+    }
+    let digest = hash.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("watchword-{hex}")
+}
+
+/// The outbox worker and the configured sinks.
+#[derive(Debug, Clone)]
+pub struct Alerter {
+    sinks: Arc<Vec<Sink>>,
+    store: SharedStore,
+    max_attempts: u32,
+    wake: Arc<Notify>,
+}
+
+/// One configured sink, ready to send.
+#[derive(Debug)]
+struct Sink {
+    config: AlertConfig,
+    transport: Transport,
+}
+
+#[derive(Debug)]
+enum Transport {
+    Log,
+    Jsonl(PathBuf),
+    Webhook(webhook::Webhook),
+    Exec {
+        command: Vec<String>,
+        timeout: Duration,
+    },
+    Email(email::Mailer),
+}
+
+impl Alerter {
+    /// Prepares every configured sink. Fails on a sink that cannot work at all (an email
+    /// address the SMTP library rejects).
+    pub fn new(config: &Config, fetcher: &Fetcher, store: SharedStore) -> Result<Alerter, String> {
+        let sinks = config
+            .alerts
+            .iter()
+            .map(|alert| {
+                let transport = match &alert.sink {
+                    SinkConfig::Log => Transport::Log,
+                    SinkConfig::Jsonl { path } => Transport::Jsonl(path.clone()),
+                    SinkConfig::Webhook {
+                        url,
+                        format,
+                        headers,
+                        timeout,
+                    } => Transport::Webhook(webhook::Webhook {
+                        fetcher: fetcher.clone(),
+                        url: url.clone(),
+                        format: *format,
+                        headers: headers.clone(),
+                        timeout: *timeout,
+                    }),
+                    SinkConfig::Exec { command, timeout } => Transport::Exec {
+                        command: command.clone(),
+                        timeout: *timeout,
+                    },
+                    SinkConfig::Email {
+                        host,
+                        port,
+                        tls,
+                        from,
+                        to,
+                        timeout,
+                    } => Transport::Email(
+                        email::Mailer::new(host, *port, *tls, from, to, *timeout)
+                            .map_err(|error| format!("alert {}: {error}", alert.name))?,
+                    ),
+                };
+                Ok(Sink {
+                    config: alert.clone(),
+                    transport,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Alerter {
+            sinks: Arc::new(sinks),
+            store,
+            max_attempts: config.daemon.alert_attempts,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Whether any sink is configured.
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
+    /// A handle that wakes the worker (the pipeline pokes it after writing outbox rows).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// The daemon's worker: delivers due rows, then sleeps until the next is due, something
+    /// is written to the outbox, or [`RECHECK`] passes; returns at shutdown, never in the
+    /// middle of recording an outcome.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        if self.is_empty() {
+            return;
+        }
+        loop {
+            if let Err(error) = self.round(Utc::now(), false, &shutdown).await {
+                warn!(error = %error, "alert outbox unreadable; trying again");
+            }
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let wait = match self.next_due().await {
+                Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO),
+                Ok(None) | Err(_) => RECHECK,
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait.min(RECHECK)) => {}
+            }
+        }
+    }
+
+    /// For `once`: delivers and retries until nothing is pending or `wait` has passed. A
+    /// digest sink sends what this run logged without waiting for its window. Returns the
+    /// outbox counts for the configured sinks.
+    pub async fn drain(&self, wait: Duration) -> Result<OutboxCounts, StoreError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let never = CancellationToken::new();
+        if !self.is_empty() {
+            loop {
+                self.round(Utc::now(), true, &never).await?;
+                let Some(due) = self.next_due().await? else {
+                    break;
+                };
+                let until_due = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                let wake_at = tokio::time::Instant::now() + until_due;
+                if wake_at > deadline {
+                    break;
+                }
+                tokio::time::sleep_until(wake_at).await;
+            }
+        }
+        self.counts().await
+    }
+
+    /// Outbox counts for the configured sinks.
+    pub async fn counts(&self) -> Result<OutboxCounts, StoreError> {
+        let names = self.sink_names();
+        store::with(&self.store, move |store| store.outbox_counts(&refs(&names))).await
+    }
+
+    /// One pass over the outbox: every sink with due rows sends them, all sinks at once.
+    async fn round(
+        &self,
+        now: DateTime<Utc>,
+        flush_digests: bool,
+        shutdown: &CancellationToken,
+    ) -> Result<(), StoreError> {
+        let names = self.sink_names();
+        let due = store::with(&self.store, move |store| {
+            store.due_deliveries(&refs(&names), now, BATCH)
+        })
+        .await?;
+        let mut by_sink: HashMap<String, Vec<Delivery>> = HashMap::new();
+        for delivery in due {
+            by_sink
+                .entry(delivery.sink.clone())
+                .or_default()
+                .push(delivery);
+        }
+        let mut tasks = JoinSet::new();
+        for index in 0..self.sinks.len() {
+            let sink = &self.sinks[index];
+            let due = by_sink.remove(&sink.config.name).unwrap_or_default();
+            let is_digest = sink.config.digest.is_some();
+            if due.is_empty() && !(is_digest && flush_digests) {
+                continue;
+            }
+            let (worker, shutdown) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                let sink = &worker.sinks[index];
+                if sink.config.digest.is_some() {
+                    worker.send_digest(sink, due, now, flush_digests).await
+                } else {
+                    worker.send_each(sink, due, &shutdown).await
+                }
+            });
+        }
+        let mut result = Ok(());
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => result = Err(error),
+                Err(error) => warn!(error = %error, "alert task failed"),
+            }
+        }
+        result
+    }
+
+    /// Sends rows one message each, recording each outcome before the next send.
+    async fn send_each(
+        &self,
+        sink: &Sink,
+        due: Vec<Delivery>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), StoreError> {
+        for delivery in due {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let batch = [delivery.matched.clone()];
+            let outcome = sink.send(&batch).await;
+            self.record(sink, &[delivery], outcome).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends every pending row of a digest sink as one message, when one of them is due (or
+    /// when flushing, every row not waiting for a retry).
+    async fn send_digest(
+        &self,
+        sink: &Sink,
+        due: Vec<Delivery>,
+        now: DateTime<Utc>,
+        flush: bool,
+    ) -> Result<(), StoreError> {
+        let name = sink.config.name.clone();
+        let pending = store::with(&self.store, move |store| {
+            store.pending_deliveries(&name, BATCH)
+        })
+        .await?;
+        let batch: Vec<Delivery> = if due.is_empty() {
+            // Flushing: rows in their first window go now, rows in backoff wait for it.
+            debug_assert!(flush);
+            pending
+                .into_iter()
+                .filter(|d| d.attempts == 0 || d.next_attempt <= now)
+                .collect()
+        } else {
+            pending
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let matches: Vec<Match> = batch.iter().map(|d| d.matched.clone()).collect();
+        let outcome = sink.send(&matches).await;
+        self.record(sink, &batch, outcome).await
+    }
+
+    /// Stores the outcome of one send for its rows.
+    async fn record(
+        &self,
+        sink: &Sink,
+        rows: &[Delivery],
+        outcome: Result<(), SendError>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
+        match outcome {
+            Ok(()) => {
+                info!(sink = %sink.config.name, deliveries = ids.len(), "alert delivered");
+                store::with(&self.store, move |store| store.mark_delivered(&ids, now)).await
+            }
+            Err(error) => {
+                // Every row of a batch shares its attempts, so one decision covers them all.
+                let attempts = rows.iter().map(|d| d.attempts).max().unwrap_or(0) + 1;
+                let retry_at = match error.retry {
+                    Retry::Never => None,
+                    _ if attempts >= self.max_attempts => None,
+                    Retry::Backoff => Some(retry_delay(attempts, fastrand::f64() * 2.0 - 1.0)),
+                    Retry::After(wait) => Some(wait.min(MAX_RETRY)),
+                }
+                .map(|wait| now + chrono::Duration::from_std(wait).unwrap_or_default());
+                match retry_at {
+                    Some(at) => warn!(
+                        sink = %sink.config.name,
+                        error = %error.message,
+                        attempts,
+                        retry_at = %crate::model::rfc3339(at),
+                        "alert delivery failed; will retry"
+                    ),
+                    None => warn!(
+                        sink = %sink.config.name,
+                        error = %error.message,
+                        attempts,
+                        "alert delivery failed for good; `watchword alerts retry` requeues it"
+                    ),
+                }
+                let message = error.message;
+                store::with(&self.store, move |store| {
+                    store.mark_attempt_failed(&ids, &message, retry_at)
+                })
+                .await
+            }
+        }
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let names = self.sink_names();
+        store::with(&self.store, move |store| {
+            store.next_delivery_due(&refs(&names))
+        })
+        .await
+    }
+
+    fn sink_names(&self) -> Vec<String> {
+        self.sinks.iter().map(|s| s.config.name.clone()).collect()
+    }
+}
+
+impl Sink {
+    /// Sends one message for `matches` (one match, or a digest).
+    async fn send(&self, matches: &[Match]) -> Result<(), SendError> {
+        let key = idempotency_key(&self.config.name, matches);
+        let template = self.config.template.as_deref();
+        match &self.transport {
+            Transport::Log => {
+                log::send(&self.config, matches);
+                Ok(())
+            }
+            Transport::Jsonl(path) => jsonl::send(path, matches).await,
+            Transport::Webhook(hook) => hook.send(template, matches, &key).await,
+            Transport::Exec { command, timeout } => {
+                exec::send(command, *timeout, template, matches, &key).await
+            }
+            Transport::Email(mailer) => mailer.send(template, matches).await,
+        }
+    }
+}
+
+fn refs(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_near_a_second_doubles_and_caps_at_an_hour() {
+        assert_eq!(retry_delay(1, 0.0), Duration::from_secs(1));
+        assert_eq!(retry_delay(2, 0.0), Duration::from_secs(2));
+        assert_eq!(retry_delay(5, 0.0), Duration::from_secs(16));
+        assert_eq!(retry_delay(40, 0.0), MAX_RETRY);
+        assert_eq!(retry_delay(40, 1.0), MAX_RETRY);
+        let low = retry_delay(1, -1.0);
+        let high = retry_delay(1, 1.0);
+        assert!(low >= Duration::from_millis(799) && high <= Duration::from_millis(1201));
+        assert!(low < high, "jitter spreads retries");
+    }
+
+    #[test]
+    fn idempotency_keys_are_stable_per_match_and_sink() {
+        use chrono::TimeZone;
+        let m = Match {
+            match_id: 1,
+            topic: "t".into(),
+            matched_at: Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap(),
+            item_id: 1,
+            item_key: "guid:a".into(),
+            feed: "f".into(),
+            title: "x".into(),
+            url: None,
+            published: None,
+            terms: vec![],
+            hits: vec![],
+        };
+        let mut other = m.clone();
+        other.match_id = 2;
+        let key = idempotency_key("hook", std::slice::from_ref(&m));
+        assert_eq!(key, idempotency_key("hook", std::slice::from_ref(&m)));
+        assert_ne!(key, idempotency_key("hook-2", std::slice::from_ref(&m)));
+        assert_ne!(key, idempotency_key("hook", &[other]));
+        assert!(key.starts_with("watchword-") && key.len() == 42);
+    }
+}

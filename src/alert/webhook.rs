@@ -1,0 +1,152 @@
+//! The `webhook` sink: an HTTP POST through the `fetch` module's client, in one of four
+//! body formats, with an `Idempotency-Key` header so a receiver can drop repeats.
+
+use base64::Engine as _;
+use chrono::Utc;
+use serde_json::json;
+
+use super::message::{Markup, render, subject};
+use super::{Retry, SendError};
+use crate::config::WebhookFormat;
+use crate::fetch::{Fetcher, Post};
+use crate::model::Match;
+
+/// Discord rejects messages over 2,000 characters.
+const DISCORD_MAX_CHARS: usize = 2000;
+
+/// A webhook sink ready to post.
+#[derive(Debug)]
+pub struct Webhook {
+    pub fetcher: Fetcher,
+    pub url: url::Url,
+    pub format: WebhookFormat,
+    pub headers: Vec<(String, String)>,
+    pub timeout: std::time::Duration,
+}
+
+impl Webhook {
+    /// Posts the batch. 2xx is delivered; 408, 429 and 5xx are retried (after Retry-After when
+    /// given); any other status fails at once with the response in the error.
+    pub async fn send(
+        &self,
+        template: Option<&str>,
+        matches: &[Match],
+        key: &str,
+    ) -> Result<(), SendError> {
+        let Webhook {
+            fetcher,
+            url,
+            format,
+            headers,
+            timeout,
+        } = self;
+        let (format, timeout) = (*format, *timeout);
+        let mut all_headers = vec![("Idempotency-Key".to_string(), key.to_string())];
+        let (content_type, body) = match format {
+            WebhookFormat::Json => {
+                let records: Vec<_> = matches.iter().map(Match::record).collect();
+                let body = json!({
+                    "text": render(matches, template, Markup::Plain),
+                    "matches": records,
+                });
+                ("application/json", body.to_string())
+            }
+            WebhookFormat::Slack => {
+                let body = json!({
+                    "text": render(matches, template, Markup::Slack),
+                    "unfurl_links": false,
+                });
+                ("application/json", body.to_string())
+            }
+            WebhookFormat::Discord => {
+                let body = json!({
+                    "content": cut(&render(matches, template, Markup::Discord), DISCORD_MAX_CHARS),
+                    "allowed_mentions": { "parse": [] },
+                });
+                ("application/json", body.to_string())
+            }
+            WebhookFormat::Ntfy => {
+                all_headers.push(("Title".into(), header_text(&subject(matches))));
+                all_headers.push(("Tags".into(), "newspaper".into()));
+                if let [single] = matches
+                    && let Some(url) = &single.url
+                {
+                    all_headers.push(("Click".into(), url.clone()));
+                }
+                (
+                    "text/plain; charset=utf-8",
+                    render(matches, template, Markup::Plain),
+                )
+            }
+        };
+        all_headers.extend(headers.iter().cloned());
+        let post = Post {
+            url,
+            content_type,
+            headers: &all_headers,
+            body: body.into_bytes(),
+            timeout,
+        };
+        let response = fetcher
+            .post(post, Utc::now())
+            .await
+            .map_err(|error| SendError {
+                message: error.to_string(),
+                retry: Retry::Backoff,
+            })?;
+        let status = response.status;
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let message = if response.excerpt.is_empty() {
+            format!("http {status}")
+        } else {
+            format!(
+                "http {status}: {}",
+                crate::text::sanitize(&response.excerpt)
+            )
+        };
+        let retry = match status {
+            408 | 429 | 500..=599 => response.retry_after.map_or(Retry::Backoff, Retry::After),
+            _ => Retry::Never,
+        };
+        Err(SendError { message, retry })
+    }
+}
+
+/// A header value: ASCII as is, anything else as an RFC 2047 encoded word (ntfy decodes it).
+fn header_text(text: &str) -> String {
+    if text.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) {
+        text.to_string()
+    } else {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        format!("=?UTF-8?B?{encoded}?=")
+    }
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_ascii_titles_become_encoded_words() {
+        assert_eq!(header_text("plain title"), "plain title");
+        assert_eq!(header_text("北朝鮮"), "=?UTF-8?B?5YyX5pyd6a6u?=");
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
+    }
+}
