@@ -17,7 +17,7 @@ pub fn send(alert: &AlertConfig, matches: &[Match]) {
             title = %sanitize(&m.title),
             url = %m.url.as_deref().map_or_else(|| "-".into(), sanitize),
             terms = ?m.terms,
-            message = %render_one(m, alert.template.as_deref(), Markup::Plain),
+            text = %render_one(m, alert.template.as_deref(), Markup::Plain),
             "alert"
         );
     }

@@ -294,3 +294,140 @@ fn a_zero_interval_says_what_was_written() {
         "interval 0s is below the minimum of 1m",
     );
 }
+
+#[test]
+fn alert_sinks_compile_with_names_defaults_and_resolved_paths() {
+    let text = format!(
+        r#"{GOOD}
+[[alert]]
+kind = "webhook"
+url = "https://hooks.example/T1"
+format = "slack"
+headers = {{ Authorization = "Bearer x" }}
+topics = ["satellite_launch"]
+digest = "10m"
+template = "{{{{topic}}}}: {{title}} {{url}}"
+
+[[alert]]
+kind = "webhook"
+url = "http://127.0.0.1:9000/hook"
+
+[[alert]]
+kind = "jsonl"
+path = "out/alerts.jsonl"
+
+[[alert]]
+kind = "exec"
+name = "notify-send"
+command = ["notify-send", "watchword"]
+timeout = "5s"
+
+[[alert]]
+kind = "email"
+host = "smtp.example.org"
+from = "ww@example.org"
+to = ["Desk <desk@example.org>"]
+"#
+    );
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), &text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let config = config.unwrap();
+    assert_eq!(config.daemon.alert_attempts, 10);
+    assert_eq!(config.daemon.alert_wait, Duration::from_secs(30));
+    let names: Vec<&str> = config.alerts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["webhook", "webhook-2", "jsonl", "notify-send", "email"]
+    );
+    let slack = &config.alerts[0];
+    assert_eq!(
+        slack.topics.as_deref(),
+        Some(&["satellite_launch".to_string()][..])
+    );
+    assert_eq!(slack.digest, Some(Duration::from_secs(600)));
+    assert_eq!(slack.template.as_deref(), Some("{{topic}}: {title} {url}"));
+    match &slack.sink {
+        SinkConfig::Webhook {
+            format, headers, ..
+        } => {
+            assert_eq!(*format, WebhookFormat::Slack);
+            assert_eq!(
+                headers,
+                &[("Authorization".to_string(), "Bearer x".to_string())]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        config.alerts[2].sink,
+        SinkConfig::Jsonl {
+            path: "/etc/ww/out/alerts.jsonl".into()
+        }
+    );
+    match &config.alerts[4].sink {
+        SinkConfig::Email { port, tls, .. } => {
+            assert_eq!((*port, *tls), (587, EmailTls::Starttls));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn alert_mistakes_point_at_the_key() {
+    let alert = |body: &str| format!("{GOOD}\n[[alert]]\n{body}\n");
+    // The alert table's first key is on line 27.
+    check_error(
+        &alert("kind = \"pager\""),
+        "27:8",
+        "unknown alert kind \"pager\"",
+    );
+    check_error(
+        &alert("kind = \"webhook\""),
+        "27:8",
+        "a webhook alert needs `url`",
+    );
+    check_error(
+        &alert("kind = \"log\"\nurl = \"http://x\""),
+        "28:7",
+        "`url` does not apply to a log alert",
+    );
+    check_error(
+        &alert("kind = \"log\"\ntopics = [\"satellite\"]"),
+        "28:11",
+        "unknown topic \"satellite\"",
+    );
+    check_error(
+        &alert("kind = \"log\"\ntemplate = \"{title} {body}\""),
+        "28:21",
+        "unknown placeholder {body}",
+    );
+    check_error(
+        &alert("kind = \"exec\"\ncommand = []"),
+        "28:11",
+        "command needs a program",
+    );
+    check_error(
+        &alert("kind = \"email\"\nhost = \"h\"\nfrom = \"nobody\"\nto = [\"a@b\"]"),
+        "29:8",
+        "\"nobody\" is not an email address",
+    );
+    check_error(
+        &alert(
+            "kind = \"log\"\nname = \"a\"\n\n[[alert]]\nkind = \"jsonl\"\npath = \"x\"\nname = \"a\"",
+        ),
+        "33:8",
+        "duplicate alert name \"a\" (first defined on line 28)",
+    );
+    check_error(
+        &alert("kind = \"log\"\nretries = 3"),
+        "28:1",
+        "unknown field `retries`",
+    );
+}
+
+#[test]
+fn templates_are_checked() {
+    assert_eq!(check_template("{title} {{literal}} {url}"), Ok(()));
+    assert!(check_template("{title").unwrap_err().1.contains("unclosed"));
+    assert!(check_template("a } b").unwrap_err().1.contains("unmatched"));
+}

@@ -271,3 +271,84 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
     let known = store.known_keys(ids[0], &[unique_again]).unwrap();
     assert_eq!(known, HashSet::from(["guid:h".to_string()]));
 }
+
+#[test]
+fn outbox_rows_follow_the_routes_and_their_states() {
+    use crate::model::{AlertRoute, DeliveryState};
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let route = |sink: &str, topics: Option<&[&str]>, delay_secs: u64| AlertRoute {
+        sink: sink.into(),
+        topics: topics.map(|t| t.iter().map(|s| s.to_string()).collect()),
+        delay: Duration::from_secs(delay_secs),
+    };
+    let routes = [
+        route("all", None, 0),
+        route("sales", Some(&["sale"]), 0),
+        route("digest", None, 600),
+    ];
+    let batch = [item("guid:1", Some("https://e.com/1"), &["sat"])];
+    let summary = store
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &routes)
+        .unwrap();
+    assert_eq!(
+        summary.new_deliveries, 2,
+        "the sales sink does not take `sat`"
+    );
+    let sinks = ["all", "sales", "digest"];
+
+    let due = store.due_deliveries(&sinks, now(), 10).unwrap();
+    assert_eq!(due.len(), 1, "the digest row waits for its window");
+    assert_eq!(due[0].sink, "all");
+    assert_eq!(due[0].matched.topic, "sat");
+    assert_eq!(due[0].matched.title, "title guid:1");
+    assert_eq!(
+        store.next_delivery_due(&sinks).unwrap(),
+        Some(now()),
+        "the earliest pending row"
+    );
+    assert_eq!(
+        store.due_deliveries(&["other"], now(), 10).unwrap(),
+        vec![],
+        "rows of sinks no longer configured are left alone"
+    );
+
+    let later = now() + chrono::Duration::seconds(2);
+    store
+        .mark_attempt_failed(&[due[0].id], "http 503", Some(later))
+        .unwrap();
+    let row = store.delivery(due[0].id).unwrap().unwrap();
+    assert_eq!(
+        (row.state, row.attempts, row.next_attempt),
+        (DeliveryState::Pending, 1, later)
+    );
+    assert_eq!(row.last_error.as_deref(), Some("http 503"));
+    assert!(store.due_deliveries(&sinks, now(), 10).unwrap().is_empty());
+
+    store
+        .mark_attempt_failed(&[row.id], "http 400: no", None)
+        .unwrap();
+    let counts = store.outbox_counts(&sinks).unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.failed), (1, 0, 1));
+    assert_eq!(store.requeue_failed(Some(row.id), now()).unwrap(), 1);
+    assert_eq!(store.requeue_failed(None, now()).unwrap(), 0);
+    let row = store.delivery(row.id).unwrap().unwrap();
+    assert_eq!((row.state, row.attempts), (DeliveryState::Pending, 0));
+
+    store.mark_delivered(&[row.id], later).unwrap();
+    let delivered = store
+        .deliveries(&DeliveryFilter {
+            state: Some(DeliveryState::Delivered),
+            limit: None,
+        })
+        .unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].delivered_at, Some(later));
+    assert_eq!(delivered[0].attempts, 1);
+    assert_eq!(delivered[0].last_error, None);
+    let pending_digest = store.pending_deliveries("digest", 10).unwrap();
+    assert_eq!(pending_digest.len(), 1);
+    assert_eq!(pending_digest[0].attempts, 0);
+}

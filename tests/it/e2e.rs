@@ -7,7 +7,7 @@ use std::time::Duration;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Workspace, assert_success, fixture, fixtures, wait_for};
+use crate::support::{Daemon, Workspace, assert_success, fixture, fixtures, wait_for};
 
 /// Serves a fixture at `/name` with validators; a request carrying them gets a 304 (expected
 /// exactly `n_conditional` times).
@@ -295,49 +295,6 @@ async fn shutdown_finishes_the_poll_in_flight_and_skips_queued_ones() {
         .filter(|t| t.is_some())
         .count();
     assert_eq!(polled, 1, "{log}");
-}
-
-/// A `watchword run` child process whose stderr goes to a file in the workspace.
-struct Daemon {
-    child: std::process::Child,
-    log: std::path::PathBuf,
-}
-
-impl Daemon {
-    fn start(workspace: &Workspace, log_name: &str) -> Daemon {
-        let log = workspace.dir.path().join(log_name);
-        let child = workspace
-            .command(&["run"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Daemon { child, log }
-    }
-
-    /// Sends SIGTERM and waits (with a deadline) for the exit; returns its code and log.
-    async fn stop(mut self) -> (Option<i32>, String) {
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        tokio::task::spawn_blocking(move || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(15);
-            loop {
-                if let Some(status) = self.child.try_wait().unwrap() {
-                    return (status.code(), std::fs::read_to_string(&self.log).unwrap());
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "daemon did not exit after SIGTERM"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-        .await
-        .unwrap()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

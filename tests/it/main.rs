@@ -4,6 +4,7 @@
 
 mod support;
 
+mod alerts;
 mod cli;
 mod e2e;
 mod fetch;

@@ -105,3 +105,53 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A `watchword run` child process whose stderr goes to a file in the workspace.
+pub struct Daemon {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    /// Kills the daemon with SIGKILL (no chance to clean up) and reaps it.
+    pub fn kill(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn start(workspace: &Workspace, log_name: &str) -> Daemon {
+        let log = workspace.dir.path().join(log_name);
+        let child = workspace
+            .command(&["run"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Daemon { child, log }
+    }
+
+    /// Sends SIGTERM and waits (with a deadline) for the exit; returns its code and log.
+    pub async fn stop(mut self) -> (Option<i32>, String) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::task::spawn_blocking(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    return (status.code(), std::fs::read_to_string(&self.log).unwrap());
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "daemon did not exit after SIGTERM"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await
+        .unwrap()
+    }
+}
