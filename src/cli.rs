@@ -242,11 +242,12 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "{}: ok ({} feeds, {} topics, {} aliases)",
+        "{}: ok ({} feeds, {} topics, {} aliases, {} alert sinks)",
         path.display(),
         config.feeds.len(),
         config.topics.len(),
-        config.aliases.len()
+        config.aliases.len(),
+        config.alerts.len()
     )?;
     for feed in &config.feeds {
         if let FeedSource::File(file) = &feed.source

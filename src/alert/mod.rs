@@ -31,6 +31,7 @@ use crate::config::{AlertConfig, Config, SinkConfig};
 use crate::fetch::Fetcher;
 use crate::model::{AlertRoute, Delivery, Match};
 use crate::store::{self, OutboxCounts, SharedStore, StoreError};
+use crate::text::sanitize;
 
 pub use email::{PASSWORD_VAR, USER_VAR};
 
@@ -409,6 +410,9 @@ impl Sink {
     /// Sends one message for `matches` (one match, or a digest).
     async fn send(&self, matches: &[Match]) -> Result<(), SendError> {
         let key = idempotency_key(&self.config.name, matches);
+        // Feed text reaches receivers without control characters, in every format.
+        let matches: Vec<Match> = matches.iter().map(without_controls).collect();
+        let matches = matches.as_slice();
         let template = self.config.template.as_deref();
         match &self.transport {
             Transport::Log => {
@@ -422,6 +426,17 @@ impl Sink {
             }
             Transport::Email(mailer) => mailer.send(template, matches).await,
         }
+    }
+}
+
+/// A copy of `m` whose feed-supplied text has no control characters.
+fn without_controls(m: &Match) -> Match {
+    Match {
+        feed: sanitize(&m.feed),
+        title: sanitize(&m.title),
+        url: m.url.as_deref().map(sanitize),
+        terms: m.terms.iter().map(|term| sanitize(term)).collect(),
+        ..m.clone()
     }
 }
 

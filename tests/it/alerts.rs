@@ -487,3 +487,27 @@ async fn matches_follow_prints_matches_as_they_are_logged() {
         .collect();
     assert_eq!(ids.len(), 5, "each match once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_over_its_timeout_is_killed_and_the_delivery_fails() {
+    let feeds = fixtures().join("feeds/news.rss");
+    let workspace = Workspace::with_daemon(
+        "alert_attempts = 1",
+        &format!(
+            "[[feed]]\nname = \"RSS wire\"\nurl = \"{}\"\n\n[[alert]]\nkind = \"exec\"\ncommand = [\"sleep\", \"30\"]\ntimeout = \"1s\"\ntopics = [\"missile_sale\"]\n",
+            feeds.display()
+        ),
+    );
+    let output = workspace.run(&["once"]).await;
+    assert_success(&output);
+    assert!(
+        stdout(&output).contains("alerts: 0 delivered, 0 pending, 1 failed"),
+        "{}",
+        stdout(&output)
+    );
+    let listed = stdout(&workspace.run(&["alerts"]).await);
+    assert!(
+        listed.contains("\"sleep\" timed out after 1s and was killed"),
+        "{listed}"
+    );
+}
