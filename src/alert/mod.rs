@@ -220,10 +220,12 @@ impl Alerter {
 
     /// For `once`: delivers and retries until nothing is pending or `wait` has passed. A
     /// digest sink sends what this run logged without waiting for its window. Returns the
-    /// outbox counts for the configured sinks.
+    /// outbox counts for the configured sinks, with `delivered` counting this call's
+    /// deliveries only.
     pub async fn drain(&self, wait: Duration) -> Result<OutboxCounts, StoreError> {
         let deadline = tokio::time::Instant::now() + wait;
         let never = CancellationToken::new();
+        let before = self.counts().await?;
         if !self.is_empty() {
             loop {
                 self.round(Utc::now(), true, &never).await?;
@@ -238,7 +240,11 @@ impl Alerter {
                 tokio::time::sleep_until(wake_at).await;
             }
         }
-        self.counts().await
+        let after = self.counts().await?;
+        Ok(OutboxCounts {
+            delivered: after.delivered.saturating_sub(before.delivered),
+            ..after
+        })
     }
 
     /// Outbox counts for the configured sinks.
