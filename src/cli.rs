@@ -13,7 +13,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::daemon;
 use crate::fetch::Fetcher;
-use crate::model::{DeliveryState, Match, MatchRecord, rfc3339};
+use crate::model::{DeliveryState, Match, MatchRecord, Payload, rfc3339};
 use crate::pipeline::{PollStatus, probe_feed};
 use crate::store::{DeliveryFilter, MatchFilter, Store};
 use crate::text::sanitize;
@@ -223,6 +223,9 @@ fn once(config: Config) -> anyhow::Result<()> {
             } => format!("{new_items} new items, {new_matches} new matches ({n_items} in feed)"),
             PollStatus::NotModified => "not modified".to_string(),
             PollStatus::Failed { message } => format!("error: {}", sanitize(message)),
+            PollStatus::Gone => {
+                "gone (http 410): not polled until the config gives another url".to_string()
+            }
         };
         writeln!(out, "{name}{}  {line}", " ".repeat(padding))?;
     }
@@ -458,8 +461,14 @@ fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result<()> {
                 },
                 d.attempts.to_string(),
                 d.created.format("%Y-%m-%d %H:%M").to_string(),
-                sanitize(&d.matched.topic),
-                truncate(&sanitize(&d.matched.title), 48),
+                match &d.payload {
+                    Payload::Match(m) => sanitize(&m.topic),
+                    Payload::Notice(notice) => notice.event.as_str().to_string(),
+                },
+                match &d.payload {
+                    Payload::Match(m) => truncate(&sanitize(&m.title), 48),
+                    Payload::Notice(notice) => truncate(&sanitize(&notice.feed), 48),
+                },
                 when,
                 truncate(&sanitize(d.last_error.as_deref().unwrap_or("")), 80),
             ]

@@ -40,6 +40,15 @@ pub struct Config {
     pub topics: Vec<Topic>,
     /// Alert sinks in file order; names are unique.
     pub alerts: Vec<AlertConfig>,
+    /// The status endpoint, when `[http] listen` is set.
+    pub http: Option<HttpConfig>,
+}
+
+/// The `[http]` table: the status endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Address and port to listen on, such as `127.0.0.1:8787`.
+    pub listen: std::net::SocketAddr,
 }
 
 /// The `[daemon]` table, with defaults applied and paths resolved.
@@ -63,6 +72,9 @@ pub struct DaemonConfig {
     pub alert_attempts: u32,
     /// How long `once` keeps delivering and retrying alerts before it exits.
     pub alert_wait: Duration,
+    /// How long a feed fails before the sinks without a topic filter get a `feed_dead`
+    /// notice.
+    pub dead_after: Duration,
 }
 
 /// One `[[alert]]`: a sink and which matches it takes.
@@ -303,6 +315,23 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     let feeds = compile_feeds(&raw.feed, daemon.interval, base, &mut sink);
     let topics = compile_topics(&raw.topic, &aliases, &mut sink);
     let alerts = compile_alerts(&raw.alert, &topics, base, &mut sink);
+    let http = raw.http.as_ref().and_then(|http| {
+        http.listen
+            .get_ref()
+            .trim()
+            .parse()
+            .map(|listen| HttpConfig { listen })
+            .map_err(|_| {
+                sink.error(
+                    http.listen.span(),
+                    format!(
+                        "listen {:?} is not an address and port such as 127.0.0.1:8787",
+                        http.listen.get_ref()
+                    ),
+                );
+            })
+            .ok()
+    });
     if !sink.found.is_empty() {
         return (None, sink.found);
     }
@@ -313,6 +342,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
         feeds,
         topics,
         alerts,
+        http,
     };
     (Some(config), sink.found)
 }
@@ -436,6 +466,13 @@ struct RawConfig {
     topic: Vec<RawTopic>,
     #[serde(default)]
     alert: Vec<RawAlert>,
+    http: Option<RawHttp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -450,6 +487,7 @@ struct RawDaemon {
     max_body: Option<Spanned<String>>,
     alert_attempts: Option<Spanned<i64>>,
     alert_wait: Option<Spanned<String>>,
+    dead_after: Option<Spanned<String>>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -581,6 +619,7 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
         max_body,
         alert_attempts: u32::try_from(count(&raw.alert_attempts, 10, sink)).unwrap_or(10),
         alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
+        dead_after: duration(&raw.dead_after, Duration::from_secs(24 * 3600), sink),
     }
 }
 
@@ -1237,7 +1276,8 @@ fn raw_offset_in_basic_string(body: &str, value_offset: usize) -> usize {
 /// serde stops at the first.
 fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
     use toml::de::{DeTable, DeValue};
-    const TOP: &[&str] = &["daemon", "alias", "feed", "topic", "alert"];
+    const TOP: &[&str] = &["daemon", "alias", "feed", "topic", "alert", "http"];
+    const HTTP: &[&str] = &["listen"];
     const DAEMON: &[&str] = &[
         "database",
         "interval",
@@ -1248,6 +1288,7 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "max_body",
         "alert_attempts",
         "alert_wait",
+        "dead_after",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",
@@ -1284,6 +1325,7 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
             "feed" => FEED,
             "topic" => TOPIC,
             "alert" => ALERT,
+            "http" => HTTP,
             _ => continue,
         };
         match value.get_ref() {

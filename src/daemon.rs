@@ -1,32 +1,57 @@
-//! The running service: tasks, concurrency limits, signals and shutdown. The only module
-//! that spawns tasks or knows about signals. [`run`] is the daemon; [`poll_once`] polls every
-//! feed once under the same limits (the `once` command).
+//! The running service: tasks, concurrency limits, signals, live reload and shutdown. The
+//! only module that spawns tasks or knows about signals. [`run`] is the daemon; [`poll_once`]
+//! polls every feed once under the same limits (the `once` command).
 //!
 //! Shutdown follows three steps: decide (the first SIGINT/SIGTERM cancels a token), tell (the
 //! scheduler stops starting polls; a poll that has not started fetching does not start), wait
 //! (in-flight polls finish, store transaction included, within [`SHUTDOWN_DEADLINE`]; the
 //! alert worker stops after recording the send in hand). A second signal exits at once.
+//!
+//! Reload: an edit of the config file (watched with `notify`) or SIGHUP recompiles it. A
+//! valid config replaces the running one between polls — feeds added start, removed ones
+//! stop, topics and sinks are swapped — while polls in flight finish with the config they
+//! started with. An invalid one is logged with its `file:line:col` errors and ignored.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use sd_notify::NotifyState;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::alert::{self, Alerter};
-use crate::config::Config;
+use crate::config::{self, Config, FeedConfig};
 use crate::fetch::Fetcher;
+use crate::http::{self, StatusState};
+use crate::metrics::Metrics;
 use crate::pipeline::{PollContext, PollReport, PollStatus, poll_feed};
 use crate::scheduler::{self, Queue};
-use crate::store::{OutboxCounts, Store};
+use crate::store::{self, OutboxCounts, Store};
 
 /// How long in-flight polls get to finish after a shutdown signal.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a reload waits for an editor's burst of writes to settle.
+pub const RELOAD_SETTLE: Duration = Duration::from_millis(250);
+
+/// A second daemon on a database that one already runs on.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another watchword daemon is already running on {} (it holds {}); stop it, or give this one another database",
+    database.display(),
+    lock.display()
+)]
+pub struct AlreadyRunning {
+    pub database: PathBuf,
+    pub lock: PathBuf,
+}
 
 /// What `once` did: a report per feed in config order, and the alert outbox afterwards
 /// (`None` without alert sinks).
@@ -36,26 +61,87 @@ pub struct OnceReport {
     pub alerts: Option<OutboxCounts>,
 }
 
+/// The config the daemon runs on, with what was built from it; a reload replaces it whole.
+struct Running {
+    context: PollContext,
+    limits: Arc<Limits>,
+    /// Configured feeds by store id.
+    feeds: HashMap<i64, FeedConfig>,
+    /// The file's text, to skip reloads that change nothing.
+    text: String,
+}
+
 /// Runs the daemon until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    // Held until the process exits: the operating system releases it even after a SIGKILL.
+    let _lock = lock_database(&config.daemon.database)?;
+    let text = std::fs::read_to_string(&config.path).unwrap_or_default();
+    let http_config = config.http;
     let (context, feed_ids, alerter) = start(config).await?;
     let config = context.config.clone();
+    let feeds = feed_ids
+        .iter()
+        .copied()
+        .zip(config.feeds.iter().cloned())
+        .collect();
+    let mut running = Running {
+        limits: Arc::new(Limits::new(&config)),
+        context,
+        feeds,
+        text,
+    };
+    let shared_config = Arc::new(RwLock::new(config.clone()));
+    let healthy = Arc::new(AtomicBool::new(false));
+    let tracker = TaskTracker::new();
+
+    if let Some(http_config) = http_config {
+        let listener = tokio::net::TcpListener::bind(http_config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} ([http] listen)", http_config.listen))?;
+        let state = StatusState {
+            store: running.context.store.clone(),
+            metrics: running.context.metrics.clone(),
+            config: shared_config.clone(),
+            healthy: healthy.clone(),
+        };
+        let http_shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            if let Err(error) = http::serve(listener, state, http_shutdown).await {
+                error!(error = %error, "status endpoint stopped");
+            }
+        });
+        info!(listen = %http_config.listen, "status endpoint listening");
+    }
+
+    let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<&'static str>();
+    // Kept alive for the daemon's life; dropping it stops the watch.
+    let _watcher = watch_config(&config.path, reload_tx.clone());
+    listen_for_hangup(reload_tx)?;
+
     info!(
         config = %config.path.display(),
         database = %config.daemon.database.display(),
         feeds = config.feeds.len(),
         topics = config.topics.len(),
+        alert_sinks = config.alerts.len(),
         "watchword started"
     );
-    let limits = Limits::new(&config);
-    let tracker = TaskTracker::new();
     // Polls report the feed's next due time back to the loop, which alone owns the queue.
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, DateTime<Utc>)>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i64, Option<DateTime<Utc>>)>();
+    let mut queue = Queue::default();
+    let all: Vec<i64> = feed_ids.clone();
+    schedule_new(&running, &all, &mut queue).await?;
+    let mut in_flight: HashSet<i64> = HashSet::new();
 
-    let mut queue = initial_queue(&context, &feed_ids).await?;
     // The alert worker delivers what a previous run left pending, then what polls log.
     let worker_shutdown = shutdown.clone();
-    tracker.spawn(async move { alerter.run(worker_shutdown).await });
+    let worker = alerter.clone();
+    tracker.spawn(async move { worker.run(worker_shutdown).await });
+
+    healthy.store(true, Ordering::Relaxed);
+    notify_systemd(&[NotifyState::Ready]);
+    let watchdog = sd_notify::watchdog_enabled().map(|timeout| timeout / 2);
+    let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     loop {
         let wait = queue
             .first_due()
@@ -63,12 +149,37 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             .unwrap_or(Duration::from_secs(3600));
         tokio::select! {
             () = shutdown.cancelled() => break,
-            Some((feed_idx, next_due)) = done_rx.recv() => queue.push(next_due, feed_idx),
+            Some((feed_id, next_due)) = done_rx.recv() => {
+                in_flight.remove(&feed_id);
+                if let Some(due) = next_due
+                    && running.feeds.contains_key(&feed_id)
+                {
+                    queue.push(due, feed_id);
+                }
+            }
+            Some(cause) = reload_rx.recv() => {
+                // Editors write in bursts (truncate, write, rename): wait for the last one.
+                tokio::time::sleep(RELOAD_SETTLE).await;
+                while reload_rx.try_recv().is_ok() {}
+                if let Some(next) = reload(&running, &alerter, cause).await {
+                    reschedule(&running, &next, &mut queue, &in_flight).await;
+                    *shared_config.write().unwrap_or_else(|p| p.into_inner()) =
+                        next.context.config.clone();
+                    running = next;
+                }
+            }
+            _ = watchdog_tick.tick(), if watchdog.is_some() => {
+                notify_systemd(&[NotifyState::Watchdog]);
+            }
             () = tokio::time::sleep(wait) => {
-                for feed_idx in queue.pop_due(Utc::now()) {
+                for feed_id in queue.pop_due(Utc::now()) {
+                    let Some(feed) = running.feeds.get(&feed_id).cloned() else {
+                        continue;
+                    };
+                    in_flight.insert(feed_id);
                     let done_tx = done_tx.clone();
-                    let poll = permitted_poll(&context, &limits, &shutdown, feed_idx, feed_ids[feed_idx]);
-                    let interval = config.feeds[feed_idx].interval;
+                    let interval = feed.interval;
+                    let poll = permitted_poll(&running.context, &running.limits, &shutdown, feed, feed_id);
                     tracker.spawn(async move {
                         // Polls contain their own failures; a panic is a bug, but the feed
                         // must still be polled again.
@@ -76,18 +187,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                             Ok(Some(report)) => report.next_due,
                             Ok(None) => return,
                             Err(error) => {
-                                error!(feed_idx, error = %error, "poll task failed; retrying after the interval");
-                                Utc::now() + chrono::Duration::from_std(interval).unwrap_or_default()
+                                error!(feed_id, error = %error, "poll task failed; retrying after the interval");
+                                Some(Utc::now() + chrono::Duration::from_std(interval).unwrap_or_default())
                             }
                         };
-                        let _ = done_tx.send((feed_idx, next_due));
+                        let _ = done_tx.send((feed_id, next_due));
                     });
                 }
             }
         }
     }
 
-    info!(in_flight = tracker.len(), "shutting down");
+    healthy.store(false, Ordering::Relaxed);
+    notify_systemd(&[NotifyState::Stopping]);
+    info!(in_flight = in_flight.len(), "shutting down");
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_DEADLINE, tracker.wait())
         .await
@@ -110,9 +223,15 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
     let never = CancellationToken::new();
     let polls: Vec<_> = feed_ids
         .iter()
-        .enumerate()
-        .map(|(feed_idx, &feed_id)| {
-            tokio::spawn(permitted_poll(&context, &limits, &never, feed_idx, feed_id))
+        .zip(&context.config.feeds)
+        .map(|(&feed_id, feed)| {
+            tokio::spawn(permitted_poll(
+                &context,
+                &limits,
+                &never,
+                feed.clone(),
+                feed_id,
+            ))
         })
         .collect();
     let mut reports = Vec::with_capacity(polls.len());
@@ -124,7 +243,7 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
                 status: PollStatus::Failed {
                     message: format!("internal error: {error}"),
                 },
-                next_due: Utc::now(),
+                next_due: Some(Utc::now()),
             },
         };
         reports.push(report);
@@ -161,7 +280,306 @@ pub fn handle_signals(token: CancellationToken) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The lock file that keeps a second daemon off a database: `<database>.lock`.
+pub fn lock_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Takes the database's lock for the life of the process, or says who holds it.
+fn lock_database(database: &Path) -> anyhow::Result<File> {
+    use std::io::Write as _;
+    let path = lock_path(database);
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create database folder {}", dir.display()))?;
+    }
+    let mut file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(AlreadyRunning {
+                database: database.to_path_buf(),
+                lock: path,
+            }
+            .into());
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    // For people: which process holds it.
+    let _ = file.set_len(0);
+    let _ = writeln!(file, "{}", std::process::id());
+    Ok(file)
+}
+
+/// Sends a state to systemd when it started us with `Type=notify` (a no-op otherwise).
+fn notify_systemd(state: &[NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(state) {
+        debug!(error = %error, "cannot notify systemd");
+    }
+}
+
+/// Sends `"file"` on `reload` whenever the config file is written, created or replaced
+/// (editors that save by renaming a new file over the old one included). The folder is
+/// watched, not the file, so a replaced file keeps being watched.
+fn watch_config(
+    path: &Path,
+    reload: mpsc::UnboundedSender<&'static str>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher as _};
+    let name = path.file_name()?.to_os_string();
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let handler = move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        let relevant = matches!(
+            event.kind,
+            EventKind::Create(_) | EventKind::Modify(_) | EventKind::Any
+        ) && event
+            .paths
+            .iter()
+            .any(|p| p.file_name() == Some(name.as_os_str()));
+        if relevant {
+            let _ = reload.send("file");
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(watcher) => watcher,
+        Err(error) => {
+            warn!(error = %error, "cannot watch the config file; reload with SIGHUP");
+            return None;
+        }
+    };
+    if let Err(error) = watcher.watch(&folder, RecursiveMode::NonRecursive) {
+        warn!(folder = %folder.display(), error = %error, "cannot watch the config folder; reload with SIGHUP");
+        return None;
+    }
+    Some(watcher)
+}
+
+/// Sends `"SIGHUP"` on `reload` for every SIGHUP.
+fn listen_for_hangup(reload: mpsc::UnboundedSender<&'static str>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            info!("received SIGHUP: reloading the config");
+            if reload.send("SIGHUP").is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Reads and compiles the config again. Returns what to run next, or `None` (logged) when
+/// the file did not change, is invalid, or cannot be applied.
+async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Running> {
+    let old = &running.context.config;
+    let path = old.path.clone();
+    let text = match tokio::fs::read_to_string(&path).await {
+        Ok(text) => text,
+        Err(error) => {
+            error!(config = %path.display(), error = %error, "cannot read the config; still running the previous one");
+            return None;
+        }
+    };
+    if text == running.text && cause == "file" {
+        debug!("config file touched but unchanged");
+        return None;
+    }
+    let (compiled, diagnostics) = config::compile(&path, &text);
+    let Some(mut new) = compiled else {
+        error!(
+            "config reload rejected; still running the previous config:\n{}",
+            config::render_all(&diagnostics)
+        );
+        return None;
+    };
+    if new.daemon.database != old.daemon.database {
+        warn!(
+            running = %old.daemon.database.display(),
+            "the database cannot change while running; restart to use {}",
+            new.daemon.database.display()
+        );
+        new.daemon.database = old.daemon.database.clone();
+    }
+    if new.http != old.http {
+        warn!("[http] changes apply after a restart");
+        new.http = old.http;
+    }
+    let fetcher = match Fetcher::new(&new.daemon) {
+        Ok(fetcher) => fetcher,
+        Err(error) => {
+            error!(error = %error, "config reload rejected: cannot build the HTTP client");
+            return None;
+        }
+    };
+    let pairs: Vec<(String, String)> = new
+        .feeds
+        .iter()
+        .map(|feed| (feed.name.clone(), feed.source.to_string()))
+        .collect();
+    let ids = store::with(&running.context.store, move |store| {
+        let pairs: Vec<(&str, String)> = pairs
+            .iter()
+            .map(|(name, url)| (name.as_str(), url.clone()))
+            .collect();
+        store.register_feeds(&pairs)
+    })
+    .await;
+    let ids = match ids {
+        Ok(ids) => ids,
+        Err(error) => {
+            error!(error = %error, "config reload rejected: cannot register the feeds");
+            return None;
+        }
+    };
+    if let Err(error) = alerter.reconfigure(&new, &fetcher) {
+        error!(error = %error, "config reload rejected");
+        return None;
+    }
+    log_changes(old, &new);
+    let new = Arc::new(new);
+    let context = PollContext {
+        fetcher,
+        store: running.context.store.clone(),
+        routes: Arc::new(alert::routes(&new.alerts)),
+        outbox_written: running.context.outbox_written.clone(),
+        metrics: running.context.metrics.clone(),
+        config: new.clone(),
+    };
+    Some(Running {
+        limits: Arc::new(Limits::new(&new)),
+        feeds: ids.into_iter().zip(new.feeds.iter().cloned()).collect(),
+        context,
+        text,
+    })
+}
+
+/// Logs what a reload changes: feeds and topics added, removed and changed.
+fn log_changes(old: &Config, new: &Config) {
+    let feeds = |c: &Config| -> HashMap<String, (String, Duration)> {
+        c.feeds
+            .iter()
+            .map(|f| (f.name.clone(), (f.source.to_string(), f.interval)))
+            .collect()
+    };
+    let topics = |c: &Config| -> HashMap<String, String> {
+        c.topics
+            .iter()
+            .map(|t| (t.id.clone(), t.source.clone()))
+            .collect()
+    };
+    let (fa, fr, fc) = diff(&feeds(old), &feeds(new));
+    let (ta, tr, tc) = diff(&topics(old), &topics(new));
+    info!(
+        feeds = new.feeds.len(),
+        topics = new.topics.len(),
+        alert_sinks = new.alerts.len(),
+        "config reloaded: feeds +{fa} −{fr} ~{fc}, topics +{ta} −{tr} ~{tc}"
+    );
+}
+
+/// (added, removed, changed) between two keyed maps.
+fn diff<T: PartialEq>(old: &HashMap<String, T>, new: &HashMap<String, T>) -> (usize, usize, usize) {
+    let added = new.keys().filter(|k| !old.contains_key(*k)).count();
+    let removed = old.keys().filter(|k| !new.contains_key(*k)).count();
+    let changed = new
+        .iter()
+        .filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v))
+        .count();
+    (added, removed, changed)
+}
+
+/// Updates the queue after a reload: removed feeds leave it, added ones join as at start,
+/// and a feed whose URL or interval changed is due by its new settings.
+async fn reschedule(old: &Running, new: &Running, queue: &mut Queue, in_flight: &HashSet<i64>) {
+    for id in old.feeds.keys() {
+        if !new.feeds.contains_key(id) {
+            queue.remove(*id);
+        }
+    }
+    let mut added = Vec::new();
+    let mut changed = Vec::new();
+    for (id, feed) in &new.feeds {
+        match old.feeds.get(id) {
+            None => added.push(*id),
+            Some(before) if before != feed && !in_flight.contains(id) => changed.push(*id),
+            Some(_) => {}
+        }
+    }
+    if let Err(error) = schedule_new(new, &added, queue).await {
+        warn!(error = %error, "cannot read the state of the added feeds; polling them now");
+        for id in &added {
+            queue.push(Utc::now(), *id);
+        }
+    }
+    let now = Utc::now();
+    for id in changed {
+        let (before, feed) = (&old.feeds[&id], &new.feeds[&id]);
+        let due = if before.source != feed.source {
+            now
+        } else {
+            // A shorter interval brings the next poll forward; a longer one applies after it.
+            let by_new_interval =
+                now + chrono::Duration::from_std(feed.interval).unwrap_or_default();
+            queue.remove(id).map_or(now, |due| due.min(by_new_interval))
+        };
+        queue.push(due, id);
+    }
+}
+
+/// Queues `ids` by their stored state: due (or never polled) feeds at once, spread over a
+/// few seconds; others when they are due. Gone feeds are not queued.
+async fn schedule_new(running: &Running, ids: &[i64], queue: &mut Queue) -> anyhow::Result<()> {
+    let wanted = ids.to_vec();
+    let states = store::with(&running.context.store, move |store| {
+        wanted
+            .iter()
+            .map(|&id| store.feed_state(id))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    let now = Utc::now();
+    let n_due = states
+        .iter()
+        .filter(|state| !state.gone && scheduler::is_due(now, state.next_due))
+        .count();
+    let mut due_index = 0;
+    for (id, state) in ids.iter().zip(&states) {
+        if state.gone {
+            info!(feed = %running.feeds[id].name, "feed is gone (http 410); not polling it");
+            continue;
+        }
+        let is_due = scheduler::is_due(now, state.next_due);
+        let due = scheduler::startup_due(
+            now,
+            state.next_due,
+            running.feeds[id].interval,
+            state.consecutive_errors,
+            due_index,
+            n_due,
+        );
+        due_index += usize::from(is_due);
+        queue.push(due, *id);
+    }
+    info!(due_now = n_due, feeds = ids.len(), "schedule loaded");
+    Ok(())
+}
+
 /// Concurrency limits: one global semaphore and one per host.
+#[derive(Debug)]
 struct Limits {
     global: Arc<Semaphore>,
     per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -218,46 +636,10 @@ async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<i64>, Alerter
         store,
         routes: Arc::new(alert::routes(&config.alerts)),
         outbox_written: alerter.waker(),
+        metrics: Arc::new(Metrics::default()),
         config: Arc::new(config),
     };
     Ok((context, feed_ids, alerter))
-}
-
-/// Reads each feed's stored due time and queues it: due feeds at once (spread over a few
-/// seconds), others when they are due.
-async fn initial_queue(context: &PollContext, feed_ids: &[i64]) -> anyhow::Result<Queue> {
-    let store = context.store.clone();
-    let ids = feed_ids.to_vec();
-    let states = tokio::task::spawn_blocking(move || {
-        let store = store.lock().expect("no poll runs yet");
-        ids.iter()
-            .map(|&id| store.feed_state(id))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await
-    .context("store task panicked")??;
-    let now = Utc::now();
-    let n_due = states
-        .iter()
-        .filter(|state| scheduler::is_due(now, state.next_due))
-        .count();
-    let mut queue = Queue::default();
-    let mut due_index = 0;
-    for (feed_idx, (state, feed)) in states.iter().zip(&context.config.feeds).enumerate() {
-        let is_due = scheduler::is_due(now, state.next_due);
-        let due = scheduler::startup_due(
-            now,
-            state.next_due,
-            feed.interval,
-            state.consecutive_errors,
-            due_index,
-            n_due,
-        );
-        due_index += usize::from(is_due);
-        queue.push(due, feed_idx);
-    }
-    info!(due_now = n_due, "schedule loaded");
-    Ok(queue)
 }
 
 /// A poll of one feed that waits for its host and global permits first. Resolves to `None`
@@ -266,12 +648,11 @@ fn permitted_poll(
     context: &PollContext,
     limits: &Limits,
     shutdown: &CancellationToken,
-    feed_idx: usize,
+    feed: FeedConfig,
     feed_id: i64,
 ) -> impl Future<Output = Option<PollReport>> + Send + 'static {
     let context = context.clone();
     let global = limits.global.clone();
-    let feed = context.config.feeds[feed_idx].clone();
     let host = limits.host(feed.source.host());
     let shutdown = shutdown.clone();
     async move {

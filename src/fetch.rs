@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
-    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+    RETRY_AFTER,
 };
 use tokio::io::AsyncReadExt;
 
@@ -55,6 +56,8 @@ pub struct Fetched {
     pub validators: Validators,
     /// The URL after redirects (a `file:` URL for local files).
     pub final_url: String,
+    /// Where the feed lives now, when every redirect on the way was permanent (301, 308).
+    pub moved_to: Option<String>,
 }
 
 /// Why a fetch failed.
@@ -114,7 +117,8 @@ impl Fetcher {
             .user_agent(concat!("watchword/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(daemon.connect_timeout)
             .timeout(daemon.timeout)
-            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            // Redirects are followed by hand (`fetch_http`), to tell permanent moves apart.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Network(error_chain(&e)))?;
         Ok(Fetcher {
@@ -194,20 +198,66 @@ impl Fetcher {
         validators: &Validators,
         now: DateTime<Utc>,
     ) -> FetchOutcome {
-        let mut request = self.client.get(url).header(
-            reqwest::header::ACCEPT,
-            "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
-        );
-        if let Some(etag) = &validators.etag {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        if let Some(last_modified) = &validators.last_modified {
-            request = request.header(IF_MODIFIED_SINCE, last_modified);
-        }
-        let mut response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => return FetchOutcome::Failed(self.classify(&error)),
+        let mut current = match url::Url::parse(url) {
+            Ok(url) => url,
+            Err(error) => {
+                return FetchOutcome::Failed(FetchError::Network(format!("{url}: {error}")));
+            }
         };
+        // Permanent only while every hop is: one temporary hop means "ask here again".
+        let mut all_permanent = true;
+        let mut redirects = 0;
+        let mut response = loop {
+            let mut request = self.client.get(current.as_str()).header(
+                reqwest::header::ACCEPT,
+                "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
+            );
+            if let Some(etag) = &validators.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &validators.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, last_modified);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) => return FetchOutcome::Failed(self.classify(&error)),
+            };
+            let status = response.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break response;
+            }
+            let Some(location) = header_str(response.headers(), LOCATION) else {
+                return FetchOutcome::Failed(FetchError::Network(format!(
+                    "http {} without a Location header",
+                    status.as_u16()
+                )));
+            };
+            let next = match current.join(location) {
+                Ok(next) if matches!(next.scheme(), "http" | "https") => next,
+                Ok(next) => {
+                    return FetchOutcome::Failed(FetchError::Network(format!(
+                        "redirected to {next}, which is not http or https"
+                    )));
+                }
+                Err(error) => {
+                    return FetchOutcome::Failed(FetchError::Network(format!(
+                        "redirected to an invalid location {location:?}: {error}"
+                    )));
+                }
+            };
+            redirects += 1;
+            if redirects > MAX_REDIRECTS {
+                return FetchOutcome::Failed(FetchError::Network(format!(
+                    "more than {MAX_REDIRECTS} redirects (last to {next})"
+                )));
+            }
+            all_permanent &= matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+            );
+            current = next;
+        };
+        let moved_to = (redirects > 0 && all_permanent).then(|| current.to_string());
         let status = response.status();
         match status {
             StatusCode::NOT_MODIFIED => return FetchOutcome::NotModified,
@@ -261,6 +311,7 @@ impl Fetcher {
                 last_modified: header_str(&headers, LAST_MODIFIED).map(str::to_string),
             },
             final_url,
+            moved_to,
         })
     }
 
@@ -296,6 +347,7 @@ impl Fetcher {
             content_type: None,
             validators: Validators::default(),
             final_url,
+            moved_to: None,
         })
     }
 

@@ -17,9 +17,12 @@
 //! - [`parse`]: feed bytes → items with identity keys and canonical URLs (the only user of
 //!   `feed-rs`).
 //! - [`store`]: the SQLite database (the only module with SQL).
+//! - [`metrics`]: counters for the status endpoint (Prometheus text).
 //! - [`pipeline`]: one poll of one feed through every stage; shared by the daemon and `once`.
 //! - [`alert`]: the outbox worker and the alert sinks (log, jsonl, webhook, exec, email).
 //! - [`daemon`]: tasks, concurrency limits, signals, shutdown.
+//! - [`http`]: the status endpoint: health, metrics, the match log as JSON and Atom (the
+//!   only user of `axum`).
 //! - [`cli`]: the commands (the only module that prints to stdout).
 
 #![forbid(unsafe_code)]
@@ -29,6 +32,8 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod fetch;
+pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod pipeline;

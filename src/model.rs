@@ -53,8 +53,70 @@ pub struct FeedState {
     pub consecutive_errors: u32,
     /// The last error, for `feeds` and the log.
     pub last_error: Option<String>,
-    /// Short status of the last poll: `ok`, `not modified`, `http 503`, `error`, …
+    /// Short status of the last poll: `ok`, `not modified`, `http 503`, `gone`, `error`, …
     pub last_status: Option<String>,
+    /// Where the feed moved by a permanent redirect (301, 308); polled instead of the
+    /// configured URL until the config names another.
+    pub moved_to: Option<String>,
+    /// A 410 Gone: the feed is not polled again until the config names another URL.
+    pub gone: bool,
+    /// The first failure since the last success.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// A `feed_dead` notice went out for the current run of failures.
+    pub dead_notified: bool,
+}
+
+/// A feed's health, as `watchword feeds` and the status endpoint show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedHealth {
+    pub name: String,
+    /// Where the feed is polled (after a permanent redirect, the new address).
+    pub url: String,
+    /// The address the config gives, when a redirect moved the feed elsewhere.
+    pub config_url: Option<String>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_polled: Option<DateTime<Utc>>,
+    pub last_status: Option<String>,
+    pub consecutive_errors: u32,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub gone: bool,
+    pub items: i64,
+    pub matches: i64,
+    pub next_due: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// Something about a feed that alert sinks without a topic filter are told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Notice {
+    /// `feed_dead` or `feed_recovered`.
+    pub event: NoticeKind,
+    pub feed: String,
+    pub url: String,
+    /// When the feed started failing.
+    pub failing_since: DateTime<Utc>,
+    /// When the notice was raised.
+    pub at: DateTime<Utc>,
+    /// The last error (for `feed_dead`).
+    pub error: Option<String>,
+}
+
+/// The kinds of [`Notice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    FeedDead,
+    FeedRecovered,
+}
+
+impl NoticeKind {
+    /// The event name (`feed_dead`, `feed_recovered`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::FeedDead => "feed_dead",
+            NoticeKind::FeedRecovered => "feed_recovered",
+        }
+    }
 }
 
 /// A match as the match log stores and shows it.
@@ -178,7 +240,14 @@ impl DeliveryState {
     }
 }
 
-/// An outbox row with the match it delivers.
+/// What an outbox row delivers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Match(Match),
+    Notice(Notice),
+}
+
+/// An outbox row with what it delivers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     pub id: i64,
@@ -191,7 +260,7 @@ pub struct Delivery {
     pub last_error: Option<String>,
     pub created: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
-    pub matched: Match,
+    pub payload: Payload,
 }
 
 /// RFC 3339 in UTC with whole seconds, the form every output uses.

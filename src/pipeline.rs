@@ -4,14 +4,19 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
+use url::Url;
 
-use crate::config::{Config, FeedConfig, Topic};
+use crate::config::{Config, FeedConfig, FeedSource, Topic};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
-use crate::model::{AlertRoute, FeedState, Item, MatchedItem, TopicMatch};
+use crate::metrics::{Metrics, PollOutcome};
+use crate::model::{
+    AlertRoute, FeedState, Item, MatchedItem, Notice, NoticeKind, TopicMatch, rfc3339,
+};
 use crate::parse::{panic_message, parse_feed};
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
@@ -28,6 +33,8 @@ pub struct PollContext {
     pub routes: Arc<Vec<AlertRoute>>,
     /// Notified when a poll wrote outbox rows.
     pub outbox_written: Arc<Notify>,
+    /// Counters for the status endpoint.
+    pub metrics: Arc<Metrics>,
 }
 
 /// How one poll went, for the log, `once` and the scheduler.
@@ -35,8 +42,8 @@ pub struct PollContext {
 pub struct PollReport {
     pub feed: String,
     pub status: PollStatus,
-    /// When the feed is due again.
-    pub next_due: DateTime<Utc>,
+    /// When the feed is due again; `None` when it is not polled again (gone).
+    pub next_due: Option<DateTime<Utc>>,
 }
 
 /// The result of a poll.
@@ -52,6 +59,8 @@ pub enum PollStatus {
     NotModified,
     /// The poll failed; the message says why (HTTP status, network error, parse error, …).
     Failed { message: String },
+    /// 410 Gone, now or earlier: the feed is not polled until the config gives another URL.
+    Gone,
 }
 
 /// Polls one feed and records the outcome. `feed_id` is the feed's row in the store.
@@ -63,27 +72,51 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
         Err(error) => {
             // Without its state the feed cannot be recorded either; report and back off.
             let mut state = FeedState::default();
-            return fail(
+            let (report, _) = fail(
                 &mut state,
+                context,
                 feed,
                 Utc::now(),
                 "error",
                 error.to_string(),
                 None,
             );
+            return report;
         }
+    };
+    if state.gone {
+        return PollReport {
+            feed: feed.name.clone(),
+            status: PollStatus::Gone,
+            next_due: None,
+        };
+    }
+    let source = match (&feed.source, &state.moved_to) {
+        (FeedSource::Http(_), Some(moved)) => match Url::parse(moved) {
+            Ok(url) => FeedSource::Http(url),
+            Err(_) => feed.source.clone(),
+        },
+        _ => feed.source.clone(),
     };
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
+    let started = Instant::now();
     let outcome = context
         .fetcher
-        .fetch(&feed.source, &validators, Utc::now())
+        .fetch(&source, &validators, Utc::now())
         .await;
+    let fetch_time = started.elapsed();
     let now = Utc::now();
-    let report = match outcome {
+    let (report, notice) = match outcome {
         FetchOutcome::Fetched(fetched) => {
+            if let Some(moved) = &fetched.moved_to
+                && state.moved_to.as_ref() != Some(moved)
+            {
+                info!(to = %moved, "feed moved permanently (301/308); polling the new address from now on");
+                state.moved_to = Some(moved.clone());
+            }
             let (task_context, task_feed) = (context.clone(), feed.clone());
             let task_state = state.clone();
             let processed = blocking(move || {
@@ -97,17 +130,22 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
             .await;
             match processed {
                 // The new state was committed with the items.
-                Ok(report) => return report,
-                Err(message) => fail(&mut state, feed, now, "error", message, None),
+                Ok(report) => {
+                    context.metrics.poll(PollOutcome::Ok, fetch_time);
+                    return report;
+                }
+                Err(message) => fail(&mut state, context, feed, now, "error", message, None),
             }
         }
         FetchOutcome::NotModified => {
             debug!("not modified");
-            PollReport {
+            let (next_due, notice) = succeed(&mut state, feed, now, "not modified");
+            let report = PollReport {
                 feed: feed.name.clone(),
                 status: PollStatus::NotModified,
-                next_due: succeed(&mut state, feed, now, "not modified"),
-            }
+                next_due: Some(next_due),
+            };
+            (report, notice)
         }
         FetchOutcome::Throttled {
             status,
@@ -117,20 +155,63 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
                 Some(wait) => format!("throttled: http {status}, retry after {}s", wait.as_secs()),
                 None => format!("throttled: http {status}"),
             };
-            fail(&mut state, feed, now, "throttled", message, retry_after)
+            fail(
+                &mut state,
+                context,
+                feed,
+                now,
+                "throttled",
+                message,
+                retry_after,
+            )
         }
-        FetchOutcome::Gone => fail(&mut state, feed, now, "gone", "gone: http 410".into(), None),
+        FetchOutcome::Gone => {
+            warn!("gone: http 410; not polled again until the config gives this feed another url");
+            state.gone = true;
+            state.last_polled = Some(now);
+            state.next_due = None;
+            state.last_status = Some("gone".into());
+            state.last_error = Some("http 410 gone".into());
+            let report = PollReport {
+                feed: feed.name.clone(),
+                status: PollStatus::Gone,
+                next_due: None,
+            };
+            (report, None)
+        }
         FetchOutcome::Failed(error) => {
             let status = match &error {
                 FetchError::Status { status } => format!("http {status}"),
                 _ => "error".to_string(),
             };
-            fail(&mut state, feed, now, &status, error.to_string(), None)
+            fail(
+                &mut state,
+                context,
+                feed,
+                now,
+                &status,
+                error.to_string(),
+                None,
+            )
         }
     };
-    let store = context.store.clone();
-    if let Err(error) = blocking(move || lock(&store).save_state(feed_id, &state)).await {
-        warn!(error = %error, "cannot save feed state");
+    context.metrics.poll(
+        match report.status {
+            PollStatus::Fetched { .. } => PollOutcome::Ok,
+            PollStatus::NotModified => PollOutcome::NotModified,
+            PollStatus::Failed { .. } => PollOutcome::Failed,
+            PollStatus::Gone => PollOutcome::Gone,
+        },
+        fetch_time,
+    );
+    let (store, routes) = (context.store.clone(), context.routes.clone());
+    let wrote_notice = notice.is_some();
+    let saved =
+        blocking(move || lock(&store).save_state(feed_id, &state, notice.as_ref(), &routes)).await;
+    match saved {
+        Ok(()) if wrote_notice => context.outbox_written.notify_one(),
+        Ok(()) => {}
+        Err(error) => warn!(error = %error, "cannot save feed state"),
     }
     report
 }
@@ -218,10 +299,24 @@ fn process_body(
         .collect();
     state.etag = fetched.validators.etag;
     state.last_modified = fetched.validators.last_modified;
-    let next_due = succeed(&mut state, feed, now, "ok");
+    let (next_due, notice) = succeed(&mut state, feed, now, "ok");
     let summary = lock(&context.store)
-        .commit_poll(feed_id, &new_items, &state, now, &context.routes)
+        .commit_poll(
+            feed_id,
+            &new_items,
+            &state,
+            now,
+            &context.routes,
+            notice.as_ref(),
+        )
         .map_err(|error| error.to_string())?;
+    context.metrics.stored(
+        summary.new_items,
+        summary
+            .logged
+            .iter()
+            .map(|&(item, m)| new_items[item].matches[m].topic.as_str()),
+    );
     if summary.new_deliveries > 0 {
         context.outbox_written.notify_one();
     }
@@ -258,37 +353,59 @@ fn process_body(
             new_items: summary.new_items,
             new_matches: summary.new_matches,
         },
-        next_due,
+        next_due: Some(next_due),
     })
 }
 
-/// Marks a successful poll in `state` and returns the next due time.
+/// Marks a successful poll in `state`; returns the next due time, and a `feed_recovered`
+/// notice when a `feed_dead` one went out for the failures this success ends.
 fn succeed(
     state: &mut FeedState,
     feed: &FeedConfig,
     now: DateTime<Utc>,
     status: &str,
-) -> DateTime<Utc> {
+) -> (DateTime<Utc>, Option<Notice>) {
     let next_due = scheduler::next_due(now, feed.interval, Attempt::Succeeded, 0, jitter());
+    let notice = match state.failing_since {
+        Some(since) if state.dead_notified => {
+            info!(failing_since = %rfc3339(since), "feed recovered");
+            Some(Notice {
+                event: NoticeKind::FeedRecovered,
+                feed: feed.name.clone(),
+                url: state
+                    .moved_to
+                    .clone()
+                    .unwrap_or_else(|| feed.source.to_string()),
+                failing_since: since,
+                at: now,
+                error: None,
+            })
+        }
+        _ => None,
+    };
     state.next_due = Some(next_due);
     state.last_polled = Some(now);
     state.last_success = Some(now);
     state.consecutive_errors = 0;
     state.last_error = None;
     state.last_status = Some(status.to_string());
-    next_due
+    state.failing_since = None;
+    state.dead_notified = false;
+    (next_due, notice)
 }
 
-/// Marks a failed poll in `state`, logs it, and returns its report with the backoff.
-/// `status` is the short form for `feeds` (`http 503`, `gone`, `error`).
+/// Marks a failed poll in `state` and logs it; returns its report with the backoff, and a
+/// `feed_dead` notice when the feed has now been failing for longer than `dead_after`.
+/// `status` is the short form for `feeds` (`http 503`, `throttled`, `error`).
 fn fail(
     state: &mut FeedState,
+    context: &PollContext,
     feed: &FeedConfig,
     now: DateTime<Utc>,
     status: &str,
     message: String,
     retry_after: Option<std::time::Duration>,
-) -> PollReport {
+) -> (PollReport, Option<Notice>) {
     state.consecutive_errors = state.consecutive_errors.saturating_add(1);
     let attempt = Attempt::Failed { retry_after };
     let next_due = scheduler::next_due(
@@ -301,18 +418,37 @@ fn fail(
     warn!(
         error = %message,
         consecutive_errors = state.consecutive_errors,
-        retry_at = %next_due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        retry_at = %rfc3339(next_due),
         "poll failed"
     );
+    let since = *state.failing_since.get_or_insert(now);
+    let dead_after = chrono::Duration::from_std(context.config.daemon.dead_after)
+        .unwrap_or(chrono::Duration::MAX);
+    let notice = (!state.dead_notified && now - since >= dead_after).then(|| {
+        warn!(failing_since = %rfc3339(since), "feed dead: failing for longer than dead_after");
+        state.dead_notified = true;
+        Notice {
+            event: NoticeKind::FeedDead,
+            feed: feed.name.clone(),
+            url: state
+                .moved_to
+                .clone()
+                .unwrap_or_else(|| feed.source.to_string()),
+            failing_since: since,
+            at: now,
+            error: Some(message.clone()),
+        }
+    });
     state.next_due = Some(next_due);
     state.last_polled = Some(now);
     state.last_status = Some(status.to_string());
     state.last_error = Some(message.clone());
-    PollReport {
+    let report = PollReport {
         feed: feed.name.clone(),
         status: PollStatus::Failed { message },
-        next_due,
-    }
+        next_due: Some(next_due),
+    };
+    (report, notice)
 }
 
 fn jitter() -> f64 {

@@ -93,16 +93,25 @@ pub fn is_due(now: DateTime<Utc>, stored: Option<DateTime<Utc>>) -> bool {
     stored.is_none_or(|due| due <= now)
 }
 
-/// Feeds ordered by due time: the daemon sleeps until the first one.
+/// Feeds (by their store id) ordered by due time: the daemon sleeps until the first one.
+/// A feed is queued at most once.
 #[derive(Debug, Default, Clone)]
 pub struct Queue {
-    entries: BTreeSet<(DateTime<Utc>, usize)>,
+    entries: BTreeSet<(DateTime<Utc>, i64)>,
 }
 
 impl Queue {
-    /// Adds feed `feed_idx` due at `due`.
-    pub fn push(&mut self, due: DateTime<Utc>, feed_idx: usize) {
-        self.entries.insert((due, feed_idx));
+    /// Queues feed `feed_id` at `due`, replacing its earlier place if it had one.
+    pub fn push(&mut self, due: DateTime<Utc>, feed_id: i64) {
+        self.remove(feed_id);
+        self.entries.insert((due, feed_id));
+    }
+
+    /// Takes a feed out of the queue; returns when it was due.
+    pub fn remove(&mut self, feed_id: i64) -> Option<DateTime<Utc>> {
+        let entry = *self.entries.iter().find(|(_, id)| *id == feed_id)?;
+        self.entries.remove(&entry);
+        Some(entry.0)
     }
 
     /// The earliest due time, if any feed is queued.
@@ -111,14 +120,14 @@ impl Queue {
     }
 
     /// Removes and returns every feed due at or before `now`, earliest first.
-    pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<usize> {
+    pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<i64> {
         let mut due = Vec::new();
-        while let Some(&(time, feed_idx)) = self.entries.first() {
+        while let Some(&(time, feed_id)) = self.entries.first() {
             if time > now {
                 break;
             }
             self.entries.pop_first();
-            due.push(feed_idx);
+            due.push(feed_id);
         }
         due
     }
@@ -255,5 +264,9 @@ mod tests {
             vec![1, 2]
         );
         assert_eq!(queue.len(), 1);
+        queue.push(now(), 0);
+        assert_eq!(queue.len(), 1, "a feed is queued once");
+        assert_eq!(queue.remove(0), Some(now()));
+        assert!(queue.is_empty());
     }
 }

@@ -7,10 +7,9 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::message::{Markup, render, subject};
+use super::message::{Content, Markup};
 use super::{Retry, SendError};
 use crate::config::EmailTls;
-use crate::model::Match;
 
 /// The environment variables that hold SMTP credentials.
 pub const USER_VAR: &str = "WATCHWORD_SMTP_USER";
@@ -66,17 +65,21 @@ impl Mailer {
     }
 
     /// Sends the batch as one email with a text and an HTML part.
-    pub async fn send(&self, template: Option<&str>, matches: &[Match]) -> Result<(), SendError> {
+    pub async fn send(
+        &self,
+        template: Option<&str>,
+        content: &Content<'_>,
+    ) -> Result<(), SendError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(subject(matches));
+            .subject(content.subject());
         for to in &self.to {
             builder = builder.to(to.clone());
         }
         let message = builder
             .multipart(MultiPart::alternative_plain_html(
-                render(matches, template, Markup::Plain),
-                render(matches, template, Markup::Html),
+                content.text(template, Markup::Plain),
+                content.text(template, Markup::Html),
             ))
             .map_err(|error| SendError {
                 message: format!("cannot build the email: {error}"),

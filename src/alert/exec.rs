@@ -8,9 +8,8 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
-use super::message::{Markup, render};
+use super::message::{Content, Markup};
 use super::{Retry, SendError};
-use crate::model::Match;
 use crate::text::sanitize;
 
 /// How much of the program's stderr is kept for the error message.
@@ -22,35 +21,43 @@ pub async fn send(
     command: &[String],
     timeout: Duration,
     template: Option<&str>,
-    matches: &[Match],
+    content: &Content<'_>,
     key: &str,
 ) -> Result<(), SendError> {
     let failure = |message: String| SendError {
         message,
         retry: Retry::Backoff,
     };
-    let first = matches.first().expect("a batch is never empty");
-    let mut stdin_text = String::new();
-    for m in matches {
-        stdin_text.push_str(&serde_json::to_string(&m.record()).expect("plain data serializes"));
-        stdin_text.push('\n');
-    }
+    let stdin_text = content.json_lines();
+    let mut program = Command::new(&command[0]);
     // Environment values cannot hold NUL; `sanitize` removes it with every control character.
-    let mut child = Command::new(&command[0])
+    match content {
+        Content::Matches(matches) => {
+            let first = matches.first().expect("a batch is never empty");
+            program
+                .env("WATCHWORD_TOPIC", sanitize(&first.topic))
+                .env("WATCHWORD_TITLE", sanitize(&first.title))
+                .env(
+                    "WATCHWORD_URL",
+                    first.url.as_deref().map(sanitize).unwrap_or_default(),
+                )
+                .env("WATCHWORD_FEED", sanitize(&first.feed))
+                .env("WATCHWORD_MATCH_ID", first.match_id.to_string())
+                .env("WATCHWORD_COUNT", matches.len().to_string());
+        }
+        Content::Notice(notice) => {
+            program
+                .env("WATCHWORD_URL", sanitize(&notice.url))
+                .env("WATCHWORD_FEED", sanitize(&notice.feed));
+        }
+    }
+    let mut child = program
         .args(&command[1..])
-        .env("WATCHWORD_TOPIC", sanitize(&first.topic))
-        .env("WATCHWORD_TITLE", sanitize(&first.title))
-        .env(
-            "WATCHWORD_URL",
-            first.url.as_deref().map(sanitize).unwrap_or_default(),
-        )
-        .env("WATCHWORD_FEED", sanitize(&first.feed))
-        .env("WATCHWORD_MATCH_ID", first.match_id.to_string())
-        .env("WATCHWORD_COUNT", matches.len().to_string())
+        .env("WATCHWORD_EVENT", content.event())
         .env("WATCHWORD_DELIVERY_KEY", key)
         .env(
             "WATCHWORD_MESSAGE",
-            sanitize_keep_newlines(&render(matches, template, Markup::Plain)),
+            sanitize_keep_newlines(&content.text(template, Markup::Plain)),
         )
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -1,19 +1,16 @@
 //! The `jsonl` sink: one JSON object per match appended to a file, flushed and fsynced per
-//! batch, in the format of `matches --format jsonl`.
+//! batch, in the format of `matches --format jsonl` (a notice is its own object, with an
+//! `event` field).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::message::Content;
 use super::{Retry, SendError};
-use crate::model::Match;
 
-/// Appends the batch to `path` (creating it and its folder) and syncs it to disk.
-pub async fn send(path: &Path, matches: &[Match]) -> Result<(), SendError> {
-    let mut lines = String::new();
-    for m in matches {
-        lines.push_str(&serde_json::to_string(&m.record()).expect("plain data serializes"));
-        lines.push('\n');
-    }
+/// Appends the message to `path` (creating it and its folder) and syncs it to disk.
+pub async fn send(path: &Path, content: &Content<'_>) -> Result<(), SendError> {
+    let lines = content.json_lines();
     let path: PathBuf = path.to_path_buf();
     tokio::task::spawn_blocking(move || append(&path, lines.as_bytes()))
         .await

@@ -1,14 +1,27 @@
 //! The `log` sink: a tracing event per match.
 
-use tracing::info;
+use tracing::{info, warn};
 
-use super::message::{Markup, render_one};
+use super::message::{Content, Markup, render_one};
 use crate::config::AlertConfig;
-use crate::model::Match;
 use crate::text::sanitize;
 
-/// Logs each match as an `alert` event. Cannot fail.
-pub fn send(alert: &AlertConfig, matches: &[Match]) {
+/// Logs each match as an `alert` event, a notice as a warning. Cannot fail.
+pub fn send(alert: &AlertConfig, content: &Content<'_>) {
+    let matches = match content {
+        Content::Matches(matches) => *matches,
+        Content::Notice(notice) => {
+            warn!(
+                sink = %alert.name,
+                event = notice.event.as_str(),
+                feed = %sanitize(&notice.feed),
+                url = %sanitize(&notice.url),
+                text = %content.text(None, Markup::Plain),
+                "feed notice"
+            );
+            return;
+        }
+    };
     for m in matches {
         info!(
             sink = %alert.name,

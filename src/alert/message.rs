@@ -6,8 +6,92 @@
 //! lands in, so a title cannot format, link or mention anything in a chat message or email.
 
 use crate::config::TEMPLATE_FIELDS;
-use crate::model::{Match, rfc3339};
+use crate::model::{Match, Notice, NoticeKind, rfc3339};
 use crate::text::sanitize;
+
+/// What one message is about: a match, a digest of matches, or a notice about a feed.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    /// One match, or several (a digest). Never empty.
+    Matches(&'a [Match]),
+    Notice(&'a Notice),
+}
+
+impl Content<'_> {
+    /// The event name receivers see: `match`, `feed_dead` or `feed_recovered`.
+    pub fn event(&self) -> &'static str {
+        match self {
+            Content::Matches(_) => "match",
+            Content::Notice(notice) => notice.event.as_str(),
+        }
+    }
+
+    /// The message text in `markup`; a sink's template applies to matches only.
+    pub fn text(&self, template: Option<&str>, markup: Markup) -> String {
+        match self {
+            Content::Matches(matches) => render(matches, template, markup),
+            Content::Notice(notice) => render_notice(notice, markup),
+        }
+    }
+
+    /// A one-line subject (email, ntfy title).
+    pub fn subject(&self) -> String {
+        match self {
+            Content::Matches(matches) => subject(matches),
+            Content::Notice(notice) => one_line(&format!(
+                "[watchword] {}: {}",
+                match notice.event {
+                    NoticeKind::FeedDead => "feed failing",
+                    NoticeKind::FeedRecovered => "feed recovered",
+                },
+                notice.feed
+            )),
+        }
+    }
+
+    /// The machine form, one JSON object per line: the `matches --format jsonl` records, or
+    /// the notice.
+    pub fn json_lines(&self) -> String {
+        let mut lines = String::new();
+        let mut push = |value: String| {
+            lines.push_str(&value);
+            lines.push('\n');
+        };
+        match self {
+            Content::Matches(matches) => {
+                for m in *matches {
+                    push(serde_json::to_string(&m.record()).expect("plain data serializes"));
+                }
+            }
+            Content::Notice(notice) => {
+                push(serde_json::to_string(notice).expect("plain data serializes"));
+            }
+        }
+        lines
+    }
+}
+
+/// The text of a notice.
+fn render_notice(notice: &Notice, markup: Markup) -> String {
+    if markup == Markup::Html {
+        return html_paragraphs(&render_notice(notice, Markup::Plain));
+    }
+    let feed = escape(&notice.feed, markup);
+    let url = match markup {
+        Markup::Discord => sanitize(&notice.url),
+        _ => escape(&notice.url, markup),
+    };
+    let since = rfc3339(notice.failing_since);
+    match notice.event {
+        NoticeKind::FeedDead => format!(
+            "Feed {feed} has been failing since {since}.\n{url}\nLast error: {}",
+            escape(notice.error.as_deref().unwrap_or("unknown"), markup)
+        ),
+        NoticeKind::FeedRecovered => {
+            format!("Feed {feed} works again (it had been failing since {since}).\n{url}")
+        }
+    }
+}
 
 /// The markup a message is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +163,12 @@ pub fn subject(matches: &[Match]) -> String {
             )
         }
     };
-    let line = sanitize(&line);
+    one_line(&line)
+}
+
+/// Text as one line of at most [`SUBJECT_CHARS`] characters, without control characters.
+fn one_line(text: &str) -> String {
+    let line = sanitize(text);
     let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
     if line.chars().count() <= SUBJECT_CHARS {
         line
@@ -264,6 +353,26 @@ mod tests {
             subject(&[hostile(), second]),
             "[watchword] 2 new matches (missile_sale, satellite_launch)"
         );
+    }
+
+    #[test]
+    fn notices_name_the_feed_and_the_error() {
+        let notice = Notice {
+            event: NoticeKind::FeedDead,
+            feed: "Wire <b>".into(),
+            url: "https://wire.example/rss".into(),
+            failing_since: Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap(),
+            at: Utc.with_ymd_and_hms(2023, 11, 22, 0, 0, 0).unwrap(),
+            error: Some("http 500".into()),
+        };
+        let content = Content::Notice(&notice);
+        assert_eq!(content.event(), "feed_dead");
+        assert_eq!(
+            content.text(None, Markup::Slack),
+            "Feed Wire &lt;b&gt; has been failing since 2023-11-21T00:00:00Z.\nhttps://wire.example/rss\nLast error: http 500"
+        );
+        assert_eq!(content.subject(), "[watchword] feed failing: Wire <b>");
+        assert!(content.json_lines().starts_with("{\"event\":\"feed_dead\""));
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod webhook;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,11 +29,12 @@ use tracing::{info, warn};
 
 use crate::config::{AlertConfig, Config, SinkConfig};
 use crate::fetch::Fetcher;
-use crate::model::{AlertRoute, Delivery, Match};
+use crate::model::{AlertRoute, Delivery, Match, Notice, Payload};
 use crate::store::{self, OutboxCounts, SharedStore, StoreError};
 use crate::text::sanitize;
 
 pub use email::{PASSWORD_VAR, USER_VAR};
+use message::Content;
 
 /// The wait before the first retry; each later failure doubles it.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -86,28 +87,45 @@ pub fn routes(alerts: &[AlertConfig]) -> Vec<AlertRoute> {
 }
 
 /// The `Idempotency-Key` of a message: the same for every try of the same rows on the same
-/// sink, different for any other (match, sink).
-pub fn idempotency_key(sink: &str, matches: &[Match]) -> String {
+/// sink, different for any other (match, sink) or notice.
+pub fn idempotency_key(sink: &str, content: &Content<'_>) -> String {
     let mut hash = Sha256::new();
     hash.update(sink.as_bytes());
-    for m in matches {
-        hash.update(b"\0");
-        hash.update(m.match_id.to_le_bytes());
-        hash.update(m.matched_at.timestamp().to_le_bytes());
-        hash.update(m.item_key.as_bytes());
+    match content {
+        Content::Matches(matches) => {
+            for m in *matches {
+                hash.update(b"\0");
+                hash.update(m.match_id.to_le_bytes());
+                hash.update(m.matched_at.timestamp().to_le_bytes());
+                hash.update(m.item_key.as_bytes());
+            }
+        }
+        Content::Notice(notice) => {
+            hash.update(b"\0notice\0");
+            hash.update(notice.event.as_str().as_bytes());
+            hash.update(notice.feed.as_bytes());
+            hash.update(notice.at.timestamp().to_le_bytes());
+        }
     }
     let digest = hash.finalize();
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("watchword-{hex}")
 }
 
-/// The outbox worker and the configured sinks.
+/// The outbox worker and the configured sinks. Cheap to clone; a reload swaps the sinks
+/// ([`Alerter::reconfigure`]) and the next round uses the new ones.
 #[derive(Debug, Clone)]
 pub struct Alerter {
-    sinks: Arc<Vec<Sink>>,
+    sinks: Arc<RwLock<Arc<Sinks>>>,
     store: SharedStore,
-    max_attempts: u32,
     wake: Arc<Notify>,
+}
+
+/// The sinks of one config.
+#[derive(Debug)]
+struct Sinks {
+    list: Vec<Arc<Sink>>,
+    max_attempts: u32,
 }
 
 /// One configured sink, ready to send.
@@ -133,58 +151,24 @@ impl Alerter {
     /// Prepares every configured sink. Fails on a sink that cannot work at all (an email
     /// address the SMTP library rejects).
     pub fn new(config: &Config, fetcher: &Fetcher, store: SharedStore) -> Result<Alerter, String> {
-        let sinks = config
-            .alerts
-            .iter()
-            .map(|alert| {
-                let transport = match &alert.sink {
-                    SinkConfig::Log => Transport::Log,
-                    SinkConfig::Jsonl { path } => Transport::Jsonl(path.clone()),
-                    SinkConfig::Webhook {
-                        url,
-                        format,
-                        headers,
-                        timeout,
-                    } => Transport::Webhook(webhook::Webhook {
-                        fetcher: fetcher.clone(),
-                        url: url.clone(),
-                        format: *format,
-                        headers: headers.clone(),
-                        timeout: *timeout,
-                    }),
-                    SinkConfig::Exec { command, timeout } => Transport::Exec {
-                        command: command.clone(),
-                        timeout: *timeout,
-                    },
-                    SinkConfig::Email {
-                        host,
-                        port,
-                        tls,
-                        from,
-                        to,
-                        timeout,
-                    } => Transport::Email(
-                        email::Mailer::new(host, *port, *tls, from, to, *timeout)
-                            .map_err(|error| format!("alert {}: {error}", alert.name))?,
-                    ),
-                };
-                Ok(Sink {
-                    config: alert.clone(),
-                    transport,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
         Ok(Alerter {
-            sinks: Arc::new(sinks),
+            sinks: Arc::new(RwLock::new(Arc::new(Sinks::new(config, fetcher)?))),
             store,
-            max_attempts: config.daemon.alert_attempts,
             wake: Arc::new(Notify::new()),
         })
     }
 
+    /// Swaps in the sinks of a new config; a send in progress finishes with the old one.
+    pub fn reconfigure(&self, config: &Config, fetcher: &Fetcher) -> Result<(), String> {
+        let sinks = Arc::new(Sinks::new(config, fetcher)?);
+        *self.sinks.write().unwrap_or_else(|p| p.into_inner()) = sinks;
+        self.wake.notify_one();
+        Ok(())
+    }
+
     /// Whether any sink is configured.
     pub fn is_empty(&self) -> bool {
-        self.sinks.is_empty()
+        self.current().list.is_empty()
     }
 
     /// A handle that wakes the worker (the pipeline pokes it after writing outbox rows).
@@ -196,9 +180,6 @@ impl Alerter {
     /// is written to the outbox, or [`RECHECK`] passes; returns at shutdown, never in the
     /// middle of recording an outcome.
     pub async fn run(&self, shutdown: CancellationToken) {
-        if self.is_empty() {
-            return;
-        }
         loop {
             if let Err(error) = self.round(Utc::now(), false, &shutdown).await {
                 warn!(error = %error, "alert outbox unreadable; trying again");
@@ -249,8 +230,12 @@ impl Alerter {
 
     /// Outbox counts for the configured sinks.
     pub async fn counts(&self) -> Result<OutboxCounts, StoreError> {
-        let names = self.sink_names();
+        let names = self.current().names();
         store::with(&self.store, move |store| store.outbox_counts(&refs(&names))).await
+    }
+
+    fn current(&self) -> Arc<Sinks> {
+        self.sinks.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// One pass over the outbox: every sink with due rows sends them, all sinks at once.
@@ -260,7 +245,11 @@ impl Alerter {
         flush_digests: bool,
         shutdown: &CancellationToken,
     ) -> Result<(), StoreError> {
-        let names = self.sink_names();
+        let sinks = self.current();
+        if sinks.list.is_empty() {
+            return Ok(());
+        }
+        let names = sinks.names();
         let due = store::with(&self.store, move |store| {
             store.due_deliveries(&refs(&names), now, BATCH)
         })
@@ -273,20 +262,21 @@ impl Alerter {
                 .push(delivery);
         }
         let mut tasks = JoinSet::new();
-        for index in 0..self.sinks.len() {
-            let sink = &self.sinks[index];
+        for sink in &sinks.list {
             let due = by_sink.remove(&sink.config.name).unwrap_or_default();
             let is_digest = sink.config.digest.is_some();
             if due.is_empty() && !(is_digest && flush_digests) {
                 continue;
             }
-            let (worker, shutdown) = (self.clone(), shutdown.clone());
+            let (worker, sink, shutdown) = (self.clone(), sink.clone(), shutdown.clone());
+            let max_attempts = sinks.max_attempts;
             tasks.spawn(async move {
-                let sink = &worker.sinks[index];
                 if sink.config.digest.is_some() {
-                    worker.send_digest(sink, due, now, flush_digests).await
+                    worker
+                        .send_digest(&sink, due, now, flush_digests, max_attempts)
+                        .await
                 } else {
-                    worker.send_each(sink, due, &shutdown).await
+                    worker.send_each(&sink, due, &shutdown, max_attempts).await
                 }
             });
         }
@@ -307,26 +297,31 @@ impl Alerter {
         sink: &Sink,
         due: Vec<Delivery>,
         shutdown: &CancellationToken,
+        max_attempts: u32,
     ) -> Result<(), StoreError> {
         for delivery in due {
             if shutdown.is_cancelled() {
                 break;
             }
-            let batch = [delivery.matched.clone()];
-            let outcome = sink.send(&batch).await;
-            self.record(sink, &[delivery], outcome).await?;
+            let outcome = match &delivery.payload {
+                Payload::Match(m) => sink.send(&Content::Matches(std::slice::from_ref(m))).await,
+                Payload::Notice(notice) => sink.send(&Content::Notice(notice)).await,
+            };
+            self.record(sink, &[delivery], outcome, max_attempts)
+                .await?;
         }
         Ok(())
     }
 
-    /// Sends every pending row of a digest sink as one message, when one of them is due (or
-    /// when flushing, every row not waiting for a retry).
+    /// Sends every pending match of a digest sink as one message, when one of them is due
+    /// (or when flushing, every row not waiting for a retry). Notices go one by one.
     async fn send_digest(
         &self,
         sink: &Sink,
         due: Vec<Delivery>,
         now: DateTime<Utc>,
         flush: bool,
+        max_attempts: u32,
     ) -> Result<(), StoreError> {
         let name = sink.config.name.clone();
         let pending = store::with(&self.store, move |store| {
@@ -343,12 +338,28 @@ impl Alerter {
         } else {
             pending
         };
-        if batch.is_empty() {
+        let (notices, matches): (Vec<Delivery>, Vec<Delivery>) = batch
+            .into_iter()
+            .partition(|d| matches!(d.payload, Payload::Notice(_)));
+        for delivery in notices {
+            if let Payload::Notice(notice) = &delivery.payload {
+                let outcome = sink.send(&Content::Notice(notice)).await;
+                self.record(sink, &[delivery], outcome, max_attempts)
+                    .await?;
+            }
+        }
+        let digest: Vec<Match> = matches
+            .iter()
+            .filter_map(|d| match &d.payload {
+                Payload::Match(m) => Some(m.clone()),
+                Payload::Notice(_) => None,
+            })
+            .collect();
+        if digest.is_empty() {
             return Ok(());
         }
-        let matches: Vec<Match> = batch.iter().map(|d| d.matched.clone()).collect();
-        let outcome = sink.send(&matches).await;
-        self.record(sink, &batch, outcome).await
+        let outcome = sink.send(&Content::Matches(&digest)).await;
+        self.record(sink, &matches, outcome, max_attempts).await
     }
 
     /// Stores the outcome of one send for its rows.
@@ -357,6 +368,7 @@ impl Alerter {
         sink: &Sink,
         rows: &[Delivery],
         outcome: Result<(), SendError>,
+        max_attempts: u32,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
         let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
@@ -370,7 +382,7 @@ impl Alerter {
                 let attempts = rows.iter().map(|d| d.attempts).max().unwrap_or(0) + 1;
                 let retry_at = match error.retry {
                     Retry::Never => None,
-                    _ if attempts >= self.max_attempts => None,
+                    _ if attempts >= max_attempts => None,
                     Retry::Backoff => Some(retry_delay(attempts, fastrand::f64() * 2.0 - 1.0)),
                     Retry::After(wait) => Some(wait.min(MAX_RETRY)),
                 }
@@ -400,37 +412,101 @@ impl Alerter {
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let names = self.sink_names();
+        let names = self.current().names();
         store::with(&self.store, move |store| {
             store.next_delivery_due(&refs(&names))
         })
         .await
     }
+}
 
-    fn sink_names(&self) -> Vec<String> {
-        self.sinks.iter().map(|s| s.config.name.clone()).collect()
+impl Sinks {
+    fn new(config: &Config, fetcher: &Fetcher) -> Result<Sinks, String> {
+        let list = config
+            .alerts
+            .iter()
+            .map(|alert| {
+                let transport = match &alert.sink {
+                    SinkConfig::Log => Transport::Log,
+                    SinkConfig::Jsonl { path } => Transport::Jsonl(path.clone()),
+                    SinkConfig::Webhook {
+                        url,
+                        format,
+                        headers,
+                        timeout,
+                    } => Transport::Webhook(webhook::Webhook {
+                        fetcher: fetcher.clone(),
+                        url: url.clone(),
+                        format: *format,
+                        headers: headers.clone(),
+                        timeout: *timeout,
+                    }),
+                    SinkConfig::Exec { command, timeout } => Transport::Exec {
+                        command: command.clone(),
+                        timeout: *timeout,
+                    },
+                    SinkConfig::Email {
+                        host,
+                        port,
+                        tls,
+                        from,
+                        to,
+                        timeout,
+                    } => Transport::Email(
+                        email::Mailer::new(host, *port, *tls, from, to, *timeout)
+                            .map_err(|error| format!("alert {}: {error}", alert.name))?,
+                    ),
+                };
+                Ok(Arc::new(Sink {
+                    config: alert.clone(),
+                    transport,
+                }))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Sinks {
+            list,
+            max_attempts: config.daemon.alert_attempts,
+        })
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.list.iter().map(|s| s.config.name.clone()).collect()
     }
 }
 
 impl Sink {
-    /// Sends one message for `matches` (one match, or a digest).
-    async fn send(&self, matches: &[Match]) -> Result<(), SendError> {
-        let key = idempotency_key(&self.config.name, matches);
+    /// Sends one message.
+    async fn send(&self, content: &Content<'_>) -> Result<(), SendError> {
         // Feed text reaches receivers without control characters, in every format.
-        let matches: Vec<Match> = matches.iter().map(without_controls).collect();
-        let matches = matches.as_slice();
+        let (matches, notice);
+        let content = match content {
+            Content::Matches(list) => {
+                matches = list.iter().map(without_controls).collect::<Vec<_>>();
+                Content::Matches(&matches)
+            }
+            Content::Notice(original) => {
+                notice = Notice {
+                    feed: sanitize(&original.feed),
+                    url: sanitize(&original.url),
+                    error: original.error.as_deref().map(sanitize),
+                    ..(*original).clone()
+                };
+                Content::Notice(&notice)
+            }
+        };
+        let key = idempotency_key(&self.config.name, &content);
         let template = self.config.template.as_deref();
         match &self.transport {
             Transport::Log => {
-                log::send(&self.config, matches);
+                log::send(&self.config, &content);
                 Ok(())
             }
-            Transport::Jsonl(path) => jsonl::send(path, matches).await,
-            Transport::Webhook(hook) => hook.send(template, matches, &key).await,
+            Transport::Jsonl(path) => jsonl::send(path, &content).await,
+            Transport::Webhook(hook) => hook.send(template, &content, &key).await,
             Transport::Exec { command, timeout } => {
-                exec::send(command, *timeout, template, matches, &key).await
+                exec::send(command, *timeout, template, &content, &key).await
             }
-            Transport::Email(mailer) => mailer.send(template, matches).await,
+            Transport::Email(mailer) => mailer.send(template, &content).await,
         }
     }
 }
@@ -485,10 +561,13 @@ mod tests {
         };
         let mut other = m.clone();
         other.match_id = 2;
-        let key = idempotency_key("hook", std::slice::from_ref(&m));
-        assert_eq!(key, idempotency_key("hook", std::slice::from_ref(&m)));
-        assert_ne!(key, idempotency_key("hook-2", std::slice::from_ref(&m)));
-        assert_ne!(key, idempotency_key("hook", &[other]));
+        let key_of = |sink: &str, m: &Match| {
+            idempotency_key(sink, &Content::Matches(std::slice::from_ref(m)))
+        };
+        let key = key_of("hook", &m);
+        assert_eq!(key, key_of("hook", &m));
+        assert_ne!(key, key_of("hook-2", &m));
+        assert_ne!(key, key_of("hook", &other));
         assert!(key.starts_with("watchword-") && key.len() == 42);
     }
 }

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde_json::json;
 
-use super::message::{Markup, render, subject};
+use super::message::{Content, Markup};
 use super::{Retry, SendError};
 use crate::config::WebhookFormat;
 use crate::fetch::{Fetcher, Post};
@@ -30,7 +30,7 @@ impl Webhook {
     pub async fn send(
         &self,
         template: Option<&str>,
-        matches: &[Match],
+        content: &Content<'_>,
         key: &str,
     ) -> Result<(), SendError> {
         let Webhook {
@@ -44,38 +44,47 @@ impl Webhook {
         let mut all_headers = vec![("Idempotency-Key".to_string(), key.to_string())];
         let (content_type, body) = match format {
             WebhookFormat::Json => {
-                let records: Vec<_> = matches.iter().map(Match::record).collect();
-                let body = json!({
-                    "text": render(matches, template, Markup::Plain),
-                    "matches": records,
-                });
+                let text = content.text(template, Markup::Plain);
+                let body = match content {
+                    Content::Matches(matches) => {
+                        let records: Vec<_> = matches.iter().map(Match::record).collect();
+                        json!({ "event": content.event(), "text": text, "matches": records })
+                    }
+                    Content::Notice(notice) => {
+                        json!({ "event": content.event(), "text": text, "notice": notice })
+                    }
+                };
                 ("application/json", body.to_string())
             }
             WebhookFormat::Slack => {
                 let body = json!({
-                    "text": render(matches, template, Markup::Slack),
+                    "text": content.text(template, Markup::Slack),
                     "unfurl_links": false,
                 });
                 ("application/json", body.to_string())
             }
             WebhookFormat::Discord => {
                 let body = json!({
-                    "content": cut(&render(matches, template, Markup::Discord), DISCORD_MAX_CHARS),
+                    "content": cut(&content.text(template, Markup::Discord), DISCORD_MAX_CHARS),
                     "allowed_mentions": { "parse": [] },
                 });
                 ("application/json", body.to_string())
             }
             WebhookFormat::Ntfy => {
-                all_headers.push(("Title".into(), header_text(&subject(matches))));
-                all_headers.push(("Tags".into(), "newspaper".into()));
-                if let [single] = matches
+                all_headers.push(("Title".into(), header_text(&content.subject())));
+                let tag = match content {
+                    Content::Matches(_) => "newspaper",
+                    Content::Notice(_) => "warning",
+                };
+                all_headers.push(("Tags".into(), tag.into()));
+                if let Content::Matches([single]) = content
                     && let Some(url) = &single.url
                 {
                     all_headers.push(("Click".into(), url.clone()));
                 }
                 (
                     "text/plain; charset=utf-8",
-                    render(matches, template, Markup::Plain),
+                    content.text(template, Markup::Plain),
                 )
             }
         };

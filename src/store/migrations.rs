@@ -54,14 +54,17 @@ CREATE TABLE matches (
 CREATE INDEX matches_time ON matches(matched_at);
 CREATE INDEX matches_topic_url ON matches(topic, url);
 "#,
-    // 2: the alert outbox.
+    // 2: the alert outbox; feed health.
     r#"
 -- One row per match and alert sink, written in the same transaction as the match: the
--- outbox the alert worker drains. `state` is pending, delivered or failed; a failed row is
--- kept (and can be requeued) after its attempts ran out or a sink refused it for good.
+-- outbox the alert worker drains. A row carries a match, or a notice about a feed (JSON:
+-- feed_dead, feed_recovered) for the sinks without a topic filter. `state` is pending,
+-- delivered or failed; a failed row is kept (and can be requeued) after its attempts ran
+-- out or a sink refused it for good.
 CREATE TABLE deliveries (
     id            INTEGER PRIMARY KEY,
-    match_id      INTEGER NOT NULL REFERENCES matches(id) ON DELETE CASCADE,
+    match_id      INTEGER REFERENCES matches(id) ON DELETE CASCADE,
+    notice        TEXT,
     sink          TEXT NOT NULL,
     state         TEXT NOT NULL DEFAULT 'pending'
                   CHECK (state IN ('pending', 'delivered', 'failed')),
@@ -70,8 +73,19 @@ CREATE TABLE deliveries (
     last_error    TEXT,
     created       INTEGER NOT NULL,
     delivered_at  INTEGER,
+    CHECK ((match_id IS NULL) <> (notice IS NULL)),
     UNIQUE (match_id, sink)
 );
 CREATE INDEX deliveries_due ON deliveries(state, next_attempt);
+
+-- Feed health. `config_url` is the URL the config gave; `url` is where the feed is polled,
+-- which a permanent redirect (301, 308) moves. `gone` is set by a 410 and stops polling
+-- until the config gives another URL. `failing_since` is the first failure after the last
+-- success; `dead_notified` remembers that a feed_dead notice went out.
+ALTER TABLE feeds ADD COLUMN config_url TEXT;
+ALTER TABLE feeds ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN failing_since INTEGER;
+ALTER TABLE feeds ADD COLUMN dead_notified INTEGER NOT NULL DEFAULT 0;
+UPDATE feeds SET config_url = url;
 "#,
 ];

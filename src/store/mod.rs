@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{
-    AlertRoute, Delivery, DeliveryState, FeedState, Item, Match, MatchedItem, REPEATED_KEY_MARK,
-    repeated_key_base,
+    AlertRoute, Delivery, DeliveryState, FeedHealth, FeedState, Item, Match, MatchedItem, Notice,
+    Payload, REPEATED_KEY_MARK, repeated_key_base,
 };
 use crate::query::Hit;
 
@@ -124,8 +124,8 @@ const MATCH_COLUMNS: &str = "m.id, m.topic, m.matched_at, m.item_id, i.key, f.na
 
 /// The columns [`delivery_from_row`] reads after the match columns; `d` is the deliveries
 /// table.
-const DELIVERY_COLUMNS: &str =
-    "d.id, d.sink, d.state, d.attempts, d.next_attempt, d.last_error, d.created, d.delivered_at";
+const DELIVERY_COLUMNS: &str = "d.id, d.sink, d.state, d.attempts, d.next_attempt, \
+     d.last_error, d.created, d.delivered_at, d.notice";
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
@@ -154,8 +154,9 @@ impl Store {
         &self.path
     }
 
-    /// Makes sure every configured feed has a row (keyed by name; a changed URL is updated and
-    /// its validators dropped) and returns their ids in the same order.
+    /// Makes sure every configured feed has a row (keyed by name) and returns their ids in
+    /// the same order. When the config gives a feed another URL, the feed starts over at it:
+    /// validators, a permanent redirect and a 410 are forgotten.
     pub fn register_feeds(&mut self, feeds: &[(&str, String)]) -> Result<Vec<i64>, StoreError> {
         let path = self.path.clone();
         let wrap = |cause| StoreError::Sqlite {
@@ -167,11 +168,15 @@ impl Store {
         {
             let mut upsert = tx
                 .prepare(
-                    "INSERT INTO feeds (name, url) VALUES (?1, ?2)
+                    "INSERT INTO feeds (name, url, config_url) VALUES (?1, ?2, ?2)
                      ON CONFLICT (name) DO UPDATE SET
-                        etag = CASE WHEN url = excluded.url THEN etag END,
-                        last_modified = CASE WHEN url = excluded.url THEN last_modified END,
-                        url = excluded.url
+                        etag = CASE WHEN config_url IS excluded.config_url THEN etag END,
+                        last_modified =
+                            CASE WHEN config_url IS excluded.config_url THEN last_modified END,
+                        gone = CASE WHEN config_url IS excluded.config_url THEN gone ELSE 0 END,
+                        url = CASE WHEN config_url IS excluded.config_url THEN url
+                                   ELSE excluded.url END,
+                        config_url = excluded.config_url
                      RETURNING id",
                 )
                 .map_err(wrap)?;
@@ -192,7 +197,9 @@ impl Store {
         self.conn
             .query_row(
                 "SELECT etag, last_modified, next_due, last_polled, last_success,
-                        consecutive_errors, last_error, last_status
+                        consecutive_errors, last_error, last_status,
+                        CASE WHEN url IS NOT config_url THEN url END, gone, failing_since,
+                        dead_notified
                  FROM feeds WHERE id = ?1",
                 [feed_id],
                 |row| {
@@ -205,15 +212,78 @@ impl Store {
                         consecutive_errors: row.get(5)?,
                         last_error: row.get(6)?,
                         last_status: row.get(7)?,
+                        moved_to: row.get(8)?,
+                        gone: row.get(9)?,
+                        failing_since: row.get::<_, Option<i64>>(10)?.map(from_epoch),
+                        dead_notified: row.get(11)?,
                     })
                 },
             )
             .map_err(|source| self.error(source))
     }
 
-    /// Saves a feed's poll state alone (a poll that brought no items).
-    pub fn save_state(&mut self, feed_id: i64, state: &FeedState) -> Result<(), StoreError> {
-        write_state(&self.conn, feed_id, state).map_err(|source| self.error(source))
+    /// Saves a feed's poll state alone (a poll that brought no items), with the notice the
+    /// poll raised, if any, for every route without a topic filter — in one transaction.
+    pub fn save_state(
+        &mut self,
+        feed_id: i64,
+        state: &FeedState,
+        notice: Option<&Notice>,
+        routes: &[AlertRoute],
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let wrap = |cause| StoreError::Sqlite {
+            path: path.clone(),
+            cause,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        write_state(&tx, feed_id, state).map_err(wrap)?;
+        if let Some(notice) = notice {
+            insert_notice(&tx, notice, routes).map_err(wrap)?;
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// The health of the named feeds, in the order given (names without a row are left out).
+    pub fn feed_health(&self, names: &[&str]) -> Result<Vec<FeedHealth>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT f.name, f.url, CASE WHEN f.url IS NOT f.config_url THEN f.config_url END,
+                        f.last_success, f.last_polled, f.last_status, f.consecutive_errors,
+                        f.failing_since, f.gone,
+                        (SELECT COUNT(*) FROM items i WHERE i.feed_id = f.id),
+                        (SELECT COUNT(*) FROM matches m JOIN items i ON i.id = m.item_id
+                         WHERE i.feed_id = f.id),
+                        f.next_due, f.last_error
+                 FROM feeds f WHERE f.name = ?1",
+            )
+            .map_err(|source| self.error(source))?;
+        let mut health = Vec::with_capacity(names.len());
+        for name in names {
+            let row = statement
+                .query_row([name], |row| {
+                    Ok(FeedHealth {
+                        name: row.get(0)?,
+                        url: row.get(1)?,
+                        config_url: row.get(2)?,
+                        last_success: row.get::<_, Option<i64>>(3)?.map(from_epoch),
+                        last_polled: row.get::<_, Option<i64>>(4)?.map(from_epoch),
+                        last_status: row.get(5)?,
+                        consecutive_errors: row.get(6)?,
+                        failing_since: row.get::<_, Option<i64>>(7)?.map(from_epoch),
+                        gone: row.get(8)?,
+                        items: row.get(9)?,
+                        matches: row.get(10)?,
+                        next_due: row.get::<_, Option<i64>>(11)?.map(from_epoch),
+                        last_error: row.get(12)?,
+                    })
+                })
+                .optional()
+                .map_err(|source| self.error(source))?;
+            health.extend(row);
+        }
+        Ok(health)
     }
 
     /// The keys of `items` this feed has already stored. An item also counts as stored when
@@ -275,6 +345,7 @@ impl Store {
         state: &FeedState,
         now: DateTime<Utc>,
         routes: &[AlertRoute],
+        notice: Option<&Notice>,
     ) -> Result<CommitSummary, StoreError> {
         let path = self.path.clone();
         let wrap = |cause| StoreError::Sqlite {
@@ -371,6 +442,9 @@ impl Store {
             }
         }
         write_state(&tx, feed_id, state).map_err(wrap)?;
+        if let Some(notice) = notice {
+            summary.new_deliveries += insert_notice(&tx, notice, routes).map_err(wrap)?;
+        }
         tx.commit().map_err(wrap)?;
         Ok(summary)
     }
@@ -584,9 +658,9 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT {MATCH_COLUMNS}, {DELIVERY_COLUMNS}
                  FROM deliveries d
-                 JOIN matches m ON m.id = d.match_id
-                 JOIN items i ON i.id = m.item_id
-                 JOIN feeds f ON f.id = i.feed_id
+                 LEFT JOIN matches m ON m.id = d.match_id
+                 LEFT JOIN items i ON i.id = m.item_id
+                 LEFT JOIN feeds f ON f.id = i.feed_id
                  WHERE {condition}"
             ))
             .map_err(|source| self.error(source))?;
@@ -669,7 +743,9 @@ impl Store {
 fn write_state(conn: &Connection, feed_id: i64, state: &FeedState) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE feeds SET etag = ?2, last_modified = ?3, next_due = ?4, last_polled = ?5,
-                last_success = ?6, consecutive_errors = ?7, last_error = ?8, last_status = ?9
+                last_success = ?6, consecutive_errors = ?7, last_error = ?8, last_status = ?9,
+                url = COALESCE(?10, config_url), gone = ?11, failing_since = ?12,
+                dead_notified = ?13
          WHERE id = ?1",
     )?
     .execute(params![
@@ -682,8 +758,29 @@ fn write_state(conn: &Connection, feed_id: i64, state: &FeedState) -> rusqlite::
         state.consecutive_errors,
         state.last_error,
         state.last_status,
+        state.moved_to,
+        state.gone,
+        state.failing_since.map(|t| t.timestamp()),
+        state.dead_notified,
     ])?;
     Ok(())
+}
+
+/// Writes an outbox row for `notice` for every route without a topic filter; returns how
+/// many.
+fn insert_notice(
+    conn: &Connection,
+    notice: &Notice,
+    routes: &[AlertRoute],
+) -> rusqlite::Result<usize> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO deliveries (notice, sink, next_attempt, created) VALUES (?1, ?2, ?3, ?3)",
+    )?;
+    let mut written = 0;
+    for route in routes.iter().filter(|route| route.topics.is_none()) {
+        written += insert.execute(params![to_json(notice), route.sink, notice.at.timestamp()])?;
+    }
+    Ok(written)
 }
 
 /// The smallest string greater than every string starting with `prefix` (its last byte
@@ -714,7 +811,8 @@ fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Mat
     })
 }
 
-/// A delivery from the [`MATCH_COLUMNS`] followed by the [`DELIVERY_COLUMNS`].
+/// A delivery from the [`MATCH_COLUMNS`] (null for a notice) followed by the
+/// [`DELIVERY_COLUMNS`].
 fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
     const FIRST: usize = 11;
     let state: String = row.get(FIRST + 2)?;
@@ -728,7 +826,16 @@ fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
         last_error: row.get(FIRST + 5)?,
         created: from_epoch(row.get(FIRST + 6)?),
         delivered_at: row.get::<_, Option<i64>>(FIRST + 7)?.map(from_epoch),
-        matched: match_from_row(row, 0)?,
+        payload: match row.get::<_, Option<String>>(FIRST + 8)? {
+            Some(notice) => Payload::Notice(serde_json::from_str(&notice).map_err(|error| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    FIRST + 8,
+                    rusqlite::types::Type::Text,
+                    Box::new(error),
+                )
+            })?),
+            None => Payload::Match(match_from_row(row, 0)?),
+        },
     })
 }
 

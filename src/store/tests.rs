@@ -78,7 +78,7 @@ fn items_and_matches_are_logged_once() {
         item("guid:2", None, &[]),
     ];
     let first = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[])
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
         .unwrap();
     assert_eq!(
         first,
@@ -90,7 +90,7 @@ fn items_and_matches_are_logged_once() {
         }
     );
     let again = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[])
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
         .unwrap();
     assert_eq!(again, CommitSummary::default());
     let probe = [
@@ -104,7 +104,7 @@ fn items_and_matches_are_logged_once() {
     // the same topic, but logged for a topic it had not matched before.
     let copy = vec![item("guid:b1", Some("https://e.com/1"), &["sat", "sale"])];
     let from_b = store
-        .commit_poll(ids[1], &copy, &FeedState::default(), now(), &[])
+        .commit_poll(ids[1], &copy, &FeedState::default(), now(), &[], None)
         .unwrap();
     assert_eq!(
         from_b,
@@ -139,7 +139,7 @@ fn the_match_log_filters_by_topic_time_and_limit() {
         let topic = if i % 2 == 0 { "sat" } else { "sale" };
         let batch = vec![item(&format!("guid:{i}"), None, &[topic])];
         store
-            .commit_poll(ids[0], &batch, &FeedState::default(), at, &[])
+            .commit_poll(ids[0], &batch, &FeedState::default(), at, &[], None)
             .unwrap();
     }
     let all = store.matches(&MatchFilter::default()).unwrap();
@@ -190,8 +190,12 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
         consecutive_errors: 0,
         last_error: None,
         last_status: Some("ok".into()),
+        moved_to: Some("https://a/moved".into()),
+        gone: false,
+        failing_since: None,
+        dead_notified: false,
     };
-    store.save_state(ids[0], &state).unwrap();
+    store.save_state(ids[0], &state, None, &[]).unwrap();
     assert_eq!(store.feed_state(ids[0]).unwrap(), state);
     // Same name and URL: same row, state kept.
     let again = store
@@ -206,7 +210,77 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
     let moved = store.feed_state(ids[0]).unwrap();
     assert_eq!(moved.etag, None);
     assert_eq!(moved.last_modified, None);
+    assert_eq!(
+        moved.moved_to, None,
+        "the config's new URL wins over a redirect"
+    );
     assert_eq!(moved.next_due, state.next_due);
+
+    // A 410 stops the feed until the config names another URL.
+    let gone = FeedState {
+        gone: true,
+        ..moved
+    };
+    store.save_state(ids[0], &gone, None, &[]).unwrap();
+    store
+        .register_feeds(&[("A", "https://a/new-feed".into())])
+        .unwrap();
+    assert!(store.feed_state(ids[0]).unwrap().gone);
+    store
+        .register_feeds(&[("A", "https://a/newer-feed".into())])
+        .unwrap();
+    assert!(!store.feed_state(ids[0]).unwrap().gone);
+    let health = store.feed_health(&["A", "missing"]).unwrap();
+    assert_eq!(health.len(), 1);
+    assert_eq!(health[0].url, "https://a/newer-feed");
+}
+
+#[test]
+fn a_notice_goes_to_the_sinks_without_a_topic_filter() {
+    use crate::model::{AlertRoute, Notice, NoticeKind, Payload};
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let routes = [
+        AlertRoute {
+            sink: "all".into(),
+            topics: None,
+            delay: Duration::from_secs(600),
+        },
+        AlertRoute {
+            sink: "sat-only".into(),
+            topics: Some(vec!["sat".into()]),
+            delay: Duration::ZERO,
+        },
+    ];
+    let notice = Notice {
+        event: NoticeKind::FeedDead,
+        feed: "A".into(),
+        url: "https://a/feed".into(),
+        failing_since: now(),
+        at: now(),
+        error: Some("http 500".into()),
+    };
+    let state = FeedState {
+        dead_notified: true,
+        failing_since: Some(now()),
+        ..FeedState::default()
+    };
+    store
+        .save_state(ids[0], &state, Some(&notice), &routes)
+        .unwrap();
+    let due = store
+        .due_deliveries(&["all", "sat-only"], now(), 10)
+        .unwrap();
+    assert_eq!(
+        due.len(),
+        1,
+        "only the unfiltered sink, and no digest delay"
+    );
+    assert_eq!(due[0].sink, "all");
+    assert_eq!(due[0].payload, Payload::Notice(notice));
+    assert!(store.feed_state(ids[0]).unwrap().dead_notified);
 }
 
 #[test]
@@ -223,6 +297,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             &FeedState::default(),
             now(),
             &[],
+            None,
         )
         .unwrap();
 
@@ -243,7 +318,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
         matches: vec![],
     }];
     store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[])
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
         .unwrap();
     let mut unique_again = second.clone();
     unique_again.key = "guid:g".into();
@@ -266,6 +341,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             &FeedState::default(),
             now(),
             &[],
+            None,
         )
         .unwrap();
     let known = store.known_keys(ids[0], &[unique_again]).unwrap();
@@ -274,7 +350,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
 
 #[test]
 fn outbox_rows_follow_the_routes_and_their_states() {
-    use crate::model::{AlertRoute, DeliveryState};
+    use crate::model::{AlertRoute, DeliveryState, Payload};
     let (_dir, mut store) = open();
     let ids = store
         .register_feeds(&[("A", "https://a/feed".into())])
@@ -291,7 +367,7 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     ];
     let batch = [item("guid:1", Some("https://e.com/1"), &["sat"])];
     let summary = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &routes)
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &routes, None)
         .unwrap();
     assert_eq!(
         summary.new_deliveries, 2,
@@ -302,8 +378,11 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     let due = store.due_deliveries(&sinks, now(), 10).unwrap();
     assert_eq!(due.len(), 1, "the digest row waits for its window");
     assert_eq!(due[0].sink, "all");
-    assert_eq!(due[0].matched.topic, "sat");
-    assert_eq!(due[0].matched.title, "title guid:1");
+    let Payload::Match(matched) = &due[0].payload else {
+        panic!("a match row")
+    };
+    assert_eq!(matched.topic, "sat");
+    assert_eq!(matched.title, "title guid:1");
     assert_eq!(
         store.next_delivery_due(&sinks).unwrap(),
         Some(now()),

@@ -21,6 +21,7 @@ fn daemon(max_body: u64, timeout: Duration) -> DaemonConfig {
         max_body,
         alert_attempts: 10,
         alert_wait: Duration::from_secs(30),
+        dead_after: Duration::from_secs(24 * 3600),
     }
 }
 

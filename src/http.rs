@@ -1,0 +1,283 @@
+//! The status endpoint (`[http] listen`): the only user of `axum`. Serves `/healthz`,
+//! `/metrics` (Prometheus text), `/matches.json` and `/matches.atom` — the match log as an
+//! Atom feed, so the filtered news can be read in any feed reader. Read-only.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::metrics::{Gauges, Metrics};
+use crate::model::{Match, rfc3339};
+use crate::store::{self, MatchFilter, SharedStore};
+use crate::text::sanitize;
+
+/// How many matches `/matches.json` and `/matches.atom` return unless `?limit=` says.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The most they return.
+pub const MAX_LIMIT: usize = 1000;
+
+/// What the handlers read.
+#[derive(Debug, Clone)]
+pub struct StatusState {
+    pub store: SharedStore,
+    pub metrics: Arc<Metrics>,
+    /// The config in force (a reload replaces it).
+    pub config: Arc<RwLock<Arc<Config>>>,
+    /// True while the scheduler loop runs.
+    pub healthy: Arc<AtomicBool>,
+}
+
+/// Serves the endpoint on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    state: StatusState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/matches.json", get(matches_json))
+        .route("/matches.atom", get(matches_atom))
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+async fn healthz(State(state): State<StatusState>) -> Response {
+    if state.healthy.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response()
+    }
+}
+
+async fn metrics(State(state): State<StatusState>) -> Response {
+    let config = current(&state);
+    let names: Vec<String> = config.feeds.iter().map(|f| f.name.clone()).collect();
+    let sinks: Vec<String> = config.alerts.iter().map(|a| a.name.clone()).collect();
+    let read = store::with(&state.store, move |store| {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let sinks: Vec<&str> = sinks.iter().map(String::as_str).collect();
+        let health = store.feed_health(&names)?;
+        let deliveries = store.outbox_counts(&sinks)?;
+        Ok::<_, store::StoreError>(Gauges {
+            deliveries,
+            feeds: names.len(),
+            feeds_failing: health
+                .iter()
+                .filter(|h| h.consecutive_errors > 0 && !h.gone)
+                .count(),
+            feeds_gone: health.iter().filter(|h| h.gone).count(),
+        })
+    })
+    .await;
+    match read {
+        Ok(gauges) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            state.metrics.render(&gauges),
+        )
+            .into_response(),
+        Err(error) => server_error(&error),
+    }
+}
+
+/// `?topic=` and `?limit=` of the match endpoints.
+#[derive(Debug, Deserialize)]
+struct MatchQuery {
+    topic: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn matches_json(
+    State(state): State<StatusState>,
+    Query(query): Query<MatchQuery>,
+) -> Response {
+    match read_matches(&state, &query).await {
+        Ok(matches) => {
+            let records: Vec<_> = matches.iter().map(Match::record).collect();
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::to_string(&records).expect("plain data serializes"),
+            )
+                .into_response()
+        }
+        Err(error) => server_error(&error),
+    }
+}
+
+async fn matches_atom(
+    State(state): State<StatusState>,
+    Query(query): Query<MatchQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("localhost");
+    match read_matches(&state, &query).await {
+        Ok(matches) => (
+            [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+            atom(&matches, query.topic.as_deref(), host),
+        )
+            .into_response(),
+        Err(error) => server_error(&error),
+    }
+}
+
+async fn read_matches(
+    state: &StatusState,
+    query: &MatchQuery,
+) -> Result<Vec<Match>, store::StoreError> {
+    let filter = MatchFilter {
+        topic: query.topic.clone(),
+        limit: Some(query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)),
+        ..MatchFilter::default()
+    };
+    store::with(&state.store, move |store| store.matches(&filter)).await
+}
+
+fn current(state: &StatusState) -> Arc<Config> {
+    state
+        .config
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+}
+
+fn server_error(error: &dyn std::fmt::Display) -> Response {
+    tracing::warn!(error = %error, "status endpoint: cannot read the database");
+    (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response()
+}
+
+/// The match log as an Atom 1.0 feed, newest entry first. `matches` is oldest first.
+pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
+    let updated = matches
+        .iter()
+        .map(|m| m.matched_at)
+        .max()
+        .unwrap_or_else(Utc::now);
+    let (title, id, self_path) = match topic {
+        Some(topic) => (
+            format!("watchword: {topic}"),
+            format!("tag:watchword.invalid,2023:matches/{}", xml(topic)),
+            format!("/matches.atom?topic={}", url_component(topic)),
+        ),
+        None => (
+            "watchword: all topics".to_string(),
+            "tag:watchword.invalid,2023:matches".to_string(),
+            "/matches.atom".to_string(),
+        ),
+    };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+         <feed xmlns=\"http://www.w3.org/2005/Atom\">\n\
+         <title>{}</title>\n<id>{id}</id>\n<updated>{}</updated>\n\
+         <link rel=\"self\" href=\"{}\"/>\n<author><name>watchword</name></author>\n\
+         <generator>watchword</generator>\n",
+        xml(&title),
+        rfc3339(updated),
+        xml(&format!("http://{}{self_path}", sanitize(host)))
+    );
+    for m in matches.iter().rev() {
+        let _ = write!(
+            out,
+            "<entry>\n<id>tag:watchword.invalid,2023:match/{}</id>\n<title>{}</title>\n\
+             <updated>{}</updated>\n<published>{}</published>\n<category term=\"{}\"/>\n",
+            m.match_id,
+            xml(&m.title),
+            rfc3339(m.matched_at),
+            rfc3339(m.published.unwrap_or(m.matched_at)),
+            xml(&m.topic)
+        );
+        if let Some(url) = &m.url {
+            let _ = writeln!(out, "<link rel=\"alternate\" href=\"{}\"/>", xml(url));
+        }
+        let _ = write!(
+            out,
+            "<summary>{}</summary>\n</entry>\n",
+            xml(&format!(
+                "{} · {} · matched: {}",
+                m.topic,
+                m.feed,
+                m.terms.join(", ")
+            ))
+        );
+    }
+    out.push_str("</feed>\n");
+    out
+}
+
+/// Text for XML content or an attribute: control characters (not allowed in XML 1.0)
+/// replaced, markup escaped.
+fn xml(text: &str) -> String {
+    sanitize(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Percent-encodes a query value.
+fn url_component(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn atom_escapes_feed_text_and_lists_newest_first() {
+        let at = |h| Utc.with_ymd_and_hms(2023, 11, 21, h, 0, 0).unwrap();
+        let m = |id, hour, title: &str| Match {
+            match_id: id,
+            topic: "satellite_launch".into(),
+            matched_at: at(hour),
+            item_id: id,
+            item_key: format!("guid:{id}"),
+            feed: "Wire".into(),
+            title: title.into(),
+            url: Some(format!("https://e.example/{id}?a=1&b=2")),
+            published: None,
+            terms: vec!["satellite".into()],
+            hits: vec![],
+        };
+        let text = atom(
+            &[m(1, 10, "First <b>&</b>\u{1b}[31m"), m(2, 11, "Second")],
+            Some("satellite_launch"),
+            "127.0.0.1:8787",
+        );
+        assert!(
+            text.contains("<title>First &lt;b&gt;&amp;&lt;/b&gt; [31m</title>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("href=\"https://e.example/1?a=1&amp;b=2\""),
+            "{text}"
+        );
+        assert!(text.find("match/2").unwrap() < text.find("match/1").unwrap());
+        assert!(text.contains("<updated>2023-11-21T11:00:00Z</updated>"));
+        assert!(
+            text.contains("href=\"http://127.0.0.1:8787/matches.atom?topic=satellite_launch\"")
+        );
+    }
+}
