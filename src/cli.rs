@@ -11,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::config::{self, Config, ConfigError, FeedSource};
-use crate::daemon;
 use crate::fetch::Fetcher;
 use crate::model::{DeliveryState, Match, MatchRecord, Payload, rfc3339};
 use crate::pipeline::{PollStatus, probe_feed};
 use crate::store::{DeliveryFilter, MatchFilter, Store};
 use crate::text::sanitize;
+use crate::{daemon, opml};
 
 /// watchword: polls news feeds, matches items against topics, keeps a match log.
 #[derive(Debug, Parser)]
@@ -25,6 +25,9 @@ pub struct Cli {
     /// Config file [default: $WATCHWORD_CONFIG, else ./config/watchword.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Log format on stderr: `text`, or `json` (one object per line) for log shippers
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -59,6 +62,17 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Show every feed's health: last success, status, failures, items, matches, next poll
+    Feeds {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = FeedsFormat::Table)]
+        format: FeedsFormat,
+    },
+    /// Import feeds from OPML into the config file, or export the configured feeds as OPML
+    Opml {
+        #[command(subcommand)]
+        action: OpmlAction,
+    },
     /// List alert deliveries (pending, delivered, failed), or requeue failed ones
     Alerts {
         #[command(subcommand)]
@@ -70,6 +84,26 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
+}
+
+/// Log formats for `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What `opml` does.
+#[derive(Debug, Subcommand)]
+pub enum OpmlAction {
+    /// Add the feeds of an OPML file to the config file (comments and layout kept; URLs
+    /// already configured are skipped)
+    Import {
+        /// The OPML file (from a feed reader's export)
+        file: PathBuf,
+    },
+    /// Write the configured feeds as OPML 2.0 to stdout
+    Export,
 }
 
 /// What `alerts` can do besides listing.
@@ -84,6 +118,13 @@ pub enum AlertsAction {
         #[arg(long)]
         all_failed: bool,
     },
+}
+
+/// Output formats of `feeds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FeedsFormat {
+    Table,
+    Json,
 }
 
 /// Delivery states for `alerts --state`.
@@ -154,6 +195,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             matches(&config, filter, format, follow)
         }
+        Command::Feeds { format } => feeds(&config::load(&path)?, format),
+        Command::Opml { action } => match action {
+            OpmlAction::Import { file } => opml_import(&path, &file),
+            OpmlAction::Export => {
+                let config = config::load(&path)?;
+                io::stdout()
+                    .lock()
+                    .write_all(opml::render(&config.feeds).as_bytes())?;
+                Ok(())
+            }
+        },
         Command::Alerts {
             action,
             state,
@@ -320,6 +372,12 @@ fn matches(
         if store.is_none() && database.exists() {
             store = Some(Store::open(database)?);
         }
+        // Later reads take what is newer than the newest match at the time of this read:
+        // taken before the read, so a match logged meanwhile is not skipped.
+        let newest = match &store {
+            Some(store) if follow => store.newest_match_id()?,
+            _ => None,
+        };
         let found = match &store {
             Some(store) => store.matches(&filter)?,
             None => Vec::new(),
@@ -334,9 +392,8 @@ fn matches(
         if !follow {
             return Ok(());
         }
-        if let Some(newest) = found.iter().map(|m| m.match_id).max() {
-            filter.after_id = Some(newest);
-        }
+        let shown = found.iter().map(|m| m.match_id).max();
+        filter.after_id = filter.after_id.max(newest).max(shown);
         // Only the first read is limited to the most recent or since a time.
         filter.limit = None;
         filter.since = None;
@@ -410,6 +467,142 @@ fn write_jsonl(out: &mut impl Write, matches: &[Match]) -> anyhow::Result<()> {
         line.push('\n');
         out.write_all(line.as_bytes())?;
     }
+    Ok(())
+}
+
+fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> {
+    let database = &config.daemon.database;
+    let names: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
+    let health = if database.exists() {
+        Store::open(database)?.feed_health(&names)?
+    } else {
+        Vec::new()
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    if format == FeedsFormat::Json {
+        let mut text = serde_json::to_string_pretty(&health)?;
+        text.push('\n');
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        return Ok(());
+    }
+    let header = [
+        "FEED",
+        "STATUS",
+        "LAST SUCCESS",
+        "FAILS",
+        "ITEMS",
+        "MATCHES",
+        "NEXT POLL",
+        "LAST ERROR",
+    ]
+    .map(String::from);
+    let when = |time: Option<DateTime<Utc>>| {
+        time.map_or_else(
+            || "-".to_string(),
+            |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        )
+    };
+    let mut rows: Vec<[String; 8]> = Vec::new();
+    for feed in &config.feeds {
+        let row = match health.iter().find(|h| h.name == feed.name) {
+            None => [
+                truncate(&sanitize(&feed.name), 40),
+                "never polled".into(),
+                "-".into(),
+                "0".into(),
+                "0".into(),
+                "0".into(),
+                "-".into(),
+                String::new(),
+            ],
+            Some(h) => {
+                let mut status = if h.gone {
+                    "gone".to_string()
+                } else {
+                    sanitize(h.last_status.as_deref().unwrap_or("never polled"))
+                };
+                if h.config_url.is_some() {
+                    status.push_str(", moved");
+                }
+                let error = match (&h.config_url, &h.last_error) {
+                    (Some(_), Some(error)) => format!("now at {}; {}", h.url, error),
+                    (Some(_), None) => format!("now at {}", h.url),
+                    (None, Some(error)) => error.clone(),
+                    (None, None) => String::new(),
+                };
+                [
+                    truncate(&sanitize(&h.name), 40),
+                    status,
+                    when(h.last_success),
+                    h.consecutive_errors.to_string(),
+                    h.items.to_string(),
+                    h.matches.to_string(),
+                    if h.gone {
+                        "never".into()
+                    } else {
+                        when(h.next_due)
+                    },
+                    truncate(&sanitize(&error), 80),
+                ]
+            }
+        };
+        rows.push(row);
+    }
+    let mut widths = header.clone().map(|h| h.width());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.width());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        writeln!(out, "{}", table_line(row, &widths))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn opml_import(config_path: &std::path::Path, file: &std::path::Path) -> anyhow::Result<()> {
+    let xml = std::fs::read_to_string(file)
+        .map_err(|error| UserError(format!("cannot read {}: {error}", file.display())))?;
+    let listed = opml::parse(&xml)
+        .map_err(|error| UserError(format!("{}: not valid OPML: {error}", file.display())))?;
+    let text = std::fs::read_to_string(config_path).map_err(|cause| ConfigError::Read {
+        path: config_path.to_path_buf(),
+        cause,
+    })?;
+    let pairs: Vec<(String, String)> = listed.into_iter().map(|f| (f.name, f.url)).collect();
+    let result = config::add_feeds(&text, &pairs)
+        .map_err(|error| UserError(format!("{}: {error}", config_path.display())))?;
+    // The edited file must still be a valid config before it replaces the old one.
+    if let (None, diagnostics) = config::compile(config_path, &result.text) {
+        return Err(UserError(format!(
+            "the config would not be valid after the import; nothing was written:\n{}",
+            config::render_all(&diagnostics)
+        ))
+        .into());
+    }
+    if !result.added.is_empty() {
+        let temporary = config_path.with_extension("toml.tmp");
+        std::fs::write(&temporary, &result.text)
+            .with_context(|| format!("cannot write {}", temporary.display()))?;
+        std::fs::rename(&temporary, config_path)
+            .with_context(|| format!("cannot replace {}", config_path.display()))?;
+    }
+    let mut out = io::stdout().lock();
+    for name in &result.added {
+        writeln!(out, "added {}", sanitize(name))?;
+    }
+    for url in &result.skipped {
+        writeln!(out, "skipped {} (already configured)", sanitize(url))?;
+    }
+    writeln!(
+        out,
+        "{} feeds added, {} skipped; {}",
+        result.added.len(),
+        result.skipped.len(),
+        config_path.display()
+    )?;
     Ok(())
 }
 
@@ -618,7 +811,10 @@ fn truncate(text: &str, max_width: usize) -> String {
 /// closed pipe (`watchword matches | head`).
 pub fn exit_code(error: &anyhow::Error) -> i32 {
     for cause in error.chain() {
-        if cause.is::<UserError>() || cause.is::<ConfigError>() {
+        if cause.is::<UserError>()
+            || cause.is::<ConfigError>()
+            || cause.is::<daemon::AlreadyRunning>()
+        {
             return 1;
         }
         if let Some(io_error) = cause.downcast_ref::<io::Error>()

@@ -347,6 +347,79 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     (Some(config), sink.found)
 }
 
+/// What [`add_feeds`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedsAdded {
+    /// The new config text.
+    pub text: String,
+    /// Names of the feeds added.
+    pub added: Vec<String>,
+    /// URLs skipped because the config already has them.
+    pub skipped: Vec<String>,
+}
+
+/// Adds `[[feed]]` tables (name, URL) to config text, keeping its comments and layout: new
+/// tables go after the last feed. A URL the config already has (compared after
+/// normalizing scheme and host case and a trailing slash) is skipped; a name already taken
+/// gets ` (2)`, ` (3)`, … appended.
+pub fn add_feeds(text: &str, feeds: &[(String, String)]) -> Result<FeedsAdded, String> {
+    use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
+    let mut doc: DocumentMut = text.parse().map_err(|error| format!("{error}"))?;
+    if doc.get("feed").is_none() {
+        doc.insert("feed", Item::ArrayOfTables(ArrayOfTables::new()));
+    }
+    let array = doc["feed"]
+        .as_array_of_tables_mut()
+        .ok_or("`feed` is not a list of [[feed]] tables")?;
+    let field =
+        |table: &Table, key: &str| table.get(key).and_then(Item::as_str).map(str::to_string);
+    let mut names: Vec<String> = array.iter().filter_map(|t| field(t, "name")).collect();
+    let mut urls: Vec<String> = array
+        .iter()
+        .filter_map(|t| field(t, "url"))
+        .map(|url| comparable_url(&url))
+        .collect();
+    let last_position = array.iter().filter_map(Table::position).max();
+    let (mut added, mut skipped) = (Vec::new(), Vec::new());
+    for (name, url) in feeds {
+        let key = comparable_url(url);
+        if urls.contains(&key) {
+            skipped.push(url.clone());
+            continue;
+        }
+        let base = name.trim();
+        let base = if base.is_empty() { url.trim() } else { base };
+        let mut unique = base.to_string();
+        let mut n = 1;
+        while names.contains(&unique) {
+            n += 1;
+            unique = format!("{base} ({n})");
+        }
+        let mut table = Table::new();
+        table["name"] = value(unique.clone());
+        table["url"] = value(url.trim());
+        // Same position as the last feed: new tables are written right after it.
+        table.set_position(last_position);
+        array.push(table);
+        names.push(unique.clone());
+        urls.push(key);
+        added.push(unique);
+    }
+    Ok(FeedsAdded {
+        text: doc.to_string(),
+        added,
+        skipped,
+    })
+}
+
+/// A URL in a form that compares equal for the same feed: scheme and host lower-cased (the
+/// URL parser does that), no trailing slash.
+fn comparable_url(url: &str) -> String {
+    let url = url.trim();
+    let parsed = Url::parse(url).map_or_else(|_| url.to_string(), String::from);
+    parsed.trim_end_matches('/').to_string()
+}
+
 /// Parses a duration such as `30s`, `15m`, `1h30m`, `2d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -812,14 +885,20 @@ fn compile_alerts(
     sink: &mut Diagnostics<'_>,
 ) -> Vec<AlertConfig> {
     let mut names: HashMap<String, usize> = HashMap::new();
+    // Outbox rows are keyed by sink name, so a name must not depend on the order of the
+    // tables: a kind used more than once needs explicit names.
     let mut kind_counts: HashMap<&str, usize> = HashMap::new();
+    for alert in raw {
+        *kind_counts
+            .entry(alert.kind.get_ref().as_str())
+            .or_default() += 1;
+    }
     let mut alerts = Vec::with_capacity(raw.len());
     for alert in raw {
         let Some(compiled) = compile_sink(alert, base, sink) else {
             continue;
         };
-        let kind_count = kind_counts.entry(compiled.kind()).or_default();
-        *kind_count += 1;
+        let kind = compiled.kind();
         let name = match &alert.name {
             Some(name) if !is_identifier(name.get_ref()) => {
                 sink.error(
@@ -832,8 +911,16 @@ fn compile_alerts(
                 continue;
             }
             Some(name) => name.get_ref().clone(),
-            None if *kind_count == 1 => compiled.kind().to_string(),
-            None => format!("{}-{kind_count}", compiled.kind()),
+            None if kind_counts.get(kind).copied().unwrap_or(0) > 1 => {
+                sink.error(
+                    alert.kind.span(),
+                    format!(
+                        "there are several {kind} alerts: give each its own `name` (deliveries are kept by name)"
+                    ),
+                );
+                continue;
+            }
+            None => kind.to_string(),
         };
         let start = alert.name.as_ref().unwrap_or(&alert.kind).span().start;
         if let Some(first) = names.get(&name) {
@@ -1030,6 +1117,13 @@ fn compile_sink(alert: &RawAlert, base: &Path, sink: &mut Diagnostics<'_>) -> Op
                     sink.error(
                         value.span(),
                         format!("header name {name:?} is not a valid HTTP header name"),
+                    );
+                } else if ["content-type", "idempotency-key"]
+                    .contains(&name.to_ascii_lowercase().as_str())
+                {
+                    sink.error(
+                        value.span(),
+                        format!("header {name:?} is set by watchword and cannot be overridden"),
                     );
                 } else if value.get_ref().chars().any(|c| c.is_control() && c != '\t') {
                     sink.error(

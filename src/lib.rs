@@ -23,6 +23,7 @@
 //! - [`daemon`]: tasks, concurrency limits, signals, shutdown.
 //! - [`http`]: the status endpoint: health, metrics, the match log as JSON and Atom (the
 //!   only user of `axum`).
+//! - [`opml`]: reading and writing OPML feed lists (the only user of `quick-xml`).
 //! - [`cli`]: the commands (the only module that prints to stdout).
 
 #![forbid(unsafe_code)]
@@ -35,6 +36,7 @@ pub mod fetch;
 pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod opml;
 pub mod parse;
 pub mod pipeline;
 pub mod query;

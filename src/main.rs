@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use watchword::cli::LogFormat;
 
 fn main() {
     let cli = match watchword::cli::Cli::try_parse() {
@@ -15,14 +16,15 @@ fn main() {
             std::process::exit(if error.use_stderr() { 1 } else { 0 });
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().init(),
         // Colours only on a terminal: journald and log files get plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     if let Err(error) = watchword::cli::run(cli) {
         let code = watchword::cli::exit_code(&error);
         if code != 0 {

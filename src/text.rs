@@ -770,11 +770,16 @@ fn collapse_whitespace(text: &str) -> String {
     out
 }
 
-/// Replaces control characters (and with them terminal escape sequences) by spaces, so feed
-/// text never reaches a terminal, a log line or an alert raw.
+/// Replaces control characters (and with them terminal escape sequences), bidirectional
+/// overrides and isolates (which can make text display as something it is not) and line or
+/// paragraph separators by spaces, so feed text never reaches a terminal, a log line or an
+/// alert raw.
 pub fn sanitize(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            let hidden = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}');
+            if c.is_control() || hidden { ' ' } else { c }
+        })
         .collect()
 }
 
@@ -785,6 +790,8 @@ mod tests {
     #[test]
     fn sanitize_removes_escape_sequences() {
         assert_eq!(sanitize("a\u{1b}[31mred\u{7}"), "a [31mred ");
+        assert_eq!(sanitize("gpj.\u{202E}exe"), "gpj. exe");
+        assert_eq!(sanitize("a\u{2028}b"), "a b");
     }
 
     /// Checks `html_to_text`.

@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command;
 
 use super::message::{Content, Markup};
@@ -14,6 +14,8 @@ use crate::text::sanitize;
 
 /// How much of the program's stderr is kept for the error message.
 const STDERR_EXCERPT: usize = 512;
+/// How long stderr is read after the program exited.
+const STDERR_GRACE: Duration = Duration::from_millis(200);
 
 /// Runs `command` (program and arguments, no shell) for the batch, killing it after
 /// `timeout`.
@@ -59,24 +61,42 @@ pub async fn send(
             "WATCHWORD_MESSAGE",
             sanitize_keep_newlines(&content.text(template, Markup::Plain)),
         )
+        // The program gets no secrets of ours.
+        .env_remove(super::USER_VAR)
+        .env_remove(super::PASSWORD_VAR)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        // Its own process group, so a timeout kills what it started too.
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|error| failure(format!("cannot run {:?}: {error}", command[0])))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    let run = async move {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    tokio::spawn(async move {
         // A program that does not read its stdin closes the pipe: not an error.
         let _ = stdin.write_all(stdin_text.as_bytes()).await;
-        drop(stdin);
-        child.wait_with_output().await
-    };
-    // On timeout the future is dropped with the child, and `kill_on_drop` kills it.
-    let output = match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(output)) => output,
+    });
+    // Read all of stderr (a full pipe would block the program) but keep only the start.
+    let reader = tokio::spawn(async move {
+        let mut stderr = stderr;
+        let (mut kept, mut chunk) = (Vec::new(), [0u8; 4096]);
+        while let Ok(n) = stderr.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            let room = STDERR_EXCERPT.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..n.min(room)]);
+        }
+        kept
+    });
+    let status = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(Ok(status)) => status,
         Ok(Err(error)) => return Err(failure(format!("{:?} failed: {error}", command[0]))),
         Err(_) => {
+            kill_group(&child);
+            reader.abort();
             return Err(failure(format!(
                 "{:?} timed out after {}s and was killed",
                 command[0],
@@ -84,17 +104,30 @@ pub async fn send(
             )));
         }
     };
-    if output.status.success() {
+    // Something the program started may hold stderr open: wait for it only briefly.
+    let stderr_text = match tokio::time::timeout(STDERR_GRACE, reader).await {
+        Ok(Ok(bytes)) => bytes,
+        _ => Vec::new(),
+    };
+    if status.success() {
         return Ok(());
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let stderr = sanitize(stderr.trim());
-    let stderr: String = stderr.chars().take(STDERR_EXCERPT).collect();
+    let stderr = sanitize(String::from_utf8_lossy(&stderr_text).trim());
     Err(failure(if stderr.is_empty() {
-        format!("{:?} exited with {}", command[0], output.status)
+        format!("{:?} exited with {status}", command[0])
     } else {
-        format!("{:?} exited with {}: {stderr}", command[0], output.status)
+        format!("{:?} exited with {status}: {stderr}", command[0])
     }))
+}
+
+/// Kills the program's process group: the program and whatever it started.
+fn kill_group(child: &tokio::process::Child) {
+    let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else {
+        return;
+    };
+    if let Some(group) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
 }
 
 /// Removes control characters but keeps line breaks, for multi-line messages.

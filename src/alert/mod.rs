@@ -36,13 +36,19 @@ use crate::text::sanitize;
 pub use email::{PASSWORD_VAR, USER_VAR};
 use message::Content;
 
-/// The wait before the first retry; each later failure doubles it.
+/// The wait before the first retry; each later failure multiplies it by [`BACKOFF_FACTOR`].
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// How much longer each wait is than the one before: with the defaults (10 attempts, 1 s
+/// first, 1 h cap) a delivery is tried over about 3.5 hours — 1 s, 4 s, 16 s, 64 s, 4 min,
+/// 17 min, then hourly — before it is marked failed.
+pub const BACKOFF_FACTOR: u32 = 4;
 /// The longest wait between two attempts, Retry-After included.
 pub const MAX_RETRY: Duration = Duration::from_secs(3600);
 /// How often the daemon's worker reads the outbox when nothing woke it (a retry requeued by
 /// `watchword alerts retry` from another process).
 pub const RECHECK: Duration = Duration::from_secs(5);
+/// The least the worker waits after a round that failed.
+const ERROR_PAUSE: Duration = Duration::from_secs(1);
 /// The most rows one sink handles in one round.
 const BATCH: usize = 200;
 
@@ -64,11 +70,12 @@ pub enum Retry {
     Never,
 }
 
-/// The wait after `attempts` failed attempts (1 or more): [`FIRST_RETRY`] doubled for each
-/// earlier failure, ±20 % by `jitter` (in −1..=1), at most [`MAX_RETRY`].
+/// The wait after `attempts` failed attempts (1 or more): [`FIRST_RETRY`] multiplied by
+/// [`BACKOFF_FACTOR`] for each earlier failure, ±20 % by `jitter` (in −1..=1), at most
+/// [`MAX_RETRY`].
 pub fn retry_delay(attempts: u32, jitter: f64) -> Duration {
-    let doublings = attempts.saturating_sub(1).min(30);
-    let base = FIRST_RETRY.as_secs_f64() * f64::from(1u32 << doublings.min(24));
+    let steps = attempts.saturating_sub(1).min(12);
+    let base = FIRST_RETRY.as_secs_f64() * f64::from(BACKOFF_FACTOR).powi(steps as i32);
     let jittered = base * (1.0 + 0.2 * jitter.clamp(-1.0, 1.0));
     Duration::from_secs_f64(jittered.min(MAX_RETRY.as_secs_f64()))
 }
@@ -181,9 +188,13 @@ impl Alerter {
     /// middle of recording an outcome.
     pub async fn run(&self, shutdown: CancellationToken) {
         loop {
-            if let Err(error) = self.round(Utc::now(), false, &shutdown).await {
-                warn!(error = %error, "alert outbox unreadable; trying again");
-            }
+            let failed = match self.round(Utc::now(), false, &shutdown).await {
+                Ok(()) => false,
+                Err(error) => {
+                    warn!(error = %error, "alert outbox: a round failed; trying again");
+                    true
+                }
+            };
             if shutdown.is_cancelled() {
                 return;
             }
@@ -191,6 +202,8 @@ impl Alerter {
                 Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO),
                 Ok(None) | Err(_) => RECHECK,
             };
+            // After a failure (a store error, a panicking sink), never spin.
+            let wait = if failed { wait.max(ERROR_PAUSE) } else { wait };
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = self.wake.notified() => {}
@@ -209,7 +222,13 @@ impl Alerter {
         let before = self.counts().await?;
         if !self.is_empty() {
             loop {
-                self.round(Utc::now(), true, &never).await?;
+                // A sink that hangs cannot hold `once` past its deadline: an abandoned send
+                // stays pending for the next run.
+                match tokio::time::timeout_at(deadline, self.round(Utc::now(), true, &never)).await
+                {
+                    Ok(result) => result?,
+                    Err(_) => break,
+                }
                 let Some(due) = self.next_due().await? else {
                     break;
                 };
@@ -285,7 +304,10 @@ impl Alerter {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => result = Err(error),
-                Err(error) => warn!(error = %error, "alert task failed"),
+                Err(error) => {
+                    warn!(error = %error, "alert task failed");
+                    result = Err(StoreError::Task(error.to_string()));
+                }
             }
         }
         result
@@ -299,6 +321,7 @@ impl Alerter {
         shutdown: &CancellationToken,
         max_attempts: u32,
     ) -> Result<(), StoreError> {
+        let due = self.drop_unwanted(sink, due).await?;
         for delivery in due {
             if shutdown.is_cancelled() {
                 break;
@@ -338,6 +361,7 @@ impl Alerter {
         } else {
             pending
         };
+        let batch = self.drop_unwanted(sink, batch).await?;
         let (notices, matches): (Vec<Delivery>, Vec<Delivery>) = batch
             .into_iter()
             .partition(|d| matches!(d.payload, Payload::Notice(_)));
@@ -362,7 +386,8 @@ impl Alerter {
         self.record(sink, &matches, outcome, max_attempts).await
     }
 
-    /// Stores the outcome of one send for its rows.
+    /// Stores the outcome of one send for its rows. After a failure each row gets its own
+    /// decision from its own count of attempts (a digest mixes rows tried different times).
     async fn record(
         &self,
         sink: &Sink,
@@ -371,44 +396,81 @@ impl Alerter {
         max_attempts: u32,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
-        let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
-        match outcome {
+        let error = match outcome {
             Ok(()) => {
+                let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
                 info!(sink = %sink.config.name, deliveries = ids.len(), "alert delivered");
-                store::with(&self.store, move |store| store.mark_delivered(&ids, now)).await
+                return store::with(&self.store, move |store| store.mark_delivered(&ids, now))
+                    .await;
             }
-            Err(error) => {
-                // Every row of a batch shares its attempts, so one decision covers them all.
-                let attempts = rows.iter().map(|d| d.attempts).max().unwrap_or(0) + 1;
-                let retry_at = match error.retry {
-                    Retry::Never => None,
-                    _ if attempts >= max_attempts => None,
-                    Retry::Backoff => Some(retry_delay(attempts, fastrand::f64() * 2.0 - 1.0)),
-                    Retry::After(wait) => Some(wait.min(MAX_RETRY)),
-                }
-                .map(|wait| now + chrono::Duration::from_std(wait).unwrap_or_default());
-                match retry_at {
-                    Some(at) => warn!(
-                        sink = %sink.config.name,
-                        error = %error.message,
-                        attempts,
-                        retry_at = %crate::model::rfc3339(at),
-                        "alert delivery failed; will retry"
-                    ),
-                    None => warn!(
-                        sink = %sink.config.name,
-                        error = %error.message,
-                        attempts,
-                        "alert delivery failed for good; `watchword alerts retry` requeues it"
-                    ),
-                }
-                let message = error.message;
-                store::with(&self.store, move |store| {
-                    store.mark_attempt_failed(&ids, &message, retry_at)
-                })
-                .await
-            }
+            Err(error) => error,
+        };
+        let mut decisions: Vec<(i64, Option<DateTime<Utc>>)> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let attempts = row.attempts + 1;
+            let wait = match error.retry {
+                Retry::Never => None,
+                _ if attempts >= max_attempts => None,
+                Retry::Backoff => Some(retry_delay(attempts, fastrand::f64() * 2.0 - 1.0)),
+                Retry::After(wait) => Some(wait.clamp(FIRST_RETRY, MAX_RETRY)),
+            };
+            decisions.push((
+                row.id,
+                wait.map(|wait| now + chrono::Duration::from_std(wait).unwrap_or_default()),
+            ));
         }
+        let retrying = decisions.iter().filter(|(_, at)| at.is_some()).count();
+        if retrying > 0 {
+            warn!(
+                sink = %sink.config.name,
+                error = %error.message,
+                deliveries = retrying,
+                "alert delivery failed; will retry"
+            );
+        }
+        if retrying < decisions.len() {
+            warn!(
+                sink = %sink.config.name,
+                error = %error.message,
+                deliveries = decisions.len() - retrying,
+                "alert delivery failed for good; `watchword alerts retry` requeues it"
+            );
+        }
+        let message = error.message;
+        store::with(&self.store, move |store| {
+            decisions.iter().try_for_each(|(id, retry_at)| {
+                store.mark_attempt_failed(&[*id], &message, *retry_at)
+            })
+        })
+        .await
+    }
+
+    /// Fails the rows a sink no longer takes (its `topics` changed since they were written),
+    /// and returns the others.
+    async fn drop_unwanted(
+        &self,
+        sink: &Sink,
+        rows: Vec<Delivery>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (wanted, unwanted): (Vec<Delivery>, Vec<Delivery>) =
+            rows.into_iter().partition(|d| match &d.payload {
+                Payload::Match(m) => sink
+                    .config
+                    .topics
+                    .as_ref()
+                    .is_none_or(|t| t.contains(&m.topic)),
+                Payload::Notice(_) => sink.config.topics.is_none(),
+            });
+        if !unwanted.is_empty() {
+            let ids: Vec<i64> = unwanted.iter().map(|d| d.id).collect();
+            let message = format!("sink {} no longer takes this topic", sink.config.name);
+            warn!(sink = %sink.config.name, deliveries = ids.len(), "{message}; marked failed");
+            store::with(&self.store, move |store| {
+                store.mark_attempt_failed(&ids, &message, None)
+            })
+            .await?;
+        }
+        Ok(wanted)
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -531,10 +593,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_starts_near_a_second_doubles_and_caps_at_an_hour() {
+    fn backoff_starts_near_a_second_grows_and_caps_at_an_hour() {
         assert_eq!(retry_delay(1, 0.0), Duration::from_secs(1));
-        assert_eq!(retry_delay(2, 0.0), Duration::from_secs(2));
-        assert_eq!(retry_delay(5, 0.0), Duration::from_secs(16));
+        assert_eq!(retry_delay(2, 0.0), Duration::from_secs(4));
+        assert_eq!(retry_delay(4, 0.0), Duration::from_secs(64));
+        assert_eq!(retry_delay(7, 0.0), MAX_RETRY);
+        let total: Duration = (1..10).map(|n| retry_delay(n, 0.0)).sum();
+        assert!(
+            total > Duration::from_secs(3 * 3600),
+            "ten attempts span hours: {total:?}"
+        );
         assert_eq!(retry_delay(40, 0.0), MAX_RETRY);
         assert_eq!(retry_delay(40, 1.0), MAX_RETRY);
         let low = retry_delay(1, -1.0);

@@ -301,6 +301,7 @@ fn alert_sinks_compile_with_names_defaults_and_resolved_paths() {
         r#"{GOOD}
 [[alert]]
 kind = "webhook"
+name = "chat"
 url = "https://hooks.example/T1"
 format = "slack"
 headers = {{ Authorization = "Bearer x" }}
@@ -310,6 +311,7 @@ template = "{{{{topic}}}}: {{title}} {{url}}"
 
 [[alert]]
 kind = "webhook"
+name = "local"
 url = "http://127.0.0.1:9000/hook"
 
 [[alert]]
@@ -335,10 +337,7 @@ to = ["Desk <desk@example.org>"]
     assert_eq!(config.daemon.alert_attempts, 10);
     assert_eq!(config.daemon.alert_wait, Duration::from_secs(30));
     let names: Vec<&str> = config.alerts.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["webhook", "webhook-2", "jsonl", "notify-send", "email"]
-    );
+    assert_eq!(names, ["chat", "local", "jsonl", "notify-send", "email"]);
     let slack = &config.alerts[0];
     assert_eq!(
         slack.topics.as_deref(),
@@ -430,4 +429,30 @@ fn templates_are_checked() {
     assert_eq!(check_template("{title} {{literal}} {url}"), Ok(()));
     assert!(check_template("{title").unwrap_err().1.contains("unclosed"));
     assert!(check_template("a } b").unwrap_err().1.contains("unmatched"));
+}
+
+#[test]
+fn feeds_are_added_after_the_last_feed_keeping_comments() {
+    let text = "# top comment\n[daemon]\ninterval = \"20m\" # keep me\n\n[[feed]]\nname = \"A\"\nurl = \"https://A.example/rss/\"\n\n# topics follow\n[[topic]]\nid = \"t\"\nquery = 'x'\n";
+    let result = add_feeds(
+        text,
+        &[
+            ("Dup".into(), "https://a.example/rss".into()),
+            ("A".into(), "https://b.example/atom".into()),
+            ("".into(), "https://c.example/feed".into()),
+        ],
+    )
+    .unwrap();
+    assert_eq!(result.skipped, ["https://a.example/rss"]);
+    assert_eq!(result.added, ["A (2)", "https://c.example/feed"]);
+    assert!(result.text.contains("# top comment") && result.text.contains("# keep me"));
+    let new_feed = result.text.find("name = \"A (2)\"").expect(&result.text);
+    assert!(
+        new_feed < result.text.find("[[topic]]").unwrap(),
+        "new feeds follow the last feed:\n{}",
+        result.text
+    );
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), &result.text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    assert_eq!(config.unwrap().feeds.len(), 3);
 }

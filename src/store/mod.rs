@@ -76,6 +76,8 @@ pub enum StoreError {
     },
     #[error("database {}: journal_mode is {mode}, not wal (is it on a file system without shared memory?)", path.display())]
     NotWal { path: PathBuf, mode: String },
+    #[error("a task using the database failed: {0}")]
+    Task(String),
 }
 
 /// What one poll's commit wrote.
@@ -481,6 +483,13 @@ impl Store {
             .map_err(|source| self.error(source))?;
         matches.reverse();
         Ok(matches)
+    }
+
+    /// The id of the newest match in the log.
+    pub fn newest_match_id(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT MAX(id) FROM matches", [], |row| row.get(0))
+            .map_err(|source| self.error(source))
     }
 
     /// Pending outbox rows of `sinks` due at `now`, oldest first, at most `limit`.

@@ -204,7 +204,11 @@ async fn killed_with_deliveries_pending_the_daemon_delivers_them_after_a_restart
         .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "1"))
         .mount(&server)
         .await;
-    let workspace = Workspace::new(&format!("{}\n{}", five_matches(), webhook(&server, "")));
+    // Enough attempts that no row fails for good while the test watches.
+    let workspace = Workspace::with_daemon(
+        "alert_attempts = 1000",
+        &format!("{}\n{}", five_matches(), webhook(&server, "")),
+    );
     let database = workspace.database();
 
     let daemon = Daemon::start(&workspace, "first.log");
@@ -268,12 +272,13 @@ async fn five_matches_within_the_digest_window_arrive_as_one_message() {
     let workspace = Workspace::new(&format!(
         "{}\n{}",
         five_matches(),
-        webhook(&server, "digest = \"6s\"")
+        webhook(&server, "digest = \"8s\"")
     ));
+    let database = workspace.database();
     let daemon = Daemon::start(&workspace, "daemon.log");
-    wait_for(Duration::from_secs(20), "the digest", || {
-        let server = &server;
-        async move { !hook_requests(server).await.is_empty() }
+    wait_for(Duration::from_secs(30), "the digest delivered", || {
+        let rows = outbox(&database);
+        async move { rows.len() == 5 && rows.iter().all(|(state, _)| state == "delivered") }
     })
     .await;
     let (code, log) = daemon.stop().await;

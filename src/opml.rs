@@ -1,0 +1,141 @@
+//! OPML 2.0, the feed-list format of feed readers: reading the feeds out of a file
+//! (`opml import`) and writing the configured feeds (`opml export`). The only user of
+//! `quick-xml`. Pure.
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, XmlVersion};
+
+use crate::config::FeedConfig;
+
+/// A feed listed in an OPML file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpmlFeed {
+    /// The outline's `title`, else its `text`, else the URL.
+    pub name: String,
+    pub url: String,
+}
+
+/// Every outline with an `xmlUrl`, in document order (nested folders included).
+pub fn parse(xml: &str) -> Result<Vec<OpmlFeed>, String> {
+    let mut reader = Reader::from_str(xml);
+    let mut feeds = Vec::new();
+    loop {
+        let position = reader.buffer_position();
+        match reader.read_event() {
+            Ok(Event::Start(element) | Event::Empty(element))
+                if AsRef::<str>::as_ref(&element.local_name()) == "outline" =>
+            {
+                if let Some(feed) =
+                    outline(&element).map_err(|error| format!("at byte {position}: {error}"))?
+                {
+                    feeds.push(feed);
+                }
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(error) => return Err(format!("at byte {position}: {error}")),
+        }
+    }
+    Ok(feeds)
+}
+
+fn outline(element: &BytesStart<'_>) -> Result<Option<OpmlFeed>, String> {
+    let mut url = None;
+    let mut title = None;
+    let mut text = None;
+    for attribute in element.attributes() {
+        let attribute = attribute.map_err(|error| error.to_string())?;
+        let value = attribute
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|error| error.to_string())?
+            .trim()
+            .to_string();
+        match AsRef::<str>::as_ref(&attribute.key.local_name()) {
+            "xmlUrl" | "xmlurl" => url = Some(value),
+            "title" => title = Some(value),
+            "text" => text = Some(value),
+            _ => {}
+        }
+    }
+    let Some(url) = url.filter(|url| !url.is_empty()) else {
+        return Ok(None);
+    };
+    let name = title
+        .filter(|t| !t.is_empty())
+        .or(text.filter(|t| !t.is_empty()))
+        .unwrap_or_else(|| url.clone());
+    Ok(Some(OpmlFeed { name, url }))
+}
+
+/// The feeds as an OPML 2.0 document.
+pub fn render(feeds: &[FeedConfig]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head>\n    <title>watchword feeds</title>\n  </head>\n  <body>\n",
+    );
+    for feed in feeds {
+        let name = escape(&feed.name);
+        out.push_str(&format!(
+            "    <outline type=\"rss\" text=\"{name}\" title=\"{name}\" xmlUrl=\"{}\"/>\n",
+            escape(&feed.source.to_string())
+        ));
+    }
+    out.push_str("  </body>\n</opml>\n");
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::FeedSource;
+
+    #[test]
+    fn reads_nested_outlines_and_skips_folders() {
+        let xml = r#"<?xml version="1.0"?>
+<opml version="2.0"><head><title>x</title></head><body>
+  <outline text="News">
+    <outline type="rss" text="Wire &amp; Co" xmlUrl="https://wire.example/rss?a=1&amp;b=2"/>
+    <outline type="rss" title="Titled" text="ignored" xmlUrl="https://t.example/feed"></outline>
+  </outline>
+  <outline type="rss" xmlUrl="https://bare.example/atom"/>
+</body></opml>"#;
+        assert_eq!(
+            parse(xml).unwrap(),
+            vec![
+                OpmlFeed {
+                    name: "Wire & Co".into(),
+                    url: "https://wire.example/rss?a=1&b=2".into()
+                },
+                OpmlFeed {
+                    name: "Titled".into(),
+                    url: "https://t.example/feed".into()
+                },
+                OpmlFeed {
+                    name: "https://bare.example/atom".into(),
+                    url: "https://bare.example/atom".into()
+                },
+            ]
+        );
+        assert!(parse("<opml><body><outline xmlUrl=\"x\" text=\"a></body>").is_err());
+    }
+
+    #[test]
+    fn export_round_trips() {
+        let feeds = vec![FeedConfig {
+            name: "Wire & \"Co\"".into(),
+            source: FeedSource::Http("https://wire.example/rss?a=1&b=2".parse().unwrap()),
+            interval: Duration::from_secs(900),
+        }];
+        let parsed = parse(&render(&feeds)).unwrap();
+        assert_eq!(parsed[0].name, "Wire & \"Co\"");
+        assert_eq!(parsed[0].url, "https://wire.example/rss?a=1&b=2");
+    }
+}
