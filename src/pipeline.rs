@@ -21,6 +21,7 @@ use crate::parse::{panic_message, parse_feed};
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
+use crate::text::sanitize;
 
 /// What a poll needs besides the feed: the HTTP client, the store, the compiled topics, and
 /// where logged matches go next (the alert routes, and the worker to wake).
@@ -323,15 +324,16 @@ fn process_body(
     for &(item_idx, match_idx) in &summary.logged {
         let item = &new_items[item_idx].item;
         let topic_match = &new_items[item_idx].matches[match_idx];
-        let terms: Vec<&str> = topic_match
-            .hits
-            .iter()
-            .map(|hit| hit.term.as_str())
-            .collect();
+        let mut terms: Vec<&str> = Vec::new();
+        for hit in &topic_match.hits {
+            if !terms.contains(&hit.term.as_str()) {
+                terms.push(&hit.term);
+            }
+        }
         info!(
             topic = %topic_match.topic,
-            title = %item.title,
-            url = %item.url.as_deref().unwrap_or("-"),
+            title = %sanitize(&item.title),
+            url = %item.url.as_deref().map_or_else(|| "-".into(), sanitize),
             terms = ?terms,
             "match"
         );

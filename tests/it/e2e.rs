@@ -289,12 +289,21 @@ async fn shutdown_finishes_the_poll_in_flight_and_skips_queued_ones() {
         1,
         "queued polls did not start: {log}"
     );
-    // The poll in flight finished and stored its items.
+    // The poll in flight finished and stored its items: all of them, in one transaction.
     let polled = last_polled(&workspace)
         .iter()
         .filter(|t| t.is_some())
         .count();
     assert_eq!(polled, 1, "{log}");
+    let conn = rusqlite::Connection::open(workspace.database()).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let items: i64 = conn
+        .query_row("SELECT COUNT(*) FROM items", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(items, 5, "the whole feed or nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,3 +8,4 @@ mod alerts;
 mod cli;
 mod e2e;
 mod fetch;
+mod service;

@@ -113,6 +113,20 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Sends a signal (`HUP`, `TERM`, …) to the daemon.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// Kills the daemon with SIGKILL (no chance to clean up) and reaps it.
     pub fn kill(mut self) -> String {
         self.child.kill().unwrap();

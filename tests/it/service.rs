@@ -1,0 +1,384 @@
+//! Running as a service: live reload, one daemon per database, the status endpoint, feed
+//! health (permanent redirects, 410, dead feeds) and OPML import/export.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{Daemon, Workspace, assert_success, fixture, fixtures, wait_for};
+
+fn feed_table(name: &str, file: &str) -> String {
+    format!(
+        "[[feed]]\nname = \"{name}\"\nurl = \"{}\"\n",
+        fixtures().join("feeds").join(file).display()
+    )
+}
+
+/// Replaces the config the way editors do: write a new file, rename it over the old one.
+fn save_config(workspace: &Workspace, text: &str) {
+    let temporary = workspace.dir.path().join(".watchword.toml.swp");
+    std::fs::write(&temporary, text).unwrap();
+    std::fs::rename(&temporary, workspace.config()).unwrap();
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn feeds_with_matches(workspace: &Workspace) -> BTreeSet<String> {
+    workspace
+        .matches()
+        .await
+        .iter()
+        .map(|m| m["feed"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_config_is_applied_a_broken_one_is_logged_and_ignored() {
+    let workspace = Workspace::new(&feed_table("RSS wire", "news.rss"));
+    let original = std::fs::read_to_string(workspace.config()).unwrap();
+    let daemon = Daemon::start(&workspace, "daemon.log");
+    wait_for(
+        Duration::from_secs(20),
+        "the first feed's matches",
+        || async { workspace.database().exists() && !workspace.matches().await.is_empty() },
+    )
+    .await;
+
+    // A feed added while running starts being polled.
+    let with_json = format!("{original}\n{}", feed_table("JSON agency", "news.json"));
+    save_config(&workspace, &with_json);
+    wait_for(
+        Duration::from_secs(20),
+        "the added feed's matches",
+        || async { feeds_with_matches(&workspace).await.contains("JSON agency") },
+    )
+    .await;
+    assert!(
+        daemon.log().contains("config reloaded: feeds +1 −0 ~0"),
+        "{}",
+        daemon.log()
+    );
+
+    // A broken edit is reported with its position; the daemon keeps the previous config.
+    let broken = format!(
+        "{with_json}\n{}interval = \"5 fortnights\"\n",
+        feed_table("Atom desk", "news.atom")
+    );
+    save_config(&workspace, &broken);
+    wait_for(Duration::from_secs(20), "the rejected reload", || async {
+        daemon.log().contains("config reload rejected")
+    })
+    .await;
+    let log = daemon.log();
+    let line = broken.lines().count();
+    assert!(
+        log.contains(&format!(
+            "watchword.toml:{line}:12: error: invalid duration"
+        )),
+        "{log}"
+    );
+
+    // The fixed edit applies, through SIGHUP as well as the file watch.
+    let fixed = format!("{with_json}\n{}", feed_table("Atom desk", "news.atom"));
+    std::fs::write(workspace.config(), &fixed).unwrap();
+    daemon.signal("HUP");
+    wait_for(
+        Duration::from_secs(20),
+        "the fixed feed's matches",
+        || async { feeds_with_matches(&workspace).await.contains("Atom desk") },
+    )
+    .await;
+    let (code, log) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!feeds_with_matches(&workspace).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_the_same_database_is_refused() {
+    let workspace = Workspace::new(&feed_table("RSS wire", "news.rss"));
+    let daemon = Daemon::start(&workspace, "daemon.log");
+    wait_for(Duration::from_secs(20), "the daemon to start", || async {
+        daemon.log().contains("watchword started")
+    })
+    .await;
+
+    let second = workspace.run(&["run"]).await;
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another watchword daemon is already running on"),
+        "{stderr}"
+    );
+    // Readers and one-off polls still work beside it.
+    for args in [&["once"][..], &["matches"], &["feeds"]] {
+        assert_success(&workspace.run(args).await);
+    }
+    let (code, log) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_endpoint_serves_health_metrics_and_the_match_log_as_atom() {
+    let port = free_port();
+    let workspace = Workspace::new(&format!(
+        "{}\n{}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+        feed_table("RSS wire", "news.rss"),
+        feed_table("JSON agency", "news.json")
+    ));
+    let daemon = Daemon::start(&workspace, "daemon.log");
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for(Duration::from_secs(20), "both feeds polled", || async {
+        feeds_with_matches(&workspace).await.len() == 2
+    })
+    .await;
+    wait_for(Duration::from_secs(20), "the endpoint", || async {
+        reqwest::get(format!("{base}/healthz")).await.is_ok()
+    })
+    .await;
+
+    assert_eq!(get(&format!("{base}/healthz")).await, (200, "ok\n".into()));
+    let (status, metrics) = get(&format!("{base}/metrics")).await;
+    assert_eq!(status, 200);
+    for line in [
+        "watchword_polls_total{outcome=\"ok\"} 2",
+        "watchword_items_stored_total 10",
+        "watchword_matches_total{topic=\"satellite_launch\"} 3",
+        "watchword_matches_total{topic=\"missile_sale\"} 2",
+        "watchword_feeds 2",
+        "watchword_feeds_failing 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line} in\n{metrics}"
+        );
+    }
+
+    let logged = workspace.matches().await;
+    let (status, atom) = get(&format!("{base}/matches.atom")).await;
+    assert_eq!(status, 200);
+    let feed = feed_rs::parser::parse(atom.as_bytes()).expect("valid Atom");
+    assert_eq!(feed.entries.len(), logged.len());
+    let links: BTreeSet<String> = feed
+        .entries
+        .iter()
+        .map(|e| e.links[0].href.clone())
+        .collect();
+    let urls: BTreeSet<String> = logged
+        .iter()
+        .map(|m| m["url"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(links, urls);
+
+    let (_, filtered) = get(&format!("{base}/matches.atom?topic=missile_sale")).await;
+    let filtered = feed_rs::parser::parse(filtered.as_bytes()).unwrap();
+    assert_eq!(filtered.entries.len(), 2);
+    let (_, json) = get(&format!("{base}/matches.json?topic=missile_sale")).await;
+    let json: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert!(json.iter().all(|m| m["topic"] == "missile_sale") && json.len() == 2);
+
+    let (code, log) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_redirect_moves_the_feed_and_a_410_stops_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/old.rss"))
+        .respond_with(ResponseTemplate::new(301).insert_header("location", "/new.rss"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/new.rss"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/news.rss"), "application/rss+xml"),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/gone.rss"))
+        .respond_with(ResponseTemplate::new(410))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let workspace = Workspace::new(&format!(
+        "[[feed]]\nname = \"Moved\"\nurl = \"{0}/old.rss\"\n\n[[feed]]\nname = \"Gone\"\nurl = \"{0}/gone.rss\"\n",
+        server.uri()
+    ));
+
+    let first = workspace.run(&["once"]).await;
+    assert_success(&first);
+    let text = stdout(&first);
+    assert!(text.contains("Moved  5 new items"), "{text}");
+    assert!(text.contains("Gone   gone (http 410)"), "{text}");
+    let log = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert!(log.contains("feed moved permanently"), "{log}");
+
+    // The second poll goes straight to the new address and leaves the gone feed alone.
+    let second = workspace.run(&["once"]).await;
+    assert_success(&second);
+    let feeds = stdout(&workspace.run(&["feeds"]).await);
+    let moved = feeds.lines().find(|l| l.starts_with("Moved")).unwrap();
+    assert!(
+        moved.contains("ok, moved") && moved.contains("now at"),
+        "{feeds}"
+    );
+    assert!(
+        moved.contains(&format!("{}/new.rss", server.uri())),
+        "{feeds}"
+    );
+    let gone = feeds.lines().find(|l| l.starts_with("Gone")).unwrap();
+    assert!(gone.contains("gone") && gone.contains("never"), "{feeds}");
+    server.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_dead_past_dead_after_raises_one_notice_and_one_on_recovery() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/flaky.rss"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let workspace = Workspace::with_daemon(
+        "dead_after = \"1s\"",
+        &format!(
+            "[[feed]]\nname = \"Flaky\"\nurl = \"{}/flaky.rss\"\n\n\
+             [[alert]]\nkind = \"jsonl\"\nname = \"all\"\npath = \"notices.jsonl\"\n\n\
+             [[alert]]\nkind = \"jsonl\"\nname = \"filtered\"\npath = \"filtered.jsonl\"\ntopics = [\"missile_sale\"]\n",
+            server.uri()
+        ),
+    );
+    let notices = workspace.dir.path().join("notices.jsonl");
+    let events = |path: &Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                // Match records have no `event`; notices do.
+                value["event"].as_str().unwrap_or("match").to_string()
+            })
+            .collect()
+    };
+    // Polls keep failing; once the feed has failed for a second, the notice goes out once.
+    wait_for(Duration::from_secs(20), "the feed_dead notice", || async {
+        assert_success(&workspace.run(&["once"]).await);
+        !events(&notices).is_empty()
+    })
+    .await;
+    assert_success(&workspace.run(&["once"]).await);
+    assert_eq!(events(&notices), ["feed_dead"]);
+    let record: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&notices).unwrap().trim()).unwrap();
+    assert_eq!(record["feed"], "Flaky");
+    assert!(
+        record["error"].as_str().unwrap().contains("500"),
+        "{record}"
+    );
+
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/flaky.rss"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("feeds/news.rss"), "application/rss+xml"),
+        )
+        .mount(&server)
+        .await;
+    assert_success(&workspace.run(&["once"]).await);
+    assert_success(&workspace.run(&["once"]).await);
+    let notices_only: Vec<String> = events(&notices)
+        .into_iter()
+        .filter(|e| e != "match")
+        .collect();
+    assert_eq!(notices_only, ["feed_dead", "feed_recovered"]);
+    let filtered = workspace.dir.path().join("filtered.jsonl");
+    assert!(
+        events(&filtered).iter().all(|e| e == "match"),
+        "a sink with a topic filter gets no notices"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opml_import_keeps_comments_and_export_round_trips() {
+    let workspace = Workspace::new(&format!(
+        "# my feeds — keep this comment\n{}",
+        feed_table("RSS wire", "news.rss")
+    ));
+    let existing = fixtures().join("feeds/news.rss").display().to_string();
+    let opml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><head><title>Reader export</title></head><body>
+  <outline text="Korea">
+    <outline type="rss" text="Korea Wire &amp; Co" xmlUrl="https://wire.example/korea.rss"/>
+    <outline type="rss" title="Tokyo Desk" xmlUrl="https://tokyo.example/atom.xml"/>
+  </outline>
+  <outline type="rss" text="Already here" xmlUrl="{existing}"/>
+</body></opml>"#
+    );
+    let file = workspace.dir.path().join("reader.opml");
+    std::fs::write(&file, opml).unwrap();
+
+    let imported = workspace
+        .run(&["opml", "import", file.to_str().unwrap()])
+        .await;
+    assert_success(&imported);
+    assert!(
+        stdout(&imported).contains("2 feeds added, 1 skipped"),
+        "{}",
+        stdout(&imported)
+    );
+    let config = std::fs::read_to_string(workspace.config()).unwrap();
+    assert!(
+        config.contains("# my feeds — keep this comment"),
+        "{config}"
+    );
+    assert!(config.contains("name = \"Korea Wire & Co\""), "{config}");
+    assert_success(&workspace.run(&["check"]).await);
+
+    let exported = workspace.run(&["opml", "export"]).await;
+    assert_success(&exported);
+    let reparsed = watchword::opml::parse(&stdout(&exported)).unwrap();
+    let urls: BTreeSet<String> = reparsed.into_iter().map(|f| f.url).collect();
+    assert_eq!(
+        urls,
+        BTreeSet::from([
+            existing,
+            "https://wire.example/korea.rss".to_string(),
+            "https://tokyo.example/atom.xml".to_string()
+        ])
+    );
+    // A second import adds nothing.
+    let again = workspace
+        .run(&["opml", "import", file.to_str().unwrap()])
+        .await;
+    assert!(
+        stdout(&again).contains("0 feeds added, 3 skipped"),
+        "{}",
+        stdout(&again)
+    );
+}
