@@ -33,4 +33,5 @@ pub mod pipeline;
 pub mod query;
 pub mod scheduler;
 pub mod store;
+pub mod tester;
 pub mod text;

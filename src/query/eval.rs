@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::parser::{Leaf, Node, Part, Term};
+use super::parser::{Leaf, Node, Part, Term, compile_term};
 use super::{Field, Hit};
 use crate::text;
 
@@ -202,6 +202,15 @@ impl FieldText {
     /// `first_token..end_token`. A CJK part matched inside a longer run is located within it,
     /// so the snippet shows the term even when the run is a whole paragraph.
     fn snippet(&self, term: &Term, first_token: usize, end_token: usize) -> String {
+        snippet(
+            &self.text,
+            self.occurrence_range(term, first_token, end_token),
+        )
+    }
+
+    /// The byte range in the original text of the occurrence of `term` at the tokens
+    /// `first_token..end_token` (for a CJK part, only the part of the run that it matched).
+    fn occurrence_range(&self, term: &Term, first_token: usize, end_token: usize) -> Range<usize> {
         let first = &self.tokens[first_token].original;
         let last = &self.tokens[end_token - 1].original;
         let mut start = first.start;
@@ -220,8 +229,38 @@ impl FieldText {
         {
             end = last.start + inner.end;
         }
-        snippet(&self.text, start..end)
+        start..end
     }
+
+    /// The folded text: every token's folded form is a substring of it (what the prefilter
+    /// scans).
+    pub fn folded_text(&self) -> &str {
+        &self.folded
+    }
+}
+
+/// The byte ranges of `text` where any of `terms` (written as in a query: `word`, `a phrase`,
+/// `prefix*`) occur, sorted, overlapping ranges merged.
+pub(super) fn highlight(text: &str, terms: &[&str]) -> Vec<Range<usize>> {
+    let Some(field_text) = FieldText::new(Field::Title, text) else {
+        return Vec::new();
+    };
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    for term in terms.iter().filter_map(|written| compile_term(written)) {
+        field_text.for_each_occurrence(&term, |first_token, end_token| {
+            ranges.push(field_text.occurrence_range(&term, first_token, end_token));
+            true
+        });
+    }
+    ranges.sort_by_key(|range| (range.start, range.end));
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
 }
 
 /// Evaluates `node`; when `collect`, pushes to `found` the positive terms that made it match

@@ -1,0 +1,1 @@
+//! Tests of the tester: input parsing, scores and backtest diffs.
