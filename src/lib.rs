@@ -19,6 +19,8 @@
 //! - [`store`]: the SQLite database (the only module with SQL).
 //! - [`pipeline`]: one poll of one feed through every stage; shared by the daemon and `once`.
 //! - [`daemon`]: tasks, concurrency limits, signals, shutdown.
+//! - [`tester`]: trying topics without the daemon: test items, labelled evaluation, backtest
+//!   against the match log (pure; the CLI does the I/O).
 //! - [`cli`]: the commands (the only module that prints to stdout).
 
 #![forbid(unsafe_code)]

@@ -5,28 +5,38 @@
 //! - every term gets one pattern, the folded form of its longest part; a term can only occur
 //!   where that pattern is a substring of a field's folded text (every token's folded form is
 //!   a substring of it), so a pattern that is absent proves the term absent;
+//! - a pattern too short to be worth searching for (one or two bytes, like the `u` of `U.S.`)
+//!   is taken as present in every document;
 //! - a query is skipped only when its tree cannot hold with the absent terms false (an AND
 //!   with an absent part, an OR of absent parts; a NOT may always hold), so a query that can
 //!   match on negation alone is always evaluated.
 
 use std::collections::HashMap;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use super::parser::{Leaf, Node};
 use super::{Document, Hit, Query};
+
+/// Patterns shorter than this many bytes are not searched for (see `QuerySet::assumed`).
+const MIN_SEARCHED_BYTES: usize = 3;
 
 /// Compiled queries that are evaluated together (the topics of a config).
 #[derive(Debug, Clone)]
 pub struct QuerySet {
     queries: Vec<Query>,
-    /// Finds the patterns in a field's folded text.
+    /// Finds the searched patterns in a field's folded text.
     automaton: AhoCorasick,
+    /// Automaton pattern index → pattern index.
+    searched: Vec<usize>,
+    /// Patterns too short to search for: taken as present in every document.
+    assumed: Vec<usize>,
     /// For each query, its term index → pattern index.
     term_patterns: Vec<Vec<usize>>,
     /// For each pattern, the queries that have it as a positive term (not under NOT).
     pattern_queries: Vec<Vec<usize>>,
-    /// Queries that can hold with every term absent: evaluated on every document.
+    /// Queries evaluated on every document unless `possible` rules them out: those that can
+    /// hold with every term absent, and those with a positive term of an assumed pattern.
     always: Vec<usize>,
 }
 
@@ -72,10 +82,26 @@ impl QuerySet {
             list.sort_unstable();
             list.dedup();
         }
-        let automaton = AhoCorasick::new(&patterns).expect("patterns are short, non-empty strings");
+        // Very short patterns ("u" of "U.S.") would be found everywhere: they are assumed
+        // present instead of searched for, which is always safe.
+        let (searched, assumed): (Vec<usize>, Vec<usize>) =
+            (0..patterns.len()).partition(|&index| patterns[index].len() >= MIN_SEARCHED_BYTES);
+        // A DFA: the fastest search, and its memory (patterns × alphabet) stays small for
+        // topic-sized pattern sets.
+        let automaton = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(searched.iter().map(|&index| &patterns[index]))
+            .expect("patterns are short, non-empty strings");
+        for &pattern in &assumed {
+            always.extend_from_slice(&pattern_queries[pattern]);
+        }
+        always.sort_unstable();
+        always.dedup();
         QuerySet {
             queries,
             automaton,
+            searched,
+            assumed,
             term_patterns,
             pattern_queries,
             always,
@@ -91,14 +117,18 @@ impl QuerySet {
     /// in query order. The same result as calling `Query::evaluate` on each query.
     pub fn evaluate(&self, document: &Document) -> Vec<(usize, Vec<Hit>)> {
         let mut present = vec![false; self.pattern_queries.len()];
+        let mut candidates: Vec<usize> = self.always.clone();
         for text in &document.texts {
             for found in self.automaton.find_overlapping_iter(text.folded_text()) {
-                present[found.pattern().as_usize()] = true;
+                let pattern = self.searched[found.pattern().as_usize()];
+                if !present[pattern] {
+                    present[pattern] = true;
+                    candidates.extend_from_slice(&self.pattern_queries[pattern]);
+                }
             }
         }
-        let mut candidates: Vec<usize> = self.always.clone();
-        for (pattern, _) in present.iter().enumerate().filter(|(_, found)| **found) {
-            candidates.extend_from_slice(&self.pattern_queries[pattern]);
+        for &pattern in &self.assumed {
+            present[pattern] = true;
         }
         candidates.sort_unstable();
         candidates.dedup();
