@@ -225,7 +225,7 @@ pub(super) fn backtest(
     let database = &config.daemon.database;
     if !database.exists() {
         return Err(UserError(format!(
-            "no database at {} yet: run watchword once or run first",
+            "no database at {} yet (`watchword once` or `watchword run` creates it)",
             database.display()
         ))
         .into());
