@@ -871,6 +871,62 @@ fn prefilter_never_changes_a_result() {
 }
 
 #[test]
+fn lazy_tokens_equal_the_tokenizer() {
+    // ASCII text is tokenized on first use by a byte loop, other text while folding: both must
+    // give exactly the tokens of `text::tokenize`.
+    let mut rng = fastrand::Rng::with_seed(5);
+    let alphabet: Vec<char> = "aZ9 .-'_\t\n!é北ー\u{301}\u{AD}’".chars().collect();
+    let mut texts: Vec<String> = [
+        "",
+        " ",
+        "word",
+        "  Spy-satellite, launched!  ",
+        "U.S. F-35A x86_64 ",
+        "a",
+        "9",
+        "Korea’s Kim Jong-un",
+        "北朝鮮のICBM",
+        "cafe\u{301} noir",
+    ]
+    .iter()
+    .map(|text| text.to_string())
+    .collect();
+    for _ in 0..2000 {
+        let length = rng.usize(0..24);
+        let ascii_only = rng.bool();
+        texts.push(
+            (0..length)
+                .map(|_| {
+                    loop {
+                        let c = alphabet[rng.usize(..alphabet.len())];
+                        if !ascii_only || c.is_ascii() {
+                            break c;
+                        }
+                    }
+                })
+                .collect(),
+        );
+    }
+    for text in &texts {
+        let expected: Vec<(std::ops::Range<usize>, String, bool)> = crate::text::tokenize(text)
+            .into_iter()
+            .map(|token| (token.start..token.end, token.folded, token.cjk))
+            .collect();
+        let actual: Vec<(std::ops::Range<usize>, String, bool)> =
+            eval::FieldText::new(Field::Title, text)
+                .map(|field_text| {
+                    field_text
+                        .token_list()
+                        .into_iter()
+                        .map(|(range, folded, cjk)| (range, folded.to_string(), cjk))
+                        .collect()
+                })
+                .unwrap_or_default();
+        assert_eq!(actual, expected, "tokens of {text:?}");
+    }
+}
+
+#[test]
 fn explanations_name_the_failed_clauses() {
     let query = compile("@north_korea AND (satellite OR launch*) AND NOT title:SpaceX");
     let unmet = |title: &str| {
