@@ -16,7 +16,9 @@ use crate::model::{DeliveryState, Match, MatchRecord, Payload, rfc3339};
 use crate::pipeline::{PollStatus, probe_feed};
 use crate::store::{DeliveryFilter, MatchFilter, Store};
 use crate::text::sanitize;
-use crate::{daemon, opml};
+use crate::{daemon, opml, tester};
+
+mod testing;
 
 /// watchword: polls news feeds, matches items against topics, keeps a match log.
 #[derive(Debug, Parser)]
@@ -84,6 +86,52 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
     },
+    /// Evaluate the topics on items without touching the database
+    ///
+    /// Give the items with --text, --file or --feed; or compare the topics of the config file
+    /// with the match log over stored items with --backtest.
+    #[command(group(
+        clap::ArgGroup::new("input")
+            .required(true)
+            .args(["text", "file", "feed", "backtest"])
+    ))]
+    Test {
+        /// One item from plain text: the first line is its title, the rest its summary
+        #[arg(long, value_name = "TEXT")]
+        text: Option<String>,
+        /// Items from a file (- for stdin): a JSON object, a JSON array or JSON Lines, with
+        /// fields id, title, summary, content, link, published, feed
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// Fetch and parse a feed once and test its items: a configured feed's name, a URL or
+        /// a path
+        #[arg(long, value_name = "URL_OR_PATH")]
+        feed: Option<String>,
+        /// Re-run the topics over the items in the database and show the matches they would
+        /// add to and drop from the match log
+        #[arg(long)]
+        backtest: bool,
+        /// With --backtest: items first stored since then (30d, an RFC 3339 time or a date) [default: 30d]
+        #[arg(long, value_name = "WHEN", requires = "backtest")]
+        since: Option<String>,
+        /// Only this topic
+        #[arg(long, value_name = "ID")]
+        topic: Option<String>,
+        /// Output format (jsonl: one line per item, or per change with --backtest)
+        #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+        format: TestFormat,
+    },
+    /// Score the topics on labelled items: precision, recall, F1, every false positive and
+    /// false negative
+    Eval {
+        /// JSON Lines items (as for test --file) with "topics": [expected ids] and optionally
+        /// "ignore": true
+        #[arg(value_name = "LABELS.jsonl")]
+        labels: PathBuf,
+        /// Only this topic
+        #[arg(long, value_name = "ID")]
+        topic: Option<String>,
+    },
 }
 
 /// Log formats for `--log-format`.
@@ -143,6 +191,13 @@ impl From<StateArg> for DeliveryState {
             StateArg::Failed => DeliveryState::Failed,
         }
     }
+}
+
+/// Output formats of `test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    Text,
+    Jsonl,
 }
 
 /// Output formats of `matches`.
@@ -223,6 +278,35 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(AlertsAction::Retry { id, .. }) => retry_alerts(&config, id),
             }
         }
+        Command::Test {
+            text,
+            file,
+            feed,
+            backtest,
+            since,
+            topic,
+            format,
+        } => {
+            let config = config::load(&path)?;
+            testing::check_topic(&config, topic.as_deref())?;
+            let topic = topic.as_deref();
+            if backtest {
+                let since = parse_since(since.as_deref().unwrap_or("30d"), Utc::now())?;
+                return testing::backtest(&config, since, topic, format);
+            }
+            let items = match (text, file, feed) {
+                (Some(text), _, _) => vec![tester::item_from_text(&text)],
+                (_, Some(file), _) => testing::read_items(&file)?,
+                (_, _, Some(feed)) => testing::fetch_items(&config, &feed)?,
+                _ => unreachable!("clap requires one input"),
+            };
+            testing::test(&config, &items, topic, format)
+        }
+        Command::Eval { labels, topic } => {
+            let config = config::load(&path)?;
+            testing::check_topic(&config, topic.as_deref())?;
+            testing::eval(&config, &labels, topic.as_deref())
+        }
     }
 }
 
@@ -247,7 +331,7 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, User
     )))
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -315,6 +399,9 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
                 file.display()
             )?;
         }
+    }
+    if let Some(summary) = testing::backtest_summary(&config, Utc::now()) {
+        writeln!(out, "{summary}")?;
     }
     if !online {
         return Ok(());

@@ -17,7 +17,7 @@ use toml::Spanned;
 use unicode_width::UnicodeWidthChar;
 use url::Url;
 
-use crate::query::Query;
+use crate::query::{Query, QuerySet};
 
 /// The shortest poll interval a feed may have: polling faster is rude to publishers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
@@ -42,6 +42,8 @@ pub struct Config {
     pub alerts: Vec<AlertConfig>,
     /// The status endpoint, when `[http] listen` is set.
     pub http: Option<HttpConfig>,
+    /// The topics' queries behind one prefilter, in the same order as `topics`.
+    pub matcher: QuerySet,
 }
 
 /// The `[http]` table: the status endpoint.
@@ -335,6 +337,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     if !sink.found.is_empty() {
         return (None, sink.found);
     }
+    let matcher = QuerySet::new(topics.iter().map(|topic| topic.query.clone()).collect());
     let config = Config {
         path: path.to_path_buf(),
         daemon,
@@ -343,6 +346,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
         topics,
         alerts,
         http,
+        matcher,
     };
     (Some(config), sink.found)
 }
@@ -799,8 +803,9 @@ fn compile_feeds(
 }
 
 /// Turns a feed `url` value into a source: http(s) URLs, `file:` URLs, or plain paths
-/// resolved against the config file's folder.
-fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
+/// resolved against `base` (the config file's folder, or the current one for a feed given on
+/// the command line).
+pub fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("feed url is empty".into());

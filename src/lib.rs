@@ -24,6 +24,8 @@
 //! - [`http`]: the status endpoint: health, metrics, the match log as JSON and Atom (the
 //!   only user of `axum`).
 //! - [`opml`]: reading and writing OPML feed lists (the only user of `quick-xml`).
+//! - [`tester`]: trying topics without the daemon: test items, labelled evaluation, backtest
+//!   against the match log (pure; the CLI does the I/O).
 //! - [`cli`]: the commands (the only module that prints to stdout).
 
 #![forbid(unsafe_code)]
@@ -42,4 +44,5 @@ pub mod pipeline;
 pub mod query;
 pub mod scheduler;
 pub mod store;
+pub mod tester;
 pub mod text;

@@ -11,13 +11,13 @@ use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 use url::Url;
 
-use crate::config::{Config, FeedConfig, FeedSource, Topic};
+use crate::config::{Config, FeedConfig, FeedSource};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
 use crate::metrics::{Metrics, PollOutcome};
 use crate::model::{
     AlertRoute, FeedState, Item, MatchedItem, Notice, NoticeKind, TopicMatch, rfc3339,
 };
-use crate::parse::{panic_message, parse_feed};
+use crate::parse::{ParsedFeed, panic_message, parse_feed};
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
@@ -220,8 +220,15 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
 /// Fetches and parses a feed once, storing nothing (`check --online`). Returns the number of
 /// items, or what went wrong.
 pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig) -> Result<usize, String> {
+    fetch_feed(fetcher, &feed.source)
+        .await
+        .map(|parsed| parsed.items.len())
+}
+
+/// Fetches (unconditionally) and parses a feed once: `check --online` and `test --feed`.
+pub async fn fetch_feed(fetcher: &Fetcher, source: &FeedSource) -> Result<ParsedFeed, String> {
     match fetcher
-        .fetch(&feed.source, &Validators::default(), Utc::now())
+        .fetch(source, &Validators::default(), Utc::now())
         .await
     {
         FetchOutcome::Fetched(fetched) => parse_feed(
@@ -229,7 +236,6 @@ pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig) -> Result<usize, S
             fetched.charset.as_deref(),
             Some(&fetched.final_url),
         )
-        .map(|parsed| parsed.items.len())
         .map_err(|error| error.to_string()),
         FetchOutcome::NotModified => Err("http 304 to an unconditional request".into()),
         FetchOutcome::Throttled { status, .. } => Err(format!("throttled: http {status}")),
@@ -238,9 +244,22 @@ pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig) -> Result<usize, S
     }
 }
 
-/// Evaluates every topic on an item. Pure.
-pub fn match_topics(topics: &[Topic], item: &Item, feed_name: &str) -> Vec<TopicMatch> {
-    let document = Document::new(&Fields {
+/// Evaluates every topic of `config` on an item (through the prefilter), in topic order. Pure.
+pub fn match_topics(config: &Config, item: &Item, feed_name: &str) -> Vec<TopicMatch> {
+    config
+        .matcher
+        .evaluate(&document_of(item, feed_name))
+        .into_iter()
+        .map(|(topic_idx, hits)| TopicMatch {
+            topic: config.topics[topic_idx].id.clone(),
+            hits,
+        })
+        .collect()
+}
+
+/// An item prepared for matching; `feed_name` is what `feed:` matches.
+pub fn document_of(item: &Item, feed_name: &str) -> Document {
+    Document::new(&Fields {
         title: &item.title,
         summary: &item.summary,
         content: &item.content,
@@ -248,16 +267,7 @@ pub fn match_topics(topics: &[Topic], item: &Item, feed_name: &str) -> Vec<Topic
         authors: &item.authors,
         categories: &item.categories,
         feed: feed_name,
-    });
-    topics
-        .iter()
-        .filter_map(|topic| {
-            topic.query.evaluate(&document).map(|hits| TopicMatch {
-                topic: topic.id.clone(),
-                hits,
-            })
-        })
-        .collect()
+    })
 }
 
 /// Parse → dedup → match → store, on a blocking thread. On success the feed's new state is
@@ -294,7 +304,7 @@ fn process_body(
         .into_iter()
         .filter(|item| !known.contains(&item.key))
         .map(|item| {
-            let matches = match_topics(&context.config.topics, &item, &feed.name);
+            let matches = match_topics(&context.config, &item, &feed.name);
             MatchedItem { item, matches }
         })
         .collect();

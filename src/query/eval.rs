@@ -3,8 +3,9 @@
 //! Pure and allocation-light: this runs for every item against every topic.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
-use super::parser::{Leaf, Node, Part, Term};
+use super::parser::{Leaf, Node, Part, Term, compile_term};
 use super::{Field, Hit};
 use crate::text;
 
@@ -17,8 +18,11 @@ const SNIPPET_MAX: usize = 120;
 /// The longest CJK run in which a term is located character by character for a snippet.
 const MAX_LOCATE_BYTES: usize = 4096;
 
-/// One text of an item (a field, or one entry of a multi-valued field), tokenized and indexed.
-/// Phrases and NEAR never reach across two texts.
+/// One text of an item (a field, or one entry of a multi-valued field), folded at once and
+/// tokenized and indexed on first use. Phrases and NEAR never reach across two texts.
+///
+/// Most items match no topic: the prefilter reads only the folded text, so the token list
+/// and the sorted index are built only for texts that some topic is evaluated on.
 #[derive(Debug, Clone)]
 pub(super) struct FieldText {
     pub field: Field,
@@ -27,11 +31,15 @@ pub(super) struct FieldText {
     /// The text lower-cased (ASCII only), then the folded forms of the non-ASCII tokens: every
     /// token's folded form is a range of it (one allocation instead of one per token).
     folded: String,
-    tokens: Vec<DocToken>,
+    /// The tokens, in order. Built with `folded` when the text is not ASCII (folding needs
+    /// the tokens); for ASCII text, on first use (its tokens are the runs of letters and
+    /// digits, each its own folded form).
+    tokens: OnceLock<Vec<DocToken>>,
     /// `sort_key(folded) << 64 | token index`, sorted: the tokens that share their first eight
     /// folded bytes are one range, found by binary search. Sorting plain integers is what
-    /// keeps indexing cheap.
-    by_folded: Vec<u128>,
+    /// keeps indexing cheap; it is still the dearest part of preparing a text, hence built on
+    /// first use.
+    by_folded: OnceLock<Vec<u128>>,
     /// Whether any token is a CJK run (if not, CJK terms are skipped without a scan).
     has_cjk: bool,
 }
@@ -57,54 +65,72 @@ pub(super) struct Found {
 }
 
 impl FieldText {
-    /// Tokenizes and indexes `text`; `None` when it has no tokens at all.
+    /// Folds `text` (tokenizing it only if it is not ASCII); `None` when it has no tokens at
+    /// all.
     pub fn new(field: Field, text: &str) -> Option<FieldText> {
         // An ASCII token folds to its lower-case self, in place in this copy of the text;
         // other tokens are folded and appended.
         let mut folded = text.to_ascii_lowercase();
-        let mut tokens = Vec::with_capacity(text.len() / 6);
-        text::for_each_token(text, |original, cjk| {
-            let token = &text[original.clone()];
-            let folded_range = if token.is_ascii() {
-                original.clone()
-            } else {
-                let folded_start = folded.len();
-                text::fold_into(token, &mut folded);
-                folded_start..folded.len()
-            };
-            // As in `text::tokenize`: a token that folds to nothing is no token.
-            if folded_range.is_empty() {
-                return;
+        let tokens = if text.is_ascii() {
+            if !text.bytes().any(|byte| byte.is_ascii_alphanumeric()) {
+                return None;
             }
-            tokens.push(DocToken {
-                original,
-                folded: folded_range,
-                cjk,
-            });
-        });
-        if tokens.is_empty() {
-            return None;
-        }
-        let mut by_folded: Vec<u128> = tokens
-            .iter()
-            .enumerate()
-            .map(|(index, token)| {
-                u128::from(sort_key(&folded[token.folded.clone()])) << 64 | index as u128
-            })
-            .collect();
-        by_folded.sort_unstable();
+            OnceLock::new()
+        } else {
+            let tokens = fold_tokens(text, &mut folded);
+            if tokens.is_empty() {
+                return None;
+            }
+            OnceLock::from(tokens)
+        };
+        let has_cjk = tokens
+            .get()
+            .is_some_and(|tokens: &Vec<DocToken>| tokens.iter().any(|token| token.cjk));
         Some(FieldText {
-            has_cjk: tokens.iter().any(|token| token.cjk),
             field,
             text: text.to_string(),
             folded,
             tokens,
-            by_folded,
+            by_folded: OnceLock::new(),
+            has_cjk,
         })
     }
 
+    /// The tokens, in order (see `FieldText::tokens`).
+    fn tokens(&self) -> &[DocToken] {
+        self.tokens.get_or_init(|| ascii_tokens(&self.text))
+    }
+
+    /// The sorted index of the tokens by their folded forms (see `FieldText::by_folded`).
+    fn by_folded(&self) -> &[u128] {
+        self.by_folded.get_or_init(|| {
+            let mut by_folded: Vec<u128> = self
+                .tokens()
+                .iter()
+                .enumerate()
+                .map(|(index, token)| {
+                    u128::from(sort_key(&self.folded[token.folded.clone()])) << 64 | index as u128
+                })
+                .collect();
+            by_folded.sort_unstable();
+            by_folded
+        })
+    }
+
+    /// Every token as (original range, folded form, CJK run), for tests of the lazy paths.
+    #[cfg(test)]
+    pub fn token_list(&self) -> Vec<(Range<usize>, &str, bool)> {
+        self.tokens()
+            .iter()
+            .map(|token| {
+                let folded = &self.folded[token.folded.clone()];
+                (token.original.clone(), folded, token.cjk)
+            })
+            .collect()
+    }
+
     fn folded(&self, token: usize) -> &str {
-        &self.folded[self.tokens[token].folded.clone()]
+        &self.folded[self.tokens()[token].folded.clone()]
     }
 
     /// Calls `on_match(first_token, end_token)` for every occurrence of `term`, in no
@@ -112,18 +138,19 @@ impl FieldText {
     fn for_each_occurrence(&self, term: &Term, mut on_match: impl FnMut(usize, usize) -> bool) {
         let first = &term.parts[0];
         let n_parts = term.parts.len();
+        if first.cjk && !self.has_cjk {
+            return;
+        }
+        let tokens = self.tokens();
         let rest_matches = |start: usize| {
-            start + n_parts <= self.tokens.len()
+            start + n_parts <= tokens.len()
                 && term.parts[1..].iter().enumerate().all(|(index, part)| {
                     let is_last = index + 2 == n_parts;
                     self.part_matches(part, term.prefix && is_last, start + 1 + index)
                 })
         };
         if first.cjk {
-            if !self.has_cjk {
-                return;
-            }
-            for start in 0..self.tokens.len() {
+            for start in 0..tokens.len() {
                 if self.part_matches(first, false, start)
                     && rest_matches(start)
                     && !on_match(start, start + n_parts)
@@ -143,15 +170,14 @@ impl FieldText {
         } else {
             lowest_key
         };
-        let lower = self
-            .by_folded
-            .partition_point(|&entry| ((entry >> 64) as u64) < lowest_key);
-        for &entry in &self.by_folded[lower..] {
+        let by_folded = self.by_folded();
+        let lower = by_folded.partition_point(|&entry| ((entry >> 64) as u64) < lowest_key);
+        for &entry in &by_folded[lower..] {
             if (entry >> 64) as u64 > highest_key {
                 break;
             }
             let start = entry as u64 as usize;
-            let folded = self.folded(start);
+            let folded = &self.folded[tokens[start].folded.clone()];
             let matches = if prefix {
                 folded.starts_with(wanted)
             } else {
@@ -177,7 +203,7 @@ impl FieldText {
 
     fn part_matches(&self, part: &Part, prefix: bool, token: usize) -> bool {
         if part.cjk {
-            if !self.tokens[token].cjk {
+            if !self.tokens()[token].cjk {
                 return false;
             }
             // Where the term touches its neighbour part, the text's run must touch it too.
@@ -202,8 +228,18 @@ impl FieldText {
     /// `first_token..end_token`. A CJK part matched inside a longer run is located within it,
     /// so the snippet shows the term even when the run is a whole paragraph.
     fn snippet(&self, term: &Term, first_token: usize, end_token: usize) -> String {
-        let first = &self.tokens[first_token].original;
-        let last = &self.tokens[end_token - 1].original;
+        snippet(
+            &self.text,
+            self.occurrence_range(term, first_token, end_token),
+        )
+    }
+
+    /// The byte range in the original text of the occurrence of `term` at the tokens
+    /// `first_token..end_token` (for a CJK part, only the part of the run that it matched).
+    fn occurrence_range(&self, term: &Term, first_token: usize, end_token: usize) -> Range<usize> {
+        let tokens = self.tokens();
+        let first = &tokens[first_token].original;
+        let last = &tokens[end_token - 1].original;
         let mut start = first.start;
         let mut end = last.end;
         if let Some(part) = term.parts.first().filter(|part| part.cjk)
@@ -220,8 +256,38 @@ impl FieldText {
         {
             end = last.start + inner.end;
         }
-        snippet(&self.text, start..end)
+        start..end
     }
+
+    /// The folded text: every token's folded form is a substring of it (what the prefilter
+    /// scans).
+    pub fn folded_text(&self) -> &str {
+        &self.folded
+    }
+}
+
+/// The byte ranges of `text` where any of `terms` (written as in a query: `word`, `a phrase`,
+/// `prefix*`) occur, sorted, overlapping ranges merged.
+pub(super) fn highlight(text: &str, terms: &[&str]) -> Vec<Range<usize>> {
+    let Some(field_text) = FieldText::new(Field::Title, text) else {
+        return Vec::new();
+    };
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    for term in terms.iter().filter_map(|written| compile_term(written)) {
+        field_text.for_each_occurrence(&term, |first_token, end_token| {
+            ranges.push(field_text.occurrence_range(&term, first_token, end_token));
+            true
+        });
+    }
+    ranges.sort_by_key(|range| (range.start, range.end));
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
 }
 
 /// Evaluates `node`; when `collect`, pushes to `found` the positive terms that made it match
@@ -351,6 +417,62 @@ pub(super) fn hits(found: &mut [Found], terms: &[Term], texts: &[FieldText]) -> 
     hits
 }
 
+/// Tokenizes `text` (not ASCII) and appends the folded form of each non-ASCII token to
+/// `folded` (`text` lower-cased); an ASCII token's folded form is its own range of `folded`.
+fn fold_tokens(text: &str, folded: &mut String) -> Vec<DocToken> {
+    let mut tokens = Vec::with_capacity(text.len() / 6);
+    text::for_each_token(text, |original, cjk| {
+        let token = &text[original.clone()];
+        let folded_range = if token.is_ascii() {
+            original.clone()
+        } else {
+            let folded_start = folded.len();
+            text::fold_into(token, folded);
+            folded_start..folded.len()
+        };
+        // As in `text::tokenize`: a token that folds to nothing is no token.
+        if folded_range.is_empty() {
+            return;
+        }
+        tokens.push(DocToken {
+            original,
+            folded: folded_range,
+            cjk,
+        });
+    });
+    tokens
+}
+
+/// The tokens of ASCII `text`, as `text::for_each_token` finds them (runs of letters and
+/// digits), each its own folded form: a byte loop instead of a walk over characters.
+fn ascii_tokens(text: &str) -> Vec<DocToken> {
+    debug_assert!(text.is_ascii(), "only ASCII text is tokenized lazily");
+    let mut tokens = Vec::with_capacity(text.len() / 6);
+    let mut start = None;
+    for (offset, byte) in text.bytes().enumerate() {
+        match (byte.is_ascii_alphanumeric(), start) {
+            (true, None) => start = Some(offset),
+            (false, Some(token_start)) => {
+                tokens.push(DocToken {
+                    original: token_start..offset,
+                    folded: token_start..offset,
+                    cjk: false,
+                });
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(token_start) = start {
+        tokens.push(DocToken {
+            original: token_start..text.len(),
+            folded: token_start..text.len(),
+            cjk: false,
+        });
+    }
+    tokens
+}
+
 /// The first 8 bytes of `folded`, big-endian and zero-padded, so that keys order like the
 /// strings' first eight bytes.
 fn sort_key(folded: &str) -> u64 {
@@ -395,7 +517,7 @@ fn near_pair(
                     // One occurrence is not two; but two terms inside one CJK run are two
                     // places in it.
                     (left_start, left_end) != (start, end)
-                        || left_term != leaf.term && end - start == 1 && text.tokens[start].cjk
+                        || left_term != leaf.term && end - start == 1 && text.tokens()[start].cjk
                 })
                 .find(|&&(_, left_start, left_end)| {
                     // Tokens strictly between the two; overlapping occurrences are 0 apart.

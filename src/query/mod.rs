@@ -7,7 +7,9 @@
 //!
 //! It must stay pure: no I/O, no clock, no logging, no knowledge of feeds, storage or alerts.
 //! Callers compile each topic once (`Query::compile`), prepare each item once
-//! (`Document::new`), then evaluate every topic against it (`Query::evaluate`).
+//! (`Document::new`), then evaluate every topic against it: one by one (`Query::evaluate`), or
+//! all at once behind a multi-pattern prefilter that never changes a result (`QuerySet`). A
+//! query that does not match can say which of its clauses failed (`Query::explain_failure`).
 //!
 //! Semantics in brief (see `parser` for the grammar):
 //! - `word` matches a whole token (`missile` does not match `missiles`), `prefix*` the start of
@@ -29,8 +31,10 @@
 //!   ordered by field (title first) and then by position.
 
 mod eval;
+mod explain;
 mod lexer;
 mod parser;
+mod set;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +42,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use explain::{Reason, Unmet};
+pub use set::QuerySet;
 
 /// A field of an item that a query term can be scoped to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -169,7 +176,7 @@ pub struct Hit {
 /// A compiled query.
 #[derive(Debug, Clone)]
 pub struct Query {
-    /// The source as written, for messages and (later) explanations by span.
+    /// The source as written, for messages and explanations by span.
     source: String,
     /// The compiled tree; every node keeps its span in `source`.
     root: parser::Node,
@@ -202,7 +209,7 @@ impl Query {
         Some(hits)
     }
 
-    /// The query as written.
+    /// The query as written (explanations point into it by byte span).
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -212,4 +219,11 @@ impl Query {
     pub fn terms(&self) -> impl Iterator<Item = &str> {
         self.terms.iter().map(|term| term.written.as_str())
     }
+}
+
+/// The byte ranges of `text` (such as a hit's snippet) where any of `terms` occurs, matched as
+/// a query would match them (`terms` as written in a query or a hit), sorted and merged: what
+/// to highlight.
+pub fn highlight(text: &str, terms: &[&str]) -> Vec<std::ops::Range<usize>> {
+    eval::highlight(text, terms)
 }

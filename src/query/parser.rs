@@ -364,34 +364,17 @@ impl Parser<'_> {
         if let Some(term) = self.terms.iter().position(|term| term.written == written) {
             return Ok(Leaf { term, fields });
         }
-        let body = written.trim_end_matches('*');
-        let tokens = text::tokenize(body);
-        let parts: Vec<Part> = tokens
-            .iter()
-            .enumerate()
-            .map(|(index, token)| Part {
-                folded: token.folded.clone(),
-                cjk: token.cjk,
-                attached_before: index > 0 && tokens[index - 1].end == token.start,
-                attached_after: tokens
-                    .get(index + 1)
-                    .is_some_and(|next| next.start == token.end),
-            })
-            .collect();
         // Also a term of invisible characters only (`\u{345}`): it would match every text.
-        if parts.is_empty() {
+        let Some(term) = compile_term(written) else {
+            let body = written.trim_end_matches('*');
             let message = if body.len() < written.len() && body.trim().is_empty() {
                 format!("expected a word before * in {described}")
             } else {
                 format!("{described} has no letters or digits to match")
             };
             return Err(QueryError::new(offset, message));
-        }
-        self.terms.push(Term {
-            written: written.to_string(),
-            parts,
-            prefix: body.len() < written.len(),
-        });
+        };
+        self.terms.push(term);
         Ok(Leaf {
             term: self.terms.len() - 1,
             fields,
@@ -454,6 +437,33 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// Folds and tokenizes one term as written (a trailing `*` makes its last word a prefix);
+/// `None` when it has nothing to match.
+pub(super) fn compile_term(written: &str) -> Option<Term> {
+    let body = written.trim_end_matches('*');
+    let tokens = text::tokenize(body);
+    let parts: Vec<Part> = tokens
+        .iter()
+        .enumerate()
+        .map(|(index, token)| Part {
+            folded: token.folded.clone(),
+            cjk: token.cjk,
+            attached_before: index > 0 && tokens[index - 1].end == token.start,
+            attached_after: tokens
+                .get(index + 1)
+                .is_some_and(|next| next.start == token.end),
+        })
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    Some(Term {
+        written: written.to_string(),
+        parts,
+        prefix: body.len() < written.len(),
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

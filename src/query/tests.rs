@@ -782,3 +782,258 @@ fn queries_and_documents_can_be_shared_across_threads() {
     assert_send_sync::<Query>();
     assert_send_sync::<Document>();
 }
+
+/// Items for comparing the prefilter with plain evaluation: every script, fields, near misses.
+fn prefilter_items() -> Vec<(String, String, String)> {
+    let items = [
+        (
+            "North Korea launches spy satellite",
+            "Pyongyang said the launch succeeded",
+            "",
+        ),
+        (
+            "Seoul warns of a launch",
+            "South Korea's own satellite rode a Falcon 9",
+            "",
+        ),
+        (
+            "Missile sale approved",
+            "The sale of missiles to Japan was approved",
+            "link text",
+        ),
+        ("북한이 정찰위성을 발사했다", "", ""),
+        ("北朝鮮が偵察衛星を打ち上げ", "ﾄﾏﾎｰｸの売却", ""),
+        ("朝鲜发射侦察卫星", "美国批准向日本出售战斧导弹", ""),
+        ("ＮＯＲＴＨ　ＫＯＲＥＡ", "Kim Jong-un watched", ""),
+        (
+            "dismissile satellites",
+            "missiles missile missile",
+            "spy-satellite",
+        ),
+        ("", "", ""),
+        ("Weather", "Sunny with a chance of rain", "nothing here"),
+    ];
+    items
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
+#[test]
+fn prefilter_never_changes_a_result() {
+    let sources = [
+        "@north_korea",
+        "@north_korea AND satellite*",
+        "missile",
+        "missile AND NOT title:sale",
+        "NOT sale AND missile*",
+        "(missile OR rain) AND NOT (sale AND NOT japan)",
+        "title:\"spy satellite\" OR summary:pyongyang",
+        "content:\"spy satellite\"",
+        "missile NEAR/0 missile",
+        "sale NEAR/3 japan",
+        "@south_korea NEAR/10 (satellite OR \"falcon 9\")",
+        "정찰위성 OR 偵察衛星 OR 侦察卫星",
+        "トマホーク AND 売却",
+        "战斧 OR 戰斧",
+        "\"north korea\" AND kim*",
+        "link:text OR feed:wire",
+        "satellit* AND NOT (SpaceX OR \"Falcon 9\")",
+        "weather",
+        "chance",
+    ];
+    let queries: Vec<Query> = sources.iter().map(|source| compile(source)).collect();
+    let set = QuerySet::new(queries.clone());
+    let mut n_matches = 0;
+    for (title, summary, content) in prefilter_items() {
+        for feed in ["", "Wire"] {
+            let document = Document::new(&Fields {
+                title: &title,
+                summary: &summary,
+                content: &content,
+                feed,
+                ..Fields::default()
+            });
+            let expected: Vec<(usize, Vec<Hit>)> = queries
+                .iter()
+                .enumerate()
+                .filter_map(|(index, query)| query.evaluate(&document).map(|hits| (index, hits)))
+                .collect();
+            n_matches += expected.len();
+            assert_eq!(
+                set.evaluate(&document),
+                expected,
+                "on {title:?} / {summary:?}"
+            );
+        }
+    }
+    assert!(n_matches > 20, "the items should match many queries");
+}
+
+#[test]
+fn lazy_tokens_equal_the_tokenizer() {
+    // ASCII text is tokenized on first use by a byte loop, other text while folding: both must
+    // give exactly the tokens of `text::tokenize`.
+    let mut rng = fastrand::Rng::with_seed(5);
+    let alphabet: Vec<char> = "aZ9 .-'_\t\n!é北ー\u{301}\u{AD}’".chars().collect();
+    let mut texts: Vec<String> = [
+        "",
+        " ",
+        "word",
+        "  Spy-satellite, launched!  ",
+        "U.S. F-35A x86_64 ",
+        "a",
+        "9",
+        "Korea’s Kim Jong-un",
+        "北朝鮮のICBM",
+        "cafe\u{301} noir",
+    ]
+    .iter()
+    .map(|text| text.to_string())
+    .collect();
+    for _ in 0..2000 {
+        let length = rng.usize(0..24);
+        let ascii_only = rng.bool();
+        texts.push(
+            (0..length)
+                .map(|_| {
+                    loop {
+                        let c = alphabet[rng.usize(..alphabet.len())];
+                        if !ascii_only || c.is_ascii() {
+                            break c;
+                        }
+                    }
+                })
+                .collect(),
+        );
+    }
+    for text in &texts {
+        let expected: Vec<(std::ops::Range<usize>, String, bool)> = crate::text::tokenize(text)
+            .into_iter()
+            .map(|token| (token.start..token.end, token.folded, token.cjk))
+            .collect();
+        let actual: Vec<(std::ops::Range<usize>, String, bool)> =
+            eval::FieldText::new(Field::Title, text)
+                .map(|field_text| {
+                    field_text
+                        .token_list()
+                        .into_iter()
+                        .map(|(range, folded, cjk)| (range, folded.to_string(), cjk))
+                        .collect()
+                })
+                .unwrap_or_default();
+        assert_eq!(actual, expected, "tokens of {text:?}");
+    }
+}
+
+#[test]
+fn explanations_name_the_failed_clauses() {
+    let query = compile("@north_korea AND (satellite OR launch*) AND NOT title:SpaceX");
+    let unmet = |title: &str| {
+        query.explain_failure(&Document::new(&Fields {
+            title,
+            ..Fields::default()
+        }))
+    };
+    assert!(
+        unmet("North Korea satellite").is_empty(),
+        "a match has no failure"
+    );
+
+    let missing = unmet("Seoul launches a satellite");
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0].clause, "@north_korea");
+    assert_eq!(&query.source()[missing[0].span.clone()], "@north_korea");
+    let Reason::Missing { terms } = &missing[0].reason else {
+        panic!("{missing:?}");
+    };
+    assert_eq!(terms[..3], ["North Korea", "DPRK", "NoKor"]);
+
+    let excluded = unmet("North Korea satellite rides SpaceX");
+    assert_eq!(excluded.len(), 1, "{excluded:?}");
+    assert_eq!(excluded[0].clause, "NOT title:SpaceX");
+    let Reason::Excluded { hits } = &excluded[0].reason else {
+        panic!("{excluded:?}");
+    };
+    assert_eq!(
+        (hits[0].term.as_str(), hits[0].field),
+        ("SpaceX", Field::Title)
+    );
+
+    let both = unmet("SpaceX news");
+    assert_eq!(both.len(), 3, "every failed part of the top AND: {both:?}");
+
+    let near = compile("missile NEAR/1 sale");
+    let too_far = near.explain_failure(&Document::new(&Fields {
+        title: "missile tests and a big sale",
+        ..Fields::default()
+    }));
+    assert_eq!(too_far[0].reason, Reason::TooFar { distance: 1 });
+
+    let alternatives = compile("(dprk AND satellite) OR tomahawk");
+    let unmet = alternatives.explain_failure(&Document::new(&Fields {
+        title: "dprk news",
+        ..Fields::default()
+    }));
+    let Reason::NoAlternative { alternatives } = &unmet[0].reason else {
+        panic!("{unmet:?}");
+    };
+    assert!(
+        matches!(&alternatives[0].reason, Reason::Incomplete { parts } if parts[0].clause == "satellite")
+    );
+    assert!(matches!(&alternatives[1].reason, Reason::Missing { terms } if terms == &["tomahawk"]));
+}
+
+#[test]
+fn highlight_finds_terms_as_the_matcher_does() {
+    let marked = |text: &str, terms: &[&str]| {
+        highlight(text, terms)
+            .into_iter()
+            .map(|range| text[range].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        marked(
+            "…the spy-satellite of North Korea's army…",
+            &["spy satellite", "North Korea"]
+        ),
+        ["spy-satellite", "North Korea"]
+    );
+    assert_eq!(
+        marked("Missiles, missile, dismissile", &["missile*"]),
+        ["Missiles", "missile"]
+    );
+    assert_eq!(
+        marked("北朝鮮が偵察衛星を打ち上げ", &["偵察衛星"]),
+        ["偵察衛星"]
+    );
+    assert_eq!(
+        marked("북한이 정찰위성을 발사", &["정찰위성", "북한"]),
+        ["북한", "정찰위성"]
+    );
+    assert!(marked("nothing", &["missile"]).is_empty());
+}
+
+#[test]
+fn every_script_is_normalized() {
+    // Full-width Latin and an ideographic space.
+    check(
+        "@north_korea",
+        "ＮＯＲＴＨ　ＫＯＲＥＡ ＬＡＵＮＣＨＥＳ",
+        true,
+    );
+    // Half-width katakana is the same as full-width.
+    check("トマホーク", "ﾄﾏﾎｰｸ売却を承認", true);
+    // Hangul written as decomposed jamo is the same as composed syllables.
+    check(
+        "북한",
+        "\u{1107}\u{116e}\u{11a8}\u{1112}\u{1161}\u{11ab}이 발사",
+        true,
+    );
+    check("정찰위성", "북한이 정찰위성을 발사했다", true);
+    // Hiragana and katakana are different letters.
+    check("トマホーク", "とまほーく", false);
+    // Simplified and traditional Chinese are different characters: aliases list both.
+    check("战斧", "戰斧導彈", false);
+    check("战斧 OR 戰斧", "戰斧導彈", true);
+}

@@ -91,6 +91,17 @@ pub struct CommitSummary {
     pub new_deliveries: usize,
 }
 
+/// An item as stored, for re-running topics over it (backtest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    pub item_id: i64,
+    /// The name of the feed it came from.
+    pub feed: String,
+    pub item: Item,
+    /// When watchword first stored it.
+    pub first_seen: DateTime<Utc>,
+}
+
 /// Filters for reading the match log.
 #[derive(Debug, Clone, Default)]
 pub struct MatchFilter {
@@ -675,6 +686,73 @@ impl Store {
             .map_err(|source| self.error(source))?;
         let rows = statement
             .query_map(params, delivery_from_row)
+            .map_err(|source| self.error(source))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.error(source))
+    }
+
+    /// Every stored item first seen at or after `since` (all without it), oldest first.
+    /// Read-only.
+    pub fn stored_items(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredItem>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT i.id, f.name, i.key, i.url, i.title, i.summary, i.content, i.authors,
+                        i.categories, i.published, i.first_seen
+                 FROM items i JOIN feeds f ON f.id = i.feed_id
+                 WHERE ?1 IS NULL OR i.first_seen >= ?1
+                 ORDER BY i.first_seen, i.id",
+            )
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map(params![since.map(|since| since.timestamp())], |row| {
+                let authors: String = row.get(7)?;
+                let categories: String = row.get(8)?;
+                Ok(StoredItem {
+                    item_id: row.get(0)?,
+                    feed: row.get(1)?,
+                    item: Item {
+                        key: row.get(2)?,
+                        url: row.get(3)?,
+                        title: row.get(4)?,
+                        summary: row.get(5)?,
+                        content: row.get(6)?,
+                        authors: serde_json::from_str(&authors).unwrap_or_default(),
+                        categories: serde_json::from_str(&categories).unwrap_or_default(),
+                        published: row.get::<_, Option<i64>>(9)?.map(from_epoch),
+                    },
+                    first_seen: from_epoch(row.get(10)?),
+                })
+            })
+            .map_err(|source| self.error(source))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.error(source))
+    }
+
+    /// The match log of the items first seen at or after `since` (all without it), oldest
+    /// first: what a backtest compares with. Read-only.
+    pub fn matches_of_items_since(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Match>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(&format!(
+                "SELECT {MATCH_COLUMNS}
+                 FROM matches m
+                 JOIN items i ON i.id = m.item_id
+                 JOIN feeds f ON f.id = i.feed_id
+                 WHERE ?1 IS NULL OR i.first_seen >= ?1
+                 ORDER BY m.matched_at, m.id"
+            ))
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map(params![since.map(|since| since.timestamp())], |row| {
+                match_from_row(row, 0)
+            })
             .map_err(|source| self.error(source))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(|source| self.error(source))

@@ -9,3 +9,4 @@ mod cli;
 mod e2e;
 mod fetch;
 mod service;
+mod tester;

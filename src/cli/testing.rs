@@ -1,0 +1,581 @@
+//! The commands that try topics: `test` (items from text, a file or a feed; `--backtest`
+//! against the match log), `eval` (scores on labelled items) and the backtest line of
+//! `check`. Reading inputs and printing only: the work is in `crate::tester`.
+
+use std::io::{self, IsTerminal, Read as _, Write};
+use std::path::Path;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{TestFormat, UserError, rfc3339, runtime, sanitize};
+use crate::config::{self, Config};
+use crate::fetch::Fetcher;
+use crate::pipeline::fetch_feed;
+use crate::query::{self, Hit, Reason, Unmet};
+use crate::store::Store;
+use crate::tester::{self, Change, TestItem, TopicDiff};
+
+/// The most alias entries listed for a clause that found none of them.
+const MAX_LISTED_TERMS: usize = 8;
+/// The longest clause (in characters) quoted in an explanation.
+const MAX_CLAUSE_CHARS: usize = 60;
+
+/// Fails with the known ids when `topic` is given and not configured.
+pub(super) fn check_topic(config: &Config, topic: Option<&str>) -> Result<(), UserError> {
+    match topic {
+        Some(topic) if !config.topics.iter().any(|t| t.id == topic) => {
+            let known: Vec<&str> = config.topics.iter().map(|t| t.id.as_str()).collect();
+            Err(UserError(format!(
+                "--topic {topic}: no such topic (topics: {})",
+                known.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Reads test items from a file, or stdin for `-`.
+pub(super) fn read_items(path: &Path) -> anyhow::Result<Vec<TestItem>> {
+    let (name, text) = read_input(path)?;
+    Ok(tester::parse_items(&name, &text).map_err(|error| UserError(error.to_string()))?)
+}
+
+/// Fetches and parses a feed once: a configured feed by name, else a URL or a path (relative
+/// to the current folder).
+pub(super) fn fetch_items(config: &Config, feed: &str) -> anyhow::Result<Vec<TestItem>> {
+    let configured = config
+        .feeds
+        .iter()
+        .find(|configured| configured.name == feed);
+    let (name, source) = match configured {
+        Some(configured) => (configured.name.clone(), configured.source.clone()),
+        None => {
+            let source = config::parse_source(feed, Path::new(""))
+                .map_err(|message| UserError(format!("--feed: {message}")))?;
+            // A configured feed at that address keeps its name, for `feed:` clauses.
+            let name = config
+                .feeds
+                .iter()
+                .find(|configured| configured.source == source)
+                .map_or_else(|| feed.to_string(), |configured| configured.name.clone());
+            (name, source)
+        }
+    };
+    let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
+    let parsed = runtime()?
+        .block_on(fetch_feed(&fetcher, &source))
+        .map_err(|message| anyhow::anyhow!("feed {source}: {message}"))?;
+    Ok(parsed
+        .items
+        .into_iter()
+        .map(|item| TestItem {
+            id: item.key.clone(),
+            feed: name.clone(),
+            item,
+        })
+        .collect())
+}
+
+/// `test`: every item against the topics, in input order.
+pub(super) fn test(
+    config: &Config,
+    items: &[TestItem],
+    topic: Option<&str>,
+    format: TestFormat,
+) -> anyhow::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let colour = use_colour();
+    for (item_idx, test) in items.iter().enumerate() {
+        let matches = tester::test_item(config, test, topic);
+        match format {
+            TestFormat::Jsonl => {
+                let record = TestRecord {
+                    id: &test.id,
+                    title: &test.item.title,
+                    url: test.item.url.as_deref(),
+                    published: test.item.published.map(rfc3339),
+                    topics: matches.iter().map(|m| m.topic.as_str()).collect(),
+                    explain: matches
+                        .iter()
+                        .map(|m| (m.topic.clone(), serde_json::to_value(&m.hits)))
+                        .map(|(topic, hits)| hits.map(|hits| (topic, hits)))
+                        .collect::<Result<_, _>>()?,
+                };
+                let mut line = serde_json::to_string(&record)?;
+                line.push('\n');
+                out.write_all(line.as_bytes())?;
+            }
+            TestFormat::Text => {
+                if item_idx > 0 {
+                    writeln!(out)?;
+                }
+                write_item_heading(&mut out, test)?;
+                for configured in &config.topics {
+                    if topic.is_some_and(|wanted| wanted != configured.id) {
+                        continue;
+                    }
+                    match matches.iter().find(|m| m.topic == configured.id) {
+                        Some(m) => {
+                            writeln!(out, "  {}: match", configured.id)?;
+                            write_hits(&mut out, &m.hits, colour, 6)?;
+                        }
+                        None => {
+                            writeln!(out, "  {}: no match", configured.id)?;
+                            let unmet = tester::explain_miss(config, test, &configured.id);
+                            write_unmet(&mut out, &unmet, &configured.source, colour, 6)?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `eval`: scores per topic, then every false positive and false negative explained.
+pub(super) fn eval(config: &Config, path: &Path, topic: Option<&str>) -> anyhow::Result<()> {
+    let (name, text) = read_input(path)?;
+    let labelled =
+        tester::parse_labels(&name, &text).map_err(|error| UserError(error.to_string()))?;
+    let evaluation = tester::evaluate(config, &labelled, topic);
+    if !evaluation.unknown_labels.is_empty() {
+        tracing::warn!(topics = ?evaluation.unknown_labels, "labels name topics that are not configured; they are not scored");
+    }
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let colour = use_colour();
+    writeln!(
+        out,
+        "{name}: {} items scored, {} ignored",
+        evaluation.n_counted, evaluation.n_ignored
+    )?;
+    writeln!(out)?;
+    let width = evaluation
+        .scores
+        .iter()
+        .map(|score| score.topic.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("topic".len());
+    writeln!(
+        out,
+        "{:width$}  {:>4}  {:>4}  {:>4}  {:>9}  {:>6}  {:>5}",
+        "topic", "TP", "FP", "FN", "precision", "recall", "F1"
+    )?;
+    let figure = |value: Option<f64>| value.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    for score in &evaluation.scores {
+        writeln!(
+            out,
+            "{:width$}  {:>4}  {:>4}  {:>4}  {:>9}  {:>6}  {:>5}",
+            score.topic,
+            score.true_positives,
+            score.false_positives.len(),
+            score.false_negatives.len(),
+            figure(score.precision()),
+            figure(score.recall()),
+            figure(score.f1()),
+        )?;
+    }
+    for score in &evaluation.scores {
+        let source = config
+            .topics
+            .iter()
+            .find(|t| t.id == score.topic)
+            .map_or("", |t| t.source.as_str());
+        if !score.false_positives.is_empty() {
+            writeln!(
+                out,
+                "\n{}: {} false positives (matched, not labelled)",
+                score.topic,
+                score.false_positives.len()
+            )?;
+            for (item_idx, hits) in &score.false_positives {
+                write_item_heading(&mut out, &labelled[*item_idx].test)?;
+                write_hits(&mut out, hits, colour, 4)?;
+            }
+        }
+        if !score.false_negatives.is_empty() {
+            writeln!(
+                out,
+                "\n{}: {} false negatives (labelled, not matched)",
+                score.topic,
+                score.false_negatives.len()
+            )?;
+            for item_idx in &score.false_negatives {
+                let test = &labelled[*item_idx].test;
+                write_item_heading(&mut out, test)?;
+                let unmet = tester::explain_miss(config, test, &score.topic);
+                write_unmet(&mut out, &unmet, source, colour, 4)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `test --backtest`: the topics on disk over the stored items, against the match log.
+pub(super) fn backtest(
+    config: &Config,
+    since: DateTime<Utc>,
+    topic: Option<&str>,
+    format: TestFormat,
+) -> anyhow::Result<()> {
+    let database = &config.daemon.database;
+    if !database.exists() {
+        return Err(UserError(format!(
+            "no database at {} yet (`watchword once` or `watchword run` creates it)",
+            database.display()
+        ))
+        .into());
+    }
+    let store = Store::open(database)?;
+    let items = store.stored_items(Some(since))?;
+    let log = store.matches_of_items_since(Some(since))?;
+    let mut diffs = tester::backtest(config, &items, &log);
+    diffs.retain(|diff| topic.is_none_or(|wanted| wanted == diff.topic));
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match format {
+        TestFormat::Jsonl => {
+            for diff in &diffs {
+                let changes = [("added", &diff.added), ("dropped", &diff.dropped)];
+                for (kind, changes) in changes {
+                    for change in changes {
+                        let mut line =
+                            serde_json::to_string(&ChangeRecord::new(kind, &diff.topic, change))?;
+                        line.push('\n');
+                        out.write_all(line.as_bytes())?;
+                    }
+                }
+            }
+        }
+        TestFormat::Text => {
+            let colour = use_colour();
+            writeln!(
+                out,
+                "backtest of {}: {} items stored since {}, against the match log",
+                config.path.display(),
+                items.len(),
+                rfc3339(since)
+            )?;
+            for diff in &diffs {
+                writeln!(out)?;
+                write_diff_line(&mut out, diff)?;
+                for (sign, changes) in [('+', &diff.added), ('-', &diff.dropped)] {
+                    for change in changes {
+                        write_change(&mut out, sign, change, colour)?;
+                    }
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The one-line backtest summary of `check`, when a database exists: `None` without one.
+pub(super) fn backtest_summary(config: &Config, now: DateTime<Utc>) -> Option<String> {
+    let database = &config.daemon.database;
+    if !database.exists() {
+        return None;
+    }
+    let since = now - chrono::Duration::days(30);
+    let result = Store::open(database).and_then(|store| {
+        Ok((
+            store.stored_items(Some(since))?,
+            store.matches_of_items_since(Some(since))?,
+        ))
+    });
+    let (items, log) = match result {
+        Ok(found) => found,
+        Err(error) => return Some(format!("backtest: skipped ({error})")),
+    };
+    let diffs = tester::backtest(config, &items, &log);
+    let parts: Vec<String> = diffs
+        .iter()
+        .map(|diff| {
+            if diff.added.is_empty() && diff.dropped.is_empty() {
+                format!("{} unchanged", diff.topic)
+            } else {
+                format!(
+                    "{} +{} -{}",
+                    diff.topic,
+                    diff.added.len(),
+                    diff.dropped.len()
+                )
+            }
+        })
+        .collect();
+    Some(format!(
+        "backtest over {} items of the last 30 days: {} (details: watchword test --backtest)",
+        items.len(),
+        if parts.is_empty() {
+            "no topics".to_string()
+        } else {
+            parts.join(", ")
+        }
+    ))
+}
+
+/// One line of `test --format jsonl`.
+#[derive(Serialize)]
+struct TestRecord<'a> {
+    id: &'a str,
+    title: &'a str,
+    url: Option<&'a str>,
+    published: Option<String>,
+    topics: Vec<&'a str>,
+    explain: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One line of `test --backtest --format jsonl`.
+#[derive(Serialize)]
+struct ChangeRecord<'a> {
+    change: &'a str,
+    topic: &'a str,
+    item_id: i64,
+    feed: &'a str,
+    title: &'a str,
+    url: Option<&'a str>,
+    published: Option<String>,
+    explain: &'a [Hit],
+}
+
+impl<'a> ChangeRecord<'a> {
+    fn new(change: &'a str, topic: &'a str, item: &'a Change) -> ChangeRecord<'a> {
+        ChangeRecord {
+            change,
+            topic,
+            item_id: item.item_id,
+            feed: &item.feed,
+            title: &item.title,
+            url: item.url.as_deref(),
+            published: item.published.map(rfc3339),
+            explain: &item.hits,
+        }
+    }
+}
+
+/// The file's name as given and its text; stdin for `-`. Unreadable input is the user's to fix.
+fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|error| UserError(format!("cannot read stdin: {error}")))?;
+        return Ok(("<stdin>".to_string(), text));
+    }
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| UserError(format!("cannot read {name}: {error}")))?;
+    Ok((name, text))
+}
+
+/// Colour for a terminal that wants it; plain brackets when piped or with `NO_COLOR`.
+fn use_colour() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+fn write_item_heading(out: &mut impl Write, test: &TestItem) -> io::Result<()> {
+    let title = if test.item.title.is_empty() {
+        "(no title)".to_string()
+    } else {
+        sanitize(&test.item.title)
+    };
+    writeln!(out, "{}  {title}", sanitize(&test.id))?;
+    let mut details = Vec::new();
+    if !test.feed.is_empty() {
+        details.push(sanitize(&test.feed));
+    }
+    if let Some(url) = &test.item.url {
+        details.push(sanitize(url));
+    }
+    if let Some(published) = test.item.published {
+        details.push(rfc3339(published));
+    }
+    if !details.is_empty() {
+        writeln!(out, "  {}", details.join("  "))?;
+    }
+    Ok(())
+}
+
+/// Hits grouped by snippet: each snippet once, with every term found in it highlighted.
+fn write_hits(out: &mut impl Write, hits: &[Hit], colour: bool, indent: usize) -> io::Result<()> {
+    let mut groups: Vec<(&Hit, Vec<&str>)> = Vec::new();
+    for hit in hits {
+        match groups
+            .iter_mut()
+            .find(|(first, _)| first.field == hit.field && first.snippet == hit.snippet)
+        {
+            Some((_, terms)) => terms.push(&hit.term),
+            None => groups.push((hit, vec![&hit.term])),
+        }
+    }
+    for (hit, terms) in groups {
+        writeln!(
+            out,
+            "{:indent$}{}: {}  ({})",
+            "",
+            hit.field,
+            highlighted(&hit.snippet, &terms, colour),
+            sanitize(&terms.join(", "))
+        )?;
+    }
+    Ok(())
+}
+
+/// The failed clauses of a topic, nested ones indented.
+fn write_unmet(
+    out: &mut impl Write,
+    unmet: &[Unmet],
+    source: &str,
+    colour: bool,
+    indent: usize,
+) -> io::Result<()> {
+    for clause in unmet {
+        let at = format!(
+            "{} {}",
+            quote_clause(&clause.clause),
+            position(source, clause)
+        );
+        match &clause.reason {
+            Reason::Missing { terms } if terms.len() == 1 && terms[0] == clause.clause => {
+                writeln!(out, "{:indent$}needs {at}: not found", "")?;
+            }
+            Reason::Missing { terms } => {
+                let mut listed: Vec<&str> = terms
+                    .iter()
+                    .take(MAX_LISTED_TERMS)
+                    .map(String::as_str)
+                    .collect();
+                let more = terms.len().saturating_sub(MAX_LISTED_TERMS);
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                if listed.len() == 1 {
+                    writeln!(out, "{:indent$}needs {at}: {} not found", "", listed[0])?;
+                } else {
+                    let last = listed.pop().unwrap_or_default();
+                    let list = if more.is_empty() {
+                        format!("{} or {last}", listed.join(", "))
+                    } else {
+                        format!("{}, {last}{more}", listed.join(", "))
+                    };
+                    writeln!(out, "{:indent$}needs {at}: none of {list} found", "")?;
+                }
+            }
+            Reason::Excluded { hits } => {
+                writeln!(out, "{:indent$}excluded by {at}:", "")?;
+                write_hits(out, hits, colour, indent + 2)?;
+            }
+            Reason::TooFar { distance } => writeln!(
+                out,
+                "{:indent$}needs {at}: both sides found, never within {distance} words",
+                ""
+            )?,
+            Reason::NoAlternative { alternatives } => {
+                writeln!(out, "{:indent$}needs one of {at}:", "")?;
+                write_unmet(out, alternatives, source, colour, indent + 2)?;
+            }
+            Reason::Incomplete { parts } => {
+                writeln!(out, "{:indent$}needs all of {at}:", "")?;
+                write_unmet(out, parts, source, colour, indent + 2)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_diff_line(out: &mut impl Write, diff: &TopicDiff) -> io::Result<()> {
+    let removed = if diff.configured {
+        ""
+    } else {
+        " (no longer in the config)"
+    };
+    let change = if diff.added.is_empty() && diff.dropped.is_empty() {
+        "no change".to_string()
+    } else {
+        format!(
+            "+{} added, -{} dropped",
+            diff.added.len(),
+            diff.dropped.len()
+        )
+    };
+    writeln!(
+        out,
+        "{}{removed}: {} logged, {} would match: {change}",
+        diff.topic, diff.logged, diff.matching
+    )
+}
+
+fn write_change(out: &mut impl Write, sign: char, change: &Change, colour: bool) -> io::Result<()> {
+    let date = change.published.map_or_else(
+        || "----------".to_string(),
+        |date| date.format("%Y-%m-%d").to_string(),
+    );
+    writeln!(
+        out,
+        "  {sign} {date}  {}  {}",
+        sanitize(&change.feed),
+        sanitize(&change.title)
+    )?;
+    if let Some(url) = &change.url {
+        writeln!(out, "      {}", sanitize(url))?;
+    }
+    write_hits(out, &change.hits, colour, 6)
+}
+
+/// `snippet` with the places where `terms` occur marked: bold yellow on a terminal, else in
+/// brackets.
+fn highlighted(snippet: &str, terms: &[&str], colour: bool) -> String {
+    let snippet = sanitize(snippet);
+    let (open, close) = if colour {
+        ("\u{1b}[1;33m", "\u{1b}[0m")
+    } else {
+        ("[", "]")
+    };
+    let mut marked = String::with_capacity(snippet.len() + 16);
+    let mut done = 0;
+    for range in query::highlight(&snippet, terms) {
+        marked.push_str(&snippet[done..range.start]);
+        marked.push_str(open);
+        marked.push_str(&snippet[range.clone()]);
+        marked.push_str(close);
+        done = range.end;
+    }
+    marked.push_str(&snippet[done..]);
+    marked
+}
+
+/// A clause as quoted in an explanation, cut when long.
+fn quote_clause(clause: &str) -> String {
+    let clause = sanitize(clause);
+    match clause.char_indices().nth(MAX_CLAUSE_CHARS) {
+        Some((cut, _)) => format!("{}…", &clause[..cut]),
+        None => clause,
+    }
+}
+
+/// Where a clause is in the query, 1-based in characters: `[col 12–40]` in a one-line query,
+/// `[line 3, col 5–20]` or `[line 3 col 5 – line 7 col 2]` in a longer one.
+fn position(source: &str, clause: &Unmet) -> String {
+    let locate = |offset: usize| {
+        let before = &source[..offset.min(source.len())];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+        (line, before[line_start..].chars().count() + 1)
+    };
+    let (start_line, start_col) = locate(clause.span.start);
+    let (end_line, end_col) = locate(clause.span.end);
+    let end_col = end_col.saturating_sub(1).max(start_col);
+    if !source.trim().contains('\n') {
+        format!("[col {start_col}–{end_col}]")
+    } else if start_line == end_line {
+        format!("[line {start_line}, col {start_col}–{end_col}]")
+    } else {
+        format!("[line {start_line} col {start_col} – line {end_line} col {end_col}]")
+    }
+}

@@ -1,0 +1,468 @@
+//! Trying topics without the daemon: items read from JSON or JSON Lines and evaluated against
+//! the configured topics (`test`), scored against labels (`eval`), and re-run over stored
+//! items to compare with the match log (backtest).
+//!
+//! Pure: the CLI reads the files, fetches feeds and queries the store; nothing here does I/O
+//! or reads the clock. Items go through the same normalization as feed items (HTML to text,
+//! canonical URL, identity key) and the same matcher as the pipeline (`pipeline::match_topics`).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::model::{Item, Match, TopicMatch};
+use crate::parse::{canonical_url, identity_key};
+use crate::pipeline::{document_of, match_topics};
+use crate::query::{Hit, Unmet};
+use crate::store::StoredItem;
+use crate::text::html_to_text;
+
+/// An item to test: where it came from and the item as watchword normalized it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestItem {
+    /// The item's `id` from the input (else its identity key, as for a feed item).
+    pub id: String,
+    /// The feed name the `feed:` field matches against (empty when not given).
+    pub feed: String,
+    pub item: Item,
+}
+
+/// A test item with the topics it is expected to match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledItem {
+    pub test: TestItem,
+    /// The topic ids it belongs to (empty for none).
+    pub expected: BTreeSet<String>,
+    /// A judgement call: counted neither way.
+    pub ignore: bool,
+}
+
+/// A line of an input file that is not a usable item; shown as `file:line: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}:{line}: {message}")]
+pub struct InputError {
+    /// The file as the user named it.
+    pub source_name: String,
+    /// 1-based line number.
+    pub line: usize,
+    pub message: String,
+}
+
+/// How one topic did on a labelled sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicScore {
+    pub topic: String,
+    pub true_positives: usize,
+    /// Items matched but not labelled with the topic (index into the labelled items, hits).
+    pub false_positives: Vec<(usize, Vec<Hit>)>,
+    /// Items labelled with the topic but not matched (index into the labelled items).
+    pub false_negatives: Vec<usize>,
+}
+
+/// The scores of every evaluated topic on a labelled sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub scores: Vec<TopicScore>,
+    /// Items counted (not ignored).
+    pub n_counted: usize,
+    pub n_ignored: usize,
+    /// Topic ids used in labels that are not configured (typos, or topics not written yet).
+    pub unknown_labels: Vec<String>,
+}
+
+/// A match that a backtest finds added or dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub item_id: i64,
+    pub feed: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// For an added match, what matches now; for a dropped one, what the log kept.
+    pub hits: Vec<Hit>,
+}
+
+/// What re-running one topic over stored items changes, compared with the match log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDiff {
+    pub topic: String,
+    /// Whether the topic is still in the config (a removed topic drops every match).
+    pub configured: bool,
+    /// Matches in the log for these items.
+    pub logged: usize,
+    /// Items the topic matches now (same article from several feeds counted once, as in the log).
+    pub matching: usize,
+    pub added: Vec<Change>,
+    pub dropped: Vec<Change>,
+}
+
+/// A typical item built from plain text (`test --text`): the first line is the title, the
+/// rest the summary.
+pub fn item_from_text(text: &str) -> TestItem {
+    let (title, summary) = text.split_once('\n').unwrap_or((text, ""));
+    let raw = RawItem {
+        id: Some(serde_json::Value::String("text".into())),
+        title: Some(title.to_string()),
+        summary: Some(summary.to_string()),
+        ..RawItem::default()
+    };
+    normalize(raw)
+}
+
+/// Reads items from a JSON object, a JSON array of objects, or JSON Lines (one object a line;
+/// blank lines skipped). Item fields: `id`, `title`, `summary`, `content`, `link`,
+/// `published`, `feed`, `authors`, `categories`; others are ignored, and a `published` that is
+/// not an RFC 3339 or RFC 2822 time is ignored too.
+pub fn parse_items(source_name: &str, text: &str) -> Result<Vec<TestItem>, InputError> {
+    Ok(raw_items(source_name, text)?
+        .into_iter()
+        .map(|(_, raw)| normalize(raw))
+        .collect())
+}
+
+/// Reads labelled items: as `parse_items`, and each has `"topics": [expected topic ids]` and
+/// optionally `"ignore": true`.
+pub fn parse_labels(source_name: &str, text: &str) -> Result<Vec<LabelledItem>, InputError> {
+    raw_items(source_name, text)?
+        .into_iter()
+        .map(|(line, mut raw)| {
+            let Some(topics) = raw.topics.take() else {
+                return Err(InputError {
+                    source_name: source_name.to_string(),
+                    line,
+                    message: "expected \"topics\": [the topic ids the item belongs to]".into(),
+                });
+            };
+            let ignore = raw.ignore.unwrap_or(false);
+            Ok(LabelledItem {
+                test: normalize(raw),
+                expected: topics.into_iter().collect(),
+                ignore,
+            })
+        })
+        .collect()
+}
+
+/// The topics that match an item, in config order; only `topic` when given.
+pub fn test_item(config: &Config, test: &TestItem, topic: Option<&str>) -> Vec<TopicMatch> {
+    let mut matches = match_topics(config, &test.item, &test.feed);
+    if let Some(topic) = topic {
+        matches.retain(|m| m.topic == topic);
+    }
+    matches
+}
+
+/// Why `topic` (a configured id) does not match an item: its failed clauses.
+pub fn explain_miss(config: &Config, test: &TestItem, topic: &str) -> Vec<Unmet> {
+    let Some(topic) = config.topics.iter().find(|t| t.id == topic) else {
+        return Vec::new();
+    };
+    topic
+        .query
+        .explain_failure(&document_of(&test.item, &test.feed))
+}
+
+/// Scores the configured topics (only `topic` when given) on labelled items.
+pub fn evaluate(config: &Config, labelled: &[LabelledItem], topic: Option<&str>) -> Evaluation {
+    let topics: Vec<&str> = config
+        .topics
+        .iter()
+        .map(|t| t.id.as_str())
+        .filter(|id| topic.is_none_or(|wanted| wanted == *id))
+        .collect();
+    let mut scores: Vec<TopicScore> = topics
+        .iter()
+        .map(|id| TopicScore {
+            topic: id.to_string(),
+            true_positives: 0,
+            false_positives: Vec::new(),
+            false_negatives: Vec::new(),
+        })
+        .collect();
+    let mut unknown_labels = BTreeSet::new();
+    let mut n_ignored = 0;
+    for (item_idx, labelled) in labelled.iter().enumerate() {
+        for label in &labelled.expected {
+            if !config.topics.iter().any(|t| &t.id == label) {
+                unknown_labels.insert(label.clone());
+            }
+        }
+        if labelled.ignore {
+            n_ignored += 1;
+            continue;
+        }
+        let matches = test_item(config, &labelled.test, topic);
+        for score in &mut scores {
+            let matched = matches.iter().find(|m| m.topic == score.topic);
+            let expected = labelled.expected.contains(&score.topic);
+            match (matched, expected) {
+                (Some(_), true) => score.true_positives += 1,
+                (Some(m), false) => score.false_positives.push((item_idx, m.hits.clone())),
+                (None, true) => score.false_negatives.push(item_idx),
+                (None, false) => {}
+            }
+        }
+    }
+    Evaluation {
+        scores,
+        n_counted: labelled.len() - n_ignored,
+        n_ignored,
+        unknown_labels: unknown_labels.into_iter().collect(),
+    }
+}
+
+impl TopicScore {
+    /// TP / (TP + FP); `None` when the topic matched nothing.
+    pub fn precision(&self) -> Option<f64> {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_positives.len(),
+        )
+    }
+
+    /// TP / (TP + FN); `None` when no item is labelled with the topic.
+    pub fn recall(&self) -> Option<f64> {
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_negatives.len(),
+        )
+    }
+
+    /// The harmonic mean of precision and recall; `None` when either is undefined or both are 0.
+    pub fn f1(&self) -> Option<f64> {
+        let (precision, recall) = (self.precision()?, self.recall()?);
+        (precision + recall > 0.0).then(|| 2.0 * precision * recall / (precision + recall))
+    }
+}
+
+/// Re-runs the configured topics over stored items and compares with the match log of those
+/// items (`log`). As when polling, an article (canonical URL) counts once per topic: a match
+/// is added only if no item with its URL is logged for the topic, and dropped only if no item
+/// with its URL still matches. Topics only in the log (removed from the config) drop every
+/// match. Ordered as in the config, then removed topics by id.
+pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<TopicDiff> {
+    let item_ids: HashSet<i64> = items.iter().map(|stored| stored.item_id).collect();
+    let log: Vec<&Match> = log
+        .iter()
+        .filter(|m| item_ids.contains(&m.item_id))
+        .collect();
+    // Topic id → the items it matches now, with their hits.
+    let mut now_matching: BTreeMap<String, Vec<(&StoredItem, Vec<Hit>)>> = BTreeMap::new();
+    for stored in items {
+        for topic_match in match_topics(config, &stored.item, &stored.feed) {
+            now_matching
+                .entry(topic_match.topic)
+                .or_default()
+                .push((stored, topic_match.hits));
+        }
+    }
+    let mut topics: Vec<(&str, bool)> = config
+        .topics
+        .iter()
+        .map(|t| (t.id.as_str(), true))
+        .collect();
+    let removed: BTreeSet<&str> = log
+        .iter()
+        .map(|m| m.topic.as_str())
+        .filter(|id| !config.topics.iter().any(|t| t.id == *id))
+        .collect();
+    topics.extend(removed.into_iter().map(|id| (id, false)));
+    topics
+        .into_iter()
+        .map(|(topic, configured)| {
+            let logged: Vec<&&Match> = log.iter().filter(|m| m.topic == topic).collect();
+            let logged_items: HashSet<i64> = logged.iter().map(|m| m.item_id).collect();
+            let logged_urls: HashSet<&str> =
+                logged.iter().filter_map(|m| m.url.as_deref()).collect();
+            let matching = now_matching.remove(topic).unwrap_or_default();
+            let matching_items: HashSet<i64> =
+                matching.iter().map(|(stored, _)| stored.item_id).collect();
+            let matching_urls: HashSet<&str> = matching
+                .iter()
+                .filter_map(|(stored, _)| stored.item.url.as_deref())
+                .collect();
+            let mut seen_urls: HashSet<&str> = HashSet::new();
+            let mut n_matching = 0;
+            let mut added = Vec::new();
+            for (stored, hits) in &matching {
+                let url = stored.item.url.as_deref();
+                if url.is_some_and(|url| !seen_urls.insert(url)) {
+                    continue;
+                }
+                n_matching += 1;
+                let known = logged_items.contains(&stored.item_id)
+                    || url.is_some_and(|url| logged_urls.contains(url));
+                if !known {
+                    added.push(Change {
+                        item_id: stored.item_id,
+                        feed: stored.feed.clone(),
+                        title: stored.item.title.clone(),
+                        url: stored.item.url.clone(),
+                        published: stored.item.published,
+                        hits: hits.clone(),
+                    });
+                }
+            }
+            let dropped = logged
+                .iter()
+                .filter(|m| {
+                    !matching_items.contains(&m.item_id)
+                        && m.url
+                            .as_deref()
+                            .is_none_or(|url| !matching_urls.contains(url))
+                })
+                .map(|m| Change {
+                    item_id: m.item_id,
+                    feed: m.feed.clone(),
+                    title: m.title.clone(),
+                    url: m.url.clone(),
+                    published: m.published,
+                    hits: m.hits.clone(),
+                })
+                .collect();
+            TopicDiff {
+                topic: topic.to_string(),
+                configured,
+                logged: logged.len(),
+                matching: n_matching,
+                added,
+                dropped,
+            }
+        })
+        .collect()
+}
+
+/// An input object as read; every field optional (unknown fields ignored).
+#[derive(Debug, Default, Deserialize)]
+struct RawItem {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    link: Option<String>,
+    #[serde(default)]
+    published: Option<serde_json::Value>,
+    #[serde(default)]
+    feed: Option<String>,
+    #[serde(default)]
+    authors: Option<Vec<String>>,
+    #[serde(default)]
+    categories: Option<Vec<String>>,
+    #[serde(default)]
+    topics: Option<Vec<String>>,
+    #[serde(default)]
+    ignore: Option<bool>,
+}
+
+/// The objects of an input text with their line numbers.
+fn raw_items(source_name: &str, text: &str) -> Result<Vec<(usize, RawItem)>, InputError> {
+    let error = |line: usize, message: String| InputError {
+        source_name: source_name.to_string(),
+        line,
+        message,
+    };
+    let object = |line: usize, value: serde_json::Value| -> Result<(usize, RawItem), InputError> {
+        if !value.is_object() {
+            return Err(error(
+                line,
+                format!("expected a JSON object, found {}", kind_of(&value)),
+            ));
+        }
+        serde_json::from_value(value)
+            .map(|raw| (line, raw))
+            .map_err(|cause| error(line, cause.to_string()))
+    };
+    // A whole document: one object (perhaps pretty-printed over many lines) or an array.
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+        let first_line = text[..text.len() - text.trim_start().len()]
+            .matches('\n')
+            .count()
+            + 1;
+        return match value {
+            serde_json::Value::Array(values) => values
+                .into_iter()
+                .map(|value| object(first_line, value))
+                .collect(),
+            value => Ok(vec![object(first_line, value)?]),
+        };
+    }
+    let mut items = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value = serde_json::from_str(line)
+            .map_err(|cause| error(index + 1, format!("expected a JSON object: {cause}")))?;
+        items.push(object(index + 1, value)?);
+    }
+    Ok(items)
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The item as a feed item would be: plain text, canonical URL, parsed date, identity key.
+fn normalize(raw: RawItem) -> TestItem {
+    let plain = |text: Option<String>| text.as_deref().map(html_to_text).unwrap_or_default();
+    let title = plain(raw.title);
+    let summary = plain(raw.summary);
+    let content = plain(raw.content);
+    let url = raw.link.as_deref().and_then(canonical_url);
+    let published = raw.published.as_ref().and_then(|value| {
+        let text = value.as_str()?;
+        DateTime::parse_from_rfc3339(text)
+            .or_else(|_| DateTime::parse_from_rfc2822(text))
+            .ok()
+            .map(|time| time.with_timezone(&Utc))
+    });
+    let date_text = published.map(|date| date.to_rfc3339());
+    let key = identity_key(None, url.as_deref(), &title, &summary, date_text.as_deref());
+    let id = match raw.id {
+        Some(serde_json::Value::String(id)) if !id.is_empty() => id,
+        Some(serde_json::Value::Number(number)) => number.to_string(),
+        _ => key.clone(),
+    };
+    let strings = |list: Option<Vec<String>>| -> Vec<String> {
+        list.unwrap_or_default()
+            .iter()
+            .map(|entry| html_to_text(entry))
+            .filter(|entry| !entry.is_empty())
+            .collect()
+    };
+    TestItem {
+        id,
+        feed: raw.feed.unwrap_or_default(),
+        item: Item {
+            key,
+            url,
+            title,
+            summary,
+            content,
+            authors: strings(raw.authors),
+            categories: strings(raw.categories),
+            published,
+        },
+    }
+}
+
+fn ratio(numerator: usize, denominator: usize) -> Option<f64> {
+    (denominator > 0).then(|| numerator as f64 / denominator as f64)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,436 @@
+//! Tests of the tester: input parsing, scores, backtest diffs, and explanations of the default
+//! topics in every script they cover. Items are written for these tests.
+
+use std::path::Path;
+
+use chrono::TimeZone;
+
+use super::*;
+use crate::config;
+
+const TOPICS: &str = include_str!("../../tests/fixtures/topics.toml");
+const DEFAULT_CONFIG: &str = include_str!("../../config/watchword.toml");
+
+/// The default topics (the test fixture, kept identical to the default config's).
+fn default_config() -> Config {
+    let (config, diagnostics) = config::compile(Path::new("/tmp/ww/topics.toml"), TOPICS);
+    config.unwrap_or_else(|| panic!("{diagnostics:?}"))
+}
+
+/// A config with one topic `t` whose query is `query`.
+fn config_with(query: &str) -> Config {
+    let text = format!("[[topic]]\nid = \"t\"\nquery = '{query}'\n");
+    let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), &text);
+    config.unwrap_or_else(|| panic!("{diagnostics:?}"))
+}
+
+fn item(title: &str, summary: &str) -> TestItem {
+    TestItem {
+        id: title.to_string(),
+        feed: String::new(),
+        item: Item {
+            key: format!("hash:{title}"),
+            title: title.to_string(),
+            summary: summary.to_string(),
+            ..Item::default()
+        },
+    }
+}
+
+/// Checks that the default topic `topic` matches an item and reports `term` in `field`, with
+/// `in_snippet` in that hit's snippet.
+fn check_hit(topic: &str, title: &str, summary: &str, field: &str, term: &str, in_snippet: &str) {
+    let config = default_config();
+    let matches = test_item(&config, &item(title, summary), Some(topic));
+    let Some(topic_match) = matches.first() else {
+        panic!("{topic} should match {title:?} / {summary:?}");
+    };
+    let hit = topic_match
+        .hits
+        .iter()
+        .find(|hit| hit.term == term && hit.field.name() == field)
+        .unwrap_or_else(|| panic!("no hit {field} {term} in {:?}", topic_match.hits));
+    assert!(hit.snippet.contains(in_snippet), "{hit:?}");
+}
+
+#[test]
+fn topics_fixture_is_the_default_configs_topics() {
+    let section = |text: &'static str| &text[text.find("\n[alias]").expect("an [alias] table")..];
+    assert_eq!(
+        section(TOPICS),
+        section(DEFAULT_CONFIG),
+        "tests/fixtures/topics.toml must repeat config/watchword.toml from [alias] on"
+    );
+    assert_eq!(
+        section(include_str!("../../config/demo.toml")),
+        section(DEFAULT_CONFIG),
+        "config/demo.toml must repeat config/watchword.toml from [alias] on"
+    );
+}
+
+#[test]
+fn json_lines_give_one_item_per_line_in_order() {
+    let text = r#"{"id": "a", "title": "<b>First</b> &amp; best", "link": "https://Example.com/x?utm_source=rss#top", "published": "2023-11-21T13:42:00Z"}
+
+{"id": 7, "title": "Second", "published": "last tuesday", "extra": {"ignored": true}}
+{"title": "Third", "summary": "no id", "feed": "Wire"}
+"#;
+    let items = parse_items("items.jsonl", text).unwrap();
+    let ids: Vec<&str> = items.iter().map(|test| test.id.as_str()).collect();
+    assert_eq!(ids[..2], ["a", "7"]);
+    assert!(ids[2].starts_with("hash:"), "no id: the identity key");
+    assert_eq!(items[0].item.title, "First & best");
+    assert_eq!(items[0].item.url.as_deref(), Some("https://example.com/x"));
+    assert_eq!(
+        items[0].item.published,
+        Some(Utc.with_ymd_and_hms(2023, 11, 21, 13, 42, 0).unwrap())
+    );
+    assert_eq!(items[1].item.published, None, "a bad date is ignored");
+    assert_eq!(items[2].feed, "Wire");
+}
+
+#[test]
+fn a_single_object_or_an_array_is_read_whole() {
+    let pretty = "{\n  \"id\": \"one\",\n  \"title\": \"Pretty\"\n}\n";
+    assert_eq!(parse_items("one.json", pretty).unwrap().len(), 1);
+    let array = r#"[{"id": "a"}, {"id": "b"}]"#;
+    assert_eq!(parse_items("all.json", array).unwrap().len(), 2);
+}
+
+#[test]
+fn bad_lines_are_named_by_file_and_line() {
+    let text = "{\"id\": \"a\"}\n\n[1, 2]\n";
+    let error = parse_items("items.jsonl", text).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "items.jsonl:3: expected a JSON object, found an array"
+    );
+    let error = parse_items("items.jsonl", "{\"id\": \"a\"}\n{\"id\": \n").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("items.jsonl:2: expected a JSON object: "),
+        "{error}"
+    );
+    let error = parse_items("items.jsonl", "{\"title\": 5}\n{}\n").unwrap_err();
+    assert!(
+        error.to_string().starts_with("items.jsonl:1: invalid type"),
+        "{error}"
+    );
+    let error = parse_labels(
+        "labels.jsonl",
+        "{\"id\": \"a\", \"topics\": []}\n{\"id\": \"b\"}\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "labels.jsonl:2: expected \"topics\": [the topic ids the item belongs to]"
+    );
+}
+
+#[test]
+fn plain_text_is_a_title_then_a_summary() {
+    let test = item_from_text("Headline here\nThe body\nmore");
+    assert_eq!(test.item.title, "Headline here");
+    assert_eq!(test.item.summary, "The body more");
+}
+
+#[test]
+fn scores_match_hand_computed_precision_and_recall() {
+    // `t` matches "missile". Labels: 3 true positives, 1 false positive, 2 false negatives,
+    // 1 true negative, and one ignored item that would be a false positive.
+    let labels = r#"{"id": "tp1", "title": "missile one", "topics": ["t"]}
+{"id": "tp2", "title": "missile two", "topics": ["t", "other"]}
+{"id": "tp3", "title": "missile three", "topics": ["t"]}
+{"id": "fp", "title": "missile four", "topics": []}
+{"id": "fn1", "title": "rocket", "topics": ["t"]}
+{"id": "fn2", "title": "launch", "topics": ["t"]}
+{"id": "tn", "title": "weather", "topics": []}
+{"id": "skip", "title": "missile maybe", "topics": [], "ignore": true}
+"#;
+    let labelled = parse_labels("labels.jsonl", labels).unwrap();
+    let evaluation = evaluate(&config_with("missile"), &labelled, None);
+    assert_eq!(evaluation.n_counted, 7);
+    assert_eq!(evaluation.n_ignored, 1);
+    assert_eq!(evaluation.unknown_labels, ["other"]);
+    let score = &evaluation.scores[0];
+    assert_eq!(score.true_positives, 3);
+    let ids = |indices: Vec<usize>| -> Vec<&str> {
+        indices
+            .iter()
+            .map(|&i| labelled[i].test.id.as_str())
+            .collect()
+    };
+    assert_eq!(
+        ids(score.false_positives.iter().map(|(i, _)| *i).collect()),
+        ["fp"]
+    );
+    assert_eq!(ids(score.false_negatives.clone()), ["fn1", "fn2"]);
+    assert_eq!(score.precision(), Some(0.75));
+    assert_eq!(score.recall(), Some(0.6));
+    let f1 = score.f1().unwrap();
+    assert!((f1 - 2.0 * 0.75 * 0.6 / 1.35).abs() < 1e-12, "{f1}");
+}
+
+#[test]
+fn scores_without_matches_or_labels_are_undefined() {
+    let labelled = parse_labels("l.jsonl", r#"{"title": "weather", "topics": []}"#).unwrap();
+    let evaluation = evaluate(&config_with("missile"), &labelled, None);
+    let score = &evaluation.scores[0];
+    assert_eq!(
+        (score.precision(), score.recall(), score.f1()),
+        (None, None, None)
+    );
+}
+
+fn stored(item_id: i64, title: &str, url: &str) -> StoredItem {
+    StoredItem {
+        item_id,
+        feed: "Wire".into(),
+        item: Item {
+            key: format!("url:{url}"),
+            url: Some(url.to_string()),
+            title: title.to_string(),
+            ..Item::default()
+        },
+        first_seen: Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap(),
+    }
+}
+
+fn logged(item: &StoredItem, topic: &str) -> Match {
+    Match {
+        match_id: item.item_id * 10,
+        topic: topic.to_string(),
+        matched_at: item.first_seen,
+        item_id: item.item_id,
+        item_key: item.item.key.clone(),
+        feed: item.feed.clone(),
+        title: item.item.title.clone(),
+        url: item.item.url.clone(),
+        published: None,
+        terms: vec!["missile".into()],
+        hits: Vec::new(),
+    }
+}
+
+#[test]
+fn backtest_reports_added_and_dropped_matches() {
+    let items = vec![
+        stored(1, "missile test", "https://a.example/1"),
+        stored(2, "missile sale", "https://a.example/2"),
+        stored(3, "rocket sale", "https://a.example/3"),
+        // The same article as item 2, from another feed: the log kept it once.
+        stored(4, "missile sale", "https://a.example/2"),
+    ];
+    let log = vec![
+        logged(&items[0], "t"),
+        logged(&items[1], "t"),
+        logged(&items[2], "gone"),
+    ];
+    // Narrowed from "missile" to "missile AND sale": item 1 is dropped.
+    let diffs = backtest(&config_with("missile AND sale"), &items, &log);
+    assert_eq!(diffs.len(), 2, "{diffs:?}");
+    let narrowed = &diffs[0];
+    assert_eq!((narrowed.topic.as_str(), narrowed.configured), ("t", true));
+    assert_eq!((narrowed.logged, narrowed.matching), (2, 1));
+    assert!(narrowed.added.is_empty(), "{narrowed:?}");
+    let dropped: Vec<i64> = narrowed.dropped.iter().map(|c| c.item_id).collect();
+    assert_eq!(dropped, [1]);
+    // A topic removed from the config drops every match.
+    assert_eq!(
+        (diffs[1].topic.as_str(), diffs[1].configured),
+        ("gone", false)
+    );
+    assert_eq!(diffs[1].dropped.len(), 1);
+
+    // Widened to "missile OR rocket": item 3 is added, with its explanation.
+    let diffs = backtest(&config_with("missile OR rocket"), &items, &log);
+    let widened = &diffs[0];
+    assert!(widened.dropped.is_empty(), "{widened:?}");
+    let added: Vec<(i64, &str)> = widened
+        .added
+        .iter()
+        .map(|c| (c.item_id, c.hits[0].term.as_str()))
+        .collect();
+    assert_eq!(added, [(3, "rocket")]);
+}
+
+#[test]
+fn explanations_point_at_the_field_and_term() {
+    // Phrases (hyphen variant), in the summary.
+    check_hit(
+        "satellite_launch",
+        "Launch news",
+        "North Korea put a spy-satellite in orbit",
+        "summary",
+        "spy satellite*",
+        "spy-satellite",
+    );
+    // Prefixes.
+    check_hit(
+        "missile_sale",
+        "US approves sale of Tomahawks to Japan",
+        "",
+        "title",
+        "Tomahawk*",
+        "Tomahawks",
+    );
+    // Aliases: the entry that matched is reported, not the alias.
+    check_hit(
+        "satellite_launch",
+        "DPRK satellite plans",
+        "",
+        "title",
+        "DPRK",
+        "DPRK",
+    );
+    // Korean, Japanese, Chinese (simplified and traditional), full-width.
+    check_hit(
+        "satellite_launch",
+        "북한, 정찰위성 발사",
+        "",
+        "title",
+        "정찰위성",
+        "정찰위성",
+    );
+    check_hit(
+        "satellite_launch",
+        "북한, 정찰위성 발사",
+        "",
+        "title",
+        "북한",
+        "북한",
+    );
+    check_hit(
+        "satellite_launch",
+        "速報",
+        "北朝鮮が偵察衛星を発射",
+        "summary",
+        "偵察衛星",
+        "偵察衛星",
+    );
+    check_hit(
+        "satellite_launch",
+        "朝鲜发射侦察卫星",
+        "",
+        "title",
+        "侦察卫星",
+        "侦察卫星",
+    );
+    check_hit(
+        "missile_sale",
+        "米国務省、日本へのトマホーク売却を承認",
+        "",
+        "title",
+        "トマホーク",
+        "トマホーク",
+    );
+    check_hit(
+        "missile_sale",
+        "美国国务院批准向日本出售400枚战斧导弹",
+        "",
+        "title",
+        "战斧",
+        "战斧",
+    );
+    check_hit(
+        "missile_sale",
+        "美國國務院同意出售戰斧巡航導彈給日本",
+        "",
+        "title",
+        "戰斧",
+        "戰斧",
+    );
+    check_hit(
+        "missile_sale",
+        "미국, 일본에 토마호크 판매 승인",
+        "",
+        "title",
+        "토마호크",
+        "토마호크",
+    );
+    check_hit(
+        "missile_sale",
+        "ＵＳ ａｐｐｒｏｖｅｓ ｓａｌｅ",
+        "Tomahawk missiles for Tokyo",
+        "summary",
+        "Tokyo",
+        "Tokyo",
+    );
+    // Spanish, French, Portuguese, German.
+    check_hit(
+        "missile_sale",
+        "EE.UU. aprueba la venta de misiles Tomahawk a Japón",
+        "",
+        "title",
+        "Tomahawk*",
+        "Tomahawk",
+    );
+    check_hit(
+        "satellite_launch",
+        "La Corée du Nord lance un satellite espion",
+        "",
+        "title",
+        "satellite espion",
+        "satellite espion",
+    );
+    check_hit(
+        "satellite_launch",
+        "Coreia do Norte lança satélite espião",
+        "",
+        "title",
+        "satélite espião",
+        "satélite espião",
+    );
+    check_hit(
+        "satellite_launch",
+        "Nordkorea startet Spionagesatelliten",
+        "",
+        "title",
+        "Spionagesatellit*",
+        "Spionagesatelliten",
+    );
+}
+
+#[test]
+fn default_topics_stay_quiet_on_near_misses() {
+    let config = default_config();
+    for (title, summary) in [
+        (
+            "SpaceX launches South Korea's first spy satellite",
+            "A Falcon 9 lifted off from Vandenberg",
+        ),
+        (
+            "North Korea fires Hwasong ICBM",
+            "The missile flew for an hour",
+        ),
+        (
+            "US approves F-35 sale to South Korea",
+            "The State Department approved the jets",
+        ),
+        (
+            "Japan raises its defence budget",
+            "Tokyo will spend more on missiles",
+        ),
+    ] {
+        let matches = test_item(&config, &item(title, summary), None);
+        assert!(matches.is_empty(), "{title}: {matches:?}");
+    }
+}
+
+#[test]
+fn a_miss_names_the_clause_that_failed() {
+    let config = default_config();
+    let unmet = explain_miss(&config, &item("Japan buys more rice", ""), "missile_sale");
+    assert!(!unmet.is_empty());
+    let unmet = explain_miss(
+        &config,
+        &item("SpaceX launches North Korea spy satellite", ""),
+        "satellite_launch",
+    );
+    let excluded: Vec<&str> = unmet.iter().map(|u| u.clause.as_str()).collect();
+    assert_eq!(
+        excluded,
+        ["NOT (title:SpaceX OR title:\"Falcon 9\" OR title:Starlink OR title:Hwasong*)"]
+    );
+}

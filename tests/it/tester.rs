@@ -1,0 +1,266 @@
+//! `test`, `eval`, `test --backtest` and the backtest line of `check`, on the real binary with
+//! items written for these tests and a temporary database.
+
+use serde_json::Value;
+
+use crate::support::{Workspace, assert_success, fixtures};
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn json_lines(output: &std::process::Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
+        .collect()
+}
+
+fn rss_feed() -> String {
+    format!(
+        "[[feed]]\nname = \"Harbor\"\nurl = \"{}\"\n",
+        fixtures().join("feeds/news.rss").display()
+    )
+}
+
+/// A workspace polling the RSS fixture with one topic `t`.
+fn workspace_with_topic(query: &str) -> Workspace {
+    let workspace = Workspace::new("");
+    write_topic(&workspace, query);
+    workspace
+}
+
+/// Rewrites the workspace's config with one topic `t` (the edit a backtest compares).
+fn write_topic(workspace: &Workspace, query: &str) {
+    let config = format!(
+        "[daemon]\ndatabase = \"ww.db\"\n\n{}\n[[topic]]\nid = \"t\"\nquery = '{query}'\n",
+        rss_feed()
+    );
+    std::fs::write(workspace.config(), config).unwrap();
+}
+
+#[tokio::test]
+async fn test_file_writes_one_line_per_item_in_order() {
+    let workspace = Workspace::new("");
+    let items = workspace.dir.path().join("items.jsonl");
+    std::fs::write(
+        &items,
+        r#"{"id": "b-2", "title": "Weather: sunny", "summary": "nothing to see"}
+{"id": "a-1", "title": "US approves sale of Tomahawk missiles to Japan", "link": "https://news.example/t?utm_medium=rss", "published": "2023-11-17T20:00:00-05:00"}
+
+{"id": "c-3", "title": "北朝鮮、偵察衛星を発射", "published": "someday", "unknown": [1, 2]}
+"#,
+    )
+    .unwrap();
+    let path = items.display().to_string();
+    let output = workspace
+        .run(&["test", "--file", &path, "--format", "jsonl"])
+        .await;
+    assert_success(&output);
+    let lines = json_lines(&output);
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|line| line["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["b-2", "a-1", "c-3"]);
+    assert_eq!(lines[0]["topics"], serde_json::json!([]));
+    assert_eq!(lines[1]["topics"], serde_json::json!(["missile_sale"]));
+    assert_eq!(lines[1]["url"], "https://news.example/t");
+    assert_eq!(lines[1]["published"], "2023-11-18T01:00:00Z");
+    let explain = lines[1]["explain"]["missile_sale"].as_array().unwrap();
+    assert!(
+        explain
+            .iter()
+            .any(|hit| hit["term"] == "Tomahawk*" && hit["field"] == "title")
+    );
+    assert_eq!(lines[2]["topics"], serde_json::json!(["satellite_launch"]));
+    assert_eq!(lines[2]["published"], Value::Null);
+    assert_eq!(
+        lines[2]["explain"]["satellite_launch"][0]["term"], "北朝鮮",
+        "{}",
+        lines[2]
+    );
+
+    // --topic limits the topics; text output brackets terms and says which clause failed.
+    let output = workspace
+        .run(&["test", "--file", &path, "--topic", "missile_sale"])
+        .await;
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(!text.contains("satellite_launch"), "{text}");
+    assert!(text.contains("missile_sale: match"), "{text}");
+    assert!(text.contains("[Tomahawk]"), "{text}");
+    assert!(text.contains("missile_sale: no match"), "{text}");
+    assert!(text.contains("needs one of"), "{text}");
+}
+
+#[tokio::test]
+async fn test_text_and_feed_inputs() {
+    let workspace = Workspace::new("");
+    let output = workspace
+        .run(&[
+            "test",
+            "--text",
+            "SpaceX launches North Korea spy satellite",
+        ])
+        .await;
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("satellite_launch: no match"), "{text}");
+    assert!(text.contains("excluded by NOT (title:SpaceX"), "{text}");
+    assert!(text.contains("[SpaceX]"), "{text}");
+
+    let feed = fixtures().join("feeds/news.rss").display().to_string();
+    let output = workspace
+        .run(&["test", "--feed", &feed, "--format", "jsonl"])
+        .await;
+    assert_success(&output);
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0]["id"], "guid:hl-2023-1001");
+    assert_eq!(lines[0]["topics"], serde_json::json!(["missile_sale"]));
+    assert_eq!(lines[1]["topics"], serde_json::json!(["satellite_launch"]));
+    assert!(
+        !workspace.database().exists(),
+        "test never creates the database"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_a_user_error_naming_file_and_line() {
+    let workspace = Workspace::new("");
+    let items = workspace.dir.path().join("labels.jsonl");
+    std::fs::write(&items, "{\"id\": \"a\", \"topics\": []}\n\"just text\"\n").unwrap();
+    let path = items.display().to_string();
+    let output = workspace.run(&["eval", &path]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{path}:2: expected a JSON object, found a string")),
+        "{stderr}"
+    );
+    let missing = workspace
+        .run(&["test", "--file", "/nonexistent/items.jsonl"])
+        .await;
+    assert_eq!(missing.status.code(), Some(1));
+    let unknown = workspace
+        .run(&["test", "--text", "x", "--topic", "nope"])
+        .await;
+    assert_eq!(unknown.status.code(), Some(1));
+    let no_input = workspace.run(&["test"]).await;
+    assert_eq!(no_input.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn eval_prints_hand_computed_figures_and_lists_errors() {
+    let workspace = workspace_with_topic("missile*");
+    let labels = workspace.dir.path().join("labels.jsonl");
+    // 2 true positives, 1 false positive, 1 false negative, 1 ignored.
+    std::fs::write(
+        &labels,
+        r#"{"id": "tp1", "title": "Missile sale", "topics": ["t"]}
+{"id": "tp2", "title": "missiles fired", "topics": ["t"]}
+{"id": "fp1", "title": "Missile museum opens", "topics": []}
+{"id": "fn1", "title": "Rocket sale", "topics": ["t"]}
+{"id": "skip", "title": "missile maybe", "topics": ["t"], "ignore": true}
+"#,
+    )
+    .unwrap();
+    let output = workspace
+        .run(&["eval", &labels.display().to_string()])
+        .await;
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("4 items scored, 1 ignored"), "{text}");
+    let row = text
+        .lines()
+        .find(|line| line.starts_with("t "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells, ["t", "2", "1", "1", "0.667", "0.667", "0.667"]);
+    assert!(text.contains("t: 1 false positives"), "{text}");
+    assert!(text.contains("fp1  Missile museum opens"), "{text}");
+    assert!(text.contains("[Missile]"), "{text}");
+    assert!(text.contains("t: 1 false negatives"), "{text}");
+    assert!(
+        text.contains("needs missile* [col 1–8]: not found"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn backtest_reports_what_an_edit_adds_and_drops() {
+    let workspace = workspace_with_topic("missile*");
+    let check = workspace.run(&["check"]).await;
+    assert_success(&check);
+    assert!(!stdout(&check).contains("backtest"), "no database yet");
+    assert_success(&workspace.run(&["once"]).await);
+    let logged = workspace.matches().await;
+    assert_eq!(logged.len(), 3, "{logged:?}");
+    for m in &logged {
+        let explain = m["explain"].as_array().unwrap();
+        assert!(!explain.is_empty(), "{m}");
+        assert!(
+            explain[0]["snippet"].as_str().unwrap().contains("issile"),
+            "{m}"
+        );
+    }
+    let unchanged = workspace.run(&["test", "--backtest"]).await;
+    assert_success(&unchanged);
+    assert!(stdout(&unchanged).contains("t: 3 logged, 3 would match: no change"));
+
+    // Narrowed: the sale to Poland is dropped.
+    write_topic(&workspace, "missile* AND NOT Poland");
+    let narrowed = workspace
+        .run(&["test", "--backtest", "--format", "jsonl"])
+        .await;
+    assert_success(&narrowed);
+    let changes = json_lines(&narrowed);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["change"], "dropped");
+    assert_eq!(changes[0]["topic"], "t");
+    assert_eq!(
+        changes[0]["title"],
+        "US approves $1.2 billion missile sale to Poland"
+    );
+    let check = workspace.run(&["check"]).await;
+    assert_success(&check);
+    assert!(stdout(&check).contains(": t +0 -1 "), "{}", stdout(&check));
+
+    // Widened: the satellite story is added, with its explanation.
+    write_topic(&workspace, "missile* OR Malligyong*");
+    let widened = workspace
+        .run(&["test", "--backtest", "--since", "1d"])
+        .await;
+    assert_success(&widened);
+    let text = stdout(&widened);
+    assert!(
+        text.contains("t: 3 logged, 4 would match: +1 added, -0 dropped"),
+        "{text}"
+    );
+    assert!(text.contains("+ "), "{text}");
+    assert!(
+        text.contains("North Korea says spy satellite Malligyong-1 reached orbit"),
+        "{text}"
+    );
+    assert!(text.contains("[Malligyong]-1"), "{text}");
+
+    // The database is read, not written.
+    assert_eq!(workspace.matches().await.len(), 3);
+}
+
+#[tokio::test]
+async fn matches_as_json_include_explanations() {
+    let workspace = workspace_with_topic("missile*");
+    assert_success(&workspace.run(&["once"]).await);
+    let output = workspace.run(&["matches", "--format", "json"]).await;
+    assert_success(&output);
+    let matches: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(matches.len(), 3);
+    for m in &matches {
+        let hit = &m["explain"][0];
+        assert_eq!(hit["term"], "missile*", "{m}");
+        assert!(hit["field"] == "title" || hit["field"] == "summary", "{m}");
+        assert!(!hit["snippet"].as_str().unwrap().is_empty(), "{m}");
+    }
+}
