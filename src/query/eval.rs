@@ -1,5 +1,6 @@
-//! The matcher: an item's fields tokenized and indexed once (`FieldText`), and the walk of a
-//! compiled tree over them that decides a match and collects the positive terms behind it.
+//! The matcher: an item's fields folded, then tokenized and indexed once on first use
+//! (`FieldText`), and the walk of a compiled tree over them that decides a match and collects
+//! the positive terms behind it.
 //! Pure and allocation-light: this runs for every item against every topic.
 
 use std::ops::Range;
