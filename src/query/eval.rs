@@ -1,5 +1,6 @@
-//! The matcher: an item's fields tokenized and indexed once (`FieldText`), and the walk of a
-//! compiled tree over them that decides a match and collects the positive terms behind it.
+//! The matcher: an item's fields folded, then tokenized and indexed once on first use
+//! (`FieldText`), and the walk of a compiled tree over them that decides a match and collects
+//! the positive terms behind it.
 //! Pure and allocation-light: this runs for every item against every topic.
 
 use std::ops::Range;
@@ -8,6 +9,10 @@ use std::sync::OnceLock;
 use super::parser::{Leaf, Node, Part, Term, compile_term};
 use super::{Field, Hit};
 use crate::text;
+
+/// Separates tokens in the folded text of a text that is not ASCII (see
+/// `FieldText::prefilter_text`). A token never contains it: U+0000 is a separator.
+pub(super) const TOKEN_END: u8 = 0;
 
 /// How many characters of context a snippet keeps before the match.
 const SNIPPET_BEFORE: usize = 40;
@@ -28,9 +33,12 @@ pub(super) struct FieldText {
     pub field: Field,
     /// The original text, for snippets.
     text: String,
-    /// The text lower-cased (ASCII only), then the folded forms of the non-ASCII tokens: every
-    /// token's folded form is a range of it (one allocation instead of one per token).
+    /// Every token's folded form is a range of it (one allocation instead of one per token).
+    /// For ASCII text, the text lower-cased; otherwise `TOKEN_END`, then each token's folded
+    /// form followed by `TOKEN_END` (see `prefilter_text`).
     folded: String,
+    /// Whether the text is ASCII (and `folded` its lower-cased copy).
+    ascii: bool,
     /// The tokens, in order. Built with `folded` when the text is not ASCII (folding needs
     /// the tokens); for ASCII text, on first use (its tokens are the runs of letters and
     /// digits, each its own folded form).
@@ -68,20 +76,19 @@ impl FieldText {
     /// Folds `text` (tokenizing it only if it is not ASCII); `None` when it has no tokens at
     /// all.
     pub fn new(field: Field, text: &str) -> Option<FieldText> {
-        // An ASCII token folds to its lower-case self, in place in this copy of the text;
-        // other tokens are folded and appended.
-        let mut folded = text.to_ascii_lowercase();
-        let tokens = if text.is_ascii() {
+        // ASCII text folds to its lower-case self; its tokens are found when needed.
+        let ascii = text.is_ascii();
+        let (folded, tokens) = if ascii {
             if !text.bytes().any(|byte| byte.is_ascii_alphanumeric()) {
                 return None;
             }
-            OnceLock::new()
+            (text.to_ascii_lowercase(), OnceLock::new())
         } else {
-            let tokens = fold_tokens(text, &mut folded);
+            let (folded, tokens) = fold_tokens(text);
             if tokens.is_empty() {
                 return None;
             }
-            OnceLock::from(tokens)
+            (folded, OnceLock::from(tokens))
         };
         let has_cjk = tokens
             .get()
@@ -90,6 +97,7 @@ impl FieldText {
             field,
             text: text.to_string(),
             folded,
+            ascii,
             tokens,
             by_folded: OnceLock::new(),
             has_cjk,
@@ -259,10 +267,12 @@ impl FieldText {
         start..end
     }
 
-    /// The folded text: every token's folded form is a substring of it (what the prefilter
-    /// scans).
-    pub fn folded_text(&self) -> &str {
-        &self.folded
+    /// The folded text as the prefilter scans it, and whether its separators are the text's
+    /// own: then (ASCII text) every byte that is not a letter or digit separates tokens;
+    /// otherwise the text starts with `TOKEN_END` and each token is followed by one. Either
+    /// way, every token's folded form is in it, between separators.
+    pub fn prefilter_text(&self) -> (&[u8], bool) {
+        (self.folded.as_bytes(), self.ascii)
     }
 }
 
@@ -417,30 +427,27 @@ pub(super) fn hits(found: &mut [Found], terms: &[Term], texts: &[FieldText]) -> 
     hits
 }
 
-/// Tokenizes `text` (not ASCII) and appends the folded form of each non-ASCII token to
-/// `folded` (`text` lower-cased); an ASCII token's folded form is its own range of `folded`.
-fn fold_tokens(text: &str, folded: &mut String) -> Vec<DocToken> {
+/// Tokenizes and folds `text` (not ASCII): the folded text (`TOKEN_END`, then each token's
+/// folded form followed by `TOKEN_END`) and the tokens.
+fn fold_tokens(text: &str) -> (String, Vec<DocToken>) {
+    let mut folded = String::with_capacity(text.len() + 8);
+    folded.push(char::from(TOKEN_END));
     let mut tokens = Vec::with_capacity(text.len() / 6);
     text::for_each_token(text, |original, cjk| {
-        let token = &text[original.clone()];
-        let folded_range = if token.is_ascii() {
-            original.clone()
-        } else {
-            let folded_start = folded.len();
-            text::fold_into(token, folded);
-            folded_start..folded.len()
-        };
+        let folded_start = folded.len();
+        text::fold_into(&text[original.clone()], &mut folded);
         // As in `text::tokenize`: a token that folds to nothing is no token.
-        if folded_range.is_empty() {
+        if folded.len() == folded_start {
             return;
         }
         tokens.push(DocToken {
             original,
-            folded: folded_range,
+            folded: folded_start..folded.len(),
             cjk,
         });
+        folded.push(char::from(TOKEN_END));
     });
-    tokens
+    (folded, tokens)
 }
 
 /// The tokens of ASCII `text`, as `text::for_each_token` finds them (runs of letters and

@@ -110,8 +110,8 @@ pub struct Fields<'a> {
     pub feed: &'a str,
 }
 
-/// An item prepared for matching: every field folded and tokenized once, then evaluated
-/// against every topic.
+/// An item prepared for matching: every field folded once (and tokenized and indexed once, on
+/// the first evaluation that needs it), then evaluated against every topic.
 #[derive(Debug, Clone)]
 pub struct Document {
     /// One entry per non-empty text, in `Field::ALL` order (each author and each category is

@@ -812,6 +812,15 @@ fn prefilter_items() -> Vec<(String, String, String)> {
         ),
         ("", "", ""),
         ("Weather", "Sunny with a chance of rain", "nothing here"),
+        // Separators that are not ASCII, around ASCII words.
+        ("Korea’s “missile” — sale", "U.S.’s sale…to Japan", "x86_64"),
+        ("US-Japan missile sale", "us", "U.S."),
+        ("missiles salesman", "misSILE-sale", "ミサイル売却"),
+        (
+            "⑴ fullwidth ＭＩＳＳＩＬＥ sale",
+            "Ｕ.Ｓ. Japan",
+            "café crème",
+        ),
     ];
     items
         .iter()
@@ -841,6 +850,13 @@ fn prefilter_never_changes_a_result() {
         "satellit* AND NOT (SpaceX OR \"Falcon 9\")",
         "weather",
         "chance",
+        "US AND sale*",
+        "\"U.S.\" AND japan",
+        "missile AND sale",
+        "missile* AND NOT sale",
+        "⑴ OR café OR x86",
+        "\"korea s\" OR s",
+        "ミサイル AND 売却",
     ];
     let queries: Vec<Query> = sources.iter().map(|source| compile(source)).collect();
     let set = QuerySet::new(queries.clone());
@@ -868,6 +884,90 @@ fn prefilter_never_changes_a_result() {
         }
     }
     assert!(n_matches > 20, "the items should match many queries");
+}
+
+#[test]
+fn prefilter_never_changes_a_result_on_random_text() {
+    // Random words, prefixes and punctuation (ASCII and not) in random texts: the prefilter's
+    // token boundaries must agree with the tokenizer's.
+    let words = [
+        "sale",
+        "sales",
+        "s",
+        "us",
+        "u",
+        "missile",
+        "missiles",
+        "mis",
+        "japan",
+        "korea",
+        "北朝鮮",
+        "朝鮮",
+        "café",
+        "cafe",
+        "ＵＳ",
+        "x1",
+        "1",
+    ];
+    let separators = [" ", ".", "-", "’", "—", "", "  ", "\u{AD}", "“", "・"];
+    let mut rng = fastrand::Rng::with_seed(9);
+    let queries: Vec<Query> = (0..60)
+        .map(|_| {
+            let term = |rng: &mut fastrand::Rng| {
+                let word = words[rng.usize(..words.len())];
+                if rng.u8(..4) == 0 && !word.contains('朝') {
+                    format!("{word}*")
+                } else if rng.u8(..4) == 0 {
+                    format!("\"{word} {}\"", words[rng.usize(..words.len())])
+                } else {
+                    word.to_string()
+                }
+            };
+            let (first, second) = (term(&mut rng), term(&mut rng));
+            let source = match rng.u8(..3) {
+                0 => format!("{first} AND {second}"),
+                1 => format!("{first} OR title:{second}"),
+                _ => format!("{first} AND NOT {second}"),
+            };
+            compile(&source)
+        })
+        .collect();
+    let set = QuerySet::new(queries.clone());
+    let mut n_matches = 0;
+    for _ in 0..300 {
+        let mut text = || {
+            let n_words = rng.usize(0..8);
+            (0..n_words)
+                .map(|_| {
+                    let word = words[rng.usize(..words.len())];
+                    let word = if rng.bool() {
+                        word.to_uppercase()
+                    } else {
+                        word.to_string()
+                    };
+                    word + separators[rng.usize(..separators.len())]
+                })
+                .collect::<String>()
+        };
+        let (title, summary) = (text(), text());
+        let document = Document::new(&Fields {
+            title: &title,
+            summary: &summary,
+            ..Fields::default()
+        });
+        let expected: Vec<(usize, Vec<Hit>)> = queries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, query)| query.evaluate(&document).map(|hits| (index, hits)))
+            .collect();
+        n_matches += expected.len();
+        assert_eq!(
+            set.evaluate(&document),
+            expected,
+            "on {title:?} / {summary:?}"
+        );
+    }
+    assert!(n_matches > 300, "the texts should match many queries");
 }
 
 #[test]
