@@ -670,18 +670,23 @@ fn opml_import(config_path: &std::path::Path, file: &std::path::Path) -> anyhow:
         .into());
     }
     if !result.added.is_empty() {
-        let temporary = config_path.with_extension("toml.tmp");
+        // Through a symlink to the real file, keeping its permissions, replaced in one step.
+        let target = std::fs::canonicalize(config_path).unwrap_or(config_path.to_path_buf());
+        let temporary = target.with_extension("toml.tmp");
         std::fs::write(&temporary, &result.text)
             .with_context(|| format!("cannot write {}", temporary.display()))?;
-        std::fs::rename(&temporary, config_path)
-            .with_context(|| format!("cannot replace {}", config_path.display()))?;
+        if let Ok(metadata) = std::fs::metadata(&target) {
+            let _ = std::fs::set_permissions(&temporary, metadata.permissions());
+        }
+        std::fs::rename(&temporary, &target)
+            .with_context(|| format!("cannot replace {}", target.display()))?;
     }
     let mut out = io::stdout().lock();
     for name in &result.added {
         writeln!(out, "added {}", sanitize(name))?;
     }
-    for url in &result.skipped {
-        writeln!(out, "skipped {} (already configured)", sanitize(url))?;
+    for (url, why) in &result.skipped {
+        writeln!(out, "skipped {} ({why})", sanitize(url))?;
     }
     writeln!(
         out,

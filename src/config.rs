@@ -358,14 +358,14 @@ pub struct FeedsAdded {
     pub text: String,
     /// Names of the feeds added.
     pub added: Vec<String>,
-    /// URLs skipped because the config already has them.
-    pub skipped: Vec<String>,
+    /// URLs skipped, with why (already configured, not http or https).
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Adds `[[feed]]` tables (name, URL) to config text, keeping its comments and layout: new
-/// tables go after the last feed. A URL the config already has (compared after
-/// normalizing scheme and host case and a trailing slash) is skipped; a name already taken
-/// gets ` (2)`, ` (3)`, … appended.
+/// tables go after the last feed. Only http and https URLs are added; a URL the config
+/// already has (compared after normalizing scheme and host case and a trailing slash) is
+/// skipped; a name already taken gets ` (2)`, ` (3)`, … appended.
 pub fn add_feeds(text: &str, feeds: &[(String, String)]) -> Result<FeedsAdded, String> {
     use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
     let mut doc: DocumentMut = text.parse().map_err(|error| format!("{error}"))?;
@@ -377,7 +377,11 @@ pub fn add_feeds(text: &str, feeds: &[(String, String)]) -> Result<FeedsAdded, S
         .ok_or("`feed` is not a list of [[feed]] tables")?;
     let field =
         |table: &Table, key: &str| table.get(key).and_then(Item::as_str).map(str::to_string);
-    let mut names: Vec<String> = array.iter().filter_map(|t| field(t, "name")).collect();
+    let mut names: Vec<String> = array
+        .iter()
+        .filter_map(|t| field(t, "name"))
+        .map(|name| name.trim().to_string())
+        .collect();
     let mut urls: Vec<String> = array
         .iter()
         .filter_map(|t| field(t, "url"))
@@ -387,8 +391,12 @@ pub fn add_feeds(text: &str, feeds: &[(String, String)]) -> Result<FeedsAdded, S
     let (mut added, mut skipped) = (Vec::new(), Vec::new());
     for (name, url) in feeds {
         let key = comparable_url(url);
+        if !Url::parse(url.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            skipped.push((url.clone(), "not an http or https URL".into()));
+            continue;
+        }
         if urls.contains(&key) {
-            skipped.push(url.clone());
+            skipped.push((url.clone(), "already configured".into()));
             continue;
         }
         let base = name.trim();

@@ -98,6 +98,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         let listener = tokio::net::TcpListener::bind(http_config.listen)
             .await
             .with_context(|| format!("cannot listen on {} ([http] listen)", http_config.listen))?;
+        let bound = listener.local_addr().unwrap_or(http_config.listen);
         let state = StatusState {
             store: running.context.store.clone(),
             metrics: running.context.metrics.clone(),
@@ -110,7 +111,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 error!(error = %error, "status endpoint stopped");
             }
         });
-        info!(listen = %http_config.listen, "status endpoint listening");
+        info!(listen = %bound, "status endpoint listening");
     }
 
     let (reload_tx, mut reload_rx) = mpsc::unbounded_channel::<&'static str>();
@@ -132,6 +133,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let all: Vec<i64> = feed_ids.clone();
     schedule_new(&running, &all, &mut queue).await?;
     let mut in_flight: HashSet<i64> = HashSet::new();
+    // Feeds a reload changed while they were being polled, with their due time by the new
+    // settings.
+    let mut changed_in_flight: HashMap<i64, DateTime<Utc>> = HashMap::new();
 
     // The alert worker delivers what a previous run left pending, then what polls log.
     let worker_shutdown = shutdown.clone();
@@ -151,6 +155,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             () = shutdown.cancelled() => break,
             Some((feed_id, next_due)) = done_rx.recv() => {
                 in_flight.remove(&feed_id);
+                // A feed the config changed while it was polled is due by its new settings.
+                let next_due = match changed_in_flight.remove(&feed_id) {
+                    Some(due) => Some(next_due.map_or(due, |reported| reported.min(due))),
+                    None => next_due,
+                };
                 if let Some(due) = next_due
                     && running.feeds.contains_key(&feed_id)
                 {
@@ -162,7 +171,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 tokio::time::sleep(RELOAD_SETTLE).await;
                 while reload_rx.try_recv().is_ok() {}
                 if let Some(next) = reload(&running, &alerter, cause).await {
-                    reschedule(&running, &next, &mut queue, &in_flight).await;
+                    reschedule(&running, &next, &mut queue, &in_flight, &mut changed_in_flight).await;
                     *shared_config.write().unwrap_or_else(|p| p.into_inner()) =
                         next.context.config.clone();
                     running = next;
@@ -173,6 +182,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             }
             () = tokio::time::sleep(wait) => {
                 for feed_id in queue.pop_due(Utc::now()) {
+                    // A feed still being polled is queued again when that poll reports.
+                    if in_flight.contains(&feed_id) {
+                        continue;
+                    }
                     let Some(feed) = running.feeds.get(&feed_id).cloned() else {
                         continue;
                     };
@@ -328,27 +341,35 @@ fn notify_systemd(state: &[NotifyState<'_>]) {
 }
 
 /// Sends `"file"` on `reload` whenever the config file is written, created or replaced
-/// (editors that save by renaming a new file over the old one included). The folder is
-/// watched, not the file, so a replaced file keeps being watched.
+/// (editors that save by renaming a new file over the old one included). Folders are
+/// watched, not the file, so a replaced file keeps being watched; for a symlinked config
+/// the folder of its target is watched too.
 fn watch_config(
     path: &Path,
     reload: mpsc::UnboundedSender<&'static str>,
 ) -> Option<notify::RecommendedWatcher> {
     use notify::{EventKind, RecursiveMode, Watcher as _};
-    let name = path.file_name()?.to_os_string();
-    let folder = match path.parent() {
+    let folder_of = |path: &Path| match path.parent() {
         Some(folder) if !folder.as_os_str().is_empty() => folder.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let mut watched = vec![(folder_of(path), path.file_name()?.to_os_string())];
+    if let Ok(target) = std::fs::canonicalize(path)
+        && let Some(name) = target.file_name()
+        && target != path
+    {
+        watched.push((folder_of(&target), name.to_os_string()));
+    }
+    let names: Vec<std::ffi::OsString> = watched.iter().map(|(_, name)| name.clone()).collect();
     let handler = move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         let relevant = matches!(
             event.kind,
             EventKind::Create(_) | EventKind::Modify(_) | EventKind::Any
-        ) && event
-            .paths
-            .iter()
-            .any(|p| p.file_name() == Some(name.as_os_str()));
+        ) && event.paths.iter().any(|p| {
+            p.file_name()
+                .is_some_and(|name| names.iter().any(|n| n == name))
+        });
         if relevant {
             let _ = reload.send("file");
         }
@@ -360,9 +381,11 @@ fn watch_config(
             return None;
         }
     };
-    if let Err(error) = watcher.watch(&folder, RecursiveMode::NonRecursive) {
-        warn!(folder = %folder.display(), error = %error, "cannot watch the config folder; reload with SIGHUP");
-        return None;
+    for (folder, _) in &watched {
+        if let Err(error) = watcher.watch(folder, RecursiveMode::NonRecursive) {
+            warn!(folder = %folder.display(), error = %error, "cannot watch the config folder; reload with SIGHUP");
+            return None;
+        }
     }
     Some(watcher)
 }
@@ -398,7 +421,16 @@ async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Run
         debug!("config file touched but unchanged");
         return None;
     }
-    let (compiled, diagnostics) = config::compile(&path, &text);
+    let (compiled, diagnostics) = {
+        let (path, text) = (path.clone(), text.clone());
+        match tokio::task::spawn_blocking(move || config::compile(&path, &text)).await {
+            Ok(result) => result,
+            Err(error) => {
+                error!(error = %error, "config reload failed");
+                return None;
+            }
+        }
+    };
     let Some(mut new) = compiled else {
         error!(
             "config reload rejected; still running the previous config:\n{}",
@@ -425,6 +457,14 @@ async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Run
             return None;
         }
     };
+    // Everything that can fail is built before anything changes.
+    let sinks = match Alerter::prepare(&new, &fetcher) {
+        Ok(sinks) => sinks,
+        Err(error) => {
+            error!(error = %error, "config reload rejected");
+            return None;
+        }
+    };
     let pairs: Vec<(String, String)> = new
         .feeds
         .iter()
@@ -445,10 +485,7 @@ async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Run
             return None;
         }
     };
-    if let Err(error) = alerter.reconfigure(&new, &fetcher) {
-        error!(error = %error, "config reload rejected");
-        return None;
-    }
+    alerter.install(sinks);
     log_changes(old, &new);
     let new = Arc::new(new);
     let context = PollContext {
@@ -503,8 +540,15 @@ fn diff<T: PartialEq>(old: &HashMap<String, T>, new: &HashMap<String, T>) -> (us
 }
 
 /// Updates the queue after a reload: removed feeds leave it, added ones join as at start,
-/// and a feed whose URL or interval changed is due by its new settings.
-async fn reschedule(old: &Running, new: &Running, queue: &mut Queue, in_flight: &HashSet<i64>) {
+/// and a feed whose URL or interval changed is due by its new settings (a feed being
+/// polled, when its poll reports).
+async fn reschedule(
+    old: &Running,
+    new: &Running,
+    queue: &mut Queue,
+    in_flight: &HashSet<i64>,
+    changed_in_flight: &mut HashMap<i64, DateTime<Utc>>,
+) {
     for id in old.feeds.keys() {
         if !new.feeds.contains_key(id) {
             queue.remove(*id);
@@ -514,8 +558,10 @@ async fn reschedule(old: &Running, new: &Running, queue: &mut Queue, in_flight: 
     let mut changed = Vec::new();
     for (id, feed) in &new.feeds {
         match old.feeds.get(id) {
+            // One removed while being polled and added back is queued when that poll reports.
+            None if in_flight.contains(id) => {}
             None => added.push(*id),
-            Some(before) if before != feed && !in_flight.contains(id) => changed.push(*id),
+            Some(before) if before != feed => changed.push(*id),
             Some(_) => {}
         }
     }
@@ -528,15 +574,20 @@ async fn reschedule(old: &Running, new: &Running, queue: &mut Queue, in_flight: 
     let now = Utc::now();
     for id in changed {
         let (before, feed) = (&old.feeds[&id], &new.feeds[&id]);
+        let by_new_interval = now + chrono::Duration::from_std(feed.interval).unwrap_or_default();
         let due = if before.source != feed.source {
             now
+        } else if in_flight.contains(&id) {
+            by_new_interval
         } else {
             // A shorter interval brings the next poll forward; a longer one applies after it.
-            let by_new_interval =
-                now + chrono::Duration::from_std(feed.interval).unwrap_or_default();
             queue.remove(id).map_or(now, |due| due.min(by_new_interval))
         };
-        queue.push(due, id);
+        if in_flight.contains(&id) {
+            changed_in_flight.insert(id, due);
+        } else {
+            queue.push(due, id);
+        }
     }
 }
 

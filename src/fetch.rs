@@ -31,8 +31,9 @@ pub struct Validators {
 /// What came of one fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchOutcome {
-    /// 304: nothing changed since the validators were issued.
-    NotModified,
+    /// 304: nothing changed since the validators were issued. `moved_to` as in
+    /// [`Fetched::moved_to`].
+    NotModified { moved_to: Option<String> },
     /// 200 with a body.
     Fetched(Fetched),
     /// 429 or 503: the server asks us to slow down.
@@ -148,29 +149,50 @@ impl Fetcher {
         }
     }
 
-    /// Sends a POST and reads the status and the start of the body.
+    /// Sends a POST and reads the status and the start of the body. A 307 or 308 is
+    /// followed (it keeps the method and body); any other redirect is returned as it is,
+    /// since following it would turn the POST into a GET that delivers nothing.
     pub async fn post(
         &self,
         post: Post<'_>,
         now: DateTime<Utc>,
     ) -> Result<PostResponse, FetchError> {
-        let mut request = self
-            .client
-            .post(post.url.as_str())
-            .timeout(post.timeout)
-            .header(CONTENT_TYPE, post.content_type)
-            .body(post.body);
-        for (name, value) in post.headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
         let work = async {
-            let mut response = request
-                .send()
-                .await
-                .map_err(|error| classify(&error, post.timeout))?;
+            let mut url = post.url.clone();
+            let mut redirects = 0;
+            let mut response = loop {
+                let mut request = self
+                    .client
+                    .post(url.as_str())
+                    .timeout(post.timeout)
+                    .header(CONTENT_TYPE, post.content_type)
+                    .body(post.body.clone());
+                for (name, value) in post.headers {
+                    request = request.header(name.as_str(), value.as_str());
+                }
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|error| classify(&error, post.timeout))?;
+                let keeps_method = matches!(
+                    response.status(),
+                    StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+                );
+                let next = header_str(response.headers(), LOCATION)
+                    .and_then(|location| url.join(location).ok())
+                    .filter(|next| matches!(next.scheme(), "http" | "https"));
+                match next {
+                    Some(next) if keeps_method && redirects < MAX_REDIRECTS => {
+                        redirects += 1;
+                        url = next;
+                    }
+                    _ => break response,
+                }
+            };
             let status = response.status().as_u16();
             let retry_after = header_str(response.headers(), RETRY_AFTER)
                 .and_then(|value| parse_retry_after(value, now));
+            let location = header_str(response.headers(), LOCATION).map(str::to_string);
             let mut body = Vec::new();
             while body.len() < POST_BODY_EXCERPT {
                 match response.chunk().await {
@@ -180,10 +202,16 @@ impl Fetcher {
                 }
             }
             body.truncate(POST_BODY_EXCERPT);
+            let mut excerpt = String::from_utf8_lossy(&body).trim().to_string();
+            if (300..400).contains(&status)
+                && let Some(location) = location
+            {
+                excerpt = format!("redirected to {location} (update the url) {excerpt}");
+            }
             Ok(PostResponse {
                 status,
                 retry_after,
-                excerpt: String::from_utf8_lossy(&body).trim().to_string(),
+                excerpt: excerpt.trim().to_string(),
             })
         };
         match tokio::time::timeout(post.timeout + Duration::from_secs(1), work).await {
@@ -259,8 +287,11 @@ impl Fetcher {
         };
         let moved_to = (redirects > 0 && all_permanent).then(|| current.to_string());
         let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return FetchOutcome::NotModified { moved_to };
+        }
+        let status = response.status();
         match status {
-            StatusCode::NOT_MODIFIED => return FetchOutcome::NotModified,
             StatusCode::GONE => return FetchOutcome::Gone,
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
                 let retry_after = header_str(response.headers(), RETRY_AFTER)

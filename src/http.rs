@@ -70,16 +70,13 @@ async fn metrics(State(state): State<StatusState>) -> Response {
     let read = store::with(&state.store, move |store| {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let sinks: Vec<&str> = sinks.iter().map(String::as_str).collect();
-        let health = store.feed_health(&names)?;
+        let (feeds_failing, feeds_gone) = store.feed_gauges(&names)?;
         let deliveries = store.outbox_counts(&sinks)?;
         Ok::<_, store::StoreError>(Gauges {
             deliveries,
             feeds: names.len(),
-            feeds_failing: health
-                .iter()
-                .filter(|h| h.consecutive_errors > 0 && !h.gone)
-                .count(),
-            feeds_gone: health.iter().filter(|h| h.gone).count(),
+            feeds_failing,
+            feeds_gone,
         })
     })
     .await;
@@ -198,36 +195,42 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
     for m in matches.iter().rev() {
         let _ = write!(
             out,
-            "<entry>\n<id>tag:watchword.invalid,2023:match/{}</id>\n<title>{}</title>\n\
+            "<entry>\n<id>tag:watchword.invalid,2023:match/{}-{}</id>\n<title>{}</title>\n\
              <updated>{}</updated>\n<published>{}</published>\n<category term=\"{}\"/>\n",
             m.match_id,
+            // With the time, a recreated database does not reuse an entry id.
+            m.matched_at.timestamp(),
             xml(&m.title),
             rfc3339(m.matched_at),
             rfc3339(m.published.unwrap_or(m.matched_at)),
             xml(&m.topic)
         );
-        if let Some(url) = &m.url {
-            let _ = writeln!(out, "<link rel=\"alternate\" href=\"{}\"/>", xml(url));
+        let summary = xml(&format!(
+            "{} · {} · matched: {}",
+            m.topic,
+            m.feed,
+            m.terms.join(", ")
+        ));
+        match &m.url {
+            Some(url) => {
+                let _ = writeln!(out, "<link rel=\"alternate\" href=\"{}\"/>", xml(url));
+            }
+            // An entry needs a link or content (RFC 4287, 4.1.1).
+            None => {
+                let _ = writeln!(out, "<content type=\"text\">{summary}</content>");
+            }
         }
-        let _ = write!(
-            out,
-            "<summary>{}</summary>\n</entry>\n",
-            xml(&format!(
-                "{} · {} · matched: {}",
-                m.topic,
-                m.feed,
-                m.terms.join(", ")
-            ))
-        );
+        let _ = write!(out, "<summary>{summary}</summary>\n</entry>\n");
     }
     out.push_str("</feed>\n");
     out
 }
 
-/// Text for XML content or an attribute: control characters (not allowed in XML 1.0)
-/// replaced, markup escaped.
+/// Text for XML content or an attribute: control characters and the noncharacters U+FFFE
+/// and U+FFFF (not allowed in XML 1.0) replaced, markup escaped.
 fn xml(text: &str) -> String {
     sanitize(text)
+        .replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}")
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -274,7 +277,7 @@ mod tests {
             text.contains("href=\"https://e.example/1?a=1&amp;b=2\""),
             "{text}"
         );
-        assert!(text.find("match/2").unwrap() < text.find("match/1").unwrap());
+        assert!(text.find("match/2-").unwrap() < text.find("match/1-").unwrap());
         assert!(text.contains("<updated>2023-11-21T11:00:00Z</updated>"));
         assert!(
             text.contains("href=\"http://127.0.0.1:8787/matches.atom?topic=satellite_launch\"")

@@ -64,6 +64,10 @@ pub struct FeedState {
     pub failing_since: Option<DateTime<Utc>>,
     /// A `feed_dead` notice went out for the current run of failures.
     pub dead_notified: bool,
+    /// The configured URL this state belongs to, as read. A poll's state is saved only if
+    /// the feed still has this URL (a reload may have changed it meanwhile); `None` saves
+    /// regardless.
+    pub config_url: Option<String>,
 }
 
 /// A feed's health, as `watchword feeds` and the status endpoint show it.

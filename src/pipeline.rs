@@ -112,12 +112,8 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
     let now = Utc::now();
     let (report, notice) = match outcome {
         FetchOutcome::Fetched(fetched) => {
-            if let Some(moved) = &fetched.moved_to
-                && state.moved_to.as_ref() != Some(moved)
-            {
-                info!(to = %moved, "feed moved permanently (301/308); polling the new address from now on");
-                state.moved_to = Some(moved.clone());
-            }
+            // Recorded even if the body then fails to parse: the address did move.
+            note_move(&mut state, fetched.moved_to.as_ref());
             let (task_context, task_feed) = (context.clone(), feed.clone());
             let task_state = state.clone();
             let processed = blocking(move || {
@@ -138,8 +134,9 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
                 Err(message) => fail(&mut state, context, feed, now, "error", message, None),
             }
         }
-        FetchOutcome::NotModified => {
+        FetchOutcome::NotModified { moved_to } => {
             debug!("not modified");
+            note_move(&mut state, moved_to.as_ref());
             let (next_due, notice) = succeed(&mut state, feed, now, "not modified");
             let report = PollReport {
                 feed: feed.name.clone(),
@@ -225,6 +222,16 @@ pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig) -> Result<usize, S
         .map(|parsed| parsed.items.len())
 }
 
+/// Records a permanent move (every redirect on the way a 301 or 308) in `state`, and says so.
+fn note_move(state: &mut FeedState, moved_to: Option<&String>) {
+    if let Some(moved) = moved_to
+        && state.moved_to.as_ref() != Some(moved)
+    {
+        info!(to = %moved, "feed moved permanently (301/308); polling the new address from now on");
+        state.moved_to = Some(moved.clone());
+    }
+}
+
 /// Fetches (unconditionally) and parses a feed once: `check --online` and `test --feed`.
 pub async fn fetch_feed(fetcher: &Fetcher, source: &FeedSource) -> Result<ParsedFeed, String> {
     match fetcher
@@ -237,7 +244,7 @@ pub async fn fetch_feed(fetcher: &Fetcher, source: &FeedSource) -> Result<Parsed
             Some(&fetched.final_url),
         )
         .map_err(|error| error.to_string()),
-        FetchOutcome::NotModified => Err("http 304 to an unconditional request".into()),
+        FetchOutcome::NotModified { .. } => Err("http 304 to an unconditional request".into()),
         FetchOutcome::Throttled { status, .. } => Err(format!("throttled: http {status}")),
         FetchOutcome::Gone => Err("gone: http 410".into()),
         FetchOutcome::Failed(error) => Err(error.to_string()),

@@ -128,6 +128,10 @@ pub struct Alerter {
     wake: Arc<Notify>,
 }
 
+/// Sinks built by [`Alerter::prepare`], ready for [`Alerter::install`].
+#[derive(Debug)]
+pub struct PreparedSinks(Arc<Sinks>);
+
 /// The sinks of one config.
 #[derive(Debug)]
 struct Sinks {
@@ -165,12 +169,16 @@ impl Alerter {
         })
     }
 
-    /// Swaps in the sinks of a new config; a send in progress finishes with the old one.
-    pub fn reconfigure(&self, config: &Config, fetcher: &Fetcher) -> Result<(), String> {
-        let sinks = Arc::new(Sinks::new(config, fetcher)?);
-        *self.sinks.write().unwrap_or_else(|p| p.into_inner()) = sinks;
+    /// Builds the sinks of a new config without using them yet (a reload checks that
+    /// every part of a config works before it changes anything).
+    pub fn prepare(config: &Config, fetcher: &Fetcher) -> Result<PreparedSinks, String> {
+        Ok(PreparedSinks(Arc::new(Sinks::new(config, fetcher)?)))
+    }
+
+    /// Swaps in prepared sinks; a send in progress finishes with the old one.
+    pub fn install(&self, sinks: PreparedSinks) {
+        *self.sinks.write().unwrap_or_else(|p| p.into_inner()) = sinks.0;
         self.wake.notify_one();
-        Ok(())
     }
 
     /// Whether any sink is configured.

@@ -440,10 +440,12 @@ fn feeds_are_added_after_the_last_feed_keeping_comments() {
             ("Dup".into(), "https://a.example/rss".into()),
             ("A".into(), "https://b.example/atom".into()),
             ("".into(), "https://c.example/feed".into()),
+            ("Local".into(), "example.com/rss".into()),
         ],
     )
     .unwrap();
-    assert_eq!(result.skipped, ["https://a.example/rss"]);
+    let skipped: Vec<&str> = result.skipped.iter().map(|(url, _)| url.as_str()).collect();
+    assert_eq!(skipped, ["https://a.example/rss", "example.com/rss"]);
     assert_eq!(result.added, ["A (2)", "https://c.example/feed"]);
     assert!(result.text.contains("# top comment") && result.text.contains("# keep me"));
     let new_feed = result.text.find("name = \"A (2)\"").expect(&result.text);

@@ -212,7 +212,7 @@ impl Store {
                 "SELECT etag, last_modified, next_due, last_polled, last_success,
                         consecutive_errors, last_error, last_status,
                         CASE WHEN url IS NOT config_url THEN url END, gone, failing_since,
-                        dead_notified
+                        dead_notified, config_url
                  FROM feeds WHERE id = ?1",
                 [feed_id],
                 |row| {
@@ -229,6 +229,7 @@ impl Store {
                         gone: row.get(9)?,
                         failing_since: row.get::<_, Option<i64>>(10)?.map(from_epoch),
                         dead_notified: row.get(11)?,
+                        config_url: row.get(12)?,
                     })
                 },
             )
@@ -255,6 +256,26 @@ impl Store {
             insert_notice(&tx, notice, routes).map_err(wrap)?;
         }
         tx.commit().map_err(wrap)
+    }
+
+    /// How many of the named feeds are failing (and not gone), and how many are gone: the
+    /// status endpoint's gauges, from the feeds table alone.
+    pub fn feed_gauges(&self, names: &[&str]) -> Result<(usize, usize), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(consecutive_errors > 0 AND NOT gone), 0),
+                        COALESCE(SUM(gone), 0)
+                 FROM feeds WHERE name IN (SELECT value FROM json_each(?1))",
+                [to_json(names)],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+            )
+            .map(|(failing, gone)| {
+                (
+                    usize::try_from(failing).unwrap_or(0),
+                    usize::try_from(gone).unwrap_or(0),
+                )
+            })
+            .map_err(|source| self.error(source))
     }
 
     /// The health of the named feeds, in the order given (names without a row are left out).
@@ -827,13 +848,16 @@ impl Store {
     }
 }
 
+/// Saves a feed's state, unless the config gave the feed another URL since the state was
+/// read: what a poll of the old address learned (validators, a 410, a move) must not stick
+/// to the new one.
 fn write_state(conn: &Connection, feed_id: i64, state: &FeedState) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE feeds SET etag = ?2, last_modified = ?3, next_due = ?4, last_polled = ?5,
                 last_success = ?6, consecutive_errors = ?7, last_error = ?8, last_status = ?9,
                 url = COALESCE(?10, config_url), gone = ?11, failing_since = ?12,
                 dead_notified = ?13
-         WHERE id = ?1",
+         WHERE id = ?1 AND (?14 IS NULL OR config_url IS ?14)",
     )?
     .execute(params![
         feed_id,
@@ -849,6 +873,7 @@ fn write_state(conn: &Connection, feed_id: i64, state: &FeedState) -> rusqlite::
         state.gone,
         state.failing_since.map(|t| t.timestamp()),
         state.dead_notified,
+        state.config_url,
     ])?;
     Ok(())
 }

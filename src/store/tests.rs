@@ -194,6 +194,7 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
         gone: false,
         failing_since: None,
         dead_notified: false,
+        config_url: Some("https://a/feed".into()),
     };
     store.save_state(ids[0], &state, None, &[]).unwrap();
     assert_eq!(store.feed_state(ids[0]).unwrap(), state);
@@ -230,6 +231,21 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
         .register_feeds(&[("A", "https://a/newer-feed".into())])
         .unwrap();
     assert!(!store.feed_state(ids[0]).unwrap().gone);
+    // A poll of the old address that ends after the config moved the feed changes nothing.
+    let stale = FeedState {
+        gone: true,
+        etag: Some("\"old\"".into()),
+        ..store.feed_state(ids[0]).unwrap()
+    };
+    store
+        .register_feeds(&[("A", "https://a/newest-feed".into())])
+        .unwrap();
+    store.save_state(ids[0], &stale, None, &[]).unwrap();
+    let current = store.feed_state(ids[0]).unwrap();
+    assert!(!current.gone && current.etag.is_none(), "{current:?}");
+    store
+        .register_feeds(&[("A", "https://a/newer-feed".into())])
+        .unwrap();
     let health = store.feed_health(&["A", "missing"]).unwrap();
     assert_eq!(health.len(), 1);
     assert_eq!(health[0].url, "https://a/newer-feed");

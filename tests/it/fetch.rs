@@ -164,7 +164,7 @@ async fn statuses_become_outcomes() {
     );
     assert_eq!(
         fetch(&server, "/not-modified", 1 << 20).await,
-        FetchOutcome::NotModified
+        FetchOutcome::NotModified { moved_to: None }
     );
 }
 
@@ -251,5 +251,96 @@ async fn local_files_are_read_with_the_same_cap() {
     assert!(
         matches!(missing, FetchOutcome::Failed(FetchError::File { .. })),
         "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_redirect_is_reported_with_a_304_too() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/old"))
+        .respond_with(ResponseTemplate::new(308).insert_header("location", "/new"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/new"))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/temporary"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/old"))
+        .mount(&server)
+        .await;
+    let fetcher = Fetcher::new(&daemon(1 << 20, Duration::from_secs(5))).unwrap();
+    let source = |route: &str| {
+        FeedSource::Http(url::Url::parse(&format!("{}{route}", server.uri())).unwrap())
+    };
+    let validators = Validators {
+        etag: Some("\"v1\"".into()),
+        last_modified: None,
+    };
+    assert_eq!(
+        fetcher
+            .fetch(&source("/old"), &validators, Utc::now())
+            .await,
+        FetchOutcome::NotModified {
+            moved_to: Some(format!("{}/new", server.uri()))
+        }
+    );
+    assert_eq!(
+        fetcher
+            .fetch(&source("/temporary"), &validators, Utc::now())
+            .await,
+        FetchOutcome::NotModified { moved_to: None },
+        "one temporary hop means the feed did not move"
+    );
+}
+
+#[tokio::test]
+async fn a_post_follows_307_but_not_302() {
+    use watchword::fetch::Post;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", "/hook-v2"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook-v2"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/moved"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/elsewhere"))
+        .mount(&server)
+        .await;
+    let fetcher = Fetcher::new(&daemon(1 << 20, Duration::from_secs(5))).unwrap();
+    fn post(url: &url::Url) -> Post<'_> {
+        Post {
+            url,
+            content_type: "application/json",
+            headers: &[],
+            body: b"{}".to_vec(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+    let hook = url::Url::parse(&format!("{}/hook", server.uri())).unwrap();
+    assert_eq!(
+        fetcher.post(post(&hook), Utc::now()).await.unwrap().status,
+        204
+    );
+    let moved = url::Url::parse(&format!("{}/moved", server.uri())).unwrap();
+    let response = fetcher.post(post(&moved), Utc::now()).await.unwrap();
+    assert_eq!(response.status, 302);
+    assert!(
+        response.excerpt.contains("redirected to /elsewhere"),
+        "{response:?}"
+    );
+    let received = server.received_requests().await.unwrap();
+    assert!(
+        received.iter().all(|r| r.method.as_str() == "POST"),
+        "a POST never becomes a GET"
     );
 }

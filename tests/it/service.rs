@@ -122,15 +122,6 @@ async fn a_second_daemon_on_the_same_database_is_refused() {
     assert_eq!(code, Some(0), "{log}");
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();
@@ -139,24 +130,41 @@ async fn get(url: &str) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_endpoint_serves_health_metrics_and_the_match_log_as_atom() {
-    let port = free_port();
+    // Port 0: the system picks a free port, and the log says which.
     let workspace = Workspace::new(&format!(
-        "{}\n{}\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+        "{}\n{}\n[http]\nlisten = \"127.0.0.1:0\"\n",
         feed_table("RSS wire", "news.rss"),
         feed_table("JSON agency", "news.json")
     ));
     let daemon = Daemon::start(&workspace, "daemon.log");
-    let base = format!("http://127.0.0.1:{port}");
+    wait_for(
+        Duration::from_secs(20),
+        "the endpoint to listen",
+        || async { daemon.log().contains("status endpoint listening") },
+    )
+    .await;
+    let log = daemon.log();
+    let address = log
+        .split("status endpoint listening listen=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the bound address is logged")
+        .to_string();
+    let base = format!("http://{address}");
     wait_for(Duration::from_secs(20), "both feeds polled", || async {
         feeds_with_matches(&workspace).await.len() == 2
     })
     .await;
-    wait_for(Duration::from_secs(20), "the endpoint", || async {
-        reqwest::get(format!("{base}/healthz")).await.is_ok()
-    })
-    .await;
 
     assert_eq!(get(&format!("{base}/healthz")).await, (200, "ok\n".into()));
+    // The counters move when a poll has finished, just after its matches are visible.
+    wait_for(Duration::from_secs(20), "the poll counters", || async {
+        get(&format!("{base}/metrics"))
+            .await
+            .1
+            .contains("watchword_polls_total{outcome=\"ok\"} 2")
+    })
+    .await;
     let (status, metrics) = get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
     for line in [
