@@ -636,15 +636,7 @@ fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> {
         };
         rows.push(row);
     }
-    let mut widths = header.clone().map(|h| h.width());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.width());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        writeln!(out, "{}", table_line(row, &widths))?;
-    }
+    write_aligned(&mut out, &header, &rows)?;
     out.flush()?;
     Ok(())
 }
@@ -759,15 +751,7 @@ fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    let mut widths = header.clone().map(|h| h.width());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.width());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        writeln!(out, "{}", table_line(row, &widths))?;
-    }
+    write_aligned(&mut out, &header, &rows)?;
     out.flush()?;
     Ok(())
 }
@@ -813,15 +797,7 @@ fn write_table(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
     }
     let rows: Vec<[String; 5]> = matches.iter().map(table_row).collect();
     let header = TABLE_HEADER.map(String::from);
-    let mut widths = header.clone().map(|h| h.width());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.width());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        writeln!(out, "{}", table_line(row, &widths))?;
-    }
+    write_aligned(out, &header, &rows)?;
     Ok(())
 }
 
@@ -833,6 +809,24 @@ fn table_row(m: &Match) -> [String; 5] {
         truncate(&sanitize(&m.title), 72),
         sanitize(m.url.as_deref().unwrap_or("-")),
     ]
+}
+
+/// A header and rows in columns as wide as their widest cell.
+fn write_aligned<const N: usize>(
+    out: &mut impl Write,
+    header: &[String; N],
+    rows: &[[String; N]],
+) -> io::Result<()> {
+    let mut widths = header.clone().map(|h| h.width());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.width());
+        }
+    }
+    for row in std::iter::once(header).chain(rows) {
+        writeln!(out, "{}", table_line(row, &widths))?;
+    }
+    Ok(())
 }
 
 /// Cells padded to their column widths (by terminal width), two spaces apart; the last
