@@ -82,8 +82,8 @@ pub struct DaemonConfig {
 /// One `[[alert]]`: a sink and which matches it takes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertConfig {
-    /// Unique name; outbox rows are keyed by it. Defaults to the kind (`webhook`, then
-    /// `webhook-2`, … when a kind repeats).
+    /// Unique name; outbox rows are keyed by it. Defaults to the kind; required when a kind
+    /// is used more than once.
     pub name: String,
     /// Topic ids this sink takes; `None` takes every topic.
     pub topics: Option<Vec<String>>,

@@ -120,7 +120,7 @@ pub fn idempotency_key(sink: &str, content: &Content<'_>) -> String {
 }
 
 /// The outbox worker and the configured sinks. Cheap to clone; a reload swaps the sinks
-/// ([`Alerter::reconfigure`]) and the next round uses the new ones.
+/// ([`Alerter::prepare`], [`Alerter::install`]) and the next round uses the new ones.
 #[derive(Debug, Clone)]
 pub struct Alerter {
     sinks: Arc<RwLock<Arc<Sinks>>>,
