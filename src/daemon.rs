@@ -732,6 +732,8 @@ fn permitted_poll(
         if shutdown.is_cancelled() {
             return None;
         }
-        Some(poll_feed(&context, &feed, feed_id).await)
+        // Boxed: a poll's state (the HTTP request, the body) is allocated when it starts,
+        // not by every task still waiting for its permits (all feeds at once in `once`).
+        Some(Box::pin(poll_feed(&context, &feed, feed_id)).await)
     }
 }
