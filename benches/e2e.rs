@@ -20,8 +20,10 @@
 //!
 //! Options: `--feeds N` (1000), `--items N` per feed (50), `--runs N` (3), `--concurrency N`
 //! (32: `[daemon] max_concurrent` and `per_host`; every feed is on one host, so both must
-//! be high enough not to throttle the benchmark), `--keep` (keep the temporary folders and
-//! print where they are).
+//! be high enough not to throttle the benchmark), `--idle SECS` (10: after the first run,
+//! start `watchword run` on its database, every feed then due in an hour, and report the CPU
+//! time and context switches of the idle daemon over that long; 0 skips it), `--keep` (keep
+//! the temporary folders and print where they are).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -73,6 +75,8 @@ struct Options {
     runs: usize,
     concurrency: usize,
     keep: bool,
+    /// How long to watch the idle daemon after the first run (0: not at all).
+    idle_secs: u64,
 }
 
 fn main() {
@@ -117,6 +121,7 @@ fn main() {
     )
     .expect("the topics fixture exists");
     let mut rows: Vec<(usize, &str, Measurement)> = Vec::new();
+    let mut idle = None;
     for run in 1..=options.runs {
         let dir = tempfile::tempdir().expect("a temp dir");
         let config_path = dir.path().join("watchword.toml");
@@ -126,11 +131,80 @@ fn main() {
             eprintln!("e2e: run {run} {phase}: {measurement:?}");
             rows.push((run, phase, measurement));
         }
+        if run == 1 && options.idle_secs > 0 {
+            idle = Some(measure_idle(
+                binary,
+                &config_path,
+                dir.path(),
+                options.idle_secs,
+            ));
+        }
         if options.keep {
             eprintln!("e2e: kept {}", dir.keep().display());
         }
     }
     print_table(&options, &rows);
+    if let Some((cpu, switches)) = idle {
+        println!(
+            "idle daemon (watchword run after the polls, every feed due in 1h), {} s: {:.0} ms CPU, {} context switches",
+            options.idle_secs,
+            cpu * 1000.0,
+            switches
+        );
+    }
+}
+
+/// Starts `watchword run` on the polled database (every feed due in an hour), lets it settle
+/// for two seconds, then returns the CPU seconds it used and the context switches of all its
+/// threads over `secs` seconds.
+fn measure_idle(binary: &Path, config: &Path, dir: &Path, secs: u64) -> (f64, u64) {
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("idle.log")).expect("a log file"))
+        .spawn()
+        .expect("watchword run starts");
+    std::thread::sleep(Duration::from_secs(2));
+    let before = process_activity(child.id());
+    std::thread::sleep(Duration::from_secs(secs));
+    let after = process_activity(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    (after.0 - before.0, after.1 - before.1)
+}
+
+/// CPU seconds (user and system, from `/proc/PID/stat`, in clock ticks of 1/100 s) and
+/// context switches of all threads of a process.
+fn process_activity(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |idx: usize| {
+        fields
+            .get(idx)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15, the 12th and 13th after the name.
+    let cpu = (ticks(11) + ticks(12)) as f64 / 100.0;
+    let mut switches = 0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            switches += status
+                .lines()
+                .filter(|line| line.contains("ctxt_switches"))
+                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    (cpu, switches)
 }
 
 fn parse_options(args: &[String]) -> Options {
@@ -140,6 +214,7 @@ fn parse_options(args: &[String]) -> Options {
         runs: 3,
         concurrency: 32,
         keep: false,
+        idle_secs: 10,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -154,6 +229,7 @@ fn parse_options(args: &[String]) -> Options {
             "--runs" => options.runs = number("--runs").max(1),
             "--concurrency" => options.concurrency = number("--concurrency").max(1),
             "--keep" => options.keep = true,
+            "--idle" => options.idle_secs = number("--idle") as u64,
             // cargo bench passes --bench; criterion-style filters are ignored too.
             _ => {}
         }
