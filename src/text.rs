@@ -1040,7 +1040,28 @@ fn render(parsed: &Html) -> String {
 fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_space = false;
-    for c in text.chars() {
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        // Runs of ASCII that is neither whitespace nor a control character are copied whole.
+        let run = bytes[index..]
+            .iter()
+            .take_while(|&&b| b > b' ' && b < 0x7F)
+            .count();
+        if run > 0 {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push_str(&text[index..index + run]);
+            index += run;
+            continue;
+        }
+        let c = text[index..]
+            .chars()
+            .next()
+            .expect("index is at a character boundary");
+        index += c.len_utf8();
         if c.is_whitespace() || c.is_control() || c == '\u{200B}' {
             pending_space = true;
         } else if c == '\u{AD}' || c == '\u{FEFF}' {
