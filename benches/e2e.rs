@@ -23,7 +23,8 @@
 //! be high enough not to throttle the benchmark), `--idle SECS` (10: after the first run,
 //! start `watchword run` on its database, every feed then due in an hour, and report the CPU
 //! time and context switches of the idle daemon over that long; 0 skips it), `--keep` (keep
-//! the temporary folders and print where they are).
+//! the temporary folders and print where they are), `--binary PATH` (measure another build
+//! of `watchword`).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -77,6 +78,8 @@ struct Options {
     keep: bool,
     /// How long to watch the idle daemon after the first run (0: not at all).
     idle_secs: u64,
+    /// Another `watchword` binary to measure (to compare builds).
+    binary: Option<std::path::PathBuf>,
 }
 
 fn main() {
@@ -86,7 +89,10 @@ fn main() {
         return;
     }
     let options = parse_options(&args[1..]);
-    let binary = Path::new(env!("CARGO_BIN_EXE_watchword"));
+    let binary = options
+        .binary
+        .as_deref()
+        .unwrap_or(Path::new(env!("CARGO_BIN_EXE_watchword")));
     eprintln!(
         "e2e: generating {} feeds of {} items…",
         options.n_feeds, options.n_items
@@ -215,6 +221,7 @@ fn parse_options(args: &[String]) -> Options {
         concurrency: 32,
         keep: false,
         idle_secs: 10,
+        binary: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -229,6 +236,7 @@ fn parse_options(args: &[String]) -> Options {
             "--runs" => options.runs = number("--runs").max(1),
             "--concurrency" => options.concurrency = number("--concurrency").max(1),
             "--keep" => options.keep = true,
+            "--binary" => options.binary = args.next().map(Into::into),
             "--idle" => options.idle_secs = number("--idle") as u64,
             // cargo bench passes --bench; criterion-style filters are ignored too.
             _ => {}
@@ -386,6 +394,7 @@ fn run_once(binary: &Path, config: &Path, served: &Served, dir: &Path, phase: &s
     let server_before = cpu_seconds(UsageWho::RUSAGE_SELF);
     let output = Command::new(std::env::current_exe().expect("the bench knows its path"))
         .arg("--measure")
+        .arg(dir.join(format!("{phase}.out")))
         .arg(binary)
         .arg("--config")
         .arg(config)
@@ -411,8 +420,17 @@ fn run_once(binary: &Path, config: &Path, served: &Served, dir: &Path, phase: &s
         output.status,
         dir.display()
     );
-    let store = watchword::store::Store::open(&dir.join("watchword.db")).expect("the database");
-    let (items, matches) = store.counts().expect("counts");
+    // What `once` printed: `feed  N new items, M new matches (K in feed)` per fetched feed.
+    let report = std::fs::read_to_string(dir.join(format!("{phase}.out"))).unwrap_or_default();
+    let (mut items, mut matches) = (0, 0);
+    for line in report.lines() {
+        let Some((before, after)) = line.split_once(" new items, ") else {
+            continue;
+        };
+        let number = |text: Option<&str>| text.and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
+        items += number(before.split_whitespace().last());
+        matches += number(after.split_whitespace().next());
+    }
     Measurement {
         wall: numbers[0],
         cpu: numbers[1],
@@ -425,12 +443,14 @@ fn run_once(binary: &Path, config: &Path, served: &Served, dir: &Path, phase: &s
     }
 }
 
-/// `--measure BINARY ARGS…`: runs the binary (its stdout to `once.out` beside nothing: it is
-/// dropped after a count of its lines), then prints `wall cpu max_rss_kb lines`.
+/// `--measure OUT BINARY ARGS…`: runs the binary with its stdout to the file OUT, then prints
+/// `wall cpu max_rss_kb lines`.
 fn measure_child(args: &[String]) {
+    let out = std::fs::File::create(&args[0]).expect("the output file");
     let started = Instant::now();
-    let output = Command::new(&args[0])
-        .args(&args[1..])
+    let output = Command::new(&args[1])
+        .args(&args[2..])
+        .stdout(out)
         .stderr(Stdio::inherit())
         .output()
         .expect("the watchword binary runs");
@@ -441,7 +461,8 @@ fn measure_child(args: &[String]) {
     }
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
     let cpu = timeval_seconds(usage.user_time()) + timeval_seconds(usage.system_time());
-    let lines = output.stdout.iter().filter(|&&b| b == b'\n').count();
+    let lines =
+        std::fs::read(&args[0]).map_or(0, |text| text.iter().filter(|&&b| b == b'\n').count());
     println!("{wall:.4} {cpu:.4} {} {lines}", usage.max_rss());
 }
 
@@ -522,6 +543,7 @@ fn print_table(options: &Options, rows: &[(usize, &str, Measurement)]) {
     }
     println!(
         "(srv %: the in-process HTTP server's share of all CPU used during the run; 304s: \
-         requests answered Not Modified; items and matches: rows in the database after the poll)"
+         requests answered Not Modified; items and matches: new ones stored by the poll, as \
+         `once` reports them)"
     );
 }
