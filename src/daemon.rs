@@ -494,6 +494,7 @@ async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Run
         routes: Arc::new(alert::routes(&new.alerts)),
         outbox_written: running.context.outbox_written.clone(),
         metrics: running.context.metrics.clone(),
+        processing: running.context.processing.clone(),
         config: new.clone(),
     };
     Some(Running {
@@ -688,9 +689,16 @@ async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<i64>, Alerter
         routes: Arc::new(alert::routes(&config.alerts)),
         outbox_written: alerter.waker(),
         metrics: Arc::new(Metrics::default()),
+        processing: Arc::new(Semaphore::new(processing_permits())),
         config: Arc::new(config),
     };
     Ok((context, feed_ids, alerter))
+}
+
+/// How many fetched bodies are processed at once: one per core, and one more to keep the
+/// cores busy while a poll waits for the store.
+fn processing_permits() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) + 1
 }
 
 /// A poll of one feed that waits for its host and global permits first. Resolves to `None`
@@ -724,6 +732,8 @@ fn permitted_poll(
         if shutdown.is_cancelled() {
             return None;
         }
-        Some(poll_feed(&context, &feed, feed_id).await)
+        // Boxed: a poll's state (the HTTP request, the body) is allocated when it starts,
+        // not by every task still waiting for its permits (all feeds at once in `once`).
+        Some(Box::pin(poll_feed(&context, &feed, feed_id)).await)
     }
 }

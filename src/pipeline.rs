@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tracing::{debug, info, warn};
 use url::Url;
 
@@ -36,6 +36,10 @@ pub struct PollContext {
     pub outbox_written: Arc<Notify>,
     /// Counters for the status endpoint.
     pub metrics: Arc<Metrics>,
+    /// Permits for processing a fetched body (parse, dedup, match, store), which is CPU
+    /// work: the daemon gives about one per core. Fetches wait on the network and run many
+    /// at once; more bodies processed at once than cores only holds more of them in memory.
+    pub processing: Arc<Semaphore>,
 }
 
 /// How one poll went, for the log, `once` and the scheduler.
@@ -116,6 +120,11 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
             note_move(&mut state, fetched.moved_to.as_ref());
             let (task_context, task_feed) = (context.clone(), feed.clone());
             let task_state = state.clone();
+            let _permit = context
+                .processing
+                .acquire()
+                .await
+                .expect("the processing semaphore is never closed");
             let processed = blocking(move || {
                 // Parsing and matching run on text written by strangers: a panic in them (a
                 // bug) fails this poll, it does not take the daemon down.

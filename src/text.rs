@@ -49,14 +49,30 @@ const MAX_PARSED_DEPTH: usize = 256;
 /// (`&amp;`) are still decoded. Text without either passes through with only its whitespace
 /// collapsed and control characters turned into spaces (soft hyphens and byte-order marks are
 /// dropped).
+///
+/// Most feed HTML (paragraphs, links, emphasis, images, lists; common references) is read by
+/// a linear scanner that gives what the parser would (`simple_to_text`); anything else goes
+/// through the parser.
 pub fn html_to_text(html: &str) -> String {
     match find_markup(html) {
         Markup::None => collapse_whitespace(html),
         // Escaped, every `<` stays text while the parser decodes the references.
-        Markup::References => render(&Html::parse_fragment(&html.replace('<', "&lt;"))),
-        Markup::Tags if nesting_depth(html) > MAX_PARSED_DEPTH => strip_markup(html),
-        Markup::Tags if looks_like_document(html) => render(&Html::parse_document(html)),
-        Markup::Tags => render(&Html::parse_fragment(html)),
+        Markup::References => simple_to_text(html, false)
+            .unwrap_or_else(|| render(&Html::parse_fragment(&html.replace('<', "&lt;")))),
+        Markup::Tags => match simple_to_text(html, true) {
+            Some(text) => text,
+            None => parsed_to_text(html),
+        },
+    }
+}
+
+/// Markup that the simple scanner cannot vouch for, through the HTML parser (or a linear
+/// strip when it nests too deeply for the parser).
+fn parsed_to_text(html: &str) -> String {
+    match () {
+        () if nesting_depth(html) > MAX_PARSED_DEPTH => strip_markup(html),
+        () if looks_like_document(html) => render(&Html::parse_document(html)),
+        () => render(&Html::parse_fragment(html)),
     }
 }
 
@@ -716,6 +732,276 @@ fn is_block_element(name: &str) -> bool {
     )
 }
 
+/// Elements the simple scanner reads (lower case), and whether each is a block (see
+/// `is_block_element`). No element here changes how the parser treats the text inside it,
+/// moves text elsewhere (tables do) or hides it.
+fn simple_element(name: &[u8]) -> Option<SimpleElement> {
+    let lower = |name: &[u8]| -> Option<[u8; 10]> {
+        let mut buffer = [0_u8; 10];
+        buffer.get_mut(..name.len())?.copy_from_slice(name);
+        buffer.make_ascii_lowercase();
+        Some(buffer)
+    };
+    let buffer = lower(name)?;
+    let element = match &buffer[..name.len()] {
+        b"a" => SimpleElement::A,
+        b"p" => SimpleElement::P,
+        b"li" => SimpleElement::Li,
+        b"ul" | b"ol" => SimpleElement::List,
+        b"h1" | b"h2" | b"h3" | b"h4" | b"h5" | b"h6" => SimpleElement::Heading,
+        b"br" | b"img" | b"hr" => SimpleElement::Void,
+        b"blockquote" | b"div" | b"figure" | b"figcaption" => SimpleElement::Block,
+        b"b" | b"strong" | b"i" | b"em" | b"span" | b"small" | b"sup" | b"sub" | b"u" | b"s"
+        | b"cite" | b"code" | b"abbr" | b"time" | b"mark" | b"q" | b"del" | b"ins" => {
+            SimpleElement::Inline
+        }
+        _ => return None,
+    };
+    Some(element)
+}
+
+/// How the HTML parser treats an element of the simple scanner's set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SimpleElement {
+    /// `<a>`: a second one inside it closes the first.
+    A,
+    /// `<p>`: many block starts close it.
+    P,
+    /// `<li>`: another one closes it unless a list is open in between.
+    Li,
+    /// `<ul>`, `<ol>`: a block that closes an open `<p>`.
+    List,
+    /// `<h1>`…`<h6>`: closes an open `<p>`, and another heading inside it closes it.
+    Heading,
+    /// `<blockquote>`, `<div>`, `<figure>`, `<figcaption>`: close an open `<p>`.
+    Block,
+    /// `<br>`, `<img>`, `<hr>`: no contents, no end tag (`<hr>` closes an open `<p>`).
+    Void,
+    /// Phrasing elements (`<b>`, `<em>`, `<span>`, …).
+    Inline,
+}
+
+/// HTML to text by a linear scan, for the HTML that feeds mostly carry, giving exactly what
+/// `render` gives for the parsed fragment. `None` when the text has anything whose parsing
+/// this does not follow: another element, a comment or doctype, a tag that the parser would
+/// close, reopen or move (misnested or implied end tags, a block in a `<p>`, an `<a>` in an
+/// `<a>`), a self-closing non-void tag, an odd attribute, a reference other than a numeric one
+/// to an ordinary character or a name `decode_reference` knows, written with its `;`, or a
+/// NUL. With `tags` false every `<` is text and only references are decoded.
+/// `html_to_text_fast_path_agrees_with_the_parser` compares the two on random markup.
+fn simple_to_text(html: &str, tags: bool) -> Option<String> {
+    let bytes = html.as_bytes();
+    let mut raw = String::with_capacity(html.len());
+    let mut open: Vec<(SimpleElement, &[u8])> = Vec::new();
+    let mut index = 0;
+    loop {
+        // Copy the text up to the next `<`, `&` or NUL.
+        let next = bytes[index..]
+            .iter()
+            .position(|&b| b == b'&' || b == 0 || (tags && b == b'<'))
+            .map(|offset| index + offset);
+        let Some(at) = next else {
+            raw.push_str(&html[index..]);
+            break;
+        };
+        raw.push_str(&html[index..at]);
+        match bytes[at] {
+            0 => return None,
+            b'&' => {
+                let rest = &bytes[at + 1..];
+                match rest.first() {
+                    Some(b'#') => {
+                        let (c, len) = simple_numeric_reference(&rest[1..])?;
+                        raw.push(c);
+                        index = at + 2 + len;
+                    }
+                    Some(byte) if byte.is_ascii_alphanumeric() => {
+                        let name_len = rest
+                            .iter()
+                            .take_while(|b| b.is_ascii_alphanumeric())
+                            .count();
+                        if rest.get(name_len) != Some(&b';') || name_len > MAX_REFERENCE_LEN {
+                            return None;
+                        }
+                        let name = std::str::from_utf8(&rest[..name_len]).ok()?;
+                        raw.push(decode_reference(name)?);
+                        index = at + 2 + name_len;
+                    }
+                    // `&` before anything else is text.
+                    _ => {
+                        raw.push('&');
+                        index = at + 1;
+                    }
+                }
+            }
+            _ => {
+                let rest = &bytes[at + 1..];
+                let closing = rest.first() == Some(&b'/');
+                let name_start = usize::from(closing);
+                match rest.get(name_start) {
+                    Some(byte) if byte.is_ascii_alphabetic() => {}
+                    // `<` before a space, a digit, … is text; `<!`, `<?` and `</` without a
+                    // name are not.
+                    Some(_) if !closing && !matches!(rest[0], b'!' | b'?') => {
+                        raw.push('<');
+                        index = at + 1;
+                        continue;
+                    }
+                    _ => return None,
+                }
+                let name_len = rest[name_start..]
+                    .iter()
+                    .take_while(|b| !b.is_ascii_whitespace() && !matches!(b, b'/' | b'>'))
+                    .count();
+                let name = &rest[name_start..name_start + name_len];
+                let element = simple_element(name)?;
+                let (end, self_closing) = simple_tag_end(rest, name_start + name_len)?;
+                index = at + 1 + end + 1;
+                if closing {
+                    if self_closing || element == SimpleElement::Void {
+                        return None;
+                    }
+                    let (top, top_name) = open.pop()?;
+                    if top != element || !top_name.eq_ignore_ascii_case(name) {
+                        return None;
+                    }
+                } else {
+                    let p_open = open.iter().any(|(e, _)| *e == SimpleElement::P);
+                    let closes_p = match element {
+                        SimpleElement::A | SimpleElement::Inline => false,
+                        SimpleElement::Void => name.eq_ignore_ascii_case(b"hr"),
+                        _ => true,
+                    };
+                    let implied_close = match element {
+                        SimpleElement::A => open.iter().any(|(e, _)| *e == SimpleElement::A),
+                        SimpleElement::Heading => {
+                            open.iter().any(|(e, _)| *e == SimpleElement::Heading)
+                        }
+                        SimpleElement::Li => open
+                            .iter()
+                            .rev()
+                            .take_while(|(e, _)| *e != SimpleElement::List)
+                            .any(|(e, _)| *e == SimpleElement::Li),
+                        _ => false,
+                    };
+                    if (closes_p && p_open) || implied_close {
+                        return None;
+                    }
+                    if element == SimpleElement::Void {
+                        // `<br/>` and `<br>` alike.
+                    } else if self_closing {
+                        return None;
+                    } else {
+                        open.push((element, name));
+                        if open.len() > MAX_PARSED_DEPTH {
+                            return None;
+                        }
+                    }
+                }
+                // Every element of the set but `<a>` and phrasing ones is a block.
+                if !matches!(element, SimpleElement::A | SimpleElement::Inline) {
+                    raw.push(' ');
+                }
+            }
+        }
+    }
+    Some(collapse_whitespace(&raw))
+}
+
+/// The character and length (digits and `;`) of a numeric reference after its `&#`, when it
+/// is an ordinary character the parser passes through as it is (not NUL, a C1 control, a
+/// surrogate, a noncharacter or beyond Unicode) and ends with `;`.
+fn simple_numeric_reference(rest: &[u8]) -> Option<(char, usize)> {
+    let (digits, radix, prefix) = match rest.first() {
+        Some(b'x' | b'X') => (&rest[1..], 16, 1),
+        _ => (rest, 10, 0),
+    };
+    let n_digits = digits
+        .iter()
+        .take_while(|b| (**b as char).is_digit(radix))
+        .count();
+    if n_digits == 0 || n_digits > 7 || digits.get(n_digits) != Some(&b';') {
+        return None;
+    }
+    let text = std::str::from_utf8(&digits[..n_digits]).ok()?;
+    let code = u32::from_str_radix(text, radix).ok()?;
+    let ordinary = matches!(code,
+        0x09 | 0x0A | 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFDCF | 0xFDF0..=0xFFFD)
+        || (0x10000..=0x10FFFF).contains(&code) && code & 0xFFFE != 0xFFFE;
+    if !ordinary {
+        return None;
+    }
+    Some((char::from_u32(code)?, prefix + n_digits + 1))
+}
+
+/// Reads a tag's attributes from `from` (just after its name) in `rest` (what follows its
+/// `<`): the index of its `>` and whether it ends with `/>`. `None` for attributes whose
+/// parsing the scanner does not follow (a quote or `<` in a name or unquoted value, a stray
+/// `/`, a tag that never ends).
+fn simple_tag_end(rest: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut index = from;
+    loop {
+        while rest.get(index)?.is_ascii_whitespace() {
+            index += 1;
+        }
+        match rest[index] {
+            b'>' => return Some((index, false)),
+            b'/' => return (rest.get(index + 1) == Some(&b'>')).then_some((index + 1, true)),
+            _ => {}
+        }
+        // An attribute name, then maybe `=` and a value.
+        let name_len = rest[index..]
+            .iter()
+            .take_while(|b| !b.is_ascii_whitespace() && !matches!(b, b'/' | b'>' | b'='))
+            .count();
+        if name_len == 0
+            || rest[index..index + name_len]
+                .iter()
+                .any(|b| matches!(b, b'"' | b'\'' | b'<'))
+        {
+            return None;
+        }
+        index += name_len;
+        while rest.get(index)?.is_ascii_whitespace() {
+            index += 1;
+        }
+        if rest[index] != b'=' {
+            continue;
+        }
+        index += 1;
+        while rest.get(index)?.is_ascii_whitespace() {
+            index += 1;
+        }
+        match rest[index] {
+            quote @ (b'"' | b'\'') => {
+                let length = rest[index + 1..].iter().position(|&b| b == quote)?;
+                index += 1 + length + 1;
+                // The parser wants a space, `/` or `>` after a quoted value.
+                if !rest
+                    .get(index)
+                    .is_some_and(|b| b.is_ascii_whitespace() || matches!(b, b'/' | b'>'))
+                {
+                    return None;
+                }
+            }
+            b'>' => return None,
+            _ => {
+                let length = rest[index..]
+                    .iter()
+                    .take_while(|b| !b.is_ascii_whitespace() && **b != b'>')
+                    .count();
+                if rest[index..index + length]
+                    .iter()
+                    .any(|b| matches!(b, b'"' | b'\'' | b'<' | b'=' | b'`'))
+                {
+                    return None;
+                }
+                index += length;
+            }
+        }
+    }
+}
+
 /// The text of a parsed document or fragment, walked with an explicit stack (feed HTML can
 /// nest deeply): hidden elements left out, a space around each block element.
 fn render(parsed: &Html) -> String {
@@ -754,7 +1040,28 @@ fn render(parsed: &Html) -> String {
 fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_space = false;
-    for c in text.chars() {
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        // Runs of ASCII that is neither whitespace nor a control character are copied whole.
+        let run = bytes[index..]
+            .iter()
+            .take_while(|&&b| b > b' ' && b < 0x7F)
+            .count();
+        if run > 0 {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push_str(&text[index..index + run]);
+            index += run;
+            continue;
+        }
+        let c = text[index..]
+            .chars()
+            .next()
+            .expect("index is at a character boundary");
+        index += c.len_utf8();
         if c.is_whitespace() || c.is_control() || c == '\u{200B}' {
             pending_space = true;
         } else if c == '\u{AD}' || c == '\u{FEFF}' {
@@ -792,6 +1099,194 @@ mod tests {
         assert_eq!(sanitize("a\u{1b}[31mred\u{7}"), "a [31mred ");
         assert_eq!(sanitize("gpj.\u{202E}exe"), "gpj. exe");
         assert_eq!(sanitize("a\u{2028}b"), "a b");
+    }
+
+    #[test]
+    fn html_to_text_fast_path_agrees_with_the_parser() {
+        const PIECES: &[&str] = &[
+            "word",
+            "Seoul",
+            " ",
+            "  ",
+            "\n",
+            "\t",
+            "\r\n",
+            "é",
+            "北朝鮮",
+            ".",
+            ",",
+            "a<b",
+            "< 3",
+            "<",
+            ">",
+            "&",
+            "& ",
+            "&&",
+            "&amp;",
+            "&amp",
+            "&ampx;",
+            "&lt;",
+            "&gt;",
+            "&quot;",
+            "&nbsp;",
+            "&mdash;",
+            "&rsquo;",
+            "&raquo;",
+            "&copy;",
+            "&notin;",
+            "&bogus;",
+            "&#8217;",
+            "&#x41;",
+            "&#X2014;",
+            "&#65",
+            "&#0;",
+            "&#128;",
+            "&#150;",
+            "&#xD800;",
+            "&#xFFFE;",
+            "&#1114112;",
+            "&#;",
+            "&#x;",
+            "&#00000065;",
+            "<p>",
+            "</p>",
+            "<P>",
+            "<p/>",
+            "<br>",
+            "<br/>",
+            "<br />",
+            "</br>",
+            "<BR>",
+            "<img src=\"x.jpg\" alt=\"a > b\">",
+            "<img src=x/>",
+            "<img src='y'/>",
+            "<hr>",
+            "<b>",
+            "</b>",
+            "<strong>",
+            "</strong>",
+            "<em>",
+            "</em>",
+            "<i>",
+            "</i>",
+            "<span class=\"c\">",
+            "</span>",
+            "<a href=\"h?a=1&amp;b=2\">",
+            "<a href=x>",
+            "</a>",
+            "<div>",
+            "</div>",
+            "<ul>",
+            "</ul>",
+            "<ol>",
+            "</ol>",
+            "<li>",
+            "</li>",
+            "<h2>",
+            "</h2>",
+            "<h3>",
+            "</h3>",
+            "<blockquote>",
+            "</blockquote>",
+            "<figure>",
+            "</figure>",
+            "<figcaption>",
+            "</figcaption>",
+            "<small>",
+            "</small>",
+            "<q>",
+            "</q>",
+            "<table>",
+            "<td>",
+            "</table>",
+            "<script>x</script>",
+            "<x-foo>",
+            "<font>",
+            "<pre>",
+            "</pre>",
+            "<!-- c -->",
+            "<!doctype html>",
+            "<?xml?>",
+            "</>",
+            "</ p>",
+            "<b/>",
+            "<span/>",
+            "<a href=\"a\"b=c>",
+            "<a =x>",
+            "<a href=\"x\"/>",
+            "<b\u{0}>",
+            "\u{0}",
+            "<p class = \"x\" >",
+            "<p\tid=a>",
+            "<a href=a\"b>",
+            "<div/ >",
+        ];
+        let mut rng = fastrand::Rng::with_seed(8);
+        let (mut n_fast, mut n_cases) = (0, 0);
+        for _ in 0..40_000 {
+            let n_pieces = rng.usize(1..14);
+            let html: String = (0..n_pieces)
+                .map(|_| PIECES[rng.usize(..PIECES.len())])
+                .collect();
+            n_cases += 1;
+            if let Some(fast) = simple_to_text(&html, true) {
+                n_fast += 1;
+                assert_eq!(fast, render(&Html::parse_fragment(&html)), "tags: {html:?}");
+            }
+            if let Some(fast) = simple_to_text(&html, false) {
+                let parsed = render(&Html::parse_fragment(&html.replace('<', "&lt;")));
+                assert_eq!(fast, parsed, "references: {html:?}");
+            }
+        }
+        // Well-nested markup as feeds write it, now and then with a random piece in it.
+        fn nested(rng: &mut fastrand::Rng, depth: usize, out: &mut String) {
+            const ELEMENTS: &[&str] = &[
+                "p",
+                "b",
+                "strong",
+                "em",
+                "i",
+                "span",
+                "a",
+                "div",
+                "ul",
+                "ol",
+                "li",
+                "h2",
+                "blockquote",
+                "figure",
+                "figcaption",
+                "small",
+                "sup",
+                "q",
+                "code",
+            ];
+            for _ in 0..rng.usize(1..5) {
+                match rng.u8(..10) {
+                    0..=3 => out.push_str(PIECES[rng.usize(..20)]),
+                    4 => out.push_str(PIECES[rng.usize(..PIECES.len())]),
+                    5 => out.push_str(["<br>", "<img src=\"i.jpg\" />", "<hr/>"][rng.usize(..3)]),
+                    _ if depth < 4 => {
+                        let name = ELEMENTS[rng.usize(..ELEMENTS.len())];
+                        out.push_str(&format!("<{name} class=\"k\">"));
+                        nested(rng, depth + 1, out);
+                        out.push_str(&format!("</{name}>"));
+                    }
+                    _ => out.push_str("text"),
+                }
+            }
+        }
+        for _ in 0..40_000 {
+            let mut html = String::new();
+            nested(&mut rng, 0, &mut html);
+            n_cases += 1;
+            if let Some(fast) = simple_to_text(&html, true) {
+                n_fast += 1;
+                assert_eq!(fast, render(&Html::parse_fragment(&html)), "tags: {html:?}");
+            }
+        }
+        // The comparison means something only if the fast path is often taken.
+        assert!(n_fast * 5 > n_cases, "{n_fast} of {n_cases}");
     }
 
     /// Checks `html_to_text`.

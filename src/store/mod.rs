@@ -325,6 +325,16 @@ impl Store {
     /// guid (see [`REPEATED_KEY_MARK`]) and the stored item has the same title and URL.
     pub fn known_keys(&self, feed_id: i64, items: &[Item]) -> Result<HashSet<String>, StoreError> {
         let wrap = |source| self.error(source);
+        // One read transaction for all the lookups, not one per statement.
+        let tx = self.conn.unchecked_transaction().map_err(wrap)?;
+        // A feed with nothing stored (its first poll) knows none of them.
+        let any_stored = tx
+            .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 LIMIT 1")
+            .and_then(|mut statement| statement.exists([feed_id]))
+            .map_err(wrap)?;
+        if !any_stored {
+            return Ok(HashSet::new());
+        }
         let mut exact = self
             .conn
             .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")

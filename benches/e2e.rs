@@ -1,0 +1,549 @@
+//! End-to-end poll benchmark: `watchword once` against N local feeds over HTTP.
+//!
+//! ```sh
+//! cargo bench --bench e2e -- --feeds 1000 --runs 3
+//! ```
+//!
+//! Generates N feeds in memory (see `feeds/mod.rs`: RSS 2.0, 50 items of about 1 KB of HTML
+//! each, plus one of the project's fixture feeds — Atom, JSON Feed, RSS without guids, with
+//! repeated guids, windows-1251 — every 40th feed), gzips them once, and serves them from an
+//! in-process HTTP/1.1 server on 127.0.0.1 (axum on two tokio threads) with `ETag` and
+//! `Last-Modified`, answering `If-None-Match`/`If-Modified-Since` with 304. Then, per run: a
+//! fresh database, `watchword once` cold (every feed new), and `watchword once` again
+//! (unchanged: every feed answers 304). The binary is the one cargo built for this bench
+//! (`target/release/watchword`, the bench profile inherits release).
+//!
+//! Each `once` runs under a small copy of this program (`--measure`) that waits for it and
+//! reads `getrusage(RUSAGE_CHILDREN)`, so wall time, CPU time and peak RSS are those of that
+//! one child. The server's CPU is this process's own CPU during the run. Prints each run and
+//! the medians.
+//!
+//! Options: `--feeds N` (1000), `--items N` per feed (50), `--runs N` (3), `--concurrency N`
+//! (32: `[daemon] max_concurrent` and `per_host`; every feed is on one host, so both must
+//! be high enough not to throttle the benchmark), `--idle SECS` (10: after the first run,
+//! start `watchword run` on its database, every feed then due in an hour, and report the CPU
+//! time and context switches of the idle daemon over that long; 0 skips it), `--keep` (keep
+//! the temporary folders and print where they are), `--binary PATH` (measure another build
+//! of `watchword`).
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use nix::sys::resource::{UsageWho, getrusage};
+
+mod feeds;
+
+/// One feed as served: gzipped once, with its validators.
+struct ServedFeed {
+    gzipped: Vec<u8>,
+    content_type: &'static str,
+    etag: String,
+    last_modified: &'static str,
+}
+
+/// What the server has and counts.
+struct Served {
+    feeds: Vec<ServedFeed>,
+    requests: AtomicU64,
+    not_modified: AtomicU64,
+}
+
+/// One measured `once`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Measurement {
+    wall: f64,
+    cpu: f64,
+    peak_rss_mb: f64,
+    server_cpu: f64,
+    items: i64,
+    matches: i64,
+    requests: u64,
+    not_modified: u64,
+}
+
+struct Options {
+    n_feeds: usize,
+    n_items: usize,
+    runs: usize,
+    concurrency: usize,
+    keep: bool,
+    /// How long to watch the idle daemon after the first run (0: not at all).
+    idle_secs: u64,
+    /// Another `watchword` binary to measure (to compare builds).
+    binary: Option<std::path::PathBuf>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--measure") {
+        measure_child(&args[2..]);
+        return;
+    }
+    let options = parse_options(&args[1..]);
+    let binary = options
+        .binary
+        .as_deref()
+        .unwrap_or(Path::new(env!("CARGO_BIN_EXE_watchword")));
+    eprintln!(
+        "e2e: generating {} feeds of {} items…",
+        options.n_feeds, options.n_items
+    );
+    let started = Instant::now();
+    let (served, xml_bytes, gz_bytes) = generate(options.n_feeds, options.n_items);
+    eprintln!(
+        "e2e: {:.1} MB of XML, {:.1} MB gzipped, in {:.1}s",
+        xml_bytes as f64 / 1e6,
+        gz_bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    let served = Arc::new(served);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime starts");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("a local port is free");
+    let address = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    let app = Router::new()
+        .route("/feeds/{idx}", get(serve_feed))
+        .with_state(served.clone());
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    let topics = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/topics.toml"),
+    )
+    .expect("the topics fixture exists");
+    let mut rows: Vec<(usize, &str, Measurement)> = Vec::new();
+    let mut idle = None;
+    for run in 1..=options.runs {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let config_path = dir.path().join("watchword.toml");
+        write_config(&config_path, &options, address, &topics);
+        for phase in ["cold", "unchanged"] {
+            let measurement = run_once(binary, &config_path, &served, dir.path(), phase);
+            eprintln!("e2e: run {run} {phase}: {measurement:?}");
+            rows.push((run, phase, measurement));
+        }
+        if run == 1 && options.idle_secs > 0 {
+            idle = Some(measure_idle(
+                binary,
+                &config_path,
+                dir.path(),
+                options.idle_secs,
+            ));
+        }
+        if options.keep {
+            eprintln!("e2e: kept {}", dir.keep().display());
+        }
+    }
+    print_table(&options, &rows);
+    if let Some((cpu, switches)) = idle {
+        println!(
+            "idle daemon (watchword run after the polls, every feed due in 1h), {} s: {:.0} ms CPU, {} context switches",
+            options.idle_secs,
+            cpu * 1000.0,
+            switches
+        );
+    }
+}
+
+/// Starts `watchword run` on the polled database (every feed due in an hour), lets it settle
+/// for two seconds, then returns the CPU seconds it used and the context switches of all its
+/// threads over `secs` seconds.
+fn measure_idle(binary: &Path, config: &Path, dir: &Path, secs: u64) -> (f64, u64) {
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("idle.log")).expect("a log file"))
+        .spawn()
+        .expect("watchword run starts");
+    std::thread::sleep(Duration::from_secs(2));
+    let before = process_activity(child.id());
+    std::thread::sleep(Duration::from_secs(secs));
+    let after = process_activity(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    (after.0 - before.0, after.1 - before.1)
+}
+
+/// CPU seconds (user and system, from `/proc/PID/stat`, in clock ticks of 1/100 s) and
+/// context switches of all threads of a process.
+fn process_activity(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |idx: usize| {
+        fields
+            .get(idx)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15, the 12th and 13th after the name.
+    let cpu = (ticks(11) + ticks(12)) as f64 / 100.0;
+    let mut switches = 0;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            switches += status
+                .lines()
+                .filter(|line| line.contains("ctxt_switches"))
+                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    (cpu, switches)
+}
+
+fn parse_options(args: &[String]) -> Options {
+    let mut options = Options {
+        n_feeds: 1000,
+        n_items: 50,
+        runs: 3,
+        concurrency: 32,
+        keep: false,
+        idle_secs: 10,
+        binary: None,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut number = |name: &str| -> usize {
+            args.next()
+                .and_then(|value| value.parse().ok())
+                .unwrap_or_else(|| panic!("{name} needs a number"))
+        };
+        match arg.as_str() {
+            "--feeds" => options.n_feeds = number("--feeds"),
+            "--items" => options.n_items = number("--items"),
+            "--runs" => options.runs = number("--runs").max(1),
+            "--concurrency" => options.concurrency = number("--concurrency").max(1),
+            "--keep" => options.keep = true,
+            "--binary" => options.binary = args.next().map(Into::into),
+            "--idle" => options.idle_secs = number("--idle") as u64,
+            // cargo bench passes --bench; criterion-style filters are ignored too.
+            _ => {}
+        }
+    }
+    options
+}
+
+/// Generates and gzips every feed, on every core. Returns the feeds and the XML and gzipped
+/// sizes.
+fn generate(n_feeds: usize, n_items: usize) -> (Served, usize, usize) {
+    let vocabulary = feeds::Vocabulary::new();
+    let fixtures = feeds::fixture_feeds();
+    let n_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut parts: Vec<Vec<(ServedFeed, usize)>> = Vec::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n_threads)
+            .map(|thread_idx| {
+                let (vocabulary, fixtures) = (&vocabulary, &fixtures);
+                scope.spawn(move || {
+                    (thread_idx..n_feeds)
+                        .step_by(n_threads)
+                        .map(|feed_idx| {
+                            let (content_type, xml) = if feed_idx % 40 == 39 {
+                                let (content_type, bytes) =
+                                    &fixtures[feed_idx / 40 % fixtures.len()];
+                                (*content_type, bytes.clone())
+                            } else {
+                                (
+                                    "application/rss+xml; charset=utf-8",
+                                    feeds::rss_feed(vocabulary, feed_idx, n_items).into_bytes(),
+                                )
+                            };
+                            let mut encoder = flate2::write::GzEncoder::new(
+                                Vec::with_capacity(xml.len() / 3),
+                                flate2::Compression::default(),
+                            );
+                            encoder.write_all(&xml).expect("writing to memory");
+                            let gzipped = encoder.finish().expect("writing to memory");
+                            let feed = ServedFeed {
+                                etag: format!("\"{feed_idx:x}-{:x}\"", gzipped.len()),
+                                gzipped,
+                                content_type,
+                                last_modified: "Tue, 21 Nov 2023 15:00:00 GMT",
+                            };
+                            (feed, xml.len())
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        parts = handles
+            .into_iter()
+            .map(|handle| handle.join().expect("a generator thread"))
+            .collect();
+    });
+    // Interleave the parts back into feed order.
+    let mut iters: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
+    let (mut served, mut xml_bytes, mut gz_bytes) = (Vec::with_capacity(n_feeds), 0, 0);
+    for feed_idx in 0..n_feeds {
+        let (feed, xml_len) = iters[feed_idx % n_threads]
+            .next()
+            .expect("every thread made its share");
+        xml_bytes += xml_len;
+        gz_bytes += feed.gzipped.len();
+        served.push(feed);
+    }
+    let served = Served {
+        feeds: served,
+        requests: AtomicU64::new(0),
+        not_modified: AtomicU64::new(0),
+    };
+    (served, xml_bytes, gz_bytes)
+}
+
+async fn serve_feed(
+    State(served): State<Arc<Served>>,
+    UrlPath(idx): UrlPath<usize>,
+    headers: HeaderMap,
+) -> Response {
+    served.requests.fetch_add(1, Ordering::Relaxed);
+    let Some(feed) = served.feeds.get(idx) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let header_is = |name: header::HeaderName, value: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == value)
+    };
+    let validators = [
+        (
+            header::ETAG,
+            HeaderValue::from_str(&feed.etag).expect("ascii"),
+        ),
+        (
+            header::LAST_MODIFIED,
+            HeaderValue::from_static(feed.last_modified),
+        ),
+    ];
+    if header_is(header::IF_NONE_MATCH, &feed.etag)
+        || (!headers.contains_key(header::IF_NONE_MATCH)
+            && header_is(header::IF_MODIFIED_SINCE, feed.last_modified))
+    {
+        served.not_modified.fetch_add(1, Ordering::Relaxed);
+        return (StatusCode::NOT_MODIFIED, validators).into_response();
+    }
+    let accepts_gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    let content_type = [(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(feed.content_type),
+    )];
+    if accepts_gzip {
+        let encoding = [(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))];
+        (validators, content_type, encoding, feed.gzipped.clone()).into_response()
+    } else {
+        let mut xml = Vec::new();
+        let _ = std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(feed.gzipped.as_slice()),
+            &mut xml,
+        );
+        (validators, content_type, xml).into_response()
+    }
+}
+
+fn write_config(path: &Path, options: &Options, address: std::net::SocketAddr, topics: &str) {
+    let mut config = format!(
+        "[daemon]\n\
+         database = \"watchword.db\"\n\
+         interval = \"1h\"\n\
+         max_concurrent = {concurrency}\n\
+         per_host = {concurrency}\n\
+         timeout = \"60s\"\n\n",
+        concurrency = options.concurrency
+    );
+    for feed_idx in 0..options.n_feeds {
+        config.push_str(&format!(
+            "[[feed]]\nname = \"feed {feed_idx}\"\nurl = \"http://{address}/feeds/{feed_idx}\"\n\n"
+        ));
+    }
+    config.push_str(topics);
+    std::fs::write(path, config).expect("the temp dir is writable");
+}
+
+/// Runs `watchword once` under `--measure`; returns what it took and what the database holds
+/// afterwards.
+fn run_once(binary: &Path, config: &Path, served: &Served, dir: &Path, phase: &str) -> Measurement {
+    let (requests, not_modified) = (
+        served.requests.load(Ordering::Relaxed),
+        served.not_modified.load(Ordering::Relaxed),
+    );
+    let server_before = cpu_seconds(UsageWho::RUSAGE_SELF);
+    let output = Command::new(std::env::current_exe().expect("the bench knows its path"))
+        .arg("--measure")
+        .arg(dir.join(format!("{phase}.out")))
+        .arg(binary)
+        .arg("--config")
+        .arg(config)
+        .arg("once")
+        .env("RUST_LOG", "info")
+        .env_remove("WATCHWORD_CONFIG")
+        .stderr(std::fs::File::create(dir.join(format!("{phase}.log"))).expect("a log file"))
+        .stdout(Stdio::piped())
+        .output()
+        .expect("the measuring copy runs");
+    let server_cpu = cpu_seconds(UsageWho::RUSAGE_SELF) - server_before;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let numbers: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(
+        output.status.success() && numbers.len() == 4,
+        "watchword once failed ({}); see {}/{phase}.log\n{text}",
+        output.status,
+        dir.display()
+    );
+    // What `once` printed: `feed  N new items, M new matches (K in feed)` per fetched feed.
+    let report = std::fs::read_to_string(dir.join(format!("{phase}.out"))).unwrap_or_default();
+    let (mut items, mut matches) = (0, 0);
+    for line in report.lines() {
+        let Some((before, after)) = line.split_once(" new items, ") else {
+            continue;
+        };
+        let number = |text: Option<&str>| text.and_then(|n| n.parse::<i64>().ok()).unwrap_or(0);
+        items += number(before.split_whitespace().last());
+        matches += number(after.split_whitespace().next());
+    }
+    Measurement {
+        wall: numbers[0],
+        cpu: numbers[1],
+        peak_rss_mb: numbers[2] / 1024.0,
+        server_cpu,
+        items,
+        matches,
+        requests: served.requests.load(Ordering::Relaxed) - requests,
+        not_modified: served.not_modified.load(Ordering::Relaxed) - not_modified,
+    }
+}
+
+/// `--measure OUT BINARY ARGS…`: runs the binary with its stdout to the file OUT, then prints
+/// `wall cpu max_rss_kb lines`.
+fn measure_child(args: &[String]) {
+    let out = std::fs::File::create(&args[0]).expect("the output file");
+    let started = Instant::now();
+    let output = Command::new(&args[1])
+        .args(&args[2..])
+        .stdout(out)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the watchword binary runs");
+    let wall = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        eprintln!("watchword exited with {}", output.status);
+        std::process::exit(1);
+    }
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    let cpu = timeval_seconds(usage.user_time()) + timeval_seconds(usage.system_time());
+    let lines =
+        std::fs::read(&args[0]).map_or(0, |text| text.iter().filter(|&&b| b == b'\n').count());
+    println!("{wall:.4} {cpu:.4} {} {lines}", usage.max_rss());
+}
+
+fn cpu_seconds(who: UsageWho) -> f64 {
+    let usage = getrusage(who).expect("getrusage");
+    timeval_seconds(usage.user_time()) + timeval_seconds(usage.system_time())
+}
+
+fn timeval_seconds(time: nix::sys::time::TimeVal) -> f64 {
+    Duration::new(time.tv_sec() as u64, time.tv_usec() as u32 * 1000).as_secs_f64()
+}
+
+fn print_table(options: &Options, rows: &[(usize, &str, Measurement)]) {
+    println!(
+        "\nwatchword once, {} feeds × {} items over HTTP on 127.0.0.1 (max_concurrent = per_host = {}), {} runs",
+        options.n_feeds, options.n_items, options.concurrency, options.runs
+    );
+    println!(
+        "{:<10} {:>4} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>9} {:>8} {:>6}",
+        "phase",
+        "run",
+        "wall s",
+        "cpu s",
+        "rss MB",
+        "items",
+        "matches",
+        "items/s",
+        "srv cpu s",
+        "srv %",
+        "304s"
+    );
+    let line = |phase: &str, run: &str, m: &Measurement| {
+        let items_per_s = if m.items > 0 && phase == "cold" {
+            format!("{:.0}", m.items as f64 / m.wall)
+        } else {
+            "-".into()
+        };
+        println!(
+            "{:<10} {:>4} {:>8.3} {:>8.3} {:>9.1} {:>9} {:>9} {:>10} {:>9.3} {:>7.1}% {:>6}",
+            phase,
+            run,
+            m.wall,
+            m.cpu,
+            m.peak_rss_mb,
+            m.items,
+            m.matches,
+            items_per_s,
+            m.server_cpu,
+            100.0 * m.server_cpu / (m.server_cpu + m.cpu),
+            m.not_modified
+        );
+    };
+    for (run, phase, measurement) in rows {
+        line(phase, &run.to_string(), measurement);
+    }
+    for phase in ["cold", "unchanged"] {
+        let of: Vec<&Measurement> = rows
+            .iter()
+            .filter(|(_, p, _)| *p == phase)
+            .map(|(_, _, m)| m)
+            .collect();
+        let median = |f: &dyn Fn(&Measurement) -> f64| {
+            let mut values: Vec<f64> = of.iter().map(|m| f(m)).collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        let m = Measurement {
+            wall: median(&|m| m.wall),
+            cpu: median(&|m| m.cpu),
+            peak_rss_mb: median(&|m| m.peak_rss_mb),
+            server_cpu: median(&|m| m.server_cpu),
+            items: median(&|m| m.items as f64) as i64,
+            matches: median(&|m| m.matches as f64) as i64,
+            requests: median(&|m| m.requests as f64) as u64,
+            not_modified: median(&|m| m.not_modified as f64) as u64,
+        };
+        line(phase, "med", &m);
+    }
+    println!(
+        "(srv %: the in-process HTTP server's share of all CPU used during the run; 304s: \
+         requests answered Not Modified; items and matches: new ones stored by the poll, as \
+         `once` reports them)"
+    );
+}
