@@ -22,7 +22,7 @@
 //! (32: `[daemon] max_concurrent` and `per_host`; every feed is on one host, so both must
 //! be high enough not to throttle the benchmark), `--idle SECS` (10: after the first run,
 //! start `watchword run` on its database, every feed then due in an hour, and report the CPU
-//! time and context switches of the idle daemon over that long; 0 skips it), `--keep` (keep
+//! time and wake-ups of the idle daemon over that long; 0 skips it), `--keep` (keep
 //! the temporary folders and print where they are), `--binary PATH` (measure another build
 //! of `watchword`).
 
@@ -152,7 +152,7 @@ fn main() {
     print_table(&options, &rows);
     if let Some((cpu, switches)) = idle {
         println!(
-            "idle daemon (watchword run after the polls, every feed due in 1h), {} s: {:.0} ms CPU, {} context switches",
+            "idle daemon (watchword run after the polls, every feed due in 1h), {} s: {:.0} ms CPU, {} wake-ups (voluntary context switches)",
             options.idle_secs,
             cpu * 1000.0,
             switches
@@ -161,8 +161,8 @@ fn main() {
 }
 
 /// Starts `watchword run` on the polled database (every feed due in an hour), lets it settle
-/// for two seconds, then returns the CPU seconds it used and the context switches of all its
-/// threads over `secs` seconds.
+/// for two seconds, then returns the CPU seconds it used and the wake-ups (voluntary
+/// context switches) of its threads over `secs` seconds.
 fn measure_idle(binary: &Path, config: &Path, dir: &Path, secs: u64) -> (f64, u64) {
     let mut child = Command::new(binary)
         .arg("--config")
@@ -179,12 +179,19 @@ fn measure_idle(binary: &Path, config: &Path, dir: &Path, secs: u64) -> (f64, u6
     let after = process_activity(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    (after.0 - before.0, after.1 - before.1)
+    // Wake-ups per thread: a thread that exited in between drops out, one that started
+    // counts in full.
+    let wakeups = after
+        .1
+        .iter()
+        .map(|(tid, n)| n.saturating_sub(before.1.get(tid).copied().unwrap_or(0)))
+        .sum();
+    (after.0 - before.0, wakeups)
 }
 
-/// CPU seconds (user and system, from `/proc/PID/stat`, in clock ticks of 1/100 s) and
-/// context switches of all threads of a process.
-fn process_activity(pid: u32) -> (f64, u64) {
+/// CPU seconds (user and system, from `/proc/PID/stat`, in clock ticks of 1/100 s) and the
+/// voluntary context switches (wake-ups) of each thread of a process, by thread id.
+fn process_activity(pid: u32) -> (f64, std::collections::HashMap<String, u64>) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which is in parentheses and may hold spaces).
     let fields: Vec<&str> = stat
@@ -199,15 +206,16 @@ fn process_activity(pid: u32) -> (f64, u64) {
     };
     // utime and stime are fields 14 and 15, the 12th and 13th after the name.
     let cpu = (ticks(11) + ticks(12)) as f64 / 100.0;
-    let mut switches = 0;
+    let mut switches = std::collections::HashMap::new();
     if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
         for task in tasks.flatten() {
             let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
-            switches += status
+            let voluntary = status
                 .lines()
-                .filter(|line| line.contains("ctxt_switches"))
+                .filter(|line| line.starts_with("voluntary_ctxt_switches"))
                 .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
                 .sum::<u64>();
+            switches.insert(task.file_name().to_string_lossy().into_owned(), voluntary);
         }
     }
     (cpu, switches)
