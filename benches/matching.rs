@@ -16,6 +16,10 @@ use watchword::model::Item;
 use watchword::pipeline::match_topics;
 use watchword::query::{Document, Fields, Query, QuerySet};
 
+mod feeds;
+
+use feeds::Vocabulary;
+
 const N_ITEMS: usize = 1000;
 
 /// Common words of general news, the head of the vocabulary.
@@ -137,41 +141,19 @@ const ON_TOPIC: &[&str] = &[
     "米国務省は日本へのトマホーク売却を承認した。",
 ];
 
-/// A vocabulary of news size: the common words above and a few thousand made-up ones.
-fn vocabulary() -> Vec<String> {
-    const SYLLABLES: &[&str] = &[
-        "ka", "lo", "mi", "ter", "son", "ra", "vel", "din", "po", "sta", "gri", "ne", "fol", "ma",
-        "tu", "ren", "sil", "co", "bar", "qui",
-    ];
-    let mut rng = fastrand::Rng::with_seed(3);
-    let mut words: Vec<String> = WORDS.iter().map(|word| word.to_string()).collect();
-    while words.len() < 5000 {
-        if words.len() == 1000 {
-            words.extend(TOPICAL_WORDS.iter().map(|word| word.to_string()));
-        }
-        let n_syllables = rng.usize(2..=4);
-        words.push(
-            (0..n_syllables)
-                .map(|_| SYLLABLES[rng.usize(..SYLLABLES.len())])
-                .collect(),
-        );
-    }
-    words
+/// A vocabulary of news size: the common words above, the topical ones, and a few thousand
+/// made-up ones.
+fn vocabulary() -> Vocabulary {
+    Vocabulary::with_words(WORDS, TOPICAL_WORDS)
 }
 
-/// A word drawn with a Zipf-like skew: common words often, most words rarely.
-fn draw<'a>(rng: &mut fastrand::Rng, vocabulary: &'a [String]) -> &'a str {
-    let skewed = rng.f64().powi(3);
-    &vocabulary[(skewed * vocabulary.len() as f64) as usize]
-}
-
-fn items(vocabulary: &[String]) -> Vec<Item> {
+fn items(vocabulary: &Vocabulary) -> Vec<Item> {
     let mut rng = fastrand::Rng::with_seed(7);
     (0..N_ITEMS)
         .map(|item_idx| {
             let mut words = |n: usize| {
                 (0..n)
-                    .map(|_| draw(&mut rng, vocabulary))
+                    .map(|_| vocabulary.draw(&mut rng))
                     .collect::<Vec<_>>()
                     .join(" ")
             };
@@ -201,9 +183,9 @@ fn default_config() -> Config {
 }
 
 /// 500 topics of the shapes people write: ORs of words, a phrase, a prefix, an exclusion.
-fn generated_topics(vocabulary: &[String]) -> QuerySet {
+fn generated_topics(vocabulary: &Vocabulary) -> QuerySet {
     let mut rng = fastrand::Rng::with_seed(11);
-    let mut word = || draw(&mut rng, vocabulary).to_string();
+    let mut word = || vocabulary.draw(&mut rng).to_string();
     let queries = (0..500)
         .map(|_| {
             let source = format!(

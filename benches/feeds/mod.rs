@@ -1,5 +1,5 @@
 //! Synthetic feeds shaped like real news feeds, shared by the end-to-end benchmark and the
-//! parse bench. Deterministic (seeded): the same `(feed_idx, n_items)` always gives the same
+//! parse and store benches (the matching bench shares the vocabulary). Deterministic (seeded): the same `(feed_idx, n_items)` always gives the same
 //! bytes.
 //!
 //! An RSS 2.0 feed has a channel header and `n_items` items, each with a headline, a link
@@ -184,13 +184,22 @@ pub struct Vocabulary {
 
 impl Vocabulary {
     pub fn new() -> Vocabulary {
+        Vocabulary::with_words(WORDS, &[])
+    }
+
+    /// `head` (drawn most often), then made-up words up to 5,000, with `topical` placed
+    /// as words 1,000 on (drawn now and then). Deterministic.
+    pub fn with_words(head: &[&str], topical: &[&str]) -> Vocabulary {
         const SYLLABLES: &[&str] = &[
             "ka", "lo", "mi", "ter", "son", "ra", "vel", "din", "po", "sta", "gri", "ne", "fol",
             "ma", "tu", "ren", "sil", "co", "bar", "qui",
         ];
         let mut rng = fastrand::Rng::with_seed(3);
-        let mut words: Vec<String> = WORDS.iter().map(|word| word.to_string()).collect();
+        let mut words: Vec<String> = head.iter().map(|word| word.to_string()).collect();
         while words.len() < 5000 {
+            if words.len() == 1000 {
+                words.extend(topical.iter().map(|word| word.to_string()));
+            }
             let n_syllables = rng.usize(2..=4);
             words.push(
                 (0..n_syllables)
@@ -202,7 +211,7 @@ impl Vocabulary {
     }
 
     /// A word drawn with a Zipf-like skew: common words often, most words rarely.
-    fn draw(&self, rng: &mut fastrand::Rng) -> &str {
+    pub fn draw(&self, rng: &mut fastrand::Rng) -> &str {
         let skewed = rng.f64().powi(3);
         &self.words[(skewed * self.words.len() as f64) as usize]
     }
