@@ -397,17 +397,14 @@ fn succeed(
     let notice = match state.failing_since {
         Some(since) if state.dead_notified => {
             info!(failing_since = %rfc3339(since), "feed recovered");
-            Some(Notice {
-                event: NoticeKind::FeedRecovered,
-                feed: feed.name.clone(),
-                url: state
-                    .moved_to
-                    .clone()
-                    .unwrap_or_else(|| feed.source.to_string()),
-                failing_since: since,
-                at: now,
-                error: None,
-            })
+            Some(feed_notice(
+                NoticeKind::FeedRecovered,
+                state,
+                feed,
+                since,
+                now,
+                None,
+            ))
         }
         _ => None,
     };
@@ -455,17 +452,14 @@ fn fail(
     let notice = (!state.dead_notified && now - since >= dead_after).then(|| {
         warn!(failing_since = %rfc3339(since), "feed dead: failing for longer than dead_after");
         state.dead_notified = true;
-        Notice {
-            event: NoticeKind::FeedDead,
-            feed: feed.name.clone(),
-            url: state
-                .moved_to
-                .clone()
-                .unwrap_or_else(|| feed.source.to_string()),
-            failing_since: since,
-            at: now,
-            error: Some(message.clone()),
-        }
+        feed_notice(
+            NoticeKind::FeedDead,
+            state,
+            feed,
+            since,
+            now,
+            Some(message.clone()),
+        )
     });
     state.next_due = Some(next_due);
     state.last_polled = Some(now);
@@ -477,6 +471,28 @@ fn fail(
         next_due: Some(next_due),
     };
     (report, notice)
+}
+
+/// A notice about `feed`, naming the address it is polled at (after a permanent move).
+fn feed_notice(
+    event: NoticeKind,
+    state: &FeedState,
+    feed: &FeedConfig,
+    failing_since: DateTime<Utc>,
+    at: DateTime<Utc>,
+    error: Option<String>,
+) -> Notice {
+    Notice {
+        event,
+        feed: feed.name.clone(),
+        url: state
+            .moved_to
+            .clone()
+            .unwrap_or_else(|| feed.source.to_string()),
+        failing_since,
+        at,
+        error,
+    }
 }
 
 fn jitter() -> f64 {
