@@ -6,6 +6,7 @@ mod support;
 
 mod alerts;
 mod cli;
+mod crash;
 mod e2e;
 mod fetch;
 mod service;
