@@ -113,7 +113,9 @@ fn storing(c: &mut Criterion) {
     group.throughput(Throughput::Elements(stored.len() as u64));
     group.bench_function("known_keys, all stored (50 items)", |b| {
         b.iter(|| {
-            let known = store.known_keys(ids[0], &stored).expect("the query runs");
+            let known = store
+                .known_keys(ids[0], &stored, Utc::now())
+                .expect("the query runs");
             assert_eq!(known.len(), stored.len());
             black_box(known)
         })

@@ -21,6 +21,10 @@ use crate::query::{Query, QuerySet};
 
 /// The shortest poll interval a feed may have: polling faster is rude to publishers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// How long items are kept by default (`[daemon] keep_items`).
+pub const DEFAULT_KEEP_ITEMS: Duration = Duration::from_secs(90 * 24 * 3600);
+/// The shortest `keep_items`: a day.
+pub const MIN_KEEP_ITEMS: Duration = Duration::from_secs(24 * 3600);
 /// Where the config is looked for when neither `--config` nor `$WATCHWORD_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "config/watchword.toml";
 /// The environment variable that names the config file.
@@ -77,6 +81,9 @@ pub struct DaemonConfig {
     /// How long a feed fails before the sinks without a topic filter get a `feed_dead`
     /// notice.
     pub dead_after: Duration,
+    /// How long unmatched items and finished outbox rows are kept; `None` keeps them
+    /// forever (`keep_items = "forever"`).
+    pub keep_items: Option<Duration>,
 }
 
 /// One `[[alert]]`: a sink and which matches it takes.
@@ -573,6 +580,7 @@ struct RawDaemon {
     alert_attempts: Option<Spanned<i64>>,
     alert_wait: Option<Spanned<String>>,
     dead_after: Option<Spanned<String>>,
+    keep_items: Option<Spanned<String>>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -705,6 +713,37 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
         alert_attempts: u32::try_from(count(&raw.alert_attempts, 10, sink)).unwrap_or(10),
         alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
         dead_after: duration(&raw.dead_after, Duration::from_secs(24 * 3600), sink),
+        keep_items: compile_keep_items(&raw.keep_items, sink),
+    }
+}
+
+/// `keep_items`: a duration of at least [`MIN_KEEP_ITEMS`], or `"forever"` (`None`).
+fn compile_keep_items(
+    value: &Option<Spanned<String>>,
+    sink: &mut Diagnostics<'_>,
+) -> Option<Duration> {
+    let Some(value) = value else {
+        return Some(DEFAULT_KEEP_ITEMS);
+    };
+    if value.get_ref().trim() == "forever" {
+        return None;
+    }
+    match parse_duration(value.get_ref()) {
+        Ok(keep) if keep < MIN_KEEP_ITEMS => {
+            sink.error(
+                value.span(),
+                format!(
+                    "keep_items {} is below the minimum of 1d (or use \"forever\")",
+                    format_duration(keep)
+                ),
+            );
+            Some(DEFAULT_KEEP_ITEMS)
+        }
+        Ok(keep) => Some(keep),
+        Err(message) => {
+            sink.error(value.span(), format!("{message} (or use \"forever\")"));
+            Some(DEFAULT_KEEP_ITEMS)
+        }
     }
 }
 
@@ -1396,6 +1435,7 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "alert_attempts",
         "alert_wait",
         "dead_after",
+        "keep_items",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",

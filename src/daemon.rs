@@ -34,12 +34,16 @@ use crate::http::{self, StatusState};
 use crate::metrics::Metrics;
 use crate::pipeline::{PollContext, PollReport, PollStatus, poll_feed};
 use crate::scheduler::{self, Queue};
-use crate::store::{self, OutboxCounts, Store};
+use crate::store::{self, OutboxCounts, Purged, SharedStore, Store};
 
 /// How long in-flight polls get to finish after a shutdown signal.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a reload waits for an editor's burst of writes to settle.
 pub const RELOAD_SETTLE: Duration = Duration::from_millis(250);
+/// How often the daemon applies `[daemon] keep_items` (and once at start).
+pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// Items deleted per retention transaction, so polls wait for the store only briefly.
+const RETENTION_BATCH: usize = 1000;
 
 /// A second daemon on a database that one already runs on.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +145,29 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let worker_shutdown = shutdown.clone();
     let worker = alerter.clone();
     tracker.spawn(async move { worker.run(worker_shutdown).await });
+
+    // Retention: at start, then hourly, by the keep_items of the config running then.
+    let (retention_store, retention_config, retention_shutdown) = (
+        running.context.store.clone(),
+        shared_config.clone(),
+        shutdown.clone(),
+    );
+    tracker.spawn(async move {
+        loop {
+            let keep = retention_config
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .daemon
+                .keep_items;
+            if let Some(keep) = keep {
+                purge_old(&retention_store, keep, &retention_shutdown).await;
+            }
+            tokio::select! {
+                () = retention_shutdown.cancelled() => return,
+                () = tokio::time::sleep(RETENTION_EVERY) => {}
+            }
+        }
+    });
 
     healthy.store(true, Ordering::Relaxed);
     notify_systemd(&[NotifyState::Ready]);
@@ -266,10 +293,49 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
     } else {
         Some(alerter.drain(context.config.daemon.alert_wait).await?)
     };
+    if let Some(keep) = context.config.daemon.keep_items {
+        purge_old(&context.store, keep, &never).await;
+    }
     Ok(OnceReport {
         polls: reports,
         alerts,
     })
+}
+
+/// Deletes what `keep_items` no longer keeps (see [`Store::purge`]), one short transaction
+/// at a time, stopping early at shutdown; logs what it deleted. A failure is logged and left
+/// for the next round.
+async fn purge_old(store: &SharedStore, keep: Duration, shutdown: &CancellationToken) {
+    let mut total = Purged::default();
+    loop {
+        let pass = store::with(store, move |store| {
+            store.purge(Utc::now(), keep, RETENTION_BATCH)
+        })
+        .await;
+        match pass {
+            Ok(pass) => {
+                total.items += pass.items;
+                total.deliveries += pass.deliveries;
+                total.forgotten += pass.forgotten;
+                if !pass.more || shutdown.is_cancelled() {
+                    break;
+                }
+            }
+            Err(error) => {
+                warn!(error = %error, "retention failed; trying again at the next round");
+                break;
+            }
+        }
+    }
+    if total != Purged::default() {
+        info!(
+            items = total.items,
+            deliveries = total.deliveries,
+            forgotten = total.forgotten,
+            keep_days = keep.as_secs() / 86_400,
+            "retention: deleted unmatched items and finished deliveries older than keep_items"
+        );
+    }
 }
 
 /// Cancels `token` on the first SIGINT or SIGTERM; exits the process on the second.

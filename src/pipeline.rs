@@ -313,7 +313,7 @@ fn process_body(
     };
     let n_items = parsed.items.len();
     let known = lock(&context.store)
-        .known_keys(feed_id, &parsed.items)
+        .known_keys(feed_id, &parsed.items, now)
         .map_err(|error| error.to_string())?;
     let new_items: Vec<MatchedItem> = parsed
         .items

@@ -458,3 +458,31 @@ fn feeds_are_added_after_the_last_feed_keeping_comments() {
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
     assert_eq!(config.unwrap().feeds.len(), 3);
 }
+
+#[test]
+fn keep_items_defaults_to_90_days_takes_forever_and_refuses_less_than_a_day() {
+    let keep = |daemon: &str| {
+        let (config, diagnostics) = compile(
+            Path::new("/etc/ww/watchword.toml"),
+            &format!("[daemon]\n{daemon}\n"),
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+        config.unwrap().daemon.keep_items
+    };
+    assert_eq!(keep(""), Some(Duration::from_secs(90 * 86_400)));
+    assert_eq!(
+        keep("keep_items = \"30d\""),
+        Some(Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(keep("keep_items = \"forever\""), None);
+    check_error(
+        "[daemon]\nkeep_items = \"12h\"\n",
+        "2:14",
+        "keep_items 12h is below the minimum of 1d",
+    );
+    check_error(
+        "[daemon]\nkeep_items = \"always\"\n",
+        "2:14",
+        "or use \"forever\"",
+    );
+}

@@ -95,4 +95,26 @@ UPDATE feeds SET config_url = url;
 -- which made storing slower as the table grew.
 DROP INDEX IF EXISTS items_url;
 "#,
+    // Retention (numbered 7 on main, after 4 stories, 5 articles and 6): what is left of
+    // the items it deletes.
+    r#"
+-- The identity of items that retention deleted (old, unmatched), so that a feed still
+-- listing one does not make it new again. Hashes (the first 8 bytes of SHA-256) keep a row
+-- small: `key_hash` of the identity key, `base_hash` of the repeated guid it was made from
+-- (of the key itself for a plain key), `ident` of its title and URL (to recognise it under
+-- the other form of a repeated guid's key, as for stored items). `listed` is the last time a
+-- fetched body listed it (at first, when it was deleted); a row goes when its feed has
+-- dropped it for longer than `keep_items`.
+CREATE TABLE seen (
+    feed_id    INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+    base_hash  INTEGER NOT NULL,
+    key_hash   INTEGER NOT NULL,
+    ident      INTEGER NOT NULL,
+    listed     INTEGER NOT NULL,
+    PRIMARY KEY (feed_id, base_hash, key_hash)
+) WITHOUT ROWID;
+
+-- The last poll whose body was read (a 200), which tells when a feed stopped listing an item.
+ALTER TABLE feeds ADD COLUMN last_fetched INTEGER;
+"#,
 ];

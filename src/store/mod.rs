@@ -102,6 +102,57 @@ pub struct StoredItem {
     pub first_seen: DateTime<Utc>,
 }
 
+/// What one pass of [`Store::purge`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Old items no match refers to.
+    pub items: usize,
+    /// Delivered and failed outbox rows.
+    pub deliveries: usize,
+    /// `seen` rows of deleted items their feed no longer lists.
+    pub forgotten: usize,
+    /// There is more to delete: call again.
+    pub more: bool,
+}
+
+/// What a deleted item leaves in `seen`: hashes of its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SeenHashes {
+    /// The repeated guid its key was made from, or its key.
+    base_hash: i64,
+    key_hash: i64,
+    /// Its title and URL.
+    ident: i64,
+}
+
+impl SeenHashes {
+    fn of(item: &Item) -> SeenHashes {
+        let base = repeated_key_base(&item.key).unwrap_or(&item.key);
+        let url = item
+            .url
+            .as_deref()
+            .map_or(b"\x00".as_slice(), |url| url.as_bytes());
+        SeenHashes {
+            base_hash: hash64(&[base.as_bytes()]),
+            key_hash: hash64(&[item.key.as_bytes()]),
+            ident: hash64(&[item.title.as_bytes(), b"\x01", url]),
+        }
+    }
+}
+
+/// The first 8 bytes of the SHA-256 of `parts` (each followed by its length, so the
+/// split between them counts).
+fn hash64(parts: &[&[u8]]) -> i64 {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part);
+        hash.update((part.len() as u64).to_le_bytes());
+    }
+    let digest = hash.finalize();
+    i64::from_le_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
+}
+
 /// Filters for reading the match log.
 #[derive(Debug, Clone, Default)]
 pub struct MatchFilter {
@@ -322,60 +373,244 @@ impl Store {
 
     /// The keys of `items` this feed has already stored. An item also counts as stored when
     /// it was stored under its other form of key: its feed started or stopped repeating its
-    /// guid (see [`REPEATED_KEY_MARK`]) and the stored item has the same title and URL.
-    pub fn known_keys(&self, feed_id: i64, items: &[Item]) -> Result<HashSet<String>, StoreError> {
+    /// guid (see [`REPEATED_KEY_MARK`]) and the stored item has the same title and URL. An
+    /// item that retention deleted is known by what it left in `seen`, and that row is marked
+    /// listed at `now` (the feed still lists it, so it stays).
+    pub fn known_keys(
+        &self,
+        feed_id: i64,
+        items: &[Item],
+        now: DateTime<Utc>,
+    ) -> Result<HashSet<String>, StoreError> {
         let wrap = |source| self.error(source);
-        // One read transaction for all the lookups, not one per statement.
-        let tx = self.conn.unchecked_transaction().map_err(wrap)?;
-        // A feed with nothing stored (its first poll) knows none of them.
-        let any_stored = tx
-            .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 LIMIT 1")
-            .and_then(|mut statement| statement.exists([feed_id]))
-            .map_err(wrap)?;
-        if !any_stored {
-            return Ok(HashSet::new());
-        }
-        let mut exact = self
-            .conn
-            .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")
-            .map_err(wrap)?;
-        let mut same_item = self
-            .conn
-            .prepare_cached(
-                "SELECT 1 FROM items WHERE feed_id = ?1 AND key >= ?2 AND key < ?3
-                    AND title = ?4 AND url IS ?5",
-            )
-            .map_err(wrap)?;
         let mut known = HashSet::new();
-        for item in items {
-            let key = item.key.as_str();
-            let found = exact.exists(params![feed_id, key]).map_err(wrap)?
-                || match repeated_key_base(key) {
-                    // Stored under the plain key before the guid repeated (the range
-                    // [base, base + NUL) holds exactly `base`).
-                    Some(base) => same_item
-                        .exists(params![
-                            feed_id,
-                            base,
-                            format!("{base}\0"),
-                            item.title,
-                            item.url
-                        ])
-                        .map_err(wrap)?,
-                    // Stored with a repeated-guid key before the guid became unique again.
-                    None => {
-                        let prefix = format!("{key}{REPEATED_KEY_MARK}");
-                        let end = format!("{key}{}", next_prefix(REPEATED_KEY_MARK));
-                        same_item
-                            .exists(params![feed_id, prefix, end, item.title, item.url])
-                            .map_err(wrap)?
-                    }
-                };
-            if found {
-                known.insert(key.to_string());
+        let mut deleted = Vec::new();
+        {
+            // One read transaction for all the lookups, not one per statement.
+            let tx = self.conn.unchecked_transaction().map_err(wrap)?;
+            // A feed with nothing stored (its first poll) knows none of them.
+            let any_stored = tx
+                .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 LIMIT 1")
+                .and_then(|mut statement| statement.exists([feed_id]))
+                .map_err(wrap)?;
+            let any_deleted = tx
+                .prepare_cached("SELECT 1 FROM seen WHERE feed_id = ?1 LIMIT 1")
+                .and_then(|mut statement| statement.exists([feed_id]))
+                .map_err(wrap)?;
+            if !any_stored && !any_deleted {
+                return Ok(known);
+            }
+            let mut exact = self
+                .conn
+                .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")
+                .map_err(wrap)?;
+            let mut same_item = self
+                .conn
+                .prepare_cached(
+                    "SELECT 1 FROM items WHERE feed_id = ?1 AND key >= ?2 AND key < ?3
+                        AND title = ?4 AND url IS ?5",
+                )
+                .map_err(wrap)?;
+            let mut in_seen = self
+                .conn
+                .prepare_cached(
+                    "SELECT 1 FROM seen WHERE feed_id = ?1 AND base_hash = ?2
+                        AND (key_hash = ?3 OR ident = ?4)",
+                )
+                .map_err(wrap)?;
+            for item in items {
+                let key = item.key.as_str();
+                let found = any_stored
+                    && (exact.exists(params![feed_id, key]).map_err(wrap)?
+                        || match repeated_key_base(key) {
+                            // Stored under the plain key before the guid repeated (the range
+                            // [base, base + NUL) holds exactly `base`).
+                            Some(base) => same_item
+                                .exists(params![
+                                    feed_id,
+                                    base,
+                                    format!("{base}\0"),
+                                    item.title,
+                                    item.url
+                                ])
+                                .map_err(wrap)?,
+                            // Stored with a repeated-guid key before the guid became unique
+                            // again.
+                            None => {
+                                let prefix = format!("{key}{REPEATED_KEY_MARK}");
+                                let end = format!("{key}{}", next_prefix(REPEATED_KEY_MARK));
+                                same_item
+                                    .exists(params![feed_id, prefix, end, item.title, item.url])
+                                    .map_err(wrap)?
+                            }
+                        });
+                let found = found
+                    || any_deleted && {
+                        let hashes = SeenHashes::of(item);
+                        let was_deleted = in_seen
+                            .exists(params![
+                                feed_id,
+                                hashes.base_hash,
+                                hashes.key_hash,
+                                hashes.ident
+                            ])
+                            .map_err(wrap)?;
+                        if was_deleted {
+                            deleted.push(hashes);
+                        }
+                        was_deleted
+                    };
+                if found {
+                    known.insert(key.to_string());
+                }
             }
         }
+        if !deleted.is_empty() {
+            let tx = self.conn.unchecked_transaction().map_err(wrap)?;
+            {
+                let mut listed = tx
+                    .prepare_cached(
+                        "UPDATE seen SET listed = MAX(listed, ?5)
+                         WHERE feed_id = ?1 AND base_hash = ?2 AND (key_hash = ?3 OR ident = ?4)",
+                    )
+                    .map_err(wrap)?;
+                for hashes in &deleted {
+                    listed
+                        .execute(params![
+                            feed_id,
+                            hashes.base_hash,
+                            hashes.key_hash,
+                            hashes.ident,
+                            now.timestamp()
+                        ])
+                        .map_err(wrap)?;
+                }
+            }
+            tx.commit().map_err(wrap)?;
+        }
         Ok(known)
+    }
+
+    /// One pass of retention: deletes up to `limit` items first seen before `now - keep`
+    /// that no match refers to (leaving their identity in `seen`), the delivered and failed
+    /// outbox rows untouched for that long, and — on the pass that finds no more old items —
+    /// the `seen` rows of items their feed stopped listing that long ago, then gives the
+    /// freed pages back to the file system. Matched items and the match log are kept. Call
+    /// it again while [`Purged::more`] says so (each pass is one transaction, so the
+    /// store's lock is not held for long).
+    pub fn purge(
+        &mut self,
+        now: DateTime<Utc>,
+        keep: Duration,
+        limit: usize,
+    ) -> Result<Purged, StoreError> {
+        let path = self.path.clone();
+        let wrap = |cause| StoreError::Sqlite {
+            path: path.clone(),
+            cause,
+        };
+        let cutoff = chrono::Duration::from_std(keep)
+            .ok()
+            .and_then(|keep| now.checked_sub_signed(keep))
+            .map_or(i64::MIN, |cutoff| cutoff.timestamp());
+        let mut purged = Purged::default();
+        let tx = self.conn.transaction().map_err(wrap)?;
+        {
+            // Items in the order they were stored, which is the order of `first_seen` (one
+            // writer, stamping each commit with the time): the walk stops at the first that
+            // is not old enough, passing over the old ones a match keeps.
+            let mut oldest = tx
+                .prepare_cached(
+                    "SELECT i.id, i.feed_id, i.key, i.title, i.url, i.first_seen,
+                            EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id)
+                     FROM items i ORDER BY i.id",
+                )
+                .map_err(wrap)?;
+            let mut rows = oldest.query([]).map_err(wrap)?;
+            let mut doomed = Vec::new();
+            while let Some(row) = rows.next().map_err(wrap)? {
+                let first_seen: i64 = row.get(5).map_err(wrap)?;
+                if first_seen >= cutoff {
+                    break;
+                }
+                if row.get::<_, bool>(6).map_err(wrap)? {
+                    continue;
+                }
+                if doomed.len() == limit {
+                    purged.more = true;
+                    break;
+                }
+                let item = Item {
+                    key: row.get(2).map_err(wrap)?,
+                    title: row.get(3).map_err(wrap)?,
+                    url: row.get(4).map_err(wrap)?,
+                    ..Item::default()
+                };
+                let id: i64 = row.get(0).map_err(wrap)?;
+                let feed_id: i64 = row.get(1).map_err(wrap)?;
+                doomed.push((id, feed_id, SeenHashes::of(&item)));
+            }
+            drop(rows);
+            let mut remember = tx
+                .prepare_cached(
+                    "INSERT INTO seen (feed_id, base_hash, key_hash, ident, listed)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )
+                .map_err(wrap)?;
+            let mut delete = tx
+                .prepare_cached("DELETE FROM items WHERE id = ?1")
+                .map_err(wrap)?;
+            for (id, feed_id, hashes) in &doomed {
+                remember
+                    .execute(params![
+                        feed_id,
+                        hashes.base_hash,
+                        hashes.key_hash,
+                        hashes.ident,
+                        now.timestamp()
+                    ])
+                    .map_err(wrap)?;
+                purged.items += delete.execute([id]).map_err(wrap)?;
+            }
+            purged.deliveries = tx
+                .prepare_cached(
+                    "DELETE FROM deliveries WHERE id IN (
+                        SELECT id FROM deliveries
+                        WHERE state IN ('delivered', 'failed') AND next_attempt < ?1
+                            AND created < ?1 AND COALESCE(delivered_at, 0) < ?1
+                        LIMIT ?2)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![cutoff, sql_limit(Some(limit))])
+                })
+                .map_err(wrap)?;
+            purged.more |= purged.deliveries == limit;
+            if !purged.more {
+                // Gone from its feed: the feed's last read body (an hour after the row was
+                // last listed, so not the poll that listed it) did not list it.
+                purged.forgotten = tx
+                    .prepare_cached(
+                        "DELETE FROM seen WHERE listed < ?1 AND listed + 3600 <
+                            (SELECT COALESCE(f.last_fetched, 0) FROM feeds f
+                             WHERE f.id = seen.feed_id)",
+                    )
+                    .and_then(|mut statement| statement.execute([cutoff]))
+                    .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)?;
+        if !purged.more && purged != Purged::default() {
+            // Frees the pages at the end of the file (a database created before auto_vacuum
+            // was set has none to give back; it reuses its free pages instead).
+            // It frees one page per step: step it to the end.
+            let mut vacuum = self
+                .conn
+                .prepare("PRAGMA incremental_vacuum")
+                .map_err(wrap)?;
+            let mut steps = vacuum.query([]).map_err(wrap)?;
+            while steps.next().map_err(wrap)?.is_some() {}
+        }
+        Ok(purged)
     }
 
     /// Writes one poll's new items, their matches, the matches' outbox rows (one per route
@@ -486,6 +721,9 @@ impl Store {
             }
         }
         write_state(&tx, feed_id, state).map_err(wrap)?;
+        tx.prepare_cached("UPDATE feeds SET last_fetched = ?2 WHERE id = ?1")
+            .and_then(|mut statement| statement.execute(params![feed_id, now.timestamp()]))
+            .map_err(wrap)?;
         if let Some(notice) = notice {
             summary.new_deliveries += insert_notice(&tx, notice, routes).map_err(wrap)?;
         }
@@ -805,7 +1043,12 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .map_err(|source| self.error(source))?;
         self.conn
-            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            // auto_vacuum takes effect only in a new, empty database (before its first
+            // table): retention's freed pages can then be given back.
+            .execute_batch(
+                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA foreign_keys = ON;
+                 PRAGMA synchronous = NORMAL;",
+            )
             .map_err(|source| self.error(source))?;
         let mode: String = self
             .conn

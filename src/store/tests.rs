@@ -97,7 +97,7 @@ fn items_and_matches_are_logged_once() {
         item("guid:1", None, &[]).item,
         item("guid:3", None, &[]).item,
     ];
-    let known = store.known_keys(ids[0], &probe).unwrap();
+    let known = store.known_keys(ids[0], &probe, now()).unwrap();
     assert_eq!(known, HashSet::from(["guid:1".to_string()]));
 
     // The same article (canonical URL) from feed B: stored as B's item, not logged again for
@@ -324,7 +324,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
     let mut second = item("guid:g", Some("https://e.com/2"), &[]).item;
     second.key = format!("guid:g{}2222", crate::model::REPEATED_KEY_MARK);
     let known = store
-        .known_keys(ids[0], &[first.clone(), second.clone()])
+        .known_keys(ids[0], &[first.clone(), second.clone()], now())
         .unwrap();
     assert_eq!(known, HashSet::from([first.key.clone()]));
 
@@ -338,7 +338,9 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
         .unwrap();
     let mut unique_again = second.clone();
     unique_again.key = "guid:g".into();
-    let known = store.known_keys(ids[0], &[unique_again.clone()]).unwrap();
+    let known = store
+        .known_keys(ids[0], &[unique_again.clone()], now())
+        .unwrap();
     assert_eq!(
         known,
         HashSet::from(["guid:g".to_string()]),
@@ -360,7 +362,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             None,
         )
         .unwrap();
-    let known = store.known_keys(ids[0], &[unique_again]).unwrap();
+    let known = store.known_keys(ids[0], &[unique_again], now()).unwrap();
     assert_eq!(known, HashSet::from(["guid:h".to_string()]));
 }
 
@@ -446,4 +448,252 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     let pending_digest = store.pending_deliveries("digest", 10).unwrap();
     assert_eq!(pending_digest.len(), 1);
     assert_eq!(pending_digest[0].attempts, 0);
+}
+
+fn days(n: i64) -> chrono::Duration {
+    chrono::Duration::days(n)
+}
+
+const NINETY_DAYS: Duration = Duration::from_secs(90 * 86_400);
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store.conn.query_row(sql, [], |row| row.get(0)).unwrap()
+}
+
+#[test]
+fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_matches() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let routes = [AlertRoute {
+        sink: "hook".into(),
+        topics: None,
+        delay: Duration::ZERO,
+    }];
+    let old = now() - days(100);
+    let batch = [
+        item("guid:matched", Some("https://e.com/m"), &["sat"]),
+        item("guid:pending", Some("https://e.com/p"), &["sale"]),
+        item("guid:plain", Some("https://e.com/1"), &[]),
+    ];
+    store
+        .commit_poll(ids[0], &batch, &FeedState::default(), old, &routes, None)
+        .unwrap();
+    let delivered = store.due_deliveries(&["hook"], old, 10).unwrap();
+    store.mark_delivered(&[delivered[0].id], old).unwrap();
+    let recent = [item("guid:recent", Some("https://e.com/2"), &[])];
+    store
+        .commit_poll(
+            ids[0],
+            &recent,
+            &FeedState::default(),
+            now() - days(80),
+            &routes,
+            None,
+        )
+        .unwrap();
+
+    let purged = store.purge(now(), NINETY_DAYS, 1000).unwrap();
+    assert_eq!(
+        purged,
+        Purged {
+            items: 1,
+            deliveries: 1,
+            forgotten: 0,
+            more: false
+        },
+        "the old unmatched item and the delivered row; the pending row stays"
+    );
+    let left: Vec<String> = store
+        .stored_items(None)
+        .unwrap()
+        .into_iter()
+        .map(|stored| stored.item.key)
+        .collect();
+    assert_eq!(left, ["guid:matched", "guid:pending", "guid:recent"]);
+    assert_eq!(store.matches(&MatchFilter::default()).unwrap().len(), 2);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM deliveries"), 1);
+    assert_eq!(
+        store.purge(now(), NINETY_DAYS, 1000).unwrap(),
+        Purged::default(),
+        "nothing more to do"
+    );
+
+    // The deleted item is still known when its feed lists it again: not new, not matched.
+    let probe = [
+        item("guid:plain", Some("https://e.com/1"), &[]).item,
+        item("guid:new", Some("https://e.com/3"), &[]).item,
+    ];
+    let known = store.known_keys(ids[0], &probe, now()).unwrap();
+    assert_eq!(known, HashSet::from(["guid:plain".to_string()]));
+    let again = store
+        .commit_poll(
+            ids[0],
+            &[item("guid:new", None, &[])],
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!(again.new_items, 1);
+}
+
+#[test]
+fn a_deleted_item_is_known_under_the_other_form_of_a_repeated_guid() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let plain = item("guid:x", Some("https://e.com/x"), &[]);
+    store
+        .commit_poll(
+            ids[0],
+            std::slice::from_ref(&plain),
+            &FeedState::default(),
+            now() - days(100),
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
+
+    let mut repeated = plain.item.clone();
+    repeated.key = format!("guid:x{REPEATED_KEY_MARK}0123abcd");
+    let mut other = repeated.clone();
+    other.key = format!("guid:x{REPEATED_KEY_MARK}4567ef01");
+    other.title = "another item sharing the guid".into();
+    let known = store
+        .known_keys(ids[0], &[repeated.clone(), other], now())
+        .unwrap();
+    assert_eq!(known, HashSet::from([repeated.key.clone()]));
+}
+
+#[test]
+fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_items() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let old = item("guid:old", Some("https://e.com/old"), &[]);
+    let t0 = now() - days(100);
+    store
+        .commit_poll(
+            ids[0],
+            std::slice::from_ref(&old),
+            &FeedState::default(),
+            t0,
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
+
+    // Listed by a poll ten days later, then the feed answers 304 for months: kept.
+    let listed_at = now() + days(10);
+    assert_eq!(
+        store
+            .known_keys(ids[0], std::slice::from_ref(&old.item), listed_at)
+            .unwrap()
+            .len(),
+        1
+    );
+    store
+        .commit_poll(ids[0], &[], &FeedState::default(), listed_at, &[], None)
+        .unwrap();
+    let much_later = listed_at + days(120);
+    assert_eq!(
+        store
+            .purge(much_later, NINETY_DAYS, 1000)
+            .unwrap()
+            .forgotten,
+        0
+    );
+    assert_eq!(
+        store
+            .known_keys(ids[0], std::slice::from_ref(&old.item), much_later)
+            .unwrap()
+            .len(),
+        1,
+        "still known: a 304 means the feed still lists it"
+    );
+
+    // A body that no longer lists it, read well after: forgotten keep_items after its last
+    // listing, not before.
+    let dropped_at = much_later + days(1);
+    store
+        .commit_poll(ids[0], &[], &FeedState::default(), dropped_at, &[], None)
+        .unwrap();
+    assert_eq!(
+        store
+            .purge(much_later + days(60), NINETY_DAYS, 1000)
+            .unwrap()
+            .forgotten,
+        0
+    );
+    assert_eq!(
+        store
+            .purge(much_later + days(91), NINETY_DAYS, 1000)
+            .unwrap()
+            .forgotten,
+        1
+    );
+    assert!(
+        store
+            .known_keys(ids[0], &[old.item], much_later + days(91))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn retention_runs_in_passes_and_gives_the_pages_back() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let batch: Vec<MatchedItem> = (0..300)
+        .map(|n| {
+            let mut item = item(&format!("guid:{n}"), None, &[]);
+            item.item.content = "some words of an article ".repeat(200);
+            item
+        })
+        .collect();
+    store
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now() - days(100),
+            &[],
+            None,
+        )
+        .unwrap();
+    store
+        .conn
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let pages_before = count(&store, "PRAGMA page_count");
+    assert_eq!(count(&store, "PRAGMA auto_vacuum"), 2, "incremental");
+
+    let mut passes = Vec::new();
+    loop {
+        let pass = store.purge(now(), NINETY_DAYS, 120).unwrap();
+        passes.push(pass.items);
+        if !pass.more {
+            break;
+        }
+    }
+    assert_eq!(passes, [120, 120, 60]);
+    store
+        .conn
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let pages_after = count(&store, "PRAGMA page_count");
+    assert!(
+        pages_after * 4 < pages_before,
+        "the file shrinks: {pages_before} pages, then {pages_after}"
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM seen"), 300);
 }
