@@ -24,7 +24,13 @@
 //! start `watchword run` on its database, every feed then due in an hour, and report the CPU
 //! time and wake-ups of the idle daemon over that long; 0 skips it), `--keep` (keep
 //! the temporary folders and print where they are), `--binary PATH` (measure another build
-//! of `watchword`).
+//! of `watchword`), `--hostile-fraction F` (0: that share of the feeds, evenly spread, is
+//! served by a misbehaving server instead — see [`Hostile`]), `--timeout SECS` (60, or 10
+//! with hostile feeds: `[daemon] timeout`, which ends the slow ones).
+//!
+//! ```sh
+//! cargo bench --bench e2e -- --feeds 1000 --hostile-fraction 0.1 --concurrency 16 --idle 0
+//! ```
 
 use std::io::Write as _;
 use std::path::Path;
@@ -80,6 +86,210 @@ struct Options {
     idle_secs: u64,
     /// Another `watchword` binary to measure (to compare builds).
     binary: Option<std::path::PathBuf>,
+    /// The share of feeds served by the hostile server.
+    hostile_fraction: f64,
+    /// `[daemon] timeout` in seconds.
+    timeout_secs: Option<u64>,
+}
+
+/// What a hostile feed does. One of these serves each hostile feed, in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hostile {
+    /// A byte a second, for as long as the client listens.
+    SlowDrip,
+    /// Accepts the request and never answers.
+    Stall,
+    /// An RSS body that never ends, as fast as the client reads.
+    Endless,
+    /// 1 GiB of XML gzipped to about 1 MB.
+    GzipBomb,
+    /// 100,000 small items (about 9 MB).
+    HugeFeed,
+    /// One item with a 5 MB title.
+    HugeTitle,
+    /// Broken XML.
+    InvalidXml,
+    /// Nested entities that would expand to gigabytes.
+    EntityBomb,
+    /// A redirect to itself.
+    RedirectLoop,
+    /// A redirect to a non-HTTP scheme.
+    RedirectScheme,
+}
+
+impl Hostile {
+    const ALL: [Hostile; 10] = [
+        Hostile::SlowDrip,
+        Hostile::Stall,
+        Hostile::Endless,
+        Hostile::GzipBomb,
+        Hostile::HugeFeed,
+        Hostile::HugeTitle,
+        Hostile::InvalidXml,
+        Hostile::EntityBomb,
+        Hostile::RedirectLoop,
+        Hostile::RedirectScheme,
+    ];
+
+    /// The kind of feed `feed_idx`, if the share `fraction` of feeds is hostile: every
+    /// `1 / fraction`-th feed, the kinds in turn.
+    fn of(feed_idx: usize, fraction: f64) -> Option<Hostile> {
+        if fraction <= 0.0 {
+            return None;
+        }
+        let every = ((1.0 / fraction).round() as usize).max(1);
+        (feed_idx % every == every / 2).then(|| Hostile::ALL[feed_idx / every % Hostile::ALL.len()])
+    }
+}
+
+/// The hostile server's prepared bodies.
+struct HostileBodies {
+    gzip_bomb: Vec<u8>,
+    huge_feed: Vec<u8>,
+    huge_title: Vec<u8>,
+}
+
+impl HostileBodies {
+    fn new() -> HostileBodies {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder
+            .write_all(b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>")
+            .expect("writing to memory");
+        let zeros = vec![b'0'; 1 << 20];
+        for _ in 0..1024 {
+            encoder.write_all(&zeros).expect("writing to memory");
+        }
+        let gzip_bomb = encoder.finish().expect("writing to memory");
+        let mut huge_feed = String::from(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Huge</title>\n",
+        );
+        for n in 0..100_000 {
+            huge_feed.push_str(&format!(
+                "<item><title>Item {n} of a huge feed</title><guid>huge-{n}</guid></item>\n"
+            ));
+        }
+        huge_feed.push_str("</channel></rss>\n");
+        let huge_title = format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Big</title>\
+             <item><title>{}</title><guid>big-title</guid></item></channel></rss>\n",
+            "North Korea spy satellite ".repeat(5_000_000 / 26)
+        );
+        HostileBodies {
+            gzip_bomb,
+            huge_feed: huge_feed.into_bytes(),
+            huge_title: huge_title.into_bytes(),
+        }
+    }
+}
+
+/// Serves the hostile feeds at `/hostile/KIND_INDEX/FEED_INDEX` on raw sockets (one task
+/// per connection; `Connection: close`), so each can misbehave as it likes.
+async fn serve_hostile(listener: tokio::net::TcpListener, bodies: Arc<HostileBodies>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let bodies = bodies.clone();
+        tokio::spawn(async move {
+            let _ = hostile_connection(stream, &bodies).await;
+        });
+    }
+}
+
+async fn hostile_connection(
+    mut stream: tokio::net::TcpStream,
+    bodies: &HostileBodies,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+        let n = stream.read(&mut buffer).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buffer[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let kind = path
+        .split('/')
+        .nth(2)
+        .and_then(|k| k.parse::<usize>().ok())
+        .and_then(|k| Hostile::ALL.get(k).copied())
+        .unwrap_or(Hostile::InvalidXml);
+    let ok = |extra: &str| {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/rss+xml\r\nconnection: close\r\n{extra}\r\n"
+        )
+    };
+    let whole = |body: &[u8], extra: &str| {
+        let mut response = ok(&format!("content-length: {}\r\n{extra}", body.len())).into_bytes();
+        response.extend_from_slice(body);
+        response
+    };
+    match kind {
+        Hostile::SlowDrip => {
+            stream.write_all(ok("").as_bytes()).await?;
+            for byte in b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel>"
+                .iter()
+                .cycle()
+            {
+                stream.write_all(&[*byte]).await?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        Hostile::Stall => {
+            // Until the client gives up and closes.
+            while stream.read(&mut buffer).await? > 0 {}
+        }
+        Hostile::Endless => {
+            stream.write_all(ok("").as_bytes()).await?;
+            stream
+                .write_all(
+                    b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Endless</title>",
+                )
+                .await?;
+            let chunk = "<item><title>again and again</title></item>\n".repeat(1500);
+            loop {
+                stream.write_all(chunk.as_bytes()).await?;
+            }
+        }
+        Hostile::GzipBomb => {
+            stream
+                .write_all(&whole(&bodies.gzip_bomb, "content-encoding: gzip\r\n"))
+                .await?;
+        }
+        Hostile::HugeFeed => stream.write_all(&whole(&bodies.huge_feed, "")).await?,
+        Hostile::HugeTitle => stream.write_all(&whole(&bodies.huge_title, "")).await?,
+        Hostile::InvalidXml => {
+            let body = b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item><title>Broken</tit<<&&\x00\xff</rss";
+            stream.write_all(&whole(body, "")).await?;
+        }
+        Hostile::EntityBomb => {
+            let mut body = String::from(
+                "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [\n<!ENTITY a0 \"lol lol lol lol lol lol lol lol lol lol\">\n",
+            );
+            for level in 1..10 {
+                let previous = format!("&a{};", level - 1).repeat(10);
+                body.push_str(&format!("<!ENTITY a{level} \"{previous}\">\n"));
+            }
+            body.push_str("]>\n<rss version=\"2.0\"><channel><title>Laughs</title><item><title>&a9;</title><guid>lol</guid></item></channel></rss>\n");
+            stream.write_all(&whole(body.as_bytes(), "")).await?;
+        }
+        Hostile::RedirectLoop => {
+            let response = format!(
+                "HTTP/1.1 302 Found\r\nlocation: {path}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(response.as_bytes()).await?;
+        }
+        Hostile::RedirectScheme => {
+            stream
+                .write_all(b"HTTP/1.1 301 Moved Permanently\r\nlocation: file:///etc/passwd\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await?;
+        }
+    }
+    stream.shutdown().await
 }
 
 fn main() {
@@ -121,6 +331,23 @@ fn main() {
         .route("/feeds/{idx}", get(serve_feed))
         .with_state(served.clone());
     runtime.spawn(async move { axum::serve(listener, app).await });
+    let hostile_address = if options.hostile_fraction > 0.0 {
+        let hostile = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("a local port is free");
+        let address = hostile
+            .local_addr()
+            .expect("a bound listener has an address");
+        let bodies = Arc::new(HostileBodies::new());
+        runtime.spawn(serve_hostile(hostile, bodies));
+        let n = (0..options.n_feeds)
+            .filter(|&idx| Hostile::of(idx, options.hostile_fraction).is_some())
+            .count();
+        eprintln!("e2e: {n} hostile feeds ({:?} in turn)", Hostile::ALL);
+        Some(address)
+    } else {
+        None
+    };
 
     let topics = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/topics.toml"),
@@ -131,7 +358,7 @@ fn main() {
     for run in 1..=options.runs {
         let dir = tempfile::tempdir().expect("a temp dir");
         let config_path = dir.path().join("watchword.toml");
-        write_config(&config_path, &options, address, &topics);
+        write_config(&config_path, &options, address, hostile_address, &topics);
         for phase in ["cold", "unchanged"] {
             let measurement = run_once(binary, &config_path, &served, dir.path(), phase);
             eprintln!("e2e: run {run} {phase}: {measurement:?}");
@@ -230,6 +457,8 @@ fn parse_options(args: &[String]) -> Options {
         keep: false,
         idle_secs: 10,
         binary: None,
+        hostile_fraction: 0.0,
+        timeout_secs: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -246,6 +475,14 @@ fn parse_options(args: &[String]) -> Options {
             "--keep" => options.keep = true,
             "--binary" => options.binary = args.next().map(Into::into),
             "--idle" => options.idle_secs = number("--idle") as u64,
+            "--timeout" => options.timeout_secs = Some(number("--timeout") as u64),
+            "--hostile-fraction" => {
+                options.hostile_fraction = args
+                    .next()
+                    .and_then(|value| value.parse().ok())
+                    .filter(|f: &f64| (0.0..=1.0).contains(f))
+                    .expect("--hostile-fraction needs a number from 0 to 1")
+            }
             // cargo bench passes --bench; criterion-style filters are ignored too.
             _ => {}
         }
@@ -373,19 +610,38 @@ async fn serve_feed(
     }
 }
 
-fn write_config(path: &Path, options: &Options, address: std::net::SocketAddr, topics: &str) {
+fn write_config(
+    path: &Path,
+    options: &Options,
+    address: std::net::SocketAddr,
+    hostile_address: Option<std::net::SocketAddr>,
+    topics: &str,
+) {
+    let timeout = options
+        .timeout_secs
+        .unwrap_or(if hostile_address.is_some() { 10 } else { 60 });
     let mut config = format!(
         "[daemon]\n\
          database = \"watchword.db\"\n\
          interval = \"1h\"\n\
          max_concurrent = {concurrency}\n\
          per_host = {concurrency}\n\
-         timeout = \"60s\"\n\n",
+         timeout = \"{timeout}s\"\n\n",
         concurrency = options.concurrency
     );
     for feed_idx in 0..options.n_feeds {
+        let url = match (
+            Hostile::of(feed_idx, options.hostile_fraction),
+            hostile_address,
+        ) {
+            (Some(kind), Some(hostile)) => {
+                let kind = Hostile::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+                format!("http://{hostile}/hostile/{kind}/{feed_idx}")
+            }
+            _ => format!("http://{address}/feeds/{feed_idx}"),
+        };
         config.push_str(&format!(
-            "[[feed]]\nname = \"feed {feed_idx}\"\nurl = \"http://{address}/feeds/{feed_idx}\"\n\n"
+            "[[feed]]\nname = \"feed {feed_idx}\"\nurl = \"{url}\"\n\n"
         ));
     }
     config.push_str(topics);
@@ -488,6 +744,13 @@ fn print_table(options: &Options, rows: &[(usize, &str, Measurement)]) {
         "\nwatchword once, {} feeds × {} items over HTTP on 127.0.0.1 (max_concurrent = per_host = {}), {} runs",
         options.n_feeds, options.n_items, options.concurrency, options.runs
     );
+    if options.hostile_fraction > 0.0 {
+        println!(
+            "({:.0} % of the feeds hostile, in turn: {:?})",
+            options.hostile_fraction * 100.0,
+            Hostile::ALL
+        );
+    }
     println!(
         "{:<10} {:>4} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>9} {:>8} {:>6}",
         "phase",

@@ -369,12 +369,14 @@ pub fn lock_path(database: &Path) -> PathBuf {
 /// Takes the database's lock for the life of the process, or says who holds it.
 fn lock_database(database: &Path) -> anyhow::Result<File> {
     use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let path = lock_path(database);
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+    if let Some(dir) = path.parent() {
+        store::create_private_dir(dir)
             .with_context(|| format!("cannot create database folder {}", dir.display()))?;
     }
     let mut file = File::options()
+        .mode(0o600)
         .create(true)
         .truncate(false)
         .write(true)

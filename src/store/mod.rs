@@ -63,6 +63,11 @@ pub enum StoreError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    #[error("cannot create database {}: {cause}", path.display())]
+    CreateFile {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error("database {}: {cause}", path.display())]
     Sqlite {
         path: PathBuf,
@@ -193,13 +198,21 @@ const DELIVERY_COLUMNS: &str = "d.id, d.sink, d.state, d.attempts, d.next_attemp
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    ///
+    /// A database watchword creates is readable by its owner only: the folders it creates
+    /// for it are 0700 and the file 0600, which SQLite gives its `-wal` and `-shm` files too.
+    /// An existing folder or file keeps its permissions.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|cause| StoreError::CreateDir {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir).map_err(|cause| StoreError::CreateDir {
                 path: dir.to_path_buf(),
                 cause,
             })?;
         }
+        create_private_file(path).map_err(|cause| StoreError::CreateFile {
+            path: path.to_path_buf(),
+            cause,
+        })?;
         let conn = Connection::open(path).map_err(|cause| StoreError::Sqlite {
             path: path.to_path_buf(),
             cause,
@@ -937,9 +950,11 @@ impl Store {
             .next())
     }
 
+    /// `condition` is SQL written in this module (a literal: `'static`), never data; values
+    /// go in `params`.
     fn read_deliveries(
         &self,
-        condition: &str,
+        condition: &'static str,
         params: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<Delivery>, StoreError> {
         let mut statement = self
@@ -1098,6 +1113,35 @@ impl Store {
             path: self.path.clone(),
             cause,
         }
+    }
+}
+
+/// Creates `dir` and its missing parents with owner-only permissions (0700); folders that
+/// exist keep theirs. The database's folder and the daemon's lock file use it.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates an empty file at `path` readable by its owner only (0600), unless something is
+/// there already (SQLite takes an empty file for a new database).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 

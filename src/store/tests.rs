@@ -697,3 +697,30 @@ fn retention_runs_in_passes_and_gives_the_pages_back() {
     );
     assert_eq!(count(&store, "SELECT COUNT(*) FROM seen"), 300);
 }
+
+#[test]
+fn a_new_database_and_its_folder_are_private_and_an_existing_folder_is_left_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let (dir, mut store) = open();
+    store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let db = dir.path().join("sub/ww.db");
+    assert_eq!(mode(&dir.path().join("sub")), 0o700);
+    for file in ["ww.db", "ww.db-wal", "ww.db-shm"] {
+        assert_eq!(mode(&dir.path().join("sub").join(file)), 0o600, "{file}");
+    }
+    assert_eq!(store.path(), db);
+
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drop(Store::open(&shared.join("ww.db")).unwrap());
+    assert_eq!(
+        mode(&shared),
+        0o755,
+        "a folder the user made keeps its permissions"
+    );
+    assert_eq!(mode(&shared.join("ww.db")), 0o600);
+}

@@ -9,5 +9,6 @@ mod cli;
 mod crash;
 mod e2e;
 mod fetch;
+mod permissions;
 mod service;
 mod tester;
