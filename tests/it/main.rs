@@ -10,5 +10,6 @@ mod crash;
 mod e2e;
 mod fetch;
 mod permissions;
+mod retention;
 mod service;
 mod tester;
