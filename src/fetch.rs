@@ -326,6 +326,7 @@ impl Fetcher {
                             limit: self.max_body,
                         });
                     }
+                    grow_within(&mut body, chunk.len(), self.max_body);
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
@@ -441,10 +442,34 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
+/// Makes room for `more` bytes in `body`, doubling as `Vec` does but never past `cap`: a
+/// body near `max_body` must not hold a buffer of almost twice that (the caller has checked
+/// that `more` fits under the cap).
+fn grow_within(body: &mut Vec<u8>, more: usize, cap: u64) {
+    let needed = body.len() + more;
+    if needed > body.capacity() {
+        let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+        let wanted = (body.capacity() * 2).max(needed).min(cap.max(needed));
+        body.reserve_exact(wanted - body.len());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_body_buffer_never_grows_past_the_cap() {
+        let cap = 10 * 1024 * 1024;
+        let mut body = Vec::new();
+        let chunk = vec![b'x'; 16 * 1024];
+        while body.len() + chunk.len() <= cap {
+            grow_within(&mut body, chunk.len(), cap as u64);
+            body.extend_from_slice(&chunk);
+        }
+        assert!(body.capacity() <= cap, "{} > {cap}", body.capacity());
+    }
 
     #[test]
     fn retry_after_seconds_and_dates() {
