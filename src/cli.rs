@@ -13,7 +13,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::fetch::Fetcher;
 use crate::model::{DeliveryState, Match, MatchRecord, Payload, rfc3339};
-use crate::pipeline::{PollStatus, probe_feed};
+use crate::pipeline::{self, PollStatus, probe_feed};
 use crate::store::{DeliveryFilter, MatchFilter, Store};
 use crate::text::sanitize;
 use crate::{daemon, opml, tester};
@@ -410,7 +410,7 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
     let results = runtime()?.block_on(async {
         let mut results = Vec::with_capacity(config.feeds.len());
         for feed in &config.feeds {
-            results.push(probe_feed(&fetcher, feed).await);
+            results.push(probe_feed(&fetcher, feed, pipeline::caps(&config)).await);
         }
         results
     });

@@ -21,6 +21,10 @@ use crate::query::{Query, QuerySet};
 
 /// The shortest poll interval a feed may have: polling faster is rude to publishers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// `[daemon] max_items_per_poll` when not set: more than almost any feed lists at once.
+pub const DEFAULT_MAX_ITEMS_PER_POLL: usize = 1000;
+/// `[daemon] max_field_chars` when not set: longer than almost any article.
+pub const DEFAULT_MAX_FIELD_CHARS: usize = 100_000;
 /// Where the config is looked for when neither `--config` nor `$WATCHWORD_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "config/watchword.toml";
 /// The environment variable that names the config file.
@@ -77,6 +81,10 @@ pub struct DaemonConfig {
     /// How long a feed fails before the sinks without a topic filter get a `feed_dead`
     /// notice.
     pub dead_after: Duration,
+    /// The most items one poll of a feed keeps (the first ones, in feed order).
+    pub max_items_per_poll: usize,
+    /// The most characters kept of an item's title, summary, content, author or category.
+    pub max_field_chars: usize,
 }
 
 /// One `[[alert]]`: a sink and which matches it takes.
@@ -573,6 +581,8 @@ struct RawDaemon {
     alert_attempts: Option<Spanned<i64>>,
     alert_wait: Option<Spanned<String>>,
     dead_after: Option<Spanned<String>>,
+    max_items_per_poll: Option<Spanned<i64>>,
+    max_field_chars: Option<Spanned<i64>>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -694,6 +704,27 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
             }
         },
     };
+    let bounded = |value: &Option<Spanned<i64>>,
+                   range: std::ops::RangeInclusive<usize>,
+                   default: usize,
+                   sink: &mut Diagnostics<'_>| {
+        let Some(value) = value else { return default };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if range.contains(&n) => n,
+            _ => {
+                sink.error(
+                    value.span(),
+                    format!(
+                        "must be between {} and {}, not {}",
+                        range.start(),
+                        range.end(),
+                        value.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    };
     DaemonConfig {
         database,
         interval,
@@ -705,6 +736,18 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
         alert_attempts: u32::try_from(count(&raw.alert_attempts, 10, sink)).unwrap_or(10),
         alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
         dead_after: duration(&raw.dead_after, Duration::from_secs(24 * 3600), sink),
+        max_items_per_poll: bounded(
+            &raw.max_items_per_poll,
+            1..=1_000_000,
+            DEFAULT_MAX_ITEMS_PER_POLL,
+            sink,
+        ),
+        max_field_chars: bounded(
+            &raw.max_field_chars,
+            100..=100_000_000,
+            DEFAULT_MAX_FIELD_CHARS,
+            sink,
+        ),
     }
 }
 
@@ -1396,6 +1439,8 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "alert_attempts",
         "alert_wait",
         "dead_after",
+        "max_items_per_poll",
+        "max_field_chars",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",

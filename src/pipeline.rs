@@ -17,7 +17,7 @@ use crate::metrics::{Metrics, PollOutcome};
 use crate::model::{
     AlertRoute, FeedState, Item, MatchedItem, Notice, NoticeKind, TopicMatch, rfc3339,
 };
-use crate::parse::{ParsedFeed, panic_message, parse_feed};
+use crate::parse::{Caps, ParsedFeed, panic_message, parse_feed_capped};
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
@@ -225,8 +225,8 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
 
 /// Fetches and parses a feed once, storing nothing (`check --online`). Returns the number of
 /// items, or what went wrong.
-pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig) -> Result<usize, String> {
-    fetch_feed(fetcher, &feed.source)
+pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig, caps: Caps) -> Result<usize, String> {
+    fetch_feed(fetcher, &feed.source, caps)
         .await
         .map(|parsed| parsed.items.len())
 }
@@ -241,16 +241,30 @@ fn note_move(state: &mut FeedState, moved_to: Option<&String>) {
     }
 }
 
-/// Fetches (unconditionally) and parses a feed once: `check --online` and `test --feed`.
-pub async fn fetch_feed(fetcher: &Fetcher, source: &FeedSource) -> Result<ParsedFeed, String> {
+/// What one parse keeps, from `[daemon] max_items_per_poll` and `max_field_chars`.
+pub fn caps(config: &Config) -> Caps {
+    Caps {
+        max_items: config.daemon.max_items_per_poll,
+        max_field_chars: config.daemon.max_field_chars,
+    }
+}
+
+/// Fetches (unconditionally) and parses a feed once, keeping what `caps` allow: `check
+/// --online` and `test --feed`.
+pub async fn fetch_feed(
+    fetcher: &Fetcher,
+    source: &FeedSource,
+    caps: Caps,
+) -> Result<ParsedFeed, String> {
     match fetcher
         .fetch(source, &Validators::default(), Utc::now())
         .await
     {
-        FetchOutcome::Fetched(fetched) => parse_feed(
+        FetchOutcome::Fetched(fetched) => parse_feed_capped(
             &fetched.body,
             fetched.charset.as_deref(),
             Some(&fetched.final_url),
+            caps,
         )
         .map_err(|error| error.to_string()),
         FetchOutcome::NotModified { .. } => Err("http 304 to an unconditional request".into()),
@@ -297,10 +311,11 @@ fn process_body(
     mut state: FeedState,
     now: DateTime<Utc>,
 ) -> Result<PollReport, String> {
-    let parsed = match parse_feed(
+    let parsed = match parse_feed_capped(
         &fetched.body,
         fetched.charset.as_deref(),
         Some(&fetched.final_url),
+        caps(&context.config),
     ) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -312,6 +327,23 @@ fn process_body(
         }
     };
     let n_items = parsed.items.len();
+    if parsed.dropped_items > 0 {
+        warn!(
+            kept = n_items,
+            dropped = parsed.dropped_items,
+            max_items_per_poll = context.config.daemon.max_items_per_poll,
+            "feed lists more items than max_items_per_poll: kept the first {n_items} in feed order, dropped {}",
+            parsed.dropped_items
+        );
+    }
+    if parsed.truncated_fields > 0 {
+        warn!(
+            fields = parsed.truncated_fields,
+            max_field_chars = context.config.daemon.max_field_chars,
+            "cut {} long fields to max_field_chars",
+            parsed.truncated_fields
+        );
+    }
     let known = lock(&context.store)
         .known_keys(feed_id, &parsed.items)
         .map_err(|error| error.to_string())?;

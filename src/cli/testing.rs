@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{TestFormat, UserError, rfc3339, runtime, sanitize};
 use crate::config::{self, Config};
 use crate::fetch::Fetcher;
-use crate::pipeline::fetch_feed;
+use crate::pipeline::{self, fetch_feed};
 use crate::query::{self, Hit, Reason, Unmet};
 use crate::store::Store;
 use crate::tester::{self, Change, TestItem, TopicDiff};
@@ -65,7 +65,7 @@ pub(super) fn fetch_items(config: &Config, feed: &str) -> anyhow::Result<Vec<Tes
     };
     let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
     let parsed = runtime()?
-        .block_on(fetch_feed(&fetcher, &source))
+        .block_on(fetch_feed(&fetcher, &source, pipeline::caps(config)))
         .map_err(|message| anyhow::anyhow!("feed {source}: {message}"))?;
     Ok(parsed
         .items

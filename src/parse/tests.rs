@@ -210,3 +210,98 @@ fn rss_1_0_and_0_91_parse() {
         "no guid: the canonical link"
     );
 }
+
+fn caps(max_items: usize, max_field_chars: usize) -> Caps {
+    Caps {
+        max_items,
+        max_field_chars,
+    }
+}
+
+#[test]
+fn items_past_the_cap_are_cut_before_parsing_in_feed_order() {
+    let items: String = (0..10)
+        .map(|i| format!("<item><guid>g{i}</guid><title>Item {i}</title></item>"))
+        .collect();
+    let feed = parse_feed_capped(rss(&items).as_bytes(), None, None, caps(3, 1000)).unwrap();
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["Item 0", "Item 1", "Item 2"]);
+    assert_eq!(feed.dropped_items, 7);
+    assert_eq!(feed.truncated_fields, 0);
+
+    // Exactly at the cap: nothing dropped.
+    let feed = parse_feed_capped(rss(&items).as_bytes(), None, None, caps(10, 1000)).unwrap();
+    assert_eq!((feed.items.len(), feed.dropped_items), (10, 0));
+}
+
+#[test]
+fn the_cut_reads_atom_rdf_and_skips_markup_in_cdata_comments_and_doctype() {
+    let atom = r#"<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY x "<entry>">]>
+<a:feed xmlns:a="http://www.w3.org/2005/Atom"><a:title>A</a:title>
+<!-- <a:entry> in a comment -->
+<a:entry><a:id>1</a:id><a:title type="html"><![CDATA[<entry>one</entry> & <item>]]></a:title></a:entry>
+<a:entry><a:id>2</a:id><a:title a="x>y">two</a:title></a:entry>
+<a:entry><a:id>3</a:id><a:title>three</a:title></a:entry>
+</a:feed>"#;
+    let (shorter, dropped) = cut_after_items(atom.as_bytes(), 2).expect("cut");
+    assert_eq!(dropped, 1);
+    let shorter = String::from_utf8(shorter).unwrap();
+    assert!(shorter.ends_with("</a:entry>\n</a:feed>"), "{shorter}");
+    let feed = parse_feed_capped(atom.as_bytes(), None, None, caps(2, 1000)).unwrap();
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(feed.dropped_items, 1);
+
+    let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel rdf:about="https://e.com/"><title>R</title><items><rdf:Seq><rdf:li rdf:resource="https://e.com/1"/></rdf:Seq></items></channel>
+<item rdf:about="https://e.com/1"><title>one</title><link>https://e.com/1</link></item>
+<item rdf:about="https://e.com/2"><title>two</title><link>https://e.com/2</link></item>
+</rdf:RDF>"#;
+    let feed = parse_feed_capped(rdf.as_bytes(), None, None, caps(1, 1000)).unwrap();
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "one");
+    assert_eq!(feed.dropped_items, 1);
+
+    // Not well-formed: no cut, and the parse decides (here: an error either way).
+    assert_eq!(cut_after_items(b"<rss><channel><item></channel>", 0), None);
+}
+
+#[test]
+fn json_feeds_and_undeclared_encodings_are_capped_after_parsing() {
+    let items: Vec<String> = (0..5)
+        .map(|i| format!(r#"{{"id": "{i}", "title": "Item {i}"}}"#))
+        .collect();
+    let json = format!(
+        r#"{{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [{}]}}"#,
+        items.join(",")
+    );
+    let feed = parse_feed_capped(json.as_bytes(), None, None, caps(2, 1000)).unwrap();
+    assert_eq!((feed.items.len(), feed.dropped_items), (2, 3));
+
+    // ISO-2022-JP can use `<` inside a character: never cut by bytes.
+    let declared = "<?xml version=\"1.0\" encoding=\"ISO-2022-JP\"?><rss/>";
+    assert!(!markup_is_ascii(declared.as_bytes()));
+    assert!(markup_is_ascii(
+        "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><rss/>".as_bytes()
+    ));
+}
+
+#[test]
+fn long_fields_are_cut_at_a_character_boundary() {
+    let title = "북한".repeat(3000);
+    let feed = parse_feed_capped(
+        rss(&format!(
+            "<item><guid>1</guid><title>{title}</title><description>short</description></item>"
+        ))
+        .as_bytes(),
+        None,
+        None,
+        caps(10, 1001),
+    )
+    .unwrap();
+    assert_eq!(feed.items[0].title.chars().count(), 1001);
+    assert!(feed.items[0].title.starts_with("북한북"));
+    assert_eq!(feed.items[0].summary, "short");
+    assert_eq!(feed.truncated_fields, 1);
+    // The identity key does not depend on the cap.
+    assert_eq!(feed.items[0].key, "guid:1");
+}

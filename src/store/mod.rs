@@ -381,7 +381,8 @@ impl Store {
     /// Writes one poll's new items, their matches, the matches' outbox rows (one per route
     /// that wants the topic) and the feed's state in one transaction. An item already stored
     /// for this feed is skipped with its matches; a match whose canonical URL is already
-    /// logged for the same topic (the same article from another feed) is not logged again.
+    /// logged for the same topic (the same article from another feed) is not logged again,
+    /// nor one of an item without a link whose title this feed already logged for the topic.
     pub fn commit_poll(
         &mut self,
         feed_id: i64,
@@ -409,6 +410,14 @@ impl Store {
                 .map_err(wrap)?;
             let mut url_logged = tx
                 .prepare_cached("SELECT 1 FROM matches WHERE topic = ?1 AND url = ?2")
+                .map_err(wrap)?;
+            // An item without a link is known by its title within its feed: a feed that
+            // gives its items new guids on every poll must not log them again.
+            let mut title_logged = tx
+                .prepare_cached(
+                    "SELECT 1 FROM matches m JOIN items i ON i.id = m.item_id
+                     WHERE m.topic = ?1 AND m.url IS NULL AND i.feed_id = ?2 AND i.title = ?3",
+                )
                 .map_err(wrap)?;
             let mut insert_match = tx
                 .prepare_cached(
@@ -446,11 +455,13 @@ impl Store {
                 summary.new_items += 1;
                 let item_id = tx.last_insert_rowid();
                 for (match_idx, topic_match) in matched.matches.iter().enumerate() {
-                    if let Some(url) = &item.url
-                        && url_logged
-                            .exists(params![topic_match.topic, url])
-                            .map_err(wrap)?
-                    {
+                    let logged = match &item.url {
+                        Some(url) => url_logged.exists(params![topic_match.topic, url]),
+                        None => {
+                            title_logged.exists(params![topic_match.topic, feed_id, item.title])
+                        }
+                    };
+                    if logged.map_err(wrap)? {
                         continue;
                     }
                     let terms = distinct_terms(&topic_match.hits);

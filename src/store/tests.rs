@@ -447,3 +447,44 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     assert_eq!(pending_digest.len(), 1);
     assert_eq!(pending_digest[0].attempts, 0);
 }
+
+#[test]
+fn a_feed_rewriting_its_guids_logs_each_article_once() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[
+            ("A", "https://a/feed".into()),
+            ("B", "https://b/feed".into()),
+        ])
+        .unwrap();
+    let poll = |n: usize| {
+        let mut linked = item(&format!("guid:{n}-1"), Some("https://e.com/1"), &["sat"]);
+        let mut unlinked = item(&format!("guid:{n}-2"), None, &["sat"]);
+        linked.item.title = "Spy satellite launched".into();
+        unlinked.item.title = "Spy satellite: no link".into();
+        vec![linked, unlinked]
+    };
+    let first = store
+        .commit_poll(ids[0], &poll(1), &FeedState::default(), now(), &[], None)
+        .unwrap();
+    assert_eq!((first.new_items, first.new_matches), (2, 2));
+    for n in 2..5 {
+        let again = store
+            .commit_poll(ids[0], &poll(n), &FeedState::default(), now(), &[], None)
+            .unwrap();
+        // New guids: new items, but no new matches for the same URL or (no link) title.
+        assert_eq!((again.new_items, again.new_matches), (2, 0), "poll {n}");
+    }
+    // Another feed with the same link-less title is another article: logged.
+    let other = store
+        .commit_poll(
+            ids[1],
+            &poll(9)[1..],
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!(other.new_matches, 1);
+}
