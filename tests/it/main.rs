@@ -8,5 +8,6 @@ mod alerts;
 mod cli;
 mod e2e;
 mod fetch;
+mod hostile;
 mod service;
 mod tester;
