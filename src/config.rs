@@ -77,6 +77,10 @@ pub struct DaemonConfig {
     /// How long a feed fails before the sinks without a topic filter get a `feed_dead`
     /// notice.
     pub dead_after: Duration,
+    /// Whether URLs that come from feed content (item links fetched as articles, redirects
+    /// and feed links to another host) may point at loopback, private, link-local or
+    /// metadata addresses. Off by default: a feed must not reach the operator's network.
+    pub allow_private_targets: bool,
 }
 
 /// One `[[alert]]`: a sink and which matches it takes.
@@ -573,6 +577,7 @@ struct RawDaemon {
     alert_attempts: Option<Spanned<i64>>,
     alert_wait: Option<Spanned<String>>,
     dead_after: Option<Spanned<String>>,
+    allow_private_targets: Option<bool>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -705,6 +710,7 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
         alert_attempts: u32::try_from(count(&raw.alert_attempts, 10, sink)).unwrap_or(10),
         alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
         dead_after: duration(&raw.dead_after, Duration::from_secs(24 * 3600), sink),
+        allow_private_targets: raw.allow_private_targets.unwrap_or(false),
     }
 }
 
@@ -1396,6 +1402,7 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "alert_attempts",
         "alert_wait",
         "dead_after",
+        "allow_private_targets",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",

@@ -96,22 +96,33 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
             next_due: None,
         };
     }
-    let source = match (&feed.source, &state.moved_to) {
-        (FeedSource::Http(_), Some(moved)) => match Url::parse(moved) {
-            Ok(url) => FeedSource::Http(url),
-            Err(_) => feed.source.clone(),
-        },
-        _ => feed.source.clone(),
+    // A feed that moved is polled at its new address, which counts as configured only on
+    // the config URL's host (a 301 to another host came from the server, not the operator).
+    let moved = match (&feed.source, &state.moved_to) {
+        (FeedSource::Http(configured), Some(moved)) => {
+            Url::parse(moved).ok().map(|moved| (moved, configured))
+        }
+        _ => None,
     };
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
     let started = Instant::now();
-    let outcome = context
-        .fetcher
-        .fetch(&source, &validators, Utc::now())
-        .await;
+    let outcome = match &moved {
+        Some((moved, configured)) => {
+            context
+                .fetcher
+                .fetch_for(moved, configured, &validators, Utc::now())
+                .await
+        }
+        None => {
+            context
+                .fetcher
+                .fetch(&feed.source, &validators, Utc::now())
+                .await
+        }
+    };
     let fetch_time = started.elapsed();
     let now = Utc::now();
     let (report, notice) = match outcome {
