@@ -81,6 +81,34 @@ pub struct DaemonConfig {
     /// and feed links to another host) may point at loopback, private, link-local or
     /// metadata addresses. Off by default: a feed must not reach the operator's network.
     pub allow_private_targets: bool,
+    /// When to fetch an item's linked page for its text; feeds may override it.
+    pub fetch_article: ArticlePolicy,
+    /// With [`ArticlePolicy::Short`]: an item whose summary and content together have fewer
+    /// characters than this gets its article fetched.
+    pub article_min_chars: usize,
+}
+
+/// When an item's linked page is fetched and its main text matched as the `article` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArticlePolicy {
+    /// Never (the default): only the feed's own text is matched.
+    #[default]
+    Never,
+    /// When the feed gives less than `article_min_chars` of summary and content.
+    Short,
+    /// For every new item with a link.
+    Always,
+}
+
+impl ArticlePolicy {
+    fn parse(text: &str) -> Option<ArticlePolicy> {
+        match text {
+            "never" => Some(ArticlePolicy::Never),
+            "short" => Some(ArticlePolicy::Short),
+            "always" => Some(ArticlePolicy::Always),
+            _ => None,
+        }
+    }
 }
 
 /// One `[[alert]]`: a sink and which matches it takes.
@@ -176,6 +204,8 @@ pub struct FeedConfig {
     pub name: String,
     pub source: FeedSource,
     pub interval: Duration,
+    /// `[daemon] fetch_article` unless the feed sets its own.
+    pub fetch_article: ArticlePolicy,
 }
 
 /// Where a feed's bytes come from.
@@ -318,7 +348,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     let base = path.parent().unwrap_or(Path::new(""));
     let daemon = compile_daemon(&raw.daemon, base, &mut sink);
     let aliases = compile_aliases(&raw.alias, &mut sink);
-    let feeds = compile_feeds(&raw.feed, daemon.interval, base, &mut sink);
+    let feeds = compile_feeds(&raw.feed, &daemon, base, &mut sink);
     let topics = compile_topics(&raw.topic, &aliases, &mut sink);
     let alerts = compile_alerts(&raw.alert, &topics, base, &mut sink);
     let http = raw.http.as_ref().and_then(|http| {
@@ -578,6 +608,8 @@ struct RawDaemon {
     alert_wait: Option<Spanned<String>>,
     dead_after: Option<Spanned<String>>,
     allow_private_targets: Option<bool>,
+    fetch_article: Option<Spanned<String>>,
+    article_min_chars: Option<Spanned<i64>>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -608,6 +640,7 @@ struct RawFeed {
     name: Spanned<String>,
     url: Spanned<String>,
     interval: Option<Spanned<String>>,
+    fetch_article: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -711,7 +744,40 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
         alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
         dead_after: duration(&raw.dead_after, Duration::from_secs(24 * 3600), sink),
         allow_private_targets: raw.allow_private_targets.unwrap_or(false),
+        fetch_article: compile_article_policy(&raw.fetch_article, ArticlePolicy::Never, sink),
+        article_min_chars: match &raw.article_min_chars {
+            None => 200,
+            Some(value) => match usize::try_from(*value.get_ref()) {
+                Ok(n) if n <= 1_000_000 => n,
+                _ => {
+                    sink.error(
+                        value.span(),
+                        format!("must be between 0 and 1000000, not {}", value.get_ref()),
+                    );
+                    200
+                }
+            },
+        },
     }
+}
+
+/// A `fetch_article` value: `never`, `short` or `always`, else `default` and an error.
+fn compile_article_policy(
+    value: &Option<Spanned<String>>,
+    default: ArticlePolicy,
+    sink: &mut Diagnostics<'_>,
+) -> ArticlePolicy {
+    let Some(value) = value else { return default };
+    ArticlePolicy::parse(value.get_ref()).unwrap_or_else(|| {
+        sink.error(
+            value.span(),
+            format!(
+                "fetch_article must be \"never\", \"short\" or \"always\", not {:?}",
+                value.get_ref()
+            ),
+        );
+        default
+    })
 }
 
 /// A poll interval: a duration of at least [`MIN_INTERVAL`], else `default` and an error.
@@ -778,7 +844,7 @@ fn compile_aliases(
 
 fn compile_feeds(
     raw: &[RawFeed],
-    default_interval: Duration,
+    daemon: &DaemonConfig,
     base: &Path,
     sink: &mut Diagnostics<'_>,
 ) -> Vec<FeedConfig> {
@@ -804,12 +870,14 @@ fn compile_feeds(
                 None
             }
         };
-        let interval = compile_interval(&feed.interval, default_interval, sink);
+        let interval = compile_interval(&feed.interval, daemon.interval, sink);
+        let fetch_article = compile_article_policy(&feed.fetch_article, daemon.fetch_article, sink);
         if let Some(source) = source {
             feeds.push(FeedConfig {
                 name: name.to_string(),
                 source,
                 interval,
+                fetch_article,
             });
         }
     }
@@ -1403,12 +1471,14 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "alert_wait",
         "dead_after",
         "allow_private_targets",
+        "fetch_article",
+        "article_min_chars",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",
         "command", "timeout", "host", "port", "tls", "from", "to",
     ];
-    const FEED: &[&str] = &["name", "url", "interval"];
+    const FEED: &[&str] = &["name", "url", "interval", "fetch_article"];
     const TOPIC: &[&str] = &["id", "title", "query"];
 
     fn check(table: &DeTable<'_>, known: &[&str], found: &mut Vec<(Range<usize>, String)>) {

@@ -23,6 +23,8 @@ fn daemon(max_body: u64, timeout: Duration) -> DaemonConfig {
         alert_wait: Duration::from_secs(30),
         dead_after: Duration::from_secs(24 * 3600),
         allow_private_targets: false,
+        fetch_article: Default::default(),
+        article_min_chars: 200,
     }
 }
 
