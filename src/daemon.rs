@@ -495,6 +495,7 @@ async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Run
         outbox_written: running.context.outbox_written.clone(),
         metrics: running.context.metrics.clone(),
         processing: running.context.processing.clone(),
+        article_hosts: running.context.article_hosts.clone(),
         config: new.clone(),
     };
     Some(Running {
@@ -690,6 +691,7 @@ async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<i64>, Alerter
         outbox_written: alerter.waker(),
         metrics: Arc::new(Metrics::default()),
         processing: Arc::new(Semaphore::new(processing_permits())),
+        article_hosts: Arc::default(),
         config: Arc::new(config),
     };
     Ok((context, feed_ids, alerter))

@@ -21,6 +21,8 @@ pub struct Item {
     pub summary: String,
     /// Plain-text content (often empty: many feeds carry only a summary).
     pub content: String,
+    /// The main text of the linked page, when it was fetched (`fetch_article`); else empty.
+    pub article: String,
     pub authors: Vec<String>,
     pub categories: Vec<String>,
     /// The date the feed gives (published, else updated); never used to gate matching.

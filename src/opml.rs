@@ -133,6 +133,7 @@ mod tests {
             name: "Wire & \"Co\"".into(),
             source: FeedSource::Http("https://wire.example/rss?a=1&b=2".parse().unwrap()),
             interval: Duration::from_secs(900),
+            fetch_article: Default::default(),
         }];
         let parsed = parse(&render(&feeds)).unwrap();
         assert_eq!(parsed[0].name, "Wire & \"Co\"");

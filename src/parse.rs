@@ -394,6 +394,57 @@ fn parse_with_feed_rs(
     }
 }
 
+/// The main text of a fetched web page (an item's linked article): decoded by its byte-order
+/// mark, else the HTTP `charset`, else a `<meta charset>` near its start, else as UTF-8 (bad
+/// bytes replaced), then reduced to its article (`text::article_text`).
+pub fn page_text(bytes: &[u8], charset: Option<&str>) -> String {
+    let label = |label: &[u8]| encoding_rs::Encoding::for_label(label);
+    let encoding = encoding_rs::Encoding::for_bom(bytes)
+        .map(|(encoding, _)| encoding)
+        .or_else(|| charset.and_then(|charset| label(charset.trim().as_bytes())))
+        .or_else(|| meta_charset(&bytes[..bytes.len().min(1024)]).and_then(label))
+        .unwrap_or(encoding_rs::UTF_8);
+    let (html, _, _) = encoding.decode(bytes);
+    crate::text::article_text(&html)
+}
+
+/// The value of `charset=` in the first `<meta` tag that has one (`<meta charset="x">` or
+/// `<meta http-equiv="content-type" content="text/html; charset=x">`), as bytes.
+fn meta_charset(head: &[u8]) -> Option<&[u8]> {
+    let lower = head.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = find_bytes(&lower[from..], b"<meta") {
+        let start = from + found;
+        let end = lower[start..]
+            .iter()
+            .position(|&b| b == b'>')
+            .map_or(lower.len(), |end| start + end);
+        if let Some(at) = find_bytes(&lower[start..end], b"charset=") {
+            let value = start + at + b"charset=".len();
+            let value = value
+                + lower[value..end]
+                    .iter()
+                    .take_while(|&&b| b == b'"' || b == b'\'' || b == b' ')
+                    .count();
+            let len = lower[value..end]
+                .iter()
+                .take_while(|&&b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.')
+                })
+                .count();
+            return (len > 0).then(|| &head[value..value + len]);
+        }
+        from = end;
+    }
+    None
+}
+
+fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
 /// The text of a caught panic's payload.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -431,6 +482,7 @@ fn item_from_entry(entry: &Entry) -> Item {
         title,
         summary,
         content,
+        article: String::new(),
         authors: entry
             .authors
             .iter()

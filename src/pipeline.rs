@@ -2,6 +2,7 @@
 //! feed's next due time. The daemon and `once` both call [`poll_feed`]; only this module knows
 //! the order of the stages. A failing feed is a [`PollReport`], never an error.
 
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,13 +12,13 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::{debug, info, warn};
 use url::Url;
 
-use crate::config::{Config, FeedConfig, FeedSource};
+use crate::config::{ArticlePolicy, Config, FeedConfig, FeedSource};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
 use crate::metrics::{Metrics, PollOutcome};
 use crate::model::{
     AlertRoute, FeedState, Item, MatchedItem, Notice, NoticeKind, TopicMatch, rfc3339,
 };
-use crate::parse::{Caps, ParsedFeed, panic_message, parse_feed_capped};
+use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
@@ -40,6 +41,59 @@ pub struct PollContext {
     /// work: the daemon gives about one per core. Fetches wait on the network and run many
     /// at once; more bodies processed at once than cores only holds more of them in memory.
     pub processing: Arc<Semaphore>,
+    /// One lock per host for article fetches, shared by all polls: at most one request at a
+    /// time to a site, however many feeds link to it.
+    pub article_hosts: Arc<HostLocks>,
+}
+
+/// A lock per host name, created on first use and dropped when nobody holds or waits for it.
+#[derive(Debug, Default)]
+pub struct HostLocks {
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl HostLocks {
+    /// Waits for `host`'s turn; the turn ends when the guard is dropped.
+    async fn lock(&self, host: &str) -> HostTurn<'_> {
+        let lock = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(host.to_string())
+            .or_default()
+            .clone();
+        let guard = lock.clone().lock_owned().await;
+        HostTurn {
+            locks: self,
+            host: host.to_string(),
+            guard: Some(guard),
+        }
+    }
+}
+
+/// A host's turn (see [`HostLocks::lock`]).
+struct HostTurn<'a> {
+    locks: &'a HostLocks,
+    host: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for HostTurn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut locks = self
+            .locks
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Only the map holds it: nobody waits, so the entry can go.
+        if locks
+            .get(&self.host)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            locks.remove(&self.host);
+        }
+    }
 }
 
 /// How one poll went, for the log, `once` and the scheduler.
@@ -96,44 +150,40 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
             next_due: None,
         };
     }
-    let source = match (&feed.source, &state.moved_to) {
-        (FeedSource::Http(_), Some(moved)) => match Url::parse(moved) {
-            Ok(url) => FeedSource::Http(url),
-            Err(_) => feed.source.clone(),
-        },
-        _ => feed.source.clone(),
+    // A feed that moved is polled at its new address, which counts as configured only on
+    // the config URL's host (a 301 to another host came from the server, not the operator).
+    let moved = match (&feed.source, &state.moved_to) {
+        (FeedSource::Http(configured), Some(moved)) => {
+            Url::parse(moved).ok().map(|moved| (moved, configured))
+        }
+        _ => None,
     };
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
     let started = Instant::now();
-    let outcome = context
-        .fetcher
-        .fetch(&source, &validators, Utc::now())
-        .await;
+    let outcome = match &moved {
+        Some((moved, configured)) => {
+            context
+                .fetcher
+                .fetch_for(moved, configured, &validators, Utc::now())
+                .await
+        }
+        None => {
+            context
+                .fetcher
+                .fetch(&feed.source, &validators, Utc::now())
+                .await
+        }
+    };
     let fetch_time = started.elapsed();
     let now = Utc::now();
     let (report, notice) = match outcome {
         FetchOutcome::Fetched(fetched) => {
             // Recorded even if the body then fails to parse: the address did move.
             note_move(&mut state, fetched.moved_to.as_ref());
-            let (task_context, task_feed) = (context.clone(), feed.clone());
-            let task_state = state.clone();
-            let _permit = context
-                .processing
-                .acquire()
-                .await
-                .expect("the processing semaphore is never closed");
-            let processed = blocking(move || {
-                // Parsing and matching run on text written by strangers: a panic in them (a
-                // bug) fails this poll, it does not take the daemon down.
-                catch_unwind(AssertUnwindSafe(|| {
-                    process_body(&task_context, &task_feed, feed_id, fetched, task_state, now)
-                }))
-                .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&*panic))))
-            })
-            .await;
+            let processed = process_body(context, feed, feed_id, fetched, state.clone(), now).await;
             match processed {
                 // The new state was committed with the items.
                 Ok(report) => {
@@ -225,7 +275,11 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
 
 /// Fetches and parses a feed once, storing nothing (`check --online`). Returns the number of
 /// items, or what went wrong.
-pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig, caps: Caps) -> Result<usize, String> {
+pub async fn probe_feed(
+    fetcher: &Fetcher,
+    feed: &FeedConfig,
+    caps: Caps,
+) -> Result<usize, String> {
     fetch_feed(fetcher, &feed.source, caps)
         .await
         .map(|parsed| parsed.items.len())
@@ -293,6 +347,7 @@ pub fn document_of(item: &Item, feed_name: &str) -> Document {
         title: &item.title,
         summary: &item.summary,
         content: &item.content,
+        article: &item.article,
         link: item.url.as_deref().unwrap_or(""),
         authors: &item.authors,
         categories: &item.categories,
@@ -300,17 +355,198 @@ pub fn document_of(item: &Item, feed_name: &str) -> Document {
     })
 }
 
-/// Parse → dedup → match → store, on a blocking thread. On success the feed's new state is
-/// committed with its items; on failure the message says what went wrong and nothing is
+/// Parse → dedup → (articles) → match → store. The CPU work runs on blocking threads under a
+/// processing permit, released while articles are fetched. On success the feed's new state
+/// is committed with its items; on failure the message says what went wrong and nothing is
 /// written.
-fn process_body(
+async fn process_body(
     context: &PollContext,
     feed: &FeedConfig,
     feed_id: i64,
     fetched: Fetched,
-    mut state: FeedState,
+    state: FeedState,
     now: DateTime<Utc>,
 ) -> Result<PollReport, String> {
+    let processing = || async {
+        context
+            .processing
+            .acquire()
+            .await
+            .expect("the processing semaphore is never closed")
+    };
+    let permit = processing().await;
+    let task_context = context.clone();
+    let mut fresh = guarded(move || new_items(&task_context, feed_id, fetched)).await?;
+    if fresh
+        .items
+        .iter()
+        .any(|item| wants_article(context, feed, item))
+    {
+        drop(permit);
+        attach_articles(context, feed, &mut fresh.items).await;
+        let _permit = processing().await;
+        let (task_context, task_feed) = (context.clone(), feed.clone());
+        guarded(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now)).await
+    } else {
+        let (task_context, task_feed) = (context.clone(), feed.clone());
+        let report =
+            guarded(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now)).await;
+        drop(permit);
+        report
+    }
+}
+
+/// The most characters of an article's text kept and matched.
+pub const ARTICLE_MAX_CHARS: usize = 100_000;
+
+/// Whether `item` should get its linked page's text, by the feed's `fetch_article`.
+fn wants_article(context: &PollContext, feed: &FeedConfig, item: &Item) -> bool {
+    item.url.is_some()
+        && match feed.fetch_article {
+            ArticlePolicy::Never => false,
+            ArticlePolicy::Always => true,
+            ArticlePolicy::Short => {
+                let min = context.config.daemon.article_min_chars;
+                item.summary.chars().count() + item.content.chars().count() < min
+            }
+        }
+}
+
+/// Gives the new items that want one their article's text: from the cache when their
+/// canonical URL was fetched before (by any feed), else fetched (a URL from feed content, so
+/// through the private-address guard), extracted and cached. One request at a time per host.
+/// A failure leaves the item without an article; it is logged and cached, not retried.
+/// Fetching stops starting new requests after twice the request timeout; the items left
+/// are matched on the feed's text alone.
+async fn attach_articles(context: &PollContext, feed: &FeedConfig, items: &mut [Item]) {
+    let started = Instant::now();
+    let budget = context.config.daemon.timeout * 2;
+    let mut skipped = 0;
+    for item in items.iter_mut() {
+        if !wants_article(context, feed, item) {
+            continue;
+        }
+        let Some(url) = item.url.clone() else {
+            continue;
+        };
+        if started.elapsed() > budget {
+            skipped += 1;
+            continue;
+        }
+        match article(context, &url).await {
+            Ok(text) => item.article = text,
+            Err(message) => info!(url = %sanitize(&url), error = %message, "no article text"),
+        }
+    }
+    if skipped > 0 {
+        warn!(
+            items = skipped,
+            budget_secs = budget.as_secs(),
+            "article fetching ran out of time for this poll; these items are matched without their article"
+        );
+    }
+}
+
+/// The article text of a canonical URL: cached, or fetched now and cached.
+async fn article(context: &PollContext, url: &str) -> Result<String, String> {
+    let cached = |context: &PollContext, url: &str| {
+        let (store, url) = (context.store.clone(), url.to_string());
+        blocking(move || lock(&store).article(&url))
+    };
+    if let Some(cached) = cached(context, url)
+        .await
+        .map_err(|error| error.to_string())?
+    {
+        return cached;
+    }
+    let parsed = Url::parse(url).map_err(|error| format!("{url}: {error}"))?;
+    let _turn = context
+        .article_hosts
+        .lock(parsed.host_str().unwrap_or_default())
+        .await;
+    // Another poll may have fetched it while this one waited for the host.
+    if let Some(cached) = cached(context, url)
+        .await
+        .map_err(|error| error.to_string())?
+    {
+        return cached;
+    }
+    let outcome = context
+        .fetcher
+        .fetch_untrusted(&parsed, &Validators::default(), Utc::now())
+        .await;
+    let result = match outcome {
+        FetchOutcome::Fetched(page) => {
+            let is_html = page.content_type.as_deref().is_none_or(|content_type| {
+                let content_type = content_type.to_ascii_lowercase();
+                content_type.contains("html") || content_type.starts_with("text/")
+            });
+            if is_html {
+                guarded(move || {
+                    let mut text = page_text(&page.body, page.charset.as_deref());
+                    if let Some((cut, _)) = text.char_indices().nth(ARTICLE_MAX_CHARS) {
+                        text.truncate(cut);
+                    }
+                    Ok(text)
+                })
+                .await
+                .and_then(|text| {
+                    if text.is_empty() {
+                        Err("the page has no text".to_string())
+                    } else {
+                        Ok(text)
+                    }
+                })
+            } else {
+                Err(format!(
+                    "not an HTML page (content-type {})",
+                    page.content_type.unwrap_or_default()
+                ))
+            }
+        }
+        FetchOutcome::NotModified { .. } => Err("http 304 to an unconditional request".into()),
+        FetchOutcome::Throttled { status, .. } => Err(format!("throttled: http {status}")),
+        FetchOutcome::Gone => Err("gone: http 410".into()),
+        FetchOutcome::Failed(error) => Err(error.to_string()),
+    };
+    let (store, key) = (context.store.clone(), url.to_string());
+    let saved = result.clone();
+    let now = Utc::now();
+    blocking(move || {
+        lock(&store).save_article(&key, saved.as_deref().map_err(String::as_str), now)
+    })
+    .await
+    .map_err(|error| error.to_string())?;
+    if let Ok(text) = &result {
+        info!(url = %sanitize(url), chars = text.chars().count(), "article fetched");
+    }
+    result
+}
+
+/// Runs `work` on a blocking thread. Parsing and matching run on text written by strangers:
+/// a panic in them (a bug) fails this poll, it does not take the daemon down.
+async fn guarded<T, F>(work: F) -> Result<T, String>
+where
+    F: FnOnce() -> Result<T, String> + Send + 'static,
+    T: Send + 'static,
+{
+    blocking(move || {
+        catch_unwind(AssertUnwindSafe(work))
+            .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&*panic))))
+    })
+    .await
+}
+
+/// A fetched body's items that the store has not seen, and what to save with them.
+struct NewItems {
+    /// How many items the feed had.
+    n_items: usize,
+    items: Vec<Item>,
+    validators: Validators,
+}
+
+/// Parse and dedup: the items of a fetched body that are new for this feed.
+fn new_items(context: &PollContext, feed_id: i64, fetched: Fetched) -> Result<NewItems, String> {
     let parsed = match parse_feed_capped(
         &fetched.body,
         fetched.charset.as_deref(),
@@ -347,17 +583,39 @@ fn process_body(
     let known = lock(&context.store)
         .known_keys(feed_id, &parsed.items)
         .map_err(|error| error.to_string())?;
-    let new_items: Vec<MatchedItem> = parsed
+    let items = parsed
         .items
         .into_iter()
         .filter(|item| !known.contains(&item.key))
+        .collect();
+    Ok(NewItems {
+        n_items,
+        items,
+        validators: fetched.validators,
+    })
+}
+
+/// Match and store: the new items, their matches and the feed's new state, in one
+/// transaction.
+fn store_new(
+    context: &PollContext,
+    feed: &FeedConfig,
+    feed_id: i64,
+    fresh: NewItems,
+    mut state: FeedState,
+    now: DateTime<Utc>,
+) -> Result<PollReport, String> {
+    let n_items = fresh.n_items;
+    let new_items: Vec<MatchedItem> = fresh
+        .items
+        .into_iter()
         .map(|item| {
             let matches = match_topics(&context.config, &item, &feed.name);
             MatchedItem { item, matches }
         })
         .collect();
-    state.etag = fetched.validators.etag;
-    state.last_modified = fetched.validators.last_modified;
+    state.etag = fresh.validators.etag;
+    state.last_modified = fresh.validators.last_modified;
     let (next_due, notice) = succeed(&mut state, feed, now, "ok");
     let summary = lock(&context.store)
         .commit_poll(

@@ -18,9 +18,13 @@
 //!
 //! It must stay pure: no I/O, no clock, no knowledge of feeds, items or queries.
 
+mod article;
+
 use std::ops::Range;
 
 use scraper::{Html, Node};
+
+pub use article::article_text;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 

@@ -458,3 +458,34 @@ fn feeds_are_added_after_the_last_feed_keeping_comments() {
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
     assert_eq!(config.unwrap().feeds.len(), 3);
 }
+
+#[test]
+fn fetch_article_defaults_to_never_and_a_feed_can_override_it() {
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), GOOD);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let config = config.unwrap();
+    assert_eq!(config.daemon.fetch_article, ArticlePolicy::Never);
+    assert_eq!(config.daemon.article_min_chars, 200);
+    assert!(!config.daemon.allow_private_targets);
+    let text = GOOD
+        .replace(
+            "max_body = \"2MiB\"",
+            "max_body = \"2MiB\"\nfetch_article = \"short\"\narticle_min_chars = 50\nallow_private_targets = true",
+        )
+        .replace("interval = \"1h\"", "interval = \"1h\"\nfetch_article = \"always\"");
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), &text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let config = config.unwrap();
+    assert_eq!(config.daemon.article_min_chars, 50);
+    assert!(config.daemon.allow_private_targets);
+    let policies: Vec<ArticlePolicy> = config.feeds.iter().map(|f| f.fetch_article).collect();
+    assert_eq!(policies, [ArticlePolicy::Short, ArticlePolicy::Always]);
+    check_error(
+        &GOOD.replace(
+            "per_host = 1",
+            "per_host = 1\nfetch_article = \"sometimes\"",
+        ),
+        "7:17",
+        "fetch_article must be \"never\", \"short\" or \"always\"",
+    );
+}

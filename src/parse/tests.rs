@@ -305,3 +305,24 @@ fn long_fields_are_cut_at_a_character_boundary() {
     // The identity key does not depend on the cap.
     assert_eq!(feed.items[0].key, "guid:1");
 }
+
+#[test]
+fn page_text_decodes_by_header_meta_or_bom() {
+    let page = "<html><head><meta charset=\"windows-1251\"></head><body><article>\
+                <p>КНДР запустила спутник-шпион</p></article></body></html>";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(page);
+    assert_eq!(page_text(&bytes, None), "КНДР запустила спутник-шпион");
+    let plain = "<body><main><p>북한 정찰위성 발사</p></main></body>";
+    let (euc_kr, _, _) = encoding_rs::EUC_KR.encode(plain);
+    assert_eq!(page_text(&euc_kr, Some("EUC-KR")), "북한 정찰위성 발사");
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice("<p>Tomahawk</p>".as_bytes());
+    assert_eq!(page_text(&bom, Some("iso-8859-1")), "Tomahawk");
+    assert_eq!(
+        page_text(
+            b"<meta http-equiv='Content-Type' content='text/html; charset=utf-8'><p>ok \xff</p>",
+            None
+        ),
+        "ok \u{FFFD}"
+    );
+}

@@ -95,4 +95,18 @@ UPDATE feeds SET config_url = url;
 -- which made storing slower as the table grew.
 DROP INDEX IF EXISTS items_url;
 "#,
+    // 4: article texts.
+    r#"
+-- The main text of linked pages (`fetch_article`), by canonical URL: a page is fetched at
+-- most once, whichever feeds link to it. `text` is NULL when the fetch or the extraction
+-- failed, and `error` says why; a failure is remembered too, so a dead link is not fetched
+-- on every poll.
+CREATE TABLE articles (
+    url         TEXT PRIMARY KEY,
+    fetched_at  INTEGER NOT NULL,
+    text        TEXT,
+    error       TEXT,
+    CHECK ((text IS NULL) <> (error IS NULL))
+) WITHOUT ROWID;
+"#,
 ];

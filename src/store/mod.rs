@@ -735,6 +735,45 @@ impl Store {
 
     /// Every stored item first seen at or after `since` (all without it), oldest first.
     /// Read-only.
+    /// The cached article of a canonical URL: `Ok(text)`, or `Err(why)` when fetching or
+    /// extracting it failed; `None` when it was never fetched.
+    pub fn article(&self, url: &str) -> Result<Option<Result<String, String>>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT text, error FROM articles WHERE url = ?1",
+                params![url],
+                |row| {
+                    let text: Option<String> = row.get(0)?;
+                    let error: Option<String> = row.get(1)?;
+                    Ok(text.ok_or_else(|| error.unwrap_or_default()))
+                },
+            )
+            .optional()
+            .map_err(|source| self.error(source))
+    }
+
+    /// Caches the outcome of fetching a URL's article. The first outcome stays: a page is
+    /// fetched at most once.
+    pub fn save_article(
+        &mut self,
+        url: &str,
+        outcome: Result<&str, &str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (text, error) = match outcome {
+            Ok(text) => (Some(text), None),
+            Err(error) => (None, Some(error)),
+        };
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO articles (url, fetched_at, text, error)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![url, now.timestamp(), text, error],
+            )
+            .map_err(|source| self.error(source))?;
+        Ok(())
+    }
+
     pub fn stored_items(
         &self,
         since: Option<DateTime<Utc>>,
@@ -743,8 +782,9 @@ impl Store {
             .conn
             .prepare(
                 "SELECT i.id, f.name, i.key, i.url, i.title, i.summary, i.content, i.authors,
-                        i.categories, i.published, i.first_seen
+                        i.categories, i.published, i.first_seen, a.text
                  FROM items i JOIN feeds f ON f.id = i.feed_id
+                 LEFT JOIN articles a ON a.url = i.url
                  WHERE ?1 IS NULL OR i.first_seen >= ?1
                  ORDER BY i.first_seen, i.id",
             )
@@ -762,6 +802,7 @@ impl Store {
                         title: row.get(4)?,
                         summary: row.get(5)?,
                         content: row.get(6)?,
+                        article: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
                         authors: serde_json::from_str(&authors).unwrap_or_default(),
                         categories: serde_json::from_str(&categories).unwrap_or_default(),
                         published: row.get::<_, Option<i64>>(9)?.map(from_epoch),

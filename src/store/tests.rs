@@ -488,3 +488,38 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
         .unwrap();
     assert_eq!(other.new_matches, 1);
 }
+
+#[test]
+fn an_article_is_cached_once_by_url_and_joined_to_its_items() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let url = "https://e.com/story";
+    assert_eq!(store.article(url).unwrap(), None);
+    store
+        .save_article(url, Ok("the spy satellite reached orbit"), now())
+        .unwrap();
+    // The first outcome stays.
+    store
+        .save_article(url, Err("http status 500"), now())
+        .unwrap();
+    assert_eq!(
+        store.article(url).unwrap(),
+        Some(Ok("the spy satellite reached orbit".to_string()))
+    );
+    store
+        .save_article("https://e.com/dead", Err("http status 404"), now())
+        .unwrap();
+    assert_eq!(
+        store.article("https://e.com/dead").unwrap(),
+        Some(Err("http status 404".to_string()))
+    );
+    let batch = vec![item("guid:1", Some(url), &[]), item("guid:2", None, &[])];
+    store
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
+        .unwrap();
+    let stored = store.stored_items(None).unwrap();
+    let articles: Vec<&str> = stored.iter().map(|s| s.item.article.as_str()).collect();
+    assert_eq!(articles, ["the spy satellite reached orbit", ""]);
+}

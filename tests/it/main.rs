@@ -5,6 +5,7 @@
 mod support;
 
 mod alerts;
+mod articles;
 mod cli;
 mod e2e;
 mod fetch;
