@@ -200,7 +200,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                             Ok(Some(report)) => report.next_due,
                             Ok(None) => return,
                             Err(error) => {
-                                error!(feed_id, error = %error, "poll task failed; retrying after the interval");
+                                error!(feed_id, error = %crate::text::for_log(&error.to_string(), 300), "poll task failed; retrying after the interval");
                                 Some(Utc::now() + chrono::Duration::from_std(interval).unwrap_or_default())
                             }
                         };

@@ -22,7 +22,10 @@ use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
-use crate::text::sanitize;
+use crate::text::{feed_links, for_log, looks_like_html, sanitize};
+
+/// The most characters of one feed-derived value (a title, an error) in a log line.
+const LOG_CHARS: usize = 300;
 
 /// What a poll needs besides the feed: the HTTP client, the store, the compiled topics, and
 /// where logged matches go next (the alert routes, and the worker to wake).
@@ -179,11 +182,47 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
     };
     let fetch_time = started.elapsed();
     let now = Utc::now();
+    let outcome = match outcome {
+        // A discovered feed that is no more: back to the page that linked it.
+        FetchOutcome::Gone | FetchOutcome::Failed(FetchError::Status { status: 404 })
+            if state.discovered && state.moved_to.is_some() =>
+        {
+            let status = if outcome == FetchOutcome::Gone {
+                410
+            } else {
+                404
+            };
+            let url = state.moved_to.take().unwrap_or_default();
+            state.discovered = false;
+            state.etag = None;
+            state.last_modified = None;
+            FetchOutcome::Failed(FetchError::Network(format!(
+                "the discovered feed {url} answered http {status}; the next poll reads the page at {} again",
+                feed.source
+            )))
+        }
+        other => other,
+    };
     let (report, notice) = match outcome {
         FetchOutcome::Fetched(fetched) => {
             // Recorded even if the body then fails to parse: the address did move.
             note_move(&mut state, fetched.moved_to.as_ref());
-            let processed = process_body(context, feed, feed_id, fetched, state.clone(), now).await;
+            // What a successful poll commits: with a discovered feed, where it is.
+            let mut committed = state.clone();
+            let body = if looks_like_html(&fetched.body) {
+                follow_feed_link(&context.fetcher, &feed.source, fetched, now)
+                    .await
+                    .map(|(body, url)| {
+                        note_discovery(&mut committed, url);
+                        body
+                    })
+            } else {
+                Ok(fetched)
+            };
+            let processed = match body {
+                Ok(body) => process_body(context, feed, feed_id, body, committed, now).await,
+                Err(message) => Err(message),
+            };
             match processed {
                 // The new state was committed with the items.
                 Ok(report) => {
@@ -275,14 +314,80 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
 
 /// Fetches and parses a feed once, storing nothing (`check --online`). Returns the number of
 /// items, or what went wrong.
-pub async fn probe_feed(
-    fetcher: &Fetcher,
-    feed: &FeedConfig,
-    caps: Caps,
-) -> Result<usize, String> {
+pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig, caps: Caps) -> Result<usize, String> {
     fetch_feed(fetcher, &feed.source, caps)
         .await
         .map(|parsed| parsed.items.len())
+}
+
+/// Records in `state` that the configured page links the feed at `url` (autodiscovery), to be
+/// polled from now on, and says so when that is news.
+fn note_discovery(state: &mut FeedState, url: String) {
+    if !state.discovered || state.moved_to.as_ref() != Some(&url) {
+        info!(feed_url = %for_log(&url, LOG_CHARS), "discovered the feed the page links; polling it from now on");
+    }
+    state.moved_to = Some(url);
+    state.discovered = true;
+}
+
+/// Autodiscovery: `page`, fetched for `source`, is an HTML page; fetches the first feed it
+/// links (`<link rel="alternate" type="application/rss+xml" href>`, or Atom or JSON Feed).
+/// A link on the configured URL's host counts as configured; one on another host came from
+/// the page's content and goes through the private-address guard. Returns the feed's body
+/// and where it is polled from now on (after its own permanent redirects), or why not.
+async fn follow_feed_link(
+    fetcher: &Fetcher,
+    source: &FeedSource,
+    page: Fetched,
+    now: DateTime<Utc>,
+) -> Result<(Fetched, String), String> {
+    let page_url = Url::parse(&page.final_url)
+        .map_err(|error| format!("an HTML page at {}: {error}", page.final_url))?;
+    let base = page_url.clone();
+    // Reading the page is CPU work on a stranger's HTML: off the runtime, panics contained.
+    let links = guarded(move || Ok(feed_links(&page.body, &base))).await?;
+    let Some(link) = links.into_iter().next() else {
+        return Err(format!(
+            "not a feed: {page_url} is an HTML page that links no feed (no <link rel=\"alternate\" type=\"application/rss+xml\">, atom+xml or feed+json)"
+        ));
+    };
+    debug!(page = %page_url, link = %link, "the page links a feed");
+    let outcome = match source {
+        FeedSource::Http(configured) => {
+            fetcher
+                .fetch_for(&link, configured, &Validators::default(), now)
+                .await
+        }
+        FeedSource::File(_) => {
+            fetcher
+                .fetch_untrusted(&link, &Validators::default(), now)
+                .await
+        }
+    };
+    match outcome {
+        FetchOutcome::Fetched(body) if looks_like_html(&body.body) => Err(format!(
+            "not a feed: the feed link {link} on the page {page_url} leads to another HTML page"
+        )),
+        FetchOutcome::Fetched(body) => {
+            let polled = body.moved_to.clone().unwrap_or_else(|| link.to_string());
+            Ok((body, polled))
+        }
+        other => Err(format!(
+            "feed {link}, linked from the page {page_url}: {}",
+            outcome_error(other)
+        )),
+    }
+}
+
+/// Why a fetch that should have brought a body did not.
+fn outcome_error(outcome: FetchOutcome) -> String {
+    match outcome {
+        FetchOutcome::Fetched(_) => "fetched".into(),
+        FetchOutcome::NotModified { .. } => "http 304 to an unconditional request".into(),
+        FetchOutcome::Throttled { status, .. } => format!("throttled: http {status}"),
+        FetchOutcome::Gone => "gone: http 410".into(),
+        FetchOutcome::Failed(error) => error.to_string(),
+    }
 }
 
 /// Records a permanent move (every redirect on the way a 301 or 308) in `state`, and says so.
@@ -290,7 +395,7 @@ fn note_move(state: &mut FeedState, moved_to: Option<&String>) {
     if let Some(moved) = moved_to
         && state.moved_to.as_ref() != Some(moved)
     {
-        info!(to = %moved, "feed moved permanently (301/308); polling the new address from now on");
+        info!(to = %for_log(moved, LOG_CHARS), "feed moved permanently (301/308); polling the new address from now on");
         state.moved_to = Some(moved.clone());
     }
 }
@@ -310,21 +415,23 @@ pub async fn fetch_feed(
     source: &FeedSource,
     caps: Caps,
 ) -> Result<ParsedFeed, String> {
-    match fetcher
-        .fetch(source, &Validators::default(), Utc::now())
-        .await
-    {
-        FetchOutcome::Fetched(fetched) => parse_feed_capped(
-            &fetched.body,
-            fetched.charset.as_deref(),
-            Some(&fetched.final_url),
-            caps,
-        )
-        .map_err(|error| error.to_string()),
-        FetchOutcome::NotModified { .. } => Err("http 304 to an unconditional request".into()),
-        FetchOutcome::Throttled { status, .. } => Err(format!("throttled: http {status}")),
-        FetchOutcome::Gone => Err("gone: http 410".into()),
-        FetchOutcome::Failed(error) => Err(error.to_string()),
+    let now = Utc::now();
+    match fetcher.fetch(source, &Validators::default(), now).await {
+        FetchOutcome::Fetched(fetched) => {
+            let fetched = if looks_like_html(&fetched.body) {
+                follow_feed_link(fetcher, source, fetched, now).await?.0
+            } else {
+                fetched
+            };
+            parse_feed_capped(
+                &fetched.body,
+                fetched.charset.as_deref(),
+                Some(&fetched.final_url),
+                caps,
+            )
+            .map_err(|error| error.to_string())
+        }
+        other => Err(outcome_error(other)),
     }
 }
 
@@ -435,7 +542,11 @@ async fn attach_articles(context: &PollContext, feed: &FeedConfig, items: &mut [
         }
         match article(context, &url).await {
             Ok(text) => item.article = text,
-            Err(message) => info!(url = %sanitize(&url), error = %message, "no article text"),
+            Err(message) => info!(
+                url = %for_log(&url, LOG_CHARS),
+                error = %for_log(&message, LOG_CHARS),
+                "no article text"
+            ),
         }
     }
     if skipped > 0 {
@@ -648,7 +759,7 @@ fn store_new(
         }
         info!(
             topic = %topic_match.topic,
-            title = %sanitize(&item.title),
+            title = %for_log(&item.title, LOG_CHARS),
             url = %item.url.as_deref().map_or_else(|| "-".into(), sanitize),
             terms = ?terms,
             "match"
@@ -731,7 +842,7 @@ fn fail(
         jitter(),
     );
     warn!(
-        error = %message,
+        error = %for_log(&message, LOG_CHARS),
         consecutive_errors = state.consecutive_errors,
         retry_at = %rfc3339(next_due),
         "poll failed"

@@ -103,7 +103,7 @@ pub(super) fn test(
                         .map(|(topic, hits)| hits.map(|hits| (topic, hits)))
                         .collect::<Result<_, _>>()?,
                 };
-                let mut line = serde_json::to_string(&record)?;
+                let mut line = super::json_line(&record)?;
                 line.push('\n');
                 out.write_all(line.as_bytes())?;
             }
@@ -243,7 +243,7 @@ pub(super) fn backtest(
                 for (kind, changes) in changes {
                     for change in changes {
                         let mut line =
-                            serde_json::to_string(&ChangeRecord::new(kind, &diff.topic, change))?;
+                            super::json_line(&ChangeRecord::new(kind, &diff.topic, change))?;
                         line.push('\n');
                         out.write_all(line.as_bytes())?;
                     }

@@ -109,4 +109,11 @@ CREATE TABLE articles (
     CHECK ((text IS NULL) <> (error IS NULL))
 ) WITHOUT ROWID;
 "#,
+    // 6 (5 is another branch's): feeds found by autodiscovery.
+    r#"
+-- `discovered` says that `url`, where the feed is polled, is a feed linked from the HTML page
+-- at `config_url` (autodiscovery), not the target of a permanent redirect. When that feed
+-- answers 404 or 410, the next poll reads the page again.
+ALTER TABLE feeds ADD COLUMN discovered INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

@@ -187,6 +187,8 @@ impl Store {
                         last_modified =
                             CASE WHEN config_url IS excluded.config_url THEN last_modified END,
                         gone = CASE WHEN config_url IS excluded.config_url THEN gone ELSE 0 END,
+                        discovered =
+                            CASE WHEN config_url IS excluded.config_url THEN discovered ELSE 0 END,
                         url = CASE WHEN config_url IS excluded.config_url THEN url
                                    ELSE excluded.url END,
                         config_url = excluded.config_url
@@ -212,7 +214,7 @@ impl Store {
                 "SELECT etag, last_modified, next_due, last_polled, last_success,
                         consecutive_errors, last_error, last_status,
                         CASE WHEN url IS NOT config_url THEN url END, gone, failing_since,
-                        dead_notified, config_url
+                        dead_notified, config_url, discovered AND url IS NOT config_url
                  FROM feeds WHERE id = ?1",
                 [feed_id],
                 |row| {
@@ -230,6 +232,7 @@ impl Store {
                         failing_since: row.get::<_, Option<i64>>(10)?.map(from_epoch),
                         dead_notified: row.get(11)?,
                         config_url: row.get(12)?,
+                        discovered: row.get(13)?,
                     })
                 },
             )
@@ -289,7 +292,7 @@ impl Store {
                         (SELECT COUNT(*) FROM items i WHERE i.feed_id = f.id),
                         (SELECT COUNT(*) FROM matches m JOIN items i ON i.id = m.item_id
                          WHERE i.feed_id = f.id),
-                        f.next_due, f.last_error
+                        f.next_due, f.last_error, f.discovered AND f.url IS NOT f.config_url
                  FROM feeds f WHERE f.name = ?1",
             )
             .map_err(|source| self.error(source))?;
@@ -311,6 +314,7 @@ impl Store {
                         matches: row.get(10)?,
                         next_due: row.get::<_, Option<i64>>(11)?.map(from_epoch),
                         last_error: row.get(12)?,
+                        discovered: row.get(13)?,
                     })
                 })
                 .optional()
@@ -918,7 +922,7 @@ fn write_state(conn: &Connection, feed_id: i64, state: &FeedState) -> rusqlite::
         "UPDATE feeds SET etag = ?2, last_modified = ?3, next_due = ?4, last_polled = ?5,
                 last_success = ?6, consecutive_errors = ?7, last_error = ?8, last_status = ?9,
                 url = COALESCE(?10, config_url), gone = ?11, failing_since = ?12,
-                dead_notified = ?13
+                dead_notified = ?13, discovered = ?15 AND ?10 IS NOT NULL
          WHERE id = ?1 AND (?14 IS NULL OR config_url IS ?14)",
     )?
     .execute(params![
@@ -936,6 +940,7 @@ fn write_state(conn: &Connection, feed_id: i64, state: &FeedState) -> rusqlite::
         state.failing_since.map(|t| t.timestamp()),
         state.dead_notified,
         state.config_url,
+        state.discovered,
     ])?;
     Ok(())
 }

@@ -191,6 +191,7 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
         last_error: None,
         last_status: Some("ok".into()),
         moved_to: Some("https://a/moved".into()),
+        discovered: true,
         gone: false,
         failing_since: None,
         dead_notified: false,
@@ -198,6 +199,18 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
     };
     store.save_state(ids[0], &state, None, &[]).unwrap();
     assert_eq!(store.feed_state(ids[0]).unwrap(), state);
+    let health = store.feed_health(&["A"]).unwrap();
+    assert!(health[0].discovered);
+    assert_eq!(health[0].url, "https://a/moved");
+    assert_eq!(health[0].config_url.as_deref(), Some("https://a/feed"));
+    // Not discovered without an address of its own.
+    let unmoved = FeedState {
+        moved_to: None,
+        ..state.clone()
+    };
+    store.save_state(ids[0], &unmoved, None, &[]).unwrap();
+    assert!(!store.feed_state(ids[0]).unwrap().discovered);
+    store.save_state(ids[0], &state, None, &[]).unwrap();
     // Same name and URL: same row, state kept.
     let again = store
         .register_feeds(&[("A", "https://a/feed".into())])
@@ -215,6 +228,7 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
         moved.moved_to, None,
         "the config's new URL wins over a redirect"
     );
+    assert!(!moved.discovered, "and over a discovered feed");
     assert_eq!(moved.next_due, state.next_due);
 
     // A 410 stops the feed until the config names another URL.
