@@ -859,7 +859,11 @@ fn write_csv_rows(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
             m.published.map(rfc3339).unwrap_or_default(),
             m.terms.join("; "),
         ];
-        let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
+        // Control characters and bidirectional overrides never reach a terminal or a cell.
+        let line: Vec<String> = fields
+            .iter()
+            .map(|field| csv_field(&sanitize(field)))
+            .collect();
         writeln!(out, "{}", line.join(","))?;
     }
     Ok(())

@@ -21,6 +21,7 @@
 //! | `/wrong-type/html`, `/wrong-type/octet` | a valid feed as `text/html`, `application/octet-stream` |
 //! | `/page.html` | an HTML page linking `/feeds/discovered.xml` as `application/rss+xml` |
 //! | `/page-other-host.html` | the same, linking the feed on `localhost` (another host) |
+//! | `/page-vanishing.html` | a page linking `/vanishing.xml`, a feed on its first request and a 404 after |
 //! | `/html-no-feed.html` | an HTML page without a feed link |
 //! | `/invalid.xml` | XML cut off in the middle of an item |
 //! | `/invalid-ansi.xml` | broken XML whose parse error quotes escape sequences |
@@ -266,6 +267,26 @@ async fn respond(
                 page.as_bytes(),
             )
             .await
+        }
+        "/page-vanishing.html" => {
+            let page = html_page("/vanishing.xml");
+            fixed(
+                stream,
+                200,
+                &[("Content-Type", "text/html")],
+                page.as_bytes(),
+            )
+            .await
+        }
+        "/vanishing.xml" if n == 1 => {
+            let body = rss(
+                "vanishing",
+                &[Entry::linked(
+                    "vanishing-1",
+                    "Vanishing feed: Pyongyang spy satellite",
+                )],
+            );
+            fixed(stream, 200, &[("Content-Type", RSS)], body.as_bytes()).await
         }
         "/html-no-feed.html" => {
             let page = "<!DOCTYPE html><html><head><title>News</title>\
