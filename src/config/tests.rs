@@ -489,3 +489,31 @@ fn fetch_article_defaults_to_never_and_a_feed_can_override_it() {
         "fetch_article must be \"never\", \"short\" or \"always\"",
     );
 }
+
+#[test]
+fn caps_per_poll_have_defaults_and_bounds() {
+    let (config, _) = compile(Path::new("/srv/config/watchword.toml"), "");
+    let daemon = config.unwrap().daemon;
+    assert_eq!(daemon.max_items_per_poll, 1000);
+    assert_eq!(daemon.max_field_chars, 100_000);
+    let (config, diagnostics) = compile(
+        Path::new("/srv/config/watchword.toml"),
+        "[daemon]\nmax_items_per_poll = 50\nmax_field_chars = 5000\n",
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let daemon = config.unwrap().daemon;
+    assert_eq!(
+        (daemon.max_items_per_poll, daemon.max_field_chars),
+        (50, 5000)
+    );
+    check_error(
+        "[daemon]\nmax_items_per_poll = 0\n",
+        "2:22",
+        "must be between 1 and 1000000, not 0",
+    );
+    check_error(
+        "[daemon]\nmax_field_chars = 10\n",
+        "2:19",
+        "must be between 100 and 100000000, not 10",
+    );
+}
