@@ -126,7 +126,7 @@ pub enum PollStatus {
 }
 
 /// Polls one feed and records the outcome. `feed_id` is the feed's row in the store.
-#[tracing::instrument(name = "poll", skip_all, fields(feed = %feed.name, url = %feed.source))]
+#[tracing::instrument(name = "poll", skip_all, fields(feed = %sanitize(&feed.name), url = %feed.source))]
 pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -> PollReport {
     let store = context.store.clone();
     let mut state = match blocking(move || lock(&store).feed_state(feed_id)).await {
