@@ -147,7 +147,9 @@ impl Fetcher {
         let guarded = if daemon.allow_private_targets {
             client.clone()
         } else {
-            build(builder().dns_resolver(guard::GuardedResolver))?
+            // Directly, not through a proxy from the environment: a proxy would resolve the
+            // host itself, past the guard.
+            build(builder().no_proxy().dns_resolver(guard::GuardedResolver))?
         };
         Ok(Fetcher {
             client,

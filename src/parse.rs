@@ -402,7 +402,13 @@ pub fn page_text(bytes: &[u8], charset: Option<&str>) -> String {
     let encoding = encoding_rs::Encoding::for_bom(bytes)
         .map(|(encoding, _)| encoding)
         .or_else(|| charset.and_then(|charset| label(charset.trim().as_bytes())))
-        .or_else(|| meta_charset(&bytes[..bytes.len().min(1024)]).and_then(label))
+        // As browsers do, a page cannot declare itself UTF-16 in a <meta> (it could not have
+        // been read to find the tag): that means UTF-8.
+        .or_else(|| {
+            meta_charset(&bytes[..bytes.len().min(1024)])
+                .and_then(label)
+                .map(encoding_rs::Encoding::output_encoding)
+        })
         .unwrap_or(encoding_rs::UTF_8);
     let (html, _, _) = encoding.decode(bytes);
     crate::text::article_text(&html)

@@ -345,7 +345,7 @@ async fn follow_feed_link(
         .map_err(|error| format!("an HTML page at {}: {error}", page.final_url))?;
     let base = page_url.clone();
     // Reading the page is CPU work on a stranger's HTML: off the runtime, panics contained.
-    let links = guarded(move || Ok(feed_links(&page.body, &base))).await?;
+    let links = run_caught(move || Ok(feed_links(&page.body, &base))).await?;
     let Some(link) = links.into_iter().next() else {
         return Err(format!(
             "not a feed: {page_url} is an HTML page that links no feed (no <link rel=\"alternate\" type=\"application/rss+xml\">, atom+xml or feed+json)"
@@ -483,7 +483,7 @@ async fn process_body(
     };
     let permit = processing().await;
     let task_context = context.clone();
-    let mut fresh = guarded(move || new_items(&task_context, feed_id, fetched)).await?;
+    let mut fresh = run_caught(move || new_items(&task_context, feed_id, fetched)).await?;
     if fresh
         .items
         .iter()
@@ -493,11 +493,12 @@ async fn process_body(
         attach_articles(context, feed, &mut fresh.items).await;
         let _permit = processing().await;
         let (task_context, task_feed) = (context.clone(), feed.clone());
-        guarded(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now)).await
+        run_caught(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now)).await
     } else {
         let (task_context, task_feed) = (context.clone(), feed.clone());
         let report =
-            guarded(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now)).await;
+            run_caught(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now))
+                .await;
         drop(permit);
         report
     }
@@ -522,12 +523,13 @@ fn wants_article(context: &PollContext, feed: &FeedConfig, item: &Item) -> bool 
 /// Gives the new items that want one their article's text: from the cache when their
 /// canonical URL was fetched before (by any feed), else fetched (a URL from feed content, so
 /// through the private-address guard), extracted and cached. One request at a time per host.
-/// A failure leaves the item without an article; it is logged and cached, not retried.
-/// Fetching stops starting new requests after twice the request timeout; the items left
-/// are matched on the feed's text alone.
+/// A page without text for good (a 404, not HTML) is cached as such; a temporary failure
+/// (timeout, 5xx, refused) is only logged, so a later item with the same link tries again.
+/// Either way the item is matched on the feed's text alone. Waiting for hosts and fetching
+/// stop after twice the request timeout; the items left are matched without their article.
 async fn attach_articles(context: &PollContext, feed: &FeedConfig, items: &mut [Item]) {
-    let started = Instant::now();
     let budget = context.config.daemon.timeout * 2;
+    let deadline = Instant::now() + budget;
     let mut skipped = 0;
     for item in items.iter_mut() {
         if !wants_article(context, feed, item) {
@@ -536,17 +538,17 @@ async fn attach_articles(context: &PollContext, feed: &FeedConfig, items: &mut [
         let Some(url) = item.url.clone() else {
             continue;
         };
-        if started.elapsed() > budget {
-            skipped += 1;
-            continue;
-        }
-        match article(context, &url).await {
-            Ok(text) => item.article = text,
-            Err(message) => info!(
-                url = %for_log(&url, LOG_CHARS),
-                error = %for_log(&message, LOG_CHARS),
-                "no article text"
-            ),
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, article(context, &url)).await {
+            Ok(Ok(text)) => item.article = text,
+            Ok(Err(message)) => {
+                info!(
+                    url = %for_log(&url, LOG_CHARS),
+                    error = %for_log(&message, LOG_CHARS),
+                    "no article text"
+                );
+            }
+            Err(_) => skipped += 1,
         }
     }
     if skipped > 0 {
@@ -558,7 +560,8 @@ async fn attach_articles(context: &PollContext, feed: &FeedConfig, items: &mut [
     }
 }
 
-/// The article text of a canonical URL: cached, or fetched now and cached.
+/// The article text of a canonical URL: cached, or fetched now (and cached when the outcome
+/// is final).
 async fn article(context: &PollContext, url: &str) -> Result<String, String> {
     let cached = |context: &PollContext, url: &str| {
         let (store, url) = (context.store.clone(), url.to_string());
@@ -586,57 +589,73 @@ async fn article(context: &PollContext, url: &str) -> Result<String, String> {
         .fetcher
         .fetch_untrusted(&parsed, &Validators::default(), Utc::now())
         .await;
-    let result = match outcome {
-        FetchOutcome::Fetched(page) => {
-            let is_html = page.content_type.as_deref().is_none_or(|content_type| {
-                let content_type = content_type.to_ascii_lowercase();
-                content_type.contains("html") || content_type.starts_with("text/")
-            });
-            if is_html {
-                guarded(move || {
-                    let mut text = page_text(&page.body, page.charset.as_deref());
-                    if let Some((cut, _)) = text.char_indices().nth(ARTICLE_MAX_CHARS) {
-                        text.truncate(cut);
-                    }
-                    Ok(text)
-                })
-                .await
-                .and_then(|text| {
-                    if text.is_empty() {
-                        Err("the page has no text".to_string())
-                    } else {
-                        Ok(text)
-                    }
-                })
-            } else {
-                Err(format!(
-                    "not an HTML page (content-type {})",
-                    page.content_type.unwrap_or_default()
-                ))
-            }
+    let page = match outcome {
+        FetchOutcome::Fetched(page) => page,
+        FetchOutcome::Failed(FetchError::Status { status })
+            if (400..500).contains(&status) && !matches!(status, 408 | 429) =>
+        {
+            return save_article(context, url, Err(format!("http status {status}"))).await;
         }
-        FetchOutcome::NotModified { .. } => Err("http 304 to an unconditional request".into()),
-        FetchOutcome::Throttled { status, .. } => Err(format!("throttled: http {status}")),
-        FetchOutcome::Gone => Err("gone: http 410".into()),
-        FetchOutcome::Failed(error) => Err(error.to_string()),
+        FetchOutcome::Gone => {
+            return save_article(context, url, Err("gone: http 410".into())).await;
+        }
+        FetchOutcome::NotModified { .. } => {
+            return Err("http 304 to an unconditional request".into());
+        }
+        FetchOutcome::Throttled { status, .. } => return Err(format!("throttled: http {status}")),
+        FetchOutcome::Failed(error) => return Err(error.to_string()),
     };
-    let (store, key) = (context.store.clone(), url.to_string());
-    let saved = result.clone();
+    if let Some(content_type) = &page.content_type {
+        let lower = content_type.to_ascii_lowercase();
+        if !(lower.contains("html") || lower.starts_with("text/")) {
+            let why = format!("not a web page (content-type {content_type})");
+            return save_article(context, url, Err(why)).await;
+        }
+    }
+    // Extracting the text of a page is CPU work on up to `max_body` of HTML: it takes a
+    // processing permit like a feed body. (No deadlock: a poll that waits for a host's turn
+    // holds no processing permit.)
+    let _permit = context
+        .processing
+        .acquire()
+        .await
+        .expect("the processing semaphore is never closed");
+    let text = run_caught(move || {
+        let mut text = page_text(&page.body, page.charset.as_deref());
+        if let Some((cut, _)) = text.char_indices().nth(ARTICLE_MAX_CHARS) {
+            text.truncate(cut);
+        }
+        Ok(text)
+    })
+    .await?;
+    let result = if text.is_empty() {
+        Err("the page has no text".to_string())
+    } else {
+        info!(url = %sanitize(url), chars = text.chars().count(), "article fetched");
+        Ok(text)
+    };
+    save_article(context, url, result).await
+}
+
+/// Caches an article's final outcome, and returns it.
+async fn save_article(
+    context: &PollContext,
+    url: &str,
+    result: Result<String, String>,
+) -> Result<String, String> {
+    let (store, key, saved) = (context.store.clone(), url.to_string(), result.clone());
     let now = Utc::now();
     blocking(move || {
         lock(&store).save_article(&key, saved.as_deref().map_err(String::as_str), now)
     })
     .await
     .map_err(|error| error.to_string())?;
-    if let Ok(text) = &result {
-        info!(url = %sanitize(url), chars = text.chars().count(), "article fetched");
-    }
     result
 }
 
 /// Runs `work` on a blocking thread. Parsing and matching run on text written by strangers:
 /// a panic in them (a bug) fails this poll, it does not take the daemon down.
-async fn guarded<T, F>(work: F) -> Result<T, String>
+async fn run_caught<T, F>(work: F) -> Result<T, String>
 where
     F: FnOnce() -> Result<T, String> + Send + 'static,
     T: Send + 'static,
@@ -910,5 +929,33 @@ where
     match tokio::task::spawn_blocking(move || span.in_scope(work)).await {
         Ok(value) => value,
         Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn host_turns_take_one_at_a_time_and_leave_no_entry_behind() {
+        let locks = Arc::new(HostLocks::default());
+        let first = locks.lock("news.example").await;
+        // Another host is not held up.
+        drop(locks.lock("other.example").await);
+        let waiter = {
+            let locks = locks.clone();
+            tokio::spawn(async move {
+                let _turn = locks.lock("news.example").await;
+            })
+        };
+        // The second turn on the same host waits for the first.
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        drop(first);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("the second turn starts once the first ends")
+            .unwrap();
+        assert!(locks.locks.lock().unwrap().is_empty());
     }
 }

@@ -29,6 +29,11 @@ pub fn forbidden(ip: IpAddr) -> Option<&'static str> {
                 Some("a private (unique local)")
             } else if first & 0xffc0 == 0xfe80 || first & 0xffc0 == 0xfec0 {
                 Some("a link-local")
+            } else if (first, v6.segments()[1]) == (0x2001, 0) {
+                // Teredo hides an IPv4 address (obfuscated) behind a relay.
+                Some("a Teredo tunnel")
+            } else if (first, v6.segments()[1], v6.segments()[2]) == (0x64, 0xff9b, 1) {
+                Some("a local NAT64")
             } else {
                 None
             }
@@ -54,6 +59,8 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("a multicast or reserved")
     } else if a == 192 && b == 0 && ip.octets()[2] == 0 {
         Some("an IETF protocol")
+    } else if a == 198 && (b == 18 || b == 19) {
+        Some("a benchmarking (private)")
     } else {
         None
     }
@@ -170,6 +177,9 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a00:1",
             "2002:c0a8:101::1",
+            "198.18.0.1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b:1::a00:1",
         ] {
             assert!(reason(address).is_some(), "{address} should be forbidden");
         }
@@ -195,6 +205,17 @@ mod tests {
         assert!(check_literal(&url("http://127.0.0.1:8080/feed")).is_err());
         assert!(check_literal(&url("http://[::1]/")).is_err());
         assert!(check_literal(&url("http://169.254.169.254/latest/meta-data/")).is_err());
+        // Other spellings of 127.0.0.1 that the URL parser normalises to an IP host.
+        for spelling in [
+            "0x7f.1",
+            "2130706433",
+            "127.1",
+            "017700000001",
+            "[::ffff:7f00:1]",
+        ] {
+            let parsed = url(&format!("http://{spelling}/"));
+            assert!(check_literal(&parsed).is_err(), "{spelling} → {parsed}");
+        }
         assert!(check_literal(&url("https://example.com/")).is_ok());
         assert!(check_literal(&url("https://8.8.8.8/")).is_ok());
     }

@@ -737,10 +737,8 @@ impl Store {
             .map_err(|source| self.error(source))
     }
 
-    /// Every stored item first seen at or after `since` (all without it), oldest first.
-    /// Read-only.
-    /// The cached article of a canonical URL: `Ok(text)`, or `Err(why)` when fetching or
-    /// extracting it failed; `None` when it was never fetched.
+    /// The cached article of a canonical URL: `Ok(text)`, or `Err(why)` when it has none for
+    /// good (a 404, not a web page); `None` when it was never fetched.
     pub fn article(&self, url: &str) -> Result<Option<Result<String, String>>, StoreError> {
         self.conn
             .query_row(
@@ -756,8 +754,8 @@ impl Store {
             .map_err(|source| self.error(source))
     }
 
-    /// Caches the outcome of fetching a URL's article. The first outcome stays: a page is
-    /// fetched at most once.
+    /// Caches the final outcome of fetching a URL's article (its text, or why it has none
+    /// for good). The first outcome stays: a page is fetched at most once.
     pub fn save_article(
         &mut self,
         url: &str,
@@ -778,6 +776,8 @@ impl Store {
         Ok(())
     }
 
+    /// Every stored item first seen at or after `since` (all without it), oldest first.
+    /// Read-only.
     pub fn stored_items(
         &self,
         since: Option<DateTime<Utc>>,

@@ -27,9 +27,17 @@ pub fn article_text(html: &str) -> String {
     let page = Html::parse_document(html);
     for selector in ["article", "main", "[role=main]"] {
         let selector = Selector::parse(selector).expect("a valid selector");
+        // Only the outermost matches: an inner one's text is part of its ancestor's, and
+        // rendering both would be quadratic in the nesting.
         let best = page
             .select(&selector)
-            .map(|element| render_content(element))
+            .filter(|element| {
+                !element
+                    .ancestors()
+                    .filter_map(ElementRef::wrap)
+                    .any(|ancestor| selector.matches(&ancestor))
+            })
+            .map(render_content)
             .max_by_key(String::len)
             .unwrap_or_default();
         if !best.is_empty() {
@@ -40,42 +48,50 @@ pub fn article_text(html: &str) -> String {
         let body = Selector::parse("body").expect("a valid selector");
         page.select(&body)
             .next()
-            .map(|body| render_content(body))
+            .map(render_content)
             .unwrap_or_default()
     })
 }
 
 /// The paragraphs of the element whose own `<p>` children carry the most text, in order.
+/// One walk over the tree, skipping chrome; each paragraph is rendered once to score it.
 fn densest_paragraphs(page: &Html) -> Option<String> {
-    let paragraph = Selector::parse("p").expect("a valid selector");
     // Per parent element (by node id): the text length of its paragraphs, and when it was
     // first seen, so that ties go to the earlier block.
     let mut scores = HashMap::new();
-    for p in page.select(&paragraph) {
-        if p.ancestors()
-            .filter_map(ElementRef::wrap)
-            .any(|ancestor| is_chrome_element(ancestor.value().name()))
-        {
-            continue;
-        }
-        let Some(parent) = p.parent().and_then(ElementRef::wrap) else {
+    let mut stack = vec![page.tree.root().children()];
+    while let Some(children) = stack.last_mut() {
+        let Some(child) = children.next() else {
+            stack.pop();
             continue;
         };
-        let length = render_content(p).chars().count();
+        let Some(element) = ElementRef::wrap(child) else {
+            continue;
+        };
+        let name = element.value().name();
+        if is_skipped_element(name) || is_chrome_element(name) {
+            continue;
+        }
+        if name != "p" {
+            stack.push(child.children());
+            continue;
+        }
+        let Some(parent) = child.parent().and_then(ElementRef::wrap) else {
+            continue;
+        };
+        let length = render_content(element).chars().count();
         let order = scores.len();
         scores.entry(parent.id()).or_insert((0, order, parent)).0 += length;
     }
-    let best = scores
+    let (_, _, parent) = scores
         .into_values()
         .filter(|&(total, ..)| total > 0)
-        .max_by_key(|&(total, order, _)| (total, std::cmp::Reverse(order)))
-        .map(|(_, _, parent)| parent);
-    let parent = best?;
+        .max_by_key(|&(total, order, _)| (total, std::cmp::Reverse(order)))?;
     let texts: Vec<String> = parent
         .children()
         .filter_map(ElementRef::wrap)
         .filter(|child| child.value().name() == "p")
-        .map(|p| render_content(p))
+        .map(render_content)
         .filter(|text| !text.is_empty())
         .collect();
     Some(texts.join(" "))
@@ -173,6 +189,12 @@ mod tests {
         );
         assert_eq!(article_text(""), "");
         assert_eq!(article_text("<html><body><nav>x</nav></body></html>"), "");
+    }
+
+    #[test]
+    fn nested_articles_give_the_outer_text_once() {
+        let page = "<article><p>outer</p><article><p>inner</p></article></article>";
+        assert_eq!(article_text(page), "outer inner");
     }
 
     #[test]

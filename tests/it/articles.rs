@@ -62,7 +62,10 @@ async fn serve(server: &MockServer, story_requests: u64) {
     Mock::given(method("GET"))
         .and(path("/story"))
         .respond_with(
-            ResponseTemplate::new(200).set_body_raw(STORY_PAGE, "text/html; charset=utf-8"),
+            ResponseTemplate::new(200)
+                .set_body_raw(STORY_PAGE, "text/html; charset=utf-8")
+                // Slow enough that both feeds' polls want the page at the same time.
+                .set_delay(std::time::Duration::from_millis(300)),
         )
         .expect(story_requests)
         .mount(server)
@@ -87,7 +90,7 @@ async fn a_headline_only_item_matches_through_its_article_fetched_once() {
     let server = MockServer::start().await;
     serve(&server, 1).await;
     let workspace = Workspace::with_daemon(
-        "fetch_article = \"short\"\nallow_private_targets = true\nper_host = 1",
+        "fetch_article = \"short\"\nallow_private_targets = true\nper_host = 2",
         &feeds(&server),
     );
     let output = workspace.run(&["once"]).await;
