@@ -192,9 +192,10 @@ fn markup_is_ascii(bytes: &[u8]) -> bool {
     }
 }
 
-/// For an XML document with more than `max` items (`item` or `entry` elements, any prefix,
-/// not nested in another), the document cut before item `max + 1` with the elements still
-/// open closed again, and how many items were cut off. `None` when there are not that many,
+/// For an XML document with more than `max` items (`entry` elements in an Atom `feed`,
+/// `item` elements in an `rss` or RDF document; any prefix, not nested in another), the
+/// document cut before item `max + 1` with the elements still open closed again, and how
+/// many items were cut off. `None` when there are not that many, the root is none of those,
 /// or the document is not well-formed enough to cut safely (feed-rs then reads all of it).
 /// A linear scan of the bytes; comments, CDATA sections, processing instructions and the
 /// DOCTYPE are skipped whole, so markup inside them is never counted.
@@ -224,6 +225,8 @@ fn cut_after_items(bytes: &[u8], max: usize) -> Option<(Vec<u8>, usize)> {
     }
 
     let mut open: Vec<&[u8]> = Vec::new();
+    // What an item is called, known from the root element.
+    let mut item_name: Option<&[u8]> = None;
     // The depth of `open` at which the current item started.
     let mut in_item: Option<usize> = None;
     let mut count = 0usize;
@@ -273,7 +276,14 @@ fn cut_after_items(bytes: &[u8], max: usize) -> Option<(Vec<u8>, usize)> {
             let end = tag_end(bytes, start + 1 + len)?;
             let self_closing = bytes[end - 1] == b'/';
             let local = name.rsplit(|&b| b == b':').next().unwrap_or(name);
-            if in_item.is_none() && (local == b"item" || local == b"entry") {
+            if open.is_empty() {
+                item_name = Some(match local {
+                    b"feed" => b"entry",
+                    b"rss" | b"RDF" => b"item",
+                    _ => return None,
+                });
+            }
+            if in_item.is_none() && item_name == Some(local) {
                 count += 1;
                 if count == max.saturating_add(1) {
                     cut = Some((start, open.clone()));

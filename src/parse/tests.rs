@@ -326,3 +326,58 @@ fn page_text_decodes_by_header_meta_or_bom() {
         "ok \u{FFFD}"
     );
 }
+
+#[test]
+fn the_cut_keeps_what_a_whole_parse_keeps_on_random_feeds() {
+    // Every item distinct (N is its number): identical copies are dropped after parsing,
+    // and repeated keys are told apart only among the items kept.
+    const PIECES: &[&str] = &[
+        "<item><guid>G</guid><title>T</title></item>",
+        "<item><title><![CDATA[<item>N</item>]]></title></item>",
+        "<!-- <item> -->",
+        "<item><title a=\"<item>\">q</title><link>https://e.com/N</link></item>",
+        "<?pi <item>?>",
+        "<item><description>&lt;item&gt; AT&amp;T N</description></item>",
+        "<entry><title>an Atom entry in RSS is not an item</title></entry>",
+        "<image><title>i</title></image>",
+        "\n  ",
+    ];
+    let mut rng = fastrand::Rng::with_seed(6);
+    for round in 0..300 {
+        let mut items = String::new();
+        for n in 0..rng.usize(0..30) {
+            let piece = PIECES[rng.usize(..PIECES.len())];
+            items.push_str(
+                &piece
+                    .replace('G', &format!("g{round}-{n}"))
+                    .replace('N', &n.to_string()),
+            );
+        }
+        let document = rss(&items);
+        let whole = parse_feed(document.as_bytes(), None, None);
+        let max = rng.usize(1..10);
+        let capped = parse_feed_capped(document.as_bytes(), None, None, caps(max, 1000));
+        match (whole, capped) {
+            (Ok(whole), Ok(capped)) => {
+                let kept = whole.items.len().min(max);
+                assert_eq!(
+                    capped.items,
+                    whole.items[..kept],
+                    "round {round}: {document}"
+                );
+                assert_eq!(
+                    capped.items.len() + capped.dropped_items,
+                    whole.items.len(),
+                    "round {round}: {document}"
+                );
+            }
+            (Err(_), Err(_)) => {}
+            (whole, capped) => panic!("round {round}: {whole:?} vs {capped:?}\n{document}"),
+        }
+        // Random bytes never panic.
+        let noise: Vec<u8> = (0..rng.usize(0..200))
+            .map(|_| b"<>/!?-[]\"'itemnry x:CDATA"[rng.usize(..25)])
+            .collect();
+        let _ = cut_after_items(&noise, rng.usize(0..4));
+    }
+}
