@@ -11,6 +11,8 @@
 //! | `/drip` | a feed's head at once, then its body at one byte per second |
 //! | `/drip-head` | the status line and headers at one byte per second |
 //! | `/endless` | a chunked feed body that never ends |
+//! | `/endless-headers` | a status line, then header lines that never end |
+//! | `/short-body` | a `Content-Length` of 100,000 and 20 bytes before the connection closes |
 //! | `/gzip-bomb` | `Content-Encoding: gzip`, about 1 MB compressed, 1 GiB of zeros inflated |
 //! | `/loop-a`, `/loop-b` | 302s to each other |
 //! | `/to-file`, `/to-ftp` | a 302 to `file:///etc/passwd`, a 301 to an `ftp:` URL |
@@ -184,6 +186,24 @@ async fn respond(
             loop {
                 chunk(stream, items.as_bytes()).await?;
             }
+        }
+        "/endless-headers" => {
+            stream.write_all(b"HTTP/1.1 200 OK\r\n").await?;
+            let mut n = 0u64;
+            loop {
+                n += 1;
+                stream
+                    .write_all(format!("X-Filler-{n}: {}\r\n", "x".repeat(1000)).as_bytes())
+                    .await?;
+            }
+        }
+        "/short-body" => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {RSS}\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(b"<?xml version=\"1.0\"?>").await?;
+            stream.shutdown().await
         }
         "/gzip-bomb" => {
             let head = format!(
