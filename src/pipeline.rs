@@ -669,7 +669,7 @@ where
 
 /// A fetched body's items that the store has not seen, and what to save with them.
 struct NewItems {
-    /// How many items the feed had.
+    /// How many items the feed had (those past `max_items_per_poll` too).
     n_items: usize,
     items: Vec<Item>,
     validators: Validators,
@@ -692,13 +692,15 @@ fn new_items(context: &PollContext, feed_id: i64, fetched: Fetched) -> Result<Ne
             return Err(message);
         }
     };
-    let n_items = parsed.items.len();
+    let kept = parsed.items.len();
+    // What the feed lists, kept or not.
+    let n_items = kept + parsed.dropped_items;
     if parsed.dropped_items > 0 {
         warn!(
-            kept = n_items,
+            kept,
             dropped = parsed.dropped_items,
             max_items_per_poll = context.config.daemon.max_items_per_poll,
-            "feed lists more items than max_items_per_poll: kept the first {n_items} in feed order, dropped {}",
+            "feed lists more items than max_items_per_poll: kept the first {kept} in feed order, dropped {}",
             parsed.dropped_items
         );
     }

@@ -414,6 +414,11 @@ async fn items_per_poll_and_field_lengths_are_capped_with_a_notice() {
     let (output, took) = once(&workspace).await;
     // Cut before parsing: a feed of 100,000 items costs what one of 250 does.
     assert!(took < Duration::from_secs(20), "once took {took:?}");
+    assert!(
+        stdout(&output).contains("250 new items, 250 new matches (100000 in feed)"),
+        "{}",
+        stdout(&output)
+    );
     let log = stderr(&output);
     let notice = log
         .lines()
