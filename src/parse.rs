@@ -312,10 +312,19 @@ fn cut_after_items(bytes: &[u8], max: usize) -> Option<(Vec<u8>, usize)> {
     Some((shorter, count - max))
 }
 
+/// The longest link kept, in bytes: longer ones are not a real article's address, and would be
+/// stored, logged and printed whole.
+pub const MAX_URL_LEN: usize = 8 * 1024;
+/// The longest guid used as it is in an identity key, in bytes; a longer one is hashed.
+pub const MAX_GUID_LEN: usize = 1024;
+
 /// The canonical form of a link: lower-case scheme and host (the `url` crate does that), no
 /// fragment, no `utm_*` or other tracking parameters, no default port. `None` for links that
-/// are not absolute http(s) URLs.
+/// are not absolute http(s) URLs, or longer than [`MAX_URL_LEN`].
 pub fn canonical_url(link: &str) -> Option<String> {
+    if link.len() > MAX_URL_LEN {
+        return None;
+    }
     let mut url = Url::parse(link.trim()).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
@@ -336,8 +345,9 @@ pub fn canonical_url(link: &str) -> Option<String> {
     Some(url.into())
 }
 
-/// The identity key of an item within its feed: the guid, else the canonical link, else a hash
-/// of title, summary and date. Prefixed so the kinds never collide.
+/// The identity key of an item within its feed: the guid (hashed when longer than
+/// [`MAX_GUID_LEN`]), else the canonical link, else a hash of title, summary and date.
+/// Prefixed so the kinds never collide.
 pub fn identity_key(
     guid: Option<&str>,
     canonical_link: Option<&str>,
@@ -346,6 +356,9 @@ pub fn identity_key(
     date: Option<&str>,
 ) -> String {
     if let Some(guid) = guid.map(str::trim).filter(|g| !g.is_empty()) {
+        if guid.len() > MAX_GUID_LEN {
+            return format!("guid-hash:{}", short_hash(&[guid]));
+        }
         return format!("guid:{guid}");
     }
     if let Some(link) = canonical_link {

@@ -381,3 +381,25 @@ fn the_cut_keeps_what_a_whole_parse_keeps_on_random_feeds() {
         let _ = cut_after_items(&noise, rng.usize(0..4));
     }
 }
+
+#[test]
+fn huge_links_and_guids_are_not_kept_whole() {
+    let link = format!("https://e.com/{}", "a".repeat(MAX_URL_LEN));
+    assert_eq!(canonical_url(&link), None);
+    let guid = "g".repeat(MAX_GUID_LEN + 1);
+    let feed = parse(&rss(&format!(
+        "<item><guid>{guid}</guid><link>{link}</link><title>Long</title></item>"
+    )));
+    let item = &feed.items[0];
+    assert_eq!(item.url, None);
+    assert!(
+        item.key.starts_with("guid-hash:") && item.key.len() < 40,
+        "{}",
+        item.key
+    );
+    // The same guid, the same key.
+    let again = parse(&rss(&format!(
+        "<item><guid>{guid}</guid><title>Long</title></item>"
+    )));
+    assert_eq!(again.items[0].key, item.key);
+}

@@ -409,7 +409,10 @@ async fn items_per_poll_and_field_lengths_are_capped_with_a_notice() {
     let server = Hostile::start().await;
     let workspace = workspace(
         "max_items_per_poll = 250\nmax_field_chars = 20000\nmax_body = \"16MiB\"",
-        &feed_tables(&server, &["/big/100k.xml", "/big/title-5mb.xml"]),
+        &feed_tables(
+            &server,
+            &["/big/100k.xml", "/big/title-5mb.xml", "/big/long-link.xml"],
+        ),
     );
     let (output, took) = once(&workspace).await;
     // Cut before parsing: a feed of 100,000 items costs what one of 250 does.
@@ -458,6 +461,17 @@ async fn items_per_poll_and_field_lengths_are_capped_with_a_notice() {
     let title = long["title"].as_str().unwrap();
     assert_eq!(title.chars().count(), 20_000);
     assert!(title.starts_with("Pyongyang spy satellite lorem ipsum"));
+    // A megabyte link is no link, and a megabyte guid is hashed into the item's key.
+    let long = matches
+        .iter()
+        .find(|m| m["feed"] == "/big/long-link.xml")
+        .expect("the item with a 1 MB link matched");
+    assert!(long["url"].is_null(), "{}", long["url"]);
+    let table = stdout(&workspace.run(&["matches"]).await);
+    assert!(
+        table.lines().all(|line| line.len() < 1024),
+        "a row is too long"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -33,6 +33,7 @@
 //! | `/enc/bom/{utf-8,utf-16le,utf-16be}.xml` | a byte-order mark, no declared encoding |
 //! | `/big/100k.xml` | 100,000 items |
 //! | `/big/title-5mb.xml` | an item whose title is 5 MB |
+//! | `/big/long-link.xml` | an item whose guid and link are 1 MB each |
 //! | `/ansi.xml` | titles with control characters and ANSI escape sequences |
 //! | `/dup-guids.xml` | items sharing one guid, and an identical copy |
 //! | `/rotating.xml` | the same articles under new guids on every request |
@@ -363,6 +364,15 @@ async fn respond(
                 "lorem ipsum dolor sit amet ".repeat(5 * 1024 * 1024 / 27)
             );
             let body = rss("big title", &[Entry::linked("title-5mb", &title)]);
+            fixed(stream, 200, &[("Content-Type", RSS)], body.as_bytes()).await
+        }
+        "/big/long-link.xml" => {
+            let entry = Entry {
+                guid: Some("g".repeat(1 << 20)),
+                title: "Long link: Pyongyang spy satellite".into(),
+                link: Some(format!("http://news.invalid/{}", "a".repeat(1 << 20))),
+            };
+            let body = rss("long link", &[entry]);
             fixed(stream, 200, &[("Content-Type", RSS)], body.as_bytes()).await
         }
         "/ansi.xml" => {
