@@ -656,11 +656,12 @@ async fn escape_sequences_from_feeds_never_reach_a_terminal() {
         "the daemon's first polls",
         || async {
             let log = daemon.log();
-            log.contains("poll failed") && log.matches("match").count() >= 3
+            log.contains("poll failed") && log.matches(": match topic=").count() >= 3
         },
     )
     .await;
     let (_, log) = daemon.stop().await;
+    assert!(log.contains("title=Pyongyang [31mspy satellite [0m ]0;pwned launch"), "{log}");
     assert_terminal_safe("daemon log", &log);
     for format in ["text", "jsonl"] {
         let tested = workspace
