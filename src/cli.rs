@@ -13,9 +13,9 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::fetch::Fetcher;
 use crate::model::{DeliveryState, Match, MatchRecord, Payload, rfc3339};
-use crate::pipeline::{PollStatus, probe_feed};
+use crate::pipeline::{self, PollStatus, probe_feed};
 use crate::store::{DeliveryFilter, MatchFilter, Store};
-use crate::text::sanitize;
+use crate::text::{is_unsafe_char, sanitize};
 use crate::{daemon, opml, tester};
 
 mod testing;
@@ -410,7 +410,7 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
     let results = runtime()?.block_on(async {
         let mut results = Vec::with_capacity(config.feeds.len());
         for feed in &config.feeds {
-            results.push(probe_feed(&fetcher, feed).await);
+            results.push(probe_feed(&fetcher, feed, pipeline::caps(&config)).await);
         }
         results
     });
@@ -496,7 +496,7 @@ fn write_matches(out: &mut impl Write, matches: &[Match], format: Format) -> any
         // io::Error (a closed pipe is success, see `exit_code`).
         Format::Json => {
             let records: Vec<MatchRecord<'_>> = matches.iter().map(Match::record).collect();
-            let mut text = serde_json::to_string_pretty(&records)?;
+            let mut text = json_pretty(&records)?;
             text.push('\n');
             out.write_all(text.as_bytes())?;
         }
@@ -532,7 +532,7 @@ fn write_follow(
         }
         Format::Json => {
             for m in matches {
-                let mut text = serde_json::to_string_pretty(&m.record())?;
+                let mut text = json_pretty(&m.record())?;
                 text.push('\n');
                 out.write_all(text.as_bytes())?;
             }
@@ -550,7 +550,7 @@ fn write_follow(
 
 fn write_jsonl(out: &mut impl Write, matches: &[Match]) -> anyhow::Result<()> {
     for m in matches {
-        let mut line = serde_json::to_string(&m.record())?;
+        let mut line = json_line(&m.record())?;
         line.push('\n');
         out.write_all(line.as_bytes())?;
     }
@@ -567,7 +567,7 @@ fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> {
     };
     let mut out = io::BufWriter::new(io::stdout().lock());
     if format == FeedsFormat::Json {
-        let mut text = serde_json::to_string_pretty(&health)?;
+        let mut text = json_pretty(&health)?;
         text.push('\n');
         out.write_all(text.as_bytes())?;
         out.flush()?;
@@ -609,12 +609,17 @@ fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> {
                 } else {
                     sanitize(h.last_status.as_deref().unwrap_or("never polled"))
                 };
+                let (moved, at) = if h.discovered {
+                    (", discovered", "feed at")
+                } else {
+                    (", moved", "now at")
+                };
                 if h.config_url.is_some() {
-                    status.push_str(", moved");
+                    status.push_str(moved);
                 }
                 let error = match (&h.config_url, &h.last_error) {
-                    (Some(_), Some(error)) => format!("now at {}; {}", h.url, error),
-                    (Some(_), None) => format!("now at {}", h.url),
+                    (Some(_), Some(error)) => format!("{at} {}; {}", h.url, error),
+                    (Some(_), None) => format!("{at} {}", h.url),
                     (None, Some(error)) => error.clone(),
                     (None, None) => String::new(),
                 };
@@ -854,15 +859,54 @@ fn write_csv_rows(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
             m.published.map(rfc3339).unwrap_or_default(),
             m.terms.join("; "),
         ];
-        let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
+        // Control characters and bidirectional overrides never reach a terminal or a cell.
+        let line: Vec<String> = fields
+            .iter()
+            .map(|field| csv_field(&sanitize(field)))
+            .collect();
         writeln!(out, "{}", line.join(","))?;
     }
     Ok(())
 }
 
-/// Quotes a CSV field, and defuses text a spreadsheet would run as a formula.
+/// JSON text of `value` on one line, with every control character, bidirectional control and
+/// line separator escaped (`\u009b`): serde_json escapes only those below U+0020, and a
+/// terminal reads some of the others (C1 controls such as CSI) as commands. The same JSON
+/// value, safe to print.
+pub(crate) fn json_line(value: &impl serde::Serialize) -> serde_json::Result<String> {
+    serde_json::to_string(value).map(escape_controls)
+}
+
+/// [`json_line`], pretty-printed.
+pub(crate) fn json_pretty(value: &impl serde::Serialize) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(value).map(escape_controls)
+}
+
+/// Escapes, as JSON `\uXXXX`, the characters [`sanitize`] would replace. Outside strings JSON
+/// text is ASCII punctuation, digits, letters and whitespace, so any such character is inside
+/// a string, where the escape means the same character.
+fn escape_controls(json: String) -> String {
+    // Structural whitespace stays; inside strings serde_json has escaped these already.
+    let needs_escape = |c: char| is_unsafe_char(c) && !matches!(c, '\n' | '\r' | '\t');
+    if !json.chars().any(needs_escape) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if needs_escape(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Quotes a CSV field, and defuses text a spreadsheet would run as a formula: one starting
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return (OWASP's list), or the full-width
+/// `＝＋－＠` that some spreadsheets read as their ASCII forms, gets a leading `'`.
 fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠']) {
         format!("'{text}")
     } else {
         text.to_string()
@@ -946,6 +990,27 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-1"), "\"'-1\"");
+        assert_eq!(csv_field("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(csv_field("+1"), "\"'+1\"");
+        assert_eq!(csv_field("\tx"), "\"'\tx\"");
+        assert_eq!(csv_field("\rx"), "\"'\rx\"");
+        assert_eq!(csv_field("＝1+1"), "\"'＝1+1\"");
+        assert_eq!(csv_field("a=b"), "a=b");
+    }
+
+    #[test]
+    fn json_output_escapes_every_control_character() {
+        let value = serde_json::json!({"title": "a\u{1b}[31mb\u{9b}c\u{7f}d\u{202e}e\u{2028}f\n"});
+        let line = json_line(&value).unwrap();
+        assert_eq!(
+            line,
+            r#"{"title":"a\u001b[31mb\u009bc\u007fd\u202ee\u2028f\n"}"#
+        );
+        assert!(!line.chars().any(is_unsafe_char));
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, value, "the same JSON value");
+        let pretty = json_pretty(&value).unwrap();
+        assert!(pretty.contains('\n') && pretty.contains("\\u009b"));
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_KEEP_ITEMS: Duration = Duration::from_secs(90 * 24 * 3600);
 /// The shortest `keep_items`: a day.
 pub const MIN_KEEP_ITEMS: Duration = Duration::from_secs(24 * 3600);
+/// `[daemon] max_items_per_poll` when not set: more than almost any feed lists at once.
+pub const DEFAULT_MAX_ITEMS_PER_POLL: usize = 1000;
+/// `[daemon] max_field_chars` when not set: longer than almost any article.
+pub const DEFAULT_MAX_FIELD_CHARS: usize = 100_000;
 /// Where the config is looked for when neither `--config` nor `$WATCHWORD_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "config/watchword.toml";
 /// The environment variable that names the config file.
@@ -84,6 +88,42 @@ pub struct DaemonConfig {
     /// How long unmatched items and finished outbox rows are kept; `None` keeps them
     /// forever (`keep_items = "forever"`).
     pub keep_items: Option<Duration>,
+    /// The most items one poll of a feed keeps (the first ones, in feed order).
+    pub max_items_per_poll: usize,
+    /// The most characters kept of an item's title, summary, content, author or category.
+    pub max_field_chars: usize,
+    /// Whether URLs that come from feed content (item links fetched as articles, redirects
+    /// and feed links to another host) may point at loopback, private, link-local or
+    /// metadata addresses. Off by default: a feed must not reach the operator's network.
+    pub allow_private_targets: bool,
+    /// When to fetch an item's linked page for its text; feeds may override it.
+    pub fetch_article: ArticlePolicy,
+    /// With [`ArticlePolicy::Short`]: an item whose summary and content together have fewer
+    /// characters than this gets its article fetched.
+    pub article_min_chars: usize,
+}
+
+/// When an item's linked page is fetched and its main text matched as the `article` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArticlePolicy {
+    /// Never (the default): only the feed's own text is matched.
+    #[default]
+    Never,
+    /// When the feed gives less than `article_min_chars` of summary and content.
+    Short,
+    /// For every new item with a link.
+    Always,
+}
+
+impl ArticlePolicy {
+    fn parse(text: &str) -> Option<ArticlePolicy> {
+        match text {
+            "never" => Some(ArticlePolicy::Never),
+            "short" => Some(ArticlePolicy::Short),
+            "always" => Some(ArticlePolicy::Always),
+            _ => None,
+        }
+    }
 }
 
 /// One `[[alert]]`: a sink and which matches it takes.
@@ -179,6 +219,8 @@ pub struct FeedConfig {
     pub name: String,
     pub source: FeedSource,
     pub interval: Duration,
+    /// `[daemon] fetch_article` unless the feed sets its own.
+    pub fetch_article: ArticlePolicy,
 }
 
 /// Where a feed's bytes come from.
@@ -321,7 +363,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     let base = path.parent().unwrap_or(Path::new(""));
     let daemon = compile_daemon(&raw.daemon, base, &mut sink);
     let aliases = compile_aliases(&raw.alias, &mut sink);
-    let feeds = compile_feeds(&raw.feed, daemon.interval, base, &mut sink);
+    let feeds = compile_feeds(&raw.feed, &daemon, base, &mut sink);
     let topics = compile_topics(&raw.topic, &aliases, &mut sink);
     let alerts = compile_alerts(&raw.alert, &topics, base, &mut sink);
     let http = raw.http.as_ref().and_then(|http| {
@@ -581,6 +623,11 @@ struct RawDaemon {
     alert_wait: Option<Spanned<String>>,
     dead_after: Option<Spanned<String>>,
     keep_items: Option<Spanned<String>>,
+    max_items_per_poll: Option<Spanned<i64>>,
+    max_field_chars: Option<Spanned<i64>>,
+    allow_private_targets: Option<bool>,
+    fetch_article: Option<Spanned<String>>,
+    article_min_chars: Option<Spanned<i64>>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -611,6 +658,7 @@ struct RawFeed {
     name: Spanned<String>,
     url: Spanned<String>,
     interval: Option<Spanned<String>>,
+    fetch_article: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -702,6 +750,27 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
             }
         },
     };
+    let bounded = |value: &Option<Spanned<i64>>,
+                   range: std::ops::RangeInclusive<usize>,
+                   default: usize,
+                   sink: &mut Diagnostics<'_>| {
+        let Some(value) = value else { return default };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if range.contains(&n) => n,
+            _ => {
+                sink.error(
+                    value.span(),
+                    format!(
+                        "must be between {} and {}, not {}",
+                        range.start(),
+                        range.end(),
+                        value.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    };
     DaemonConfig {
         database,
         interval,
@@ -714,6 +783,33 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
         alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
         dead_after: duration(&raw.dead_after, Duration::from_secs(24 * 3600), sink),
         keep_items: compile_keep_items(&raw.keep_items, sink),
+        max_items_per_poll: bounded(
+            &raw.max_items_per_poll,
+            1..=1_000_000,
+            DEFAULT_MAX_ITEMS_PER_POLL,
+            sink,
+        ),
+        max_field_chars: bounded(
+            &raw.max_field_chars,
+            100..=100_000_000,
+            DEFAULT_MAX_FIELD_CHARS,
+            sink,
+        ),
+        allow_private_targets: raw.allow_private_targets.unwrap_or(false),
+        fetch_article: compile_article_policy(&raw.fetch_article, ArticlePolicy::Never, sink),
+        article_min_chars: match &raw.article_min_chars {
+            None => 200,
+            Some(value) => match usize::try_from(*value.get_ref()) {
+                Ok(n) if n <= 1_000_000 => n,
+                _ => {
+                    sink.error(
+                        value.span(),
+                        format!("must be between 0 and 1000000, not {}", value.get_ref()),
+                    );
+                    200
+                }
+            },
+        },
     }
 }
 
@@ -745,6 +841,25 @@ fn compile_keep_items(
             Some(DEFAULT_KEEP_ITEMS)
         }
     }
+}
+
+/// A `fetch_article` value: `never`, `short` or `always`, else `default` and an error.
+fn compile_article_policy(
+    value: &Option<Spanned<String>>,
+    default: ArticlePolicy,
+    sink: &mut Diagnostics<'_>,
+) -> ArticlePolicy {
+    let Some(value) = value else { return default };
+    ArticlePolicy::parse(value.get_ref()).unwrap_or_else(|| {
+        sink.error(
+            value.span(),
+            format!(
+                "fetch_article must be \"never\", \"short\" or \"always\", not {:?}",
+                value.get_ref()
+            ),
+        );
+        default
+    })
 }
 
 /// A poll interval: a duration of at least [`MIN_INTERVAL`], else `default` and an error.
@@ -811,7 +926,7 @@ fn compile_aliases(
 
 fn compile_feeds(
     raw: &[RawFeed],
-    default_interval: Duration,
+    daemon: &DaemonConfig,
     base: &Path,
     sink: &mut Diagnostics<'_>,
 ) -> Vec<FeedConfig> {
@@ -837,12 +952,14 @@ fn compile_feeds(
                 None
             }
         };
-        let interval = compile_interval(&feed.interval, default_interval, sink);
+        let interval = compile_interval(&feed.interval, daemon.interval, sink);
+        let fetch_article = compile_article_policy(&feed.fetch_article, daemon.fetch_article, sink);
         if let Some(source) = source {
             feeds.push(FeedConfig {
                 name: name.to_string(),
                 source,
                 interval,
+                fetch_article,
             });
         }
     }
@@ -1436,12 +1553,17 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "alert_wait",
         "dead_after",
         "keep_items",
+        "max_items_per_poll",
+        "max_field_chars",
+        "allow_private_targets",
+        "fetch_article",
+        "article_min_chars",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",
         "command", "timeout", "host", "port", "tls", "from", "to",
     ];
-    const FEED: &[&str] = &["name", "url", "interval"];
+    const FEED: &[&str] = &["name", "url", "interval", "fetch_article"];
     const TOPIC: &[&str] = &["id", "title", "query"];
 
     fn check(table: &DeTable<'_>, known: &[&str], found: &mut Vec<(Range<usize>, String)>) {

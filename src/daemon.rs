@@ -227,7 +227,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                             Ok(Some(report)) => report.next_due,
                             Ok(None) => return,
                             Err(error) => {
-                                error!(feed_id, error = %error, "poll task failed; retrying after the interval");
+                                error!(feed_id, error = %crate::text::for_log(&error.to_string(), 300), "poll task failed; retrying after the interval");
                                 Some(Utc::now() + chrono::Duration::from_std(interval).unwrap_or_default())
                             }
                         };
@@ -563,6 +563,7 @@ async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Run
         outbox_written: running.context.outbox_written.clone(),
         metrics: running.context.metrics.clone(),
         processing: running.context.processing.clone(),
+        article_hosts: running.context.article_hosts.clone(),
         config: new.clone(),
     };
     Some(Running {
@@ -758,6 +759,7 @@ async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<i64>, Alerter
         outbox_written: alerter.waker(),
         metrics: Arc::new(Metrics::default()),
         processing: Arc::new(Semaphore::new(processing_permits())),
+        article_hosts: Arc::default(),
         config: Arc::new(config),
     };
     Ok((context, feed_ids, alerter))

@@ -2,6 +2,13 @@
 //! validators, a total deadline, a redirect limit, and a body cap enforced while streaming
 //! (after decompression). Local files are read the same way. Expected non-success — not
 //! modified, throttled, gone, failed — is a [`FetchOutcome`], not an error.
+//!
+//! URLs from the config are trusted; URLs from feed content (and redirects to another host)
+//! go through [`guard`], which keeps them off private networks unless the config allows it.
+
+mod guard;
+
+pub use guard::same_host;
 
 use std::path::Path;
 use std::time::Duration;
@@ -74,6 +81,9 @@ pub enum FetchError {
     Network(String),
     #[error("cannot read {path}: {message}")]
     File { path: String, message: String },
+    /// A URL from feed content that points at a private network.
+    #[error("refused {url}: {reason} (set [daemon] allow_private_targets = true to allow)")]
+    Refused { url: String, reason: String },
 }
 
 /// A POST to send (a webhook alert).
@@ -104,7 +114,12 @@ pub const POST_BODY_EXCERPT: usize = 512;
 /// The HTTP client and limits, shared by every poll of the process.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
+    /// For URLs from the config (and the same host): may reach any address.
     client: reqwest::Client,
+    /// For URLs from feed content: its resolver drops forbidden addresses. The same client
+    /// as `client` when `allow_private_targets` is set.
+    guarded: reqwest::Client,
+    allow_private: bool,
     /// Largest body accepted, after decompression.
     max_body: u64,
     /// Deadline for a whole request, body included (also enforced around file reads).
@@ -114,16 +129,32 @@ pub struct Fetcher {
 impl Fetcher {
     /// Builds the one client of the process.
     pub fn new(daemon: &DaemonConfig) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("watchword/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(daemon.connect_timeout)
-            .timeout(daemon.timeout)
-            // Redirects are followed by hand (`fetch_http`), to tell permanent moves apart.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| FetchError::Network(error_chain(&e)))?;
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(concat!("watchword/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(daemon.connect_timeout)
+                .timeout(daemon.timeout)
+                // Redirects are followed by hand (`fetch_http`), to tell permanent moves
+                // apart and to check each hop.
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let build = |builder: reqwest::ClientBuilder| {
+            builder
+                .build()
+                .map_err(|e| FetchError::Network(error_chain(&e)))
+        };
+        let client = build(builder())?;
+        let guarded = if daemon.allow_private_targets {
+            client.clone()
+        } else {
+            // Directly, not through a proxy from the environment: a proxy would resolve the
+            // host itself, past the guard.
+            build(builder().no_proxy().dns_resolver(guard::GuardedResolver))?
+        };
         Ok(Fetcher {
             client,
+            guarded,
+            allow_private: daemon.allow_private_targets,
             max_body: daemon.max_body,
             timeout: daemon.timeout,
         })
@@ -139,10 +170,51 @@ impl Fetcher {
         let deadline = self.timeout + Duration::from_secs(1);
         let work = async {
             match source {
-                FeedSource::Http(url) => self.fetch_http(url.as_str(), validators, now).await,
+                FeedSource::Http(url) => self.fetch_http(url, Some(url), validators, now).await,
                 FeedSource::File(path) => self.read_file(path).await,
             }
         };
+        match tokio::time::timeout(deadline, work).await {
+            Ok(outcome) => outcome,
+            Err(_) => FetchOutcome::Failed(FetchError::Timeout(self.timeout)),
+        }
+    }
+
+    /// Fetches a URL that came from feed content (an item link, a feed link discovered on
+    /// another host): refused when it, or a redirect, leads to a loopback, private,
+    /// link-local or metadata address, unless `allow_private_targets` is set.
+    pub async fn fetch_untrusted(
+        &self,
+        url: &url::Url,
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> FetchOutcome {
+        self.fetch_guarded(url, None, validators, now).await
+    }
+
+    /// Fetches `url` on behalf of the configured URL `configured` (a feed that moved, a
+    /// feed link discovered on a page): hops on `configured`'s host are trusted, any other
+    /// host is checked as in [`Fetcher::fetch_untrusted`].
+    pub async fn fetch_for(
+        &self,
+        url: &url::Url,
+        configured: &url::Url,
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> FetchOutcome {
+        self.fetch_guarded(url, Some(configured), validators, now)
+            .await
+    }
+
+    async fn fetch_guarded(
+        &self,
+        url: &url::Url,
+        configured: Option<&url::Url>,
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> FetchOutcome {
+        let deadline = self.timeout + Duration::from_secs(1);
+        let work = self.fetch_http(url, configured, validators, now);
         match tokio::time::timeout(deadline, work).await {
             Ok(outcome) => outcome,
             Err(_) => FetchOutcome::Failed(FetchError::Timeout(self.timeout)),
@@ -220,23 +292,33 @@ impl Fetcher {
         }
     }
 
+    /// GET with redirects followed by hand. `configured` is the config's URL when the fetch
+    /// is for it: hops on its host are trusted, any other goes through the guard.
     async fn fetch_http(
         &self,
-        url: &str,
+        url: &url::Url,
+        configured: Option<&url::Url>,
         validators: &Validators,
         now: DateTime<Utc>,
     ) -> FetchOutcome {
-        let mut current = match url::Url::parse(url) {
-            Ok(url) => url,
-            Err(error) => {
-                return FetchOutcome::Failed(FetchError::Network(format!("{url}: {error}")));
-            }
-        };
+        let mut current = url.clone();
         // Permanent only while every hop is: one temporary hop means "ask here again".
         let mut all_permanent = true;
         let mut redirects = 0;
         let mut response = loop {
-            let mut request = self.client.get(current.as_str()).header(
+            let trusted = configured.is_some_and(|configured| same_host(configured, &current));
+            let client = if trusted || self.allow_private {
+                &self.client
+            } else {
+                if let Err(reason) = guard::check_literal(&current) {
+                    return FetchOutcome::Failed(FetchError::Refused {
+                        url: current.to_string(),
+                        reason,
+                    });
+                }
+                &self.guarded
+            };
+            let mut request = client.get(current.as_str()).header(
                 reqwest::header::ACCEPT,
                 "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
             );
@@ -248,7 +330,7 @@ impl Fetcher {
             }
             let response = match request.send().await {
                 Ok(response) => response,
-                Err(error) => return FetchOutcome::Failed(self.classify(&error)),
+                Err(error) => return FetchOutcome::Failed(self.classify(&error, &current)),
             };
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
@@ -330,7 +412,7 @@ impl Fetcher {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(error) => return FetchOutcome::Failed(self.classify(&error)),
+                Err(error) => return FetchOutcome::Failed(self.classify(&error, &current)),
             }
         }
         let content_type = header_str(&headers, CONTENT_TYPE).map(str::to_string);
@@ -383,7 +465,17 @@ impl Fetcher {
         })
     }
 
-    fn classify(&self, error: &reqwest::Error) -> FetchError {
+    fn classify(&self, error: &reqwest::Error, url: &url::Url) -> FetchError {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(cause) = source {
+            if let Some(refusal) = cause.downcast_ref::<guard::Refusal>() {
+                return FetchError::Refused {
+                    url: url.to_string(),
+                    reason: refusal.to_string(),
+                };
+            }
+            source = cause.source();
+        }
         classify(error, self.timeout)
     }
 }

@@ -29,7 +29,12 @@ fn main() {
     if let Err(error) = watchword::cli::run(cli) {
         let code = watchword::cli::exit_code(&error);
         if code != 0 {
-            eprintln!("watchword: {error:#}");
+            // Errors can quote feed text (`test --feed`): no escape sequence reaches the
+            // terminal.
+            eprintln!(
+                "watchword: {}",
+                watchword::text::sanitize_lines(&format!("{error:#}"))
+            );
         }
         std::process::exit(code);
     }

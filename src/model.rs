@@ -21,6 +21,8 @@ pub struct Item {
     pub summary: String,
     /// Plain-text content (often empty: many feeds carry only a summary).
     pub content: String,
+    /// The main text of the linked page, when it was fetched (`fetch_article`); else empty.
+    pub article: String,
     pub authors: Vec<String>,
     pub categories: Vec<String>,
     /// The date the feed gives (published, else updated); never used to gate matching.
@@ -55,9 +57,13 @@ pub struct FeedState {
     pub last_error: Option<String>,
     /// Short status of the last poll: `ok`, `not modified`, `http 503`, `gone`, `error`, …
     pub last_status: Option<String>,
-    /// Where the feed moved by a permanent redirect (301, 308); polled instead of the
-    /// configured URL until the config names another.
+    /// Where the feed moved by a permanent redirect (301, 308), or the feed that the HTML
+    /// page at the configured URL links (see `discovered`); polled instead of the configured
+    /// URL until the config names another.
     pub moved_to: Option<String>,
+    /// `moved_to` is a feed found by autodiscovery on the page at the configured URL: a 404
+    /// or 410 there sends the next poll back to the page.
+    pub discovered: bool,
     /// A 410 Gone: the feed is not polled again until the config names another URL.
     pub gone: bool,
     /// The first failure since the last success.
@@ -74,10 +80,14 @@ pub struct FeedState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeedHealth {
     pub name: String,
-    /// Where the feed is polled (after a permanent redirect, the new address).
+    /// Where the feed is polled (after a permanent redirect, the new address; after
+    /// autodiscovery, the feed the configured page links).
     pub url: String,
-    /// The address the config gives, when a redirect moved the feed elsewhere.
+    /// The address the config gives, when a redirect or autodiscovery moved the feed
+    /// elsewhere.
     pub config_url: Option<String>,
+    /// `url` is a feed linked from the HTML page at `config_url` (autodiscovery).
+    pub discovered: bool,
     pub last_success: Option<DateTime<Utc>>,
     pub last_polled: Option<DateTime<Utc>>,
     pub last_status: Option<String>,

@@ -60,9 +60,18 @@ fn outline(element: &BytesStart<'_>) -> Result<Option<OpmlFeed>, String> {
     let Some(url) = url.filter(|url| !url.is_empty()) else {
         return Ok(None);
     };
+    // A name from someone else's file goes into the config and the logs: no control
+    // characters, whitespace collapsed.
+    let clean = |name: String| {
+        crate::text::sanitize(&name)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let name = title
+        .map(clean)
         .filter(|t| !t.is_empty())
-        .or(text.filter(|t| !t.is_empty()))
+        .or(text.map(clean).filter(|t| !t.is_empty()))
         .unwrap_or_else(|| url.clone());
     Ok(Some(OpmlFeed { name, url }))
 }
@@ -96,6 +105,16 @@ mod tests {
 
     use super::*;
     use crate::config::FeedSource;
+
+    #[test]
+    fn names_lose_control_characters() {
+        let xml = "<opml version=\"2.0\"><body>\
+            <outline type=\"rss\" title=\"Evil&#x1b;[31m  red&#x202e;\" xmlUrl=\"https://e.example/rss\"/>\
+            <outline type=\"rss\" title=\"&#x1b;\" text=\"Fallback\" xmlUrl=\"https://f.example/rss\"/>\
+            </body></opml>";
+        let names: Vec<String> = parse(xml).unwrap().into_iter().map(|f| f.name).collect();
+        assert_eq!(names, ["Evil [31m red", "Fallback"]);
+    }
 
     #[test]
     fn reads_nested_outlines_and_skips_folders() {
@@ -133,6 +152,7 @@ mod tests {
             name: "Wire & \"Co\"".into(),
             source: FeedSource::Http("https://wire.example/rss?a=1&b=2".parse().unwrap()),
             interval: Duration::from_secs(900),
+            fetch_article: Default::default(),
         }];
         let parsed = parse(&render(&feeds)).unwrap();
         assert_eq!(parsed[0].name, "Wire & \"Co\"");

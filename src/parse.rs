@@ -20,6 +20,27 @@ pub struct ParsedFeed {
     pub title: Option<String>,
     /// Items in feed order, with identity keys unique within the feed.
     pub items: Vec<Item>,
+    /// Items left out by [`Caps::max_items`] (the feed had this many more).
+    pub dropped_items: usize,
+    /// Fields cut to [`Caps::max_field_chars`].
+    pub truncated_fields: usize,
+}
+
+/// How much of one feed a parse keeps: its first `max_items` items in feed order, and at most
+/// `max_field_chars` characters of each text field (title, summary, content, each author
+/// and category).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub max_items: usize,
+    pub max_field_chars: usize,
+}
+
+impl Caps {
+    /// Keep everything.
+    pub const NONE: Caps = Caps {
+        max_items: usize::MAX,
+        max_field_chars: usize::MAX,
+    };
 }
 
 /// Why bytes did not parse as a feed.
@@ -63,14 +84,83 @@ pub fn parse_feed(
     charset: Option<&str>,
     base_url: Option<&str>,
 ) -> Result<ParsedFeed, ParseError> {
+    parse_feed_capped(bytes, charset, base_url, Caps::NONE)
+}
+
+/// [`parse_feed`] keeping only what `caps` allow. An XML feed with more items than
+/// `caps.max_items` is cut after them *before* feed-rs reads it (whose model of a feed takes
+/// some 25 times the document's size in memory), so a feed of 100,000 items costs what one of
+/// `max_items` does.
+pub fn parse_feed_capped(
+    bytes: &[u8],
+    charset: Option<&str>,
+    base_url: Option<&str>,
+    caps: Caps,
+) -> Result<ParsedFeed, ParseError> {
     let bytes = to_utf8_if_needed(bytes, charset);
-    let feed = match parse_with_feed_rs(&bytes, base_url) {
+    let cut = if caps.max_items < usize::MAX && markup_is_ascii(&bytes) {
+        cut_after_items(&bytes, caps.max_items)
+    } else {
+        None
+    };
+    let mut parsed = match cut {
+        Some((shorter, dropped)) => match parse_document(&shorter, base_url) {
+            Ok(mut parsed) => {
+                parsed.dropped_items = dropped;
+                parsed
+            }
+            // The cut is a shortcut: if the shorter document does not parse, the whole one
+            // decides.
+            Err(_) => parse_document(&bytes, base_url)?,
+        },
+        None => parse_document(&bytes, base_url)?,
+    };
+    // JSON feeds, and XML the cut declined.
+    if parsed.items.len() > caps.max_items {
+        parsed.dropped_items += parsed.items.len() - caps.max_items;
+        parsed.items.truncate(caps.max_items);
+    }
+    if caps.max_field_chars < usize::MAX {
+        let max = caps.max_field_chars;
+        for item in &mut parsed.items {
+            let mut cut = 0;
+            for field in [&mut item.title, &mut item.summary, &mut item.content]
+                .into_iter()
+                .chain(item.authors.iter_mut())
+                .chain(item.categories.iter_mut())
+            {
+                cut += usize::from(truncate_chars(field, max));
+            }
+            parsed.truncated_fields += cut;
+        }
+        if let Some(title) = &mut parsed.title {
+            parsed.truncated_fields += usize::from(truncate_chars(title, max));
+        }
+    }
+    Ok(parsed)
+}
+
+/// Cuts `text` to its first `max` characters; says whether it did.
+pub fn truncate_chars(text: &mut String, max: usize) -> bool {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => {
+            text.truncate(end);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Parses a whole document (already UTF-8, or in an encoding feed-rs reads from its
+/// declaration), repairing bare ampersands if the first try fails.
+fn parse_document(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, ParseError> {
+    let feed = match parse_with_feed_rs(bytes, base_url) {
         Ok(feed) => feed,
         Err(first_error) => {
             // A bare `&` (as in "AT&T") is the most common breakage in the wild: repair and
             // retry once, keeping the first error if the repair does not help.
-            let repaired = repair_ampersands(&bytes);
-            if repaired.as_slice() == bytes.as_ref() {
+            let repaired = repair_ampersands(bytes);
+            if repaired.as_slice() == bytes {
                 return Err(first_error);
             }
             parse_with_feed_rs(&repaired, base_url).map_err(|_| first_error)?
@@ -83,13 +173,158 @@ pub fn parse_feed(
         .filter(|title| !title.is_empty());
     let mut items: Vec<Item> = feed.entries.iter().map(item_from_entry).collect();
     disambiguate_repeated_keys(&mut items);
-    Ok(ParsedFeed { title, items })
+    Ok(ParsedFeed {
+        title,
+        items,
+        dropped_items: 0,
+        truncated_fields: 0,
+    })
 }
+
+/// Whether markup bytes (`<`, `>`, quotes, `/`) in `bytes` are always markup: UTF-8, or a
+/// declared encoding whose multi-byte sequences never use ASCII bytes in that range (not
+/// ISO-2022-JP, say). Only then can [`cut_after_items`] read the bytes without decoding.
+fn markup_is_ascii(bytes: &[u8]) -> bool {
+    match declared_encoding(bytes) {
+        None => true,
+        Some(label) => encoding_rs::Encoding::for_label(label.trim().as_bytes())
+            .is_some_and(|encoding| encoding.is_ascii_compatible()),
+    }
+}
+
+/// For an XML document with more than `max` items (`entry` elements in an Atom `feed`,
+/// `item` elements in an `rss` or RDF document; any prefix, not nested in another), the
+/// document cut before item `max + 1` with the elements still open closed again, and how
+/// many items were cut off. `None` when there are not that many, the root is none of those,
+/// or the document is not well-formed enough to cut safely (feed-rs then reads all of it).
+/// A linear scan of the bytes; comments, CDATA sections, processing instructions and the
+/// DOCTYPE are skipped whole, so markup inside them is never counted.
+fn cut_after_items(bytes: &[u8], max: usize) -> Option<(Vec<u8>, usize)> {
+    fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+        haystack
+            .get(from..)?
+            .windows(needle.len())
+            .position(|window| window == needle)
+            .map(|at| from + at)
+    }
+    /// The end (index of `>`) of a tag starting at `from`, skipping quoted attribute values.
+    fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
+        let mut quote = None;
+        for (i, &byte) in bytes.iter().enumerate().skip(from) {
+            match (quote, byte) {
+                (None, b'"' | b'\'') => quote = Some(byte),
+                (Some(open), _) if byte == open => quote = None,
+                (None, b'>') => return Some(i),
+                _ => {}
+            }
+        }
+        None
+    }
+    fn is_name_end(byte: u8) -> bool {
+        byte.is_ascii_whitespace() || matches!(byte, b'/' | b'>')
+    }
+
+    let mut open: Vec<&[u8]> = Vec::new();
+    // What an item is called, known from the root element.
+    let mut item_name: Option<&[u8]> = None;
+    // The depth of `open` at which the current item started.
+    let mut in_item: Option<usize> = None;
+    let mut count = 0usize;
+    let mut cut: Option<(usize, Vec<&[u8]>)> = None;
+    let mut at = 0;
+    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'<') {
+        let start = at + offset;
+        let rest = &bytes[start..];
+        at = if rest.starts_with(b"<!--") {
+            find(bytes, start + 4, b"-->")? + 3
+        } else if rest.starts_with(b"<![CDATA[") {
+            find(bytes, start + 9, b"]]>")? + 3
+        } else if rest.starts_with(b"<?") {
+            find(bytes, start + 2, b"?>")? + 2
+        } else if rest.starts_with(b"<!") {
+            // A DOCTYPE, perhaps with an internal subset in brackets.
+            let mut depth = 0usize;
+            let mut end = None;
+            for (i, &byte) in bytes.iter().enumerate().skip(start + 2) {
+                match byte {
+                    b'[' => depth += 1,
+                    b']' => depth = depth.saturating_sub(1),
+                    b'>' if depth == 0 => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            end? + 1
+        } else if let Some(name_and_rest) = rest.strip_prefix(b"</") {
+            let len = name_and_rest.iter().position(|&b| is_name_end(b))?;
+            let name = &name_and_rest[..len];
+            if open.pop()? != name {
+                return None;
+            }
+            if in_item == Some(open.len()) {
+                in_item = None;
+            }
+            tag_end(bytes, start + 2 + len)? + 1
+        } else {
+            let len = rest[1..].iter().position(|&b| is_name_end(b))?;
+            if len == 0 {
+                return None;
+            }
+            let name = &rest[1..1 + len];
+            let end = tag_end(bytes, start + 1 + len)?;
+            let self_closing = bytes[end - 1] == b'/';
+            let local = name.rsplit(|&b| b == b':').next().unwrap_or(name);
+            if open.is_empty() {
+                item_name = Some(match local {
+                    b"feed" => b"entry",
+                    b"rss" | b"RDF" => b"item",
+                    _ => return None,
+                });
+            }
+            if in_item.is_none() && item_name == Some(local) {
+                count += 1;
+                if count == max.saturating_add(1) {
+                    cut = Some((start, open.clone()));
+                }
+                if !self_closing {
+                    in_item = Some(open.len());
+                }
+            }
+            if !self_closing {
+                open.push(name);
+            }
+            end + 1
+        };
+    }
+    let (cut_at, still_open) = cut?;
+    if !open.is_empty() {
+        return None;
+    }
+    let mut shorter = Vec::with_capacity(cut_at + 64);
+    shorter.extend_from_slice(&bytes[..cut_at]);
+    for name in still_open.iter().rev() {
+        shorter.extend_from_slice(b"</");
+        shorter.extend_from_slice(name);
+        shorter.push(b'>');
+    }
+    Some((shorter, count - max))
+}
+
+/// The longest link kept, in bytes: longer ones are not a real article's address, and would be
+/// stored, logged and printed whole.
+pub const MAX_URL_LEN: usize = 8 * 1024;
+/// The longest guid used as it is in an identity key, in bytes; a longer one is hashed.
+pub const MAX_GUID_LEN: usize = 1024;
 
 /// The canonical form of a link: lower-case scheme and host (the `url` crate does that), no
 /// fragment, no `utm_*` or other tracking parameters, no default port. `None` for links that
-/// are not absolute http(s) URLs.
+/// are not absolute http(s) URLs, or longer than [`MAX_URL_LEN`].
 pub fn canonical_url(link: &str) -> Option<String> {
+    if link.len() > MAX_URL_LEN {
+        return None;
+    }
     let mut url = Url::parse(link.trim()).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;
@@ -110,8 +345,9 @@ pub fn canonical_url(link: &str) -> Option<String> {
     Some(url.into())
 }
 
-/// The identity key of an item within its feed: the guid, else the canonical link, else a hash
-/// of title, summary and date. Prefixed so the kinds never collide.
+/// The identity key of an item within its feed: the guid (hashed when longer than
+/// [`MAX_GUID_LEN`]), else the canonical link, else a hash of title, summary and date.
+/// Prefixed so the kinds never collide.
 pub fn identity_key(
     guid: Option<&str>,
     canonical_link: Option<&str>,
@@ -120,6 +356,9 @@ pub fn identity_key(
     date: Option<&str>,
 ) -> String {
     if let Some(guid) = guid.map(str::trim).filter(|g| !g.is_empty()) {
+        if guid.len() > MAX_GUID_LEN {
+            return format!("guid-hash:{}", short_hash(&[guid]));
+        }
         return format!("guid:{guid}");
     }
     if let Some(link) = canonical_link {
@@ -178,6 +417,63 @@ fn parse_with_feed_rs(
     }
 }
 
+/// The main text of a fetched web page (an item's linked article): decoded by its byte-order
+/// mark, else the HTTP `charset`, else a `<meta charset>` near its start, else as UTF-8 (bad
+/// bytes replaced), then reduced to its article (`text::article_text`).
+pub fn page_text(bytes: &[u8], charset: Option<&str>) -> String {
+    let label = |label: &[u8]| encoding_rs::Encoding::for_label(label);
+    let encoding = encoding_rs::Encoding::for_bom(bytes)
+        .map(|(encoding, _)| encoding)
+        .or_else(|| charset.and_then(|charset| label(charset.trim().as_bytes())))
+        // As browsers do, a page cannot declare itself UTF-16 in a <meta> (it could not have
+        // been read to find the tag): that means UTF-8.
+        .or_else(|| {
+            meta_charset(&bytes[..bytes.len().min(1024)])
+                .and_then(label)
+                .map(encoding_rs::Encoding::output_encoding)
+        })
+        .unwrap_or(encoding_rs::UTF_8);
+    let (html, _, _) = encoding.decode(bytes);
+    crate::text::article_text(&html)
+}
+
+/// The value of `charset=` in the first `<meta` tag that has one (`<meta charset="x">` or
+/// `<meta http-equiv="content-type" content="text/html; charset=x">`), as bytes.
+fn meta_charset(head: &[u8]) -> Option<&[u8]> {
+    let lower = head.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(found) = find_bytes(&lower[from..], b"<meta") {
+        let start = from + found;
+        let end = lower[start..]
+            .iter()
+            .position(|&b| b == b'>')
+            .map_or(lower.len(), |end| start + end);
+        if let Some(at) = find_bytes(&lower[start..end], b"charset=") {
+            let value = start + at + b"charset=".len();
+            let value = value
+                + lower[value..end]
+                    .iter()
+                    .take_while(|&&b| b == b'"' || b == b'\'' || b == b' ')
+                    .count();
+            let len = lower[value..end]
+                .iter()
+                .take_while(|&&b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.')
+                })
+                .count();
+            return (len > 0).then(|| &head[value..value + len]);
+        }
+        from = end;
+    }
+    None
+}
+
+fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
 /// The text of a caught panic's payload.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -215,6 +511,7 @@ fn item_from_entry(entry: &Entry) -> Item {
         title,
         summary,
         content,
+        article: String::new(),
         authors: entry
             .authors
             .iter()

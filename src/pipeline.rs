@@ -2,6 +2,7 @@
 //! feed's next due time. The daemon and `once` both call [`poll_feed`]; only this module knows
 //! the order of the stages. A failing feed is a [`PollReport`], never an error.
 
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,17 +12,20 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::{debug, info, warn};
 use url::Url;
 
-use crate::config::{Config, FeedConfig, FeedSource};
+use crate::config::{ArticlePolicy, Config, FeedConfig, FeedSource};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
 use crate::metrics::{Metrics, PollOutcome};
 use crate::model::{
     AlertRoute, FeedState, Item, MatchedItem, Notice, NoticeKind, TopicMatch, rfc3339,
 };
-use crate::parse::{ParsedFeed, panic_message, parse_feed};
+use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
-use crate::text::sanitize;
+use crate::text::{feed_links, for_log, looks_like_html, sanitize};
+
+/// The most characters of one feed-derived value (a title, an error) in a log line.
+const LOG_CHARS: usize = 300;
 
 /// What a poll needs besides the feed: the HTTP client, the store, the compiled topics, and
 /// where logged matches go next (the alert routes, and the worker to wake).
@@ -40,6 +44,59 @@ pub struct PollContext {
     /// work: the daemon gives about one per core. Fetches wait on the network and run many
     /// at once; more bodies processed at once than cores only holds more of them in memory.
     pub processing: Arc<Semaphore>,
+    /// One lock per host for article fetches, shared by all polls: at most one request at a
+    /// time to a site, however many feeds link to it.
+    pub article_hosts: Arc<HostLocks>,
+}
+
+/// A lock per host name, created on first use and dropped when nobody holds or waits for it.
+#[derive(Debug, Default)]
+pub struct HostLocks {
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl HostLocks {
+    /// Waits for `host`'s turn; the turn ends when the guard is dropped.
+    async fn lock(&self, host: &str) -> HostTurn<'_> {
+        let lock = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(host.to_string())
+            .or_default()
+            .clone();
+        let guard = lock.clone().lock_owned().await;
+        HostTurn {
+            locks: self,
+            host: host.to_string(),
+            guard: Some(guard),
+        }
+    }
+}
+
+/// A host's turn (see [`HostLocks::lock`]).
+struct HostTurn<'a> {
+    locks: &'a HostLocks,
+    host: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for HostTurn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut locks = self
+            .locks
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Only the map holds it: nobody waits, so the entry can go.
+        if locks
+            .get(&self.host)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            locks.remove(&self.host);
+        }
+    }
 }
 
 /// How one poll went, for the log, `once` and the scheduler.
@@ -69,7 +126,7 @@ pub enum PollStatus {
 }
 
 /// Polls one feed and records the outcome. `feed_id` is the feed's row in the store.
-#[tracing::instrument(name = "poll", skip_all, fields(feed = %feed.name, url = %feed.source))]
+#[tracing::instrument(name = "poll", skip_all, fields(feed = %sanitize(&feed.name), url = %feed.source))]
 pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -> PollReport {
     let store = context.store.clone();
     let mut state = match blocking(move || lock(&store).feed_state(feed_id)).await {
@@ -96,44 +153,76 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
             next_due: None,
         };
     }
-    let source = match (&feed.source, &state.moved_to) {
-        (FeedSource::Http(_), Some(moved)) => match Url::parse(moved) {
-            Ok(url) => FeedSource::Http(url),
-            Err(_) => feed.source.clone(),
-        },
-        _ => feed.source.clone(),
+    // A feed that moved is polled at its new address, which counts as configured only on
+    // the config URL's host (a 301 to another host came from the server, not the operator).
+    let moved = match (&feed.source, &state.moved_to) {
+        (FeedSource::Http(configured), Some(moved)) => {
+            Url::parse(moved).ok().map(|moved| (moved, configured))
+        }
+        _ => None,
     };
     let validators = Validators {
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
     let started = Instant::now();
-    let outcome = context
-        .fetcher
-        .fetch(&source, &validators, Utc::now())
-        .await;
+    let outcome = match &moved {
+        Some((moved, configured)) => {
+            context
+                .fetcher
+                .fetch_for(moved, configured, &validators, Utc::now())
+                .await
+        }
+        None => {
+            context
+                .fetcher
+                .fetch(&feed.source, &validators, Utc::now())
+                .await
+        }
+    };
     let fetch_time = started.elapsed();
     let now = Utc::now();
+    let outcome = match outcome {
+        // A discovered feed that is no more: back to the page that linked it.
+        FetchOutcome::Gone | FetchOutcome::Failed(FetchError::Status { status: 404 })
+            if state.discovered && state.moved_to.is_some() =>
+        {
+            let status = if outcome == FetchOutcome::Gone {
+                410
+            } else {
+                404
+            };
+            let url = state.moved_to.take().unwrap_or_default();
+            state.discovered = false;
+            state.etag = None;
+            state.last_modified = None;
+            FetchOutcome::Failed(FetchError::Network(format!(
+                "the discovered feed {url} answered http {status}; the next poll reads the page at {} again",
+                feed.source
+            )))
+        }
+        other => other,
+    };
     let (report, notice) = match outcome {
         FetchOutcome::Fetched(fetched) => {
             // Recorded even if the body then fails to parse: the address did move.
             note_move(&mut state, fetched.moved_to.as_ref());
-            let (task_context, task_feed) = (context.clone(), feed.clone());
-            let task_state = state.clone();
-            let _permit = context
-                .processing
-                .acquire()
-                .await
-                .expect("the processing semaphore is never closed");
-            let processed = blocking(move || {
-                // Parsing and matching run on text written by strangers: a panic in them (a
-                // bug) fails this poll, it does not take the daemon down.
-                catch_unwind(AssertUnwindSafe(|| {
-                    process_body(&task_context, &task_feed, feed_id, fetched, task_state, now)
-                }))
-                .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&*panic))))
-            })
-            .await;
+            // What a successful poll commits: with a discovered feed, where it is.
+            let mut committed = state.clone();
+            let body = if looks_like_html(&fetched.body) {
+                follow_feed_link(&context.fetcher, &feed.source, fetched, now)
+                    .await
+                    .map(|(body, url)| {
+                        note_discovery(&mut committed, url);
+                        body
+                    })
+            } else {
+                Ok(fetched)
+            };
+            let processed = match body {
+                Ok(body) => process_body(context, feed, feed_id, body, committed, now).await,
+                Err(message) => Err(message),
+            };
             match processed {
                 // The new state was committed with the items.
                 Ok(report) => {
@@ -225,10 +314,80 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
 
 /// Fetches and parses a feed once, storing nothing (`check --online`). Returns the number of
 /// items, or what went wrong.
-pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig) -> Result<usize, String> {
-    fetch_feed(fetcher, &feed.source)
+pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig, caps: Caps) -> Result<usize, String> {
+    fetch_feed(fetcher, &feed.source, caps)
         .await
         .map(|parsed| parsed.items.len())
+}
+
+/// Records in `state` that the configured page links the feed at `url` (autodiscovery), to be
+/// polled from now on, and says so when that is news.
+fn note_discovery(state: &mut FeedState, url: String) {
+    if !state.discovered || state.moved_to.as_ref() != Some(&url) {
+        info!(feed_url = %for_log(&url, LOG_CHARS), "discovered the feed the page links; polling it from now on");
+    }
+    state.moved_to = Some(url);
+    state.discovered = true;
+}
+
+/// Autodiscovery: `page`, fetched for `source`, is an HTML page; fetches the first feed it
+/// links (`<link rel="alternate" type="application/rss+xml" href>`, or Atom or JSON Feed).
+/// A link on the configured URL's host counts as configured; one on another host came from
+/// the page's content and goes through the private-address guard. Returns the feed's body
+/// and where it is polled from now on (after its own permanent redirects), or why not.
+async fn follow_feed_link(
+    fetcher: &Fetcher,
+    source: &FeedSource,
+    page: Fetched,
+    now: DateTime<Utc>,
+) -> Result<(Fetched, String), String> {
+    let page_url = Url::parse(&page.final_url)
+        .map_err(|error| format!("an HTML page at {}: {error}", page.final_url))?;
+    let base = page_url.clone();
+    // Reading the page is CPU work on a stranger's HTML: off the runtime, panics contained.
+    let links = run_caught(move || Ok(feed_links(&page.body, &base))).await?;
+    let Some(link) = links.into_iter().next() else {
+        return Err(format!(
+            "not a feed: {page_url} is an HTML page that links no feed (no <link rel=\"alternate\" type=\"application/rss+xml\">, atom+xml or feed+json)"
+        ));
+    };
+    debug!(page = %page_url, link = %link, "the page links a feed");
+    let outcome = match source {
+        FeedSource::Http(configured) => {
+            fetcher
+                .fetch_for(&link, configured, &Validators::default(), now)
+                .await
+        }
+        FeedSource::File(_) => {
+            fetcher
+                .fetch_untrusted(&link, &Validators::default(), now)
+                .await
+        }
+    };
+    match outcome {
+        FetchOutcome::Fetched(body) if looks_like_html(&body.body) => Err(format!(
+            "not a feed: the feed link {link} on the page {page_url} leads to another HTML page"
+        )),
+        FetchOutcome::Fetched(body) => {
+            let polled = body.moved_to.clone().unwrap_or_else(|| link.to_string());
+            Ok((body, polled))
+        }
+        other => Err(format!(
+            "feed {link}, linked from the page {page_url}: {}",
+            outcome_error(other)
+        )),
+    }
+}
+
+/// Why a fetch that should have brought a body did not.
+fn outcome_error(outcome: FetchOutcome) -> String {
+    match outcome {
+        FetchOutcome::Fetched(_) => "fetched".into(),
+        FetchOutcome::NotModified { .. } => "http 304 to an unconditional request".into(),
+        FetchOutcome::Throttled { status, .. } => format!("throttled: http {status}"),
+        FetchOutcome::Gone => "gone: http 410".into(),
+        FetchOutcome::Failed(error) => error.to_string(),
+    }
 }
 
 /// Records a permanent move (every redirect on the way a 301 or 308) in `state`, and says so.
@@ -236,27 +395,43 @@ fn note_move(state: &mut FeedState, moved_to: Option<&String>) {
     if let Some(moved) = moved_to
         && state.moved_to.as_ref() != Some(moved)
     {
-        info!(to = %moved, "feed moved permanently (301/308); polling the new address from now on");
+        info!(to = %for_log(moved, LOG_CHARS), "feed moved permanently (301/308); polling the new address from now on");
         state.moved_to = Some(moved.clone());
     }
 }
 
-/// Fetches (unconditionally) and parses a feed once: `check --online` and `test --feed`.
-pub async fn fetch_feed(fetcher: &Fetcher, source: &FeedSource) -> Result<ParsedFeed, String> {
-    match fetcher
-        .fetch(source, &Validators::default(), Utc::now())
-        .await
-    {
-        FetchOutcome::Fetched(fetched) => parse_feed(
-            &fetched.body,
-            fetched.charset.as_deref(),
-            Some(&fetched.final_url),
-        )
-        .map_err(|error| error.to_string()),
-        FetchOutcome::NotModified { .. } => Err("http 304 to an unconditional request".into()),
-        FetchOutcome::Throttled { status, .. } => Err(format!("throttled: http {status}")),
-        FetchOutcome::Gone => Err("gone: http 410".into()),
-        FetchOutcome::Failed(error) => Err(error.to_string()),
+/// What one parse keeps, from `[daemon] max_items_per_poll` and `max_field_chars`.
+pub fn caps(config: &Config) -> Caps {
+    Caps {
+        max_items: config.daemon.max_items_per_poll,
+        max_field_chars: config.daemon.max_field_chars,
+    }
+}
+
+/// Fetches (unconditionally) and parses a feed once, keeping what `caps` allow: `check
+/// --online` and `test --feed`.
+pub async fn fetch_feed(
+    fetcher: &Fetcher,
+    source: &FeedSource,
+    caps: Caps,
+) -> Result<ParsedFeed, String> {
+    let now = Utc::now();
+    match fetcher.fetch(source, &Validators::default(), now).await {
+        FetchOutcome::Fetched(fetched) => {
+            let fetched = if looks_like_html(&fetched.body) {
+                follow_feed_link(fetcher, source, fetched, now).await?.0
+            } else {
+                fetched
+            };
+            parse_feed_capped(
+                &fetched.body,
+                fetched.charset.as_deref(),
+                Some(&fetched.final_url),
+                caps,
+            )
+            .map_err(|error| error.to_string())
+        }
+        other => Err(outcome_error(other)),
     }
 }
 
@@ -279,6 +454,7 @@ pub fn document_of(item: &Item, feed_name: &str) -> Document {
         title: &item.title,
         summary: &item.summary,
         content: &item.content,
+        article: &item.article,
         link: item.url.as_deref().unwrap_or(""),
         authors: &item.authors,
         categories: &item.categories,
@@ -286,21 +462,231 @@ pub fn document_of(item: &Item, feed_name: &str) -> Document {
     })
 }
 
-/// Parse → dedup → match → store, on a blocking thread. On success the feed's new state is
-/// committed with its items; on failure the message says what went wrong and nothing is
+/// Parse → dedup → (articles) → match → store. The CPU work runs on blocking threads under a
+/// processing permit, released while articles are fetched. On success the feed's new state
+/// is committed with its items; on failure the message says what went wrong and nothing is
 /// written.
-fn process_body(
+async fn process_body(
     context: &PollContext,
     feed: &FeedConfig,
     feed_id: i64,
     fetched: Fetched,
-    mut state: FeedState,
+    state: FeedState,
     now: DateTime<Utc>,
 ) -> Result<PollReport, String> {
-    let parsed = match parse_feed(
+    let processing = || async {
+        context
+            .processing
+            .acquire()
+            .await
+            .expect("the processing semaphore is never closed")
+    };
+    let permit = processing().await;
+    let task_context = context.clone();
+    let mut fresh = run_caught(move || new_items(&task_context, feed_id, fetched, now)).await?;
+    if fresh
+        .items
+        .iter()
+        .any(|item| wants_article(context, feed, item))
+    {
+        drop(permit);
+        attach_articles(context, feed, &mut fresh.items).await;
+        let _permit = processing().await;
+        let (task_context, task_feed) = (context.clone(), feed.clone());
+        run_caught(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now)).await
+    } else {
+        let (task_context, task_feed) = (context.clone(), feed.clone());
+        let report =
+            run_caught(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now))
+                .await;
+        drop(permit);
+        report
+    }
+}
+
+/// The most characters of an article's text kept and matched.
+pub const ARTICLE_MAX_CHARS: usize = 100_000;
+
+/// Whether `item` should get its linked page's text, by the feed's `fetch_article`.
+fn wants_article(context: &PollContext, feed: &FeedConfig, item: &Item) -> bool {
+    item.url.is_some()
+        && match feed.fetch_article {
+            ArticlePolicy::Never => false,
+            ArticlePolicy::Always => true,
+            ArticlePolicy::Short => {
+                let min = context.config.daemon.article_min_chars;
+                item.summary.chars().count() + item.content.chars().count() < min
+            }
+        }
+}
+
+/// Gives the new items that want one their article's text: from the cache when their
+/// canonical URL was fetched before (by any feed), else fetched (a URL from feed content, so
+/// through the private-address guard), extracted and cached. One request at a time per host.
+/// A page without text for good (a 404, not HTML) is cached as such; a temporary failure
+/// (timeout, 5xx, refused) is only logged, so a later item with the same link tries again.
+/// Either way the item is matched on the feed's text alone. Waiting for hosts and fetching
+/// stop after twice the request timeout; the items left are matched without their article.
+async fn attach_articles(context: &PollContext, feed: &FeedConfig, items: &mut [Item]) {
+    let budget = context.config.daemon.timeout * 2;
+    let deadline = Instant::now() + budget;
+    let mut skipped = 0;
+    for item in items.iter_mut() {
+        if !wants_article(context, feed, item) {
+            continue;
+        }
+        let Some(url) = item.url.clone() else {
+            continue;
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, article(context, &url)).await {
+            Ok(Ok(text)) => item.article = text,
+            Ok(Err(message)) => {
+                info!(
+                    url = %for_log(&url, LOG_CHARS),
+                    error = %for_log(&message, LOG_CHARS),
+                    "no article text"
+                );
+            }
+            Err(_) => skipped += 1,
+        }
+    }
+    if skipped > 0 {
+        warn!(
+            items = skipped,
+            budget_secs = budget.as_secs(),
+            "article fetching ran out of time for this poll; these items are matched without their article"
+        );
+    }
+}
+
+/// The article text of a canonical URL: cached, or fetched now (and cached when the outcome
+/// is final).
+async fn article(context: &PollContext, url: &str) -> Result<String, String> {
+    let cached = |context: &PollContext, url: &str| {
+        let (store, url) = (context.store.clone(), url.to_string());
+        blocking(move || lock(&store).article(&url))
+    };
+    if let Some(cached) = cached(context, url)
+        .await
+        .map_err(|error| error.to_string())?
+    {
+        return cached;
+    }
+    let parsed = Url::parse(url).map_err(|error| format!("{url}: {error}"))?;
+    let _turn = context
+        .article_hosts
+        .lock(parsed.host_str().unwrap_or_default())
+        .await;
+    // Another poll may have fetched it while this one waited for the host.
+    if let Some(cached) = cached(context, url)
+        .await
+        .map_err(|error| error.to_string())?
+    {
+        return cached;
+    }
+    let outcome = context
+        .fetcher
+        .fetch_untrusted(&parsed, &Validators::default(), Utc::now())
+        .await;
+    let page = match outcome {
+        FetchOutcome::Fetched(page) => page,
+        FetchOutcome::Failed(FetchError::Status { status })
+            if (400..500).contains(&status) && !matches!(status, 408 | 429) =>
+        {
+            return save_article(context, url, Err(format!("http status {status}"))).await;
+        }
+        FetchOutcome::Gone => {
+            return save_article(context, url, Err("gone: http 410".into())).await;
+        }
+        FetchOutcome::NotModified { .. } => {
+            return Err("http 304 to an unconditional request".into());
+        }
+        FetchOutcome::Throttled { status, .. } => return Err(format!("throttled: http {status}")),
+        FetchOutcome::Failed(error) => return Err(error.to_string()),
+    };
+    if let Some(content_type) = &page.content_type {
+        let lower = content_type.to_ascii_lowercase();
+        if !(lower.contains("html") || lower.starts_with("text/")) {
+            let why = format!("not a web page (content-type {content_type})");
+            return save_article(context, url, Err(why)).await;
+        }
+    }
+    // Extracting the text of a page is CPU work on up to `max_body` of HTML: it takes a
+    // processing permit like a feed body. (No deadlock: a poll that waits for a host's turn
+    // holds no processing permit.)
+    let _permit = context
+        .processing
+        .acquire()
+        .await
+        .expect("the processing semaphore is never closed");
+    let text = run_caught(move || {
+        let mut text = page_text(&page.body, page.charset.as_deref());
+        if let Some((cut, _)) = text.char_indices().nth(ARTICLE_MAX_CHARS) {
+            text.truncate(cut);
+        }
+        Ok(text)
+    })
+    .await?;
+    let result = if text.is_empty() {
+        Err("the page has no text".to_string())
+    } else {
+        info!(url = %sanitize(url), chars = text.chars().count(), "article fetched");
+        Ok(text)
+    };
+    save_article(context, url, result).await
+}
+
+/// Caches an article's final outcome, and returns it.
+async fn save_article(
+    context: &PollContext,
+    url: &str,
+    result: Result<String, String>,
+) -> Result<String, String> {
+    let (store, key, saved) = (context.store.clone(), url.to_string(), result.clone());
+    let now = Utc::now();
+    blocking(move || {
+        lock(&store).save_article(&key, saved.as_deref().map_err(String::as_str), now)
+    })
+    .await
+    .map_err(|error| error.to_string())?;
+    result
+}
+
+/// Runs `work` on a blocking thread. Parsing and matching run on text written by strangers:
+/// a panic in them (a bug) fails this poll, it does not take the daemon down.
+async fn run_caught<T, F>(work: F) -> Result<T, String>
+where
+    F: FnOnce() -> Result<T, String> + Send + 'static,
+    T: Send + 'static,
+{
+    blocking(move || {
+        catch_unwind(AssertUnwindSafe(work))
+            .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&*panic))))
+    })
+    .await
+}
+
+/// A fetched body's items that the store has not seen, and what to save with them.
+struct NewItems {
+    /// How many items the feed had (those past `max_items_per_poll` too).
+    n_items: usize,
+    items: Vec<Item>,
+    validators: Validators,
+}
+
+/// Parse and dedup: the items of a fetched body that are new for this feed.
+fn new_items(
+    context: &PollContext,
+    feed_id: i64,
+    fetched: Fetched,
+    now: DateTime<Utc>,
+) -> Result<NewItems, String> {
+    let parsed = match parse_feed_capped(
         &fetched.body,
         fetched.charset.as_deref(),
         Some(&fetched.final_url),
+        caps(&context.config),
     ) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -311,21 +697,62 @@ fn process_body(
             return Err(message);
         }
     };
-    let n_items = parsed.items.len();
+    let kept = parsed.items.len();
+    // What the feed lists, kept or not.
+    let n_items = kept + parsed.dropped_items;
+    if parsed.dropped_items > 0 {
+        warn!(
+            kept,
+            dropped = parsed.dropped_items,
+            max_items_per_poll = context.config.daemon.max_items_per_poll,
+            "feed lists more items than max_items_per_poll: kept the first {kept} in feed order, dropped {}",
+            parsed.dropped_items
+        );
+    }
+    if parsed.truncated_fields > 0 {
+        warn!(
+            fields = parsed.truncated_fields,
+            max_field_chars = context.config.daemon.max_field_chars,
+            "cut {} long fields to max_field_chars",
+            parsed.truncated_fields
+        );
+    }
     let known = lock(&context.store)
         .known_keys(feed_id, &parsed.items, now)
         .map_err(|error| error.to_string())?;
-    let new_items: Vec<MatchedItem> = parsed
+    let items = parsed
         .items
         .into_iter()
         .filter(|item| !known.contains(&item.key))
+        .collect();
+    Ok(NewItems {
+        n_items,
+        items,
+        validators: fetched.validators,
+    })
+}
+
+/// Match and store: the new items, their matches and the feed's new state, in one
+/// transaction.
+fn store_new(
+    context: &PollContext,
+    feed: &FeedConfig,
+    feed_id: i64,
+    fresh: NewItems,
+    mut state: FeedState,
+    now: DateTime<Utc>,
+) -> Result<PollReport, String> {
+    let n_items = fresh.n_items;
+    let new_items: Vec<MatchedItem> = fresh
+        .items
+        .into_iter()
         .map(|item| {
             let matches = match_topics(&context.config, &item, &feed.name);
             MatchedItem { item, matches }
         })
         .collect();
-    state.etag = fetched.validators.etag;
-    state.last_modified = fetched.validators.last_modified;
+    state.etag = fresh.validators.etag;
+    state.last_modified = fresh.validators.last_modified;
     let (next_due, notice) = succeed(&mut state, feed, now, "ok");
     let summary = lock(&context.store)
         .commit_poll(
@@ -358,7 +785,7 @@ fn process_body(
         }
         info!(
             topic = %topic_match.topic,
-            title = %sanitize(&item.title),
+            title = %for_log(&item.title, LOG_CHARS),
             url = %item.url.as_deref().map_or_else(|| "-".into(), sanitize),
             terms = ?terms,
             "match"
@@ -441,7 +868,7 @@ fn fail(
         jitter(),
     );
     warn!(
-        error = %message,
+        error = %for_log(&message, LOG_CHARS),
         consecutive_errors = state.consecutive_errors,
         retry_at = %rfc3339(next_due),
         "poll failed"
@@ -509,5 +936,33 @@ where
     match tokio::task::spawn_blocking(move || span.in_scope(work)).await {
         Ok(value) => value,
         Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn host_turns_take_one_at_a_time_and_leave_no_entry_behind() {
+        let locks = Arc::new(HostLocks::default());
+        let first = locks.lock("news.example").await;
+        // Another host is not held up.
+        drop(locks.lock("other.example").await);
+        let waiter = {
+            let locks = locks.clone();
+            tokio::spawn(async move {
+                let _turn = locks.lock("news.example").await;
+            })
+        };
+        // The second turn on the same host waits for the first.
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        drop(first);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("the second turn starts once the first ends")
+            .unwrap();
+        assert!(locks.locks.lock().unwrap().is_empty());
     }
 }

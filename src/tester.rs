@@ -112,7 +112,7 @@ pub fn item_from_text(text: &str) -> TestItem {
 }
 
 /// Reads items from a JSON object, a JSON array of objects, or JSON Lines (one object a line;
-/// blank lines skipped). Item fields: `id`, `title`, `summary`, `content`, `link`,
+/// blank lines skipped). Item fields: `id`, `title`, `summary`, `content`, `article`, `link`,
 /// `published`, `feed`, `authors`, `categories`; others are ignored, and a `published` that is
 /// not an RFC 3339 or RFC 2822 time is ignored too.
 pub fn parse_items(source_name: &str, text: &str) -> Result<Vec<TestItem>, InputError> {
@@ -346,6 +346,8 @@ struct RawItem {
     #[serde(default)]
     content: Option<String>,
     #[serde(default)]
+    article: Option<String>,
+    #[serde(default)]
     link: Option<String>,
     #[serde(default)]
     published: Option<serde_json::Value>,
@@ -422,6 +424,7 @@ fn normalize(raw: RawItem) -> TestItem {
     let title = plain(raw.title);
     let summary = plain(raw.summary);
     let content = plain(raw.content);
+    let article = plain(raw.article);
     let url = raw.link.as_deref().and_then(canonical_url);
     let published = raw.published.as_ref().and_then(|value| {
         let text = value.as_str()?;
@@ -453,6 +456,7 @@ fn normalize(raw: RawItem) -> TestItem {
             title,
             summary,
             content,
+            article,
             authors: strings(raw.authors),
             categories: strings(raw.categories),
             published,

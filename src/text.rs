@@ -18,9 +18,15 @@
 //!
 //! It must stay pure: no I/O, no clock, no knowledge of feeds, items or queries.
 
+mod article;
+mod discovery;
+
 use std::ops::Range;
 
 use scraper::{Html, Node};
+
+pub use article::article_text;
+pub use discovery::{feed_links, looks_like_html};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -1083,11 +1089,34 @@ fn collapse_whitespace(text: &str) -> String {
 /// alert raw.
 pub fn sanitize(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            let hidden = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}');
-            if c.is_control() || hidden { ' ' } else { c }
-        })
+        .map(|c| if is_unsafe_char(c) { ' ' } else { c })
         .collect()
+}
+
+/// What [`sanitize`] replaces: control characters, bidirectional overrides and isolates,
+/// line and paragraph separators.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+/// [`sanitize`] for text of several lines: line feeds are kept (carriage returns are not).
+pub fn sanitize_lines(text: &str) -> String {
+    text.split('\n')
+        .map(sanitize)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// [`sanitize`], then cut to at most `max_chars` characters (an ellipsis marks a cut): feed
+/// text in a log line, which a title of megabytes must not flood.
+pub fn for_log(text: &str, max_chars: usize) -> String {
+    let mut clean = sanitize(text);
+    if let Some((cut, _)) = clean.char_indices().nth(max_chars) {
+        clean.truncate(cut);
+        clean.push('…');
+    }
+    clean
 }
 
 #[cfg(test)]
@@ -1099,6 +1128,10 @@ mod tests {
         assert_eq!(sanitize("a\u{1b}[31mred\u{7}"), "a [31mred ");
         assert_eq!(sanitize("gpj.\u{202E}exe"), "gpj. exe");
         assert_eq!(sanitize("a\u{2028}b"), "a b");
+        assert_eq!(sanitize("a\u{9b}31mb\u{7f}"), "a 31mb ");
+        assert_eq!(sanitize_lines("one\u{1b}[2J\r\ntwo"), "one [2J \ntwo");
+        assert_eq!(for_log("북한\u{1b}[31m정찰위성", 4), "북한 […");
+        assert_eq!(for_log("short", 10), "short");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{TestFormat, UserError, rfc3339, runtime, sanitize};
 use crate::config::{self, Config};
 use crate::fetch::Fetcher;
-use crate::pipeline::fetch_feed;
+use crate::pipeline::{self, fetch_feed};
 use crate::query::{self, Hit, Reason, Unmet};
 use crate::store::Store;
 use crate::tester::{self, Change, TestItem, TopicDiff};
@@ -65,7 +65,7 @@ pub(super) fn fetch_items(config: &Config, feed: &str) -> anyhow::Result<Vec<Tes
     };
     let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
     let parsed = runtime()?
-        .block_on(fetch_feed(&fetcher, &source))
+        .block_on(fetch_feed(&fetcher, &source, pipeline::caps(config)))
         .map_err(|message| anyhow::anyhow!("feed {source}: {message}"))?;
     Ok(parsed
         .items
@@ -103,7 +103,7 @@ pub(super) fn test(
                         .map(|(topic, hits)| hits.map(|hits| (topic, hits)))
                         .collect::<Result<_, _>>()?,
                 };
-                let mut line = serde_json::to_string(&record)?;
+                let mut line = super::json_line(&record)?;
                 line.push('\n');
                 out.write_all(line.as_bytes())?;
             }
@@ -243,7 +243,7 @@ pub(super) fn backtest(
                 for (kind, changes) in changes {
                     for change in changes {
                         let mut line =
-                            serde_json::to_string(&ChangeRecord::new(kind, &diff.topic, change))?;
+                            super::json_line(&ChangeRecord::new(kind, &diff.topic, change))?;
                         line.push('\n');
                         out.write_all(line.as_bytes())?;
                     }

@@ -460,6 +460,65 @@ fn feeds_are_added_after_the_last_feed_keeping_comments() {
 }
 
 #[test]
+fn fetch_article_defaults_to_never_and_a_feed_can_override_it() {
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), GOOD);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let config = config.unwrap();
+    assert_eq!(config.daemon.fetch_article, ArticlePolicy::Never);
+    assert_eq!(config.daemon.article_min_chars, 200);
+    assert!(!config.daemon.allow_private_targets);
+    let text = GOOD
+        .replace(
+            "max_body = \"2MiB\"",
+            "max_body = \"2MiB\"\nfetch_article = \"short\"\narticle_min_chars = 50\nallow_private_targets = true",
+        )
+        .replace("interval = \"1h\"", "interval = \"1h\"\nfetch_article = \"always\"");
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), &text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let config = config.unwrap();
+    assert_eq!(config.daemon.article_min_chars, 50);
+    assert!(config.daemon.allow_private_targets);
+    let policies: Vec<ArticlePolicy> = config.feeds.iter().map(|f| f.fetch_article).collect();
+    assert_eq!(policies, [ArticlePolicy::Short, ArticlePolicy::Always]);
+    check_error(
+        &GOOD.replace(
+            "per_host = 1",
+            "per_host = 1\nfetch_article = \"sometimes\"",
+        ),
+        "7:17",
+        "fetch_article must be \"never\", \"short\" or \"always\"",
+    );
+}
+
+#[test]
+fn caps_per_poll_have_defaults_and_bounds() {
+    let (config, _) = compile(Path::new("/srv/config/watchword.toml"), "");
+    let daemon = config.unwrap().daemon;
+    assert_eq!(daemon.max_items_per_poll, 1000);
+    assert_eq!(daemon.max_field_chars, 100_000);
+    let (config, diagnostics) = compile(
+        Path::new("/srv/config/watchword.toml"),
+        "[daemon]\nmax_items_per_poll = 50\nmax_field_chars = 5000\n",
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let daemon = config.unwrap().daemon;
+    assert_eq!(
+        (daemon.max_items_per_poll, daemon.max_field_chars),
+        (50, 5000)
+    );
+    check_error(
+        "[daemon]\nmax_items_per_poll = 0\n",
+        "2:22",
+        "must be between 1 and 1000000, not 0",
+    );
+    check_error(
+        "[daemon]\nmax_field_chars = 10\n",
+        "2:19",
+        "must be between 100 and 100000000, not 10",
+    );
+}
+
+#[test]
 fn keep_items_defaults_to_90_days_takes_forever_and_refuses_less_than_a_day() {
     let keep = |daemon: &str| {
         let (config, diagnostics) = compile(

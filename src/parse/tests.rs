@@ -210,3 +210,196 @@ fn rss_1_0_and_0_91_parse() {
         "no guid: the canonical link"
     );
 }
+
+fn caps(max_items: usize, max_field_chars: usize) -> Caps {
+    Caps {
+        max_items,
+        max_field_chars,
+    }
+}
+
+#[test]
+fn items_past_the_cap_are_cut_before_parsing_in_feed_order() {
+    let items: String = (0..10)
+        .map(|i| format!("<item><guid>g{i}</guid><title>Item {i}</title></item>"))
+        .collect();
+    let feed = parse_feed_capped(rss(&items).as_bytes(), None, None, caps(3, 1000)).unwrap();
+    let titles: Vec<&str> = feed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["Item 0", "Item 1", "Item 2"]);
+    assert_eq!(feed.dropped_items, 7);
+    assert_eq!(feed.truncated_fields, 0);
+
+    // Exactly at the cap: nothing dropped.
+    let feed = parse_feed_capped(rss(&items).as_bytes(), None, None, caps(10, 1000)).unwrap();
+    assert_eq!((feed.items.len(), feed.dropped_items), (10, 0));
+}
+
+#[test]
+fn the_cut_reads_atom_rdf_and_skips_markup_in_cdata_comments_and_doctype() {
+    let atom = r#"<?xml version="1.0"?><!DOCTYPE feed [<!ENTITY x "<entry>">]>
+<a:feed xmlns:a="http://www.w3.org/2005/Atom"><a:title>A</a:title>
+<!-- <a:entry> in a comment -->
+<a:entry><a:id>1</a:id><a:title type="html"><![CDATA[<entry>one</entry> & <item>]]></a:title></a:entry>
+<a:entry><a:id>2</a:id><a:title a="x>y">two</a:title></a:entry>
+<a:entry><a:id>3</a:id><a:title>three</a:title></a:entry>
+</a:feed>"#;
+    let (shorter, dropped) = cut_after_items(atom.as_bytes(), 2).expect("cut");
+    assert_eq!(dropped, 1);
+    let shorter = String::from_utf8(shorter).unwrap();
+    assert!(shorter.ends_with("</a:entry>\n</a:feed>"), "{shorter}");
+    let feed = parse_feed_capped(atom.as_bytes(), None, None, caps(2, 1000)).unwrap();
+    assert_eq!(feed.items.len(), 2);
+    assert_eq!(feed.dropped_items, 1);
+
+    let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel rdf:about="https://e.com/"><title>R</title><items><rdf:Seq><rdf:li rdf:resource="https://e.com/1"/></rdf:Seq></items></channel>
+<item rdf:about="https://e.com/1"><title>one</title><link>https://e.com/1</link></item>
+<item rdf:about="https://e.com/2"><title>two</title><link>https://e.com/2</link></item>
+</rdf:RDF>"#;
+    let feed = parse_feed_capped(rdf.as_bytes(), None, None, caps(1, 1000)).unwrap();
+    assert_eq!(feed.items.len(), 1);
+    assert_eq!(feed.items[0].title, "one");
+    assert_eq!(feed.dropped_items, 1);
+
+    // Not well-formed: no cut, and the parse decides (here: an error either way).
+    assert_eq!(cut_after_items(b"<rss><channel><item></channel>", 0), None);
+}
+
+#[test]
+fn json_feeds_and_undeclared_encodings_are_capped_after_parsing() {
+    let items: Vec<String> = (0..5)
+        .map(|i| format!(r#"{{"id": "{i}", "title": "Item {i}"}}"#))
+        .collect();
+    let json = format!(
+        r#"{{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [{}]}}"#,
+        items.join(",")
+    );
+    let feed = parse_feed_capped(json.as_bytes(), None, None, caps(2, 1000)).unwrap();
+    assert_eq!((feed.items.len(), feed.dropped_items), (2, 3));
+
+    // ISO-2022-JP can use `<` inside a character: never cut by bytes.
+    let declared = "<?xml version=\"1.0\" encoding=\"ISO-2022-JP\"?><rss/>";
+    assert!(!markup_is_ascii(declared.as_bytes()));
+    assert!(markup_is_ascii(
+        "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><rss/>".as_bytes()
+    ));
+}
+
+#[test]
+fn long_fields_are_cut_at_a_character_boundary() {
+    let title = "북한".repeat(3000);
+    let feed = parse_feed_capped(
+        rss(&format!(
+            "<item><guid>1</guid><title>{title}</title><description>short</description></item>"
+        ))
+        .as_bytes(),
+        None,
+        None,
+        caps(10, 1001),
+    )
+    .unwrap();
+    assert_eq!(feed.items[0].title.chars().count(), 1001);
+    assert!(feed.items[0].title.starts_with("북한북"));
+    assert_eq!(feed.items[0].summary, "short");
+    assert_eq!(feed.truncated_fields, 1);
+    // The identity key does not depend on the cap.
+    assert_eq!(feed.items[0].key, "guid:1");
+}
+
+#[test]
+fn page_text_decodes_by_header_meta_or_bom() {
+    let page = "<html><head><meta charset=\"windows-1251\"></head><body><article>\
+                <p>КНДР запустила спутник-шпион</p></article></body></html>";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(page);
+    assert_eq!(page_text(&bytes, None), "КНДР запустила спутник-шпион");
+    let plain = "<body><main><p>북한 정찰위성 발사</p></main></body>";
+    let (euc_kr, _, _) = encoding_rs::EUC_KR.encode(plain);
+    assert_eq!(page_text(&euc_kr, Some("EUC-KR")), "북한 정찰위성 발사");
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice("<p>Tomahawk</p>".as_bytes());
+    assert_eq!(page_text(&bom, Some("iso-8859-1")), "Tomahawk");
+    assert_eq!(
+        page_text(
+            b"<meta http-equiv='Content-Type' content='text/html; charset=utf-8'><p>ok \xff</p>",
+            None
+        ),
+        "ok \u{FFFD}"
+    );
+}
+
+#[test]
+fn the_cut_keeps_what_a_whole_parse_keeps_on_random_feeds() {
+    // Every item distinct (N is its number): identical copies are dropped after parsing,
+    // and repeated keys are told apart only among the items kept.
+    const PIECES: &[&str] = &[
+        "<item><guid>G</guid><title>T</title></item>",
+        "<item><title><![CDATA[<item>N</item>]]></title></item>",
+        "<!-- <item> -->",
+        "<item><title a=\"<item>\">q</title><link>https://e.com/N</link></item>",
+        "<?pi <item>?>",
+        "<item><description>&lt;item&gt; AT&amp;T N</description></item>",
+        "<entry><title>an Atom entry in RSS is not an item</title></entry>",
+        "<image><title>i</title></image>",
+        "\n  ",
+    ];
+    let mut rng = fastrand::Rng::with_seed(6);
+    for round in 0..300 {
+        let mut items = String::new();
+        for n in 0..rng.usize(0..30) {
+            let piece = PIECES[rng.usize(..PIECES.len())];
+            items.push_str(
+                &piece
+                    .replace('G', &format!("g{round}-{n}"))
+                    .replace('N', &n.to_string()),
+            );
+        }
+        let document = rss(&items);
+        let whole = parse_feed(document.as_bytes(), None, None);
+        let max = rng.usize(1..10);
+        let capped = parse_feed_capped(document.as_bytes(), None, None, caps(max, 1000));
+        match (whole, capped) {
+            (Ok(whole), Ok(capped)) => {
+                let kept = whole.items.len().min(max);
+                assert_eq!(
+                    capped.items,
+                    whole.items[..kept],
+                    "round {round}: {document}"
+                );
+                assert_eq!(
+                    capped.items.len() + capped.dropped_items,
+                    whole.items.len(),
+                    "round {round}: {document}"
+                );
+            }
+            (Err(_), Err(_)) => {}
+            (whole, capped) => panic!("round {round}: {whole:?} vs {capped:?}\n{document}"),
+        }
+        // Random bytes never panic.
+        let noise: Vec<u8> = (0..rng.usize(0..200))
+            .map(|_| b"<>/!?-[]\"'itemnry x:CDATA"[rng.usize(..25)])
+            .collect();
+        let _ = cut_after_items(&noise, rng.usize(0..4));
+    }
+}
+
+#[test]
+fn huge_links_and_guids_are_not_kept_whole() {
+    let link = format!("https://e.com/{}", "a".repeat(MAX_URL_LEN));
+    assert_eq!(canonical_url(&link), None);
+    let guid = "g".repeat(MAX_GUID_LEN + 1);
+    let feed = parse(&rss(&format!(
+        "<item><guid>{guid}</guid><link>{link}</link><title>Long</title></item>"
+    )));
+    let item = &feed.items[0];
+    assert_eq!(item.url, None);
+    assert!(
+        item.key.starts_with("guid-hash:") && item.key.len() < 40,
+        "{}",
+        item.key
+    );
+    // The same guid, the same key.
+    let again = parse(&rss(&format!(
+        "<item><guid>{guid}</guid><title>Long</title></item>"
+    )));
+    assert_eq!(again.items[0].key, item.key);
+}

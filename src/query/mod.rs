@@ -26,7 +26,8 @@
 //!   strictly between an occurrence of `a` and one of `b`, in either order, in the same field;
 //!   one occurrence is never near itself. A whole run of CJK characters between spaces or
 //!   punctuation is one token, so NEAR inside unspaced Chinese or Japanese text is coarse.
-//! - `field:` scopes a term or group; without one, a term looks in title, summary and content.
+//! - `field:` scopes a term or group; without one, a term looks in title, summary, content and
+//!   article (the linked page's text, when `fetch_article` fetched it).
 //! - A match reports its positive terms (never those under NOT), one hit per (term, field),
 //!   ordered by field (title first) and then by position.
 
@@ -53,6 +54,7 @@ pub enum Field {
     Title,
     Summary,
     Content,
+    Article,
     Link,
     Author,
     Category,
@@ -61,10 +63,11 @@ pub enum Field {
 
 impl Field {
     /// Every field, in the order hits are reported.
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::Title,
         Field::Summary,
         Field::Content,
+        Field::Article,
         Field::Link,
         Field::Author,
         Field::Category,
@@ -77,6 +80,7 @@ impl Field {
             Field::Title => "title",
             Field::Summary => "summary",
             Field::Content => "content",
+            Field::Article => "article",
             Field::Link => "link",
             Field::Author => "author",
             Field::Category => "category",
@@ -104,6 +108,7 @@ pub struct Fields<'a> {
     pub title: &'a str,
     pub summary: &'a str,
     pub content: &'a str,
+    pub article: &'a str,
     pub link: &'a str,
     pub authors: &'a [String],
     pub categories: &'a [String],
@@ -125,6 +130,7 @@ impl Document {
             (Field::Title, fields.title),
             (Field::Summary, fields.summary),
             (Field::Content, fields.content),
+            (Field::Article, fields.article),
             (Field::Link, fields.link),
         ];
         let authors = fields

@@ -94,8 +94,12 @@ pub(super) struct FieldSet(u8);
 
 impl FieldSet {
     /// Where a term without a `field:` prefix looks.
-    pub const DEFAULT: FieldSet =
-        FieldSet(1 << Field::Title as u8 | 1 << Field::Summary as u8 | 1 << Field::Content as u8);
+    pub const DEFAULT: FieldSet = FieldSet(
+        1 << Field::Title as u8
+            | 1 << Field::Summary as u8
+            | 1 << Field::Content as u8
+            | 1 << Field::Article as u8,
+    );
 
     pub fn only(field: Field) -> FieldSet {
         FieldSet(1 << field as u8)

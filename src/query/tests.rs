@@ -274,6 +274,7 @@ fn fields_scope_terms() {
         title: "SpaceX launches Starlink",
         summary: "A Falcon 9 rocket lifted off",
         content: "The booster landed on a drone ship",
+        article: "The launch site was Cape Canaveral",
         link: "https://www.example.com/news/north-korea-satellite?id=3",
         authors: &["Jane Doe".to_string(), "Kim Min-ji".to_string()],
         categories: &["Space".to_string(), "Asia Pacific".to_string()],
@@ -285,7 +286,11 @@ fn fields_scope_terms() {
     check_fields("content:booster", fields, true);
     check_fields("booster", fields, true);
     check_fields("title:booster", fields, false);
-    // Without a field, only title, summary and content are searched.
+    // The linked page's text is searched by default, and on its own with `article:`.
+    check_fields("canaveral", fields, true);
+    check_fields("article:canaveral", fields, true);
+    check_fields("article:booster", fields, false);
+    // Without a field, only title, summary, content and article are searched.
     check_fields("doe", fields, false);
     check_fields("author:doe", fields, true);
     check_fields("author:\"Kim Min-ji\"", fields, true);
@@ -605,7 +610,7 @@ fn alias_and_field_errors() {
     check_error("missile @", "        ^ expected an alias name after @");
     check_error(
         "xyz:missile",
-        "^ unknown field xyz: (fields: title, summary, content, link, author, category, feed)",
+        "^ unknown field xyz: (fields: title, summary, content, article, link, author, category, feed)",
     );
     check_error(
         "title:",

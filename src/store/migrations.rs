@@ -95,8 +95,28 @@ UPDATE feeds SET config_url = url;
 -- which made storing slower as the table grew.
 DROP INDEX IF EXISTS items_url;
 "#,
-    // Retention (numbered 7 on main, after 4 stories, 5 articles and 6): what is left of
-    // the items it deletes.
+    // 4: article texts.
+    r#"
+-- The main text of linked pages (`fetch_article`), by canonical URL: a page is fetched at
+-- most once, whichever feeds link to it. `text` is NULL when the fetch or the extraction
+-- failed, and `error` says why; a failure is remembered too, so a dead link is not fetched
+-- on every poll.
+CREATE TABLE articles (
+    url         TEXT PRIMARY KEY,
+    fetched_at  INTEGER NOT NULL,
+    text        TEXT,
+    error       TEXT,
+    CHECK ((text IS NULL) <> (error IS NULL))
+) WITHOUT ROWID;
+"#,
+    // 6 (5 is another branch's): feeds found by autodiscovery.
+    r#"
+-- `discovered` says that `url`, where the feed is polled, is a feed linked from the HTML page
+-- at `config_url` (autodiscovery), not the target of a permanent redirect. When that feed
+-- answers 404 or 410, the next poll reads the page again.
+ALTER TABLE feeds ADD COLUMN discovered INTEGER NOT NULL DEFAULT 0;
+"#,
+    // 7 (5 is another branch's): retention, what is left of the items it deletes.
     r#"
 -- The identity of items that retention deleted (old, unmatched), so that a feed still
 -- listing one does not make it new again. Hashes (the first 8 bytes of SHA-256) keep a row

@@ -251,6 +251,8 @@ impl Store {
                         last_modified =
                             CASE WHEN config_url IS excluded.config_url THEN last_modified END,
                         gone = CASE WHEN config_url IS excluded.config_url THEN gone ELSE 0 END,
+                        discovered =
+                            CASE WHEN config_url IS excluded.config_url THEN discovered ELSE 0 END,
                         url = CASE WHEN config_url IS excluded.config_url THEN url
                                    ELSE excluded.url END,
                         config_url = excluded.config_url
@@ -276,7 +278,7 @@ impl Store {
                 "SELECT etag, last_modified, next_due, last_polled, last_success,
                         consecutive_errors, last_error, last_status,
                         CASE WHEN url IS NOT config_url THEN url END, gone, failing_since,
-                        dead_notified, config_url
+                        dead_notified, config_url, discovered AND url IS NOT config_url
                  FROM feeds WHERE id = ?1",
                 [feed_id],
                 |row| {
@@ -294,6 +296,7 @@ impl Store {
                         failing_since: row.get::<_, Option<i64>>(10)?.map(from_epoch),
                         dead_notified: row.get(11)?,
                         config_url: row.get(12)?,
+                        discovered: row.get(13)?,
                     })
                 },
             )
@@ -353,7 +356,7 @@ impl Store {
                         (SELECT COUNT(*) FROM items i WHERE i.feed_id = f.id),
                         (SELECT COUNT(*) FROM matches m JOIN items i ON i.id = m.item_id
                          WHERE i.feed_id = f.id),
-                        f.next_due, f.last_error
+                        f.next_due, f.last_error, f.discovered AND f.url IS NOT f.config_url
                  FROM feeds f WHERE f.name = ?1",
             )
             .map_err(|source| self.error(source))?;
@@ -375,6 +378,7 @@ impl Store {
                         matches: row.get(10)?,
                         next_due: row.get::<_, Option<i64>>(11)?.map(from_epoch),
                         last_error: row.get(12)?,
+                        discovered: row.get(13)?,
                     })
                 })
                 .optional()
@@ -629,7 +633,8 @@ impl Store {
     /// Writes one poll's new items, their matches, the matches' outbox rows (one per route
     /// that wants the topic) and the feed's state in one transaction. An item already stored
     /// for this feed is skipped with its matches; a match whose canonical URL is already
-    /// logged for the same topic (the same article from another feed) is not logged again.
+    /// logged for the same topic (the same article from another feed) is not logged again,
+    /// nor one of an item without a link whose title this feed already logged for the topic.
     pub fn commit_poll(
         &mut self,
         feed_id: i64,
@@ -657,6 +662,14 @@ impl Store {
                 .map_err(wrap)?;
             let mut url_logged = tx
                 .prepare_cached("SELECT 1 FROM matches WHERE topic = ?1 AND url = ?2")
+                .map_err(wrap)?;
+            // An item without a link is known by its title within its feed: a feed that
+            // gives its items new guids on every poll must not log them again.
+            let mut title_logged = tx
+                .prepare_cached(
+                    "SELECT 1 FROM matches m JOIN items i ON i.id = m.item_id
+                     WHERE m.topic = ?1 AND m.url IS NULL AND i.feed_id = ?2 AND i.title = ?3",
+                )
                 .map_err(wrap)?;
             let mut insert_match = tx
                 .prepare_cached(
@@ -694,11 +707,13 @@ impl Store {
                 summary.new_items += 1;
                 let item_id = tx.last_insert_rowid();
                 for (match_idx, topic_match) in matched.matches.iter().enumerate() {
-                    if let Some(url) = &item.url
-                        && url_logged
-                            .exists(params![topic_match.topic, url])
-                            .map_err(wrap)?
-                    {
+                    let logged = match &item.url {
+                        Some(url) => url_logged.exists(params![topic_match.topic, url]),
+                        None => {
+                            title_logged.exists(params![topic_match.topic, feed_id, item.title])
+                        }
+                    };
+                    if logged.map_err(wrap)? {
                         continue;
                     }
                     let terms = distinct_terms(&topic_match.hits);
@@ -975,6 +990,45 @@ impl Store {
             .map_err(|source| self.error(source))
     }
 
+    /// The cached article of a canonical URL: `Ok(text)`, or `Err(why)` when it has none for
+    /// good (a 404, not a web page); `None` when it was never fetched.
+    pub fn article(&self, url: &str) -> Result<Option<Result<String, String>>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT text, error FROM articles WHERE url = ?1",
+                params![url],
+                |row| {
+                    let text: Option<String> = row.get(0)?;
+                    let error: Option<String> = row.get(1)?;
+                    Ok(text.ok_or_else(|| error.unwrap_or_default()))
+                },
+            )
+            .optional()
+            .map_err(|source| self.error(source))
+    }
+
+    /// Caches the final outcome of fetching a URL's article (its text, or why it has none
+    /// for good). The first outcome stays: a page is fetched at most once.
+    pub fn save_article(
+        &mut self,
+        url: &str,
+        outcome: Result<&str, &str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (text, error) = match outcome {
+            Ok(text) => (Some(text), None),
+            Err(error) => (None, Some(error)),
+        };
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO articles (url, fetched_at, text, error)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![url, now.timestamp(), text, error],
+            )
+            .map_err(|source| self.error(source))?;
+        Ok(())
+    }
+
     /// Every stored item first seen at or after `since` (all without it), oldest first.
     /// Read-only.
     pub fn stored_items(
@@ -985,8 +1039,9 @@ impl Store {
             .conn
             .prepare(
                 "SELECT i.id, f.name, i.key, i.url, i.title, i.summary, i.content, i.authors,
-                        i.categories, i.published, i.first_seen
+                        i.categories, i.published, i.first_seen, a.text
                  FROM items i JOIN feeds f ON f.id = i.feed_id
+                 LEFT JOIN articles a ON a.url = i.url
                  WHERE ?1 IS NULL OR i.first_seen >= ?1
                  ORDER BY i.first_seen, i.id",
             )
@@ -1004,6 +1059,7 @@ impl Store {
                         title: row.get(4)?,
                         summary: row.get(5)?,
                         content: row.get(6)?,
+                        article: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
                         authors: serde_json::from_str(&authors).unwrap_or_default(),
                         categories: serde_json::from_str(&categories).unwrap_or_default(),
                         published: row.get::<_, Option<i64>>(9)?.map(from_epoch),
@@ -1153,7 +1209,7 @@ fn write_state(conn: &Connection, feed_id: i64, state: &FeedState) -> rusqlite::
         "UPDATE feeds SET etag = ?2, last_modified = ?3, next_due = ?4, last_polled = ?5,
                 last_success = ?6, consecutive_errors = ?7, last_error = ?8, last_status = ?9,
                 url = COALESCE(?10, config_url), gone = ?11, failing_since = ?12,
-                dead_notified = ?13
+                dead_notified = ?13, discovered = ?15 AND ?10 IS NOT NULL
          WHERE id = ?1 AND (?14 IS NULL OR config_url IS ?14)",
     )?
     .execute(params![
@@ -1171,6 +1227,7 @@ fn write_state(conn: &Connection, feed_id: i64, state: &FeedState) -> rusqlite::
         state.failing_since.map(|t| t.timestamp()),
         state.dead_notified,
         state.config_url,
+        state.discovered,
     ])?;
     Ok(())
 }

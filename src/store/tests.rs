@@ -191,6 +191,7 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
         last_error: None,
         last_status: Some("ok".into()),
         moved_to: Some("https://a/moved".into()),
+        discovered: true,
         gone: false,
         failing_since: None,
         dead_notified: false,
@@ -198,6 +199,18 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
     };
     store.save_state(ids[0], &state, None, &[]).unwrap();
     assert_eq!(store.feed_state(ids[0]).unwrap(), state);
+    let health = store.feed_health(&["A"]).unwrap();
+    assert!(health[0].discovered);
+    assert_eq!(health[0].url, "https://a/moved");
+    assert_eq!(health[0].config_url.as_deref(), Some("https://a/feed"));
+    // Not discovered without an address of its own.
+    let unmoved = FeedState {
+        moved_to: None,
+        ..state.clone()
+    };
+    store.save_state(ids[0], &unmoved, None, &[]).unwrap();
+    assert!(!store.feed_state(ids[0]).unwrap().discovered);
+    store.save_state(ids[0], &state, None, &[]).unwrap();
     // Same name and URL: same row, state kept.
     let again = store
         .register_feeds(&[("A", "https://a/feed".into())])
@@ -215,6 +228,7 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
         moved.moved_to, None,
         "the config's new URL wins over a redirect"
     );
+    assert!(!moved.discovered, "and over a discovered feed");
     assert_eq!(moved.next_due, state.next_due);
 
     // A 410 stops the feed until the config names another URL.
@@ -448,6 +462,82 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     let pending_digest = store.pending_deliveries("digest", 10).unwrap();
     assert_eq!(pending_digest.len(), 1);
     assert_eq!(pending_digest[0].attempts, 0);
+}
+
+#[test]
+fn a_feed_rewriting_its_guids_logs_each_article_once() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[
+            ("A", "https://a/feed".into()),
+            ("B", "https://b/feed".into()),
+        ])
+        .unwrap();
+    let poll = |n: usize| {
+        let mut linked = item(&format!("guid:{n}-1"), Some("https://e.com/1"), &["sat"]);
+        let mut unlinked = item(&format!("guid:{n}-2"), None, &["sat"]);
+        linked.item.title = "Spy satellite launched".into();
+        unlinked.item.title = "Spy satellite: no link".into();
+        vec![linked, unlinked]
+    };
+    let first = store
+        .commit_poll(ids[0], &poll(1), &FeedState::default(), now(), &[], None)
+        .unwrap();
+    assert_eq!((first.new_items, first.new_matches), (2, 2));
+    for n in 2..5 {
+        let again = store
+            .commit_poll(ids[0], &poll(n), &FeedState::default(), now(), &[], None)
+            .unwrap();
+        // New guids: new items, but no new matches for the same URL or (no link) title.
+        assert_eq!((again.new_items, again.new_matches), (2, 0), "poll {n}");
+    }
+    // Another feed with the same link-less title is another article: logged.
+    let other = store
+        .commit_poll(
+            ids[1],
+            &poll(9)[1..],
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+        )
+        .unwrap();
+    assert_eq!(other.new_matches, 1);
+}
+
+#[test]
+fn an_article_is_cached_once_by_url_and_joined_to_its_items() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let url = "https://e.com/story";
+    assert_eq!(store.article(url).unwrap(), None);
+    store
+        .save_article(url, Ok("the spy satellite reached orbit"), now())
+        .unwrap();
+    // The first outcome stays.
+    store
+        .save_article(url, Err("http status 500"), now())
+        .unwrap();
+    assert_eq!(
+        store.article(url).unwrap(),
+        Some(Ok("the spy satellite reached orbit".to_string()))
+    );
+    store
+        .save_article("https://e.com/dead", Err("http status 404"), now())
+        .unwrap();
+    assert_eq!(
+        store.article("https://e.com/dead").unwrap(),
+        Some(Err("http status 404".to_string()))
+    );
+    let batch = vec![item("guid:1", Some(url), &[]), item("guid:2", None, &[])];
+    store
+        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
+        .unwrap();
+    let stored = store.stored_items(None).unwrap();
+    let articles: Vec<&str> = stored.iter().map(|s| s.item.article.as_str()).collect();
+    assert_eq!(articles, ["the spy satellite reached orbit", ""]);
 }
 
 fn days(n: i64) -> chrono::Duration {

@@ -23,6 +23,11 @@ fn daemon(max_body: u64, timeout: Duration) -> DaemonConfig {
         alert_wait: Duration::from_secs(30),
         dead_after: Duration::from_secs(24 * 3600),
         keep_items: None,
+        max_items_per_poll: 1000,
+        max_field_chars: 100_000,
+        allow_private_targets: false,
+        fetch_article: Default::default(),
+        article_min_chars: 200,
     }
 }
 
@@ -344,4 +349,91 @@ async fn a_post_follows_307_but_not_302() {
         received.iter().all(|r| r.method.as_str() == "POST"),
         "a POST never becomes a GET"
     );
+}
+
+/// The port of a mock server, to name it as `localhost` (another host than `127.0.0.1`).
+fn localhost(server: &MockServer, route: &str) -> url::Url {
+    let port = server.address().port();
+    url::Url::parse(&format!("http://localhost:{port}{route}")).unwrap()
+}
+
+#[tokio::test]
+async fn urls_from_feed_content_may_not_reach_private_addresses() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/article"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<p>inside</p>"))
+        .mount(&server)
+        .await;
+    let guarded = Fetcher::new(&daemon(1 << 20, Duration::from_secs(5))).unwrap();
+    let literal = url::Url::parse(&format!("{}/article", server.uri())).unwrap();
+    let named = localhost(&server, "/article");
+    for url in [&literal, &named] {
+        match guarded
+            .fetch_untrusted(url, &Validators::default(), Utc::now())
+            .await
+        {
+            FetchOutcome::Failed(error @ FetchError::Refused { .. }) => {
+                let message = error.to_string();
+                assert!(message.contains("loopback"), "{message}");
+                assert!(message.contains("allow_private_targets"), "{message}");
+            }
+            other => panic!("{url} should be refused, got {other:?}"),
+        }
+    }
+    let mut allowed = daemon(1 << 20, Duration::from_secs(5));
+    allowed.allow_private_targets = true;
+    let open = Fetcher::new(&allowed).unwrap();
+    for url in [&literal, &named] {
+        let outcome = open
+            .fetch_untrusted(url, &Validators::default(), Utc::now())
+            .await;
+        assert!(matches!(outcome, FetchOutcome::Fetched(_)), "{outcome:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_checked_but_the_configured_host_is_trusted() {
+    let server = MockServer::start().await;
+    let elsewhere = localhost(&server, "/feed");
+    Mock::given(method("GET"))
+        .and(path("/away"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", elsewhere.as_str()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/here"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/feed"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<rss/>"))
+        .mount(&server)
+        .await;
+    // The configured URL itself is on loopback: the operator chose it.
+    let outcome = fetch(&server, "/here", 1 << 20).await;
+    assert!(matches!(outcome, FetchOutcome::Fetched(_)), "{outcome:?}");
+    // A redirect to another host came from the server, not the operator.
+    match fetch(&server, "/away", 1 << 20).await {
+        FetchOutcome::Failed(FetchError::Refused { url, .. }) => {
+            assert_eq!(url, elsewhere.as_str());
+        }
+        other => panic!("the redirect should be refused, got {other:?}"),
+    }
+    // A feed that moved to another host is polled at the new address as content-derived.
+    let fetcher = Fetcher::new(&daemon(1 << 20, Duration::from_secs(5))).unwrap();
+    let configured = url::Url::parse(&format!("{}/here", server.uri())).unwrap();
+    let outcome = fetcher
+        .fetch_for(&elsewhere, &configured, &Validators::default(), Utc::now())
+        .await;
+    assert!(
+        matches!(outcome, FetchOutcome::Failed(FetchError::Refused { .. })),
+        "{outcome:?}"
+    );
+    let same_host = url::Url::parse(&format!("{}/feed", server.uri())).unwrap();
+    let outcome = fetcher
+        .fetch_for(&same_host, &configured, &Validators::default(), Utc::now())
+        .await;
+    assert!(matches!(outcome, FetchOutcome::Fetched(_)), "{outcome:?}");
 }

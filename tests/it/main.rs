@@ -5,10 +5,12 @@
 mod support;
 
 mod alerts;
+mod articles;
 mod cli;
 mod crash;
 mod e2e;
 mod fetch;
+mod hostile;
 mod permissions;
 mod retention;
 mod service;
