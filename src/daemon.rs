@@ -317,6 +317,7 @@ async fn purge_old(store: &SharedStore, keep: Duration, shutdown: &CancellationT
                 total.items += pass.items;
                 total.deliveries += pass.deliveries;
                 total.forgotten += pass.forgotten;
+                total.articles += pass.articles;
                 if !pass.more || shutdown.is_cancelled() {
                     break;
                 }
@@ -332,6 +333,7 @@ async fn purge_old(store: &SharedStore, keep: Duration, shutdown: &CancellationT
             items = total.items,
             deliveries = total.deliveries,
             forgotten = total.forgotten,
+            articles = total.articles,
             keep_days = keep.as_secs() / 86_400,
             "retention: deleted unmatched items and finished deliveries older than keep_items"
         );

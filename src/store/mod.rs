@@ -116,6 +116,8 @@ pub struct Purged {
     pub deliveries: usize,
     /// `seen` rows of deleted items their feed no longer lists.
     pub forgotten: usize,
+    /// Cached articles fetched that long ago that no match links to.
+    pub articles: usize,
     /// There is more to delete: call again.
     pub more: bool,
 }
@@ -511,8 +513,9 @@ impl Store {
     /// One pass of retention: deletes up to `limit` items first seen before `now - keep`
     /// that no match refers to (leaving their identity in `seen`), the delivered and failed
     /// outbox rows untouched for that long, and — on the pass that finds no more old items —
-    /// the `seen` rows of items their feed stopped listing that long ago, then gives the
-    /// freed pages back to the file system. Matched items and the match log are kept. Call
+    /// the articles fetched that long ago that no match links to and the `seen` rows of
+    /// items their feed stopped listing that long ago, then gives the freed pages back to
+    /// the file system. Matched items and the match log are kept. Call
     /// it again while [`Purged::more`] says so (each pass is one transaction, so the
     /// store's lock is not held for long).
     pub fn purge(
@@ -603,6 +606,15 @@ impl Store {
                 .map_err(wrap)?;
             purged.more |= purged.deliveries == limit;
             if !purged.more {
+                // Articles fetched that long ago, unless a logged match links to them (an
+                // item not matched then gains nothing from its article now).
+                purged.articles = tx
+                    .prepare_cached(
+                        "DELETE FROM articles WHERE fetched_at < ?1
+                            AND url NOT IN (SELECT url FROM matches WHERE url IS NOT NULL)",
+                    )
+                    .and_then(|mut statement| statement.execute([cutoff]))
+                    .map_err(wrap)?;
                 // Gone from its feed: the feed's last read body (an hour after the row was
                 // last listed, so not the poll that listed it) did not list it.
                 purged.forgotten = tx

@@ -570,6 +570,13 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
     store
         .commit_poll(ids[0], &batch, &FeedState::default(), old, &routes, None)
         .unwrap();
+    // Articles of the matched item and of the unmatched one, fetched then; one of now.
+    for url in ["https://e.com/m", "https://e.com/1"] {
+        store.save_article(url, Ok("text"), old).unwrap();
+    }
+    store
+        .save_article("https://e.com/2", Ok("text"), now())
+        .unwrap();
     let delivered = store.due_deliveries(&["hook"], old, 10).unwrap();
     store.mark_delivered(&[delivered[0].id], old).unwrap();
     let recent = [item("guid:recent", Some("https://e.com/2"), &[])];
@@ -591,6 +598,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
             items: 1,
             deliveries: 1,
             forgotten: 0,
+            articles: 1,
             more: false
         },
         "the old unmatched item and the delivered row; the pending row stays"
@@ -604,6 +612,12 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
     assert_eq!(left, ["guid:matched", "guid:pending", "guid:recent"]);
     assert_eq!(store.matches(&MatchFilter::default()).unwrap().len(), 2);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM deliveries"), 1);
+    assert!(
+        store.article("https://e.com/m").unwrap().is_some(),
+        "a match links to it"
+    );
+    assert!(store.article("https://e.com/1").unwrap().is_none());
+    assert!(store.article("https://e.com/2").unwrap().is_some());
     assert_eq!(
         store.purge(now(), NINETY_DAYS, 1000).unwrap(),
         Purged::default(),
