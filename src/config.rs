@@ -17,6 +17,7 @@ use toml::Spanned;
 use unicode_width::UnicodeWidthChar;
 use url::Url;
 
+use crate::model::{DEFAULT_STORY_WINDOW, Dedup, StoryPolicy};
 use crate::query::{Query, QuerySet};
 
 /// The shortest poll interval a feed may have: polling faster is rude to publishers.
@@ -77,6 +78,9 @@ pub struct DaemonConfig {
     /// How long a feed fails before the sinks without a topic filter get a `feed_dead`
     /// notice.
     pub dead_after: Duration,
+    /// `story_window` and `dedup`: how new items are grouped into stories and how often a
+    /// topic logs one.
+    pub stories: StoryPolicy,
 }
 
 /// One `[[alert]]`: a sink and which matches it takes.
@@ -573,6 +577,8 @@ struct RawDaemon {
     alert_attempts: Option<Spanned<i64>>,
     alert_wait: Option<Spanned<String>>,
     dead_after: Option<Spanned<String>>,
+    story_window: Option<Spanned<String>>,
+    dedup: Option<Spanned<String>>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -705,6 +711,22 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
         alert_attempts: u32::try_from(count(&raw.alert_attempts, 10, sink)).unwrap_or(10),
         alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
         dead_after: duration(&raw.dead_after, Duration::from_secs(24 * 3600), sink),
+        stories: StoryPolicy {
+            dedup: match &raw.dedup {
+                None => Dedup::default(),
+                Some(value) => Dedup::parse(value.get_ref()).unwrap_or_else(|| {
+                    sink.error(
+                        value.span(),
+                        format!(
+                            "unknown dedup level `{}`, expected `story`, `url` or `item`",
+                            value.get_ref()
+                        ),
+                    );
+                    Dedup::default()
+                }),
+            },
+            window: duration(&raw.story_window, DEFAULT_STORY_WINDOW, sink),
+        },
     }
 }
 
@@ -1396,6 +1418,8 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "alert_attempts",
         "alert_wait",
         "dead_after",
+        "story_window",
+        "dedup",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",

@@ -263,6 +263,8 @@ mod tests {
             published: None,
             terms: vec!["satellite".into()],
             hits: vec![],
+            story_id: Some(id),
+            sources: vec![],
         };
         let text = atom(
             &[m(1, 10, "First <b>&</b>\u{1b}[31m"), m(2, 11, "Second")],

@@ -44,5 +44,6 @@ pub mod pipeline;
 pub mod query;
 pub mod scheduler;
 pub mod store;
+pub mod story;
 pub mod tester;
 pub mod text;

@@ -140,7 +140,100 @@ pub struct Match {
     pub terms: Vec<String>,
     /// Every hit: term, field and snippet.
     pub hits: Vec<Hit>,
+    /// The story of the match's first item (`None` for a match logged before stories).
+    pub story_id: Option<i64>,
+    /// Every item recorded for this match, first one first: the item that made the match,
+    /// then the later copies of its story (or URL) from other feeds. Never empty when read
+    /// from the store.
+    pub sources: Vec<Source>,
 }
+
+/// One item that carried a matched story: which feed, its title and link, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub feed: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// When watchword first saw the item.
+    pub seen: DateTime<Utc>,
+}
+
+/// One source in the stable machine format.
+#[derive(Debug, Serialize)]
+pub struct SourceRecord<'a> {
+    pub feed: &'a str,
+    pub title: &'a str,
+    pub url: Option<&'a str>,
+    pub published: Option<String>,
+    pub seen: String,
+}
+
+impl Source {
+    /// The source as the machine interface writes it.
+    pub fn record(&self) -> SourceRecord<'_> {
+        SourceRecord {
+            feed: &self.feed,
+            title: &self.title,
+            url: self.url.as_deref(),
+            published: self.published.map(rfc3339),
+            seen: rfc3339(self.seen),
+        }
+    }
+}
+
+/// At which level a topic logs (and alerts) once: `[daemon] dedup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dedup {
+    /// Once per story: later copies of the story become sources of the match.
+    #[default]
+    Story,
+    /// Once per canonical URL: the same link from other feeds becomes a source.
+    Url,
+    /// Once per item.
+    Item,
+}
+
+impl Dedup {
+    /// The name in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dedup::Story => "story",
+            Dedup::Url => "url",
+            Dedup::Item => "item",
+        }
+    }
+
+    /// The level named `text` in the config.
+    pub fn parse(text: &str) -> Option<Dedup> {
+        match text {
+            "story" => Some(Dedup::Story),
+            "url" => Some(Dedup::Url),
+            "item" => Some(Dedup::Item),
+            _ => None,
+        }
+    }
+}
+
+/// How the store groups new items into stories and logs their matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoryPolicy {
+    pub dedup: Dedup,
+    /// A new item joins only a story first seen at most this long before it.
+    pub window: std::time::Duration,
+}
+
+impl Default for StoryPolicy {
+    fn default() -> StoryPolicy {
+        StoryPolicy {
+            dedup: Dedup::Story,
+            window: DEFAULT_STORY_WINDOW,
+        }
+    }
+}
+
+/// The default `[daemon] story_window`: 72 hours.
+pub const DEFAULT_STORY_WINDOW: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
 /// A topic that matched a new item, with its explanation; produced by the pipeline, written by
 /// the store.
@@ -172,6 +265,7 @@ impl Match {
             published: self.published.map(rfc3339),
             terms: &self.terms,
             explain: &self.hits,
+            sources: self.sources.iter().map(Source::record).collect(),
         }
     }
 }
@@ -189,6 +283,8 @@ pub struct MatchRecord<'a> {
     pub published: Option<String>,
     pub terms: &'a [String],
     pub explain: &'a [Hit],
+    /// Every source, the first one (this record's `feed`, `title` and `url`) included.
+    pub sources: Vec<SourceRecord<'a>>,
 }
 
 /// Which matches an alert sink wants, and how long they wait before the first attempt (the

@@ -335,6 +335,7 @@ fn process_body(
             now,
             &context.routes,
             notice.as_ref(),
+            &context.config.daemon.stories,
         )
         .map_err(|error| error.to_string())?;
     context.metrics.stored(

@@ -284,6 +284,8 @@ mod tests {
             published: Some(Utc.with_ymd_and_hms(2023, 11, 21, 13, 43, 0).unwrap()),
             terms: vec!["spy satellite".into(), "@north_korea".into()],
             hits: vec![],
+            story_id: Some(3),
+            sources: vec![],
         }
     }
 

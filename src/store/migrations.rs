@@ -95,4 +95,68 @@ UPDATE feeds SET config_url = url;
 -- which made storing slower as the table grew.
 DROP INDEX IF EXISTS items_url;
 "#,
+    // 4: stories and the sources of a match.
+    r#"
+-- A story: the copies of one news item across feeds. `first_seen` is when watchword saw its
+-- first item; a new item joins only a story first seen within `story_window`. Stories are
+-- never deleted, so deleting old items (retention) leaves their stories and keys working.
+CREATE TABLE stories (
+    id          INTEGER PRIMARY KEY,
+    first_seen  INTEGER NOT NULL
+);
+
+-- Every item's story. Items stored before stories existed get one story each (the story's
+-- id is the item's), and no keys: new items do not join them.
+ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories(id);
+INSERT INTO stories (id, first_seen) SELECT id, first_seen FROM items;
+UPDATE items SET story_id = id;
+
+-- The MinHash signature of a story's item (see src/story.rs), kept apart from the item so
+-- it outlives it.
+CREATE TABLE story_prints (
+    id          INTEGER PRIMARY KEY,
+    story_id    INTEGER NOT NULL REFERENCES stories(id),
+    signature   BLOB NOT NULL
+);
+
+-- The index of stories: one row per key of each item that joined or started a story (the
+-- canonical URL, the normalized title, each band of the signature), each a 64-bit hash
+-- tagged with its kind (`kind`: 0 url, 1 title, 2 band). `first_seen` repeats the story's,
+-- so a lookup reads only the stories in the window: (kind, key, first_seen) is one index
+-- seek. A band row names the signature to compare before joining.
+CREATE TABLE story_keys (
+    kind        INTEGER NOT NULL,
+    key         INTEGER NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    story_id    INTEGER NOT NULL REFERENCES stories(id),
+    print_id    INTEGER REFERENCES story_prints(id)
+);
+CREATE INDEX story_keys_lookup ON story_keys(kind, key, first_seen);
+
+-- A match belongs to the story of its first item; with dedup = "story" a topic logs a
+-- story once.
+ALTER TABLE matches ADD COLUMN story_id INTEGER REFERENCES stories(id);
+UPDATE matches SET story_id = (SELECT story_id FROM items WHERE items.id = matches.item_id);
+CREATE INDEX matches_story ON matches(story_id, topic);
+
+-- The items a match was seen in, first one first: its own item, then later copies of the
+-- story (or URL) from other feeds. Feed name, title and link are copied so a source
+-- survives its item being deleted (`item_id` becomes NULL).
+CREATE TABLE match_sources (
+    id          INTEGER PRIMARY KEY,
+    match_id    INTEGER NOT NULL REFERENCES matches(id) ON DELETE CASCADE,
+    item_id     INTEGER REFERENCES items(id) ON DELETE SET NULL,
+    feed        TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    url         TEXT,
+    published   INTEGER,
+    seen        INTEGER NOT NULL,
+    UNIQUE (match_id, item_id)
+);
+CREATE INDEX match_sources_item ON match_sources(item_id);
+INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+    SELECT m.id, i.id, f.name, i.title, i.url, i.published, i.first_seen
+    FROM matches m JOIN items i ON i.id = m.item_id JOIN feeds f ON f.id = i.feed_id
+    ORDER BY m.id;
+"#,
 ];

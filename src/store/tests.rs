@@ -1,7 +1,7 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::model::{Item, TopicMatch};
+use crate::model::{Item, StoryPolicy, TopicMatch};
 use crate::query::Field;
 
 fn now() -> DateTime<Utc> {
@@ -78,7 +78,15 @@ fn items_and_matches_are_logged_once() {
         item("guid:2", None, &[]),
     ];
     let first = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     assert_eq!(
         first,
@@ -86,11 +94,19 @@ fn items_and_matches_are_logged_once() {
             new_items: 2,
             new_matches: 1,
             logged: vec![(0, 0)],
-            new_deliveries: 0,
+            ..CommitSummary::default()
         }
     );
     let again = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     assert_eq!(again, CommitSummary::default());
     let probe = [
@@ -104,7 +120,15 @@ fn items_and_matches_are_logged_once() {
     // the same topic, but logged for a topic it had not matched before.
     let copy = vec![item("guid:b1", Some("https://e.com/1"), &["sat", "sale"])];
     let from_b = store
-        .commit_poll(ids[1], &copy, &FeedState::default(), now(), &[], None)
+        .commit_poll(
+            ids[1],
+            &copy,
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     assert_eq!(
         from_b,
@@ -114,6 +138,9 @@ fn items_and_matches_are_logged_once() {
             // Only the second topic: the first is already logged for this URL.
             logged: vec![(0, 1)],
             new_deliveries: 0,
+            // It joined the story of A's item (same URL), and is a source of its match.
+            joined_stories: 1,
+            new_sources: 1,
         }
     );
 
@@ -123,6 +150,11 @@ fn items_and_matches_are_logged_once() {
         .map(|m| (m.topic.as_str(), m.feed.as_str()))
         .collect();
     assert_eq!(topics, [("sat", "A"), ("sale", "B")]);
+    let feeds_of =
+        |m: &Match| -> Vec<String> { m.sources.iter().map(|s| s.feed.clone()).collect() };
+    assert_eq!(feeds_of(&log[0]), ["A", "B"]);
+    assert_eq!(feeds_of(&log[1]), ["B"]);
+    assert_eq!(log[0].story_id, log[1].story_id);
     assert_eq!(log[0].terms, ["satellite"]);
     assert_eq!(log[0].hits[0].field, Field::Title);
     assert_eq!(store.counts().unwrap(), (3, 2));
@@ -139,7 +171,15 @@ fn the_match_log_filters_by_topic_time_and_limit() {
         let topic = if i % 2 == 0 { "sat" } else { "sale" };
         let batch = vec![item(&format!("guid:{i}"), None, &[topic])];
         store
-            .commit_poll(ids[0], &batch, &FeedState::default(), at, &[], None)
+            .commit_poll(
+                ids[0],
+                &batch,
+                &FeedState::default(),
+                at,
+                &[],
+                None,
+                &StoryPolicy::default(),
+            )
             .unwrap();
     }
     let all = store.matches(&MatchFilter::default()).unwrap();
@@ -314,6 +354,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             now(),
             &[],
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
 
@@ -334,7 +375,15 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
         matches: vec![],
     }];
     store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     let mut unique_again = second.clone();
     unique_again.key = "guid:g".into();
@@ -358,6 +407,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             now(),
             &[],
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
     let known = store.known_keys(ids[0], &[unique_again]).unwrap();
@@ -383,7 +433,15 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     ];
     let batch = [item("guid:1", Some("https://e.com/1"), &["sat"])];
     let summary = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &routes, None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now(),
+            &routes,
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     assert_eq!(
         summary.new_deliveries, 2,

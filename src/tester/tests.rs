@@ -210,6 +210,8 @@ fn logged(item: &StoredItem, topic: &str) -> Match {
         published: None,
         terms: vec!["missile".into()],
         hits: Vec::new(),
+        story_id: None,
+        sources: Vec::new(),
     }
 }
 

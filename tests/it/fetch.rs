@@ -22,6 +22,7 @@ fn daemon(max_body: u64, timeout: Duration) -> DaemonConfig {
         alert_attempts: 10,
         alert_wait: Duration::from_secs(30),
         dead_after: Duration::from_secs(24 * 3600),
+        stories: Default::default(),
     }
 }
 
