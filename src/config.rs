@@ -93,7 +93,8 @@ pub struct AlertConfig {
     pub topics: Option<Vec<String>>,
     /// Batch matches into one message per window.
     pub digest: Option<Duration>,
-    /// Message text with `{title}`, `{url}`, `{topic}`, `{feed}`, `{terms}`, `{published}`.
+    /// Message text with `{title}`, `{url}`, `{topic}`, `{feed}`, `{terms}`, `{published}`,
+    /// `{also}` (the other sources' feeds).
     pub template: Option<String>,
     pub sink: SinkConfig,
 }
@@ -154,7 +155,15 @@ pub enum EmailTls {
 }
 
 /// The placeholders a message template may use.
-pub const TEMPLATE_FIELDS: &[&str] = &["title", "url", "topic", "feed", "terms", "published"];
+pub const TEMPLATE_FIELDS: &[&str] = &[
+    "title",
+    "url",
+    "topic",
+    "feed",
+    "terms",
+    "published",
+    "also",
+];
 
 impl SinkConfig {
     /// The kind as written in the config.

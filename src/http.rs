@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::metrics::{Gauges, Metrics};
-use crate::model::{Match, rfc3339};
+use crate::model::{Match, by_story, rfc3339};
 use crate::store::{self, MatchFilter, SharedStore};
 use crate::text::sanitize;
 
@@ -161,11 +161,22 @@ fn server_error(error: &dyn std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response()
 }
 
-/// The match log as an Atom 1.0 feed, newest entry first. `matches` is oldest first.
+/// The match log as an Atom 1.0 feed, one entry per story (naming every topic it matched
+/// and every source), newest entry first. `matches` is oldest first. An entry is updated
+/// when a later source joined it.
 pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
-    let updated = matches
+    let stories = by_story(matches);
+    let updated_of = |m: &Match| {
+        m.sources
+            .iter()
+            .map(|source| source.seen)
+            .chain([m.matched_at])
+            .max()
+            .unwrap_or(m.matched_at)
+    };
+    let updated = stories
         .iter()
-        .map(|m| m.matched_at)
+        .map(updated_of)
         .max()
         .unwrap_or_else(Utc::now);
     let (title, id, self_path) = match topic {
@@ -192,18 +203,22 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
         rfc3339(updated),
         xml(&format!("http://{}{self_path}", sanitize(host)))
     );
-    for m in matches.iter().rev() {
+    for m in stories.iter().rev() {
         let _ = write!(
             out,
             "<entry>\n<id>tag:watchword.invalid,2023:match/{}-{}</id>\n<title>{}</title>\n\
-             <updated>{}</updated>\n<published>{}</published>\n<category term=\"{}\"/>\n",
+             <updated>{}</updated>\n<published>{}</published>\n{}",
             m.match_id,
             // With the time, a recreated database does not reuse an entry id.
             m.matched_at.timestamp(),
             xml(&m.title),
-            rfc3339(m.matched_at),
+            rfc3339(updated_of(m)),
             rfc3339(m.published.unwrap_or(m.matched_at)),
-            xml(&m.topic)
+            // A story matched by several topics names them all (see `by_story`).
+            m.topic
+                .split(", ")
+                .map(|topic| format!("<category term=\"{}\"/>\n", xml(topic)))
+                .collect::<String>()
         );
         let summary = xml(&format!(
             "{} · {} · matched: {}",
@@ -211,15 +226,29 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
             m.feed,
             m.terms.join(", ")
         ));
-        match &m.url {
-            Some(url) => {
-                let _ = writeln!(out, "<link rel=\"alternate\" href=\"{}\"/>", xml(url));
-            }
-            // An entry needs a link or content (RFC 4287, 4.1.1).
-            None => {
-                let _ = writeln!(out, "<content type=\"text\">{summary}</content>");
-            }
+        if let Some(url) = &m.url {
+            let _ = writeln!(out, "<link rel=\"alternate\" href=\"{}\"/>", xml(url));
         }
+        // Every source, one per line (an entry without a link needs content anyway, RFC
+        // 4287, 4.1.1).
+        let mut sources = String::new();
+        for source in &m.sources {
+            let _ = writeln!(
+                sources,
+                "{} · {} · {}",
+                source.feed,
+                source.title,
+                source.url.as_deref().unwrap_or("(no link)")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "<content type=\"text\">{} · {} source{}\n{}</content>",
+            summary,
+            m.sources.len(),
+            if m.sources.len() == 1 { "" } else { "s" },
+            xml(sources.trim_end())
+        );
         let _ = write!(out, "<summary>{summary}</summary>\n</entry>\n");
     }
     out.push_str("</feed>\n");

@@ -363,6 +363,36 @@ pub struct Delivery {
     pub payload: Payload,
 }
 
+/// Matches grouped by story (a digest, the Atom feed): one per story, in order of first appearance: a story matched by
+/// several topics becomes one match naming them all (`topic` joined with ", ", terms and
+/// sources merged). Matches without a story stand alone.
+pub fn by_story(matches: &[Match]) -> Vec<Match> {
+    let mut stories: Vec<Match> = Vec::new();
+    for m in matches {
+        let same = m
+            .story_id
+            .and_then(|id| stories.iter_mut().find(|s| s.story_id == Some(id)));
+        match same {
+            Some(story) => {
+                story.topic.push_str(", ");
+                story.topic.push_str(&m.topic);
+                for term in &m.terms {
+                    if !story.terms.contains(term) {
+                        story.terms.push(term.clone());
+                    }
+                }
+                for source in &m.sources {
+                    if !story.sources.contains(source) {
+                        story.sources.push(source.clone());
+                    }
+                }
+            }
+            None => stories.push(m.clone()),
+        }
+    }
+    stories
+}
+
 /// RFC 3339 in UTC with whole seconds, the form every output uses.
 pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
