@@ -1,7 +1,7 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::model::{Item, StoryPolicy, TopicMatch};
+use crate::model::{AlertRoute, Dedup, Item, Payload, StoryPolicy, TopicMatch};
 use crate::query::Field;
 
 fn now() -> DateTime<Utc> {
@@ -416,7 +416,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
 
 #[test]
 fn outbox_rows_follow_the_routes_and_their_states() {
-    use crate::model::{AlertRoute, DeliveryState, Payload};
+    use crate::model::DeliveryState;
     let (_dir, mut store) = open();
     let ids = store
         .register_feeds(&[("A", "https://a/feed".into())])
@@ -504,4 +504,334 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     let pending_digest = store.pending_deliveries("digest", 10).unwrap();
     assert_eq!(pending_digest.len(), 1);
     assert_eq!(pending_digest[0].attempts, 0);
+}
+
+/// A wire copy: the same summary with a small edit, under its own headline and link.
+fn copy(key: &str, title: &str, edit: &str, topics: &[&str]) -> MatchedItem {
+    let mut matched = item(key, Some(&format!("https://{key}.example/story")), topics);
+    matched.item.title = title.into();
+    matched.item.summary = format!(
+        "North Korea said on Wednesday it had successfully {edit} a military reconnaissance \
+         satellite, the Malligyong-1, into orbit on its third attempt this year, defying \
+         warnings from Seoul and Washington."
+    );
+    matched
+}
+
+fn commit(
+    store: &mut Store,
+    feed_id: i64,
+    batch: &[MatchedItem],
+    at: DateTime<Utc>,
+    routes: &[AlertRoute],
+    policy: &StoryPolicy,
+) -> CommitSummary {
+    store
+        .commit_poll(
+            feed_id,
+            batch,
+            &FeedState::default(),
+            at,
+            routes,
+            None,
+            policy,
+        )
+        .unwrap()
+}
+
+fn three_feeds(store: &mut Store) -> Vec<i64> {
+    store
+        .register_feeds(&[
+            ("A", "https://a/feed".into()),
+            ("B", "https://b/feed".into()),
+            ("C", "https://c/feed".into()),
+        ])
+        .unwrap()
+}
+
+#[test]
+fn copies_of_a_story_are_logged_once_with_every_source() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let routes = [AlertRoute {
+        sink: "hook".into(),
+        topics: None,
+        delay: Duration::ZERO,
+    }];
+    let policy = StoryPolicy::default();
+    let first = commit(
+        &mut store,
+        ids[0],
+        &[copy(
+            "a1",
+            "North Korea says it put a spy satellite into orbit",
+            "launched",
+            &["sat"],
+        )],
+        now(),
+        &routes,
+        &policy,
+    );
+    assert_eq!((first.new_matches, first.new_deliveries), (1, 1));
+    // An hour later, a rewritten headline; then a copy that does not match the topic itself
+    // (its text still tells the story) and one that matches a second topic.
+    let later = now() + chrono::Duration::hours(1);
+    let second = commit(
+        &mut store,
+        ids[1],
+        &[copy(
+            "b1",
+            "Pyongyang claims Malligyong-1 launch",
+            "put",
+            &["sat"],
+        )],
+        later,
+        &routes,
+        &policy,
+    );
+    assert_eq!(
+        (
+            second.new_matches,
+            second.new_deliveries,
+            second.joined_stories,
+            second.new_sources
+        ),
+        (0, 0, 1, 1)
+    );
+    let third = commit(
+        &mut store,
+        ids[2],
+        &[
+            copy("c1", "Spy satellite in orbit, says DPRK", "placed", &[]),
+            copy(
+                "c2",
+                "North Korea satellite: what we know",
+                "fired",
+                &["other"],
+            ),
+        ],
+        later,
+        &routes,
+        &policy,
+    );
+    assert_eq!((third.new_matches, third.joined_stories), (1, 2));
+    let log = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(log.len(), 2);
+    let sources: Vec<(&str, &str)> = log[0]
+        .sources
+        .iter()
+        .map(|s| (s.feed.as_str(), s.url.as_deref().unwrap()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("A", "https://a1.example/story"),
+            ("B", "https://b1.example/story"),
+            ("C", "https://c1.example/story"),
+            ("C", "https://c2.example/story"),
+        ]
+    );
+    assert_eq!(
+        (log[0].title.as_str(), log[0].feed.as_str()),
+        ("North Korea says it put a spy satellite into orbit", "A")
+    );
+    assert_eq!(log[1].topic, "other");
+    assert_eq!(log[1].story_id, log[0].story_id);
+    // One outbox row per logged match; the delivery reads the sources known now.
+    let due = store.due_deliveries(&["hook"], later, 10).unwrap();
+    assert_eq!(due.len(), 2);
+    let Payload::Match(m) = &due[0].payload else {
+        panic!("a match row")
+    };
+    assert_eq!(m.sources.len(), 4);
+}
+
+#[test]
+fn dedup_by_url_or_item_keeps_copies_apart() {
+    for (dedup, expected) in [(Dedup::Url, 2), (Dedup::Item, 3)] {
+        let (_dir, mut store) = open();
+        let ids = three_feeds(&mut store);
+        let policy = StoryPolicy {
+            dedup,
+            ..StoryPolicy::default()
+        };
+        commit(
+            &mut store,
+            ids[0],
+            &[copy("a1", "Title one of it", "launched", &["sat"])],
+            now(),
+            &[],
+            &policy,
+        );
+        commit(
+            &mut store,
+            ids[1],
+            &[copy("b1", "Title two of it", "put", &["sat"])],
+            now(),
+            &[],
+            &policy,
+        );
+        // The same link as A's from feed C: one match with dedup by URL.
+        let mut same_link = copy("c1", "Title three of it", "put", &["sat"]);
+        same_link.item.url = Some("https://a1.example/story".into());
+        commit(&mut store, ids[2], &[same_link], now(), &[], &policy);
+        let log = store.matches(&MatchFilter::default()).unwrap();
+        assert_eq!(log.len(), expected, "{dedup:?}");
+        assert_eq!(
+            log[0].story_id, log[1].story_id,
+            "one story whatever the dedup level"
+        );
+        if dedup == Dedup::Url {
+            let feeds: Vec<&str> = log[0].sources.iter().map(|s| s.feed.as_str()).collect();
+            assert_eq!(feeds, ["A", "C"]);
+        }
+    }
+}
+
+#[test]
+fn a_story_is_joined_only_within_the_window() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let policy = StoryPolicy::default();
+    commit(
+        &mut store,
+        ids[0],
+        &[copy(
+            "a1",
+            "North Korea says it put a spy satellite into orbit",
+            "launched",
+            &["sat"],
+        )],
+        now(),
+        &[],
+        &policy,
+    );
+    // The same headline a month later is another story: logged again.
+    let month = now() + chrono::Duration::days(30);
+    let later = commit(
+        &mut store,
+        ids[1],
+        &[copy(
+            "b1",
+            "North Korea says it put a spy satellite into orbit",
+            "launched",
+            &["sat"],
+        )],
+        month,
+        &[],
+        &policy,
+    );
+    assert_eq!((later.joined_stories, later.new_matches), (0, 1));
+    // Within the window of the story first seen 72 h before: joined, even after an hour more.
+    let edge = month + chrono::Duration::hours(72);
+    let joined = commit(
+        &mut store,
+        ids[2],
+        &[copy(
+            "c1",
+            "North Korea says it put a spy satellite into orbit",
+            "put",
+            &["sat"],
+        )],
+        edge,
+        &[],
+        &policy,
+    );
+    assert_eq!((joined.joined_stories, joined.new_matches), (1, 0));
+    let log = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1].sources.len(), 2);
+}
+
+#[test]
+fn deleting_an_item_keeps_its_story_and_sources() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let policy = StoryPolicy::default();
+    commit(
+        &mut store,
+        ids[0],
+        &[copy(
+            "a1",
+            "First headline of the story",
+            "launched",
+            &["sat"],
+        )],
+        now(),
+        &[],
+        &policy,
+    );
+    commit(
+        &mut store,
+        ids[1],
+        &[copy("b1", "Second headline of the story", "put", &["sat"])],
+        now(),
+        &[],
+        &policy,
+    );
+    // Retention deletes an old item that was no match's own.
+    store
+        .conn
+        .execute("DELETE FROM items WHERE key = 'b1'", [])
+        .unwrap();
+    let log = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(log[0].sources.len(), 2, "the source outlives its item");
+    // The story still takes new copies.
+    let third = commit(
+        &mut store,
+        ids[2],
+        &[copy(
+            "c1",
+            "Third headline of the story",
+            "placed",
+            &["sat"],
+        )],
+        now(),
+        &[],
+        &policy,
+    );
+    assert_eq!((third.joined_stories, third.new_matches), (1, 0));
+}
+
+#[test]
+fn a_version_3_database_gets_a_story_and_a_source_per_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ww.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for migration in &MIGRATIONS[..3] {
+            tx.execute_batch(migration).unwrap();
+        }
+        tx.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO feeds (id, name, url, config_url) VALUES (1, 'A', 'https://a/feed', 'https://a/feed');
+             INSERT INTO items (id, feed_id, key, url, title, summary, content, authors, categories, first_seen)
+                 VALUES (1, 1, 'guid:1', 'https://e.com/1', 'Old one', '', '', '[]', '[]', 100),
+                        (2, 1, 'guid:2', NULL, 'Old two', '', '', '[]', '[]', 200);
+             INSERT INTO matches (item_id, topic, url, matched_at, terms, hits)
+                 VALUES (1, 'sat', 'https://e.com/1', 100, '[]', '[]');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    let log = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].story_id, Some(1));
+    assert_eq!(log[0].sources.len(), 1);
+    assert_eq!(log[0].sources[0].title, "Old one");
+    // A new item with the old match's URL is not logged again for the topic.
+    let summary = commit(
+        &mut store,
+        1,
+        &[item("guid:3", Some("https://e.com/1"), &["sat"])],
+        now(),
+        &[],
+        &StoryPolicy::default(),
+    );
+    assert_eq!(
+        (summary.new_items, summary.new_matches, summary.new_sources),
+        (1, 0, 1)
+    );
 }
