@@ -9,4 +9,5 @@ mod cli;
 mod e2e;
 mod fetch;
 mod service;
+mod stories;
 mod tester;
