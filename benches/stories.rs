@@ -1,0 +1,167 @@
+//! The story index: the cost of storing a new item (its story lookup by URL, title and
+//! fingerprint bands, its keys, the item row) as the database grows. Items are the
+//! end-to-end benchmark's real-shaped ones (`feeds/mod.rs`, each with its own text), stored
+//! through `commit_poll` in batches of 50 as a poll does, without matches, on a temp WAL
+//! database. The per-item time is measured with 10,000 and with 100,000 items stored, in two
+//! cases: every stored item first seen within `story_window` (the worst case: every story
+//! can be joined), and items arriving evenly over 30 days (a 72-hour window holds a tenth).
+//! A lookup is a fixed number of index seeks, so the cost must grow with the logarithm of
+//! the stored items, not with their number.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use watchword::model::{FeedState, MatchedItem, StoryPolicy};
+use watchword::parse::parse_feed;
+use watchword::store::Store;
+
+mod feeds;
+
+/// Items per poll (one transaction).
+const BATCH: usize = 50;
+/// The stored sizes measured at.
+const SIZES: [usize; 2] = [10_000, 100_000];
+/// New items stored per measurement pass, beyond the largest size.
+const RESERVE: usize = 20_000;
+
+fn items(n: usize) -> Vec<MatchedItem> {
+    let vocabulary = feeds::Vocabulary::new();
+    (0..n.div_ceil(BATCH))
+        .flat_map(|feed_idx| {
+            let xml = feeds::rss_feed(&vocabulary, feed_idx, BATCH);
+            parse_feed(xml.as_bytes(), None, None)
+                .expect("generated feeds parse")
+                .items
+        })
+        .take(n)
+        .map(|item| MatchedItem {
+            item,
+            matches: Vec::new(),
+        })
+        .collect()
+}
+
+/// Where the stored items' times come from: all at one time, or spread over `span`.
+#[derive(Clone, Copy)]
+enum Arrival {
+    AllInWindow,
+    Over { span: Duration, total: usize },
+}
+
+impl Arrival {
+    fn time_of(self, item_idx: usize) -> DateTime<Utc> {
+        let start = Utc.with_ymd_and_hms(2023, 11, 1, 0, 0, 0).unwrap();
+        match self {
+            Arrival::AllInWindow => start,
+            Arrival::Over { span, total } => {
+                let offset = span.as_secs_f64() * item_idx as f64 / total as f64;
+                start + chrono::Duration::seconds(offset as i64)
+            }
+        }
+    }
+}
+
+fn story_index(c: &mut Criterion) {
+    let largest = SIZES[SIZES.len() - 1];
+    let all = items(largest + RESERVE);
+    let (fill, reserve) = all.split_at(largest);
+    let mut group = c.benchmark_group("stories");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let cases = [
+        ("all stored items in the window", Arrival::AllInWindow),
+        (
+            "items over 30 days",
+            Arrival::Over {
+                span: Duration::from_secs(30 * 24 * 3600),
+                total: largest,
+            },
+        ),
+    ];
+    for (case, arrival) in cases {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let mut store = Store::open(&dir.path().join("bench.db")).expect("the store opens");
+        let feed_ids = store
+            .register_feeds(&[("fill", "https://fill.example/feed".into())])
+            .expect("feeds register");
+        let policy = StoryPolicy::default();
+        let mut n_stored = 0;
+        let mut n_reserve_used = 0;
+        let mut pass = 0;
+        let mut n_joined = 0;
+        for size in SIZES {
+            let filling = Instant::now();
+            for batch in fill[n_stored..size].chunks(BATCH) {
+                n_joined += store
+                    .commit_poll(
+                        feed_ids[0],
+                        batch,
+                        &FeedState::default(),
+                        arrival.time_of(n_stored),
+                        &[],
+                        None,
+                        &policy,
+                    )
+                    .expect("the commit succeeds")
+                    .joined_stories;
+                n_stored += batch.len();
+            }
+            eprintln!(
+                "{case}: {size} stored ({n_joined} joined a story), the last {} in {:.1} s",
+                size - SIZES
+                    .iter()
+                    .rev()
+                    .find(|&&s| s < size)
+                    .copied()
+                    .unwrap_or(0),
+                filling.elapsed().as_secs_f64()
+            );
+            let now = arrival.time_of(size);
+            group.bench_function(
+                format!("{case}, {size} stored, per batch of {BATCH}"),
+                |b| {
+                    b.iter_custom(|iters| {
+                        let mut elapsed = Duration::ZERO;
+                        for _ in 0..iters {
+                            // Items with text never stored before; once the reserve is used up,
+                            // it is reused under new keys (then they join their earlier copies).
+                            let start = n_reserve_used % (reserve.len() - BATCH);
+                            n_reserve_used += BATCH;
+                            pass += 1;
+                            let batch: Vec<MatchedItem> = reserve[start..start + BATCH]
+                                .iter()
+                                .map(|matched| {
+                                    let mut matched = matched.clone();
+                                    matched.item.key = format!("{}#{pass}", matched.item.key);
+                                    matched
+                                })
+                                .collect();
+                            let started = Instant::now();
+                            let summary = store
+                                .commit_poll(
+                                    feed_ids[0],
+                                    &batch,
+                                    &FeedState::default(),
+                                    now,
+                                    &[],
+                                    None,
+                                    &policy,
+                                )
+                                .expect("the commit succeeds");
+                            elapsed += started.elapsed();
+                            black_box(summary);
+                        }
+                        elapsed
+                    })
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, story_index);
+criterion_main!(benches);
