@@ -458,3 +458,27 @@ fn feeds_are_added_after_the_last_feed_keeping_comments() {
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
     assert_eq!(config.unwrap().feeds.len(), 3);
 }
+
+#[test]
+fn story_window_and_dedup_compile_and_point_at_mistakes() {
+    let (config, _) = compile(Path::new("/etc/ww/watchword.toml"), "");
+    assert_eq!(config.unwrap().daemon.stories, StoryPolicy::default());
+    let (config, diagnostics) = compile(
+        Path::new("/etc/ww/watchword.toml"),
+        "[daemon]\nstory_window = \"36h\"\ndedup = \"url\"\n",
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let stories = config.unwrap().daemon.stories;
+    assert_eq!(stories.window, Duration::from_secs(36 * 3600));
+    assert_eq!(stories.dedup, Dedup::Url);
+    check_error(
+        "[daemon]\ndedup = \"stories\"\n",
+        "2:9",
+        "unknown dedup level `stories`, expected `story`, `url` or `item`",
+    );
+    check_error(
+        "[daemon]\nstory_window = \"0s\"\n",
+        "2:16",
+        "greater than zero",
+    );
+}
