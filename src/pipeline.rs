@@ -370,6 +370,8 @@ fn process_body(
             items = n_items,
             new_items = summary.new_items,
             new_matches = summary.new_matches,
+            // Items recorded as further sources of matches logged before (copies of a story).
+            new_sources = summary.new_sources,
             "polled"
         );
     } else {

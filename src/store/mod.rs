@@ -106,6 +106,8 @@ pub struct StoredItem {
     pub item: Item,
     /// When watchword first stored it.
     pub first_seen: DateTime<Utc>,
+    /// Its story (`None` only in a test's hand-made value).
+    pub story_id: Option<i64>,
 }
 
 /// Filters for reading the match log.
@@ -860,7 +862,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT i.id, f.name, i.key, i.url, i.title, i.summary, i.content, i.authors,
-                        i.categories, i.published, i.first_seen
+                        i.categories, i.published, i.first_seen, i.story_id
                  FROM items i JOIN feeds f ON f.id = i.feed_id
                  WHERE ?1 IS NULL OR i.first_seen >= ?1
                  ORDER BY i.first_seen, i.id",
@@ -884,6 +886,7 @@ impl Store {
                         published: row.get::<_, Option<i64>>(9)?.map(from_epoch),
                     },
                     first_seen: from_epoch(row.get(10)?),
+                    story_id: row.get(11)?,
                 })
             })
             .map_err(|source| self.error(source))?;
