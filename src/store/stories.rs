@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::story::{Fingerprint, KeyKind, StoryKeys};
+use crate::story::{BANDS, Fingerprint, KeyKind, StoryKeys};
 
 /// Puts item `item_id` into a story: the one it joins among stories first seen at or after
 /// `window_start`, else a new one first seen `now`; records its keys. Returns the story and
@@ -82,33 +82,40 @@ fn find(
     let Some(fingerprint) = &keys.fingerprint else {
         return Ok(None);
     };
-    let mut candidates = tx.prepare_cached(
+    // One statement for every band: SQLite seeks the index once per value of the list.
+    let mut candidates = tx.prepare_cached(&format!(
         "SELECT k.story_id, k.first_seen, k.print_id, p.signature
          FROM story_keys k JOIN story_prints p ON p.id = k.print_id
-         WHERE k.kind = ?1 AND k.key = ?2 AND k.first_seen >= ?3",
-    )?;
+         WHERE k.kind = {} AND k.key IN ({}) AND k.first_seen >= ?1",
+        kind_code(KeyKind::Band),
+        (2..BANDS + 2)
+            .map(|n| format!("?{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))?;
+    candidates.raw_bind_parameter(1, window_start)?;
+    for (band_idx, band) in fingerprint.band_keys().enumerate() {
+        candidates.raw_bind_parameter(band_idx + 2, band as i64)?;
+    }
     let mut compared = HashSet::new();
     // (similarity, first seen, story id): the most similar, then the latest.
     let mut best: Option<(f64, i64, i64)> = None;
-    for band in fingerprint.band_keys() {
-        let mut rows =
-            candidates.query(params![kind_code(KeyKind::Band), band as i64, window_start])?;
-        while let Some(row) = rows.next()? {
-            let print_id: i64 = row.get(2)?;
-            if !compared.insert(print_id) {
-                continue;
-            }
-            let signature: Vec<u8> = row.get(3)?;
-            let Some(other) = Fingerprint::from_bytes(&signature) else {
-                continue;
-            };
-            if !fingerprint.joins(&other) {
-                continue;
-            }
-            let candidate = (fingerprint.similarity(&other), row.get(1)?, row.get(0)?);
-            if best.is_none_or(|best| (candidate.0, candidate.1) > (best.0, best.1)) {
-                best = Some(candidate);
-            }
+    let mut rows = candidates.raw_query();
+    while let Some(row) = rows.next()? {
+        let print_id: i64 = row.get(2)?;
+        if !compared.insert(print_id) {
+            continue;
+        }
+        let signature: Vec<u8> = row.get(3)?;
+        let Some(other) = Fingerprint::from_bytes(&signature) else {
+            continue;
+        };
+        if !fingerprint.joins(&other) {
+            continue;
+        }
+        let candidate = (fingerprint.similarity(&other), row.get(1)?, row.get(0)?);
+        if best.is_none_or(|best| (candidate.0, candidate.1) > (best.0, best.1)) {
+            best = Some(candidate);
         }
     }
     Ok(best.map(|(_, first_seen, story_id)| (story_id, first_seen)))
