@@ -231,23 +231,25 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
         }
         // Every source, one per line (an entry without a link needs content anyway, RFC
         // 4287, 4.1.1).
-        let mut sources = String::new();
-        for source in &m.sources {
-            let _ = writeln!(
-                sources,
-                "{} · {} · {}",
-                source.feed,
-                source.title,
-                source.url.as_deref().unwrap_or("(no link)")
-            );
-        }
+        let sources: Vec<String> = m
+            .sources
+            .iter()
+            .map(|source| {
+                xml(&format!(
+                    "{} · {} · {}",
+                    source.feed,
+                    source.title,
+                    source.url.as_deref().unwrap_or("(no link)")
+                ))
+            })
+            .collect();
         let _ = writeln!(
             out,
             "<content type=\"text\">{} · {} source{}\n{}</content>",
             summary,
-            m.sources.len(),
-            if m.sources.len() == 1 { "" } else { "s" },
-            xml(sources.trim_end())
+            sources.len(),
+            if sources.len() == 1 { "" } else { "s" },
+            sources.join("\n")
         );
         let _ = write!(out, "<summary>{summary}</summary>\n</entry>\n");
     }
@@ -312,6 +314,58 @@ mod tests {
         assert!(text.contains("<updated>2023-11-21T11:00:00Z</updated>"));
         assert!(
             text.contains("href=\"http://127.0.0.1:8787/matches.atom?topic=satellite_launch\"")
+        );
+    }
+
+    #[test]
+    fn atom_has_one_entry_per_story_with_its_sources() {
+        let at = |h| Utc.with_ymd_and_hms(2023, 11, 21, h, 0, 0).unwrap();
+        let source = |feed: &str, hour| crate::model::Source {
+            feed: feed.into(),
+            title: format!("{feed} headline"),
+            url: Some(format!("https://{feed}.example/a")),
+            published: None,
+            seen: at(hour),
+        };
+        let m = |id, topic: &str, sources| Match {
+            match_id: id,
+            topic: topic.into(),
+            matched_at: at(10),
+            item_id: 1,
+            item_key: "guid:1".into(),
+            feed: "one".into(),
+            title: "one headline".into(),
+            url: Some("https://one.example/a".into()),
+            published: None,
+            terms: vec![],
+            hits: vec![],
+            story_id: Some(7),
+            sources,
+        };
+        let text = atom(
+            &[
+                m(
+                    1,
+                    "satellite_launch",
+                    vec![source("one", 10), source("two", 12)],
+                ),
+                m(2, "missile_sale", vec![source("one", 10)]),
+            ],
+            None,
+            "127.0.0.1:8787",
+        );
+        assert_eq!(text.matches("<entry>").count(), 1, "{text}");
+        assert!(
+            text.contains(
+                "<category term=\"satellite_launch\"/>\n<category term=\"missile_sale\"/>"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("2 sources\none · one headline · https://one.example/a\ntwo · two headline · https://two.example/a</content>"), "{text}");
+        // Updated when the last source came.
+        assert!(
+            text.contains("<updated>2023-11-21T12:00:00Z</updated>"),
+            "{text}"
         );
     }
 }
