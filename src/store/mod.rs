@@ -432,12 +432,12 @@ impl Store {
                      ON CONFLICT (feed_id, key) DO NOTHING",
                 )
                 .map_err(wrap)?;
-            let mut story_of_url = tx
+            let mut match_of_url = tx
                 .prepare_cached(
                     "SELECT id FROM matches WHERE topic = ?1 AND url = ?2 ORDER BY id LIMIT 1",
                 )
                 .map_err(wrap)?;
-            let mut story_match = tx
+            let mut match_of_story = tx
                 .prepare_cached(
                     "SELECT id FROM matches WHERE story_id = ?1 AND topic = ?2 ORDER BY id LIMIT 1",
                 )
@@ -512,7 +512,7 @@ impl Store {
                 };
                 for (match_idx, topic_match) in matched.matches.iter().enumerate() {
                     let logged_before = match policy.dedup {
-                        Dedup::Story => story_match
+                        Dedup::Story => match_of_story
                             .query_row(params![story_id, topic_match.topic], |row| row.get(0))
                             .optional()
                             .map_err(wrap)?,
@@ -520,7 +520,7 @@ impl Store {
                     };
                     let logged_before: Option<i64> = match (logged_before, &item.url) {
                         (Some(id), _) => Some(id),
-                        (None, Some(url)) if policy.dedup != Dedup::Item => story_of_url
+                        (None, Some(url)) if policy.dedup != Dedup::Item => match_of_url
                             .query_row(params![topic_match.topic, url], |row| row.get(0))
                             .optional()
                             .map_err(wrap)?,
