@@ -111,27 +111,30 @@ ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories(id);
 INSERT INTO stories (id, first_seen) SELECT id, first_seen FROM items;
 UPDATE items SET story_id = id;
 
--- The MinHash signature of a story's item (see src/story.rs), kept apart from the item so
--- it outlives it.
-CREATE TABLE story_prints (
+-- One row per item put into a story, with its MinHash signature (see src/story.rs; NULL
+-- for a text too short to have one). Apart from the item, so it outlives it, and with an
+-- id of its own that is never reused (rows are never deleted), unlike an item's.
+CREATE TABLE story_members (
     id          INTEGER PRIMARY KEY,
-    story_id    INTEGER NOT NULL REFERENCES stories(id),
-    signature   BLOB NOT NULL
+    story_id    INTEGER NOT NULL,
+    signature   BLOB
 );
 
 -- The index of stories: one row per key of each item that joined or started a story (the
 -- canonical URL, the normalized title, each band of the signature), each a 64-bit hash
 -- tagged with its kind (`kind`: 0 url, 1 title, 2 band). `first_seen` repeats the story's,
--- so a lookup reads only the stories in the window: (kind, key, first_seen) is one index
--- seek. A band row names the signature to compare before joining.
+-- so a lookup reads only the stories in the window: (kind, key, first_seen) is one seek.
+-- A band row's member holds the signature to compare before joining. Without rowid and
+-- without foreign keys: an item writes up to 18 rows here, each one B-tree insert and
+-- nothing more (stories and members are never deleted, so the ids always name one).
 CREATE TABLE story_keys (
     kind        INTEGER NOT NULL,
     key         INTEGER NOT NULL,
     first_seen  INTEGER NOT NULL,
-    story_id    INTEGER NOT NULL REFERENCES stories(id),
-    print_id    INTEGER REFERENCES story_prints(id)
-);
-CREATE INDEX story_keys_lookup ON story_keys(kind, key, first_seen);
+    member_id   INTEGER NOT NULL,
+    story_id    INTEGER NOT NULL,
+    PRIMARY KEY (kind, key, first_seen, member_id)
+) WITHOUT ROWID;
 
 -- A match belongs to the story of its first item; with dedup = "story" a topic logs a
 -- story once.

@@ -30,26 +30,23 @@ pub(super) fn assign(
     };
     tx.prepare_cached("UPDATE items SET story_id = ?2 WHERE id = ?1")?
         .execute([item_id, story_id])?;
-    let print_id = match &keys.fingerprint {
-        Some(fingerprint) => {
-            tx.prepare_cached("INSERT INTO story_prints (story_id, signature) VALUES (?1, ?2)")?
-                .execute(params![story_id, fingerprint.to_bytes()])?;
-            Some(tx.last_insert_rowid())
-        }
-        None => None,
-    };
+    tx.prepare_cached("INSERT INTO story_members (story_id, signature) VALUES (?1, ?2)")?
+        .execute(params![
+            story_id,
+            keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
+        ])?;
+    let member_id = tx.last_insert_rowid();
     let mut insert_key = tx.prepare_cached(
-        "INSERT INTO story_keys (kind, key, first_seen, story_id, print_id)
+        "INSERT OR IGNORE INTO story_keys (kind, key, first_seen, member_id, story_id)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (kind, key) in keys.index_keys() {
-        let print = (kind == KeyKind::Band).then_some(print_id).flatten();
         insert_key.execute(params![
             kind_code(kind),
             key as i64,
             first_seen,
-            story_id,
-            print
+            member_id,
+            story_id
         ])?;
     }
     Ok((story_id, found.is_some()))
@@ -84,8 +81,8 @@ fn find(
     };
     // One statement for every band: SQLite seeks the index once per value of the list.
     let mut candidates = tx.prepare_cached(&format!(
-        "SELECT k.story_id, k.first_seen, k.print_id, p.signature
-         FROM story_keys k JOIN story_prints p ON p.id = k.print_id
+        "SELECT k.story_id, k.first_seen, k.member_id, m.signature
+         FROM story_keys k JOIN story_members m ON m.id = k.member_id
          WHERE k.kind = {} AND k.key IN ({}) AND k.first_seen >= ?1",
         kind_code(KeyKind::Band),
         (2..BANDS + 2)
@@ -102,12 +99,12 @@ fn find(
     let mut best: Option<(f64, i64, i64)> = None;
     let mut rows = candidates.raw_query();
     while let Some(row) = rows.next()? {
-        let print_id: i64 = row.get(2)?;
-        if !compared.insert(print_id) {
+        let member_id: i64 = row.get(2)?;
+        if !compared.insert(member_id) {
             continue;
         }
-        let signature: Vec<u8> = row.get(3)?;
-        let Some(other) = Fingerprint::from_bytes(&signature) else {
+        let signature: Option<Vec<u8>> = row.get(3)?;
+        let Some(other) = signature.as_deref().and_then(Fingerprint::from_bytes) else {
             continue;
         };
         if !fingerprint.joins(&other) {
