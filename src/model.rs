@@ -265,6 +265,7 @@ impl Match {
             published: self.published.map(rfc3339),
             terms: &self.terms,
             explain: &self.hits,
+            story_id: self.story_id,
             sources: self.sources.iter().map(Source::record).collect(),
         }
     }
@@ -283,6 +284,8 @@ pub struct MatchRecord<'a> {
     pub published: Option<String>,
     pub terms: &'a [String],
     pub explain: &'a [Hit],
+    /// The story of the match (null for a match logged before stories existed).
+    pub story_id: Option<i64>,
     /// Every source, the first one (this record's `feed`, `title` and `url`) included.
     pub sources: Vec<SourceRecord<'a>>,
 }
