@@ -140,7 +140,7 @@ pub struct Match {
     pub terms: Vec<String>,
     /// Every hit: term, field and snippet.
     pub hits: Vec<Hit>,
-    /// The story of the match's first item (`None` for a match logged before stories).
+    /// The story of the match's first item (every stored match has one).
     pub story_id: Option<i64>,
     /// Every item recorded for this match, first one first: the item that made the match,
     /// then the later copies of its story (or URL) from other feeds. Never empty when read
@@ -284,7 +284,7 @@ pub struct MatchRecord<'a> {
     pub published: Option<String>,
     pub terms: &'a [String],
     pub explain: &'a [Hit],
-    /// The story of the match (null for a match logged before stories existed).
+    /// The story of the match (every stored match has one; `None` only in hand-made values).
     pub story_id: Option<i64>,
     /// Every source, the first one (this record's `feed`, `title` and `url`) included.
     pub sources: Vec<SourceRecord<'a>>,
