@@ -111,30 +111,22 @@ ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories(id);
 INSERT INTO stories (id, first_seen) SELECT id, first_seen FROM items;
 UPDATE items SET story_id = id;
 
--- One row per item put into a story, with its MinHash signature (see src/story.rs; NULL
--- for a text too short to have one). Apart from the item, so it outlives it, and with an
--- id of its own that is never reused (rows are never deleted), unlike an item's.
+-- One row per item put into a story, with what the story index knows it by (src/story.rs):
+-- the keys of its canonical URL and normalized title (64-bit hashes) and its MinHash
+-- signature (NULL when it has none). `first_seen` is its story's. The index itself lives in
+-- memory (see src/store/stories.rs) and is built from the rows of the window: appending a
+-- row here is one write at the end of the table, where a persisted index would pay a
+-- random page for each of an item's 18 keys. Rows are kept apart from the items, so they
+-- outlive them, and are never deleted, so their ids are never reused.
 CREATE TABLE story_members (
     id          INTEGER PRIMARY KEY,
     story_id    INTEGER NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    url_key     INTEGER,
+    title_key   INTEGER,
     signature   BLOB
 );
-
--- The index of stories: one row per key of each item that joined or started a story (the
--- canonical URL, the normalized title, each band of the signature), each a 64-bit hash
--- tagged with its kind (`kind`: 0 url, 1 title, 2 band). `first_seen` repeats the story's,
--- so a lookup reads only the stories in the window: (kind, key, first_seen) is one seek.
--- A band row's member holds the signature to compare before joining. Without rowid and
--- without foreign keys: an item writes up to 18 rows here, each one B-tree insert and
--- nothing more (stories and members are never deleted, so the ids always name one).
-CREATE TABLE story_keys (
-    kind        INTEGER NOT NULL,
-    key         INTEGER NOT NULL,
-    first_seen  INTEGER NOT NULL,
-    member_id   INTEGER NOT NULL,
-    story_id    INTEGER NOT NULL,
-    PRIMARY KEY (kind, key, first_seen, member_id)
-) WITHOUT ROWID;
+CREATE INDEX story_members_time ON story_members(first_seen);
 
 -- A match belongs to the story of its first item; with dedup = "story" a topic logs a
 -- story once.

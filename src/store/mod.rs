@@ -54,6 +54,8 @@ where
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The index of the stories in the window, in memory (see `stories`).
+    story_index: stories::StoryIndex,
 }
 
 /// Why the store failed. Causes are part of the message rather than `source`s, so a message
@@ -164,6 +166,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            story_index: stories::StoryIndex::default(),
         };
         store.configure()?;
         store.migrate()?;
@@ -409,6 +412,25 @@ impl Store {
         notice: Option<&Notice>,
         policy: &StoryPolicy,
     ) -> Result<CommitSummary, StoreError> {
+        let written = self.write_poll(feed_id, items, state, now, routes, notice, policy);
+        if written.is_err() {
+            // The transaction rolled back: the members it added to the index are not stored.
+            self.story_index.clear();
+        }
+        written
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_poll(
+        &mut self,
+        feed_id: i64,
+        items: &[MatchedItem],
+        state: &FeedState,
+        now: DateTime<Utc>,
+        routes: &[AlertRoute],
+        notice: Option<&Notice>,
+        policy: &StoryPolicy,
+    ) -> Result<CommitSummary, StoreError> {
         let path = self.path.clone();
         let wrap = |cause| StoreError::Sqlite {
             path: path.clone(),
@@ -492,9 +514,10 @@ impl Store {
                 summary.new_items += 1;
                 let item_id = tx.last_insert_rowid();
                 let keys = story::keys(item);
-                let (story_id, joined) =
-                    stories::assign(&tx, item_id, &keys, window_start, now.timestamp())
-                        .map_err(wrap)?;
+                let (story_id, joined) = self
+                    .story_index
+                    .assign(&tx, item_id, &keys, window_start, now.timestamp())
+                    .map_err(wrap)?;
                 if joined {
                     summary.joined_stories += 1;
                 }

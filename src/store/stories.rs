@@ -1,128 +1,273 @@
 //! The story index: finding the story a new item joins, or starting one, and recording the
-//! item's keys. Every lookup is an index seek on `story_keys(kind, key, first_seen)`; only
-//! fingerprints that share a whole band with the item are read and compared, so the cost
-//! per item does not grow with the number of stored items.
+//! item as a member of it (`story_members`, one row appended per item).
+//!
+//! The index of keys is in memory, built from the members first seen within the window
+//! when first needed and rebuilt when the window has moved on by its own length (dropping
+//! what expired) or grew. A key maps to its members through a chain of links, so a lookup
+//! costs one hash probe per key — the URL, the title and each of the signature's bands —
+//! whatever the number of stored items; only signatures of members that share a whole band
+//! with the item are read (by id) and compared. It holds about 500 bytes per member in the
+//! window. A persisted index (tried first) paid a random B-tree page per key and item,
+//! about 100 KB of write-ahead log per item.
+//!
+//! The index must match the database: the caller drops it when a transaction that
+//! added to it does not commit ([`StoryIndex::clear`]), and it is rebuilt from the rows.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use crate::story::{BANDS, Fingerprint, KeyKind, StoryKeys};
+use crate::story::{Fingerprint, KeyKind, StoryKeys};
 
-/// Puts item `item_id` into a story: the one it joins among stories first seen at or after
-/// `window_start`, else a new one first seen `now`; records its keys. Returns the story and
-/// whether the item joined an existing one.
-pub(super) fn assign(
-    tx: &Transaction<'_>,
-    item_id: i64,
-    keys: &StoryKeys,
-    window_start: i64,
-    now: i64,
-) -> rusqlite::Result<(i64, bool)> {
-    let found = find(tx, keys, window_start)?;
-    let (story_id, first_seen) = match found {
-        Some(story) => story,
-        None => {
-            tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
-                .execute([now])?;
-            (tx.last_insert_rowid(), now)
+/// The in-memory index of the stories in the window.
+#[derive(Debug, Default)]
+pub(crate) struct StoryIndex {
+    built: Option<Built>,
+}
+
+#[derive(Debug)]
+struct Built {
+    /// Members first seen at or after this are all in the index.
+    since: i64,
+    /// Keys, tagged by kind → the newest link with that key.
+    heads: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    /// Links: a member, and the next (older) link with the same key.
+    links: Vec<Link>,
+    members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    member: u32,
+    next: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    id: i64,
+    story_id: i64,
+    /// The story's first sighting.
+    first_seen: i64,
+}
+
+/// The end of a chain of links.
+const NO_LINK: u32 = u32::MAX;
+
+impl StoryIndex {
+    /// Forgets the index (a transaction that added to it rolled back); the next use
+    /// rebuilds it from the database.
+    pub(crate) fn clear(&mut self) {
+        self.built = None;
+    }
+
+    /// Puts item `item_id` into a story: the one it joins among stories first seen at or
+    /// after `window_start`, else a new one first seen `now`; records it as a member.
+    /// Returns the story and whether the item joined an existing one.
+    pub(super) fn assign(
+        &mut self,
+        tx: &Transaction<'_>,
+        item_id: i64,
+        keys: &StoryKeys,
+        window_start: i64,
+        now: i64,
+    ) -> rusqlite::Result<(i64, bool)> {
+        let stale = match &self.built {
+            None => true,
+            // The window grew past what was loaded, or moved on by a whole window since
+            // (what expired is dropped; it at most doubles the memory in between).
+            Some(built) => {
+                built.since > window_start || window_start - built.since > now - window_start
+            }
+        };
+        if stale {
+            self.built = Some(Built::load(tx, window_start)?);
         }
-    };
-    tx.prepare_cached("UPDATE items SET story_id = ?2 WHERE id = ?1")?
-        .execute([item_id, story_id])?;
-    tx.prepare_cached("INSERT INTO story_members (story_id, signature) VALUES (?1, ?2)")?
+        let built = self.built.as_mut().expect("built above");
+        let found = built.find(tx, keys, window_start)?;
+        let (story_id, first_seen) = match found {
+            Some(story) => story,
+            None => {
+                tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
+                    .execute([now])?;
+                (tx.last_insert_rowid(), now)
+            }
+        };
+        tx.prepare_cached("UPDATE items SET story_id = ?2 WHERE id = ?1")?
+            .execute([item_id, story_id])?;
+        tx.prepare_cached(
+            "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
         .execute(params![
             story_id,
+            first_seen,
+            keys.url.map(|key| key as i64),
+            keys.title.map(|key| key as i64),
             keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
         ])?;
-    let member_id = tx.last_insert_rowid();
-    let mut insert_key = tx.prepare_cached(
-        "INSERT OR IGNORE INTO story_keys (kind, key, first_seen, member_id, story_id)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for (kind, key) in keys.index_keys() {
-        insert_key.execute(params![
-            kind_code(kind),
-            key as i64,
+        let member = Member {
+            id: tx.last_insert_rowid(),
+            story_id,
             first_seen,
-            member_id,
-            story_id
-        ])?;
-    }
-    Ok((story_id, found.is_some()))
-}
-
-/// The story (id, first seen) an item with `keys` joins: the latest with its URL, else the
-/// latest with its title, else the one with the most similar fingerprint at or above the
-/// threshold, among stories first seen at or after `window_start`.
-fn find(
-    tx: &Transaction<'_>,
-    keys: &StoryKeys,
-    window_start: i64,
-) -> rusqlite::Result<Option<(i64, i64)>> {
-    let mut exact = tx.prepare_cached(
-        "SELECT story_id, first_seen FROM story_keys
-         WHERE kind = ?1 AND key = ?2 AND first_seen >= ?3
-         ORDER BY first_seen DESC LIMIT 1",
-    )?;
-    for (kind, key) in [(KeyKind::Url, keys.url), (KeyKind::Title, keys.title)] {
-        if let Some(key) = key
-            && let Some(story) = exact
-                .query_row(params![kind_code(kind), key as i64, window_start], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()?
-        {
-            return Ok(Some(story));
-        }
-    }
-    let Some(fingerprint) = &keys.fingerprint else {
-        return Ok(None);
-    };
-    // One statement for every band: SQLite seeks the index once per value of the list.
-    let mut candidates = tx.prepare_cached(&format!(
-        "SELECT k.story_id, k.first_seen, k.member_id, m.signature
-         FROM story_keys k JOIN story_members m ON m.id = k.member_id
-         WHERE k.kind = {} AND k.key IN ({}) AND k.first_seen >= ?1",
-        kind_code(KeyKind::Band),
-        (2..BANDS + 2)
-            .map(|n| format!("?{n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))?;
-    candidates.raw_bind_parameter(1, window_start)?;
-    for (band_idx, band) in fingerprint.band_keys().enumerate() {
-        candidates.raw_bind_parameter(band_idx + 2, band as i64)?;
-    }
-    let mut compared = HashSet::new();
-    // (similarity, first seen, story id): the most similar, then the latest.
-    let mut best: Option<(f64, i64, i64)> = None;
-    let mut rows = candidates.raw_query();
-    while let Some(row) = rows.next()? {
-        let member_id: i64 = row.get(2)?;
-        if !compared.insert(member_id) {
-            continue;
-        }
-        let signature: Option<Vec<u8>> = row.get(3)?;
-        let Some(other) = signature.as_deref().and_then(Fingerprint::from_bytes) else {
-            continue;
         };
-        if !fingerprint.joins(&other) {
-            continue;
-        }
-        let candidate = (fingerprint.similarity(&other), row.get(1)?, row.get(0)?);
-        if best.is_none_or(|best| (candidate.0, candidate.1) > (best.0, best.1)) {
-            best = Some(candidate);
-        }
+        built.add(member, keys);
+        Ok((story_id, found.is_some()))
     }
-    Ok(best.map(|(_, first_seen, story_id)| (story_id, first_seen)))
 }
 
-/// The stored code of a key kind (`story_keys.kind`).
-fn kind_code(kind: KeyKind) -> i64 {
-    match kind {
+impl Built {
+    /// The members first seen at or after `since`.
+    fn load(tx: &Transaction<'_>, since: i64) -> rusqlite::Result<Built> {
+        let mut built = Built {
+            since,
+            heads: HashMap::default(),
+            links: Vec::new(),
+            members: Vec::new(),
+        };
+        let mut statement = tx.prepare(
+            "SELECT id, story_id, first_seen, url_key, title_key, signature
+             FROM story_members WHERE first_seen >= ?1 ORDER BY id",
+        )?;
+        let mut rows = statement.query([since])?;
+        while let Some(row) = rows.next()? {
+            let signature: Option<Vec<u8>> = row.get(5)?;
+            let keys = StoryKeys {
+                url: row.get::<_, Option<i64>>(3)?.map(|key| key as u64),
+                title: row.get::<_, Option<i64>>(4)?.map(|key| key as u64),
+                fingerprint: signature.as_deref().and_then(Fingerprint::from_bytes),
+            };
+            let member = Member {
+                id: row.get(0)?,
+                story_id: row.get(1)?,
+                first_seen: row.get(2)?,
+            };
+            built.add(member, &keys);
+        }
+        Ok(built)
+    }
+
+    fn add(&mut self, member: Member, keys: &StoryKeys) {
+        let member_idx = u32::try_from(self.members.len()).expect("fewer than 4 billion members");
+        self.members.push(member);
+        for (kind, key) in keys.index_keys() {
+            let link_idx = u32::try_from(self.links.len()).expect("fewer than 4 billion links");
+            let next = self
+                .heads
+                .insert(tagged(kind, key), link_idx)
+                .unwrap_or(NO_LINK);
+            self.links.push(Link {
+                member: member_idx,
+                next,
+            });
+        }
+    }
+
+    /// The members with `key`, newest first, whose story was first seen at or after
+    /// `window_start`.
+    fn with_key(&self, kind: KeyKind, key: u64, window_start: i64) -> impl Iterator<Item = Member> {
+        let mut link = self
+            .heads
+            .get(&tagged(kind, key))
+            .copied()
+            .unwrap_or(NO_LINK);
+        std::iter::from_fn(move || {
+            while link != NO_LINK {
+                let Link { member, next } = self.links[link as usize];
+                link = next;
+                let member = self.members[member as usize];
+                if member.first_seen >= window_start {
+                    return Some(member);
+                }
+            }
+            None
+        })
+    }
+
+    /// The story (id, first seen) an item with `keys` joins: the one first seen latest with
+    /// its URL, else with its title, else the one with the most similar fingerprint at or
+    /// above the threshold, among stories first seen at or after `window_start`.
+    fn find(
+        &self,
+        tx: &Transaction<'_>,
+        keys: &StoryKeys,
+        window_start: i64,
+    ) -> rusqlite::Result<Option<(i64, i64)>> {
+        for (kind, key) in [(KeyKind::Url, keys.url), (KeyKind::Title, keys.title)] {
+            if let Some(key) = key
+                && let Some(member) = self
+                    .with_key(kind, key, window_start)
+                    .max_by_key(|member| (member.first_seen, member.id))
+            {
+                return Ok(Some((member.story_id, member.first_seen)));
+            }
+        }
+        let Some(fingerprint) = &keys.fingerprint else {
+            return Ok(None);
+        };
+        let mut signature_of =
+            tx.prepare_cached("SELECT signature FROM story_members WHERE id = ?1")?;
+        let mut compared = HashSet::new();
+        // (similarity, first seen, member id, story id): the most similar, then the latest.
+        let mut best: Option<(f64, i64, i64, i64)> = None;
+        for band in fingerprint.band_keys() {
+            for member in self.with_key(KeyKind::Band, band, window_start) {
+                if !compared.insert(member.id) {
+                    continue;
+                }
+                let signature: Option<Vec<u8>> = signature_of
+                    .query_row([member.id], |row| row.get(0))
+                    .optional()?
+                    .flatten();
+                let Some(other) = signature.as_deref().and_then(Fingerprint::from_bytes) else {
+                    continue;
+                };
+                if !fingerprint.joins(&other) {
+                    continue;
+                }
+                let candidate = (
+                    fingerprint.similarity(&other),
+                    member.first_seen,
+                    member.id,
+                    member.story_id,
+                );
+                if best.is_none_or(|best| {
+                    (candidate.0, candidate.1, candidate.2) > (best.0, best.1, best.2)
+                }) {
+                    best = Some(candidate);
+                }
+            }
+        }
+        Ok(best.map(|(_, first_seen, _, story_id)| (story_id, first_seen)))
+    }
+}
+
+/// A key with its kind folded in (kinds are hashed apart already; this keeps a band key
+/// from ever equalling a URL key by accident).
+fn tagged(kind: KeyKind, key: u64) -> u64 {
+    key ^ match kind {
         KeyKind::Url => 0,
-        KeyKind::Title => 1,
-        KeyKind::Band => 2,
+        KeyKind::Title => 0x5555_5555_5555_5555,
+        KeyKind::Band => 0xaaaa_aaaa_aaaa_aaaa,
+    }
+}
+
+/// The keys are hashes already: the map uses them as they are.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }

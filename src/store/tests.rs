@@ -835,3 +835,33 @@ fn a_version_3_database_gets_a_story_and_a_source_per_match() {
         (1, 0, 1)
     );
 }
+
+#[test]
+fn a_reopened_store_rebuilds_the_story_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ww.db");
+    let policy = StoryPolicy::default();
+    {
+        let mut store = Store::open(&path).unwrap();
+        let ids = three_feeds(&mut store);
+        let batch = [copy(
+            "a1",
+            "First headline of the story",
+            "launched",
+            &["sat"],
+        )];
+        commit(&mut store, ids[0], &batch, now(), &[], &policy);
+    }
+    let mut store = Store::open(&path).unwrap();
+    let ids = three_feeds(&mut store);
+    let batch = [copy("b1", "Second headline of the story", "put", &["sat"])];
+    let joined = commit(&mut store, ids[1], &batch, now(), &[], &policy);
+    assert_eq!(
+        (
+            joined.joined_stories,
+            joined.new_matches,
+            joined.new_sources
+        ),
+        (1, 0, 1)
+    );
+}

@@ -151,7 +151,7 @@ async fn wire_copies_make_one_story_with_one_alert_and_other_stories_stay_apart(
         let db = rusqlite::Connection::open(workspace.database()).unwrap();
         db.execute_batch(&format!(
             "UPDATE stories SET first_seen = first_seen - {month};
-             UPDATE story_keys SET first_seen = first_seen - {month};
+             UPDATE story_members SET first_seen = first_seen - {month};
              UPDATE items SET first_seen = first_seen - {month};
              UPDATE matches SET matched_at = matched_at - {month};
              UPDATE match_sources SET seen = seen - {month};"
