@@ -3,12 +3,14 @@
 //!
 //! The index of keys is in memory, built from the members first seen within the window
 //! when first needed and rebuilt when the window has moved on by its own length (dropping
-//! what expired) or grew. A key maps to its members through a chain of links, so a lookup
-//! costs one hash probe per key — the URL, the title and each of the signature's bands —
-//! whatever the number of stored items; only signatures of members that share a whole band
-//! with the item are read (by id) and compared. It holds about 500 bytes per member in the
-//! window. A persisted index (tried first) paid a random B-tree page per key and item,
-//! about 100 KB of write-ahead log per item.
+//! what expired) or grew. A key maps to its members through a chain of links, newest
+//! first, so a lookup costs one hash probe per key — the URL, the title and each of the
+//! signature's bands — whatever the number of stored items; only the signatures of members
+//! that share a whole band with the item are compared, at most [`MAX_PER_BAND`] per band,
+//! so even a flood of similar texts cannot make a lookup scan. It holds about 700 bytes
+//! per member in the window (the signature is 192 of them). A persisted index (tried
+//! first) paid a random B-tree page per key and item, about 100 KB of write-ahead log per
+//! item.
 //!
 //! The index must match the database: the caller drops it when a transaction that
 //! added to it does not commit ([`StoryIndex::clear`]), and it is rebuilt from the rows.
@@ -16,7 +18,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 
 use crate::story::{Fingerprint, KeyKind, StoryKeys};
 
@@ -35,6 +37,8 @@ struct Built {
     /// Links: a member, and the next (older) link with the same key.
     links: Vec<Link>,
     members: Vec<Member>,
+    /// The members' signatures (`Member::signature` indexes it).
+    signatures: Vec<Fingerprint>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -49,10 +53,16 @@ struct Member {
     story_id: i64,
     /// The story's first sighting.
     first_seen: i64,
+    /// Index into `Built::signatures`, or [`NO_SIGNATURE`].
+    signature: u32,
 }
 
 /// The end of a chain of links.
 const NO_LINK: u32 = u32::MAX;
+/// A member without a signature.
+const NO_SIGNATURE: u32 = u32::MAX;
+/// The most members sharing one band that a lookup compares (the newest).
+pub(crate) const MAX_PER_BAND: usize = 64;
 
 impl StoryIndex {
     /// Forgets the index (a transaction that added to it rolled back); the next use
@@ -84,7 +94,7 @@ impl StoryIndex {
             self.built = Some(Built::load(tx, window_start)?);
         }
         let built = self.built.as_mut().expect("built above");
-        let found = built.find(tx, keys, window_start)?;
+        let found = built.find(keys, window_start);
         let (story_id, first_seen) = match found {
             Some(story) => story,
             None => {
@@ -106,12 +116,7 @@ impl StoryIndex {
             keys.title.map(|key| key as i64),
             keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
         ])?;
-        let member = Member {
-            id: tx.last_insert_rowid(),
-            story_id,
-            first_seen,
-        };
-        built.add(member, keys);
+        built.add(tx.last_insert_rowid(), story_id, first_seen, keys);
         Ok((story_id, found.is_some()))
     }
 }
@@ -124,6 +129,7 @@ impl Built {
             heads: HashMap::default(),
             links: Vec::new(),
             members: Vec::new(),
+            signatures: Vec::new(),
         };
         let mut statement = tx.prepare(
             "SELECT id, story_id, first_seen, url_key, title_key, signature
@@ -137,19 +143,26 @@ impl Built {
                 title: row.get::<_, Option<i64>>(4)?.map(|key| key as u64),
                 fingerprint: signature.as_deref().and_then(Fingerprint::from_bytes),
             };
-            let member = Member {
-                id: row.get(0)?,
-                story_id: row.get(1)?,
-                first_seen: row.get(2)?,
-            };
-            built.add(member, &keys);
+            built.add(row.get(0)?, row.get(1)?, row.get(2)?, &keys);
         }
         Ok(built)
     }
 
-    fn add(&mut self, member: Member, keys: &StoryKeys) {
+    fn add(&mut self, id: i64, story_id: i64, first_seen: i64, keys: &StoryKeys) {
         let member_idx = u32::try_from(self.members.len()).expect("fewer than 4 billion members");
-        self.members.push(member);
+        let signature = match &keys.fingerprint {
+            Some(fingerprint) => {
+                self.signatures.push(fingerprint.clone());
+                u32::try_from(self.signatures.len() - 1).expect("fewer than 4 billion members")
+            }
+            None => NO_SIGNATURE,
+        };
+        self.members.push(Member {
+            id,
+            story_id,
+            first_seen,
+            signature,
+        });
         for (kind, key) in keys.index_keys() {
             let link_idx = u32::try_from(self.links.len()).expect("fewer than 4 billion links");
             let next = self
@@ -187,46 +200,34 @@ impl Built {
     /// The story (id, first seen) an item with `keys` joins: the one first seen latest with
     /// its URL, else with its title, else the one with the most similar fingerprint at or
     /// above the threshold, among stories first seen at or after `window_start`.
-    fn find(
-        &self,
-        tx: &Transaction<'_>,
-        keys: &StoryKeys,
-        window_start: i64,
-    ) -> rusqlite::Result<Option<(i64, i64)>> {
+    fn find(&self, keys: &StoryKeys, window_start: i64) -> Option<(i64, i64)> {
         for (kind, key) in [(KeyKind::Url, keys.url), (KeyKind::Title, keys.title)] {
             if let Some(key) = key
                 && let Some(member) = self
                     .with_key(kind, key, window_start)
                     .max_by_key(|member| (member.first_seen, member.id))
             {
-                return Ok(Some((member.story_id, member.first_seen)));
+                return Some((member.story_id, member.first_seen));
             }
         }
-        let Some(fingerprint) = &keys.fingerprint else {
-            return Ok(None);
-        };
-        let mut signature_of =
-            tx.prepare_cached("SELECT signature FROM story_members WHERE id = ?1")?;
+        let fingerprint = keys.fingerprint.as_ref()?;
         let mut compared = HashSet::new();
         // (similarity, first seen, member id, story id): the most similar, then the latest.
         let mut best: Option<(f64, i64, i64, i64)> = None;
         for band in fingerprint.band_keys() {
-            for member in self.with_key(KeyKind::Band, band, window_start) {
-                if !compared.insert(member.id) {
+            for member in self
+                .with_key(KeyKind::Band, band, window_start)
+                .take(MAX_PER_BAND)
+            {
+                if member.signature == NO_SIGNATURE || !compared.insert(member.id) {
                     continue;
                 }
-                let signature: Option<Vec<u8>> = signature_of
-                    .query_row([member.id], |row| row.get(0))
-                    .optional()?
-                    .flatten();
-                let Some(other) = signature.as_deref().and_then(Fingerprint::from_bytes) else {
-                    continue;
-                };
-                if !fingerprint.joins(&other) {
+                let other = &self.signatures[member.signature as usize];
+                if !fingerprint.joins(other) {
                     continue;
                 }
                 let candidate = (
-                    fingerprint.similarity(&other),
+                    fingerprint.similarity(other),
                     member.first_seen,
                     member.id,
                     member.story_id,
@@ -238,7 +239,7 @@ impl Built {
                 }
             }
         }
-        Ok(best.map(|(_, first_seen, _, story_id)| (story_id, first_seen)))
+        best.map(|(_, first_seen, _, story_id)| (story_id, first_seen))
     }
 }
 
