@@ -198,3 +198,8 @@ fn a_missing_summary_falls_back_to_the_content() {
     with_content.content = "Pyongyang said the Malligyong-1 reached orbit late Tuesday".repeat(100);
     assert!(keys(&with_content).fingerprint.is_some());
 }
+
+#[test]
+fn stop_words_are_sorted_for_the_binary_search() {
+    assert!(STOP_WORDS.windows(2).all(|pair| pair[0] < pair[1]));
+}
