@@ -17,6 +17,7 @@ use watchword::model::{AlertRoute, Dedup, FeedState, MatchedItem, StoryPolicy};
 use watchword::parse::parse_feed;
 use watchword::pipeline::match_topics;
 use watchword::store::Store;
+use watchword::story;
 
 mod feeds;
 
@@ -35,7 +36,11 @@ fn storing(c: &mut Criterion) {
                 .into_iter()
                 .map(|item| {
                     let matches = match_topics(&config, &item, "Wire");
-                    MatchedItem { item, matches }
+                    MatchedItem {
+                        item,
+                        matches,
+                        story: None,
+                    }
                 })
                 .collect()
         })
@@ -88,6 +93,8 @@ fn storing(c: &mut Criterion) {
                                     .item
                                     .url
                                     .map(|url| format!("{url}?run={n_registered}"));
+                                // As the pipeline does, before the store's lock.
+                                matched.story = Some(story::keys(&matched.item));
                                 matched
                             })
                             .collect()

@@ -248,6 +248,9 @@ pub struct TopicMatch {
 pub struct MatchedItem {
     pub item: Item,
     pub matches: Vec<TopicMatch>,
+    /// The item's story keys (`story::keys`), computed by the pipeline outside the store's
+    /// lock; `None` has the store compute them.
+    pub story: Option<crate::story::StoryKeys>,
 }
 
 impl Match {

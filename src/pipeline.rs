@@ -21,6 +21,7 @@ use crate::parse::{ParsedFeed, panic_message, parse_feed};
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
+use crate::story;
 use crate::text::sanitize;
 
 /// What a poll needs besides the feed: the HTTP client, the store, the compiled topics, and
@@ -321,7 +322,13 @@ fn process_body(
         .filter(|item| !known.contains(&item.key))
         .map(|item| {
             let matches = match_topics(&context.config, &item, &feed.name);
-            MatchedItem { item, matches }
+            // Pure CPU work, done here so it runs in parallel, not under the store's lock.
+            let story = Some(story::keys(&item));
+            MatchedItem {
+                item,
+                matches,
+                story,
+            }
         })
         .collect();
     state.etag = fetched.validators.etag;

@@ -513,10 +513,17 @@ impl Store {
                 }
                 summary.new_items += 1;
                 let item_id = tx.last_insert_rowid();
-                let keys = story::keys(item);
+                let computed;
+                let keys = match &matched.story {
+                    Some(keys) => keys,
+                    None => {
+                        computed = story::keys(item);
+                        &computed
+                    }
+                };
                 let (story_id, joined) = self
                     .story_index
-                    .assign(&tx, item_id, &keys, window_start, now.timestamp())
+                    .assign(&tx, item_id, keys, window_start, now.timestamp())
                     .map_err(wrap)?;
                 if joined {
                     summary.joined_stories += 1;

@@ -61,7 +61,8 @@ struct Member {
 const NO_LINK: u32 = u32::MAX;
 /// A member without a signature.
 const NO_SIGNATURE: u32 = u32::MAX;
-/// The most members sharing one band that a lookup compares (the newest).
+/// The most members sharing one key that a lookup looks at (the newest): a title repeated
+/// all day, or a flood of similar texts, cannot make a lookup walk a long chain.
 pub(crate) const MAX_PER_BAND: usize = 64;
 
 impl StoryIndex {
@@ -198,13 +199,14 @@ impl Built {
     }
 
     /// The story (id, first seen) an item with `keys` joins: the one first seen latest with
-    /// its URL, else with its title, else the one with the most similar fingerprint at or
+    /// its URL, else with its title (among the newest [`MAX_PER_BAND`] members with it), else the one with the most similar fingerprint at or
     /// above the threshold, among stories first seen at or after `window_start`.
     fn find(&self, keys: &StoryKeys, window_start: i64) -> Option<(i64, i64)> {
         for (kind, key) in [(KeyKind::Url, keys.url), (KeyKind::Title, keys.title)] {
             if let Some(key) = key
                 && let Some(member) = self
                     .with_key(kind, key, window_start)
+                    .take(MAX_PER_BAND)
                     .max_by_key(|member| (member.first_seen, member.id))
             {
                 return Some((member.story_id, member.first_seen));

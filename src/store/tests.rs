@@ -33,6 +33,7 @@ fn item(key: &str, url: Option<&str>, topics: &[&str]) -> MatchedItem {
                 }],
             })
             .collect(),
+        story: None,
     }
 }
 
@@ -373,6 +374,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
     let batch = [MatchedItem {
         item: second.clone(),
         matches: vec![],
+        story: None,
     }];
     store
         .commit_poll(
@@ -402,6 +404,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             &[MatchedItem {
                 item: elsewhere,
                 matches: vec![],
+                story: None,
             }],
             &FeedState::default(),
             now(),
