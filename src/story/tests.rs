@@ -203,3 +203,30 @@ fn a_missing_summary_falls_back_to_the_content() {
 fn stop_words_are_sorted_for_the_binary_search() {
     assert!(STOP_WORDS.windows(2).all(|pair| pair[0] < pair[1]));
 }
+
+#[test]
+fn the_wire_copies_of_the_stories_test_join_in_any_order() {
+    // tests/it/stories.rs polls five feeds at once, so their copies are stored in any
+    // order; a story never merges with another, so every pair must join on its own.
+    let copies: Vec<Item> = (1..=5)
+        .map(|n| {
+            let path = format!(
+                "{}/tests/fixtures/stories/wire{n}.xml",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let xml = std::fs::read(path).expect("the fixture exists");
+            let parsed = crate::parse::parse_feed(&xml, None, None).expect("the fixture parses");
+            parsed.items[0].clone()
+        })
+        .collect();
+    for (i, a) in copies.iter().enumerate() {
+        for b in &copies[i + 1..] {
+            assert!(
+                same_story(a, b, JOIN_SIMILARITY),
+                "{} / {}",
+                a.title,
+                b.title
+            );
+        }
+    }
+}
