@@ -32,6 +32,9 @@ pub(crate) struct StoryIndex {
 struct Built {
     /// Members first seen at or after this are all in the index.
     since: i64,
+    /// The largest member id read or added: rows above it were written by another process
+    /// (`watchword once` beside the daemon) and are read before each lookup.
+    last_id: i64,
     /// Keys, tagged by kind → the newest link with that key.
     heads: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
     /// Links: a member, and the next (older) link with the same key.
@@ -95,6 +98,10 @@ impl StoryIndex {
             self.built = Some(Built::load(tx, window_start)?);
         }
         let built = self.built.as_mut().expect("built above");
+        // The caller's transaction holds the write lock already (it stored the item), so no
+        // other process can add members until it commits: what is above `last_id` now is
+        // all there is.
+        built.catch_up(tx)?;
         let found = built.find(keys, window_start);
         let (story_id, first_seen) = match found {
             Some(story) => story,
@@ -127,6 +134,7 @@ impl Built {
     fn load(tx: &Transaction<'_>, since: i64) -> rusqlite::Result<Built> {
         let mut built = Built {
             since,
+            last_id: 0,
             heads: HashMap::default(),
             links: Vec::new(),
             members: Vec::new(),
@@ -136,20 +144,48 @@ impl Built {
             "SELECT id, story_id, first_seen, url_key, title_key, signature
              FROM story_members WHERE first_seen >= ?1 ORDER BY id",
         )?;
-        let mut rows = statement.query([since])?;
+        let rows = statement.query([since])?;
+        built.read(rows)?;
+        built.last_id = tx.query_row(
+            "SELECT COALESCE(MAX(id), 0) FROM story_members",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(built)
+    }
+
+    /// Reads the members another process added since this one last looked.
+    fn catch_up(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let mut statement = tx.prepare_cached(
+            "SELECT id, story_id, first_seen, url_key, title_key, signature
+             FROM story_members WHERE id > ?1 ORDER BY id",
+        )?;
+        let rows = statement.query([self.last_id])?;
+        self.read(rows)
+    }
+
+    /// Adds the members of `rows` (the columns of `load`) first seen since `self.since`.
+    fn read(&mut self, mut rows: rusqlite::Rows<'_>) -> rusqlite::Result<()> {
         while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            self.last_id = self.last_id.max(id);
+            let first_seen: i64 = row.get(2)?;
+            if first_seen < self.since {
+                continue;
+            }
             let signature: Option<Vec<u8>> = row.get(5)?;
             let keys = StoryKeys {
                 url: row.get::<_, Option<i64>>(3)?.map(|key| key as u64),
                 title: row.get::<_, Option<i64>>(4)?.map(|key| key as u64),
                 fingerprint: signature.as_deref().and_then(Fingerprint::from_bytes),
             };
-            built.add(row.get(0)?, row.get(1)?, row.get(2)?, &keys);
+            self.add(id, row.get(1)?, first_seen, &keys);
         }
-        Ok(built)
+        Ok(())
     }
 
     fn add(&mut self, id: i64, story_id: i64, first_seen: i64, keys: &StoryKeys) {
+        self.last_id = self.last_id.max(id);
         let member_idx = u32::try_from(self.members.len()).expect("fewer than 4 billion members");
         let signature = match &keys.fingerprint {
             Some(fingerprint) => {

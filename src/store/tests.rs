@@ -868,3 +868,28 @@ fn a_reopened_store_rebuilds_the_story_index() {
         (1, 0, 1)
     );
 }
+
+#[test]
+fn a_second_process_sees_the_members_the_first_added() {
+    // `watchword once` beside a running daemon: two stores on one database, each with its
+    // own index.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ww.db");
+    let policy = StoryPolicy::default();
+    let mut daemon = Store::open(&path).unwrap();
+    let mut once = Store::open(&path).unwrap();
+    let ids = three_feeds(&mut daemon);
+    let mut unrelated = item("guid:u", Some("https://u.example/1"), &[]);
+    unrelated.item.title = "Markets close higher on tech gains".into();
+    commit(&mut daemon, ids[2], &[unrelated], now(), &[], &policy);
+    let first = [copy(
+        "a1",
+        "First headline of the story",
+        "launched",
+        &["sat"],
+    )];
+    commit(&mut once, ids[0], &first, now(), &[], &policy);
+    let second = [copy("b1", "Second headline of the story", "put", &["sat"])];
+    let joined = commit(&mut daemon, ids[1], &second, now(), &[], &policy);
+    assert_eq!((joined.joined_stories, joined.new_matches), (1, 0));
+}
