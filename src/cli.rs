@@ -63,6 +63,9 @@ pub enum Command {
         /// Keep running and print new matches as they are logged, like `tail -f`
         #[arg(long)]
         follow: bool,
+        /// List every source of each match (the feeds that carried its story) under its row
+        #[arg(long)]
+        sources: bool,
     },
     /// Show every feed's health: last success, status, failures, items, matches, next poll
     Feeds {
@@ -237,6 +240,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             limit,
             format,
             follow,
+            sources,
         } => {
             let config = config::load(&path)?;
             let since = since
@@ -248,7 +252,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 limit,
                 after_id: None,
             };
-            matches(&config, filter, format, follow)
+            matches(&config, filter, format, follow, sources)
         }
         Command::Feeds { format } => feeds(&config::load(&path)?, format),
         Command::Opml { action } => match action {
@@ -445,6 +449,7 @@ fn matches(
     mut filter: MatchFilter,
     format: Format,
     follow: bool,
+    sources: bool,
 ) -> anyhow::Result<()> {
     if let Some(topic) = &filter.topic
         && !config.topics.iter().any(|t| &t.id == topic)
@@ -471,9 +476,9 @@ fn matches(
         };
         let mut out = io::BufWriter::new(io::stdout().lock());
         if follow {
-            write_follow(&mut out, &found, format, first)?;
+            write_follow(&mut out, &found, format, first, sources)?;
         } else {
-            write_matches(&mut out, &found, format)?;
+            write_matches(&mut out, &found, format, sources)?;
         }
         out.flush()?;
         if !follow {
@@ -489,9 +494,14 @@ fn matches(
     }
 }
 
-fn write_matches(out: &mut impl Write, matches: &[Match], format: Format) -> anyhow::Result<()> {
+fn write_matches(
+    out: &mut impl Write,
+    matches: &[Match],
+    format: Format,
+    sources: bool,
+) -> anyhow::Result<()> {
     match format {
-        Format::Table => write_table(out, matches)?,
+        Format::Table => write_table(out, matches, sources)?,
         // JSON is serialized to memory first: a write error inside serde_json would hide the
         // io::Error (a closed pipe is success, see `exit_code`).
         Format::Json => {
@@ -516,6 +526,7 @@ fn write_follow(
     matches: &[Match],
     format: Format,
     first: bool,
+    sources: bool,
 ) -> anyhow::Result<()> {
     match format {
         Format::Table => {
@@ -528,6 +539,9 @@ fn write_follow(
             }
             for m in matches {
                 writeln!(out, "{}", table_line(&table_row(m), &FOLLOW_WIDTHS))?;
+                if sources {
+                    write_sources(out, m)?;
+                }
             }
         }
         Format::Json => {
@@ -791,25 +805,56 @@ fn retry_alerts(config: &Config, id: Option<i64>) -> anyhow::Result<()> {
     Ok(())
 }
 
-const TABLE_HEADER: [&str; 5] = ["MATCHED (UTC)", "TOPIC", "FEED", "TITLE", "URL"];
+const TABLE_HEADER: [&str; 6] = ["MATCHED (UTC)", "TOPIC", "SOURCES", "FEED", "TITLE", "URL"];
 /// Column widths of `matches --follow` (rows come one batch at a time, so widths are fixed).
-const FOLLOW_WIDTHS: [usize; 5] = [16, 20, 24, 72, 0];
-const CSV_HEADER: &str = "match_id,topic,matched_at,feed,title,url,published,terms";
+const FOLLOW_WIDTHS: [usize; 6] = [16, 20, 7, 24, 72, 0];
+const CSV_HEADER: &str = "match_id,topic,matched_at,feed,title,url,published,terms,sources";
 
-fn write_table(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
+/// One row per match (per story and topic with `dedup = "story"`), with its number of
+/// sources; with `sources`, each source on a line of its own under the row.
+fn write_table(out: &mut impl Write, matches: &[Match], sources: bool) -> io::Result<()> {
     if matches.is_empty() {
         return writeln!(out, "no matches");
     }
-    let rows: Vec<[String; 5]> = matches.iter().map(table_row).collect();
+    let rows: Vec<[String; 6]> = matches.iter().map(table_row).collect();
     let header = TABLE_HEADER.map(String::from);
-    write_aligned(out, &header, &rows)?;
+    if !sources {
+        return write_aligned(out, &header, &rows);
+    }
+    let mut widths = header.clone().map(|h| h.width());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.width());
+        }
+    }
+    writeln!(out, "{}", table_line(&header, &widths))?;
+    for (row, m) in rows.iter().zip(matches) {
+        writeln!(out, "{}", table_line(row, &widths))?;
+        write_sources(out, m)?;
+    }
     Ok(())
 }
 
-fn table_row(m: &Match) -> [String; 5] {
+/// A match's sources, one indented line each: when watchword saw it, feed, title, link.
+fn write_sources(out: &mut impl Write, m: &Match) -> io::Result<()> {
+    for source in &m.sources {
+        writeln!(
+            out,
+            "    {}  {}  {}  {}",
+            source.seen.format("%Y-%m-%d %H:%M"),
+            truncate(&sanitize(&source.feed), 24),
+            truncate(&sanitize(&source.title), 72),
+            sanitize(source.url.as_deref().unwrap_or("-")),
+        )?;
+    }
+    Ok(())
+}
+
+fn table_row(m: &Match) -> [String; 6] {
     [
         m.matched_at.format("%Y-%m-%d %H:%M").to_string(),
         truncate(&sanitize(&m.topic), 20),
+        m.sources.len().max(1).to_string(),
         truncate(&sanitize(&m.feed), 24),
         truncate(&sanitize(&m.title), 72),
         sanitize(m.url.as_deref().unwrap_or("-")),
@@ -858,6 +903,7 @@ fn write_csv_rows(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
             m.url.clone().unwrap_or_default(),
             m.published.map(rfc3339).unwrap_or_default(),
             m.terms.join("; "),
+            m.sources.len().max(1).to_string(),
         ];
         // Control characters and bidirectional overrides never reach a terminal or a cell.
         let line: Vec<String> = fields

@@ -17,6 +17,7 @@ use toml::Spanned;
 use unicode_width::UnicodeWidthChar;
 use url::Url;
 
+use crate::model::{DEFAULT_STORY_WINDOW, Dedup, StoryPolicy};
 use crate::query::{Query, QuerySet};
 
 /// The shortest poll interval a feed may have: polling faster is rude to publishers.
@@ -101,6 +102,9 @@ pub struct DaemonConfig {
     /// With [`ArticlePolicy::Short`]: an item whose summary and content together have fewer
     /// characters than this gets its article fetched.
     pub article_min_chars: usize,
+    /// `story_window` and `dedup`: how new items are grouped into stories and how often a
+    /// topic logs one.
+    pub stories: StoryPolicy,
 }
 
 /// When an item's linked page is fetched and its main text matched as the `article` field.
@@ -136,7 +140,8 @@ pub struct AlertConfig {
     pub topics: Option<Vec<String>>,
     /// Batch matches into one message per window.
     pub digest: Option<Duration>,
-    /// Message text with `{title}`, `{url}`, `{topic}`, `{feed}`, `{terms}`, `{published}`.
+    /// Message text with `{title}`, `{url}`, `{topic}`, `{feed}`, `{terms}`, `{published}`,
+    /// `{also}` (the other sources' feeds).
     pub template: Option<String>,
     pub sink: SinkConfig,
 }
@@ -197,7 +202,15 @@ pub enum EmailTls {
 }
 
 /// The placeholders a message template may use.
-pub const TEMPLATE_FIELDS: &[&str] = &["title", "url", "topic", "feed", "terms", "published"];
+pub const TEMPLATE_FIELDS: &[&str] = &[
+    "title",
+    "url",
+    "topic",
+    "feed",
+    "terms",
+    "published",
+    "also",
+];
 
 impl SinkConfig {
     /// The kind as written in the config.
@@ -628,6 +641,8 @@ struct RawDaemon {
     allow_private_targets: Option<bool>,
     fetch_article: Option<Spanned<String>>,
     article_min_chars: Option<Spanned<i64>>,
+    story_window: Option<Spanned<String>>,
+    dedup: Option<Spanned<String>>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -809,6 +824,22 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
                     200
                 }
             },
+        },
+        stories: StoryPolicy {
+            dedup: match &raw.dedup {
+                None => Dedup::default(),
+                Some(value) => Dedup::parse(value.get_ref()).unwrap_or_else(|| {
+                    sink.error(
+                        value.span(),
+                        format!(
+                            "unknown dedup level `{}`, expected `story`, `url` or `item`",
+                            value.get_ref()
+                        ),
+                    );
+                    Dedup::default()
+                }),
+            },
+            window: duration(&raw.story_window, DEFAULT_STORY_WINDOW, sink),
         },
     }
 }
@@ -1558,6 +1589,8 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "allow_private_targets",
         "fetch_article",
         "article_min_chars",
+        "story_window",
+        "dedup",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",

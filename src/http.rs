@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::metrics::{Gauges, Metrics};
-use crate::model::{Match, rfc3339};
+use crate::model::{Match, by_story, rfc3339};
 use crate::store::{self, MatchFilter, SharedStore};
 use crate::text::sanitize;
 
@@ -161,11 +161,22 @@ fn server_error(error: &dyn std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response()
 }
 
-/// The match log as an Atom 1.0 feed, newest entry first. `matches` is oldest first.
+/// The match log as an Atom 1.0 feed, one entry per story (naming every topic it matched
+/// and every source), newest entry first. `matches` is oldest first. An entry is updated
+/// when a later source joined it.
 pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
-    let updated = matches
+    let stories = by_story(matches);
+    let updated_of = |m: &Match| {
+        m.sources
+            .iter()
+            .map(|source| source.seen)
+            .chain([m.matched_at])
+            .max()
+            .unwrap_or(m.matched_at)
+    };
+    let updated = stories
         .iter()
-        .map(|m| m.matched_at)
+        .map(updated_of)
         .max()
         .unwrap_or_else(Utc::now);
     let (title, id, self_path) = match topic {
@@ -192,18 +203,22 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
         rfc3339(updated),
         xml(&format!("http://{}{self_path}", sanitize(host)))
     );
-    for m in matches.iter().rev() {
+    for m in stories.iter().rev() {
         let _ = write!(
             out,
             "<entry>\n<id>tag:watchword.invalid,2023:match/{}-{}</id>\n<title>{}</title>\n\
-             <updated>{}</updated>\n<published>{}</published>\n<category term=\"{}\"/>\n",
+             <updated>{}</updated>\n<published>{}</published>\n{}",
             m.match_id,
             // With the time, a recreated database does not reuse an entry id.
             m.matched_at.timestamp(),
             xml(&m.title),
-            rfc3339(m.matched_at),
+            rfc3339(updated_of(m)),
             rfc3339(m.published.unwrap_or(m.matched_at)),
-            xml(&m.topic)
+            // A story matched by several topics names them all (see `by_story`).
+            m.topic
+                .split(", ")
+                .map(|topic| format!("<category term=\"{}\"/>\n", xml(topic)))
+                .collect::<String>()
         );
         let summary = xml(&format!(
             "{} · {} · matched: {}",
@@ -211,15 +226,31 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
             m.feed,
             m.terms.join(", ")
         ));
-        match &m.url {
-            Some(url) => {
-                let _ = writeln!(out, "<link rel=\"alternate\" href=\"{}\"/>", xml(url));
-            }
-            // An entry needs a link or content (RFC 4287, 4.1.1).
-            None => {
-                let _ = writeln!(out, "<content type=\"text\">{summary}</content>");
-            }
+        if let Some(url) = &m.url {
+            let _ = writeln!(out, "<link rel=\"alternate\" href=\"{}\"/>", xml(url));
         }
+        // Every source, one per line (an entry without a link needs content anyway, RFC
+        // 4287, 4.1.1).
+        let sources: Vec<String> = m
+            .sources
+            .iter()
+            .map(|source| {
+                xml(&format!(
+                    "{} · {} · {}",
+                    source.feed,
+                    source.title,
+                    source.url.as_deref().unwrap_or("(no link)")
+                ))
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<content type=\"text\">{} · {} source{}\n{}</content>",
+            summary,
+            sources.len(),
+            if sources.len() == 1 { "" } else { "s" },
+            sources.join("\n")
+        );
         let _ = write!(out, "<summary>{summary}</summary>\n</entry>\n");
     }
     out.push_str("</feed>\n");
@@ -263,6 +294,8 @@ mod tests {
             published: None,
             terms: vec!["satellite".into()],
             hits: vec![],
+            story_id: Some(id),
+            sources: vec![],
         };
         let text = atom(
             &[m(1, 10, "First <b>&</b>\u{1b}[31m"), m(2, 11, "Second")],
@@ -281,6 +314,58 @@ mod tests {
         assert!(text.contains("<updated>2023-11-21T11:00:00Z</updated>"));
         assert!(
             text.contains("href=\"http://127.0.0.1:8787/matches.atom?topic=satellite_launch\"")
+        );
+    }
+
+    #[test]
+    fn atom_has_one_entry_per_story_with_its_sources() {
+        let at = |h| Utc.with_ymd_and_hms(2023, 11, 21, h, 0, 0).unwrap();
+        let source = |feed: &str, hour| crate::model::Source {
+            feed: feed.into(),
+            title: format!("{feed} headline"),
+            url: Some(format!("https://{feed}.example/a")),
+            published: None,
+            seen: at(hour),
+        };
+        let m = |id, topic: &str, sources| Match {
+            match_id: id,
+            topic: topic.into(),
+            matched_at: at(10),
+            item_id: 1,
+            item_key: "guid:1".into(),
+            feed: "one".into(),
+            title: "one headline".into(),
+            url: Some("https://one.example/a".into()),
+            published: None,
+            terms: vec![],
+            hits: vec![],
+            story_id: Some(7),
+            sources,
+        };
+        let text = atom(
+            &[
+                m(
+                    1,
+                    "satellite_launch",
+                    vec![source("one", 10), source("two", 12)],
+                ),
+                m(2, "missile_sale", vec![source("one", 10)]),
+            ],
+            None,
+            "127.0.0.1:8787",
+        );
+        assert_eq!(text.matches("<entry>").count(), 1, "{text}");
+        assert!(
+            text.contains(
+                "<category term=\"satellite_launch\"/>\n<category term=\"missile_sale\"/>"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("2 sources\none · one headline · https://one.example/a\ntwo · two headline · https://two.example/a</content>"), "{text}");
+        // Updated when the last source came.
+        assert!(
+            text.contains("<updated>2023-11-21T12:00:00Z</updated>"),
+            "{text}"
         );
     }
 }

@@ -16,6 +16,7 @@
 //! - [`fetch`]: conditional GET with limits (the only user of `reqwest`).
 //! - [`parse`]: feed bytes → items with identity keys and canonical URLs (the only user of
 //!   `feed-rs`).
+//! - [`story`]: which items are copies of one story: their keys and fingerprints (pure).
 //! - [`store`]: the SQLite database (the only module with SQL).
 //! - [`metrics`]: counters for the status endpoint (Prometheus text).
 //! - [`pipeline`]: one poll of one feed through every stage; shared by the daemon and `once`.
@@ -44,5 +45,6 @@ pub mod pipeline;
 pub mod query;
 pub mod scheduler;
 pub mod store;
+pub mod story;
 pub mod tester;
 pub mod text;

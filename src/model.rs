@@ -150,7 +150,100 @@ pub struct Match {
     pub terms: Vec<String>,
     /// Every hit: term, field and snippet.
     pub hits: Vec<Hit>,
+    /// The story of the match's first item (every stored match has one).
+    pub story_id: Option<i64>,
+    /// Every item recorded for this match, first one first: the item that made the match,
+    /// then the later copies of its story (or URL) from other feeds. Never empty when read
+    /// from the store.
+    pub sources: Vec<Source>,
 }
+
+/// One item that carried a matched story: which feed, its title and link, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub feed: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    /// When watchword first saw the item.
+    pub seen: DateTime<Utc>,
+}
+
+/// One source in the stable machine format.
+#[derive(Debug, Serialize)]
+pub struct SourceRecord<'a> {
+    pub feed: &'a str,
+    pub title: &'a str,
+    pub url: Option<&'a str>,
+    pub published: Option<String>,
+    pub seen: String,
+}
+
+impl Source {
+    /// The source as the machine interface writes it.
+    pub fn record(&self) -> SourceRecord<'_> {
+        SourceRecord {
+            feed: &self.feed,
+            title: &self.title,
+            url: self.url.as_deref(),
+            published: self.published.map(rfc3339),
+            seen: rfc3339(self.seen),
+        }
+    }
+}
+
+/// At which level a topic logs (and alerts) once: `[daemon] dedup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dedup {
+    /// Once per story: later copies of the story become sources of the match.
+    #[default]
+    Story,
+    /// Once per canonical URL: the same link from other feeds becomes a source.
+    Url,
+    /// Once per item.
+    Item,
+}
+
+impl Dedup {
+    /// The name in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dedup::Story => "story",
+            Dedup::Url => "url",
+            Dedup::Item => "item",
+        }
+    }
+
+    /// The level named `text` in the config.
+    pub fn parse(text: &str) -> Option<Dedup> {
+        match text {
+            "story" => Some(Dedup::Story),
+            "url" => Some(Dedup::Url),
+            "item" => Some(Dedup::Item),
+            _ => None,
+        }
+    }
+}
+
+/// How the store groups new items into stories and logs their matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoryPolicy {
+    pub dedup: Dedup,
+    /// A new item joins only a story first seen at most this long before it.
+    pub window: std::time::Duration,
+}
+
+impl Default for StoryPolicy {
+    fn default() -> StoryPolicy {
+        StoryPolicy {
+            dedup: Dedup::Story,
+            window: DEFAULT_STORY_WINDOW,
+        }
+    }
+}
+
+/// The default `[daemon] story_window`: 72 hours.
+pub const DEFAULT_STORY_WINDOW: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
 /// A topic that matched a new item, with its explanation; produced by the pipeline, written by
 /// the store.
@@ -165,6 +258,9 @@ pub struct TopicMatch {
 pub struct MatchedItem {
     pub item: Item,
     pub matches: Vec<TopicMatch>,
+    /// The item's story keys (`story::keys`), computed by the pipeline outside the store's
+    /// lock; `None` has the store compute them.
+    pub story: Option<crate::story::StoryKeys>,
 }
 
 impl Match {
@@ -182,6 +278,8 @@ impl Match {
             published: self.published.map(rfc3339),
             terms: &self.terms,
             explain: &self.hits,
+            story_id: self.story_id,
+            sources: self.sources.iter().map(Source::record).collect(),
         }
     }
 }
@@ -199,6 +297,10 @@ pub struct MatchRecord<'a> {
     pub published: Option<String>,
     pub terms: &'a [String],
     pub explain: &'a [Hit],
+    /// The story of the match (every stored match has one; `None` only in hand-made values).
+    pub story_id: Option<i64>,
+    /// Every source, the first one (this record's `feed`, `title` and `url`) included.
+    pub sources: Vec<SourceRecord<'a>>,
 }
 
 /// Which matches an alert sink wants, and how long they wait before the first attempt (the
@@ -275,6 +377,36 @@ pub struct Delivery {
     pub created: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub payload: Payload,
+}
+
+/// Matches grouped by story (a digest, the Atom feed): one per story, in order of first appearance: a story matched by
+/// several topics becomes one match naming them all (`topic` joined with ", ", terms and
+/// sources merged). Matches without a story stand alone.
+pub fn by_story(matches: &[Match]) -> Vec<Match> {
+    let mut stories: Vec<Match> = Vec::new();
+    for m in matches {
+        let same = m
+            .story_id
+            .and_then(|id| stories.iter_mut().find(|s| s.story_id == Some(id)));
+        match same {
+            Some(story) => {
+                story.topic.push_str(", ");
+                story.topic.push_str(&m.topic);
+                for term in &m.terms {
+                    if !story.terms.contains(term) {
+                        story.terms.push(term.clone());
+                    }
+                }
+                for source in &m.sources {
+                    if !story.sources.contains(source) {
+                        story.sources.push(source.clone());
+                    }
+                }
+            }
+            None => stories.push(m.clone()),
+        }
+    }
+    stories
 }
 
 /// RFC 3339 in UTC with whole seconds, the form every output uses.

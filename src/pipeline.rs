@@ -22,6 +22,7 @@ use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped
 use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
+use crate::story;
 use crate::text::{feed_links, for_log, looks_like_html, sanitize};
 
 /// The most characters of one feed-derived value (a title, an error) in a log line.
@@ -748,7 +749,13 @@ fn store_new(
         .into_iter()
         .map(|item| {
             let matches = match_topics(&context.config, &item, &feed.name);
-            MatchedItem { item, matches }
+            // Pure CPU work, done here so it runs in parallel, not under the store's lock.
+            let story = Some(story::keys(&item));
+            MatchedItem {
+                item,
+                matches,
+                story,
+            }
         })
         .collect();
     state.etag = fresh.validators.etag;
@@ -762,6 +769,7 @@ fn store_new(
             now,
             &context.routes,
             notice.as_ref(),
+            &context.config.daemon.stories,
         )
         .map_err(|error| error.to_string())?;
     context.metrics.stored(
@@ -796,6 +804,8 @@ fn store_new(
             items = n_items,
             new_items = summary.new_items,
             new_matches = summary.new_matches,
+            // Items recorded as further sources of matches logged before (copies of a story).
+            new_sources = summary.new_sources,
             "polled"
         );
     } else {

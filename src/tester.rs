@@ -238,9 +238,9 @@ impl TopicScore {
 }
 
 /// Re-runs the configured topics over stored items and compares with the match log of those
-/// items (`log`). As when polling, an article (canonical URL) counts once per topic: a match
-/// is added only if no item with its URL is logged for the topic, and dropped only if no item
-/// with its URL still matches. Topics only in the log (removed from the config) drop every
+/// items (`log`). As when polling, an article (canonical URL) and a story count once per
+/// topic: a match is added only if no item with its URL or of its story is logged for the
+/// topic, and dropped only if no item with its URL or of its story still matches. Topics only in the log (removed from the config) drop every
 /// match. Ordered as in the config, then removed topics by id.
 pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<TopicDiff> {
     let item_ids: HashSet<i64> = items.iter().map(|stored| stored.item_id).collect();
@@ -276,6 +276,7 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
             let logged_items: HashSet<i64> = logged.iter().map(|m| m.item_id).collect();
             let logged_urls: HashSet<&str> =
                 logged.iter().filter_map(|m| m.url.as_deref()).collect();
+            let logged_stories: HashSet<i64> = logged.iter().filter_map(|m| m.story_id).collect();
             let matching = now_matching.remove(topic).unwrap_or_default();
             let matching_items: HashSet<i64> =
                 matching.iter().map(|(stored, _)| stored.item_id).collect();
@@ -283,17 +284,27 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
                 .iter()
                 .filter_map(|(stored, _)| stored.item.url.as_deref())
                 .collect();
+            let matching_stories: HashSet<i64> = matching
+                .iter()
+                .filter_map(|(stored, _)| stored.story_id)
+                .collect();
             let mut seen_urls: HashSet<&str> = HashSet::new();
+            let mut seen_stories: HashSet<i64> = HashSet::new();
             let mut n_matching = 0;
             let mut added = Vec::new();
             for (stored, hits) in &matching {
                 let url = stored.item.url.as_deref();
-                if url.is_some_and(|url| !seen_urls.insert(url)) {
+                let seen_url = url.is_some_and(|url| !seen_urls.insert(url));
+                let seen_story = stored.story_id.is_some_and(|id| !seen_stories.insert(id));
+                if seen_url || seen_story {
                     continue;
                 }
                 n_matching += 1;
                 let known = logged_items.contains(&stored.item_id)
-                    || url.is_some_and(|url| logged_urls.contains(url));
+                    || url.is_some_and(|url| logged_urls.contains(url))
+                    || stored
+                        .story_id
+                        .is_some_and(|id| logged_stories.contains(&id));
                 if !known {
                     added.push(Change {
                         item_id: stored.item_id,
@@ -312,6 +323,7 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
                         && m.url
                             .as_deref()
                             .is_none_or(|url| !matching_urls.contains(url))
+                        && m.story_id.is_none_or(|id| !matching_stories.contains(&id))
                 })
                 .map(|m| Change {
                     item_id: m.item_id,

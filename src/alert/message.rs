@@ -6,7 +6,7 @@
 //! lands in, so a title cannot format, link or mention anything in a chat message or email.
 
 use crate::config::TEMPLATE_FIELDS;
-use crate::model::{Match, Notice, NoticeKind, rfc3339};
+use crate::model::{Match, Notice, NoticeKind, by_story, rfc3339};
 use crate::text::sanitize;
 
 /// What one message is about: a match, a digest of matches, or a notice about a feed.
@@ -115,6 +115,7 @@ pub fn render_one(m: &Match, template: Option<&str>, markup: Markup) -> String {
         // The HTML part is the plain text, escaped, with line breaks kept.
         return html_paragraphs(&render_one(m, template, Markup::Plain));
     }
+    let custom = template.is_some();
     let template = template.unwrap_or(match markup {
         Markup::Slack => {
             "*{title}*\n{url}\ntopic {topic} · {feed} · published {published} · matched {terms}"
@@ -126,11 +127,17 @@ pub fn render_one(m: &Match, template: Option<&str>, markup: Markup) -> String {
             "{title}\n{url}\ntopic {topic} · {feed} · published {published} · matched {terms}"
         }
     });
-    fill(template, |field| value(m, field, markup))
+    let mut text = fill(template, |field| value(m, field, markup));
+    // The default text names the other sources; a template places them with `{also}`.
+    if !custom && m.sources.len() > 1 {
+        text.push_str("\nalso reported by ");
+        text.push_str(&value(m, "also", markup));
+    }
+    text
 }
 
-/// The text of a batch: one match as [`render_one`], several as a digest (a count line,
-/// then each match).
+/// The text of a batch: one match as [`render_one`], several as a digest grouped by story (a
+/// count line, then each story once, with every topic it matched).
 pub fn render(matches: &[Match], template: Option<&str>, markup: Markup) -> String {
     if let [single] = matches {
         return render_one(single, template, markup);
@@ -138,8 +145,16 @@ pub fn render(matches: &[Match], template: Option<&str>, markup: Markup) -> Stri
     if markup == Markup::Html {
         return html_paragraphs(&render(matches, template, Markup::Plain));
     }
-    let mut text = format!("{} new matches", matches.len());
-    for m in matches {
+    let stories = by_story(matches);
+    if let [single] = stories.as_slice() {
+        return render_one(single, template, markup);
+    }
+    let mut text = if stories.len() == matches.len() {
+        format!("{} new matches", matches.len())
+    } else {
+        format!("{} new stories ({} matches)", stories.len(), matches.len())
+    };
+    for m in &stories {
         text.push_str("\n\n");
         text.push_str(&render_one(m, template, markup));
     }
@@ -156,11 +171,20 @@ pub fn subject(matches: &[Match]) -> String {
             topics.dedup();
             topics.sort_unstable();
             topics.dedup();
-            format!(
-                "[watchword] {} new matches ({})",
-                matches.len(),
-                topics.join(", ")
-            )
+            let stories = by_story(matches);
+            match stories.as_slice() {
+                [single] => format!("[watchword] {}: {}", topics.join(", "), single.title),
+                _ if stories.len() == matches.len() => format!(
+                    "[watchword] {} new matches ({})",
+                    matches.len(),
+                    topics.join(", ")
+                ),
+                _ => format!(
+                    "[watchword] {} new stories ({})",
+                    stories.len(),
+                    topics.join(", ")
+                ),
+            }
         }
     };
     one_line(&line)
@@ -223,6 +247,16 @@ fn value(m: &Match, field: &str, markup: Markup) -> String {
         "feed" => escape(&m.feed, markup),
         "terms" => escape(&m.terms.join(", "), markup),
         "published" => m.published.map_or_else(|| "unknown".into(), rfc3339),
+        // The feeds of the sources after the first, each once, in the order seen.
+        "also" => {
+            let mut feeds: Vec<&str> = Vec::new();
+            for source in m.sources.iter().skip(1) {
+                if source.feed != m.feed && !feeds.contains(&source.feed.as_str()) {
+                    feeds.push(&source.feed);
+                }
+            }
+            escape(&feeds.join(", "), markup)
+        }
         _ => String::new(),
     }
 }
@@ -284,6 +318,8 @@ mod tests {
             published: Some(Utc.with_ymd_and_hms(2023, 11, 21, 13, 43, 0).unwrap()),
             terms: vec!["spy satellite".into(), "@north_korea".into()],
             hits: vec![],
+            story_id: Some(3),
+            sources: vec![],
         }
     }
 
@@ -344,6 +380,7 @@ mod tests {
         let mut second = hostile();
         second.title = "Second".into();
         second.topic = "missile_sale".into();
+        second.story_id = Some(4);
         let text = render(&[hostile(), second.clone()], Some("{title}"), Markup::Plain);
         assert_eq!(
             text,
@@ -380,5 +417,68 @@ mod tests {
         let mut m = hostile();
         m.url = None;
         assert!(render_one(&m, Some("{url}"), Markup::Plain).contains("(no link)"));
+    }
+
+    fn source(feed: &str) -> crate::model::Source {
+        crate::model::Source {
+            feed: feed.into(),
+            title: format!("{feed} title"),
+            url: Some(format!("https://{feed}.example/a")),
+            published: None,
+            seen: Utc.with_ymd_and_hms(2023, 11, 21, 14, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_first_source_is_named_and_the_others_also_reported() {
+        let mut m = hostile();
+        m.feed = "Wire".into();
+        m.sources = vec![
+            source("Wire"),
+            source("Daily*"),
+            source("Wire"),
+            source("Post"),
+        ];
+        let text = render_one(&m, None, Markup::Plain);
+        assert!(text.ends_with("\nalso reported by Daily*, Post"), "{text}");
+        let text = render_one(&m, None, Markup::Discord);
+        assert!(text.ends_with("also reported by Daily\\*, Post"), "{text}");
+        assert_eq!(
+            render_one(&m, Some("{title}"), Markup::Plain)
+                .lines()
+                .count(),
+            1
+        );
+        assert_eq!(
+            render_one(&m, Some("({also})"), Markup::Plain),
+            "(Daily*, Post)"
+        );
+        m.sources.truncate(1);
+        assert!(!render_one(&m, None, Markup::Plain).contains("also reported"));
+    }
+
+    #[test]
+    fn a_digest_groups_matches_by_story() {
+        let mut sale = hostile();
+        sale.topic = "missile_sale".into();
+        sale.terms = vec!["Tomahawk".into()];
+        sale.sources = vec![source("Post")];
+        let mut other = hostile();
+        other.story_id = Some(9);
+        other.title = "Other".into();
+        let text = render(
+            &[hostile(), sale.clone(), other],
+            Some("{topic}: {terms}"),
+            Markup::Plain,
+        );
+        assert_eq!(
+            text,
+            "2 new stories (3 matches)\n\nsatellite_launch, missile_sale: spy satellite, @north_korea, Tomahawk\n\nsatellite_launch: spy satellite, @north_korea"
+        );
+        let one_story = [hostile(), sale];
+        assert_eq!(by_story(&one_story)[0].sources.len(), 1);
+        assert!(
+            subject(&one_story).starts_with("[watchword] missile_sale, satellite_launch: Launch")
+        );
     }
 }

@@ -29,7 +29,7 @@ use tracing::{info, warn};
 
 use crate::config::{AlertConfig, Config, SinkConfig};
 use crate::fetch::Fetcher;
-use crate::model::{AlertRoute, Delivery, Match, Notice, Payload};
+use crate::model::{AlertRoute, Delivery, Match, Notice, Payload, Source};
 use crate::store::{self, OutboxCounts, SharedStore, StoreError};
 use crate::text::sanitize;
 
@@ -588,6 +588,16 @@ fn without_controls(m: &Match) -> Match {
         title: sanitize(&m.title),
         url: m.url.as_deref().map(sanitize),
         terms: m.terms.iter().map(|term| sanitize(term)).collect(),
+        sources: m
+            .sources
+            .iter()
+            .map(|source| Source {
+                feed: sanitize(&source.feed),
+                title: sanitize(&source.title),
+                url: source.url.as_deref().map(sanitize),
+                ..source.clone()
+            })
+            .collect(),
         ..m.clone()
     }
 }
@@ -634,6 +644,8 @@ mod tests {
             published: None,
             terms: vec![],
             hits: vec![],
+            story_id: None,
+            sources: vec![],
         };
         let mut other = m.clone();
         other.match_id = 2;

@@ -545,3 +545,26 @@ fn keep_items_defaults_to_90_days_takes_forever_and_refuses_less_than_a_day() {
         "or use \"forever\"",
     );
 }
+#[test]
+fn story_window_and_dedup_compile_and_point_at_mistakes() {
+    let (config, _) = compile(Path::new("/etc/ww/watchword.toml"), "");
+    assert_eq!(config.unwrap().daemon.stories, StoryPolicy::default());
+    let (config, diagnostics) = compile(
+        Path::new("/etc/ww/watchword.toml"),
+        "[daemon]\nstory_window = \"36h\"\ndedup = \"url\"\n",
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let stories = config.unwrap().daemon.stories;
+    assert_eq!(stories.window, Duration::from_secs(36 * 3600));
+    assert_eq!(stories.dedup, Dedup::Url);
+    check_error(
+        "[daemon]\ndedup = \"stories\"\n",
+        "2:9",
+        "unknown dedup level `stories`, expected `story`, `url` or `item`",
+    );
+    check_error(
+        "[daemon]\nstory_window = \"0s\"\n",
+        "2:16",
+        "greater than zero",
+    );
+}

@@ -98,9 +98,9 @@ DROP INDEX IF EXISTS items_url;
     // 4: article texts.
     r#"
 -- The main text of linked pages (`fetch_article`), by canonical URL: a page is fetched at
--- most once, whichever feeds link to it. `text` is NULL when the fetch or the extraction
--- failed, and `error` says why; a failure is remembered too, so a dead link is not fetched
--- on every poll.
+-- most once, whichever feeds link to it. `text` is NULL when the page has no text for good
+-- (a 4xx, not a web page, nothing in it), and `error` says why, so a dead link is not fetched
+-- again; temporary failures are not stored.
 CREATE TABLE articles (
     url         TEXT PRIMARY KEY,
     fetched_at  INTEGER NOT NULL,
@@ -109,14 +109,73 @@ CREATE TABLE articles (
     CHECK ((text IS NULL) <> (error IS NULL))
 ) WITHOUT ROWID;
 "#,
-    // 6 (5 is another branch's): feeds found by autodiscovery.
+    // 5: stories and the sources of a match.
+    r#"
+-- A story: the copies of one news item across feeds. `first_seen` is when watchword saw its
+-- first item; a new item joins only a story first seen within `story_window`. Stories are
+-- never deleted, so deleting old items (retention) leaves their stories and keys working.
+CREATE TABLE stories (
+    id          INTEGER PRIMARY KEY,
+    first_seen  INTEGER NOT NULL
+);
+
+-- Every item's story. Items stored before stories existed get one story each (the story's
+-- id is the item's), and no keys: new items do not join them.
+ALTER TABLE items ADD COLUMN story_id INTEGER REFERENCES stories(id);
+INSERT INTO stories (id, first_seen) SELECT id, first_seen FROM items;
+UPDATE items SET story_id = id;
+
+-- One row per item put into a story, with what the story index knows it by (src/story.rs):
+-- the keys of its canonical URL and normalized title (64-bit hashes) and its MinHash
+-- signature (NULL when it has none). `first_seen` is its story's. The index itself lives in
+-- memory (see src/store/stories.rs) and is built from the rows of the window: appending a
+-- row here is one write at the end of the table, where a persisted index would pay a
+-- random page for each of an item's 18 keys. Rows are kept apart from the items, so they
+-- outlive them, and are never deleted, so their ids are never reused.
+CREATE TABLE story_members (
+    id          INTEGER PRIMARY KEY,
+    story_id    INTEGER NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    url_key     INTEGER,
+    title_key   INTEGER,
+    signature   BLOB
+);
+CREATE INDEX story_members_time ON story_members(first_seen);
+
+-- A match belongs to the story of its first item; with dedup = "story" a topic logs a
+-- story once.
+ALTER TABLE matches ADD COLUMN story_id INTEGER REFERENCES stories(id);
+UPDATE matches SET story_id = (SELECT story_id FROM items WHERE items.id = matches.item_id);
+CREATE INDEX matches_story ON matches(story_id, topic);
+
+-- The items a match was seen in, first one first: its own item, then later copies of the
+-- story (or URL) from other feeds. Feed name, title and link are copied so a source
+-- survives its item being deleted (`item_id` becomes NULL).
+CREATE TABLE match_sources (
+    id          INTEGER PRIMARY KEY,
+    match_id    INTEGER NOT NULL REFERENCES matches(id) ON DELETE CASCADE,
+    item_id     INTEGER REFERENCES items(id) ON DELETE SET NULL,
+    feed        TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    url         TEXT,
+    published   INTEGER,
+    seen        INTEGER NOT NULL,
+    UNIQUE (match_id, item_id)
+);
+CREATE INDEX match_sources_item ON match_sources(item_id);
+INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+    SELECT m.id, i.id, f.name, i.title, i.url, i.published, i.first_seen
+    FROM matches m JOIN items i ON i.id = m.item_id JOIN feeds f ON f.id = i.feed_id
+    ORDER BY m.id;
+"#,
+    // 6: feeds found by autodiscovery.
     r#"
 -- `discovered` says that `url`, where the feed is polled, is a feed linked from the HTML page
 -- at `config_url` (autodiscovery), not the target of a permanent redirect. When that feed
 -- answers 404 or 410, the next poll reads the page again.
 ALTER TABLE feeds ADD COLUMN discovered INTEGER NOT NULL DEFAULT 0;
 "#,
-    // 7 (5 is another branch's): retention, what is left of the items it deletes.
+    // 7: retention, what is left of the items it deletes.
     r#"
 -- The identity of items that retention deleted (old, unmatched), so that a feed still
 -- listing one does not make it new again. Hashes (the first 8 bytes of SHA-256) keep a row

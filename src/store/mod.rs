@@ -4,6 +4,7 @@
 //! `spawn_blocking` and never hold the store across an `.await`.
 
 mod migrations;
+mod stories;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -14,10 +15,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{
-    AlertRoute, Delivery, DeliveryState, FeedHealth, FeedState, Item, Match, MatchedItem, Notice,
-    Payload, REPEATED_KEY_MARK, repeated_key_base,
+    AlertRoute, Dedup, Delivery, DeliveryState, FeedHealth, FeedState, Item, Match, MatchedItem,
+    Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, repeated_key_base,
 };
 use crate::query::Hit;
+use crate::story;
 
 pub use migrations::MIGRATIONS;
 
@@ -52,6 +54,8 @@ where
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The index of the stories in the window, in memory (see `stories`).
+    story_index: stories::StoryIndex,
 }
 
 /// Why the store failed. Causes are part of the message rather than `source`s, so a message
@@ -94,6 +98,10 @@ pub struct CommitSummary {
     pub logged: Vec<(usize, usize)>,
     /// Outbox rows written for the logged matches.
     pub new_deliveries: usize,
+    /// New items that joined a story seen before (in this poll or earlier).
+    pub joined_stories: usize,
+    /// Items recorded as further sources of matches logged before.
+    pub new_sources: usize,
 }
 
 /// An item as stored, for re-running topics over it (backtest).
@@ -105,6 +113,8 @@ pub struct StoredItem {
     pub item: Item,
     /// When watchword first stored it.
     pub first_seen: DateTime<Utc>,
+    /// Its story (`None` only in a test's hand-made value).
+    pub story_id: Option<i64>,
 }
 
 /// What one pass of [`Store::purge`] deleted.
@@ -191,7 +201,7 @@ pub struct OutboxCounts {
 /// The columns [`match_from_row`] reads, in order; `m`, `i` and `f` are the matches, items
 /// and feeds tables.
 const MATCH_COLUMNS: &str = "m.id, m.topic, m.matched_at, m.item_id, i.key, f.name, i.title, \
-     i.url, i.published, m.terms, m.hits";
+     i.url, i.published, m.terms, m.hits, m.story_id";
 
 /// The columns [`delivery_from_row`] reads after the match columns; `d` is the deliveries
 /// table.
@@ -222,6 +232,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            story_index: stories::StoryIndex::default(),
         };
         store.configure()?;
         store.migrate()?;
@@ -642,11 +653,21 @@ impl Store {
         Ok(purged)
     }
 
-    /// Writes one poll's new items, their matches, the matches' outbox rows (one per route
-    /// that wants the topic) and the feed's state in one transaction. An item already stored
-    /// for this feed is skipped with its matches; a match whose canonical URL is already
-    /// logged for the same topic (the same article from another feed) is not logged again,
-    /// nor one of an item without a link whose title this feed already logged for the topic.
+    /// Writes one poll's new items, their stories, their matches, the matches' sources and
+    /// outbox rows (one per route that wants the topic) and the feed's state in one
+    /// transaction. An item already stored for this feed is skipped with its matches.
+    ///
+    /// Each new item joins a story first seen within `policy.window` that shares its
+    /// canonical URL or normalized title or whose fingerprint is near (see [`crate::story`]),
+    /// else starts one. A match is logged once per `policy.dedup` level: with `Story`, a
+    /// topic already logged for the item's story (or, as before stories, for its canonical
+    /// URL) gets the item as a further source instead of a new match and no new outbox
+    /// rows; with `Url` only the URL counts; with `Item` every item is logged. With `Story`
+    /// an item also becomes a source of its story's matches of topics it did not match
+    /// itself: the outlets that carried the story. An item without a link is also known by
+    /// its title within its feed (unless `Item`): a feed that gives its items new guids on
+    /// every poll does not log them again.
+    #[allow(clippy::too_many_arguments)] // One transaction needs all of it.
     pub fn commit_poll(
         &mut self,
         feed_id: i64,
@@ -655,6 +676,26 @@ impl Store {
         now: DateTime<Utc>,
         routes: &[AlertRoute],
         notice: Option<&Notice>,
+        policy: &StoryPolicy,
+    ) -> Result<CommitSummary, StoreError> {
+        let written = self.write_poll(feed_id, items, state, now, routes, notice, policy);
+        if written.is_err() {
+            // The transaction rolled back: the members it added to the index are not stored.
+            self.story_index.clear();
+        }
+        written
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_poll(
+        &mut self,
+        feed_id: i64,
+        items: &[MatchedItem],
+        state: &FeedState,
+        now: DateTime<Utc>,
+        routes: &[AlertRoute],
+        notice: Option<&Notice>,
+        policy: &StoryPolicy,
     ) -> Result<CommitSummary, StoreError> {
         let path = self.path.clone();
         let wrap = |cause| StoreError::Sqlite {
@@ -663,7 +704,14 @@ impl Store {
         };
         let tx = self.conn.transaction().map_err(wrap)?;
         let mut summary = CommitSummary::default();
+        let window_start = now
+            .timestamp()
+            .saturating_sub(i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX));
         {
+            let feed_name: String = tx
+                .prepare_cached("SELECT name FROM feeds WHERE id = ?1")
+                .and_then(|mut statement| statement.query_row([feed_id], |row| row.get(0)))
+                .map_err(wrap)?;
             let mut insert_item = tx
                 .prepare_cached(
                     "INSERT INTO items (feed_id, key, url, title, summary, content, authors,
@@ -672,22 +720,44 @@ impl Store {
                      ON CONFLICT (feed_id, key) DO NOTHING",
                 )
                 .map_err(wrap)?;
-            let mut url_logged = tx
-                .prepare_cached("SELECT 1 FROM matches WHERE topic = ?1 AND url = ?2")
+            let mut match_of_url = tx
+                .prepare_cached(
+                    "SELECT id FROM matches WHERE topic = ?1 AND url = ?2 ORDER BY id LIMIT 1",
+                )
+                .map_err(wrap)?;
+            let mut match_of_story = tx
+                .prepare_cached(
+                    "SELECT id FROM matches WHERE story_id = ?1 AND topic = ?2 ORDER BY id LIMIT 1",
+                )
                 .map_err(wrap)?;
             // An item without a link is known by its title within its feed: a feed that
             // gives its items new guids on every poll must not log them again.
-            let mut title_logged = tx
+            let mut match_of_title = tx
                 .prepare_cached(
-                    "SELECT 1 FROM matches m JOIN items i ON i.id = m.item_id
-                     WHERE m.topic = ?1 AND m.url IS NULL AND i.feed_id = ?2 AND i.title = ?3",
+                    "SELECT m.id FROM matches m JOIN items i ON i.id = m.item_id
+                     WHERE m.topic = ?1 AND m.url IS NULL AND i.feed_id = ?2 AND i.title = ?3
+                     ORDER BY m.id LIMIT 1",
                 )
                 .map_err(wrap)?;
             let mut insert_match = tx
                 .prepare_cached(
-                    "INSERT INTO matches (item_id, topic, url, matched_at, terms, hits)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    "INSERT INTO matches (item_id, topic, url, matched_at, terms, hits, story_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                      ON CONFLICT (item_id, topic) DO NOTHING",
+                )
+                .map_err(wrap)?;
+            let mut insert_source = tx
+                .prepare_cached(
+                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (match_id, item_id) DO NOTHING",
+                )
+                .map_err(wrap)?;
+            let mut source_of_story = tx
+                .prepare_cached(
+                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM matches WHERE story_id = ?1
+                     ON CONFLICT (match_id, item_id) DO NOTHING",
                 )
                 .map_err(wrap)?;
             let mut insert_delivery = tx
@@ -718,14 +788,58 @@ impl Store {
                 }
                 summary.new_items += 1;
                 let item_id = tx.last_insert_rowid();
+                let computed;
+                let keys = match &matched.story {
+                    Some(keys) => keys,
+                    None => {
+                        computed = story::keys(item);
+                        &computed
+                    }
+                };
+                let (story_id, joined) = self
+                    .story_index
+                    .assign(&tx, item_id, keys, window_start, now.timestamp())
+                    .map_err(wrap)?;
+                if joined {
+                    summary.joined_stories += 1;
+                }
+                let published = item.published.map(|date| date.timestamp());
+                let add_source = |statement: &mut rusqlite::CachedStatement<'_>, id: i64| {
+                    statement.execute(params![
+                        id,
+                        item_id,
+                        feed_name,
+                        item.title,
+                        item.url,
+                        published,
+                        now.timestamp()
+                    ])
+                };
                 for (match_idx, topic_match) in matched.matches.iter().enumerate() {
-                    let logged = match &item.url {
-                        Some(url) => url_logged.exists(params![topic_match.topic, url]),
-                        None => {
-                            title_logged.exists(params![topic_match.topic, feed_id, item.title])
-                        }
+                    let logged_before = match policy.dedup {
+                        Dedup::Story => match_of_story
+                            .query_row(params![story_id, topic_match.topic], |row| row.get(0))
+                            .optional()
+                            .map_err(wrap)?,
+                        Dedup::Url | Dedup::Item => None,
                     };
-                    if logged.map_err(wrap)? {
+                    let logged_before: Option<i64> = match (logged_before, &item.url) {
+                        (Some(id), _) => Some(id),
+                        (None, _) if policy.dedup == Dedup::Item => None,
+                        (None, Some(url)) => match_of_url
+                            .query_row(params![topic_match.topic, url], |row| row.get(0))
+                            .optional()
+                            .map_err(wrap)?,
+                        (None, None) => match_of_title
+                            .query_row(params![topic_match.topic, feed_id, item.title], |row| {
+                                row.get(0)
+                            })
+                            .optional()
+                            .map_err(wrap)?,
+                    };
+                    if let Some(match_id) = logged_before {
+                        summary.new_sources +=
+                            add_source(&mut insert_source, match_id).map_err(wrap)?;
                         continue;
                     }
                     let terms = distinct_terms(&topic_match.hits);
@@ -737,6 +851,7 @@ impl Store {
                             now.timestamp(),
                             to_json(&terms),
                             to_json(&topic_match.hits),
+                            story_id,
                         ])
                         .map_err(wrap)?;
                     if inserted == 0 {
@@ -745,6 +860,7 @@ impl Store {
                     summary.new_matches += 1;
                     summary.logged.push((item_idx, match_idx));
                     let match_id = tx.last_insert_rowid();
+                    add_source(&mut insert_source, match_id).map_err(wrap)?;
                     for route in routes.iter().filter(|r| r.wants(&topic_match.topic)) {
                         let first_attempt =
                             now + chrono::Duration::from_std(route.delay).unwrap_or_default();
@@ -757,6 +873,10 @@ impl Store {
                             ])
                             .map_err(wrap)?;
                     }
+                }
+                if joined && policy.dedup == Dedup::Story {
+                    summary.new_sources +=
+                        add_source(&mut source_of_story, story_id).map_err(wrap)?;
                 }
             }
         }
@@ -802,6 +922,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|source| self.error(source))?;
         matches.reverse();
+        self.fill_sources(&mut matches)?;
         Ok(matches)
     }
 
@@ -998,8 +1119,53 @@ impl Store {
         let rows = statement
             .query_map(params, delivery_from_row)
             .map_err(|source| self.error(source))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|source| self.error(source))
+        let mut deliveries = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.error(source))?;
+        for delivery in &mut deliveries {
+            if let Payload::Match(m) = &mut delivery.payload {
+                self.fill_sources(std::slice::from_mut(m))?;
+            }
+        }
+        Ok(deliveries)
+    }
+
+    /// Reads every match's sources, first one first (those known now: a delivery sent later
+    /// names the copies seen meanwhile). A match without recorded sources has its own item.
+    fn fill_sources(&self, matches: &mut [Match]) -> Result<(), StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT feed, title, url, published, seen FROM match_sources
+                 WHERE match_id = ?1 ORDER BY id",
+            )
+            .map_err(|source| self.error(source))?;
+        for m in matches {
+            let rows = statement
+                .query_map([m.match_id], |row| {
+                    Ok(Source {
+                        feed: row.get(0)?,
+                        title: row.get(1)?,
+                        url: row.get(2)?,
+                        published: row.get::<_, Option<i64>>(3)?.map(from_epoch),
+                        seen: from_epoch(row.get(4)?),
+                    })
+                })
+                .map_err(|source| self.error(source))?;
+            m.sources = rows
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|source| self.error(source))?;
+            if m.sources.is_empty() {
+                m.sources.push(Source {
+                    feed: m.feed.clone(),
+                    title: m.title.clone(),
+                    url: m.url.clone(),
+                    published: m.published,
+                    seen: m.matched_at,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The cached article of a canonical URL: `Ok(text)`, or `Err(why)` when it has none for
@@ -1051,7 +1217,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT i.id, f.name, i.key, i.url, i.title, i.summary, i.content, i.authors,
-                        i.categories, i.published, i.first_seen, a.text
+                        i.categories, i.published, i.first_seen, i.story_id, a.text
                  FROM items i JOIN feeds f ON f.id = i.feed_id
                  LEFT JOIN articles a ON a.url = i.url
                  WHERE ?1 IS NULL OR i.first_seen >= ?1
@@ -1071,12 +1237,13 @@ impl Store {
                         title: row.get(4)?,
                         summary: row.get(5)?,
                         content: row.get(6)?,
-                        article: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                        article: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
                         authors: serde_json::from_str(&authors).unwrap_or_default(),
                         categories: serde_json::from_str(&categories).unwrap_or_default(),
                         published: row.get::<_, Option<i64>>(9)?.map(from_epoch),
                     },
                     first_seen: from_epoch(row.get(10)?),
+                    story_id: row.get(11)?,
                 })
             })
             .map_err(|source| self.error(source))?;
@@ -1106,8 +1273,11 @@ impl Store {
                 match_from_row(row, 0)
             })
             .map_err(|source| self.error(source))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|source| self.error(source))
+        let mut matches = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.error(source))?;
+        self.fill_sources(&mut matches)?;
+        Ok(matches)
     }
 
     /// Number of stored items and matches, for summaries and tests.
@@ -1286,13 +1456,15 @@ fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Mat
         published: row.get::<_, Option<i64>>(first + 8)?.map(from_epoch),
         terms: serde_json::from_str(&terms).unwrap_or_default(),
         hits: serde_json::from_str::<Vec<Hit>>(&hits).unwrap_or_default(),
+        story_id: row.get(first + 11)?,
+        sources: Vec::new(),
     })
 }
 
 /// A delivery from the [`MATCH_COLUMNS`] (null for a notice) followed by the
 /// [`DELIVERY_COLUMNS`].
 fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
-    const FIRST: usize = 11;
+    const FIRST: usize = 12;
     let state: String = row.get(FIRST + 2)?;
     Ok(Delivery {
         id: row.get(FIRST)?,

@@ -1,7 +1,7 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::model::{Item, TopicMatch};
+use crate::model::{AlertRoute, Dedup, Item, Payload, StoryPolicy, TopicMatch};
 use crate::query::Field;
 
 fn now() -> DateTime<Utc> {
@@ -33,6 +33,7 @@ fn item(key: &str, url: Option<&str>, topics: &[&str]) -> MatchedItem {
                 }],
             })
             .collect(),
+        story: None,
     }
 }
 
@@ -78,7 +79,15 @@ fn items_and_matches_are_logged_once() {
         item("guid:2", None, &[]),
     ];
     let first = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     assert_eq!(
         first,
@@ -86,11 +95,19 @@ fn items_and_matches_are_logged_once() {
             new_items: 2,
             new_matches: 1,
             logged: vec![(0, 0)],
-            new_deliveries: 0,
+            ..CommitSummary::default()
         }
     );
     let again = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     assert_eq!(again, CommitSummary::default());
     let probe = [
@@ -104,7 +121,15 @@ fn items_and_matches_are_logged_once() {
     // the same topic, but logged for a topic it had not matched before.
     let copy = vec![item("guid:b1", Some("https://e.com/1"), &["sat", "sale"])];
     let from_b = store
-        .commit_poll(ids[1], &copy, &FeedState::default(), now(), &[], None)
+        .commit_poll(
+            ids[1],
+            &copy,
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     assert_eq!(
         from_b,
@@ -114,6 +139,9 @@ fn items_and_matches_are_logged_once() {
             // Only the second topic: the first is already logged for this URL.
             logged: vec![(0, 1)],
             new_deliveries: 0,
+            // It joined the story of A's item (same URL), and is a source of its match.
+            joined_stories: 1,
+            new_sources: 1,
         }
     );
 
@@ -123,6 +151,11 @@ fn items_and_matches_are_logged_once() {
         .map(|m| (m.topic.as_str(), m.feed.as_str()))
         .collect();
     assert_eq!(topics, [("sat", "A"), ("sale", "B")]);
+    let feeds_of =
+        |m: &Match| -> Vec<String> { m.sources.iter().map(|s| s.feed.clone()).collect() };
+    assert_eq!(feeds_of(&log[0]), ["A", "B"]);
+    assert_eq!(feeds_of(&log[1]), ["B"]);
+    assert_eq!(log[0].story_id, log[1].story_id);
     assert_eq!(log[0].terms, ["satellite"]);
     assert_eq!(log[0].hits[0].field, Field::Title);
     assert_eq!(store.counts().unwrap(), (3, 2));
@@ -139,7 +172,15 @@ fn the_match_log_filters_by_topic_time_and_limit() {
         let topic = if i % 2 == 0 { "sat" } else { "sale" };
         let batch = vec![item(&format!("guid:{i}"), None, &[topic])];
         store
-            .commit_poll(ids[0], &batch, &FeedState::default(), at, &[], None)
+            .commit_poll(
+                ids[0],
+                &batch,
+                &FeedState::default(),
+                at,
+                &[],
+                None,
+                &StoryPolicy::default(),
+            )
             .unwrap();
     }
     let all = store.matches(&MatchFilter::default()).unwrap();
@@ -328,6 +369,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             now(),
             &[],
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
 
@@ -346,9 +388,18 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
     let batch = [MatchedItem {
         item: second.clone(),
         matches: vec![],
+        story: None,
     }];
     store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     let mut unique_again = second.clone();
     unique_again.key = "guid:g".into();
@@ -369,11 +420,13 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             &[MatchedItem {
                 item: elsewhere,
                 matches: vec![],
+                story: None,
             }],
             &FeedState::default(),
             now(),
             &[],
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
     let known = store.known_keys(ids[0], &[unique_again], now()).unwrap();
@@ -382,7 +435,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
 
 #[test]
 fn outbox_rows_follow_the_routes_and_their_states() {
-    use crate::model::{AlertRoute, DeliveryState, Payload};
+    use crate::model::DeliveryState;
     let (_dir, mut store) = open();
     let ids = store
         .register_feeds(&[("A", "https://a/feed".into())])
@@ -399,7 +452,15 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     ];
     let batch = [item("guid:1", Some("https://e.com/1"), &["sat"])];
     let summary = store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &routes, None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now(),
+            &routes,
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     assert_eq!(
         summary.new_deliveries, 2,
@@ -464,6 +525,391 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     assert_eq!(pending_digest[0].attempts, 0);
 }
 
+/// A wire copy: the same summary with a small edit, under its own headline and link.
+fn copy(key: &str, title: &str, edit: &str, topics: &[&str]) -> MatchedItem {
+    let mut matched = item(key, Some(&format!("https://{key}.example/story")), topics);
+    matched.item.title = title.into();
+    matched.item.summary = format!(
+        "North Korea said on Wednesday it had successfully {edit} a military reconnaissance \
+         satellite, the Malligyong-1, into orbit on its third attempt this year, defying \
+         warnings from Seoul and Washington."
+    );
+    matched
+}
+
+fn commit(
+    store: &mut Store,
+    feed_id: i64,
+    batch: &[MatchedItem],
+    at: DateTime<Utc>,
+    routes: &[AlertRoute],
+    policy: &StoryPolicy,
+) -> CommitSummary {
+    store
+        .commit_poll(
+            feed_id,
+            batch,
+            &FeedState::default(),
+            at,
+            routes,
+            None,
+            policy,
+        )
+        .unwrap()
+}
+
+fn three_feeds(store: &mut Store) -> Vec<i64> {
+    store
+        .register_feeds(&[
+            ("A", "https://a/feed".into()),
+            ("B", "https://b/feed".into()),
+            ("C", "https://c/feed".into()),
+        ])
+        .unwrap()
+}
+
+#[test]
+fn copies_of_a_story_are_logged_once_with_every_source() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let routes = [AlertRoute {
+        sink: "hook".into(),
+        topics: None,
+        delay: Duration::ZERO,
+    }];
+    let policy = StoryPolicy::default();
+    let first = commit(
+        &mut store,
+        ids[0],
+        &[copy(
+            "a1",
+            "North Korea says it put a spy satellite into orbit",
+            "launched",
+            &["sat"],
+        )],
+        now(),
+        &routes,
+        &policy,
+    );
+    assert_eq!((first.new_matches, first.new_deliveries), (1, 1));
+    // An hour later, a rewritten headline; then a copy that does not match the topic itself
+    // (its text still tells the story) and one that matches a second topic.
+    let later = now() + chrono::Duration::hours(1);
+    let second = commit(
+        &mut store,
+        ids[1],
+        &[copy(
+            "b1",
+            "Pyongyang claims Malligyong-1 launch",
+            "put",
+            &["sat"],
+        )],
+        later,
+        &routes,
+        &policy,
+    );
+    assert_eq!(
+        (
+            second.new_matches,
+            second.new_deliveries,
+            second.joined_stories,
+            second.new_sources
+        ),
+        (0, 0, 1, 1)
+    );
+    let third = commit(
+        &mut store,
+        ids[2],
+        &[
+            copy("c1", "Spy satellite in orbit, says DPRK", "placed", &[]),
+            copy(
+                "c2",
+                "North Korea satellite: what we know",
+                "fired",
+                &["other"],
+            ),
+        ],
+        later,
+        &routes,
+        &policy,
+    );
+    assert_eq!((third.new_matches, third.joined_stories), (1, 2));
+    let log = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(log.len(), 2);
+    let sources: Vec<(&str, &str)> = log[0]
+        .sources
+        .iter()
+        .map(|s| (s.feed.as_str(), s.url.as_deref().unwrap()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("A", "https://a1.example/story"),
+            ("B", "https://b1.example/story"),
+            ("C", "https://c1.example/story"),
+            ("C", "https://c2.example/story"),
+        ]
+    );
+    assert_eq!(
+        (log[0].title.as_str(), log[0].feed.as_str()),
+        ("North Korea says it put a spy satellite into orbit", "A")
+    );
+    assert_eq!(log[1].topic, "other");
+    assert_eq!(log[1].story_id, log[0].story_id);
+    // One outbox row per logged match; the delivery reads the sources known now.
+    let due = store.due_deliveries(&["hook"], later, 10).unwrap();
+    assert_eq!(due.len(), 2);
+    let Payload::Match(m) = &due[0].payload else {
+        panic!("a match row")
+    };
+    assert_eq!(m.sources.len(), 4);
+}
+
+#[test]
+fn dedup_by_url_or_item_keeps_copies_apart() {
+    for (dedup, expected) in [(Dedup::Url, 2), (Dedup::Item, 3)] {
+        let (_dir, mut store) = open();
+        let ids = three_feeds(&mut store);
+        let policy = StoryPolicy {
+            dedup,
+            ..StoryPolicy::default()
+        };
+        commit(
+            &mut store,
+            ids[0],
+            &[copy("a1", "Title one of it", "launched", &["sat"])],
+            now(),
+            &[],
+            &policy,
+        );
+        commit(
+            &mut store,
+            ids[1],
+            &[copy("b1", "Title two of it", "put", &["sat"])],
+            now(),
+            &[],
+            &policy,
+        );
+        // The same link as A's from feed C: one match with dedup by URL.
+        let mut same_link = copy("c1", "Title three of it", "put", &["sat"]);
+        same_link.item.url = Some("https://a1.example/story".into());
+        commit(&mut store, ids[2], &[same_link], now(), &[], &policy);
+        let log = store.matches(&MatchFilter::default()).unwrap();
+        assert_eq!(log.len(), expected, "{dedup:?}");
+        assert_eq!(
+            log[0].story_id, log[1].story_id,
+            "one story whatever the dedup level"
+        );
+        if dedup == Dedup::Url {
+            let feeds: Vec<&str> = log[0].sources.iter().map(|s| s.feed.as_str()).collect();
+            assert_eq!(feeds, ["A", "C"]);
+        }
+    }
+}
+
+#[test]
+fn a_story_is_joined_only_within_the_window() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let policy = StoryPolicy::default();
+    commit(
+        &mut store,
+        ids[0],
+        &[copy(
+            "a1",
+            "North Korea says it put a spy satellite into orbit",
+            "launched",
+            &["sat"],
+        )],
+        now(),
+        &[],
+        &policy,
+    );
+    // The same headline a month later is another story: logged again.
+    let month = now() + chrono::Duration::days(30);
+    let later = commit(
+        &mut store,
+        ids[1],
+        &[copy(
+            "b1",
+            "North Korea says it put a spy satellite into orbit",
+            "launched",
+            &["sat"],
+        )],
+        month,
+        &[],
+        &policy,
+    );
+    assert_eq!((later.joined_stories, later.new_matches), (0, 1));
+    // Within the window of the story first seen 72 h before: joined, even after an hour more.
+    let edge = month + chrono::Duration::hours(72);
+    let joined = commit(
+        &mut store,
+        ids[2],
+        &[copy(
+            "c1",
+            "North Korea says it put a spy satellite into orbit",
+            "put",
+            &["sat"],
+        )],
+        edge,
+        &[],
+        &policy,
+    );
+    assert_eq!((joined.joined_stories, joined.new_matches), (1, 0));
+    let log = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1].sources.len(), 2);
+}
+
+#[test]
+fn deleting_an_item_keeps_its_story_and_sources() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let policy = StoryPolicy::default();
+    commit(
+        &mut store,
+        ids[0],
+        &[copy(
+            "a1",
+            "First headline of the story",
+            "launched",
+            &["sat"],
+        )],
+        now(),
+        &[],
+        &policy,
+    );
+    commit(
+        &mut store,
+        ids[1],
+        &[copy("b1", "Second headline of the story", "put", &["sat"])],
+        now(),
+        &[],
+        &policy,
+    );
+    // Retention deletes an old item that was no match's own.
+    store
+        .conn
+        .execute("DELETE FROM items WHERE key = 'b1'", [])
+        .unwrap();
+    let log = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(log[0].sources.len(), 2, "the source outlives its item");
+    // The story still takes new copies.
+    let third = commit(
+        &mut store,
+        ids[2],
+        &[copy(
+            "c1",
+            "Third headline of the story",
+            "placed",
+            &["sat"],
+        )],
+        now(),
+        &[],
+        &policy,
+    );
+    assert_eq!((third.joined_stories, third.new_matches), (1, 0));
+}
+
+#[test]
+fn a_version_3_database_gets_a_story_and_a_source_per_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ww.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for migration in &MIGRATIONS[..3] {
+            tx.execute_batch(migration).unwrap();
+        }
+        tx.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO feeds (id, name, url, config_url) VALUES (1, 'A', 'https://a/feed', 'https://a/feed');
+             INSERT INTO items (id, feed_id, key, url, title, summary, content, authors, categories, first_seen)
+                 VALUES (1, 1, 'guid:1', 'https://e.com/1', 'Old one', '', '', '[]', '[]', 100),
+                        (2, 1, 'guid:2', NULL, 'Old two', '', '', '[]', '[]', 200);
+             INSERT INTO matches (item_id, topic, url, matched_at, terms, hits)
+                 VALUES (1, 'sat', 'https://e.com/1', 100, '[]', '[]');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    let log = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].story_id, Some(1));
+    assert_eq!(log[0].sources.len(), 1);
+    assert_eq!(log[0].sources[0].title, "Old one");
+    // A new item with the old match's URL is not logged again for the topic.
+    let summary = commit(
+        &mut store,
+        1,
+        &[item("guid:3", Some("https://e.com/1"), &["sat"])],
+        now(),
+        &[],
+        &StoryPolicy::default(),
+    );
+    assert_eq!(
+        (summary.new_items, summary.new_matches, summary.new_sources),
+        (1, 0, 1)
+    );
+}
+
+#[test]
+fn a_reopened_store_rebuilds_the_story_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ww.db");
+    let policy = StoryPolicy::default();
+    {
+        let mut store = Store::open(&path).unwrap();
+        let ids = three_feeds(&mut store);
+        let batch = [copy(
+            "a1",
+            "First headline of the story",
+            "launched",
+            &["sat"],
+        )];
+        commit(&mut store, ids[0], &batch, now(), &[], &policy);
+    }
+    let mut store = Store::open(&path).unwrap();
+    let ids = three_feeds(&mut store);
+    let batch = [copy("b1", "Second headline of the story", "put", &["sat"])];
+    let joined = commit(&mut store, ids[1], &batch, now(), &[], &policy);
+    assert_eq!(
+        (
+            joined.joined_stories,
+            joined.new_matches,
+            joined.new_sources
+        ),
+        (1, 0, 1)
+    );
+}
+
+#[test]
+fn a_second_process_sees_the_members_the_first_added() {
+    // `watchword once` beside a running daemon: two stores on one database, each with its
+    // own index.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ww.db");
+    let policy = StoryPolicy::default();
+    let mut daemon = Store::open(&path).unwrap();
+    let mut once = Store::open(&path).unwrap();
+    let ids = three_feeds(&mut daemon);
+    let mut unrelated = item("guid:u", Some("https://u.example/1"), &[]);
+    unrelated.item.title = "Markets close higher on tech gains".into();
+    commit(&mut daemon, ids[2], &[unrelated], now(), &[], &policy);
+    let first = [copy(
+        "a1",
+        "First headline of the story",
+        "launched",
+        &["sat"],
+    )];
+    commit(&mut once, ids[0], &first, now(), &[], &policy);
+    let second = [copy("b1", "Second headline of the story", "put", &["sat"])];
+    let joined = commit(&mut daemon, ids[1], &second, now(), &[], &policy);
+    assert_eq!((joined.joined_stories, joined.new_matches), (1, 0));
+}
+
 #[test]
 fn a_feed_rewriting_its_guids_logs_each_article_once() {
     let (_dir, mut store) = open();
@@ -481,28 +927,57 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
         vec![linked, unlinked]
     };
     let first = store
-        .commit_poll(ids[0], &poll(1), &FeedState::default(), now(), &[], None)
-        .unwrap();
-    assert_eq!((first.new_items, first.new_matches), (2, 2));
-    for n in 2..5 {
-        let again = store
-            .commit_poll(ids[0], &poll(n), &FeedState::default(), now(), &[], None)
-            .unwrap();
-        // New guids: new items, but no new matches for the same URL or (no link) title.
-        assert_eq!((again.new_items, again.new_matches), (2, 0), "poll {n}");
-    }
-    // Another feed with the same link-less title is another article: logged.
-    let other = store
         .commit_poll(
-            ids[1],
-            &poll(9)[1..],
+            ids[0],
+            &poll(1),
             &FeedState::default(),
             now(),
             &[],
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
-    assert_eq!(other.new_matches, 1);
+    assert_eq!((first.new_items, first.new_matches), (2, 2));
+    for n in 2..5 {
+        let again = store
+            .commit_poll(
+                ids[0],
+                &poll(n),
+                &FeedState::default(),
+                now(),
+                &[],
+                None,
+                &StoryPolicy::default(),
+            )
+            .unwrap();
+        // New guids: new items, but no new matches for the same URL or (no link) title.
+        assert_eq!((again.new_items, again.new_matches), (2, 0), "poll {n}");
+    }
+    // Another feed with the same link-less title: with dedup by story it is another source
+    // of the same story; by URL (there is none) it is another article, logged.
+    let by_url = StoryPolicy {
+        dedup: Dedup::Url,
+        ..StoryPolicy::default()
+    };
+    for (policy, matches, sources) in [(&StoryPolicy::default(), 0, 1), (&by_url, 1, 0)] {
+        let other = store
+            .commit_poll(
+                ids[1],
+                &poll(if matches == 0 { 9 } else { 10 })[1..],
+                &FeedState::default(),
+                now(),
+                &[],
+                None,
+                policy,
+            )
+            .unwrap();
+        assert_eq!(
+            (other.new_matches, other.new_sources),
+            (matches, sources),
+            "{:?}",
+            policy.dedup
+        );
+    }
 }
 
 #[test]
@@ -533,7 +1008,15 @@ fn an_article_is_cached_once_by_url_and_joined_to_its_items() {
     );
     let batch = vec![item("guid:1", Some(url), &[]), item("guid:2", None, &[])];
     store
-        .commit_poll(ids[0], &batch, &FeedState::default(), now(), &[], None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            now(),
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     let stored = store.stored_items(None).unwrap();
     let articles: Vec<&str> = stored.iter().map(|s| s.item.article.as_str()).collect();
@@ -568,7 +1051,15 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
         item("guid:plain", Some("https://e.com/1"), &[]),
     ];
     store
-        .commit_poll(ids[0], &batch, &FeedState::default(), old, &routes, None)
+        .commit_poll(
+            ids[0],
+            &batch,
+            &FeedState::default(),
+            old,
+            &routes,
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     // Articles of the matched item and of the unmatched one, fetched then; one of now.
     for url in ["https://e.com/m", "https://e.com/1"] {
@@ -588,6 +1079,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
             now() - days(80),
             &routes,
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
 
@@ -639,6 +1131,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
             now(),
             &[],
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
     assert_eq!(again.new_items, 1);
@@ -659,6 +1152,7 @@ fn a_deleted_item_is_known_under_the_other_form_of_a_repeated_guid() {
             now() - days(100),
             &[],
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
     assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
@@ -690,6 +1184,7 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
             t0,
             &[],
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
     assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
@@ -704,7 +1199,15 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
         1
     );
     store
-        .commit_poll(ids[0], &[], &FeedState::default(), listed_at, &[], None)
+        .commit_poll(
+            ids[0],
+            &[],
+            &FeedState::default(),
+            listed_at,
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     let much_later = listed_at + days(120);
     assert_eq!(
@@ -727,7 +1230,15 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
     // listing, not before.
     let dropped_at = much_later + days(1);
     store
-        .commit_poll(ids[0], &[], &FeedState::default(), dropped_at, &[], None)
+        .commit_poll(
+            ids[0],
+            &[],
+            &FeedState::default(),
+            dropped_at,
+            &[],
+            None,
+            &StoryPolicy::default(),
+        )
         .unwrap();
     assert_eq!(
         store
@@ -772,6 +1283,7 @@ fn retention_runs_in_passes_and_gives_the_pages_back() {
             now() - days(100),
             &[],
             None,
+            &StoryPolicy::default(),
         )
         .unwrap();
     store

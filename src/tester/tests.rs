@@ -194,6 +194,7 @@ fn stored(item_id: i64, title: &str, url: &str) -> StoredItem {
             ..Item::default()
         },
         first_seen: Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap(),
+        story_id: Some(item_id),
     }
 }
 
@@ -210,6 +211,8 @@ fn logged(item: &StoredItem, topic: &str) -> Match {
         published: None,
         terms: vec!["missile".into()],
         hits: Vec::new(),
+        story_id: item.story_id,
+        sources: Vec::new(),
     }
 }
 
@@ -253,6 +256,27 @@ fn backtest_reports_added_and_dropped_matches() {
         .map(|c| (c.item_id, c.hits[0].term.as_str()))
         .collect();
     assert_eq!(added, [(3, "rocket")]);
+}
+
+#[test]
+fn backtest_counts_a_story_once() {
+    // Item 2 is a copy of item 1's story from another link: a source of its match.
+    let mut copy = stored(2, "missile sale copy", "https://b.example/2");
+    copy.story_id = Some(1);
+    let items = vec![stored(1, "missile sale", "https://a.example/1"), copy];
+    let log = vec![logged(&items[0], "t")];
+    let diffs = backtest(&config_with("missile"), &items, &log);
+    assert_eq!((diffs[0].logged, diffs[0].matching), (1, 1));
+    assert!(
+        diffs[0].added.is_empty() && diffs[0].dropped.is_empty(),
+        "{diffs:?}"
+    );
+    // Narrowed so that only the copy matches: the story still matches, nothing is dropped.
+    let diffs = backtest(&config_with("missile AND copy"), &items, &log);
+    assert!(
+        diffs[0].added.is_empty() && diffs[0].dropped.is_empty(),
+        "{diffs:?}"
+    );
 }
 
 #[test]

@@ -28,6 +28,7 @@ fn daemon(max_body: u64, timeout: Duration) -> DaemonConfig {
         allow_private_targets: false,
         fetch_article: Default::default(),
         article_min_chars: 200,
+        stories: Default::default(),
     }
 }
 

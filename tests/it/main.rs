@@ -14,4 +14,5 @@ mod hostile;
 mod permissions;
 mod retention;
 mod service;
+mod stories;
 mod tester;

@@ -1,0 +1,312 @@
+//! The story index: finding the story a new item joins, or starting one, and recording the
+//! item as a member of it (`story_members`, one row appended per item).
+//!
+//! The index of keys is in memory, built from the members first seen within the window
+//! when first needed and rebuilt when the window has moved on by its own length (dropping
+//! what expired) or grew. A key maps to its members through a chain of links, newest
+//! first, so a lookup costs one hash probe per key — the URL, the title and each of the
+//! signature's bands — whatever the number of stored items; only the signatures of members
+//! that share a whole band with the item are compared, at most [`MAX_PER_BAND`] per band,
+//! so even a flood of similar texts cannot make a lookup scan. It holds about 700 bytes
+//! per member in the window (the signature is 192 of them). A persisted index (tried
+//! first) paid a random B-tree page per key and item, about 100 KB of write-ahead log per
+//! item.
+//!
+//! The index must match the database: the caller drops it when a transaction that
+//! added to it does not commit ([`StoryIndex::clear`]), and it is rebuilt from the rows.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use rusqlite::{Transaction, params};
+
+use crate::story::{Fingerprint, KeyKind, StoryKeys};
+
+/// The in-memory index of the stories in the window.
+#[derive(Debug, Default)]
+pub(crate) struct StoryIndex {
+    built: Option<Built>,
+}
+
+#[derive(Debug)]
+struct Built {
+    /// Members first seen at or after this are all in the index.
+    since: i64,
+    /// The largest member id read or added: rows above it were written by another process
+    /// (`watchword once` beside the daemon) and are read before each lookup.
+    last_id: i64,
+    /// Keys, tagged by kind → the newest link with that key.
+    heads: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    /// Links: a member, and the next (older) link with the same key.
+    links: Vec<Link>,
+    members: Vec<Member>,
+    /// The members' signatures (`Member::signature` indexes it).
+    signatures: Vec<Fingerprint>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    member: u32,
+    next: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    id: i64,
+    story_id: i64,
+    /// The story's first sighting.
+    first_seen: i64,
+    /// Index into `Built::signatures`, or [`NO_SIGNATURE`].
+    signature: u32,
+}
+
+/// The end of a chain of links.
+const NO_LINK: u32 = u32::MAX;
+/// A member without a signature.
+const NO_SIGNATURE: u32 = u32::MAX;
+/// The most members sharing one key that a lookup looks at (the newest): a title repeated
+/// all day, or a flood of similar texts, cannot make a lookup walk a long chain.
+pub(crate) const MAX_PER_BAND: usize = 64;
+
+impl StoryIndex {
+    /// Forgets the index (a transaction that added to it rolled back); the next use
+    /// rebuilds it from the database.
+    pub(crate) fn clear(&mut self) {
+        self.built = None;
+    }
+
+    /// Puts item `item_id` into a story: the one it joins among stories first seen at or
+    /// after `window_start`, else a new one first seen `now`; records it as a member.
+    /// Returns the story and whether the item joined an existing one.
+    pub(super) fn assign(
+        &mut self,
+        tx: &Transaction<'_>,
+        item_id: i64,
+        keys: &StoryKeys,
+        window_start: i64,
+        now: i64,
+    ) -> rusqlite::Result<(i64, bool)> {
+        let stale = match &self.built {
+            None => true,
+            // The window grew past what was loaded, or moved on by a whole window since
+            // (what expired is dropped; it at most doubles the memory in between).
+            Some(built) => {
+                built.since > window_start || window_start - built.since > now - window_start
+            }
+        };
+        if stale {
+            self.built = Some(Built::load(tx, window_start)?);
+        }
+        let built = self.built.as_mut().expect("built above");
+        // The caller's transaction holds the write lock already (it stored the item), so no
+        // other process can add members until it commits: what is above `last_id` now is
+        // all there is.
+        built.catch_up(tx)?;
+        let found = built.find(keys, window_start);
+        let (story_id, first_seen) = match found {
+            Some(story) => story,
+            None => {
+                tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
+                    .execute([now])?;
+                (tx.last_insert_rowid(), now)
+            }
+        };
+        tx.prepare_cached("UPDATE items SET story_id = ?2 WHERE id = ?1")?
+            .execute([item_id, story_id])?;
+        tx.prepare_cached(
+            "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            story_id,
+            first_seen,
+            keys.url.map(|key| key as i64),
+            keys.title.map(|key| key as i64),
+            keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
+        ])?;
+        built.add(tx.last_insert_rowid(), story_id, first_seen, keys);
+        Ok((story_id, found.is_some()))
+    }
+}
+
+impl Built {
+    /// The members first seen at or after `since`.
+    fn load(tx: &Transaction<'_>, since: i64) -> rusqlite::Result<Built> {
+        let mut built = Built {
+            since,
+            last_id: 0,
+            heads: HashMap::default(),
+            links: Vec::new(),
+            members: Vec::new(),
+            signatures: Vec::new(),
+        };
+        let mut statement = tx.prepare(
+            "SELECT id, story_id, first_seen, url_key, title_key, signature
+             FROM story_members WHERE first_seen >= ?1 ORDER BY id",
+        )?;
+        let rows = statement.query([since])?;
+        built.read(rows)?;
+        built.last_id = tx.query_row(
+            "SELECT COALESCE(MAX(id), 0) FROM story_members",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(built)
+    }
+
+    /// Reads the members another process added since this one last looked.
+    fn catch_up(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let mut statement = tx.prepare_cached(
+            "SELECT id, story_id, first_seen, url_key, title_key, signature
+             FROM story_members WHERE id > ?1 ORDER BY id",
+        )?;
+        let rows = statement.query([self.last_id])?;
+        self.read(rows)
+    }
+
+    /// Adds the members of `rows` (the columns of `load`) first seen since `self.since`.
+    fn read(&mut self, mut rows: rusqlite::Rows<'_>) -> rusqlite::Result<()> {
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            self.last_id = self.last_id.max(id);
+            let first_seen: i64 = row.get(2)?;
+            if first_seen < self.since {
+                continue;
+            }
+            let signature: Option<Vec<u8>> = row.get(5)?;
+            let keys = StoryKeys {
+                url: row.get::<_, Option<i64>>(3)?.map(|key| key as u64),
+                title: row.get::<_, Option<i64>>(4)?.map(|key| key as u64),
+                fingerprint: signature.as_deref().and_then(Fingerprint::from_bytes),
+            };
+            self.add(id, row.get(1)?, first_seen, &keys);
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, id: i64, story_id: i64, first_seen: i64, keys: &StoryKeys) {
+        self.last_id = self.last_id.max(id);
+        let member_idx = u32::try_from(self.members.len()).expect("fewer than 4 billion members");
+        let signature = match &keys.fingerprint {
+            Some(fingerprint) => {
+                self.signatures.push(fingerprint.clone());
+                u32::try_from(self.signatures.len() - 1).expect("fewer than 4 billion members")
+            }
+            None => NO_SIGNATURE,
+        };
+        self.members.push(Member {
+            id,
+            story_id,
+            first_seen,
+            signature,
+        });
+        for (kind, key) in keys.index_keys() {
+            let link_idx = u32::try_from(self.links.len()).expect("fewer than 4 billion links");
+            let next = self
+                .heads
+                .insert(tagged(kind, key), link_idx)
+                .unwrap_or(NO_LINK);
+            self.links.push(Link {
+                member: member_idx,
+                next,
+            });
+        }
+    }
+
+    /// The members with `key`, newest first, whose story was first seen at or after
+    /// `window_start`.
+    fn with_key(&self, kind: KeyKind, key: u64, window_start: i64) -> impl Iterator<Item = Member> {
+        let mut link = self
+            .heads
+            .get(&tagged(kind, key))
+            .copied()
+            .unwrap_or(NO_LINK);
+        std::iter::from_fn(move || {
+            while link != NO_LINK {
+                let Link { member, next } = self.links[link as usize];
+                link = next;
+                let member = self.members[member as usize];
+                if member.first_seen >= window_start {
+                    return Some(member);
+                }
+            }
+            None
+        })
+    }
+
+    /// The story (id, first seen) an item with `keys` joins: the one first seen latest with
+    /// its URL, else with its title (among the newest [`MAX_PER_BAND`] members with it), else the one with the most similar fingerprint at or
+    /// above the threshold, among stories first seen at or after `window_start`.
+    fn find(&self, keys: &StoryKeys, window_start: i64) -> Option<(i64, i64)> {
+        for (kind, key) in [(KeyKind::Url, keys.url), (KeyKind::Title, keys.title)] {
+            if let Some(key) = key
+                && let Some(member) = self
+                    .with_key(kind, key, window_start)
+                    .take(MAX_PER_BAND)
+                    .max_by_key(|member| (member.first_seen, member.id))
+            {
+                return Some((member.story_id, member.first_seen));
+            }
+        }
+        let fingerprint = keys.fingerprint.as_ref()?;
+        let mut compared = HashSet::new();
+        // (similarity, first seen, member id, story id): the most similar, then the latest.
+        let mut best: Option<(f64, i64, i64, i64)> = None;
+        for band in fingerprint.band_keys() {
+            for member in self
+                .with_key(KeyKind::Band, band, window_start)
+                .take(MAX_PER_BAND)
+            {
+                if member.signature == NO_SIGNATURE || !compared.insert(member.id) {
+                    continue;
+                }
+                let other = &self.signatures[member.signature as usize];
+                if !fingerprint.joins(other) {
+                    continue;
+                }
+                let candidate = (
+                    fingerprint.similarity(other),
+                    member.first_seen,
+                    member.id,
+                    member.story_id,
+                );
+                if best.is_none_or(|best| {
+                    (candidate.0, candidate.1, candidate.2) > (best.0, best.1, best.2)
+                }) {
+                    best = Some(candidate);
+                }
+            }
+        }
+        best.map(|(_, first_seen, _, story_id)| (story_id, first_seen))
+    }
+}
+
+/// A key with its kind folded in (kinds are hashed apart already; this keeps a band key
+/// from ever equalling a URL key by accident).
+fn tagged(kind: KeyKind, key: u64) -> u64 {
+    key ^ match kind {
+        KeyKind::Url => 0,
+        KeyKind::Title => 0x5555_5555_5555_5555,
+        KeyKind::Band => 0xaaaa_aaaa_aaaa_aaaa,
+    }
+}
+
+/// The keys are hashes already: the map uses them as they are.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}

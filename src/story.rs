@@ -1,0 +1,293 @@
+//! Stories: which items are copies of one news story. Pure: the keys an item is looked up by
+//! (its canonical URL, its normalized title, a MinHash fingerprint of its text) and the
+//! comparison of two fingerprints. The store keeps the keys in an index and does the lookups;
+//! nothing here does I/O or reads the clock.
+//!
+//! A syndicated story reaches many feeds as wire copies with small edits, rewritten
+//! headlines and tracking-laden links. Three keys catch them:
+//!
+//! - the canonical URL (parse already drops tracking parameters; here also the scheme, a
+//!   leading `www.` and a trailing slash), for the same article linked from several feeds;
+//! - the normalized title (folded, punctuation gone, an outlet's ` - Reuters` suffix cut),
+//!   for the same headline over different links; titles of fewer than [`MIN_TITLE_WORDS`]
+//!   words are too generic to mean the same story;
+//! - a MinHash signature of the set of words of title and summary (stop words left out),
+//!   for copies whose headline was rewritten and whose summary was edited. Two items whose
+//!   estimated Jaccard similarity is at least [`JOIN_SIMILARITY`] are one story. The
+//!   signature is split into [`BANDS`] bands of [`ROWS`] values; each band is one exact key
+//!   in the index (locality-sensitive hashing), so a lookup costs [`BANDS`] index probes
+//!   whatever the size of the database, and only items that share a whole band are
+//!   compared. Two items with similarity `s` share at least one band with probability
+//!   `1 - (1 - s^ROWS)^BANDS` (0.88 at s = 0.5, 0.98 at s = 0.6, 0.35 at s = 0.3).
+
+use crate::model::Item;
+use crate::text::{fold_into, for_each_token, tokenize};
+
+/// Number of MinHash values in a signature.
+pub const SIGNATURE_LEN: usize = BANDS * ROWS;
+/// Bands of the signature, each one key in the index.
+pub const BANDS: usize = 16;
+/// MinHash values per band.
+pub const ROWS: usize = 3;
+/// The least estimated Jaccard similarity of two fingerprints that makes one story. Chosen
+/// on the labelled pairs in `tests/fixtures/story_pairs.jsonl` (see the README, "Stories").
+pub const JOIN_SIMILARITY: f64 = 0.5;
+/// Titles with fewer words ("Live updates", "Breaking news") are not a story key.
+pub const MIN_TITLE_WORDS: usize = 4;
+/// Texts with fewer distinct words than this get no fingerprint: too little to compare.
+pub const MIN_FINGERPRINT_WORDS: usize = 8;
+/// At most this many bytes of the summary (or the content) are fingerprinted.
+const TEXT_PREFIX: usize = 1500;
+
+/// What the index knows an item by. Every key is a 64-bit hash, tagged with its kind so the
+/// kinds never collide.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoryKeys {
+    /// The canonical URL's key.
+    pub url: Option<u64>,
+    /// The normalized title's key.
+    pub title: Option<u64>,
+    /// The MinHash signature of the item's words.
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// A MinHash signature: for each of [`SIGNATURE_LEN`] hash functions, the least hash of the
+/// item's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint(pub [u32; SIGNATURE_LEN]);
+
+impl StoryKeys {
+    /// Every index key of the item: URL, title, then one per band of the fingerprint.
+    pub fn index_keys(&self) -> Vec<(KeyKind, u64)> {
+        let mut keys = Vec::with_capacity(2 + BANDS);
+        keys.extend(self.url.map(|key| (KeyKind::Url, key)));
+        keys.extend(self.title.map(|key| (KeyKind::Title, key)));
+        if let Some(fingerprint) = &self.fingerprint {
+            keys.extend(fingerprint.band_keys().map(|key| (KeyKind::Band, key)));
+        }
+        keys
+    }
+}
+
+/// What an index key was made from; a band key needs its fingerprint compared before it
+/// joins a story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Url,
+    Title,
+    Band,
+}
+
+/// The story keys of an item.
+pub fn keys(item: &Item) -> StoryKeys {
+    StoryKeys {
+        url: item
+            .url
+            .as_deref()
+            .map(|url| tagged_hash(b'u', normalize_url(url).as_bytes())),
+        title: normalize_title(&item.title).map(|title| tagged_hash(b't', title.as_bytes())),
+        fingerprint: fingerprint(&item.title, text_of(item)),
+    }
+}
+
+/// The URL as a story key: the canonical URL without scheme, leading `www.` and trailing
+/// slash (`http://www.example.com/a/` and `https://example.com/a` are one article).
+pub fn normalize_url(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.strip_prefix("www.").unwrap_or(rest);
+    let rest = match rest.split_once(['?', '#']) {
+        Some((path, _)) if path.ends_with('/') => {
+            // Keep the query: it can name the article (`?id=123`).
+            let query = &rest[path.len()..];
+            return format!("{}{query}", path.trim_end_matches('/'));
+        }
+        _ => rest,
+    };
+    rest.trim_end_matches('/').to_string()
+}
+
+/// The title as a story key: folded words joined by single spaces, without an outlet's
+/// suffix (`… - Reuters`, `… | AP News`); `None` when fewer than [`MIN_TITLE_WORDS`] words
+/// remain.
+pub fn normalize_title(title: &str) -> Option<String> {
+    let title = strip_outlet_suffix(title);
+    let words: Vec<String> = tokenize(title).into_iter().map(|t| t.folded).collect();
+    (words.len() >= MIN_TITLE_WORDS).then(|| words.join(" "))
+}
+
+/// The MinHash signature of the distinct words of `title` and `body` (stop words left out);
+/// `None` when there are fewer than [`MIN_FINGERPRINT_WORDS`] of them.
+pub fn fingerprint(title: &str, body: &str) -> Option<Fingerprint> {
+    let words = word_set(title, body);
+    if words.len() < MIN_FINGERPRINT_WORDS {
+        return None;
+    }
+    let mut signature = [u32::MAX; SIGNATURE_LEN];
+    for &word in &words {
+        for (value, multiplier) in signature.iter_mut().zip(&MULTIPLIERS) {
+            // Multiply-shift hashing: one of a family of hash functions per slot, cheap
+            // enough for every word of every item.
+            let hashed = (word.wrapping_mul(*multiplier) >> 32) as u32;
+            if hashed < *value {
+                *value = hashed;
+            }
+        }
+    }
+    Some(Fingerprint(signature))
+}
+
+impl Fingerprint {
+    /// The estimated Jaccard similarity of the two items' word sets: the share of equal
+    /// values.
+    pub fn similarity(&self, other: &Fingerprint) -> f64 {
+        let equal = self.0.iter().zip(&other.0).filter(|(a, b)| a == b).count();
+        equal as f64 / SIGNATURE_LEN as f64
+    }
+
+    /// Whether the two are one story.
+    pub fn joins(&self, other: &Fingerprint) -> bool {
+        self.similarity(other) >= JOIN_SIMILARITY
+    }
+
+    /// One index key per band: the band's number and its values, hashed.
+    pub fn band_keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.chunks(ROWS).enumerate().map(|(band_no, rows)| {
+            let mut bytes = Vec::with_capacity(1 + 4 * ROWS);
+            bytes.push(band_no as u8);
+            for value in rows {
+                bytes.extend_from_slice(&value.to_le_bytes());
+            }
+            tagged_hash(b'b', &bytes)
+        })
+    }
+
+    /// The signature as stored: little-endian values.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0
+            .iter()
+            .flat_map(|value| value.to_le_bytes())
+            .collect()
+    }
+
+    /// A stored signature; `None` if it has the wrong length.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Fingerprint> {
+        if bytes.len() != 4 * SIGNATURE_LEN {
+            return None;
+        }
+        let mut signature = [0u32; SIGNATURE_LEN];
+        for (value, chunk) in signature.iter_mut().zip(bytes.chunks_exact(4)) {
+            *value = u32::from_le_bytes(chunk.try_into().expect("chunks of four"));
+        }
+        Some(Fingerprint(signature))
+    }
+}
+
+/// The text an item is fingerprinted on besides its title: the start of the summary, else
+/// the start of the content (a story is told in its first paragraphs).
+fn text_of(item: &Item) -> &str {
+    let text = if item.summary.trim().is_empty() {
+        &item.content
+    } else {
+        &item.summary
+    };
+    let mut end = text.len().min(TEXT_PREFIX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The hashes of the distinct folded words of both texts, stop words and one-letter words
+/// left out, sorted. Each hash is spread over all 64 bits (the MinHash slots take its high
+/// bits after a multiplication).
+fn word_set(title: &str, body: &str) -> Vec<u64> {
+    let mut words = Vec::new();
+    let mut folded = String::new();
+    for text in [strip_outlet_suffix(title), body] {
+        for_each_token(text, |range, cjk| {
+            folded.clear();
+            fold_into(&text[range], &mut folded);
+            let long_enough = cjk || folded.chars().nth(1).is_some();
+            if long_enough && STOP_WORDS.binary_search(&folded.as_str()).is_err() {
+                words.push(splitmix64(fnv1a(folded.as_bytes())));
+            }
+        });
+    }
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+/// `Title - Outlet` or `Title | Outlet` → `Title`, when the part after the last separator
+/// is short (an outlet's name, not half a headline).
+fn strip_outlet_suffix(title: &str) -> &str {
+    let title = title.trim();
+    for separator in [" - ", " | ", " — ", " – "] {
+        if let Some(at) = title.rfind(separator) {
+            let suffix = &title[at + separator.len()..];
+            if !title[..at].trim().is_empty() && suffix.split_whitespace().count() <= 4 {
+                return title[..at].trim_end();
+            }
+        }
+    }
+    title
+}
+
+/// English function words that say nothing about which story a text tells. Sorted (a
+/// binary search looks them up).
+const STOP_WORDS: &[&str] = &[
+    "about", "after", "all", "also", "an", "and", "are", "as", "at", "be", "been", "but", "by",
+    "can", "could", "did", "do", "for", "from", "had", "has", "have", "he", "her", "his", "in",
+    "into", "is", "it", "its", "more", "new", "not", "of", "on", "or", "our", "over", "said",
+    "says", "she", "so", "than", "that", "the", "their", "them", "there", "they", "this", "to",
+    "up", "was", "we", "were", "what", "when", "which", "while", "who", "will", "with", "would",
+    "you",
+];
+
+/// The odd multipliers of the hash functions, one per slot: fixed, since signatures are
+/// stored.
+const MULTIPLIERS: [u64; SIGNATURE_LEN] = {
+    let mut multipliers = [0u64; SIGNATURE_LEN];
+    let mut state = 0x5741_5443_4857_4f52_u64; // "WATCHWOR"
+    let mut slot = 0;
+    while slot < SIGNATURE_LEN {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        multipliers[slot] = splitmix64(state) | 1;
+        slot += 1;
+    }
+    multipliers
+};
+
+/// A stable 64-bit hash of `bytes` with a kind tag (stored, so it must never change).
+fn tagged_hash(tag: u8, bytes: &[u8]) -> u64 {
+    let mut hash = fnv1a(&[tag]);
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    splitmix64(hash)
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a: a stable hash (std's `DefaultHasher` may change between Rust releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash = FNV_OFFSET;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+/// The splitmix64 finalizer: spreads every input bit over the output.
+const fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests;
