@@ -798,7 +798,14 @@ impl Store {
                 };
                 let (story_id, joined) = self
                     .story_index
-                    .assign(&tx, item_id, keys, window_start, now.timestamp())
+                    .assign(
+                        &tx,
+                        item_id,
+                        keys,
+                        window_start,
+                        now.timestamp(),
+                        !matched.matches.is_empty(),
+                    )
                     .map_err(wrap)?;
                 if joined {
                     summary.joined_stories += 1;

@@ -1,6 +1,8 @@
 //! The story index: finding the story a new item joins, or starting one, and recording the
 //! item as a member of it (`story_members`, one row appended per item).
 //!
+//! Only items that matched a topic become members (see [`StoryIndex::assign`]).
+//!
 //! The index of keys is in memory, built from the members first seen within the window
 //! when first needed and rebuilt when the window has moved on by its own length (dropping
 //! what expired) or grew. A key maps to its members through a chain of links, newest
@@ -76,8 +78,11 @@ impl StoryIndex {
     }
 
     /// Puts item `item_id` into a story: the one it joins among stories first seen at or
-    /// after `window_start`, else a new one first seen `now`; records it as a member.
-    /// Returns the story and whether the item joined an existing one.
+    /// after `window_start`, else a new one first seen `now`. When `indexed` (the item
+    /// matched a topic), records it as a member, so later items can join its story through
+    /// it; an item that matched nothing joins a story but is not indexed, which keeps the
+    /// index (memory, and the signatures each lookup compares) to the matched items of the
+    /// window. Returns the story and whether the item joined an existing one.
     pub(super) fn assign(
         &mut self,
         tx: &Transaction<'_>,
@@ -85,6 +90,7 @@ impl StoryIndex {
         keys: &StoryKeys,
         window_start: i64,
         now: i64,
+        indexed: bool,
     ) -> rusqlite::Result<(i64, bool)> {
         let stale = match &self.built {
             None => true,
@@ -113,6 +119,9 @@ impl StoryIndex {
         };
         tx.prepare_cached("UPDATE items SET story_id = ?2 WHERE id = ?1")?
             .execute([item_id, story_id])?;
+        if !indexed {
+            return Ok((story_id, found.is_some()));
+        }
         tx.prepare_cached(
             "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
              VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -1340,3 +1340,44 @@ fn a_new_database_and_its_folder_are_private_and_an_existing_folder_is_left_alon
     );
     assert_eq!(mode(&shared.join("ww.db")), 0o600);
 }
+
+#[test]
+fn only_matched_items_are_indexed_for_later_copies_to_join() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let policy = StoryPolicy::default();
+    let title = "North Korea says it put a spy satellite into orbit";
+    // A copy that matched nothing gets a story but is not indexed: a later copy does not
+    // find it (the index holds matched items only, so it stays small).
+    let unmatched = commit(
+        &mut store,
+        ids[0],
+        &[copy("a1", title, "launched", &[])],
+        now(),
+        &[],
+        &policy,
+    );
+    assert_eq!((unmatched.new_items, unmatched.joined_stories), (1, 0));
+    let matched = commit(
+        &mut store,
+        ids[1],
+        &[copy("b1", title, "launched", &["sat"])],
+        now(),
+        &[],
+        &policy,
+    );
+    assert_eq!((matched.new_matches, matched.joined_stories), (1, 0));
+    // Copies after the matched one join its story, matched or not, as its sources.
+    let later = commit(
+        &mut store,
+        ids[2],
+        &[copy("c1", title, "launched", &[])],
+        now(),
+        &[],
+        &policy,
+    );
+    assert_eq!(
+        (later.new_matches, later.joined_stories, later.new_sources),
+        (0, 1, 1)
+    );
+}
