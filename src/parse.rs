@@ -285,6 +285,20 @@ fn to_utf8_if_needed<'a>(bytes: &'a [u8], charset: Option<&str>) -> std::borrow:
         return Cow::Owned(strip_encoding_declaration(&text).into_bytes());
     }
     let declared = declared_encoding(bytes);
+    // Decoded here, not by feed-rs: quick-xml switches encodings at the declaration only
+    // within the first 64 bytes (it panics after, as with blank lines before the
+    // declaration). UTF-16 declared in ASCII-compatible bytes is read as UTF-8.
+    let declared_known = declared
+        .as_deref()
+        .and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
+    if let Some(encoding) = declared_known
+        && encoding != encoding_rs::UTF_8
+    {
+        let (text, _) = encoding
+            .output_encoding()
+            .decode_without_bom_handling(bytes);
+        return Cow::Owned(strip_encoding_declaration(&text).into_bytes());
+    }
     let header =
         charset.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
     match (declared, header) {

@@ -52,6 +52,7 @@ fuzz_target!(|input: &str| {
         aliases.insert("x".to_string(), alias.clone());
     }
 
+    copied_text_matches(source);
     let query = match Query::compile(source, &aliases) {
         Ok(query) => query,
         Err(error) => {
@@ -185,4 +186,35 @@ fn toml_string(value: &str, escape_non_ascii: bool) -> String {
     }
     out.push('"');
     out
+}
+
+/// Queries and items are folded and tokenized by the same code, so text quoted as a phrase
+/// must match an item whose title is that same text, alone and behind the prefilter.
+fn copied_text_matches(text: &str) {
+    if text.chars().any(|c| c == '\u{1}' || is_quote(c)) {
+        return;
+    }
+    let phrase = format!("\"{text}\"");
+    let Ok(query) = Query::compile(&phrase, &BTreeMap::new()) else {
+        return;
+    };
+    let document = Document::new(&Fields {
+        title: text,
+        ..Fields::default()
+    });
+    assert!(
+        query.evaluate(&document).is_some(),
+        "{phrase} does not match its own text"
+    );
+    let set = QuerySet::new(vec![query]);
+    assert_eq!(
+        set.evaluate(&document).len(),
+        1,
+        "{phrase} behind the prefilter"
+    );
+}
+
+/// The quotes that open or close a phrase (as in `query::lexer`).
+fn is_quote(c: char) -> bool {
+    matches!(c, '"' | '“' | '”' | '„' | '‟' | '«' | '»')
 }
