@@ -560,9 +560,10 @@ fn short_hash(parts: &[&str]) -> String {
         .collect()
 }
 
-/// Returns UTF-8 bytes for input feed-rs cannot read as it is: UTF-16/32 (which it panics on)
-/// and documents whose encoding is given only by the HTTP header. Everything else passes
-/// through untouched, so the XML declaration's encoding still applies.
+/// Returns UTF-8 bytes for input feed-rs cannot read as it is: UTF-16/32 (which it panics on),
+/// documents that declare another encoding than UTF-8 in their XML declaration, and documents
+/// whose encoding is given only by the HTTP header. Everything else (UTF-8, or an encoding
+/// label that no decoder knows) passes through untouched.
 fn to_utf8_if_needed<'a>(bytes: &'a [u8], charset: Option<&str>) -> std::borrow::Cow<'a, [u8]> {
     use std::borrow::Cow;
     if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
@@ -582,6 +583,21 @@ fn to_utf8_if_needed<'a>(bytes: &'a [u8], charset: Option<&str>) -> std::borrow:
         return Cow::Owned(strip_encoding_declaration(&text).into_bytes());
     }
     let declared = declared_encoding(bytes);
+    // Decoded here, not by feed-rs: quick-xml switches to the declared encoding only while
+    // the declaration is within the document's first 64 bytes, so a longer prolog (with
+    // `standalone`, or blank lines before it) left the feed unreadable. UTF-16 declared in
+    // ASCII-compatible bytes is read as UTF-8.
+    let declared_known = declared
+        .as_deref()
+        .and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
+    if let Some(encoding) = declared_known
+        && encoding != encoding_rs::UTF_8
+    {
+        let (text, _) = encoding
+            .output_encoding()
+            .decode_without_bom_handling(bytes);
+        return Cow::Owned(strip_encoding_declaration(&text).into_bytes());
+    }
     let header =
         charset.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
     match (declared, header) {

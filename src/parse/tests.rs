@@ -157,6 +157,28 @@ fn encodings_from_bom_header_and_declaration() {
     assert_eq!(feed.items[0].title, "Пхеньян");
 }
 
+/// Found by the `feed_parse` fuzz target. quick-xml (through feed-rs) switches to a declared
+/// encoding only while it is still within the first 64 bytes of the document: a declaration
+/// that ends later (with `standalone` and spaces, or blank lines before it) left the feed
+/// unreadable ("no root element"), and one further into the document panics inside
+/// quick-xml (caught by `parse_feed`, reported as an error).
+#[test]
+fn a_declared_encoding_late_in_the_prolog_is_decoded() {
+    let body = "<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid><title>Пхеньян</title></item></channel></rss>";
+    for prolog in [
+        "<?xml version=\"1.0\" encoding=\"windows-1251\" standalone=\"yes\"   ?>",
+        "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n<?xml version=\"1.0\" encoding=\"windows-1251\"?>",
+    ] {
+        let text = format!("{prolog}{body}");
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&text);
+        let feed =
+            parse_feed(&bytes, None, None).unwrap_or_else(|error| panic!("{prolog:?}: {error}"));
+        assert_eq!(feed.items[0].title, "Пхеньян", "{prolog:?}");
+    }
+    let late = "<?xml version=\"1.0\"?><rss version=\"2.0\"><?xml version=\"1.0\" encoding=\"windows-1251\"?><channel></channel></rss>";
+    assert!(parse_feed(late.as_bytes(), None, None).is_err());
+}
+
 #[test]
 fn garbage_is_an_error_not_a_panic() {
     assert!(parse_feed(b"<html><body>nope</body></html>", None, None).is_err());
