@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::{Mutex, Once};
 
 use libfuzzer_sys::fuzz_target;
-use watchword::parse::{ParseError, canonical_url, parse_feed};
+use watchword::parse::{Caps, ParseError, canonical_url, parse_feed, parse_feed_capped};
 
 const CHARSETS: &[Option<&str>] = &[
     None,
@@ -83,5 +83,28 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(ParseError::Invalid(_)) => {}
+    }
+
+    // The capped path the daemon takes: the XML is cut after the first items before feed-rs
+    // reads it (a hand-written scanner), and fields are cut at character boundaries.
+    let caps = Caps {
+        max_items: 2,
+        max_field_chars: 100,
+    };
+    let result =
+        std::panic::catch_unwind(|| parse_feed_capped(body, charset, Some(base_url), caps));
+    match result {
+        Ok(Ok(capped)) => {
+            assert!(capped.items.len() <= 2, "{} items kept", capped.items.len());
+            for item in &capped.items {
+                assert!(item.title.chars().count() <= 100, "title not cut");
+            }
+        }
+        Ok(Err(_)) => {}
+        Err(_) => {
+            let last = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            eprintln!("panic escaped parse_feed_capped: {last}");
+            std::process::abort();
+        }
     }
 });

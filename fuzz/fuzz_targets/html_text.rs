@@ -1,6 +1,7 @@
 //! Any bytes (as lossy UTF-8) through the text functions every feed item goes through:
-//! `html_to_text`, `fold`, `tokenize` and `sanitize`. None may panic, and each output must
-//! keep the promises its documentation makes.
+//! `html_to_text`, `fold`, `tokenize` and `sanitize`, and the page functions (`article_text`,
+//! autodiscovery's `feed_links`). None may panic, and each output must keep the promises its
+//! documentation makes.
 
 #![no_main]
 
@@ -25,6 +26,16 @@ fuzz_target!(|data: &[u8]| {
             !matches!(c, '\u{AD}' | '\u{FEFF}' | '\u{200B}'),
             "{c:?} left in {plain:?}"
         );
+    }
+
+    // A page's main text: collapsed and trimmed like `html_to_text`.
+    let article = text::article_text(input);
+    assert_eq!(article.trim(), article, "article not trimmed: {article:?}");
+    assert!(!article.contains("  "), "article whitespace: {article:?}");
+    // Autodiscovery returns only http(s) links.
+    let page_url = url::Url::parse("https://example.com/news/").expect("a valid URL");
+    for link in text::feed_links(data, &page_url) {
+        assert!(matches!(link.scheme(), "http" | "https"), "{link}");
     }
 
     // Folding appends exactly what `fold` returns; ASCII folds to its lower case.

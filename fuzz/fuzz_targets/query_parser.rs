@@ -74,6 +74,7 @@ fuzz_target!(|input: &str| {
         title: TITLE,
         summary: SUMMARY,
         content: CONTENT,
+        article: "The launch site was Sohae; 위성 발사.",
         link: "https://example.com/news/2024/icbm?utm_source=x",
         authors: &authors,
         categories: &categories,
