@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use watchword::model::{FeedState, MatchedItem, StoryPolicy, TopicMatch};
-use watchword::query::{Field, Hit};
 use watchword::parse::parse_feed;
+use watchword::query::{Field, Hit};
 use watchword::store::Store;
 use watchword::story;
 

@@ -23,7 +23,7 @@ mod discovery;
 
 use std::ops::Range;
 
-use scraper::{Html, Node};
+use scraper::{ElementRef, Html, Node};
 
 pub use article::article_text;
 pub use discovery::{feed_links, looks_like_html};
@@ -1011,10 +1011,16 @@ fn simple_tag_end(rest: &[u8], from: usize) -> Option<(usize, bool)> {
 /// The text of a parsed document or fragment, walked with an explicit stack (feed HTML can
 /// nest deeply): hidden elements left out, a space around each block element.
 fn render(parsed: &Html) -> String {
+    render_element(parsed.root_element(), is_skipped_element)
+}
+
+/// The text of `element`: elements for which `skip` holds left out with their contents, a
+/// space around each block element, whitespace collapsed.
+fn render_element(element: ElementRef<'_>, skip: impl Fn(&str) -> bool) -> String {
     let mut raw = String::new();
     // Each entry is the children still to visit and whether the element that owns them is a
     // block.
-    let mut stack = vec![(false, parsed.tree.root().children())];
+    let mut stack = vec![(false, element.children())];
     while let Some((_, children)) = stack.last_mut() {
         let Some(child) = children.next() else {
             if let Some((true, _)) = stack.pop() {
@@ -1026,7 +1032,7 @@ fn render(parsed: &Html) -> String {
             Node::Text(text) => raw.push_str(text),
             Node::Element(element) => {
                 let name = element.name();
-                if is_skipped_element(name) {
+                if skip(name) {
                     continue;
                 }
                 let block = is_block_element(name);

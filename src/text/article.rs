@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use scraper::{ElementRef, Html, Node, Selector};
+use scraper::{ElementRef, Html, Selector};
 
-use super::{MAX_PARSED_DEPTH, collapse_whitespace, is_block_element, is_skipped_element};
+use super::{MAX_PARSED_DEPTH, is_skipped_element, render_element};
 
 /// Elements around an article that are not part of it: site navigation, page and section
 /// headers and footers, sidebars, forms and buttons.
@@ -97,35 +97,11 @@ fn densest_paragraphs(page: &Html) -> Option<String> {
     Some(texts.join(" "))
 }
 
-/// The text of an element: hidden and chrome elements left out, a space around each block
-/// element.
+/// The text of an element, hidden and chrome elements left out.
 fn render_content(element: ElementRef<'_>) -> String {
-    let mut raw = String::new();
-    let mut stack = vec![(false, element.children())];
-    while let Some((_, children)) = stack.last_mut() {
-        let Some(child) = children.next() else {
-            if let Some((true, _)) = stack.pop() {
-                raw.push(' ');
-            }
-            continue;
-        };
-        match child.value() {
-            Node::Text(text) => raw.push_str(text),
-            Node::Element(element) => {
-                let name = element.name();
-                if is_skipped_element(name) || is_chrome_element(name) {
-                    continue;
-                }
-                let block = is_block_element(name);
-                if block {
-                    raw.push(' ');
-                }
-                stack.push((block, child.children()));
-            }
-            _ => {}
-        }
-    }
-    collapse_whitespace(&raw)
+    render_element(element, |name| {
+        is_skipped_element(name) || is_chrome_element(name)
+    })
 }
 
 #[cfg(test)]
