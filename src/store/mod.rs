@@ -253,7 +253,7 @@ impl Store {
             path: path.clone(),
             cause,
         };
-        let tx = self.conn.transaction().map_err(wrap)?;
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let mut ids = Vec::with_capacity(feeds.len());
         {
             let mut upsert = tx
@@ -330,7 +330,7 @@ impl Store {
             path: path.clone(),
             cause,
         };
-        let tx = self.conn.transaction().map_err(wrap)?;
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         write_state(&tx, feed_id, state).map_err(wrap)?;
         if let Some(notice) = notice {
             insert_notice(&tx, notice, routes).map_err(wrap)?;
@@ -496,7 +496,12 @@ impl Store {
             }
         }
         if !deleted.is_empty() {
-            let tx = self.conn.unchecked_transaction().map_err(wrap)?;
+            // A write: the lock first, as in `write_transaction`.
+            let tx = rusqlite::Transaction::new_unchecked(
+                &self.conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(wrap)?;
             {
                 let mut listed = tx
                     .prepare_cached(
@@ -545,7 +550,7 @@ impl Store {
             .and_then(|keep| now.checked_sub_signed(keep))
             .map_or(i64::MIN, |cutoff| cutoff.timestamp());
         let mut purged = Purged::default();
-        let tx = self.conn.transaction().map_err(wrap)?;
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         {
             // Items in the order they were stored, which is the order of `first_seen` (one
             // writer, stamping each commit with the time): the walk stops at the first that
@@ -702,7 +707,7 @@ impl Store {
             path: path.clone(),
             cause,
         };
-        let tx = self.conn.transaction().map_err(wrap)?;
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let mut summary = CommitSummary::default();
         let window_start = now
             .timestamp()
@@ -1028,7 +1033,7 @@ impl Store {
             path: path.clone(),
             cause,
         };
-        let tx = self.conn.transaction().map_err(wrap)?;
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         {
             let mut update = tx
                 .prepare_cached(
@@ -1063,7 +1068,7 @@ impl Store {
             "failed"
         };
         let next = retry_at.map(|time| time.timestamp());
-        let tx = self.conn.transaction().map_err(wrap)?;
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         {
             let mut update = tx
                 .prepare_cached(
@@ -1302,13 +1307,25 @@ impl Store {
         self.conn
             .busy_timeout(Duration::from_secs(10))
             .map_err(|source| self.error(source))?;
-        self.conn
-            // auto_vacuum takes effect only in a new, empty database (before its first
-            // table): retention's freed pages can then be given back.
-            .execute_batch(
-                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA foreign_keys = ON;
-                 PRAGMA synchronous = NORMAL;",
+        // auto_vacuum takes effect only in a new, empty database (before its first table):
+        // retention's freed pages can then be given back. It is set only there, since the
+        // pragma writes to the file even when it changes nothing, and a store opened beside
+        // a running daemon (`matches`) must not write.
+        let empty: bool = self
+            .conn
+            .query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM sqlite_master)",
+                [],
+                |row| row.get(0),
             )
+            .map_err(|source| self.error(source))?;
+        if empty {
+            self.conn
+                .execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
+                .map_err(|source| self.error(source))?;
+        }
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(|source| self.error(source))?;
         let mode: String = self
             .conn
@@ -1330,10 +1347,16 @@ impl Store {
             path: path.clone(),
             cause,
         };
-        let tx = self
+        // Most opens find the schema current: they only read, so that a reader (`matches`
+        // beside the daemon) never commits a write under the daemon's feet.
+        let current: i64 = self
             .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(wrap)?;
+        if usize::try_from(current).is_ok_and(|current| current == MIGRATIONS.len()) {
+            return Ok(());
+        }
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(wrap)?;
@@ -1359,6 +1382,14 @@ impl Store {
             cause,
         }
     }
+}
+
+/// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A deferred one that
+/// reads first and then writes cannot wait for another connection's write: it fails at once
+/// ("database is locked") when that write committed after its read began. Taking the lock
+/// first makes the busy timeout apply instead.
+fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
 /// Creates `dir` and its missing parents with owner-only permissions (0700); folders that

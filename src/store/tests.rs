@@ -1381,3 +1381,27 @@ fn only_matched_items_are_indexed_for_later_copies_to_join() {
         (0, 1, 1)
     );
 }
+
+#[test]
+fn opening_a_current_database_writes_nothing() {
+    // `matches`, `feeds` or `once` open the store beside a running daemon: opening must not
+    // commit a write (it would make the daemon's transactions that read before writing fail
+    // with "database is locked").
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ww.db");
+    let daemon = Store::open(&path).unwrap();
+    let data_version = |store: &Store| -> i64 {
+        store
+            .conn
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .unwrap()
+    };
+    let before = data_version(&daemon);
+    let reader = Store::open(&path).unwrap();
+    drop(reader);
+    assert_eq!(
+        data_version(&daemon),
+        before,
+        "opening the store committed a write"
+    );
+}

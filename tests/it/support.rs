@@ -112,6 +112,16 @@ pub struct Daemon {
     log: std::path::PathBuf,
 }
 
+/// A test that fails while its daemon runs must not leave the daemon behind.
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Daemon {
     /// Sends a signal (`HUP`, `TERM`, …) to the daemon.
     pub fn signal(&self, name: &str) {
