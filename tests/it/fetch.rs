@@ -7,33 +7,13 @@ use chrono::Utc;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use watchword::config::{DaemonConfig, FeedSource};
+use crate::support::daemon_config;
+
+use watchword::config::FeedSource;
 use watchword::fetch::{FetchError, FetchOutcome, Fetcher, Validators};
 
-fn daemon(max_body: u64, timeout: Duration) -> DaemonConfig {
-    DaemonConfig {
-        database: "unused.db".into(),
-        interval: Duration::from_secs(900),
-        max_concurrent: 4,
-        per_host: 2,
-        timeout,
-        connect_timeout: Duration::from_secs(2),
-        max_body,
-        alert_attempts: 10,
-        alert_wait: Duration::from_secs(30),
-        dead_after: Duration::from_secs(24 * 3600),
-        keep_items: None,
-        max_items_per_poll: 1000,
-        max_field_chars: 100_000,
-        allow_private_targets: false,
-        fetch_article: Default::default(),
-        article_min_chars: 200,
-        stories: Default::default(),
-    }
-}
-
 async fn fetch(server: &MockServer, route: &str, max_body: u64) -> FetchOutcome {
-    let fetcher = Fetcher::new(&daemon(max_body, Duration::from_secs(5))).unwrap();
+    let fetcher = Fetcher::new(&daemon_config(max_body, Duration::from_secs(5))).unwrap();
     let url = url::Url::parse(&format!("{}{route}", server.uri())).unwrap();
     fetcher
         .fetch(&FeedSource::Http(url), &Validators::default(), Utc::now())
@@ -214,7 +194,7 @@ async fn a_slow_server_hits_the_deadline() {
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
         .mount(&server)
         .await;
-    let fetcher = Fetcher::new(&daemon(1 << 20, Duration::from_secs(1))).unwrap();
+    let fetcher = Fetcher::new(&daemon_config(1 << 20, Duration::from_secs(1))).unwrap();
     let url = url::Url::parse(&format!("{}/slow", server.uri())).unwrap();
     let outcome = fetcher
         .fetch(&FeedSource::Http(url), &Validators::default(), Utc::now())
@@ -232,7 +212,7 @@ async fn local_files_are_read_with_the_same_cap() {
     std::fs::write(&small, "<rss/>").unwrap();
     let big = dir.path().join("big.xml");
     std::fs::write(&big, vec![b'x'; 4096]).unwrap();
-    let fetcher = Fetcher::new(&daemon(1024, Duration::from_secs(5))).unwrap();
+    let fetcher = Fetcher::new(&daemon_config(1024, Duration::from_secs(5))).unwrap();
     let none = Validators::default();
     let FetchOutcome::Fetched(fetched) = fetcher
         .fetch(&FeedSource::File(small), &none, Utc::now())
@@ -279,7 +259,7 @@ async fn a_permanent_redirect_is_reported_with_a_304_too() {
         .respond_with(ResponseTemplate::new(302).insert_header("location", "/old"))
         .mount(&server)
         .await;
-    let fetcher = Fetcher::new(&daemon(1 << 20, Duration::from_secs(5))).unwrap();
+    let fetcher = Fetcher::new(&daemon_config(1 << 20, Duration::from_secs(5))).unwrap();
     let source = |route: &str| {
         FeedSource::Http(url::Url::parse(&format!("{}{route}", server.uri())).unwrap())
     };
@@ -323,7 +303,7 @@ async fn a_post_follows_307_but_not_302() {
         .respond_with(ResponseTemplate::new(302).insert_header("location", "/elsewhere"))
         .mount(&server)
         .await;
-    let fetcher = Fetcher::new(&daemon(1 << 20, Duration::from_secs(5))).unwrap();
+    let fetcher = Fetcher::new(&daemon_config(1 << 20, Duration::from_secs(5))).unwrap();
     fn post(url: &url::Url) -> Post<'_> {
         Post {
             url,
@@ -366,7 +346,7 @@ async fn urls_from_feed_content_may_not_reach_private_addresses() {
         .respond_with(ResponseTemplate::new(200).set_body_string("<p>inside</p>"))
         .mount(&server)
         .await;
-    let guarded = Fetcher::new(&daemon(1 << 20, Duration::from_secs(5))).unwrap();
+    let guarded = Fetcher::new(&daemon_config(1 << 20, Duration::from_secs(5))).unwrap();
     let literal = url::Url::parse(&format!("{}/article", server.uri())).unwrap();
     let named = localhost(&server, "/article");
     for url in [&literal, &named] {
@@ -382,7 +362,7 @@ async fn urls_from_feed_content_may_not_reach_private_addresses() {
             other => panic!("{url} should be refused, got {other:?}"),
         }
     }
-    let mut allowed = daemon(1 << 20, Duration::from_secs(5));
+    let mut allowed = daemon_config(1 << 20, Duration::from_secs(5));
     allowed.allow_private_targets = true;
     let open = Fetcher::new(&allowed).unwrap();
     for url in [&literal, &named] {
@@ -423,7 +403,7 @@ async fn a_redirect_to_another_host_is_checked_but_the_configured_host_is_truste
         other => panic!("the redirect should be refused, got {other:?}"),
     }
     // A feed that moved to another host is polled at the new address as content-derived.
-    let fetcher = Fetcher::new(&daemon(1 << 20, Duration::from_secs(5))).unwrap();
+    let fetcher = Fetcher::new(&daemon_config(1 << 20, Duration::from_secs(5))).unwrap();
     let configured = url::Url::parse(&format!("{}/here", server.uri())).unwrap();
     let outcome = fetcher
         .fetch_for(&elsewhere, &configured, &Validators::default(), Utc::now())

@@ -237,25 +237,7 @@ async fn the_gzip_bomb_is_cut_at_the_body_cap_after_decompression() {
     assert!(inflated.iter().all(|&byte| byte == 0));
 
     let server = Hostile::start().await;
-    let mut daemon = watchword::config::DaemonConfig {
-        database: "unused.db".into(),
-        interval: Duration::from_secs(900),
-        max_concurrent: 4,
-        per_host: 2,
-        timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(2),
-        max_body: 4 << 20,
-        alert_attempts: 10,
-        alert_wait: Duration::from_secs(30),
-        dead_after: Duration::from_secs(24 * 3600),
-        keep_items: None,
-        max_items_per_poll: 1000,
-        max_field_chars: 100_000,
-        allow_private_targets: false,
-        fetch_article: Default::default(),
-        article_min_chars: 200,
-        stories: Default::default(),
-    };
+    let mut daemon = crate::support::daemon_config(4 << 20, Duration::from_secs(10));
     for max_body in [4u64 << 20, 64 << 10] {
         daemon.max_body = max_body;
         let fetcher = watchword::fetch::Fetcher::new(&daemon).unwrap();

@@ -184,3 +184,27 @@ impl Daemon {
         .unwrap()
     }
 }
+
+/// The daemon settings of a fetch made directly through the library (`Fetcher::new`), with
+/// the given body cap and request deadline.
+pub fn daemon_config(max_body: u64, timeout: Duration) -> watchword::config::DaemonConfig {
+    watchword::config::DaemonConfig {
+        database: "unused.db".into(),
+        interval: Duration::from_secs(900),
+        max_concurrent: 4,
+        per_host: 2,
+        timeout,
+        connect_timeout: Duration::from_secs(2),
+        max_body,
+        alert_attempts: 10,
+        alert_wait: Duration::from_secs(30),
+        dead_after: Duration::from_secs(24 * 3600),
+        keep_items: None,
+        max_items_per_poll: 1000,
+        max_field_chars: 100_000,
+        allow_private_targets: false,
+        fetch_article: Default::default(),
+        article_min_chars: 200,
+        stories: Default::default(),
+    }
+}
