@@ -592,19 +592,11 @@ async fn article(context: &PollContext, url: &str) -> Result<String, String> {
         .await;
     let page = match outcome {
         FetchOutcome::Fetched(page) => page,
-        FetchOutcome::Failed(FetchError::Status { status })
-            if (400..500).contains(&status) && !matches!(status, 408 | 429) =>
-        {
-            return save_article(context, url, Err(format!("http status {status}"))).await;
+        // Final: the page is not there, and will not be on the next poll either.
+        outcome if is_final(&outcome) => {
+            return save_article(context, url, Err(outcome_error(outcome))).await;
         }
-        FetchOutcome::Gone => {
-            return save_article(context, url, Err("gone: http 410".into())).await;
-        }
-        FetchOutcome::NotModified { .. } => {
-            return Err("http 304 to an unconditional request".into());
-        }
-        FetchOutcome::Throttled { status, .. } => return Err(format!("throttled: http {status}")),
-        FetchOutcome::Failed(error) => return Err(error.to_string()),
+        outcome => return Err(outcome_error(outcome)),
     };
     if let Some(content_type) = &page.content_type {
         let lower = content_type.to_ascii_lowercase();
@@ -636,6 +628,17 @@ async fn article(context: &PollContext, url: &str) -> Result<String, String> {
         Ok(text)
     };
     save_article(context, url, result).await
+}
+
+/// Whether a failed article fetch is final: a 410, or a 4xx other than 408 and 429.
+fn is_final(outcome: &FetchOutcome) -> bool {
+    match outcome {
+        FetchOutcome::Gone => true,
+        FetchOutcome::Failed(FetchError::Status { status }) => {
+            (400..500).contains(status) && !matches!(status, 408 | 429)
+        }
+        _ => false,
+    }
 }
 
 /// Caches an article's final outcome, and returns it.
@@ -952,6 +955,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_missing_pages_are_final_article_failures() {
+        let status = |status| FetchOutcome::Failed(FetchError::Status { status });
+        assert!(is_final(&FetchOutcome::Gone));
+        assert!(is_final(&status(404)));
+        assert!(is_final(&status(403)));
+        for temporary in [
+            status(408),
+            status(429),
+            status(500),
+            FetchOutcome::Failed(FetchError::Timeout(std::time::Duration::from_secs(2))),
+            FetchOutcome::Throttled {
+                status: 503,
+                retry_after: None,
+            },
+        ] {
+            assert!(!is_final(&temporary), "{temporary:?}");
+        }
+    }
 
     #[tokio::test]
     async fn host_turns_take_one_at_a_time_and_leave_no_entry_behind() {
