@@ -1,7 +1,9 @@
 //! Feed bytes → our [`Item`]s. The only user of `feed-rs`: its `Entry` never leaves this
-//! module. Here live the identity key, the canonical URL and the repairs that let common
-//! real-world breakage (UTF-16, a charset only in the HTTP header, a bare `&`) parse. Pure: no
-//! I/O, no clock.
+//! module. Here live the identity key, the canonical URL and the repairs that let real-world
+//! breakage parse: `encoding` (any charset, declared or not, and bad bytes), `repair` (markup
+//! in titles, old formats, broken or cut-off XML), `json` (JSON Feed's cut and its looser
+//! forms), a bare `&` here. What feed-rs reads as it is, it reads unchanged. Pure: no I/O,
+//! no clock.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -12,6 +14,12 @@ use url::Url;
 
 use crate::model::{Item, REPEATED_KEY_MARK};
 use crate::text::html_to_text;
+
+mod encoding;
+mod json;
+mod repair;
+
+use encoding::{declared_encoding, encoding_for_label, repair_double_utf8, to_utf8};
 
 /// A parsed feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +32,10 @@ pub struct ParsedFeed {
     pub dropped_items: usize,
     /// Fields cut to [`Caps::max_field_chars`].
     pub truncated_fields: usize,
+    /// What a reader of the feed's log should know about this parse: the document was
+    /// repaired in a way that may lose items (it breaks off), or it reads as no items although
+    /// it seems to have some.
+    pub notices: Vec<String>,
 }
 
 /// How much of one feed a parse keeps: its first `max_items` items in feed order, and at most
@@ -87,18 +99,22 @@ pub fn parse_feed(
     parse_feed_capped(bytes, charset, base_url, Caps::NONE)
 }
 
-/// [`parse_feed`] keeping only what `caps` allow. An XML feed with more items than
+/// [`parse_feed`] keeping only what `caps` allow. A feed with more items than
 /// `caps.max_items` is cut after them *before* feed-rs reads it (whose model of a feed takes
 /// some 25 times the document's size in memory), so a feed of 100,000 items costs what one of
-/// `max_items` does.
+/// `max_items` does: XML by [`cut_after_items`], JSON Feed by `json::cut_json_items`.
 pub fn parse_feed_capped(
     bytes: &[u8],
     charset: Option<&str>,
     base_url: Option<&str>,
     caps: Caps,
 ) -> Result<ParsedFeed, ParseError> {
-    let bytes = to_utf8_if_needed(bytes, charset);
-    let cut = if caps.max_items < usize::MAX && markup_is_ascii(&bytes) {
+    let bytes = to_utf8(bytes, charset);
+    let cut = if caps.max_items == usize::MAX {
+        None
+    } else if is_json(&bytes) {
+        json::cut_json_items(&bytes, caps.max_items)
+    } else if markup_is_ascii(&bytes) {
         cut_after_items(&bytes, caps.max_items)
     } else {
         None
@@ -151,19 +167,31 @@ pub fn truncate_chars(text: &mut String, max: usize) -> bool {
     }
 }
 
-/// Parses a whole document (already UTF-8, or in an encoding feed-rs reads from its
-/// declaration), repairing bare ampersands if the first try fails.
+/// Whether a document is JSON (its first character other than whitespace is `{`).
+fn is_json(bytes: &[u8]) -> bool {
+    bytes.trim_ascii_start().first() == Some(&b'{')
+}
+
+/// Parses a whole UTF-8 document. XML that [`repair::repair_xml`] finds something to repair
+/// in is read repaired (and as it is if the repaired form fails); a JSON feed feed-rs rejects
+/// is read as [`json::repair_json`] makes it.
 fn parse_document(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, ParseError> {
-    let feed = match parse_with_feed_rs(bytes, base_url) {
-        Ok(feed) => feed,
-        Err(first_error) => {
-            // A bare `&` (as in "AT&T") is the most common breakage in the wild: repair and
-            // retry once, keeping the first error if the repair does not help.
-            let repaired = repair_ampersands(bytes);
-            if repaired.as_slice() == bytes {
-                return Err(first_error);
-            }
-            parse_with_feed_rs(&repaired, base_url).map_err(|_| first_error)?
+    let mut notices = Vec::new();
+    let feed = if is_json(bytes) {
+        parse_with_feed_rs(bytes, base_url).or_else(|error| {
+            let repaired = json::repair_json(bytes).ok_or_else(|| error.clone())?;
+            parse_with_feed_rs(&repaired, base_url).map_err(|_| error)
+        })?
+    } else {
+        match repair::repair_xml(bytes) {
+            Some(repaired) => match parse_xml(&repaired.bytes, base_url) {
+                Ok(feed) => {
+                    notices = repaired.notices;
+                    feed
+                }
+                Err(error) => parse_xml(bytes, base_url).map_err(|_| error)?,
+            },
+            None => parse_xml(bytes, base_url)?,
         }
     };
     let title = feed
@@ -173,11 +201,48 @@ fn parse_document(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, Pa
         .filter(|title| !title.is_empty());
     let mut items: Vec<Item> = feed.entries.iter().map(item_from_entry).collect();
     disambiguate_repeated_keys(&mut items);
+    if items.is_empty() && seems_to_have_entries(bytes) {
+        notices.push("the document seems to have items, but none could be read".into());
+    }
     Ok(ParsedFeed {
         title,
         items,
         dropped_items: 0,
         truncated_fields: 0,
+        notices,
+    })
+}
+
+/// XML with `<item` or `<entry` elements (any prefix), or JSON with a non-empty `items`.
+fn seems_to_have_entries(bytes: &[u8]) -> bool {
+    if is_json(bytes) {
+        return memchr::memmem::find(bytes, b"\"items\"").is_some_and(|at| {
+            let after = bytes[at + 7..].trim_ascii_start();
+            let after = after.strip_prefix(b":").unwrap_or(after).trim_ascii_start();
+            after.starts_with(b"[") && !after[1..].trim_ascii_start().starts_with(b"]")
+        });
+    }
+    [&b"<item"[..], b":item", b"<entry", b":entry"]
+        .iter()
+        .any(|needle| {
+            memchr::memmem::find_iter(bytes, needle).any(|at| {
+                bytes
+                    .get(at + needle.len())
+                    .is_some_and(|&b| b == b'>' || b.is_ascii_whitespace() || b == b'/')
+            })
+        })
+}
+
+/// Parses XML with feed-rs, repairing bare ampersands if the first try fails.
+fn parse_xml(bytes: &[u8], base_url: Option<&str>) -> Result<feed_rs::model::Feed, ParseError> {
+    parse_with_feed_rs(bytes, base_url).or_else(|first_error| {
+        // A bare `&` (as in "AT&T") is the most common breakage in the wild: repair and
+        // retry once, keeping the first error if the repair does not help.
+        let repaired = repair_ampersands(bytes);
+        if repaired.as_slice() == bytes {
+            return Err(first_error);
+        }
+        parse_with_feed_rs(&repaired, base_url).map_err(|_| first_error)
     })
 }
 
@@ -187,8 +252,9 @@ fn parse_document(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, Pa
 fn markup_is_ascii(bytes: &[u8]) -> bool {
     match declared_encoding(bytes) {
         None => true,
-        Some(label) => encoding_rs::Encoding::for_label(label.trim().as_bytes())
-            .is_some_and(|encoding| encoding.is_ascii_compatible()),
+        Some(label) => {
+            encoding_for_label(&label).is_some_and(|encoding| encoding.is_ascii_compatible())
+        }
     }
 }
 
@@ -200,26 +266,8 @@ fn markup_is_ascii(bytes: &[u8]) -> bool {
 /// A linear scan of the bytes; comments, CDATA sections, processing instructions and the
 /// DOCTYPE are skipped whole, so markup inside them is never counted.
 fn cut_after_items(bytes: &[u8], max: usize) -> Option<(Vec<u8>, usize)> {
-    fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-        haystack
-            .get(from..)?
-            .windows(needle.len())
-            .position(|window| window == needle)
-            .map(|at| from + at)
-    }
-    /// The end (index of `>`) of a tag starting at `from`, skipping quoted attribute values.
-    fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
-        let mut quote = None;
-        for (i, &byte) in bytes.iter().enumerate().skip(from) {
-            match (quote, byte) {
-                (None, b'"' | b'\'') => quote = Some(byte),
-                (Some(open), _) if byte == open => quote = None,
-                (None, b'>') => return Some(i),
-                _ => {}
-            }
-        }
-        None
-    }
+    use repair::{find, tag_end};
+
     fn is_name_end(byte: u8) -> bool {
         byte.is_ascii_whitespace() || matches!(byte, b'/' | b'>')
     }
@@ -319,8 +367,10 @@ pub const MAX_URL_LEN: usize = 8 * 1024;
 pub const MAX_GUID_LEN: usize = 1024;
 
 /// The canonical form of a link: lower-case scheme and host (the `url` crate does that), no
-/// fragment, no `utm_*` or other tracking parameters, no default port. `None` for links that
-/// are not absolute http(s) URLs, or longer than [`MAX_URL_LEN`].
+/// fragment, no `utm_*` or other tracking parameters, no default port. The rest of the query
+/// is kept byte for byte (`?r123` stays, an encoded `url=https%3A…` is not re-encoded): signed
+/// and redirect URLs break otherwise. `None` for links that are not absolute http(s) URLs,
+/// or longer than [`MAX_URL_LEN`].
 pub fn canonical_url(link: &str) -> Option<String> {
     if link.len() > MAX_URL_LEN {
         return None;
@@ -330,19 +380,27 @@ pub fn canonical_url(link: &str) -> Option<String> {
         return None;
     }
     url.set_fragment(None);
-    if url.query().is_some() {
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(name, _)| !is_tracking_param(name))
-            .map(|(name, value)| (name.into_owned(), value.into_owned()))
-            .collect();
-        if kept.is_empty() {
-            url.set_query(None);
-        } else {
-            url.query_pairs_mut().clear().extend_pairs(kept);
+    if let Some(query) = url.query() {
+        let pairs = || query.split('&').filter(|pair| !pair.is_empty());
+        let tracked = |pair: &&str| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            is_tracking_param(&percent_decode(name))
+        };
+        if pairs().any(|pair| tracked(&pair)) || query.is_empty() {
+            let kept: Vec<&str> = pairs().filter(|pair| !tracked(pair)).collect();
+            let kept = kept.join("&");
+            url.set_query((!kept.is_empty()).then_some(kept.as_str()));
         }
     }
     Some(url.into())
+}
+
+/// `%XX` escapes decoded (a parameter's name, to compare it).
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("{text}=").as_bytes())
+        .next()
+        .map(|(name, _)| name.into_owned())
+        .unwrap_or_default()
 }
 
 /// The identity key of an item within its feed: the guid (hashed when longer than
@@ -421,10 +479,10 @@ fn parse_with_feed_rs(
 /// mark, else the HTTP `charset`, else a `<meta charset>` near its start, else as UTF-8 (bad
 /// bytes replaced), then reduced to its article (`text::article_text`).
 pub fn page_text(bytes: &[u8], charset: Option<&str>) -> String {
-    let label = |label: &[u8]| encoding_rs::Encoding::for_label(label);
+    let label = |label: &[u8]| encoding_for_label(&String::from_utf8_lossy(label));
     let encoding = encoding_rs::Encoding::for_bom(bytes)
         .map(|(encoding, _)| encoding)
-        .or_else(|| charset.and_then(|charset| label(charset.trim().as_bytes())))
+        .or_else(|| charset.and_then(encoding_for_label))
         // As browsers do, a page cannot declare itself UTF-16 in a <meta> (it could not have
         // been read to find the tag): that means UTF-8.
         .or_else(|| {
@@ -484,27 +542,41 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 fn item_from_entry(entry: &Entry) -> Item {
-    let link = entry
-        .links
-        .iter()
-        .find(|link| link.rel.as_deref().is_none_or(|rel| rel == "alternate"))
-        .or_else(|| entry.links.first())
-        .map(|link| link.href.as_str());
-    let url = link.and_then(canonical_url);
+    let (url, identity_link) = match item_link(entry) {
+        Some((url, fragment)) => {
+            // Items told apart only by a fragment (one page's sections) stay apart: the
+            // identity key keeps it, the canonical URL does not.
+            let identity = match fragment {
+                Some(fragment) => format!("{url}#{fragment}"),
+                None => url.clone(),
+            };
+            (Some(url), Some(identity))
+        }
+        None => (None, None),
+    };
     let title = entry.title.as_ref().map(text_of).unwrap_or_default();
     let summary = entry.summary.as_ref().map(text_of).unwrap_or_default();
     let content = entry
         .content
         .as_ref()
+        .filter(|content| is_text_type(content.content_type.as_ref()))
         .and_then(|content| content.body.as_deref())
         .map(html_to_text)
         .unwrap_or_default();
+    let [title, summary, content] =
+        [title, summary, content].map(|text| repair_double_utf8(&text).unwrap_or(text));
     // Some feeds put everything in the content and nothing in the summary; the other way round
     // is more common. Both are kept; the matcher looks at both.
     let published = entry.published.or(entry.updated);
     let date_text = published.map(|date| date.to_rfc3339());
     let guid = (!entry.id.is_empty()).then_some(entry.id.as_str());
-    let key = identity_key(guid, url.as_deref(), &title, &summary, date_text.as_deref());
+    let key = identity_key(
+        guid,
+        identity_link.as_deref(),
+        &title,
+        &summary,
+        date_text.as_deref(),
+    );
     Item {
         key,
         url,
@@ -526,6 +598,59 @@ fn item_from_entry(entry: &Entry) -> Item {
             .collect(),
         published,
     }
+}
+
+/// An item's address, canonical, and the fragment its link had: the first `alternate` link
+/// (or one without `rel`) that is a web page, else its first link of any kind, else its
+/// enclosure, else its id (a guid or Atom id) when that is an http(s) URL.
+fn item_link(entry: &Entry) -> Option<(String, Option<String>)> {
+    let alternate =
+        |link: &&feed_rs::model::Link| link.rel.as_deref().is_none_or(|rel| rel == "alternate");
+    let page = |link: &&feed_rs::model::Link| {
+        link.media_type
+            .as_deref()
+            .is_none_or(|media| media.contains("html"))
+    };
+    let links = entry.links.iter();
+    let enclosures = entry
+        .media
+        .iter()
+        .flat_map(|media| &media.content)
+        .filter_map(|content| content.url.as_ref())
+        .map(|url| url.as_str());
+    links
+        .clone()
+        .filter(alternate)
+        .filter(page)
+        .chain(links.clone().filter(alternate))
+        .chain(links)
+        .map(|link| link.href.as_str())
+        .chain(enclosures)
+        .chain(std::iter::once(entry.id.as_str()))
+        .find_map(|link| {
+            let url = canonical_url(link)?;
+            let fragment = link
+                .split_once('#')
+                .map(|(_, fragment)| fragment.trim())
+                .filter(|fragment| !fragment.is_empty())
+                .map(str::to_string);
+            Some((url, fragment))
+        })
+}
+
+/// Whether a content type is text a reader reads (HTML, plain text, XHTML or XML), not a
+/// binary or base64 body.
+fn is_text_type(media: &str) -> bool {
+    let essence = media
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence.starts_with("text/")
+        || essence.ends_with("/xhtml")
+        || essence.ends_with("/xml")
+        || essence.ends_with("+xml")
 }
 
 /// Plain text of a feed-rs text construct, whatever its declared type: titles marked as plain
@@ -558,82 +683,6 @@ fn short_hash(parts: &[&str]) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
-}
-
-/// Returns UTF-8 bytes for input feed-rs cannot read as it is: UTF-16/32 (which it panics on),
-/// documents that declare another encoding than UTF-8 in their XML declaration, and documents
-/// whose encoding is given only by the HTTP header. Everything else (UTF-8, or an encoding
-/// label that no decoder knows) passes through untouched.
-fn to_utf8_if_needed<'a>(bytes: &'a [u8], charset: Option<&str>) -> std::borrow::Cow<'a, [u8]> {
-    use std::borrow::Cow;
-    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        if encoding == encoding_rs::UTF_8 {
-            return Cow::Borrowed(&bytes[bom_len..]);
-        }
-        let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
-        return Cow::Owned(strip_encoding_declaration(&text).into_bytes());
-    }
-    // UTF-16 without a BOM: `<` followed by a zero byte, or the other way round.
-    if bytes.len() >= 4 && bytes[0] == b'<' && bytes[1] == 0 {
-        let (text, _) = encoding_rs::UTF_16LE.decode_without_bom_handling(bytes);
-        return Cow::Owned(strip_encoding_declaration(&text).into_bytes());
-    }
-    if bytes.len() >= 4 && bytes[0] == 0 && bytes[1] == b'<' {
-        let (text, _) = encoding_rs::UTF_16BE.decode_without_bom_handling(bytes);
-        return Cow::Owned(strip_encoding_declaration(&text).into_bytes());
-    }
-    let declared = declared_encoding(bytes);
-    // Decoded here, not by feed-rs: quick-xml switches to the declared encoding only while
-    // the declaration is within the document's first 64 bytes, so a longer prolog (with
-    // `standalone`, or blank lines before it) left the feed unreadable. UTF-16 declared in
-    // ASCII-compatible bytes is read as UTF-8.
-    let declared_known = declared
-        .as_deref()
-        .and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
-    if let Some(encoding) = declared_known
-        && encoding != encoding_rs::UTF_8
-    {
-        let (text, _) = encoding
-            .output_encoding()
-            .decode_without_bom_handling(bytes);
-        return Cow::Owned(strip_encoding_declaration(&text).into_bytes());
-    }
-    let header =
-        charset.and_then(|label| encoding_rs::Encoding::for_label(label.trim().as_bytes()));
-    match (declared, header) {
-        (None, Some(encoding)) if encoding != encoding_rs::UTF_8 => {
-            let (text, _) = encoding.decode_without_bom_handling(bytes);
-            Cow::Owned(text.into_owned().into_bytes())
-        }
-        _ => Cow::Borrowed(bytes),
-    }
-}
-
-/// The `encoding="…"` of an XML declaration, if the document starts with one.
-fn declared_encoding(bytes: &[u8]) -> Option<String> {
-    let head = &bytes[..bytes.len().min(200)];
-    let head = String::from_utf8_lossy(head);
-    let declaration = head.trim_start().strip_prefix("<?xml")?;
-    let declaration = &declaration[..declaration.find("?>")?];
-    let after = &declaration[declaration.find("encoding")? + "encoding".len()..];
-    let after = after.trim_start().strip_prefix('=')?.trim_start();
-    let (quote, value) = if let Some(value) = after.strip_prefix('"') {
-        ('"', value)
-    } else {
-        ('\'', after.strip_prefix('\'')?)
-    };
-    Some(value[..value.find(quote)?].to_string())
-}
-
-/// Removes `encoding="…"` from a leading XML declaration of text that is now UTF-8.
-fn strip_encoding_declaration(text: &str) -> String {
-    let trimmed = text.trim_start();
-    if let Some(rest) = trimmed.strip_prefix("<?xml")
-        && let Some(end) = rest.find("?>")
-    {
-        return format!("<?xml version=\"1.0\"?>{}", &rest[end + 2..]);
-    }
-    text.to_string()
 }
 
 /// Replaces `&` that does not start an entity or character reference with `&amp;`.

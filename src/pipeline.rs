@@ -677,6 +677,9 @@ struct NewItems {
     n_items: usize,
     items: Vec<Item>,
     validators: Validators,
+    /// What the parse says a reader of `feeds` should know (a repaired, cut-off document; no
+    /// items read from a body that seems to have some).
+    notices: Vec<String>,
 }
 
 /// Parse and dedup: the items of a fetched body that are new for this feed.
@@ -701,6 +704,9 @@ fn new_items(
             return Err(message);
         }
     };
+    for notice in &parsed.notices {
+        warn!("{notice}");
+    }
     let kept = parsed.items.len();
     // What the feed lists, kept or not.
     let n_items = kept + parsed.dropped_items;
@@ -733,6 +739,7 @@ fn new_items(
         n_items,
         items,
         validators: fetched.validators,
+        notices: parsed.notices,
     })
 }
 
@@ -763,7 +770,18 @@ fn store_new(
         .collect();
     state.etag = fresh.validators.etag;
     state.last_modified = fresh.validators.last_modified;
-    let (next_due, notice) = succeed(&mut state, feed, now, "ok");
+    let status = parsed_status(n_items, &fresh.notices);
+    if n_items == 0
+        && state.last_status.as_deref() != Some(status)
+        && (state.last_status.as_deref() == Some("ok") || !fresh.notices.is_empty())
+    {
+        // Once, when a feed that had items (or seems to have some) starts to read as empty:
+        // the poll itself succeeded, so nothing else would say so.
+        warn!("the feed reads as 0 items");
+    }
+    let (next_due, notice) = succeed(&mut state, feed, now, status);
+    // Shown in `feeds` beside the status until the next poll.
+    state.last_error = fresh.notices.first().cloned();
     let summary = lock(&context.store)
         .commit_poll(
             feed_id,
@@ -823,6 +841,17 @@ fn store_new(
         },
         next_due: Some(next_due),
     })
+}
+
+/// The status of a poll whose body parsed: `ok`; `ok, 0 items` when it has none (a feed read
+/// as empty is shown as such, not as a plain `ok`); `ok, repaired` when the parse has
+/// something to say (a document cut short).
+fn parsed_status(n_items: usize, notices: &[String]) -> &'static str {
+    match (n_items, notices.is_empty()) {
+        (0, _) => "ok, 0 items",
+        (_, false) => "ok, repaired",
+        (_, true) => "ok",
+    }
 }
 
 /// Marks a successful poll in `state`; returns the next due time, and a `feed_recovered`

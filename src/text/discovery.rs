@@ -17,10 +17,39 @@ pub const FEED_TYPES: &[&str] = &[
 const MAX_SEARCHED: usize = 512 * 1024;
 
 /// Whether `body` is an HTML page rather than a feed: after a byte-order mark, whitespace,
-/// comments and processing instructions, it starts with `<!DOCTYPE html` or `<html`. A feed
-/// served as `text/html` starts with `<?xml`, `<rss` or `{` and is not a page.
+/// comments and processing instructions, it starts with `<!DOCTYPE html` or `<html`, and
+/// its first element is not a feed's root (`<rss>`, `<feed>`, `<rdf:RDF>`: a feed behind an
+/// HTML DOCTYPE is still a feed). A feed served as `text/html` starts with `<?xml`, `<rss`
+/// or `{` and is not a page.
 pub fn looks_like_html(body: &[u8]) -> bool {
-    let mut rest = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let rest = skip_prolog(body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body));
+    let Some(rest) = rest else { return false };
+    let starts_with = |rest: &[u8], prefix: &[u8]| {
+        rest.len() >= prefix.len() && rest[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    if starts_with(rest, b"<!doctype") {
+        let after = rest[b"<!doctype".len()..].trim_ascii_start();
+        if !(after.len() >= 4 && after[..4].eq_ignore_ascii_case(b"html")) {
+            return false;
+        }
+        let Some(end) = rest.iter().position(|&b| b == b'>') else {
+            return true;
+        };
+        // The element after the DOCTYPE decides.
+        return match skip_prolog(&rest[end + 1..]) {
+            Some(element) => !is_feed_root(element),
+            None => true,
+        };
+    }
+    starts_with(rest, b"<html")
+        && rest
+            .get(5)
+            .is_none_or(|&b| b == b'>' || b.is_ascii_whitespace())
+}
+
+/// `body` after whitespace, comments and processing instructions; `None` when one of those
+/// never ends.
+fn skip_prolog(mut rest: &[u8]) -> Option<&[u8]> {
     loop {
         rest = rest.trim_ascii_start();
         let skip_to = |rest: &[u8], end: &[u8]| {
@@ -33,23 +62,24 @@ pub fn looks_like_html(body: &[u8]) -> bool {
         } else if rest.starts_with(b"<?") {
             skip_to(rest, b"?>")
         } else {
-            break;
+            return Some(rest);
         };
-        match skipped {
-            Some(at) => rest = &rest[at..],
-            None => return false,
-        }
+        rest = &rest[skipped?..];
     }
-    let starts_with = |prefix: &[u8]| {
-        rest.len() >= prefix.len() && rest[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Whether an element starting at `element` (`<…`) is a feed's root: `rss`, `feed` or
+/// `RDF`, with any prefix.
+fn is_feed_root(element: &[u8]) -> bool {
+    let Some(name) = element.strip_prefix(b"<") else {
+        return false;
     };
-    (starts_with(b"<!doctype") && {
-        let after = rest[b"<!doctype".len()..].trim_ascii_start();
-        after.len() >= 4 && after[..4].eq_ignore_ascii_case(b"html")
-    }) || (starts_with(b"<html")
-        && rest
-            .get(5)
-            .is_none_or(|&b| b == b'>' || b.is_ascii_whitespace()))
+    let len = name
+        .iter()
+        .position(|&b| b.is_ascii_whitespace() || b == b'>' || b == b'/')
+        .unwrap_or(name.len());
+    let local = name[..len].rsplit(|&b| b == b':').next().unwrap_or(&[]);
+    matches!(local, b"rss" | b"feed" | b"RDF")
 }
 
 /// The feeds an HTML page links as alternates, in page order, resolved against its
@@ -140,6 +170,14 @@ mod tests {
         assert!(!looks_like_html(b"{\"version\": \"https://jsonfeed.org\"}"));
         assert!(!looks_like_html(b"<htmlfeed>"));
         assert!(!looks_like_html(b"<!-- never closed"));
+        // A feed behind an HTML DOCTYPE is a feed.
+        assert!(!looks_like_html(
+            b"<!DOCTYPE html>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>"
+        ));
+        assert!(!looks_like_html(
+            b"<!DOCTYPE html><!-- x --><rss version=\"2.0\">"
+        ));
+        assert!(looks_like_html(b"<!DOCTYPE html>\n<html><head>"));
         assert!(!looks_like_html(b""));
     }
 

@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod e2e;
 mod fetch;
+mod forgiving;
 mod hostile;
 mod permissions;
 mod retention;

@@ -26,7 +26,7 @@
 //! | `/page-vanishing.html` | a page linking `/vanishing.xml`, a feed on its first request and a 404 after |
 //! | `/html-no-feed.html` | an HTML page without a feed link |
 //! | `/invalid.xml` | XML cut off in the middle of an item |
-//! | `/invalid-ansi.xml` | broken XML whose parse error quotes escape sequences |
+//! | `/invalid-ansi.xml` | broken XML (no complete item) whose parse error quotes escape sequences |
 //! | `/entity-bomb.xml` | a billion-laughs entity expansion in the DOCTYPE |
 //! | `/enc/prolog/{windows-1251,euc-kr,shift_jis,utf-16}.xml` | the encoding in the XML declaration only |
 //! | `/enc/header/{windows-1251,euc-kr,shift_jis,utf-16}.xml` | the encoding in the `Content-Type` only |
@@ -326,7 +326,8 @@ async fn respond(
         }
         "/invalid-ansi.xml" => {
             let body = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>broken\u{1b}[31m</title>\
-                <item><title>x</tit\u{1b}]0;pwned\u{7}le></item></chan\u{1b}[2Jnel></rss>";
+                <item><title>x</tit\u{1b}]0;pwned\u{7}le><description>the document breaks off \
+                before its first item ends, so there is nothing to repair";
             fixed(stream, 200, &[("Content-Type", RSS)], body.as_bytes()).await
         }
         "/entity-bomb.xml" => {
