@@ -561,10 +561,8 @@ fn item_from_entry(entry: &Entry) -> Item {
         .as_ref()
         .filter(|content| is_text_type(content.content_type.as_ref()))
         .and_then(|content| content.body.as_deref())
-        .map(html_to_text)
+        .map(|body| html_to_text(&repaired(body)))
         .unwrap_or_default();
-    let [title, summary, content] =
-        [title, summary, content].map(|text| repair_double_utf8(&text).unwrap_or(text));
     // Some feeds put everything in the content and nothing in the summary; the other way round
     // is more common. Both are kept; the matcher looks at both.
     let published = entry.published.or(entry.updated);
@@ -656,11 +654,21 @@ fn is_text_type(media: &str) -> bool {
 /// Plain text of a feed-rs text construct, whatever its declared type: titles marked as plain
 /// text still arrive with entities or tags often enough.
 fn text_of(text: &Text) -> String {
-    let content = text.content.as_str();
+    let content = repaired(&text.content);
+    let content = content.as_ref();
     if content.contains('<') || content.contains('&') {
         html_to_text(content)
     } else {
         clean_line(content)
+    }
+}
+
+/// `text`, or its repair when it is UTF-8 read twice (before whitespace is collapsed: a
+/// non-breaking space is half of such a character).
+fn repaired(text: &str) -> std::borrow::Cow<'_, str> {
+    match repair_double_utf8(text) {
+        Some(repaired) => std::borrow::Cow::Owned(repaired),
+        None => std::borrow::Cow::Borrowed(text),
     }
 }
 

@@ -55,12 +55,12 @@ pub fn to_utf8<'a>(bytes: &'a [u8], charset: Option<&str>) -> Cow<'a, [u8]> {
         }
         // UTF-8 by declaration, header or default: unless the bytes say otherwise.
         _ => match utf8_or_repaired(bytes) {
-            Cow::Borrowed(_) => match declared {
-                // A label nobody knows on valid UTF-8: read as UTF-8, the label dropped.
-                Some(_) if declared_known.is_none() => {
-                    Cow::Owned(strip_encoding_declaration_bytes(bytes))
-                }
-                _ => Cow::Borrowed(bytes),
+            Cow::Borrowed(_) => match (declared, declared_known) {
+                (None, _) => Cow::Borrowed(bytes),
+                (Some(_), Some(encoding)) if encoding == encoding_rs::UTF_8 => Cow::Borrowed(bytes),
+                // A label nobody knows, or UTF-16 claimed by ASCII bytes: read as the UTF-8
+                // it is, the label dropped (quick-xml would follow it).
+                (Some(_), _) => Cow::Owned(strip_encoding_declaration_bytes(bytes)),
             },
             Cow::Owned(text) => Cow::Owned(text),
         },

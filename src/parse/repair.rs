@@ -132,6 +132,10 @@ struct Walk<'a> {
     complete_items: usize,
     /// The name range of the close tag the last text element ended with.
     last_text_close: Option<Range<usize>>,
+    /// `<rss>` had a `<channel>`; or its items stood right in it and a `<channel>` was put
+    /// around them.
+    channel_seen: bool,
+    channel_added: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -149,6 +153,8 @@ impl<'a> Walk<'a> {
             mismatched: 0,
             complete_items: 0,
             last_text_close: None,
+            channel_seen: false,
+            channel_added: false,
         }
     }
 
@@ -265,6 +271,16 @@ impl<'a> Walk<'a> {
             self.root = Some(Root::Atom03);
         }
         let namespace = self.namespace_of(prefix);
+        if self.root == Some(Root::Rss) && self.open.len() == 1 && !self.channel_seen {
+            if local == b"channel" {
+                self.channel_seen = true;
+            } else if local == b"item" {
+                // Items right in `<rss>` (no channel): feed-rs reads only a channel's.
+                self.channel_seen = true;
+                self.channel_added = true;
+                self.replace(start..start, b"<channel>");
+            }
+        }
         let in_item = self.current_item();
         let depth_in_item = in_item.map(|(_, depth)| self.open.len() - depth);
 
@@ -485,6 +501,9 @@ impl<'a> Walk<'a> {
             self.closed(inner, start, start);
         }
         let open = self.open.pop().expect("depth is an index of open");
+        if self.open.is_empty() && self.channel_added {
+            self.replace(start..start, b"</channel>");
+        }
         if let Some(new) = open.rename {
             let (prefix, local) = split_name(name);
             let local_at = start + 2 + prefix.map_or(0, |p| p.len() + 1);
@@ -642,6 +661,9 @@ impl<'a> Walk<'a> {
                 self.complete_items
             ));
             let mut closing = Vec::new();
+            if self.channel_added {
+                closing.extend_from_slice(b"</channel>");
+            }
             for name in still_open.iter().rev() {
                 closing.extend_from_slice(b"</");
                 closing.extend_from_slice(name);

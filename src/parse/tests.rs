@@ -883,3 +883,15 @@ fn the_json_cut_keeps_what_a_whole_parse_keeps() {
     assert_eq!(value["items"].as_array().unwrap().len(), 3);
     assert_eq!(value["after"], 1);
 }
+
+#[test]
+fn rss_items_without_a_channel_are_read() {
+    let feed = parse(
+        r#"<rss><item><title>Bare item</title><link>http://e.com/1</link></item><item><title>Another</title></item></rss>"#,
+    );
+    assert_eq!(titles(&feed), ["Bare item", "Another"]);
+    let cut = parse(
+        r#"<rss><item><title>Bare item</title><link>http://e.com/1</link></item><item><title>Cut"#,
+    );
+    assert_eq!(titles(&cut), ["Bare item"]);
+}
