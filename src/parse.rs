@@ -120,16 +120,16 @@ pub fn parse_feed_capped(
         None
     };
     let mut parsed = match cut {
-        Some((shorter, dropped)) => match parse_document(&shorter, base_url) {
+        Some((shorter, dropped)) => match parse_document(&shorter, base_url, caps.max_items) {
             Ok(mut parsed) => {
                 parsed.dropped_items = dropped;
                 parsed
             }
             // The cut is a shortcut: if the shorter document does not parse, the whole one
             // decides.
-            Err(_) => parse_document(&bytes, base_url)?,
+            Err(_) => parse_document(&bytes, base_url, caps.max_items)?,
         },
-        None => parse_document(&bytes, base_url)?,
+        None => parse_document(&bytes, base_url, caps.max_items)?,
     };
     // JSON feeds, and XML the cut declined.
     if parsed.items.len() > caps.max_items {
@@ -173,10 +173,16 @@ fn is_json(bytes: &[u8]) -> bool {
 }
 
 /// Parses a whole UTF-8 document. XML that [`repair::repair_xml`] finds something to repair
-/// in is read repaired (and as it is if the repaired form fails); a JSON feed feed-rs rejects
-/// is read as [`json::repair_json`] makes it.
-fn parse_document(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, ParseError> {
+/// in is read repaired (and as it is if the repaired form fails); the repaired form is cut
+/// after `max_items` items like any other (a broken document is not cut before its repair).
+/// A JSON feed feed-rs rejects is read as [`json::repair_json`] makes it.
+fn parse_document(
+    bytes: &[u8],
+    base_url: Option<&str>,
+    max_items: usize,
+) -> Result<ParsedFeed, ParseError> {
     let mut notices = Vec::new();
+    let mut dropped_items = 0;
     let feed = if is_json(bytes) {
         parse_with_feed_rs(bytes, base_url).or_else(|error| {
             let repaired = json::repair_json(bytes).ok_or_else(|| error.clone())?;
@@ -184,13 +190,23 @@ fn parse_document(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, Pa
         })?
     } else {
         match repair::repair_xml(bytes) {
-            Some(repaired) => match parse_xml(&repaired.bytes, base_url) {
-                Ok(feed) => {
-                    notices = repaired.notices;
-                    feed
+            Some(repaired) => {
+                let cut = (max_items < usize::MAX)
+                    .then(|| cut_after_items(&repaired.bytes, max_items))
+                    .flatten();
+                let (document, dropped) = match &cut {
+                    Some((shorter, dropped)) => (shorter.as_slice(), *dropped),
+                    None => (repaired.bytes.as_slice(), 0),
+                };
+                match parse_xml(document, base_url) {
+                    Ok(feed) => {
+                        notices = repaired.notices;
+                        dropped_items = dropped;
+                        feed
+                    }
+                    Err(error) => parse_xml(bytes, base_url).map_err(|_| error)?,
                 }
-                Err(error) => parse_xml(bytes, base_url).map_err(|_| error)?,
-            },
+            }
             None => parse_xml(bytes, base_url)?,
         }
     };
@@ -207,7 +223,7 @@ fn parse_document(bytes: &[u8], base_url: Option<&str>) -> Result<ParsedFeed, Pa
     Ok(ParsedFeed {
         title,
         items,
-        dropped_items: 0,
+        dropped_items,
         truncated_fields: 0,
         notices,
     })

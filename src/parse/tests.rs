@@ -895,3 +895,18 @@ fn rss_items_without_a_channel_are_read() {
     );
     assert_eq!(titles(&cut), ["Bare item"]);
 }
+
+#[test]
+fn a_repaired_document_is_cut_after_the_cap_too() {
+    let items: String = (0..40)
+        .map(|i| format!("<item><title>Item {i}<br></title><link>http://e.com/{i}</link></item>"))
+        .collect();
+    // An unclosed `<br>` in every title: the cut before the repair declines (it reads only
+    // well-formed documents), the repaired document is cut.
+    assert!(cut_after_items(rss(&items).as_bytes(), 5).is_none());
+    let doc = rss(&items);
+    let capped = parse_feed_capped(doc.as_bytes(), None, None, caps(5, usize::MAX)).unwrap();
+    assert_eq!(capped.items.len(), 5);
+    assert_eq!(capped.dropped_items, 35);
+    assert_eq!(capped.items[4].title, "Item 4");
+}
