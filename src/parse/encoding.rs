@@ -205,8 +205,9 @@ fn strip_encoding_declaration_bytes(bytes: &[u8]) -> Vec<u8> {
 /// byte, and those bytes are valid UTF-8 with at least one multi-byte sequence and no C1
 /// control characters. Anything else is left alone.
 pub fn repair_double_utf8(text: &str) -> Option<String> {
-    // The lead bytes of two- to four-byte sequences, read as windows-1252.
-    if !text.chars().any(|c| ('\u{C2}'..='\u{F4}').contains(&c)) {
+    // The lead bytes of two- to four-byte sequences read as windows-1252 are U+00C2 to
+    // U+00F4, whose UTF-8 starts with the byte 0xC3: without one, nothing to repair.
+    if memchr::memchr(0xC3, text.as_bytes()).is_none() {
         return None;
     }
     let mut bytes = Vec::with_capacity(text.len());

@@ -123,8 +123,10 @@ struct Walk<'a> {
     bindings: Vec<(&'a [u8], &'a [u8])>,
     items: Vec<ItemState>,
     edits: Vec<Edit>,
-    /// Where the last complete item ended, and the names open there.
-    last_item_end: Option<(usize, Vec<&'a [u8]>)>,
+    /// Where the last complete item ended, and the names open there (kept in one buffer:
+    /// every item ends).
+    last_item_end: Option<usize>,
+    open_at_item_end: Vec<&'a [u8]>,
     /// The document broke off (or lost its structure) at this byte.
     broken_at: Option<usize>,
     mismatched: usize,
@@ -149,6 +151,7 @@ impl<'a> Walk<'a> {
             items: Vec::new(),
             edits: Vec::new(),
             last_item_end: None,
+            open_at_item_end: Vec::new(),
             broken_at: None,
             mismatched: 0,
             complete_items: 0,
@@ -215,7 +218,12 @@ impl<'a> Walk<'a> {
         };
         let self_closing = bytes[end - 1] == b'/';
         let attrs_end = if self_closing { end - 1 } else { end };
-        let attrs = attributes(bytes, start + 1 + name_len, attrs_end);
+        // Most tags have no attributes: not even an empty list is built for them.
+        let attrs = if memchr::memchr(b'=', &bytes[start + 1 + name_len..attrs_end]).is_some() {
+            attributes(bytes, start + 1 + name_len, attrs_end)
+        } else {
+            Vec::new()
+        };
         let (prefix, local) = split_name(name);
         let bindings_before = self.bindings.len();
 
@@ -539,7 +547,10 @@ impl<'a> Walk<'a> {
                 }
             }
         }
-        self.last_item_end = Some((after, self.open.iter().map(|open| open.name).collect()));
+        self.last_item_end = Some(after);
+        self.open_at_item_end.clear();
+        self.open_at_item_end
+            .extend(self.open.iter().map(|open| open.name));
     }
 
     /// The innermost open item and its index in `open` (a direct child of the item starts
@@ -654,7 +665,8 @@ impl<'a> Walk<'a> {
         let mut notices = Vec::new();
         let mut cut = None;
         if let Some(broken_at) = self.broken_at {
-            let (item_end, still_open) = self.last_item_end.take()?;
+            let item_end = self.last_item_end?;
+            let still_open = &self.open_at_item_end;
             notices.push(format!(
                 "the document breaks off at byte {broken_at} of {}: read the {} complete items before it",
                 self.bytes.len(),
@@ -788,7 +800,17 @@ fn is_name_end(byte: u8) -> bool {
 }
 
 pub(super) fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    memchr::memmem::find(haystack.get(from..)?, needle).map(|at| from + at)
+    // The needles are short markup ends (`-->`, `]]>`, `?>`): a search for their first byte
+    // beats building a substring searcher for each call.
+    let (&first, rest) = needle.split_first()?;
+    let mut at = from;
+    loop {
+        at += memchr::memchr(first, haystack.get(at..)?)?;
+        if haystack[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        at += 1;
+    }
 }
 
 /// The end (index of `>`) of a tag whose name ends at `from`, skipping quoted values.
