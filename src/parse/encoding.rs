@@ -207,9 +207,7 @@ fn strip_encoding_declaration_bytes(bytes: &[u8]) -> Vec<u8> {
 pub fn repair_double_utf8(text: &str) -> Option<String> {
     // The lead bytes of two- to four-byte sequences read as windows-1252 are U+00C2 to
     // U+00F4, whose UTF-8 starts with the byte 0xC3: without one, nothing to repair.
-    if memchr::memchr(0xC3, text.as_bytes()).is_none() {
-        return None;
-    }
+    memchr::memchr(0xC3, text.as_bytes())?;
     let mut bytes = Vec::with_capacity(text.len());
     for c in text.chars() {
         let code = c as u32;
