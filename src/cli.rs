@@ -123,6 +123,10 @@ pub enum Command {
         /// Output format (jsonl: one line per item, or per change with --backtest)
         #[arg(long, value_enum, default_value_t = TestFormat::Text)]
         format: TestFormat,
+        /// Count every item as first seen at this time (RFC 3339 or a date), for topics'
+        /// max_age and date bounds [default: its "seen" field, else its published date]
+        #[arg(long, value_name = "TIME", conflicts_with = "backtest")]
+        as_of: Option<String>,
     },
     /// Score the topics on labelled items: precision, recall, F1, every false positive and
     /// false negative
@@ -134,6 +138,10 @@ pub enum Command {
         /// Only this topic
         #[arg(long, value_name = "ID")]
         topic: Option<String>,
+        /// Count every item as first seen at this time (RFC 3339 or a date), for topics'
+        /// max_age and date bounds [default: its "seen" field, else its published date]
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
     },
 }
 
@@ -290,6 +298,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             since,
             topic,
             format,
+            as_of,
         } => {
             let config = config::load(&path)?;
             testing::check_topic(&config, topic.as_deref())?;
@@ -298,18 +307,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let since = parse_since(since.as_deref().unwrap_or("30d"), Utc::now())?;
                 return testing::backtest(&config, since, topic, format);
             }
+            let as_of = parse_as_of(as_of.as_deref())?;
             let items = match (text, file, feed) {
                 (Some(text), _, _) => vec![tester::item_from_text(&text)],
                 (_, Some(file), _) => testing::read_items(&file)?,
                 (_, _, Some(feed)) => testing::fetch_items(&config, &feed)?,
                 _ => unreachable!("clap requires one input"),
             };
-            testing::test(&config, &items, topic, format)
+            testing::test(&config, &items, topic, format, as_of)
         }
-        Command::Eval { labels, topic } => {
+        Command::Eval {
+            labels,
+            topic,
+            as_of,
+        } => {
             let config = config::load(&path)?;
             testing::check_topic(&config, topic.as_deref())?;
-            testing::eval(&config, &labels, topic.as_deref())
+            let as_of = parse_as_of(as_of.as_deref())?;
+            testing::eval(&config, &labels, topic.as_deref(), as_of)
         }
     }
 }
@@ -333,6 +348,14 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, User
     Err(UserError(format!(
         "--since {text:?}: expected a duration (24h, 7d), an RFC 3339 time (2023-11-21T00:00:00Z) or a date (2023-11-21)"
     )))
+}
+
+/// Parses `--as-of`: an RFC 3339 time or a date.
+fn parse_as_of(text: Option<&str>) -> Result<Option<DateTime<Utc>>, UserError> {
+    text.map(|text| {
+        config::parse_time(text).map_err(|message| UserError(format!("--as-of: {message}")))
+    })
+    .transpose()
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use toml::Spanned;
 use unicode_width::UnicodeWidthChar;
@@ -19,6 +20,10 @@ use url::Url;
 
 use crate::model::{DEFAULT_STORY_WINDOW, Dedup, StoryPolicy};
 use crate::query::{Query, QuerySet};
+
+mod scope;
+
+pub use scope::{OutOfScope, TimeScope, parse_time};
 
 /// The shortest poll interval a feed may have: polling faster is rude to publishers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
@@ -105,6 +110,9 @@ pub struct DaemonConfig {
     /// `story_window` and `dedup`: how new items are grouped into stories and how often a
     /// topic logs one.
     pub stories: StoryPolicy,
+    /// The `max_age` of topics that do not set their own: items published longer than this
+    /// before watchword first sees them are stored but not matched. `None`: any age.
+    pub max_age: Option<Duration>,
 }
 
 /// When an item's linked page is fetched and its main text matched as the `article` field.
@@ -252,6 +260,19 @@ pub struct Topic {
     /// The query as written.
     pub source: String,
     pub query: Query,
+    /// Which items the topic may match by date (`max_age`, `published_after`,
+    /// `published_before`), with `[daemon] max_age` applied.
+    pub scope: TimeScope,
+}
+
+impl Topic {
+    /// The name people read (alerts, the Atom feed): the title, else the id.
+    pub fn display_name(&self) -> &str {
+        self.title
+            .as_deref()
+            .filter(|title| !title.trim().is_empty())
+            .unwrap_or(&self.id)
+    }
 }
 
 /// A problem in a config file, with its position.
@@ -377,7 +398,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     let daemon = compile_daemon(&raw.daemon, base, &mut sink);
     let aliases = compile_aliases(&raw.alias, &mut sink);
     let feeds = compile_feeds(&raw.feed, &daemon, base, &mut sink);
-    let topics = compile_topics(&raw.topic, &aliases, &mut sink);
+    let topics = compile_topics(&raw.topic, &aliases, daemon.max_age, &mut sink);
     let alerts = compile_alerts(&raw.alert, &topics, base, &mut sink);
     let http = raw.http.as_ref().and_then(|http| {
         http.listen
@@ -643,6 +664,7 @@ struct RawDaemon {
     article_min_chars: Option<Spanned<i64>>,
     story_window: Option<Spanned<String>>,
     dedup: Option<Spanned<String>>,
+    max_age: Option<Spanned<String>>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -682,6 +704,9 @@ struct RawTopic {
     id: Spanned<String>,
     title: Option<String>,
     query: Spanned<String>,
+    max_age: Option<Spanned<String>>,
+    published_after: Option<Spanned<String>>,
+    published_before: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -841,7 +866,46 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
             },
             window: duration(&raw.story_window, DEFAULT_STORY_WINDOW, sink),
         },
+        max_age: compile_max_age(&raw.max_age, None, sink),
     }
+}
+
+/// A `max_age`: a duration greater than zero, or `"forever"` (`None`: any age); `default`
+/// when not set.
+fn compile_max_age(
+    value: &Option<Spanned<String>>,
+    default: Option<Duration>,
+    sink: &mut Diagnostics<'_>,
+) -> Option<Duration> {
+    let Some(value) = value else { return default };
+    if value.get_ref().trim() == "forever" {
+        return None;
+    }
+    match parse_duration(value.get_ref()) {
+        Ok(age) if age.is_zero() => {
+            sink.error(
+                value.span(),
+                "max_age must be greater than zero (or \"forever\")".into(),
+            );
+            default
+        }
+        Ok(age) => Some(age),
+        Err(message) => {
+            sink.error(value.span(), format!("{message} (or use \"forever\")"));
+            default
+        }
+    }
+}
+
+/// A topic's `published_after` or `published_before`: an RFC 3339 time or a date.
+fn compile_bound(
+    value: &Option<Spanned<String>>,
+    sink: &mut Diagnostics<'_>,
+) -> Option<DateTime<Utc>> {
+    let value = value.as_ref()?;
+    parse_time(value.get_ref())
+        .map_err(|message| sink.error(value.span(), message))
+        .ok()
 }
 
 /// `keep_items`: a duration of at least [`MIN_KEEP_ITEMS`], or `"forever"` (`None`).
@@ -1042,6 +1106,7 @@ pub fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
 fn compile_topics(
     raw: &[RawTopic],
     aliases: &BTreeMap<String, Vec<String>>,
+    default_max_age: Option<Duration>,
     sink: &mut Diagnostics<'_>,
 ) -> Vec<Topic> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -1062,12 +1127,29 @@ fn compile_topics(
         } else {
             seen.insert(id, topic.id.span().start);
         }
+        let scope = TimeScope {
+            max_age: compile_max_age(&topic.max_age, default_max_age, sink),
+            published_after: compile_bound(&topic.published_after, sink),
+            published_before: compile_bound(&topic.published_before, sink),
+        };
+        if let (Some(after), Some(before), Some(raw_before)) = (
+            scope.published_after,
+            scope.published_before,
+            &topic.published_before,
+        ) && before <= after
+        {
+            sink.error(
+                raw_before.span(),
+                "published_before must be later than published_after".into(),
+            );
+        }
         match Query::compile(topic.query.get_ref(), aliases) {
             Ok(query) => topics.push(Topic {
                 id: id.to_string(),
                 title: topic.title.clone(),
                 source: topic.query.get_ref().clone(),
                 query,
+                scope,
             }),
             Err(error) => {
                 let offset = string_body_offset(sink.text, topic.query.span(), error.offset);
@@ -1591,13 +1673,21 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "article_min_chars",
         "story_window",
         "dedup",
+        "max_age",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",
         "command", "timeout", "host", "port", "tls", "from", "to",
     ];
     const FEED: &[&str] = &["name", "url", "interval", "fetch_article"];
-    const TOPIC: &[&str] = &["id", "title", "query"];
+    const TOPIC: &[&str] = &[
+        "id",
+        "title",
+        "query",
+        "max_age",
+        "published_after",
+        "published_before",
+    ];
 
     fn check(table: &DeTable<'_>, known: &[&str], found: &mut Vec<(Range<usize>, String)>) {
         for key in table.keys() {

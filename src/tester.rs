@@ -6,12 +6,12 @@
 //! or reads the clock. Items go through the same normalization as feed items (HTML to text,
 //! canonical URL, identity key) and the same matcher as the pipeline (`pipeline::match_topics`).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::config::Config;
+use crate::config::{Config, OutOfScope};
 use crate::model::{Item, Match, TopicMatch};
 use crate::parse::{canonical_url, identity_key};
 use crate::pipeline::{document_of, match_topics};
@@ -27,6 +27,9 @@ pub struct TestItem {
     /// The feed name the `feed:` field matches against (empty when not given).
     pub feed: String,
     pub item: Item,
+    /// When watchword first saw the item (the input's `seen` field), for topics' time
+    /// scopes; see [`TestItem::first_seen`].
+    pub seen: Option<DateTime<Utc>>,
 }
 
 /// A test item with the topics it is expected to match.
@@ -82,6 +85,9 @@ pub struct Change {
     pub published: Option<DateTime<Utc>>,
     /// For an added match, what matches now; for a dropped one, what the log kept.
     pub hits: Vec<Hit>,
+    /// For a dropped match of a configured topic: why the item is outside the topic's time
+    /// scope, when it is.
+    pub out_of_scope: Option<OutOfScope>,
 }
 
 /// What re-running one topic over stored items changes, compared with the match log.
@@ -96,6 +102,15 @@ pub struct TopicDiff {
     pub matching: usize,
     pub added: Vec<Change>,
     pub dropped: Vec<Change>,
+}
+
+impl TestItem {
+    /// When the item counts as first seen, for time scopes: `as_of` when given (`--as-of`),
+    /// else its `seen` field, else its published date (so `max_age` never empties a labelled
+    /// set from the past), else `now`.
+    pub fn first_seen(&self, as_of: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+        as_of.or(self.seen).or(self.item.published).unwrap_or(now)
+    }
 }
 
 /// A typical item built from plain text (`test --text`): the first line is the title, the
@@ -113,8 +128,8 @@ pub fn item_from_text(text: &str) -> TestItem {
 
 /// Reads items from a JSON object, a JSON array of objects, or JSON Lines (one object a line;
 /// blank lines skipped). Item fields: `id`, `title`, `summary`, `content`, `article`, `link`,
-/// `published`, `feed`, `authors`, `categories`; others are ignored, and a `published` that is
-/// not an RFC 3339 or RFC 2822 time is ignored too.
+/// `published`, `seen`, `feed`, `authors`, `categories`; others are ignored, and a
+/// `published` or `seen` that is not an RFC 3339 or RFC 2822 time is ignored too.
 pub fn parse_items(source_name: &str, text: &str) -> Result<Vec<TestItem>, InputError> {
     Ok(raw_items(source_name, text)?
         .into_iter()
@@ -145,9 +160,15 @@ pub fn parse_labels(source_name: &str, text: &str) -> Result<Vec<LabelledItem>, 
         .collect()
 }
 
-/// The topics that match an item, in config order; only `topic` when given.
-pub fn test_item(config: &Config, test: &TestItem, topic: Option<&str>) -> Vec<TopicMatch> {
-    let mut matches = match_topics(config, &test.item, &test.feed);
+/// The topics that match an item first seen at `first_seen`, in config order; only `topic`
+/// when given.
+pub fn test_item(
+    config: &Config,
+    test: &TestItem,
+    topic: Option<&str>,
+    first_seen: DateTime<Utc>,
+) -> Vec<TopicMatch> {
+    let mut matches = match_topics(config, &test.item, &test.feed, first_seen);
     if let Some(topic) = topic {
         matches.retain(|m| m.topic == topic);
     }
@@ -164,8 +185,26 @@ pub fn explain_miss(config: &Config, test: &TestItem, topic: &str) -> Vec<Unmet>
         .explain_failure(&document_of(&test.item, &test.feed))
 }
 
-/// Scores the configured topics (only `topic` when given) on labelled items.
-pub fn evaluate(config: &Config, labelled: &[LabelledItem], topic: Option<&str>) -> Evaluation {
+/// Why `topic` (a configured id) does not take an item first seen at `first_seen`: its time
+/// scope, or `None` when the item is in scope.
+pub fn out_of_scope(
+    config: &Config,
+    test: &TestItem,
+    topic: &str,
+    first_seen: DateTime<Utc>,
+) -> Option<OutOfScope> {
+    let topic = config.topics.iter().find(|t| t.id == topic)?;
+    topic.scope.check(test.item.published, first_seen).err()
+}
+
+/// Scores the configured topics (only `topic` when given) on labelled items, each first seen
+/// at `first_seen(item)`.
+pub fn evaluate(
+    config: &Config,
+    labelled: &[LabelledItem],
+    topic: Option<&str>,
+    first_seen: impl Fn(&TestItem) -> DateTime<Utc>,
+) -> Evaluation {
     let topics: Vec<&str> = config
         .topics
         .iter()
@@ -193,7 +232,7 @@ pub fn evaluate(config: &Config, labelled: &[LabelledItem], topic: Option<&str>)
             n_ignored += 1;
             continue;
         }
-        let matches = test_item(config, &labelled.test, topic);
+        let matches = test_item(config, &labelled.test, topic, first_seen(&labelled.test));
         for score in &mut scores {
             let matched = matches.iter().find(|m| m.topic == score.topic);
             let expected = labelled.expected.contains(&score.topic);
@@ -250,8 +289,12 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
         .collect();
     // Topic id → the items it matches now, with their hits.
     let mut now_matching: BTreeMap<String, Vec<(&StoredItem, Vec<Hit>)>> = BTreeMap::new();
+    let by_id: HashMap<i64, &StoredItem> = items
+        .iter()
+        .map(|stored| (stored.item_id, stored))
+        .collect();
     for stored in items {
-        for topic_match in match_topics(config, &stored.item, &stored.feed) {
+        for topic_match in match_topics(config, &stored.item, &stored.feed, stored.first_seen) {
             now_matching
                 .entry(topic_match.topic)
                 .or_default()
@@ -313,6 +356,7 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
                         url: stored.item.url.clone(),
                         published: stored.item.published,
                         hits: hits.clone(),
+                        out_of_scope: None,
                     });
                 }
             }
@@ -332,6 +376,13 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
                     url: m.url.clone(),
                     published: m.published,
                     hits: m.hits.clone(),
+                    out_of_scope: by_id.get(&m.item_id).and_then(|stored| {
+                        let topic = config.topics.iter().find(|t| t.id == topic)?;
+                        topic
+                            .scope
+                            .check(stored.item.published, stored.first_seen)
+                            .err()
+                    }),
                 })
                 .collect();
             TopicDiff {
@@ -363,6 +414,8 @@ struct RawItem {
     link: Option<String>,
     #[serde(default)]
     published: Option<serde_json::Value>,
+    #[serde(default)]
+    seen: Option<serde_json::Value>,
     #[serde(default)]
     feed: Option<String>,
     #[serde(default)]
@@ -438,13 +491,15 @@ fn normalize(raw: RawItem) -> TestItem {
     let content = plain(raw.content);
     let article = plain(raw.article);
     let url = raw.link.as_deref().and_then(canonical_url);
-    let published = raw.published.as_ref().and_then(|value| {
-        let text = value.as_str()?;
+    let time = |value: Option<&serde_json::Value>| {
+        let text = value?.as_str()?;
         DateTime::parse_from_rfc3339(text)
             .or_else(|_| DateTime::parse_from_rfc2822(text))
             .ok()
             .map(|time| time.with_timezone(&Utc))
-    });
+    };
+    let published = time(raw.published.as_ref());
+    let seen = time(raw.seen.as_ref());
     let date_text = published.map(|date| date.to_rfc3339());
     let key = identity_key(None, url.as_deref(), &title, &summary, date_text.as_deref());
     let id = match raw.id {
@@ -473,6 +528,7 @@ fn normalize(raw: RawItem) -> TestItem {
             categories: strings(raw.categories),
             published,
         },
+        seen,
     }
 }
 

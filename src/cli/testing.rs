@@ -64,6 +64,7 @@ pub(super) fn fetch_items(config: &Config, feed: &str) -> anyhow::Result<Vec<Tes
         }
     };
     let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
+    let now = Utc::now();
     let parsed = runtime()?
         .block_on(fetch_feed(&fetcher, &source, pipeline::caps(config)))
         .map_err(|message| anyhow::anyhow!("feed {source}: {message}"))?;
@@ -74,6 +75,8 @@ pub(super) fn fetch_items(config: &Config, feed: &str) -> anyhow::Result<Vec<Tes
             id: item.key.clone(),
             feed: name.clone(),
             item,
+            // Polled now, the daemon would see it now.
+            seen: Some(now),
         })
         .collect())
 }
@@ -84,11 +87,14 @@ pub(super) fn test(
     items: &[TestItem],
     topic: Option<&str>,
     format: TestFormat,
+    as_of: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     let colour = use_colour();
+    let now = Utc::now();
     for (item_idx, test) in items.iter().enumerate() {
-        let matches = tester::test_item(config, test, topic);
+        let first_seen = test.first_seen(as_of, now);
+        let matches = tester::test_item(config, test, topic, first_seen);
         match format {
             TestFormat::Jsonl => {
                 let record = TestRecord {
@@ -123,8 +129,7 @@ pub(super) fn test(
                         }
                         None => {
                             writeln!(out, "  {}: no match", configured.id)?;
-                            let unmet = tester::explain_miss(config, test, &configured.id);
-                            write_unmet(&mut out, &unmet, &configured.source, colour, 6)?;
+                            write_miss(&mut out, config, test, &configured.id, first_seen, colour)?;
                         }
                     }
                 }
@@ -136,11 +141,18 @@ pub(super) fn test(
 }
 
 /// `eval`: scores per topic, then every false positive and false negative explained.
-pub(super) fn eval(config: &Config, path: &Path, topic: Option<&str>) -> anyhow::Result<()> {
+pub(super) fn eval(
+    config: &Config,
+    path: &Path,
+    topic: Option<&str>,
+    as_of: Option<DateTime<Utc>>,
+) -> anyhow::Result<()> {
     let (name, text) = read_input(path)?;
     let labelled =
         tester::parse_labels(&name, &text).map_err(|error| UserError(error.to_string()))?;
-    let evaluation = tester::evaluate(config, &labelled, topic);
+    let now = Utc::now();
+    let first_seen = |test: &TestItem| test.first_seen(as_of, now);
+    let evaluation = tester::evaluate(config, &labelled, topic, first_seen);
     if !evaluation.unknown_labels.is_empty() {
         tracing::warn!(topics = ?evaluation.unknown_labels, "labels name topics that are not configured; they are not scored");
     }
@@ -206,8 +218,14 @@ pub(super) fn eval(config: &Config, path: &Path, topic: Option<&str>) -> anyhow:
             for item_idx in &score.false_negatives {
                 let test = &labelled[*item_idx].test;
                 write_item_heading(&mut out, test)?;
-                let unmet = tester::explain_miss(config, test, &score.topic);
-                write_unmet(&mut out, &unmet, source, colour, 4)?;
+                let seen = first_seen(test);
+                match tester::out_of_scope(config, test, &score.topic, seen) {
+                    Some(reason) => writeln!(out, "    out of time scope: {reason}")?,
+                    None => {
+                        let unmet = tester::explain_miss(config, test, &score.topic);
+                        write_unmet(&mut out, &unmet, source, colour, 4)?;
+                    }
+                }
             }
         }
     }
@@ -340,6 +358,9 @@ struct ChangeRecord<'a> {
     url: Option<&'a str>,
     published: Option<String>,
     explain: &'a [Hit],
+    /// Why a dropped match's item is outside the topic's time scope, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    out_of_scope: Option<String>,
 }
 
 impl<'a> ChangeRecord<'a> {
@@ -353,6 +374,7 @@ impl<'a> ChangeRecord<'a> {
             url: item.url.as_deref(),
             published: item.published.map(rfc3339),
             explain: &item.hits,
+            out_of_scope: item.out_of_scope.map(|reason| reason.to_string()),
         }
     }
 }
@@ -489,6 +511,27 @@ fn write_unmet(
     Ok(())
 }
 
+/// Why a topic did not match an item: outside its time scope, else the failed clauses.
+fn write_miss(
+    out: &mut impl Write,
+    config: &Config,
+    test: &TestItem,
+    topic: &str,
+    first_seen: DateTime<Utc>,
+    colour: bool,
+) -> io::Result<()> {
+    if let Some(reason) = tester::out_of_scope(config, test, topic, first_seen) {
+        return writeln!(out, "      out of time scope: {reason}");
+    }
+    let source = config
+        .topics
+        .iter()
+        .find(|t| t.id == topic)
+        .map_or("", |t| t.source.as_str());
+    let unmet = tester::explain_miss(config, test, topic);
+    write_unmet(out, &unmet, source, colour, 6)
+}
+
 fn write_diff_line(out: &mut impl Write, diff: &TopicDiff) -> io::Result<()> {
     let removed = if diff.configured {
         ""
@@ -524,6 +567,9 @@ fn write_change(out: &mut impl Write, sign: char, change: &Change, colour: bool)
     )?;
     if let Some(url) = &change.url {
         writeln!(out, "      {}", sanitize(url))?;
+    }
+    if let Some(reason) = &change.out_of_scope {
+        writeln!(out, "      out of time scope: {reason}")?;
     }
     write_hits(out, &change.hits, colour, 6)
 }

@@ -34,14 +34,20 @@ fn item(title: &str, summary: &str) -> TestItem {
             summary: summary.to_string(),
             ..Item::default()
         },
+        seen: None,
     }
+}
+
+/// A time for items without dates.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2023, 11, 22, 0, 0, 0).unwrap()
 }
 
 /// Checks that the default topic `topic` matches an item and reports `term` in `field`, with
 /// `in_snippet` in that hit's snippet.
 fn check_hit(topic: &str, title: &str, summary: &str, field: &str, term: &str, in_snippet: &str) {
     let config = default_config();
-    let matches = test_item(&config, &item(title, summary), Some(topic));
+    let matches = test_item(&config, &item(title, summary), Some(topic), now());
     let Some(topic_match) = matches.first() else {
         panic!("{topic} should match {title:?} / {summary:?}");
     };
@@ -149,7 +155,7 @@ fn scores_match_hand_computed_precision_and_recall() {
 {"id": "skip", "title": "missile maybe", "topics": [], "ignore": true}
 "#;
     let labelled = parse_labels("labels.jsonl", labels).unwrap();
-    let evaluation = evaluate(&config_with("missile"), &labelled, None);
+    let evaluation = evaluate(&config_with("missile"), &labelled, None, |_| now());
     assert_eq!(evaluation.n_counted, 7);
     assert_eq!(evaluation.n_ignored, 1);
     assert_eq!(evaluation.unknown_labels, ["other"]);
@@ -175,7 +181,7 @@ fn scores_match_hand_computed_precision_and_recall() {
 #[test]
 fn scores_without_matches_or_labels_are_undefined() {
     let labelled = parse_labels("l.jsonl", r#"{"title": "weather", "topics": []}"#).unwrap();
-    let evaluation = evaluate(&config_with("missile"), &labelled, None);
+    let evaluation = evaluate(&config_with("missile"), &labelled, None, |_| now());
     let score = &evaluation.scores[0];
     assert_eq!(
         (score.precision(), score.recall(), score.f1()),
@@ -437,7 +443,7 @@ fn default_topics_stay_quiet_on_near_misses() {
             "Tokyo will spend more on missiles",
         ),
     ] {
-        let matches = test_item(&config, &item(title, summary), None);
+        let matches = test_item(&config, &item(title, summary), None, now());
         assert!(matches.is_empty(), "{title}: {matches:?}");
     }
 }
@@ -456,5 +462,43 @@ fn a_miss_names_the_clause_that_failed() {
     assert_eq!(
         excluded,
         ["NOT (title:SpaceX OR title:\"Falcon 9\" OR title:Starlink OR title:Hwasong*)"]
+    );
+}
+
+#[test]
+fn time_scopes_apply_when_items_are_first_seen() {
+    let text = "[[topic]]\nid = \"t\"\nquery = 'missile'\nmax_age = \"30d\"\n";
+    let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), text);
+    let config = config.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let published = Utc.with_ymd_and_hms(2015, 3, 1, 0, 0, 0).unwrap();
+    let mut old = item("missile test", "");
+    old.item.published = Some(published);
+    // Without `seen` or `--as-of`, an item is first seen when it was published.
+    assert_eq!(old.first_seen(None, now()), published);
+    assert_eq!(test_item(&config, &old, None, published).len(), 1);
+    // Seen (or counted as seen) today, it is too old.
+    let as_of = old.first_seen(Some(now()), now());
+    assert!(test_item(&config, &old, None, as_of).is_empty());
+    let reason = out_of_scope(&config, &old, "t", as_of).expect("out of scope");
+    assert!(reason.to_string().contains("max_age 30d"), "{reason}");
+    old.seen = Some(now());
+    assert_eq!(old.first_seen(None, now()), now());
+    assert_eq!(old.first_seen(Some(published), now()), published);
+    let undated = item("missile test", "");
+    assert_eq!(undated.first_seen(None, now()), now());
+
+    // A backtest judges each item by when it was stored: the logged match of the 2015 item
+    // is dropped, saying why.
+    let mut stale = stored(1, "missile test", "https://a.example/1");
+    stale.item.published = Some(published);
+    let fresh = stored(2, "missile sale", "https://a.example/2");
+    let log = vec![logged(&stale, "t"), logged(&fresh, "t")];
+    let diffs = backtest(&config, &[stale, fresh], &log);
+    assert_eq!((diffs[0].logged, diffs[0].matching), (2, 1));
+    let dropped = &diffs[0].dropped;
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert!(
+        matches!(dropped[0].out_of_scope, Some(OutOfScope::TooOld { .. })),
+        "{dropped:?}"
     );
 }

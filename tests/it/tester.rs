@@ -264,3 +264,65 @@ async fn matches_as_json_include_explanations() {
         assert!(!hit["snippet"].as_str().unwrap().is_empty(), "{m}");
     }
 }
+
+#[tokio::test]
+async fn an_old_item_is_stored_but_not_matched_under_max_age() {
+    let workspace = Workspace::new("");
+    let now = chrono::Utc::now();
+    let feed = workspace.dir.path().join("old-and-new.rss");
+    std::fs::write(
+        &feed,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Archive</title><link>https://archive.example/</link>
+<item><title>Missile sale to Japan approved</title><link>https://archive.example/2015/sale</link>
+<guid>old</guid><pubDate>Sun, 01 Mar 2015 09:00:00 GMT</pubDate></item>
+<item><title>Missile sale to Poland approved</title><link>https://archive.example/today/sale</link>
+<guid>new</guid><pubDate>{}</pubDate></item>
+</channel></rss>"#,
+            now.to_rfc2822()
+        ),
+    )
+    .unwrap();
+    let config = format!(
+        "[daemon]\ndatabase = \"ww.db\"\nmax_age = \"30d\"\n\n[[feed]]\nname = \"Archive\"\nurl = \"{}\"\n\n[[topic]]\nid = \"t\"\nquery = 'missile*'\n",
+        feed.display()
+    );
+    std::fs::write(workspace.config(), config).unwrap();
+    assert_success(&workspace.run(&["check"]).await);
+    let once = workspace.run(&["once"]).await;
+    assert_success(&once);
+    assert!(
+        stdout(&once).contains("2 new items, 1 new matches"),
+        "{}",
+        stdout(&once)
+    );
+    let logged = workspace.matches().await;
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0]["title"], "Missile sale to Poland approved");
+
+    // `test` counts the old item as first seen when it was published, unless told otherwise.
+    let items = workspace.dir.path().join("items.jsonl");
+    std::fs::write(
+        &items,
+        "{\"id\": \"old\", \"title\": \"Missile sale\", \"published\": \"2015-03-01T09:00:00Z\"}\n",
+    )
+    .unwrap();
+    let items = items.display().to_string();
+    let output = workspace
+        .run(&["test", "--file", &items, "--format", "jsonl"])
+        .await;
+    assert_success(&output);
+    assert_eq!(json_lines(&output)[0]["topics"], serde_json::json!(["t"]));
+    let output = workspace
+        .run(&["test", "--file", &items, "--as-of", "2023-11-22"])
+        .await;
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("t: no match"), "{text}");
+    assert!(
+        text.contains("out of time scope: published 2015-03-01T09:00:00Z")
+            && text.contains("older than max_age 30d"),
+        "{text}"
+    );
+}
