@@ -415,6 +415,9 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
         config.aliases.len(),
         config.alerts.len()
     )?;
+    for warning in &config.warnings {
+        writeln!(out, "{warning}")?;
+    }
     for feed in &config.feeds {
         if let FeedSource::File(file) = &feed.source
             && !file.exists()

@@ -58,6 +58,9 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// The topics' queries behind one prefilter, in the same order as `topics`.
     pub matcher: QuerySet,
+    /// Likely mistakes that do not stop the config from working (a lower-case `and`
+    /// between terms); `check` prints them, the daemon logs them.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// The `[http]` table: the status endpoint.
@@ -214,6 +217,7 @@ pub const TEMPLATE_FIELDS: &[&str] = &[
     "title",
     "url",
     "topic",
+    "topic_title",
     "feed",
     "terms",
     "published",
@@ -278,6 +282,8 @@ impl Topic {
 /// A problem in a config file, with its position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// An error stops the config; a warning does not.
+    pub severity: Severity,
     pub path: PathBuf,
     /// 1-based line and column (in characters).
     pub line: usize,
@@ -285,6 +291,13 @@ pub struct Diagnostic {
     pub message: String,
     /// The source line, for the caret display.
     pub source_line: String,
+}
+
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
 }
 
 /// Why a config could not be loaded.
@@ -322,9 +335,13 @@ impl fmt::Display for FeedSource {
 impl fmt::Display for Diagnostic {
     /// `path:line:col: error: message`, then the source line and a caret under the column.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
         writeln!(
             f,
-            "{}:{}:{}: error: {}",
+            "{}:{}:{}: {severity}: {}",
             self.path.display(),
             self.line,
             self.column,
@@ -374,6 +391,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
         path,
         text,
         found: Vec::new(),
+        warnings: Vec::new(),
     };
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -386,7 +404,11 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
             };
             if unknown.is_empty() {
                 let span = error.span().unwrap_or(0..0);
-                sink.error(span, error.message().trim_end_matches('.').to_string());
+                let mut message = error.message().trim_end_matches('.').to_string();
+                if let Some(hint) = apostrophe_hint(text, span.start) {
+                    message.push_str(hint);
+                }
+                sink.error(span, message);
             }
             for (span, message) in unknown {
                 sink.error(span, message);
@@ -430,6 +452,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
         alerts,
         http,
         matcher,
+        warnings: sink.warnings,
     };
     (Some(config), sink.found)
 }
@@ -716,19 +739,32 @@ struct RawTopic {
 struct Diagnostics<'a> {
     path: &'a Path,
     text: &'a str,
+    /// Errors.
     found: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Diagnostics<'_> {
     fn error(&mut self, span: Range<usize>, message: String) {
+        let diagnostic = self.diagnostic(Severity::Error, span, message);
+        self.found.push(diagnostic);
+    }
+
+    fn warning(&mut self, span: Range<usize>, message: String) {
+        let diagnostic = self.diagnostic(Severity::Warning, span, message);
+        self.warnings.push(diagnostic);
+    }
+
+    fn diagnostic(&self, severity: Severity, span: Range<usize>, message: String) -> Diagnostic {
         let (line, column, source_line) = position(self.text, span.start);
-        self.found.push(Diagnostic {
+        Diagnostic {
+            severity,
             path: self.path.to_path_buf(),
             line,
             column,
             message,
             source_line,
-        });
+        }
     }
 
     fn line_of(&self, offset: usize) -> usize {
@@ -1142,6 +1178,10 @@ fn compile_topics(
                 raw_before.span(),
                 "published_before must be later than published_after".into(),
             );
+        }
+        for lint in crate::query::lint(topic.query.get_ref()) {
+            let offset = string_body_offset(sink.text, topic.query.span(), lint.offset);
+            sink.warning(offset..offset, format!("in query: {}", lint.message));
         }
         match Query::compile(topic.query.get_ref(), aliases) {
             Ok(query) => topics.push(Topic {
@@ -1734,6 +1774,27 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
     }
     found.sort_by_key(|(span, _)| span.start);
     found
+}
+
+/// A hint for a TOML syntax error at `offset` on a line that writes a single-quoted
+/// (literal) string with an apostrophe in it, such as `query = 'North Korea's launch'`: the
+/// apostrophe ended the string early.
+fn apostrophe_hint(text: &str, offset: usize) -> Option<&'static str> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = text.get(line_start..line_end)?;
+    let (key, value) = line.split_once('=')?;
+    let value = value.trim_start();
+    let literal = value.starts_with('\'') && !value.starts_with("'''");
+    // The opening quote, the apostrophe and the real closing quote.
+    (literal && value.matches('\'').count() >= 3).then(|| {
+        if key.trim() == "query" {
+            "; an apostrophe (') ends a single-quoted string: write a query with one between triple quotes, query = '''…'''"
+        } else {
+            "; an apostrophe (') ends a single-quoted string: write a value with one between triple quotes, '''…'''"
+        }
+    })
 }
 
 fn is_identifier(text: &str) -> bool {

@@ -628,3 +628,32 @@ published_before = "2023-12-01T09:00:00+09:00"
     );
     check_error("[daemon]\nmax_age = \"soon\"\n", "2:11", "invalid duration");
 }
+
+#[test]
+fn lower_case_operators_are_warned_about_where_they_are() {
+    let text = "[[topic]]\nid = \"t\"\nquery = 'missile and sale'\n";
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let warnings = config.expect("still valid").warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    let warning = &warnings[0];
+    assert_eq!((warning.line, warning.column), (3, 18));
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(
+        warning.to_string().starts_with(
+            "/etc/ww/watchword.toml:3:18: warning: in query: `and` between terms is matched as a word"
+        ),
+        "{warning}"
+    );
+}
+
+#[test]
+fn an_apostrophe_in_a_single_quoted_query_suggests_triple_quotes() {
+    let found = errors("[[topic]]\nid = \"t\"\nquery = 'North Korea's launch'\n");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].starts_with("3:"), "{found:?}");
+    assert!(found[0].contains("query = '''…'''"), "{found:?}");
+    // Other syntax errors get no such hint.
+    let other = errors("[[topic]]\nid = \"t\nquery = 'x'\n").join("\n");
+    assert!(!other.contains("'''"), "{other}");
+}

@@ -186,3 +186,40 @@ async fn a_closed_pipe_is_not_an_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn check_warns_on_lower_case_operators_and_rejects_common_query_mistakes() {
+    let workspace = Workspace::new("");
+    let path = workspace.config().display().to_string();
+    let write = |query: &str| {
+        let config = format!("[[topic]]\nid = \"t\"\ntitle = \"A topic\"\nquery = {query}\n");
+        std::fs::write(workspace.config(), config).unwrap();
+    };
+
+    write("'missile and sale'");
+    let output = workspace.run(&["check"]).await;
+    assert_success(&output);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "{path}:4:18: warning: in query: `and` between terms is matched as a word"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("write `AND`"), "{stdout}");
+
+    write("'*satellite'");
+    let output = workspace.run(&["check"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("{path}:4:10: error: in query: a leading * in")),
+        "{stderr}"
+    );
+
+    write("'North Korea's satellite'");
+    let output = workspace.run(&["check"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("query = '''…'''"), "{stderr}");
+}
