@@ -314,6 +314,7 @@ mod tests {
             hits: vec![],
             story_id: Some(id),
             sources: vec![],
+            verdict: None,
         };
         let text = atom(
             &[m(1, 10, "First <b>&</b>\u{1b}[31m"), m(2, 11, "Second")],
@@ -363,6 +364,7 @@ mod tests {
             hits: vec![],
             story_id: Some(7),
             sources,
+            verdict: None,
         };
         let text = atom(
             &[

@@ -12,11 +12,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::config::{Config, OutOfScope};
-use crate::model::{Item, Match, TopicMatch};
+use crate::model::{Item, Match, TopicMatch, Verdict, rfc3339};
 use crate::parse::{canonical_url, identity_key};
 use crate::pipeline::{document_of, match_topics};
 use crate::query::{Hit, Unmet};
-use crate::store::StoredItem;
+use crate::store::{StoredItem, StoredVerdict};
 use crate::text::html_to_text;
 
 /// An item to test: where it came from and the item as watchword normalized it.
@@ -40,6 +40,12 @@ pub struct LabelledItem {
     pub expected: BTreeSet<String>,
     /// A judgement call: counted neither way.
     pub ignore: bool,
+    /// The topics whose label is known (`"judged"` in the input, the topics with a verdict
+    /// for labels from verdicts): the item counts for these topics only. `None`: every
+    /// topic (an item not labelled with a topic is a negative for it).
+    pub judged: Option<BTreeSet<String>>,
+    /// Notes by topic (`"notes"` in the input, a verdict's `--note`).
+    pub notes: BTreeMap<String, String>,
 }
 
 /// A line of an input file that is not a usable item; shown as `file:line: message`.
@@ -88,6 +94,31 @@ pub struct Change {
     /// For a dropped match of a configured topic: why the item is outside the topic's time
     /// scope, when it is.
     pub out_of_scope: Option<OutOfScope>,
+    /// The analyst's verdict on the item and topic, if any.
+    pub verdict: Option<Verdict>,
+}
+
+/// What a backtest does to one topic's verdicts on the items it covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerdictChanges {
+    /// Verdicts on the topic for these items.
+    pub judged: usize,
+    /// Matches judged wrong that the edit drops (good).
+    pub removes_wrong: usize,
+    /// Matches judged right that the edit drops (bad).
+    pub loses_right: usize,
+    /// Items judged missed that the topic matches now (good).
+    pub recovers_missed: usize,
+}
+
+impl VerdictChanges {
+    /// `removes 1 judged wrong, loses 0 judged right, recovers 0 judged missed`.
+    pub fn summary(&self) -> String {
+        format!(
+            "removes {} judged wrong, loses {} judged right, recovers {} judged missed",
+            self.removes_wrong, self.loses_right, self.recovers_missed
+        )
+    }
 }
 
 /// What re-running one topic over stored items changes, compared with the match log.
@@ -96,6 +127,8 @@ pub struct TopicDiff {
     pub topic: String,
     /// Whether the topic is still in the config (a removed topic drops every match).
     pub configured: bool,
+    /// What the edit does to the analyst's verdicts on these items.
+    pub verdicts: VerdictChanges,
     /// Matches in the log for these items.
     pub logged: usize,
     /// Items the topic matches now (same article from several feeds counted once, as in the log).
@@ -151,10 +184,14 @@ pub fn parse_labels(source_name: &str, text: &str) -> Result<Vec<LabelledItem>, 
                 });
             };
             let ignore = raw.ignore.unwrap_or(false);
+            let judged = raw.judged.take().map(|list| list.into_iter().collect());
+            let notes = raw.notes.take().unwrap_or_default();
             Ok(LabelledItem {
                 test: normalize(raw),
                 expected: topics.into_iter().collect(),
                 ignore,
+                judged,
+                notes,
             })
         })
         .collect()
@@ -234,6 +271,13 @@ pub fn evaluate(
         }
         let matches = test_item(config, &labelled.test, topic, first_seen(&labelled.test));
         for score in &mut scores {
+            if labelled
+                .judged
+                .as_ref()
+                .is_some_and(|judged| !judged.contains(&score.topic))
+            {
+                continue;
+            }
             let matched = matches.iter().find(|m| m.topic == score.topic);
             let expected = labelled.expected.contains(&score.topic);
             match (matched, expected) {
@@ -276,12 +320,92 @@ impl TopicScore {
     }
 }
 
+/// Labels from the analyst's verdicts, one labelled item per judged stored item (in the order
+/// of `items`): it belongs to the topics judged right or missed, not to those judged wrong,
+/// and counts for the judged topics only. It is first seen when it was stored.
+pub fn labels_from_verdicts(items: &[StoredItem], verdicts: &[StoredVerdict]) -> Vec<LabelledItem> {
+    items
+        .iter()
+        .filter_map(|stored| {
+            let own: Vec<&StoredVerdict> = verdicts
+                .iter()
+                .filter(|v| v.item_id == stored.item_id)
+                .collect();
+            if own.is_empty() {
+                return None;
+            }
+            Some(LabelledItem {
+                test: TestItem {
+                    id: stored.item.key.clone(),
+                    feed: stored.feed.clone(),
+                    item: stored.item.clone(),
+                    seen: Some(stored.first_seen),
+                },
+                expected: own
+                    .iter()
+                    .filter(|v| v.verdict.is_positive())
+                    .map(|v| v.topic.clone())
+                    .collect(),
+                ignore: false,
+                judged: Some(own.iter().map(|v| v.topic.clone()).collect()),
+                notes: own
+                    .iter()
+                    .filter_map(|v| Some((v.topic.clone(), v.note.clone()?)))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// A labelled item as one object of the labels format `eval` reads (`watchword judge
+/// --export`): the item's fields, `seen`, `topics`, and `judged` and `notes` when known.
+pub fn label_record(labelled: &LabelledItem) -> serde_json::Value {
+    let test = &labelled.test;
+    let item = &test.item;
+    let mut record = serde_json::json!({
+        "id": test.id,
+        "feed": test.feed,
+        "title": item.title,
+        "summary": item.summary,
+        "content": item.content,
+        "link": item.url,
+        "published": item.published.map(rfc3339),
+        "seen": test.seen.map(rfc3339),
+        "authors": item.authors,
+        "categories": item.categories,
+        "topics": labelled.expected,
+    });
+    let object = record
+        .as_object_mut()
+        .expect("a JSON object literal is an object");
+    if !item.article.is_empty() {
+        object.insert("article".into(), item.article.clone().into());
+    }
+    if labelled.ignore {
+        object.insert("ignore".into(), true.into());
+    }
+    if let Some(judged) = &labelled.judged {
+        object.insert("judged".into(), serde_json::json!(judged));
+    }
+    if !labelled.notes.is_empty() {
+        object.insert("notes".into(), serde_json::json!(labelled.notes));
+    }
+    record
+}
+
 /// Re-runs the configured topics over stored items and compares with the match log of those
 /// items (`log`). As when polling, an article (canonical URL) and a story count once per
 /// topic: a match is added only if no item with its URL or of its story is logged for the
 /// topic, and dropped only if no item with its URL or of its story still matches. Topics only in the log (removed from the config) drop every
-/// match. Ordered as in the config, then removed topics by id.
-pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<TopicDiff> {
+/// match. Ordered as in the config, then removed topics by id. `verdicts` (of any items)
+/// say which changes the analyst judged: wrong matches removed, right ones lost, missed
+/// items recovered.
+pub fn backtest(
+    config: &Config,
+    items: &[StoredItem],
+    log: &[Match],
+    verdicts: &[StoredVerdict],
+) -> Vec<TopicDiff> {
     let item_ids: HashSet<i64> = items.iter().map(|stored| stored.item_id).collect();
     let log: Vec<&Match> = log
         .iter()
@@ -292,6 +416,11 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
     let by_id: HashMap<i64, &StoredItem> = items
         .iter()
         .map(|stored| (stored.item_id, stored))
+        .collect();
+    let verdict_of: HashMap<(i64, &str), Verdict> = verdicts
+        .iter()
+        .filter(|v| item_ids.contains(&v.item_id))
+        .map(|v| ((v.item_id, v.topic.as_str()), v.verdict))
         .collect();
     for stored in items {
         for topic_match in match_topics(config, &stored.item, &stored.feed, stored.first_seen) {
@@ -357,6 +486,7 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
                         published: stored.item.published,
                         hits: hits.clone(),
                         out_of_scope: None,
+                        verdict: verdict_of.get(&(stored.item_id, topic)).copied(),
                     });
                 }
             }
@@ -383,11 +513,35 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
                             .check(stored.item.published, stored.first_seen)
                             .err()
                     }),
+                    verdict: verdict_of.get(&(m.item_id, topic)).copied(),
                 })
+                .collect::<Vec<Change>>();
+            let judged: Vec<(i64, Verdict)> = verdict_of
+                .iter()
+                .filter(|((_, t), _)| *t == topic)
+                .map(|(&(item_id, _), &verdict)| (item_id, verdict))
                 .collect();
+            let verdicts = VerdictChanges {
+                judged: judged.len(),
+                removes_wrong: dropped
+                    .iter()
+                    .filter(|c| c.verdict == Some(Verdict::Wrong))
+                    .count(),
+                loses_right: dropped
+                    .iter()
+                    .filter(|c| c.verdict == Some(Verdict::Right))
+                    .count(),
+                recovers_missed: judged
+                    .iter()
+                    .filter(|(item_id, verdict)| {
+                        *verdict == Verdict::Missed && matching_items.contains(item_id)
+                    })
+                    .count(),
+            };
             TopicDiff {
                 topic: topic.to_string(),
                 configured,
+                verdicts,
                 logged: logged.len(),
                 matching: n_matching,
                 added,
@@ -426,6 +580,10 @@ struct RawItem {
     topics: Option<Vec<String>>,
     #[serde(default)]
     ignore: Option<bool>,
+    #[serde(default)]
+    judged: Option<Vec<String>>,
+    #[serde(default)]
+    notes: Option<BTreeMap<String, String>>,
 }
 
 /// The objects of an input text with their line numbers.

@@ -651,6 +651,7 @@ mod tests {
             hits: vec![],
             story_id: None,
             sources: vec![],
+            verdict: None,
         };
         let mut other = m.clone();
         other.match_id = 2;

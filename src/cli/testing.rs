@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{TestFormat, UserError, rfc3339, runtime, sanitize};
 use crate::config::{self, Config};
 use crate::fetch::Fetcher;
+use crate::model::Verdict;
 use crate::pipeline::{self, fetch_feed};
 use crate::query::{self, Hit, Reason, Unmet};
 use crate::store::Store;
@@ -141,15 +142,34 @@ pub(super) fn test(
 }
 
 /// `eval`: scores per topic, then every false positive and false negative explained.
+/// `eval` scores the labels of a file, or without one the analyst's verdicts in the database.
 pub(super) fn eval(
     config: &Config,
-    path: &Path,
+    path: Option<&Path>,
     topic: Option<&str>,
     as_of: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
-    let (name, text) = read_input(path)?;
-    let labelled =
-        tester::parse_labels(&name, &text).map_err(|error| UserError(error.to_string()))?;
+    let (name, labelled) = match path {
+        Some(path) => {
+            let (name, text) = read_input(path)?;
+            let labelled =
+                tester::parse_labels(&name, &text).map_err(|error| UserError(error.to_string()))?;
+            (name, labelled)
+        }
+        None => {
+            let labelled = stored_labels(config)?;
+            if labelled.is_empty() {
+                return Err(UserError(
+                    "no verdicts yet: judge matches with `watchword judge MATCH_ID wrong|right` (or give eval a labels file)".into(),
+                )
+                .into());
+            }
+            (
+                format!("verdicts in {}", config.daemon.database.display()),
+                labelled,
+            )
+        }
+    };
     let now = Utc::now();
     let first_seen = |test: &TestItem| test.first_seen(as_of, now);
     let evaluation = tester::evaluate(config, &labelled, topic, first_seen);
@@ -233,6 +253,22 @@ pub(super) fn eval(
     Ok(())
 }
 
+/// The analyst's verdicts as labelled items (each judged item, first seen when it was stored).
+pub(super) fn stored_labels(config: &Config) -> anyhow::Result<Vec<tester::LabelledItem>> {
+    let database = &config.daemon.database;
+    if !database.exists() {
+        return Err(UserError(format!(
+            "no database at {} yet, so no verdicts (`watchword once` or `watchword run` creates it)",
+            database.display()
+        ))
+        .into());
+    }
+    let store = Store::open(database)?;
+    let items = store.judged_items()?;
+    let verdicts = store.verdicts()?;
+    Ok(tester::labels_from_verdicts(&items, &verdicts))
+}
+
 /// `test --backtest`: the topics on disk over the stored items, against the match log.
 pub(super) fn backtest(
     config: &Config,
@@ -251,7 +287,8 @@ pub(super) fn backtest(
     let store = Store::open(database)?;
     let items = store.stored_items(Some(since))?;
     let log = store.matches_of_items_since(Some(since))?;
-    let mut diffs = tester::backtest(config, &items, &log);
+    let verdicts = store.verdicts()?;
+    let mut diffs = tester::backtest(config, &items, &log, &verdicts);
     diffs.retain(|diff| topic.is_none_or(|wanted| wanted == diff.topic));
     let mut out = io::BufWriter::new(io::stdout().lock());
     match format {
@@ -277,6 +314,16 @@ pub(super) fn backtest(
                 items.len(),
                 rfc3339(since)
             )?;
+            // What the edit does to the analyst's verdicts comes first: it is the point.
+            for diff in diffs.iter().filter(|diff| diff.verdicts.judged > 0) {
+                writeln!(
+                    out,
+                    "verdicts on {} ({} judged): {}",
+                    diff.topic,
+                    diff.verdicts.judged,
+                    diff.verdicts.summary()
+                )?;
+            }
             for diff in &diffs {
                 writeln!(out)?;
                 write_diff_line(&mut out, diff)?;
@@ -303,17 +350,18 @@ pub(super) fn backtest_summary(config: &Config, now: DateTime<Utc>) -> Option<St
         Ok((
             store.stored_items(Some(since))?,
             store.matches_of_items_since(Some(since))?,
+            store.verdicts()?,
         ))
     });
-    let (items, log) = match result {
+    let (items, log, verdicts) = match result {
         Ok(found) => found,
         Err(error) => return Some(format!("backtest: skipped ({error})")),
     };
-    let diffs = tester::backtest(config, &items, &log);
+    let diffs = tester::backtest(config, &items, &log, &verdicts);
     let parts: Vec<String> = diffs
         .iter()
         .map(|diff| {
-            if diff.added.is_empty() && diff.dropped.is_empty() {
+            let change = if diff.added.is_empty() && diff.dropped.is_empty() {
                 format!("{} unchanged", diff.topic)
             } else {
                 format!(
@@ -322,6 +370,11 @@ pub(super) fn backtest_summary(config: &Config, now: DateTime<Utc>) -> Option<St
                     diff.added.len(),
                     diff.dropped.len()
                 )
+            };
+            if diff.verdicts.judged > 0 {
+                format!("{change} [{}]", diff.verdicts.summary())
+            } else {
+                change
             }
         })
         .collect();
@@ -361,6 +414,8 @@ struct ChangeRecord<'a> {
     /// Why a dropped match's item is outside the topic's time scope, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     out_of_scope: Option<String>,
+    /// The analyst's verdict on the item and topic (`right`, `wrong`, `missed`), or null.
+    verdict: Option<&'static str>,
 }
 
 impl<'a> ChangeRecord<'a> {
@@ -375,6 +430,7 @@ impl<'a> ChangeRecord<'a> {
             published: item.published.map(rfc3339),
             explain: &item.hits,
             out_of_scope: item.out_of_scope.map(|reason| reason.to_string()),
+            verdict: item.verdict.map(Verdict::as_str),
         }
     }
 }

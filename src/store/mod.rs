@@ -5,6 +5,7 @@
 
 mod migrations;
 mod stories;
+mod verdicts;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -16,12 +17,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{
     AlertRoute, Dedup, Delivery, DeliveryState, FeedHealth, FeedState, Item, Match, MatchedItem,
-    Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, repeated_key_base,
+    Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, Verdict, repeated_key_base,
 };
 use crate::query::Hit;
 use crate::story;
 
 pub use migrations::MIGRATIONS;
+pub use verdicts::{ImportSummary, Judged, LabelImport, StoredVerdict};
 
 /// The store shared by the tasks of one process. Locked only on blocking threads, never
 /// across an `.await`.
@@ -201,7 +203,9 @@ pub struct OutboxCounts {
 /// The columns [`match_from_row`] reads, in order; `m`, `i` and `f` are the matches, items
 /// and feeds tables.
 const MATCH_COLUMNS: &str = "m.id, m.topic, m.matched_at, m.item_id, i.key, f.name, i.title, \
-     i.url, i.published, m.terms, m.hits, m.story_id";
+     i.url, i.published, m.terms, m.hits, m.story_id, \
+     (SELECT v.verdict FROM verdicts v WHERE v.item_id = m.item_id AND v.topic = m.topic), \
+     (SELECT v.note FROM verdicts v WHERE v.item_id = m.item_id AND v.topic = m.topic)";
 
 /// The columns [`delivery_from_row`] reads after the match columns; `d` is the deliveries
 /// table.
@@ -559,6 +563,7 @@ impl Store {
                 .prepare_cached(
                     "SELECT i.id, i.feed_id, i.key, i.title, i.url, i.first_seen,
                             EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id)
+                            OR EXISTS (SELECT 1 FROM verdicts v WHERE v.item_id = i.id)
                      FROM items i ORDER BY i.id",
                 )
                 .map_err(wrap)?;
@@ -1225,19 +1230,32 @@ impl Store {
         &self,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoredItem>, StoreError> {
+        self.read_stored_items(
+            "?1 IS NULL OR i.first_seen >= ?1",
+            params![since.map(|since| since.timestamp())],
+        )
+    }
+
+    /// Stored items that meet `condition` (SQL written in this module, a `'static` literal,
+    /// over `i`, the items table; values go in `params`), oldest first.
+    fn read_stored_items(
+        &self,
+        condition: &'static str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<StoredItem>, StoreError> {
         let mut statement = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT i.id, f.name, i.key, i.url, i.title, i.summary, i.content, i.authors,
                         i.categories, i.published, i.first_seen, i.story_id, a.text
                  FROM items i JOIN feeds f ON f.id = i.feed_id
                  LEFT JOIN articles a ON a.url = i.url
-                 WHERE ?1 IS NULL OR i.first_seen >= ?1
-                 ORDER BY i.first_seen, i.id",
-            )
+                 WHERE {condition}
+                 ORDER BY i.first_seen, i.id"
+            ))
             .map_err(|source| self.error(source))?;
         let rows = statement
-            .query_map(params![since.map(|since| since.timestamp())], |row| {
+            .query_map(params, |row| {
                 let authors: String = row.get(7)?;
                 let categories: String = row.get(8)?;
                 Ok(StoredItem {
@@ -1496,13 +1514,19 @@ fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Mat
         hits: serde_json::from_str::<Vec<Hit>>(&hits).unwrap_or_default(),
         story_id: row.get(first + 11)?,
         sources: Vec::new(),
+        verdict: row
+            .get::<_, Option<String>>(first + 12)?
+            .as_deref()
+            .and_then(Verdict::parse)
+            .map(|verdict| Ok::<_, rusqlite::Error>((verdict, row.get(first + 13)?)))
+            .transpose()?,
     })
 }
 
 /// A delivery from the [`MATCH_COLUMNS`] (null for a notice) followed by the
 /// [`DELIVERY_COLUMNS`].
 fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
-    const FIRST: usize = 12;
+    const FIRST: usize = 14;
     let state: String = row.get(FIRST + 2)?;
     Ok(Delivery {
         id: row.get(FIRST)?,

@@ -1405,3 +1405,129 @@ fn opening_a_current_database_writes_nothing() {
         "opening the store committed a write"
     );
 }
+
+#[test]
+fn verdicts_are_kept_per_item_and_topic_shown_with_matches_and_keep_their_items() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let old = now() - days(100);
+    let batch = [
+        item("guid:1", Some("https://e.com/1"), &["sat"]),
+        item("guid:2", Some("https://e.com/2"), &[]),
+        item("guid:3", Some("https://e.com/3"), &[]),
+    ];
+    commit(
+        &mut store,
+        ids[0],
+        &batch,
+        old,
+        &[],
+        &StoryPolicy::default(),
+    );
+    let logged = store.matches(&MatchFilter::default()).unwrap();
+    let (match_id, item_id) = (logged[0].match_id, logged[0].item_id);
+    assert_eq!(logged[0].verdict, None);
+
+    assert_eq!(
+        store.judge_match(999, Verdict::Wrong, None, now()).unwrap(),
+        Judged::NoSuchMatch
+    );
+    let judged = store
+        .judge_match(match_id, Verdict::Right, None, now())
+        .unwrap();
+    assert!(
+        matches!(judged, Judged::Stored { replaced: None, .. }),
+        "{judged:?}"
+    );
+    let judged = store
+        .judge_match(match_id, Verdict::Wrong, Some("a test launch"), now())
+        .unwrap();
+    assert!(
+        matches!(
+            judged,
+            Judged::Stored {
+                replaced: Some(Verdict::Right),
+                ..
+            }
+        ),
+        "{judged:?}"
+    );
+    let logged = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(
+        logged[0].verdict,
+        Some((Verdict::Wrong, Some("a test launch".to_string())))
+    );
+    let record = serde_json::to_value(logged[0].record()).unwrap();
+    assert_eq!(record["verdict"], "wrong");
+    assert_eq!(record["verdict_note"], "a test launch");
+
+    // A missed item: not one already in the topic's match.
+    assert_eq!(
+        store.judge_missed(item_id, "sat", None, now()).unwrap(),
+        Judged::AlreadyMatched { match_id }
+    );
+    assert_eq!(
+        store.judge_missed(999, "sat", None, now()).unwrap(),
+        Judged::NoSuchItem
+    );
+    let missed = store.items_with_url("https://e.com/2").unwrap();
+    assert_eq!(missed.len(), 1);
+    store.judge_missed(missed[0], "sat", None, now()).unwrap();
+    let verdicts = store.verdicts().unwrap();
+    assert_eq!(verdicts.len(), 2);
+    assert_eq!(
+        (verdicts[1].verdict, verdicts[1].match_id),
+        (Verdict::Missed, None)
+    );
+    let judged: Vec<i64> = store
+        .judged_items()
+        .unwrap()
+        .iter()
+        .map(|stored| stored.item_id)
+        .collect();
+    assert_eq!(judged, [item_id, missed[0]]);
+
+    // Retention keeps judged items (guid:2), deletes the others (guid:3).
+    store.purge(now(), NINETY_DAYS, 1000).unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM items"), 2);
+
+    // Labels read back: the right form for each item, unknown items skipped.
+    let label = |key: &str, positive: &[&str], negative: &[&str]| LabelImport {
+        feed: "A".into(),
+        key: key.into(),
+        url: None,
+        positive: positive.iter().map(|t| t.to_string()).collect(),
+        negative: negative.iter().map(|t| t.to_string()).collect(),
+        notes: vec![("sat".into(), "imported".into())],
+    };
+    let summary = store
+        .import_labels(
+            &[
+                label("guid:1", &["sat"], &[]),
+                label("guid:2", &[], &["sat"]),
+                label("guid:9", &["sat"], &[]),
+            ],
+            now(),
+        )
+        .unwrap();
+    assert_eq!(
+        summary,
+        ImportSummary {
+            verdicts: 2,
+            not_found: 1
+        }
+    );
+    let verdicts = store.verdicts().unwrap();
+    assert_eq!(
+        verdicts
+            .iter()
+            .map(|v| (v.verdict, v.note.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (Verdict::Right, Some("imported")),
+            (Verdict::Wrong, Some("imported"))
+        ]
+    );
+}

@@ -114,7 +114,7 @@ async fn matches_formats_and_filters() {
     let table = workspace.run(&["matches"]).await;
     assert_success(&table);
     let table = String::from_utf8(table.stdout).unwrap();
-    assert!(table.starts_with("MATCHED (UTC)"), "{table}");
+    assert!(table.starts_with("ID  MATCHED (UTC)  TOPIC"), "{table}");
     assert_eq!(table.lines().count(), all.len() + 1);
 
     let json = workspace.run(&["matches", "--format", "json"]).await;
@@ -123,7 +123,11 @@ async fn matches_formats_and_filters() {
 
     let csv = workspace.run(&["matches", "--format", "csv"]).await;
     let csv = String::from_utf8(csv.stdout).unwrap();
-    assert!(csv.starts_with("match_id,topic,matched_at,feed,title,url,published,terms,sources\n"));
+    assert!(
+        csv.starts_with(
+            "match_id,topic,matched_at,feed,title,url,published,terms,sources,verdict\n"
+        )
+    );
 
     let topic = all[0]["topic"].as_str().unwrap();
     let only = workspace

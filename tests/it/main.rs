@@ -16,3 +16,4 @@ mod retention;
 mod service;
 mod stories;
 mod tester;
+mod verdicts;
