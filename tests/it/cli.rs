@@ -114,7 +114,11 @@ async fn matches_formats_and_filters() {
     let table = workspace.run(&["matches"]).await;
     assert_success(&table);
     let table = String::from_utf8(table.stdout).unwrap();
-    assert!(table.starts_with("ID  MATCHED (UTC)  TOPIC"), "{table}");
+    assert!(table.starts_with("ID  MATCHED (UTC)"), "{table}");
+    assert!(
+        table.lines().next().unwrap().contains("  VERDICT  "),
+        "{table}"
+    );
     assert_eq!(table.lines().count(), all.len() + 1);
 
     let json = workspace.run(&["matches", "--format", "json"]).await;
