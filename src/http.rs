@@ -314,6 +314,7 @@ mod tests {
             hits: vec![],
             story_id: Some(id),
             sources: vec![],
+            backfill: false,
             verdict: None,
         };
         let text = atom(
@@ -364,6 +365,7 @@ mod tests {
             hits: vec![],
             story_id: Some(7),
             sources,
+            backfill: false,
             verdict: None,
         };
         let text = atom(

@@ -156,6 +156,8 @@ pub struct Match {
     /// then the later copies of its story (or URL) from other feeds. Never empty when read
     /// from the store.
     pub sources: Vec<Source>,
+    /// Logged by `test --backtest --apply` for an item stored before, not by a poll.
+    pub backfill: bool,
     /// The analyst's verdict on the match (`watchword judge`), with its note.
     pub verdict: Option<(Verdict, Option<String>)>,
 }
@@ -320,6 +322,7 @@ impl Match {
             explain: &self.hits,
             story_id: self.story_id,
             sources: self.sources.iter().map(Source::record).collect(),
+            backfill: self.backfill,
             verdict: self.verdict.as_ref().map(|(verdict, _)| verdict.as_str()),
             verdict_note: self.verdict.as_ref().and_then(|(_, note)| note.as_deref()),
         }
@@ -343,6 +346,8 @@ pub struct MatchRecord<'a> {
     pub story_id: Option<i64>,
     /// Every source, the first one (this record's `feed`, `title` and `url`) included.
     pub sources: Vec<SourceRecord<'a>>,
+    /// Logged by `test --backtest --apply`, not by the poll that first saw the item.
+    pub backfill: bool,
     /// `right`, `wrong` (or `missed`, for a match logged after the item was judged missed),
     /// or null when nobody judged it.
     pub verdict: Option<&'static str>,

@@ -369,6 +369,7 @@ mod tests {
             hits: vec![],
             story_id: Some(3),
             sources: vec![],
+            backfill: false,
             verdict: None,
         }
     }

@@ -651,6 +651,7 @@ mod tests {
             hits: vec![],
             story_id: None,
             sources: vec![],
+            backfill: false,
             verdict: None,
         };
         let mut other = m.clone();

@@ -215,4 +215,10 @@ CREATE TABLE verdicts (
     UNIQUE (item_id, topic)
 );
 "#,
+    // 9: matches logged by a backfill.
+    r#"
+-- `backfill` marks a match written by `test --backtest --apply` (a topic added or edited
+-- after the item was stored) rather than by the poll that first saw its item.
+ALTER TABLE matches ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

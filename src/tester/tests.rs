@@ -219,6 +219,7 @@ fn logged(item: &StoredItem, topic: &str) -> Match {
         hits: Vec::new(),
         story_id: item.story_id,
         sources: Vec::new(),
+        backfill: false,
         verdict: None,
     }
 }
