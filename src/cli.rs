@@ -118,6 +118,13 @@ pub enum Command {
         /// With --backtest: items first stored since then (30d, an RFC 3339 time or a date) [default: 30d]
         #[arg(long, value_name = "WHEN", requires = "backtest")]
         since: Option<String>,
+        /// With --backtest: log the added matches in the match log, marked as backfill (with
+        /// their stories' sources, as when polling); not sent to alert sinks without --alert
+        #[arg(long, requires = "backtest")]
+        apply: bool,
+        /// With --apply: also queue the backfilled matches for the alert sinks (the outbox)
+        #[arg(long, requires = "apply")]
+        alert: bool,
         /// Only this topic
         #[arg(long, value_name = "ID")]
         topic: Option<String>,
@@ -334,6 +341,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             feed,
             backtest,
             since,
+            apply,
+            alert,
             topic,
             format,
             as_of,
@@ -343,7 +352,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let topic = topic.as_deref();
             if backtest {
                 let since = parse_since(since.as_deref().unwrap_or("30d"), Utc::now())?;
-                return testing::backtest(&config, since, topic, format);
+                let apply = match (apply, alert) {
+                    (false, _) => testing::Apply::No,
+                    (true, false) => testing::Apply::LogOnly,
+                    (true, true) => testing::Apply::LogAndAlert,
+                };
+                return testing::backtest(&config, since, topic, format, apply);
             }
             let as_of = parse_as_of(as_of.as_deref())?;
             let items = match (text, file, feed) {
@@ -907,8 +921,9 @@ const TABLE_HEADER: [&str; 8] = [
     "URL",
 ];
 /// Column widths of `matches --follow` (rows come one batch at a time, so widths are fixed).
-const FOLLOW_WIDTHS: [usize; 8] = [6, 16, 20, 7, 7, 24, 72, 0];
-const CSV_HEADER: &str = "match_id,topic,matched_at,feed,title,url,published,terms,sources,verdict";
+const FOLLOW_WIDTHS: [usize; 8] = [6, 25, 20, 7, 7, 24, 72, 0];
+const CSV_HEADER: &str =
+    "match_id,topic,matched_at,feed,title,url,published,terms,sources,verdict,backfill";
 
 /// One row per match (per story and topic with `dedup = "story"`), with its number of
 /// sources; with `sources`, each source on a line of its own under the row.
@@ -953,7 +968,11 @@ fn write_sources(out: &mut impl Write, m: &Match) -> io::Result<()> {
 fn table_row(m: &Match) -> [String; 8] {
     [
         m.match_id.to_string(),
-        m.matched_at.format("%Y-%m-%d %H:%M").to_string(),
+        if m.backfill {
+            format!("{} backfill", m.matched_at.format("%Y-%m-%d %H:%M"))
+        } else {
+            m.matched_at.format("%Y-%m-%d %H:%M").to_string()
+        },
         truncate(&sanitize(&m.topic), 20),
         verdict_cell(m),
         m.sources.len().max(1).to_string(),
@@ -1018,6 +1037,7 @@ fn write_csv_rows(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
                 .as_ref()
                 .map_or("", |(verdict, _)| verdict.as_str())
                 .to_string(),
+            m.backfill.to_string(),
         ];
         // Control characters and bidirectional overrides never reach a terminal or a cell.
         let line: Vec<String> = fields

@@ -16,7 +16,8 @@ use crate::model::{Item, Match, TopicMatch, Verdict, rfc3339};
 use crate::parse::{canonical_url, identity_key};
 use crate::pipeline::{document_of, match_topics};
 use crate::query::{Hit, Unmet};
-use crate::store::{StoredItem, StoredVerdict};
+use crate::store::{Backfill, StoredItem, StoredVerdict};
+use crate::story;
 use crate::text::html_to_text;
 
 /// An item to test: where it came from and the item as watchword normalized it.
@@ -547,6 +548,31 @@ pub fn backtest(
                 added,
                 dropped,
             }
+        })
+        .collect()
+}
+
+/// The matches a backtest adds, as backfills for the store: per topic (configured ones
+/// only), in the order of the items (first stored first), with the items' story keys.
+pub fn backfills(diffs: &[TopicDiff], items: &[StoredItem]) -> Vec<Backfill> {
+    let by_id: HashMap<i64, &StoredItem> = items
+        .iter()
+        .map(|stored| (stored.item_id, stored))
+        .collect();
+    diffs
+        .iter()
+        .filter(|diff| diff.configured)
+        .flat_map(|diff| {
+            diff.added.iter().map(|change| Backfill {
+                item_id: change.item_id,
+                topic_match: TopicMatch {
+                    topic: diff.topic.clone(),
+                    hits: change.hits.clone(),
+                },
+                story: by_id
+                    .get(&change.item_id)
+                    .map(|stored| story::keys(&stored.item)),
+            })
         })
         .collect()
 }

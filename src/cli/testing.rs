@@ -10,12 +10,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{TestFormat, UserError, rfc3339, runtime, sanitize};
+use crate::alert;
 use crate::config::{self, Config};
 use crate::fetch::Fetcher;
 use crate::model::Verdict;
 use crate::pipeline::{self, fetch_feed};
 use crate::query::{self, Hit, Reason, Unmet};
-use crate::store::Store;
+use crate::store::{BackfillSummary, Store};
 use crate::tester::{self, Change, TestItem, TopicDiff};
 
 /// The most alias entries listed for a clause that found none of them.
@@ -269,12 +270,25 @@ pub(super) fn stored_labels(config: &Config) -> anyhow::Result<Vec<tester::Label
     Ok(tester::labels_from_verdicts(&items, &verdicts))
 }
 
-/// `test --backtest`: the topics on disk over the stored items, against the match log.
+/// Whether `test --backtest` writes the matches it would add (`--apply`, `--alert`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Apply {
+    /// Only show them (the database is only read).
+    No,
+    /// Log them as backfill, not sent to alert sinks.
+    LogOnly,
+    /// Log them and queue them for the sinks that want their topics.
+    LogAndAlert,
+}
+
+/// `test --backtest`: the topics on disk over the stored items, against the match log; with
+/// `apply`, the added matches are logged.
 pub(super) fn backtest(
     config: &Config,
     since: DateTime<Utc>,
     topic: Option<&str>,
     format: TestFormat,
+    apply: Apply,
 ) -> anyhow::Result<()> {
     let database = &config.daemon.database;
     if !database.exists() {
@@ -284,12 +298,23 @@ pub(super) fn backtest(
         ))
         .into());
     }
-    let store = Store::open(database)?;
+    let mut store = Store::open(database)?;
     let items = store.stored_items(Some(since))?;
     let log = store.matches_of_items_since(Some(since))?;
     let verdicts = store.verdicts()?;
     let mut diffs = tester::backtest(config, &items, &log, &verdicts);
     diffs.retain(|diff| topic.is_none_or(|wanted| wanted == diff.topic));
+    let applied = match apply {
+        Apply::No => None,
+        Apply::LogOnly | Apply::LogAndAlert => {
+            let routes = match apply {
+                Apply::LogAndAlert => alert::routes(&config.alerts),
+                _ => Vec::new(),
+            };
+            let backfills = tester::backfills(&diffs, &items);
+            Some(store.backfill(&backfills, Utc::now(), &routes, &config.daemon.stories)?)
+        }
+    };
     let mut out = io::BufWriter::new(io::stdout().lock());
     match format {
         TestFormat::Jsonl => {
@@ -333,10 +358,41 @@ pub(super) fn backtest(
                     }
                 }
             }
+            if let Some(applied) = &applied {
+                writeln!(out)?;
+                writeln!(out, "{}", applied_line(applied, apply))?;
+            }
         }
     }
     out.flush()?;
+    if let (TestFormat::Jsonl, Some(applied)) = (format, &applied) {
+        // The JSON Lines stay one change a line; what was written goes to the log.
+        tracing::info!("{}", applied_line(applied, apply));
+    }
     Ok(())
+}
+
+/// What `--apply` wrote, in a line.
+fn applied_line(applied: &BackfillSummary, apply: Apply) -> String {
+    let mut line = format!(
+        "applied: {} matches logged as backfill, {} more sources",
+        applied.new_matches, applied.new_sources
+    );
+    if applied.missing > 0 {
+        line.push_str(&format!(
+            ", {} items deleted meanwhile skipped",
+            applied.missing
+        ));
+    }
+    if apply == Apply::LogAndAlert {
+        line.push_str(&format!(
+            "; {} alert deliveries queued: the daemon (or the next `once`) sends them",
+            applied.new_deliveries
+        ));
+    } else {
+        line.push_str("; not sent to alert sinks (--alert queues them)");
+    }
+    line
 }
 
 /// The one-line backtest summary of `check`, when a database exists: `None` without one.

@@ -3,6 +3,7 @@
 //! transaction. Synchronous (rusqlite is blocking): async callers go through
 //! `spawn_blocking` and never hold the store across an `.await`.
 
+mod backfill;
 mod migrations;
 mod stories;
 mod verdicts;
@@ -23,6 +24,7 @@ use crate::model::{
 use crate::query::Hit;
 use crate::story;
 
+pub use backfill::{Backfill, BackfillSummary};
 pub use migrations::MIGRATIONS;
 pub use verdicts::{ImportSummary, Judged, LabelImport, StoredVerdict};
 

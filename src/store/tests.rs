@@ -3,6 +3,7 @@ use chrono::TimeZone;
 use super::*;
 use crate::model::{AlertRoute, Dedup, Item, Payload, StoryPolicy, TopicMatch};
 use crate::query::Field;
+use crate::story;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2023, 11, 21, 13, 0, 0).unwrap()
@@ -1530,4 +1531,108 @@ fn verdicts_are_kept_per_item_and_topic_shown_with_matches_and_keep_their_items(
             (Verdict::Wrong, Some("imported"))
         ]
     );
+}
+
+#[test]
+fn a_backfill_logs_like_a_poll_with_the_storys_later_copies_as_sources() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let policy = StoryPolicy::default();
+    let headline = "North Korea says its spy satellite reached orbit";
+    // Two copies of one story (the first matched another topic, so the second joined it),
+    // and an unrelated item.
+    commit(
+        &mut store,
+        ids[0],
+        &[copy("a1", headline, "launched", &["other"])],
+        now(),
+        &[],
+        &policy,
+    );
+    commit(
+        &mut store,
+        ids[1],
+        &[copy("b1", headline, "put", &[])],
+        now() + days(1),
+        &[],
+        &policy,
+    );
+    commit(
+        &mut store,
+        ids[2],
+        &[item("guid:c", Some("https://c.example/x"), &[])],
+        now() + days(1),
+        &[],
+        &policy,
+    );
+    let stored = store.stored_items(None).unwrap();
+    assert_eq!(stored[0].story_id, stored[1].story_id, "one story");
+    let backfill = |stored: &StoredItem| Backfill {
+        item_id: stored.item_id,
+        topic_match: TopicMatch {
+            topic: "sat".into(),
+            hits: Vec::new(),
+        },
+        story: Some(story::keys(&stored.item)),
+    };
+    let routes = [AlertRoute {
+        sink: "hook".into(),
+        topics: Some(vec!["sat".into()]),
+        delay: Duration::ZERO,
+    }];
+    let members_before = count(&store, "SELECT COUNT(*) FROM story_members");
+    let later = now() + days(30);
+    let summary = store
+        .backfill(
+            &[
+                backfill(&stored[0]),
+                backfill(&stored[1]),
+                backfill(&stored[2]),
+            ],
+            later,
+            &[],
+            &policy,
+        )
+        .unwrap();
+    assert_eq!(
+        summary,
+        BackfillSummary {
+            new_matches: 2,
+            new_sources: 1,
+            new_deliveries: 0,
+            missing: 0
+        }
+    );
+    let logged = store
+        .matches(&MatchFilter {
+            topic: Some("sat".into()),
+            ..MatchFilter::default()
+        })
+        .unwrap();
+    assert_eq!(logged.len(), 2);
+    assert!(logged.iter().all(|m| m.backfill && m.matched_at == later));
+    let feeds: Vec<&str> = logged[0].sources.iter().map(|s| s.feed.as_str()).collect();
+    assert_eq!(feeds, ["A", "B"], "the story's later copy is a source");
+    assert_eq!(
+        logged[0].sources[0].seen,
+        now(),
+        "sources keep when they were seen"
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM deliveries"), 0);
+    // The unrelated item, not indexed when stored, is now; the indexed copy is not again.
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM story_members"),
+        members_before + 1
+    );
+    // With routes, the outbox gets its rows.
+    let mut fourth = backfill(&stored[2]);
+    fourth.topic_match.topic = "sat2".into();
+    let routes_all = [AlertRoute {
+        topics: None,
+        ..routes[0].clone()
+    }];
+    let summary = store
+        .backfill(&[fourth], later, &routes_all, &policy)
+        .unwrap();
+    assert_eq!((summary.new_matches, summary.new_deliveries), (1, 1));
 }

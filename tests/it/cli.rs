@@ -127,11 +127,9 @@ async fn matches_formats_and_filters() {
 
     let csv = workspace.run(&["matches", "--format", "csv"]).await;
     let csv = String::from_utf8(csv.stdout).unwrap();
-    assert!(
-        csv.starts_with(
-            "match_id,topic,matched_at,feed,title,url,published,terms,sources,verdict\n"
-        )
-    );
+    assert!(csv.starts_with(
+        "match_id,topic,matched_at,feed,title,url,published,terms,sources,verdict,backfill\n"
+    ));
 
     let topic = all[0]["topic"].as_str().unwrap();
     let only = workspace

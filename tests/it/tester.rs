@@ -326,3 +326,89 @@ async fn an_old_item_is_stored_but_not_matched_under_max_age() {
         "{text}"
     );
 }
+
+/// The RSS fixture with topics `t` (`query`) and, when given, `sat` (`sat_query`), and a
+/// jsonl alert sink.
+fn write_topics_with_sink(workspace: &Workspace, query: &str, sat_query: Option<&str>) {
+    let sat = sat_query.map_or_else(String::new, |q| {
+        format!("\n[[topic]]\nid = \"sat\"\nquery = '{q}'\n")
+    });
+    let config = format!(
+        "[daemon]\ndatabase = \"ww.db\"\nalert_wait = \"5s\"\n\n{}\n[[alert]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n\n[[topic]]\nid = \"t\"\nquery = '{query}'\n{sat}",
+        rss_feed()
+    );
+    std::fs::write(workspace.config(), config).unwrap();
+}
+
+fn alerts_sent(workspace: &Workspace) -> Vec<Value> {
+    std::fs::read_to_string(workspace.dir.path().join("alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_applied_backtest_logs_backfill_and_alerts_only_when_asked() {
+    let workspace = Workspace::new("");
+    write_topics_with_sink(&workspace, "missile*", None);
+    assert_success(&workspace.run(&["once"]).await);
+    assert_eq!(workspace.matches().await.len(), 3);
+    assert_eq!(alerts_sent(&workspace).len(), 3);
+
+    // Widened: the satellite item is logged as backfill, and not sent.
+    write_topics_with_sink(&workspace, "missile* OR Malligyong*", None);
+    let applied = workspace.run(&["test", "--backtest", "--apply"]).await;
+    assert_success(&applied);
+    let text = stdout(&applied);
+    assert!(text.contains("+1 added"), "{text}");
+    assert!(
+        text.contains("applied: 1 matches logged as backfill, 0 more sources; not sent"),
+        "{text}"
+    );
+    let logged = workspace.matches().await;
+    assert_eq!(logged.len(), 4, "{logged:#?}");
+    let backfilled: Vec<&Value> = logged.iter().filter(|m| m["backfill"] == true).collect();
+    assert_eq!(backfilled.len(), 1, "{logged:#?}");
+    assert!(
+        backfilled[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("Malligyong-1"),
+        "{logged:#?}"
+    );
+    assert_eq!(backfilled[0]["sources"].as_array().unwrap().len(), 1);
+    let table = stdout(&workspace.run(&["matches"]).await);
+    assert!(table.contains(" backfill  t "), "{table}");
+    assert_success(&workspace.run(&["once"]).await);
+    assert_eq!(
+        alerts_sent(&workspace).len(),
+        3,
+        "a backfill is not alerted"
+    );
+    // Applied again, there is nothing left to add.
+    let again = stdout(&workspace.run(&["test", "--backtest", "--apply"]).await);
+    assert!(again.contains("applied: 0 matches logged"), "{again}");
+
+    // A new topic applied with --alert goes through the outbox to the sink.
+    write_topics_with_sink(
+        &workspace,
+        "missile* OR Malligyong*",
+        Some("satellite* AND NOT SpaceX"),
+    );
+    let alerted = workspace
+        .run(&["test", "--backtest", "--topic", "sat", "--apply", "--alert"])
+        .await;
+    assert_success(&alerted);
+    let text = stdout(&alerted);
+    assert!(
+        text.contains("applied: 1 matches logged as backfill")
+            && text.contains("1 alert deliveries queued"),
+        "{text}"
+    );
+    assert_success(&workspace.run(&["once"]).await);
+    let sent = alerts_sent(&workspace);
+    assert_eq!(sent.len(), 4, "{sent:#?}");
+    assert_eq!(sent[3]["topic"], "sat");
+    assert_eq!(sent[3]["backfill"], true);
+}
