@@ -599,10 +599,12 @@ fn log_changes(old: &Config, new: &Config) {
             .map(|f| (f.name.clone(), (f.source.to_string(), f.interval)))
             .collect()
     };
-    let topics = |c: &Config| -> HashMap<String, String> {
+    // A topic changes with its query, its time scope or its title.
+    type TopicParts = (String, config::TimeScope, Option<String>);
+    let topics = |c: &Config| -> HashMap<String, TopicParts> {
         c.topics
             .iter()
-            .map(|t| (t.id.clone(), t.source.clone()))
+            .map(|t| (t.id.clone(), (t.source.clone(), t.scope, t.title.clone())))
             .collect()
     };
     let (fa, fr, fc) = diff(&feeds(old), &feeds(new));
