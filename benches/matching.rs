@@ -219,7 +219,13 @@ fn matching(c: &mut Criterion) {
         b.iter(|| {
             let mut n_matches = 0;
             for item in &items {
-                n_matches += match_topics(&config, item, "Wire").len();
+                n_matches += match_topics(
+                    &config,
+                    item,
+                    "Wire",
+                    item.published.unwrap_or(chrono::DateTime::UNIX_EPOCH),
+                )
+                .len();
             }
             black_box(n_matches)
         })

@@ -35,7 +35,8 @@ fn storing(c: &mut Criterion) {
                 .items
                 .into_iter()
                 .map(|item| {
-                    let matches = match_topics(&config, &item, "Wire");
+                    let seen = item.published.unwrap_or(chrono::DateTime::UNIX_EPOCH);
+                    let matches = match_topics(&config, &item, "Wire", seen);
                     MatchedItem {
                         item,
                         matches,

@@ -12,12 +12,13 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::fetch::Fetcher;
-use crate::model::{DeliveryState, Match, MatchRecord, Payload, rfc3339};
+use crate::model::{DeliveryState, Match, MatchRecord, Payload, Verdict, rfc3339};
 use crate::pipeline::{self, PollStatus, probe_feed};
 use crate::store::{DeliveryFilter, MatchFilter, Store};
 use crate::text::{is_unsafe_char, sanitize};
 use crate::{daemon, opml, tester};
 
+mod judging;
 mod testing;
 
 /// watchword: polls news feeds, matches items against topics, keeps a match log.
@@ -117,24 +118,76 @@ pub enum Command {
         /// With --backtest: items first stored since then (30d, an RFC 3339 time or a date) [default: 30d]
         #[arg(long, value_name = "WHEN", requires = "backtest")]
         since: Option<String>,
+        /// With --backtest: log the added matches in the match log, marked as backfill (with
+        /// their stories' sources, as when polling); not sent to alert sinks without --alert
+        #[arg(long, requires = "backtest")]
+        apply: bool,
+        /// With --apply: also queue the backfilled matches for the alert sinks (the outbox)
+        #[arg(long, requires = "apply")]
+        alert: bool,
         /// Only this topic
         #[arg(long, value_name = "ID")]
         topic: Option<String>,
         /// Output format (jsonl: one line per item, or per change with --backtest)
         #[arg(long, value_enum, default_value_t = TestFormat::Text)]
         format: TestFormat,
+        /// Count every item as first seen at this time (RFC 3339 or a date), for topics'
+        /// max_age and date bounds [default: its "seen" field, else its published date]
+        #[arg(long, value_name = "TIME", conflicts_with = "backtest")]
+        as_of: Option<String>,
     },
     /// Score the topics on labelled items: precision, recall, F1, every false positive and
     /// false negative
     Eval {
         /// JSON Lines items (as for test --file) with "topics": [expected ids] and optionally
-        /// "ignore": true
+        /// "ignore": true [default: the verdicts in the database, see `judge`]
         #[arg(value_name = "LABELS.jsonl")]
-        labels: PathBuf,
+        labels: Option<PathBuf>,
         /// Only this topic
         #[arg(long, value_name = "ID")]
         topic: Option<String>,
+        /// Count every item as first seen at this time (RFC 3339 or a date), for topics'
+        /// max_age and date bounds [default: its "seen" field, else its published date]
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
     },
+    /// Record a verdict on the match log (a match right or wrong, an item a topic missed),
+    /// or export or import the verdicts as labels
+    #[command(group(
+        clap::ArgGroup::new("what")
+            .required(true)
+            .args(["match_id", "missed", "export", "import"])
+    ))]
+    Judge {
+        /// The match's id (first column of `watchword matches`)
+        #[arg(value_name = "MATCH_ID", requires = "verdict")]
+        match_id: Option<i64>,
+        /// Whether the match belongs to its topic
+        #[arg(value_enum, value_name = "right|wrong", requires = "match_id")]
+        verdict: Option<VerdictArg>,
+        /// A stored item (its id, or its link) that the topic should have matched
+        #[arg(long, value_name = "ITEM_ID|URL", requires = "topic")]
+        missed: Option<String>,
+        /// With --missed: the topic that missed it
+        #[arg(long, value_name = "ID", requires = "missed")]
+        topic: Option<String>,
+        /// A note kept with the verdict (and exported with it)
+        #[arg(long, value_name = "TEXT", conflicts_with_all = ["export", "import"])]
+        note: Option<String>,
+        /// Write every judged item as labels JSON Lines (the format `eval` reads) to stdout
+        #[arg(long)]
+        export: bool,
+        /// Read labels (an export) back as verdicts for the items in the database
+        #[arg(long, value_name = "FILE")]
+        import: Option<PathBuf>,
+    },
+}
+
+/// Verdicts `judge` takes on a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerdictArg {
+    Right,
+    Wrong,
 }
 
 /// Log formats for `--log-format`.
@@ -288,28 +341,69 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             feed,
             backtest,
             since,
+            apply,
+            alert,
             topic,
             format,
+            as_of,
         } => {
             let config = config::load(&path)?;
             testing::check_topic(&config, topic.as_deref())?;
             let topic = topic.as_deref();
             if backtest {
                 let since = parse_since(since.as_deref().unwrap_or("30d"), Utc::now())?;
-                return testing::backtest(&config, since, topic, format);
+                let apply = match (apply, alert) {
+                    (false, _) => testing::Apply::No,
+                    (true, false) => testing::Apply::LogOnly,
+                    (true, true) => testing::Apply::LogAndAlert,
+                };
+                return testing::backtest(&config, since, topic, format, apply);
             }
+            let as_of = parse_as_of(as_of.as_deref())?;
             let items = match (text, file, feed) {
                 (Some(text), _, _) => vec![tester::item_from_text(&text)],
                 (_, Some(file), _) => testing::read_items(&file)?,
                 (_, _, Some(feed)) => testing::fetch_items(&config, &feed)?,
                 _ => unreachable!("clap requires one input"),
             };
-            testing::test(&config, &items, topic, format)
+            testing::test(&config, &items, topic, format, as_of)
         }
-        Command::Eval { labels, topic } => {
+        Command::Eval {
+            labels,
+            topic,
+            as_of,
+        } => {
             let config = config::load(&path)?;
             testing::check_topic(&config, topic.as_deref())?;
-            testing::eval(&config, &labels, topic.as_deref())
+            let as_of = parse_as_of(as_of.as_deref())?;
+            testing::eval(&config, labels.as_deref(), topic.as_deref(), as_of)
+        }
+        Command::Judge {
+            match_id,
+            verdict,
+            missed,
+            topic,
+            note,
+            export,
+            import,
+        } => {
+            let config = config::load(&path)?;
+            let note = note.as_deref();
+            match (match_id, verdict, missed, topic, import) {
+                (Some(match_id), Some(verdict), ..) => {
+                    let verdict = match verdict {
+                        VerdictArg::Right => Verdict::Right,
+                        VerdictArg::Wrong => Verdict::Wrong,
+                    };
+                    judging::judge_match(&config, match_id, verdict, note)
+                }
+                (_, _, Some(item), Some(topic), _) => {
+                    judging::judge_missed(&config, &item, &topic, note)
+                }
+                (.., Some(file)) => judging::import(&config, &file),
+                _ if export => judging::export(&config),
+                _ => unreachable!("clap requires one of the judge forms"),
+            }
         }
     }
 }
@@ -333,6 +427,14 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, User
     Err(UserError(format!(
         "--since {text:?}: expected a duration (24h, 7d), an RFC 3339 time (2023-11-21T00:00:00Z) or a date (2023-11-21)"
     )))
+}
+
+/// Parses `--as-of`: an RFC 3339 time or a date.
+fn parse_as_of(text: Option<&str>) -> Result<Option<DateTime<Utc>>, UserError> {
+    text.map(|text| {
+        config::parse_time(text).map_err(|message| UserError(format!("--as-of: {message}")))
+    })
+    .transpose()
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -392,6 +494,9 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
         config.aliases.len(),
         config.alerts.len()
     )?;
+    for warning in &config.warnings {
+        writeln!(out, "{warning}")?;
+    }
     for feed in &config.feeds {
         if let FeedSource::File(file) = &feed.source
             && !file.exists()
@@ -805,10 +910,20 @@ fn retry_alerts(config: &Config, id: Option<i64>) -> anyhow::Result<()> {
     Ok(())
 }
 
-const TABLE_HEADER: [&str; 6] = ["MATCHED (UTC)", "TOPIC", "SOURCES", "FEED", "TITLE", "URL"];
+const TABLE_HEADER: [&str; 8] = [
+    "ID",
+    "MATCHED (UTC)",
+    "TOPIC",
+    "VERDICT",
+    "SOURCES",
+    "FEED",
+    "TITLE",
+    "URL",
+];
 /// Column widths of `matches --follow` (rows come one batch at a time, so widths are fixed).
-const FOLLOW_WIDTHS: [usize; 6] = [16, 20, 7, 24, 72, 0];
-const CSV_HEADER: &str = "match_id,topic,matched_at,feed,title,url,published,terms,sources";
+const FOLLOW_WIDTHS: [usize; 8] = [6, 25, 20, 7, 7, 24, 72, 0];
+const CSV_HEADER: &str =
+    "match_id,topic,matched_at,feed,title,url,published,terms,sources,verdict,backfill";
 
 /// One row per match (per story and topic with `dedup = "story"`), with its number of
 /// sources; with `sources`, each source on a line of its own under the row.
@@ -816,7 +931,7 @@ fn write_table(out: &mut impl Write, matches: &[Match], sources: bool) -> io::Re
     if matches.is_empty() {
         return writeln!(out, "no matches");
     }
-    let rows: Vec<[String; 6]> = matches.iter().map(table_row).collect();
+    let rows: Vec<[String; 8]> = matches.iter().map(table_row).collect();
     let header = TABLE_HEADER.map(String::from);
     if !sources {
         return write_aligned(out, &header, &rows);
@@ -850,15 +965,29 @@ fn write_sources(out: &mut impl Write, m: &Match) -> io::Result<()> {
     Ok(())
 }
 
-fn table_row(m: &Match) -> [String; 6] {
+fn table_row(m: &Match) -> [String; 8] {
     [
-        m.matched_at.format("%Y-%m-%d %H:%M").to_string(),
+        m.match_id.to_string(),
+        if m.backfill {
+            format!("{} backfill", m.matched_at.format("%Y-%m-%d %H:%M"))
+        } else {
+            m.matched_at.format("%Y-%m-%d %H:%M").to_string()
+        },
         truncate(&sanitize(&m.topic), 20),
+        verdict_cell(m),
         m.sources.len().max(1).to_string(),
         truncate(&sanitize(&m.feed), 24),
         truncate(&sanitize(&m.title), 72),
         sanitize(m.url.as_deref().unwrap_or("-")),
     ]
+}
+
+/// The verdict column: `right`, `wrong`, `missed`, or `-` when nobody judged the match.
+fn verdict_cell(m: &Match) -> String {
+    m.verdict
+        .as_ref()
+        .map_or("-", |(verdict, _)| verdict.as_str())
+        .to_string()
 }
 
 /// A header and rows in columns as wide as their widest cell.
@@ -904,6 +1033,11 @@ fn write_csv_rows(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {
             m.published.map(rfc3339).unwrap_or_default(),
             m.terms.join("; "),
             m.sources.len().max(1).to_string(),
+            m.verdict
+                .as_ref()
+                .map_or("", |(verdict, _)| verdict.as_str())
+                .to_string(),
+            m.backfill.to_string(),
         ];
         // Control characters and bidirectional overrides never reach a terminal or a cell.
         let line: Vec<String> = fields

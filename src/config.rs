@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use toml::Spanned;
 use unicode_width::UnicodeWidthChar;
@@ -19,6 +20,10 @@ use url::Url;
 
 use crate::model::{DEFAULT_STORY_WINDOW, Dedup, StoryPolicy};
 use crate::query::{Query, QuerySet};
+
+mod scope;
+
+pub use scope::{OutOfScope, TimeScope, parse_time};
 
 /// The shortest poll interval a feed may have: polling faster is rude to publishers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
@@ -53,6 +58,9 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// The topics' queries behind one prefilter, in the same order as `topics`.
     pub matcher: QuerySet,
+    /// Likely mistakes that do not stop the config from working (a lower-case `and`
+    /// between terms); `check` prints them, the daemon logs them.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// The `[http]` table: the status endpoint.
@@ -105,6 +113,9 @@ pub struct DaemonConfig {
     /// `story_window` and `dedup`: how new items are grouped into stories and how often a
     /// topic logs one.
     pub stories: StoryPolicy,
+    /// The `max_age` of topics that do not set their own: items published longer than this
+    /// before watchword first sees them are stored but not matched. `None`: any age.
+    pub max_age: Option<Duration>,
 }
 
 /// When an item's linked page is fetched and its main text matched as the `article` field.
@@ -206,6 +217,7 @@ pub const TEMPLATE_FIELDS: &[&str] = &[
     "title",
     "url",
     "topic",
+    "topic_title",
     "feed",
     "terms",
     "published",
@@ -252,11 +264,26 @@ pub struct Topic {
     /// The query as written.
     pub source: String,
     pub query: Query,
+    /// Which items the topic may match by date (`max_age`, `published_after`,
+    /// `published_before`), with `[daemon] max_age` applied.
+    pub scope: TimeScope,
+}
+
+impl Topic {
+    /// The name people read (alerts, the Atom feed): the title, else the id.
+    pub fn display_name(&self) -> &str {
+        self.title
+            .as_deref()
+            .filter(|title| !title.trim().is_empty())
+            .unwrap_or(&self.id)
+    }
 }
 
 /// A problem in a config file, with its position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// An error stops the config; a warning does not.
+    pub severity: Severity,
     pub path: PathBuf,
     /// 1-based line and column (in characters).
     pub line: usize,
@@ -264,6 +291,13 @@ pub struct Diagnostic {
     pub message: String,
     /// The source line, for the caret display.
     pub source_line: String,
+}
+
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
 }
 
 /// Why a config could not be loaded.
@@ -301,9 +335,13 @@ impl fmt::Display for FeedSource {
 impl fmt::Display for Diagnostic {
     /// `path:line:col: error: message`, then the source line and a caret under the column.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
         writeln!(
             f,
-            "{}:{}:{}: error: {}",
+            "{}:{}:{}: {severity}: {}",
             self.path.display(),
             self.line,
             self.column,
@@ -353,6 +391,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
         path,
         text,
         found: Vec::new(),
+        warnings: Vec::new(),
     };
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -365,7 +404,11 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
             };
             if unknown.is_empty() {
                 let span = error.span().unwrap_or(0..0);
-                sink.error(span, error.message().trim_end_matches('.').to_string());
+                let mut message = error.message().trim_end_matches('.').to_string();
+                if let Some(hint) = apostrophe_hint(text, span.start) {
+                    message.push_str(hint);
+                }
+                sink.error(span, message);
             }
             for (span, message) in unknown {
                 sink.error(span, message);
@@ -377,7 +420,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     let daemon = compile_daemon(&raw.daemon, base, &mut sink);
     let aliases = compile_aliases(&raw.alias, &mut sink);
     let feeds = compile_feeds(&raw.feed, &daemon, base, &mut sink);
-    let topics = compile_topics(&raw.topic, &aliases, &mut sink);
+    let topics = compile_topics(&raw.topic, &aliases, daemon.max_age, &mut sink);
     let alerts = compile_alerts(&raw.alert, &topics, base, &mut sink);
     let http = raw.http.as_ref().and_then(|http| {
         http.listen
@@ -409,6 +452,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
         alerts,
         http,
         matcher,
+        warnings: sink.warnings,
     };
     (Some(config), sink.found)
 }
@@ -643,6 +687,7 @@ struct RawDaemon {
     article_min_chars: Option<Spanned<i64>>,
     story_window: Option<Spanned<String>>,
     dedup: Option<Spanned<String>>,
+    max_age: Option<Spanned<String>>,
 }
 
 /// One `[[alert]]` as written: every kind's keys, checked against the kind when compiled.
@@ -682,6 +727,9 @@ struct RawTopic {
     id: Spanned<String>,
     title: Option<String>,
     query: Spanned<String>,
+    max_age: Option<Spanned<String>>,
+    published_after: Option<Spanned<String>>,
+    published_before: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -691,19 +739,32 @@ struct RawTopic {
 struct Diagnostics<'a> {
     path: &'a Path,
     text: &'a str,
+    /// Errors.
     found: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Diagnostics<'_> {
     fn error(&mut self, span: Range<usize>, message: String) {
+        let diagnostic = self.diagnostic(Severity::Error, span, message);
+        self.found.push(diagnostic);
+    }
+
+    fn warning(&mut self, span: Range<usize>, message: String) {
+        let diagnostic = self.diagnostic(Severity::Warning, span, message);
+        self.warnings.push(diagnostic);
+    }
+
+    fn diagnostic(&self, severity: Severity, span: Range<usize>, message: String) -> Diagnostic {
         let (line, column, source_line) = position(self.text, span.start);
-        self.found.push(Diagnostic {
+        Diagnostic {
+            severity,
             path: self.path.to_path_buf(),
             line,
             column,
             message,
             source_line,
-        });
+        }
     }
 
     fn line_of(&self, offset: usize) -> usize {
@@ -841,7 +902,46 @@ fn compile_daemon(raw: &RawDaemon, base: &Path, sink: &mut Diagnostics<'_>) -> D
             },
             window: duration(&raw.story_window, DEFAULT_STORY_WINDOW, sink),
         },
+        max_age: compile_max_age(&raw.max_age, None, sink),
     }
+}
+
+/// A `max_age`: a duration greater than zero, or `"forever"` (`None`: any age); `default`
+/// when not set.
+fn compile_max_age(
+    value: &Option<Spanned<String>>,
+    default: Option<Duration>,
+    sink: &mut Diagnostics<'_>,
+) -> Option<Duration> {
+    let Some(value) = value else { return default };
+    if value.get_ref().trim() == "forever" {
+        return None;
+    }
+    match parse_duration(value.get_ref()) {
+        Ok(age) if age.is_zero() => {
+            sink.error(
+                value.span(),
+                "max_age must be greater than zero (or \"forever\")".into(),
+            );
+            default
+        }
+        Ok(age) => Some(age),
+        Err(message) => {
+            sink.error(value.span(), format!("{message} (or use \"forever\")"));
+            default
+        }
+    }
+}
+
+/// A topic's `published_after` or `published_before`: an RFC 3339 time or a date.
+fn compile_bound(
+    value: &Option<Spanned<String>>,
+    sink: &mut Diagnostics<'_>,
+) -> Option<DateTime<Utc>> {
+    let value = value.as_ref()?;
+    parse_time(value.get_ref())
+        .map_err(|message| sink.error(value.span(), message))
+        .ok()
 }
 
 /// `keep_items`: a duration of at least [`MIN_KEEP_ITEMS`], or `"forever"` (`None`).
@@ -1042,6 +1142,7 @@ pub fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
 fn compile_topics(
     raw: &[RawTopic],
     aliases: &BTreeMap<String, Vec<String>>,
+    default_max_age: Option<Duration>,
     sink: &mut Diagnostics<'_>,
 ) -> Vec<Topic> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -1062,12 +1163,33 @@ fn compile_topics(
         } else {
             seen.insert(id, topic.id.span().start);
         }
+        let scope = TimeScope {
+            max_age: compile_max_age(&topic.max_age, default_max_age, sink),
+            published_after: compile_bound(&topic.published_after, sink),
+            published_before: compile_bound(&topic.published_before, sink),
+        };
+        if let (Some(after), Some(before), Some(raw_before)) = (
+            scope.published_after,
+            scope.published_before,
+            &topic.published_before,
+        ) && before <= after
+        {
+            sink.error(
+                raw_before.span(),
+                "published_before must be later than published_after".into(),
+            );
+        }
+        for lint in crate::query::lint(topic.query.get_ref()) {
+            let offset = string_body_offset(sink.text, topic.query.span(), lint.offset);
+            sink.warning(offset..offset, format!("in query: {}", lint.message));
+        }
         match Query::compile(topic.query.get_ref(), aliases) {
             Ok(query) => topics.push(Topic {
                 id: id.to_string(),
                 title: topic.title.clone(),
                 source: topic.query.get_ref().clone(),
                 query,
+                scope,
             }),
             Err(error) => {
                 let offset = string_body_offset(sink.text, topic.query.span(), error.offset);
@@ -1591,13 +1713,21 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
         "article_min_chars",
         "story_window",
         "dedup",
+        "max_age",
     ];
     const ALERT: &[&str] = &[
         "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",
         "command", "timeout", "host", "port", "tls", "from", "to",
     ];
     const FEED: &[&str] = &["name", "url", "interval", "fetch_article"];
-    const TOPIC: &[&str] = &["id", "title", "query"];
+    const TOPIC: &[&str] = &[
+        "id",
+        "title",
+        "query",
+        "max_age",
+        "published_after",
+        "published_before",
+    ];
 
     fn check(table: &DeTable<'_>, known: &[&str], found: &mut Vec<(Range<usize>, String)>) {
         for key in table.keys() {
@@ -1644,6 +1774,27 @@ fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
     }
     found.sort_by_key(|(span, _)| span.start);
     found
+}
+
+/// A hint for a TOML syntax error at `offset` on a line that writes a single-quoted
+/// (literal) string with an apostrophe in it, such as `query = 'North Korea's launch'`: the
+/// apostrophe ended the string early.
+fn apostrophe_hint(text: &str, offset: usize) -> Option<&'static str> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = text.get(line_start..line_end)?;
+    let (key, value) = line.split_once('=')?;
+    let value = value.trim_start();
+    let literal = value.starts_with('\'') && !value.starts_with("'''");
+    // The opening quote, the apostrophe and the real closing quote.
+    (literal && value.matches('\'').count() >= 3).then(|| {
+        if key.trim() == "query" {
+            "; an apostrophe (') ends a single-quoted string: write a query with one between triple quotes, query = '''…'''"
+        } else {
+            "; an apostrophe (') ends a single-quoted string: write a value with one between triple quotes, '''…'''"
+        }
+    })
 }
 
 fn is_identifier(text: &str) -> bool {

@@ -79,6 +79,7 @@ struct Running {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     // Held until the process exits: the operating system releases it even after a SIGKILL.
     let _lock = lock_database(&config.daemon.database)?;
+    log_warnings(&config);
     let text = std::fs::read_to_string(&config.path).unwrap_or_default();
     let http_config = config.http;
     let (context, feed_ids, alerter) = start(config).await?;
@@ -477,6 +478,19 @@ fn listen_for_hangup(reload: mpsc::UnboundedSender<&'static str>) -> anyhow::Res
 
 /// Reads and compiles the config again. Returns what to run next, or `None` (logged) when
 /// the file did not change, is invalid, or cannot be applied.
+/// Logs the config's warnings (likely mistakes that do not stop it), one line each.
+fn log_warnings(config: &Config) {
+    for warning in &config.warnings {
+        warn!(
+            config = %warning.path.display(),
+            line = warning.line,
+            column = warning.column,
+            "config: {}",
+            warning.message
+        );
+    }
+}
+
 async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Running> {
     let old = &running.context.config;
     let path = old.path.clone();
@@ -508,6 +522,7 @@ async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Run
         );
         return None;
     };
+    log_warnings(&new);
     if new.daemon.database != old.daemon.database {
         warn!(
             running = %old.daemon.database.display(),
@@ -584,10 +599,12 @@ fn log_changes(old: &Config, new: &Config) {
             .map(|f| (f.name.clone(), (f.source.to_string(), f.interval)))
             .collect()
     };
-    let topics = |c: &Config| -> HashMap<String, String> {
+    // A topic changes with its query, its time scope or its title.
+    type TopicParts = (String, config::TimeScope, Option<String>);
+    let topics = |c: &Config| -> HashMap<String, TopicParts> {
         c.topics
             .iter()
-            .map(|t| (t.id.clone(), t.source.clone()))
+            .map(|t| (t.id.clone(), (t.source.clone(), t.scope, t.title.clone())))
             .collect()
     };
     let (fa, fr, fc) = diff(&feeds(old), &feeds(new));

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::alert::message::TopicTitles;
 use crate::config::Config;
 use crate::metrics::{Gauges, Metrics};
 use crate::model::{Match, by_story, rfc3339};
@@ -126,10 +127,11 @@ async fn matches_atom(
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("localhost");
+    let titles = TopicTitles::of(&current(&state).topics);
     match read_matches(&state, &query).await {
         Ok(matches) => (
             [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
-            atom(&matches, query.topic.as_deref(), host),
+            atom(&matches, query.topic.as_deref(), host, &titles),
         )
             .into_response(),
         Err(error) => server_error(&error),
@@ -163,8 +165,10 @@ fn server_error(error: &dyn std::fmt::Display) -> Response {
 
 /// The match log as an Atom 1.0 feed, one entry per story (naming every topic it matched
 /// and every source), newest entry first. `matches` is oldest first. An entry is updated
-/// when a later source joined it.
-pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
+/// when a later source joined it. Topics are named by their titles: the feed's title for
+/// one topic, each entry's title (prefixed with its topics in the feed of all topics), its
+/// categories' labels and its summary.
+pub fn atom(matches: &[Match], topic: Option<&str>, host: &str, titles: &TopicTitles) -> String {
     let stories = by_story(matches);
     let updated_of = |m: &Match| {
         m.sources
@@ -181,7 +185,7 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
         .unwrap_or_else(Utc::now);
     let (title, id, self_path) = match topic {
         Some(topic) => (
-            format!("watchword: {topic}"),
+            format!("watchword: {}", titles.name(topic)),
             format!("tag:watchword.invalid,2023:matches/{}", xml(topic)),
             format!("/matches.atom?topic={}", url_component(topic)),
         ),
@@ -204,6 +208,10 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
         xml(&format!("http://{}{self_path}", sanitize(host)))
     );
     for m in stories.iter().rev() {
+        let entry_title = match topic {
+            Some(_) => m.title.clone(),
+            None => format!("{}: {}", titles.name(&m.topic), m.title),
+        };
         let _ = write!(
             out,
             "<entry>\n<id>tag:watchword.invalid,2023:match/{}-{}</id>\n<title>{}</title>\n\
@@ -211,18 +219,22 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str) -> String {
             m.match_id,
             // With the time, a recreated database does not reuse an entry id.
             m.matched_at.timestamp(),
-            xml(&m.title),
+            xml(&entry_title),
             rfc3339(updated_of(m)),
             rfc3339(m.published.unwrap_or(m.matched_at)),
             // A story matched by several topics names them all (see `by_story`).
             m.topic
                 .split(", ")
-                .map(|topic| format!("<category term=\"{}\"/>\n", xml(topic)))
+                .map(|topic| format!(
+                    "<category term=\"{}\" label=\"{}\"/>\n",
+                    xml(topic),
+                    xml(&titles.name(topic))
+                ))
                 .collect::<String>()
         );
         let summary = xml(&format!(
             "{} · {} · matched: {}",
-            m.topic,
+            titles.name(&m.topic),
             m.feed,
             m.terms.join(", ")
         ));
@@ -279,6 +291,12 @@ mod tests {
 
     use super::*;
 
+    fn titles_of(config: &str) -> TopicTitles {
+        let (config, diagnostics) =
+            crate::config::compile(std::path::Path::new("/tmp/t.toml"), config);
+        TopicTitles::of(&config.unwrap_or_else(|| panic!("{diagnostics:?}")).topics)
+    }
+
     #[test]
     fn atom_escapes_feed_text_and_lists_newest_first() {
         let at = |h| Utc.with_ymd_and_hms(2023, 11, 21, h, 0, 0).unwrap();
@@ -296,11 +314,14 @@ mod tests {
             hits: vec![],
             story_id: Some(id),
             sources: vec![],
+            backfill: false,
+            verdict: None,
         };
         let text = atom(
             &[m(1, 10, "First <b>&</b>\u{1b}[31m"), m(2, 11, "Second")],
             Some("satellite_launch"),
             "127.0.0.1:8787",
+            &TopicTitles::default(),
         );
         assert!(
             text.contains("<title>First &lt;b&gt;&amp;&lt;/b&gt; [31m</title>"),
@@ -327,6 +348,9 @@ mod tests {
             published: None,
             seen: at(hour),
         };
+        let titles = titles_of(
+            "[[topic]]\nid = \"satellite_launch\"\ntitle = \"Spy satellite\"\nquery = \"x\"\n[[topic]]\nid = \"missile_sale\"\nquery = \"y\"\n",
+        );
         let m = |id, topic: &str, sources| Match {
             match_id: id,
             topic: topic.into(),
@@ -341,6 +365,8 @@ mod tests {
             hits: vec![],
             story_id: Some(7),
             sources,
+            backfill: false,
+            verdict: None,
         };
         let text = atom(
             &[
@@ -353,12 +379,17 @@ mod tests {
             ],
             None,
             "127.0.0.1:8787",
+            &titles,
         );
         assert_eq!(text.matches("<entry>").count(), 1, "{text}");
         assert!(
             text.contains(
-                "<category term=\"satellite_launch\"/>\n<category term=\"missile_sale\"/>"
+                "<category term=\"satellite_launch\" label=\"Spy satellite\"/>\n<category term=\"missile_sale\" label=\"missile_sale\"/>"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("<title>Spy satellite, missile_sale: one headline</title>"),
             "{text}"
         );
         assert!(text.contains("2 sources\none · one headline · https://one.example/a\ntwo · two headline · https://two.example/a</content>"), "{text}");

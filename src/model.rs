@@ -156,6 +156,48 @@ pub struct Match {
     /// then the later copies of its story (or URL) from other feeds. Never empty when read
     /// from the store.
     pub sources: Vec<Source>,
+    /// Logged by `test --backtest --apply` for an item stored before, not by a poll.
+    pub backfill: bool,
+    /// The analyst's verdict on the match (`watchword judge`), with its note.
+    pub verdict: Option<(Verdict, Option<String>)>,
+}
+
+/// What an analyst said about a topic and an item (`watchword judge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// A logged match that belongs to the topic.
+    Right,
+    /// A logged match (or an item) that does not belong to the topic.
+    Wrong,
+    /// A stored item the topic should have matched and did not.
+    Missed,
+}
+
+impl Verdict {
+    /// The name in the database and the output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Right => "right",
+            Verdict::Wrong => "wrong",
+            Verdict::Missed => "missed",
+        }
+    }
+
+    /// The verdict named `text`.
+    pub fn parse(text: &str) -> Option<Verdict> {
+        match text {
+            "right" => Some(Verdict::Right),
+            "wrong" => Some(Verdict::Wrong),
+            "missed" => Some(Verdict::Missed),
+            _ => None,
+        }
+    }
+
+    /// Whether the item belongs to the topic.
+    pub fn is_positive(self) -> bool {
+        self != Verdict::Wrong
+    }
 }
 
 /// One item that carried a matched story: which feed, its title and link, when.
@@ -280,6 +322,9 @@ impl Match {
             explain: &self.hits,
             story_id: self.story_id,
             sources: self.sources.iter().map(Source::record).collect(),
+            backfill: self.backfill,
+            verdict: self.verdict.as_ref().map(|(verdict, _)| verdict.as_str()),
+            verdict_note: self.verdict.as_ref().and_then(|(_, note)| note.as_deref()),
         }
     }
 }
@@ -301,6 +346,13 @@ pub struct MatchRecord<'a> {
     pub story_id: Option<i64>,
     /// Every source, the first one (this record's `feed`, `title` and `url`) included.
     pub sources: Vec<SourceRecord<'a>>,
+    /// Logged by `test --backtest --apply`, not by the poll that first saw the item.
+    pub backfill: bool,
+    /// `right`, `wrong` (or `missed`, for a match logged after the item was judged missed),
+    /// or null when nobody judged it.
+    pub verdict: Option<&'static str>,
+    /// The note given with the verdict.
+    pub verdict_note: Option<&'a str>,
 }
 
 /// Which matches an alert sink wants, and how long they wait before the first attempt (the

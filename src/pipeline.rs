@@ -436,12 +436,22 @@ pub async fn fetch_feed(
     }
 }
 
-/// Evaluates every topic of `config` on an item (through the prefilter), in topic order. Pure.
-pub fn match_topics(config: &Config, item: &Item, feed_name: &str) -> Vec<TopicMatch> {
+/// Evaluates every topic of `config` on an item (through the prefilter), in topic order,
+/// keeping the topics whose time scope takes the item when first seen at `first_seen`. Pure.
+pub fn match_topics(
+    config: &Config,
+    item: &Item,
+    feed_name: &str,
+    first_seen: DateTime<Utc>,
+) -> Vec<TopicMatch> {
     config
         .matcher
         .evaluate(&document_of(item, feed_name))
         .into_iter()
+        .filter(|(topic_idx, _)| {
+            let scope = &config.topics[*topic_idx].scope;
+            scope.check(item.published, first_seen).is_ok()
+        })
         .map(|(topic_idx, hits)| TopicMatch {
             topic: config.topics[topic_idx].id.clone(),
             hits,
@@ -758,7 +768,7 @@ fn store_new(
         .items
         .into_iter()
         .map(|item| {
-            let matches = match_topics(&context.config, &item, &feed.name);
+            let matches = match_topics(&context.config, &item, &feed.name, now);
             // Pure CPU work, done here so it runs in parallel, not under the store's lock.
             let story = Some(story::keys(&item));
             MatchedItem {

@@ -6,17 +6,18 @@
 //! or reads the clock. Items go through the same normalization as feed items (HTML to text,
 //! canonical URL, identity key) and the same matcher as the pipeline (`pipeline::match_topics`).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::config::Config;
-use crate::model::{Item, Match, TopicMatch};
+use crate::config::{Config, OutOfScope};
+use crate::model::{Item, Match, TopicMatch, Verdict, rfc3339};
 use crate::parse::{canonical_url, identity_key};
 use crate::pipeline::{document_of, match_topics};
 use crate::query::{Hit, Unmet};
-use crate::store::StoredItem;
+use crate::store::{Backfill, StoredItem, StoredVerdict};
+use crate::story;
 use crate::text::html_to_text;
 
 /// An item to test: where it came from and the item as watchword normalized it.
@@ -27,6 +28,9 @@ pub struct TestItem {
     /// The feed name the `feed:` field matches against (empty when not given).
     pub feed: String,
     pub item: Item,
+    /// When watchword first saw the item (the input's `seen` field), for topics' time
+    /// scopes; see [`TestItem::first_seen`].
+    pub seen: Option<DateTime<Utc>>,
 }
 
 /// A test item with the topics it is expected to match.
@@ -37,6 +41,12 @@ pub struct LabelledItem {
     pub expected: BTreeSet<String>,
     /// A judgement call: counted neither way.
     pub ignore: bool,
+    /// The topics whose label is known (`"judged"` in the input, the topics with a verdict
+    /// for labels from verdicts): the item counts for these topics only. `None`: every
+    /// topic (an item not labelled with a topic is a negative for it).
+    pub judged: Option<BTreeSet<String>>,
+    /// Notes by topic (`"notes"` in the input, a verdict's `--note`).
+    pub notes: BTreeMap<String, String>,
 }
 
 /// A line of an input file that is not a usable item; shown as `file:line: message`.
@@ -82,6 +92,34 @@ pub struct Change {
     pub published: Option<DateTime<Utc>>,
     /// For an added match, what matches now; for a dropped one, what the log kept.
     pub hits: Vec<Hit>,
+    /// For a dropped match of a configured topic: why the item is outside the topic's time
+    /// scope, when it is.
+    pub out_of_scope: Option<OutOfScope>,
+    /// The analyst's verdict on the item and topic, if any.
+    pub verdict: Option<Verdict>,
+}
+
+/// What a backtest does to one topic's verdicts on the items it covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerdictChanges {
+    /// Verdicts on the topic for these items.
+    pub judged: usize,
+    /// Matches judged wrong that the edit drops (good).
+    pub removes_wrong: usize,
+    /// Matches judged right that the edit drops (bad).
+    pub loses_right: usize,
+    /// Items judged missed that the topic matches now (good).
+    pub recovers_missed: usize,
+}
+
+impl VerdictChanges {
+    /// `removes 1 judged wrong, loses 0 judged right, recovers 0 judged missed`.
+    pub fn summary(&self) -> String {
+        format!(
+            "removes {} judged wrong, loses {} judged right, recovers {} judged missed",
+            self.removes_wrong, self.loses_right, self.recovers_missed
+        )
+    }
 }
 
 /// What re-running one topic over stored items changes, compared with the match log.
@@ -90,12 +128,23 @@ pub struct TopicDiff {
     pub topic: String,
     /// Whether the topic is still in the config (a removed topic drops every match).
     pub configured: bool,
+    /// What the edit does to the analyst's verdicts on these items.
+    pub verdicts: VerdictChanges,
     /// Matches in the log for these items.
     pub logged: usize,
     /// Items the topic matches now (same article from several feeds counted once, as in the log).
     pub matching: usize,
     pub added: Vec<Change>,
     pub dropped: Vec<Change>,
+}
+
+impl TestItem {
+    /// When the item counts as first seen, for time scopes: `as_of` when given (`--as-of`),
+    /// else its `seen` field, else its published date (so `max_age` never empties a labelled
+    /// set from the past), else `now`.
+    pub fn first_seen(&self, as_of: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+        as_of.or(self.seen).or(self.item.published).unwrap_or(now)
+    }
 }
 
 /// A typical item built from plain text (`test --text`): the first line is the title, the
@@ -113,8 +162,8 @@ pub fn item_from_text(text: &str) -> TestItem {
 
 /// Reads items from a JSON object, a JSON array of objects, or JSON Lines (one object a line;
 /// blank lines skipped). Item fields: `id`, `title`, `summary`, `content`, `article`, `link`,
-/// `published`, `feed`, `authors`, `categories`; others are ignored, and a `published` that is
-/// not an RFC 3339 or RFC 2822 time is ignored too.
+/// `published`, `seen`, `feed`, `authors`, `categories`; others are ignored, and a
+/// `published` or `seen` that is not an RFC 3339 or RFC 2822 time is ignored too.
 pub fn parse_items(source_name: &str, text: &str) -> Result<Vec<TestItem>, InputError> {
     Ok(raw_items(source_name, text)?
         .into_iter()
@@ -136,18 +185,28 @@ pub fn parse_labels(source_name: &str, text: &str) -> Result<Vec<LabelledItem>, 
                 });
             };
             let ignore = raw.ignore.unwrap_or(false);
+            let judged = raw.judged.take().map(|list| list.into_iter().collect());
+            let notes = raw.notes.take().unwrap_or_default();
             Ok(LabelledItem {
                 test: normalize(raw),
                 expected: topics.into_iter().collect(),
                 ignore,
+                judged,
+                notes,
             })
         })
         .collect()
 }
 
-/// The topics that match an item, in config order; only `topic` when given.
-pub fn test_item(config: &Config, test: &TestItem, topic: Option<&str>) -> Vec<TopicMatch> {
-    let mut matches = match_topics(config, &test.item, &test.feed);
+/// The topics that match an item first seen at `first_seen`, in config order; only `topic`
+/// when given.
+pub fn test_item(
+    config: &Config,
+    test: &TestItem,
+    topic: Option<&str>,
+    first_seen: DateTime<Utc>,
+) -> Vec<TopicMatch> {
+    let mut matches = match_topics(config, &test.item, &test.feed, first_seen);
     if let Some(topic) = topic {
         matches.retain(|m| m.topic == topic);
     }
@@ -164,8 +223,26 @@ pub fn explain_miss(config: &Config, test: &TestItem, topic: &str) -> Vec<Unmet>
         .explain_failure(&document_of(&test.item, &test.feed))
 }
 
-/// Scores the configured topics (only `topic` when given) on labelled items.
-pub fn evaluate(config: &Config, labelled: &[LabelledItem], topic: Option<&str>) -> Evaluation {
+/// Why `topic` (a configured id) does not take an item first seen at `first_seen`: its time
+/// scope, or `None` when the item is in scope.
+pub fn out_of_scope(
+    config: &Config,
+    test: &TestItem,
+    topic: &str,
+    first_seen: DateTime<Utc>,
+) -> Option<OutOfScope> {
+    let topic = config.topics.iter().find(|t| t.id == topic)?;
+    topic.scope.check(test.item.published, first_seen).err()
+}
+
+/// Scores the configured topics (only `topic` when given) on labelled items, each first seen
+/// at `first_seen(item)`.
+pub fn evaluate(
+    config: &Config,
+    labelled: &[LabelledItem],
+    topic: Option<&str>,
+    first_seen: impl Fn(&TestItem) -> DateTime<Utc>,
+) -> Evaluation {
     let topics: Vec<&str> = config
         .topics
         .iter()
@@ -193,8 +270,15 @@ pub fn evaluate(config: &Config, labelled: &[LabelledItem], topic: Option<&str>)
             n_ignored += 1;
             continue;
         }
-        let matches = test_item(config, &labelled.test, topic);
+        let matches = test_item(config, &labelled.test, topic, first_seen(&labelled.test));
         for score in &mut scores {
+            if labelled
+                .judged
+                .as_ref()
+                .is_some_and(|judged| !judged.contains(&score.topic))
+            {
+                continue;
+            }
             let matched = matches.iter().find(|m| m.topic == score.topic);
             let expected = labelled.expected.contains(&score.topic);
             match (matched, expected) {
@@ -237,12 +321,92 @@ impl TopicScore {
     }
 }
 
+/// Labels from the analyst's verdicts, one labelled item per judged stored item (in the order
+/// of `items`): it belongs to the topics judged right or missed, not to those judged wrong,
+/// and counts for the judged topics only. It is first seen when it was stored.
+pub fn labels_from_verdicts(items: &[StoredItem], verdicts: &[StoredVerdict]) -> Vec<LabelledItem> {
+    items
+        .iter()
+        .filter_map(|stored| {
+            let own: Vec<&StoredVerdict> = verdicts
+                .iter()
+                .filter(|v| v.item_id == stored.item_id)
+                .collect();
+            if own.is_empty() {
+                return None;
+            }
+            Some(LabelledItem {
+                test: TestItem {
+                    id: stored.item.key.clone(),
+                    feed: stored.feed.clone(),
+                    item: stored.item.clone(),
+                    seen: Some(stored.first_seen),
+                },
+                expected: own
+                    .iter()
+                    .filter(|v| v.verdict.is_positive())
+                    .map(|v| v.topic.clone())
+                    .collect(),
+                ignore: false,
+                judged: Some(own.iter().map(|v| v.topic.clone()).collect()),
+                notes: own
+                    .iter()
+                    .filter_map(|v| Some((v.topic.clone(), v.note.clone()?)))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// A labelled item as one object of the labels format `eval` reads (`watchword judge
+/// --export`): the item's fields, `seen`, `topics`, and `judged` and `notes` when known.
+pub fn label_record(labelled: &LabelledItem) -> serde_json::Value {
+    let test = &labelled.test;
+    let item = &test.item;
+    let mut record = serde_json::json!({
+        "id": test.id,
+        "feed": test.feed,
+        "title": item.title,
+        "summary": item.summary,
+        "content": item.content,
+        "link": item.url,
+        "published": item.published.map(rfc3339),
+        "seen": test.seen.map(rfc3339),
+        "authors": item.authors,
+        "categories": item.categories,
+        "topics": labelled.expected,
+    });
+    let object = record
+        .as_object_mut()
+        .expect("a JSON object literal is an object");
+    if !item.article.is_empty() {
+        object.insert("article".into(), item.article.clone().into());
+    }
+    if labelled.ignore {
+        object.insert("ignore".into(), true.into());
+    }
+    if let Some(judged) = &labelled.judged {
+        object.insert("judged".into(), serde_json::json!(judged));
+    }
+    if !labelled.notes.is_empty() {
+        object.insert("notes".into(), serde_json::json!(labelled.notes));
+    }
+    record
+}
+
 /// Re-runs the configured topics over stored items and compares with the match log of those
 /// items (`log`). As when polling, an article (canonical URL) and a story count once per
 /// topic: a match is added only if no item with its URL or of its story is logged for the
 /// topic, and dropped only if no item with its URL or of its story still matches. Topics only in the log (removed from the config) drop every
-/// match. Ordered as in the config, then removed topics by id.
-pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<TopicDiff> {
+/// match. Ordered as in the config, then removed topics by id. `verdicts` (of any items)
+/// say which changes the analyst judged: wrong matches removed, right ones lost, missed
+/// items recovered.
+pub fn backtest(
+    config: &Config,
+    items: &[StoredItem],
+    log: &[Match],
+    verdicts: &[StoredVerdict],
+) -> Vec<TopicDiff> {
     let item_ids: HashSet<i64> = items.iter().map(|stored| stored.item_id).collect();
     let log: Vec<&Match> = log
         .iter()
@@ -250,8 +414,17 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
         .collect();
     // Topic id → the items it matches now, with their hits.
     let mut now_matching: BTreeMap<String, Vec<(&StoredItem, Vec<Hit>)>> = BTreeMap::new();
+    let by_id: HashMap<i64, &StoredItem> = items
+        .iter()
+        .map(|stored| (stored.item_id, stored))
+        .collect();
+    let verdict_of: HashMap<(i64, &str), Verdict> = verdicts
+        .iter()
+        .filter(|v| item_ids.contains(&v.item_id))
+        .map(|v| ((v.item_id, v.topic.as_str()), v.verdict))
+        .collect();
     for stored in items {
-        for topic_match in match_topics(config, &stored.item, &stored.feed) {
+        for topic_match in match_topics(config, &stored.item, &stored.feed, stored.first_seen) {
             now_matching
                 .entry(topic_match.topic)
                 .or_default()
@@ -313,6 +486,8 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
                         url: stored.item.url.clone(),
                         published: stored.item.published,
                         hits: hits.clone(),
+                        out_of_scope: None,
+                        verdict: verdict_of.get(&(stored.item_id, topic)).copied(),
                     });
                 }
             }
@@ -332,16 +507,72 @@ pub fn backtest(config: &Config, items: &[StoredItem], log: &[Match]) -> Vec<Top
                     url: m.url.clone(),
                     published: m.published,
                     hits: m.hits.clone(),
+                    out_of_scope: by_id.get(&m.item_id).and_then(|stored| {
+                        let topic = config.topics.iter().find(|t| t.id == topic)?;
+                        topic
+                            .scope
+                            .check(stored.item.published, stored.first_seen)
+                            .err()
+                    }),
+                    verdict: verdict_of.get(&(m.item_id, topic)).copied(),
                 })
+                .collect::<Vec<Change>>();
+            let judged: Vec<(i64, Verdict)> = verdict_of
+                .iter()
+                .filter(|((_, t), _)| *t == topic)
+                .map(|(&(item_id, _), &verdict)| (item_id, verdict))
                 .collect();
+            let verdicts = VerdictChanges {
+                judged: judged.len(),
+                removes_wrong: dropped
+                    .iter()
+                    .filter(|c| c.verdict == Some(Verdict::Wrong))
+                    .count(),
+                loses_right: dropped
+                    .iter()
+                    .filter(|c| c.verdict == Some(Verdict::Right))
+                    .count(),
+                recovers_missed: judged
+                    .iter()
+                    .filter(|(item_id, verdict)| {
+                        *verdict == Verdict::Missed && matching_items.contains(item_id)
+                    })
+                    .count(),
+            };
             TopicDiff {
                 topic: topic.to_string(),
                 configured,
+                verdicts,
                 logged: logged.len(),
                 matching: n_matching,
                 added,
                 dropped,
             }
+        })
+        .collect()
+}
+
+/// The matches a backtest adds, as backfills for the store: per topic (configured ones
+/// only), in the order of the items (first stored first), with the items' story keys.
+pub fn backfills(diffs: &[TopicDiff], items: &[StoredItem]) -> Vec<Backfill> {
+    let by_id: HashMap<i64, &StoredItem> = items
+        .iter()
+        .map(|stored| (stored.item_id, stored))
+        .collect();
+    diffs
+        .iter()
+        .filter(|diff| diff.configured)
+        .flat_map(|diff| {
+            diff.added.iter().map(|change| Backfill {
+                item_id: change.item_id,
+                topic_match: TopicMatch {
+                    topic: diff.topic.clone(),
+                    hits: change.hits.clone(),
+                },
+                story: by_id
+                    .get(&change.item_id)
+                    .map(|stored| story::keys(&stored.item)),
+            })
         })
         .collect()
 }
@@ -364,6 +595,8 @@ struct RawItem {
     #[serde(default)]
     published: Option<serde_json::Value>,
     #[serde(default)]
+    seen: Option<serde_json::Value>,
+    #[serde(default)]
     feed: Option<String>,
     #[serde(default)]
     authors: Option<Vec<String>>,
@@ -373,6 +606,10 @@ struct RawItem {
     topics: Option<Vec<String>>,
     #[serde(default)]
     ignore: Option<bool>,
+    #[serde(default)]
+    judged: Option<Vec<String>>,
+    #[serde(default)]
+    notes: Option<BTreeMap<String, String>>,
 }
 
 /// The objects of an input text with their line numbers.
@@ -438,13 +675,15 @@ fn normalize(raw: RawItem) -> TestItem {
     let content = plain(raw.content);
     let article = plain(raw.article);
     let url = raw.link.as_deref().and_then(canonical_url);
-    let published = raw.published.as_ref().and_then(|value| {
-        let text = value.as_str()?;
+    let time = |value: Option<&serde_json::Value>| {
+        let text = value?.as_str()?;
         DateTime::parse_from_rfc3339(text)
             .or_else(|_| DateTime::parse_from_rfc2822(text))
             .ok()
             .map(|time| time.with_timezone(&Utc))
-    });
+    };
+    let published = time(raw.published.as_ref());
+    let seen = time(raw.seen.as_ref());
     let date_text = published.map(|date| date.to_rfc3339());
     let key = identity_key(None, url.as_deref(), &title, &summary, date_text.as_deref());
     let id = match raw.id {
@@ -473,6 +712,7 @@ fn normalize(raw: RawItem) -> TestItem {
             categories: strings(raw.categories),
             published,
         },
+        seen,
     }
 }
 

@@ -7,7 +7,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::message::{Content, Markup};
+use super::message::{Content, Markup, TopicTitles};
 use super::{Retry, SendError};
 use crate::config::EmailTls;
 
@@ -69,17 +69,18 @@ impl Mailer {
         &self,
         template: Option<&str>,
         content: &Content<'_>,
+        titles: &TopicTitles,
     ) -> Result<(), SendError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(content.subject());
+            .subject(content.subject(titles));
         for to in &self.to {
             builder = builder.to(to.clone());
         }
         let message = builder
             .multipart(MultiPart::alternative_plain_html(
-                content.text(template, Markup::Plain),
-                content.text(template, Markup::Html),
+                content.text(template, Markup::Plain, titles),
+                content.text(template, Markup::Html, titles),
             ))
             .map_err(|error| SendError {
                 message: format!("cannot build the email: {error}"),

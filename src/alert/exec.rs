@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command;
 
-use super::message::{Content, Markup};
+use super::message::{Content, Markup, TopicTitles};
 use super::{Retry, SendError};
 use crate::text::sanitize;
 
@@ -25,6 +25,7 @@ pub async fn send(
     template: Option<&str>,
     content: &Content<'_>,
     key: &str,
+    titles: &TopicTitles,
 ) -> Result<(), SendError> {
     let failure = |message: String| SendError {
         message,
@@ -38,6 +39,10 @@ pub async fn send(
             let first = matches.first().expect("a batch is never empty");
             program
                 .env("WATCHWORD_TOPIC", sanitize(&first.topic))
+                .env(
+                    "WATCHWORD_TOPIC_TITLE",
+                    sanitize(&titles.name(&first.topic)),
+                )
                 .env("WATCHWORD_TITLE", sanitize(&first.title))
                 .env(
                     "WATCHWORD_URL",
@@ -59,7 +64,7 @@ pub async fn send(
         .env("WATCHWORD_DELIVERY_KEY", key)
         .env(
             "WATCHWORD_MESSAGE",
-            sanitize_keep_newlines(&content.text(template, Markup::Plain)),
+            sanitize_keep_newlines(&content.text(template, Markup::Plain, titles)),
         )
         // The program gets no secrets of ours.
         .env_remove(super::USER_VAR)

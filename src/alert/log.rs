@@ -2,12 +2,12 @@
 
 use tracing::{info, warn};
 
-use super::message::{Content, Markup, render_one};
+use super::message::{Content, Markup, TopicTitles, render_one};
 use crate::config::AlertConfig;
 use crate::text::sanitize;
 
 /// Logs each match as an `alert` event, a notice as a warning. Cannot fail.
-pub fn send(alert: &AlertConfig, content: &Content<'_>) {
+pub fn send(alert: &AlertConfig, content: &Content<'_>, titles: &TopicTitles) {
     let matches = match content {
         Content::Matches(matches) => *matches,
         Content::Notice(notice) => {
@@ -16,7 +16,7 @@ pub fn send(alert: &AlertConfig, content: &Content<'_>) {
                 event = notice.event.as_str(),
                 feed = %sanitize(&notice.feed),
                 url = %sanitize(&notice.url),
-                text = %content.text(None, Markup::Plain),
+                text = %content.text(None, Markup::Plain, titles),
                 "feed notice"
             );
             return;
@@ -30,7 +30,7 @@ pub fn send(alert: &AlertConfig, content: &Content<'_>) {
             title = %sanitize(&m.title),
             url = %m.url.as_deref().map_or_else(|| "-".into(), sanitize),
             terms = ?m.terms,
-            text = %render_one(m, alert.template.as_deref(), Markup::Plain),
+            text = %render_one(m, alert.template.as_deref(), Markup::Plain, titles),
             "alert"
         );
     }

@@ -5,9 +5,38 @@
 //! characters (and with them terminal escape sequences) and is escaped for the markup it
 //! lands in, so a title cannot format, link or mention anything in a chat message or email.
 
-use crate::config::TEMPLATE_FIELDS;
+use std::collections::HashMap;
+
+use crate::config::{TEMPLATE_FIELDS, Topic};
 use crate::model::{Match, Notice, NoticeKind, by_story, rfc3339};
 use crate::text::sanitize;
+
+/// The names people read for topics: a topic's `title`, else its id. Built from the config
+/// in force; a topic no longer configured reads as its id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicTitles(HashMap<String, String>);
+
+impl TopicTitles {
+    /// The titles of the configured topics.
+    pub fn of(topics: &[Topic]) -> TopicTitles {
+        TopicTitles(
+            topics
+                .iter()
+                .map(|topic| (topic.id.clone(), topic.display_name().to_string()))
+                .collect(),
+        )
+    }
+
+    /// The name of `topic`; several ids joined by `, ` (a story that matched several
+    /// topics, see `by_story`) give their names joined the same way.
+    pub fn name(&self, topic: &str) -> String {
+        topic
+            .split(", ")
+            .map(|id| self.0.get(id).map_or(id, String::as_str))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
 
 /// What one message is about: a match, a digest of matches, or a notice about a feed.
 #[derive(Debug, Clone, Copy)]
@@ -27,17 +56,17 @@ impl Content<'_> {
     }
 
     /// The message text in `markup`; a sink's template applies to matches only.
-    pub fn text(&self, template: Option<&str>, markup: Markup) -> String {
+    pub fn text(&self, template: Option<&str>, markup: Markup, titles: &TopicTitles) -> String {
         match self {
-            Content::Matches(matches) => render(matches, template, markup),
+            Content::Matches(matches) => render(matches, template, markup, titles),
             Content::Notice(notice) => render_notice(notice, markup),
         }
     }
 
     /// A one-line subject (email, ntfy title).
-    pub fn subject(&self) -> String {
+    pub fn subject(&self, titles: &TopicTitles) -> String {
         match self {
-            Content::Matches(matches) => subject(matches),
+            Content::Matches(matches) => subject(matches, titles),
             Content::Notice(notice) => one_line(&format!(
                 "[watchword] {}: {}",
                 match notice.event {
@@ -109,45 +138,56 @@ pub enum Markup {
 /// The longest subject or title line, in characters.
 const SUBJECT_CHARS: usize = 200;
 
-/// The text of one match, from the sink's template or the default for `markup`.
-pub fn render_one(m: &Match, template: Option<&str>, markup: Markup) -> String {
+/// The text of one match, from the sink's template or the default for `markup`; topics
+/// are named by `titles`.
+pub fn render_one(
+    m: &Match,
+    template: Option<&str>,
+    markup: Markup,
+    titles: &TopicTitles,
+) -> String {
     if markup == Markup::Html {
         // The HTML part is the plain text, escaped, with line breaks kept.
-        return html_paragraphs(&render_one(m, template, Markup::Plain));
+        return html_paragraphs(&render_one(m, template, Markup::Plain, titles));
     }
     let custom = template.is_some();
     let template = template.unwrap_or(match markup {
         Markup::Slack => {
-            "*{title}*\n{url}\ntopic {topic} · {feed} · published {published} · matched {terms}"
+            "*{title}*\n{url}\ntopic {topic_title} · {feed} · published {published} · matched {terms}"
         }
         Markup::Discord => {
-            "**{title}**\n{url}\ntopic {topic} · {feed} · published {published} · matched {terms}"
+            "**{title}**\n{url}\ntopic {topic_title} · {feed} · published {published} · matched {terms}"
         }
         Markup::Plain | Markup::Html => {
-            "{title}\n{url}\ntopic {topic} · {feed} · published {published} · matched {terms}"
+            "{title}\n{url}\ntopic {topic_title} · {feed} · published {published} · matched {terms}"
         }
     });
-    let mut text = fill(template, |field| value(m, field, markup));
+    let mut text = fill(template, |field| value(m, field, markup, titles));
     // The default text names the other sources; a template places them with `{also}`.
     if !custom && m.sources.len() > 1 {
         text.push_str("\nalso reported by ");
-        text.push_str(&value(m, "also", markup));
+        text.push_str(&value(m, "also", markup, titles));
     }
     text
 }
 
 /// The text of a batch: one match as [`render_one`], several as a digest grouped by story (a
 /// count line, then each story once, with every topic it matched).
-pub fn render(matches: &[Match], template: Option<&str>, markup: Markup) -> String {
+pub fn render(
+    matches: &[Match],
+    template: Option<&str>,
+    markup: Markup,
+    titles: &TopicTitles,
+) -> String {
     if let [single] = matches {
-        return render_one(single, template, markup);
+        return render_one(single, template, markup, titles);
     }
     if markup == Markup::Html {
-        return html_paragraphs(&render(matches, template, Markup::Plain));
+        return html_paragraphs(&render(matches, template, Markup::Plain, titles));
     }
     let stories = by_story(matches);
     if let [single] = stories.as_slice() {
-        return render_one(single, template, markup);
+        return render_one(single, template, markup, titles);
     }
     let mut text = if stories.len() == matches.len() {
         format!("{} new matches", matches.len())
@@ -156,19 +196,22 @@ pub fn render(matches: &[Match], template: Option<&str>, markup: Markup) -> Stri
     };
     for m in &stories {
         text.push_str("\n\n");
-        text.push_str(&render_one(m, template, markup));
+        text.push_str(&render_one(m, template, markup, titles));
     }
     text
 }
 
-/// A one-line subject (email subject, ntfy title): the topic and title for one match, a
-/// count and the topics for a digest. Plain text, no control characters.
-pub fn subject(matches: &[Match]) -> String {
+/// A one-line subject (email subject, ntfy title): the topic's title and the item's title for
+/// one match, a count and the topics' titles for a digest. Plain text, no control characters.
+pub fn subject(matches: &[Match], titles: &TopicTitles) -> String {
     let line = match matches {
-        [single] => format!("[watchword] {}: {}", single.topic, single.title),
+        [single] => format!(
+            "[watchword] {}: {}",
+            titles.name(&single.topic),
+            single.title
+        ),
         _ => {
-            let mut topics: Vec<&str> = matches.iter().map(|m| m.topic.as_str()).collect();
-            topics.dedup();
+            let mut topics: Vec<String> = matches.iter().map(|m| titles.name(&m.topic)).collect();
             topics.sort_unstable();
             topics.dedup();
             let stories = by_story(matches);
@@ -232,7 +275,7 @@ pub fn escape(text: &str, markup: Markup) -> String {
 }
 
 /// The escaped value of a template field for one match.
-fn value(m: &Match, field: &str, markup: Markup) -> String {
+fn value(m: &Match, field: &str, markup: Markup, titles: &TopicTitles) -> String {
     debug_assert!(TEMPLATE_FIELDS.contains(&field));
     match field {
         "title" => escape(&m.title, markup),
@@ -244,6 +287,7 @@ fn value(m: &Match, field: &str, markup: Markup) -> String {
             None => "(no link)".into(),
         },
         "topic" => escape(&m.topic, markup),
+        "topic_title" => escape(&titles.name(&m.topic), markup),
         "feed" => escape(&m.feed, markup),
         "terms" => escape(&m.terms.join(", "), markup),
         "published" => m.published.map_or_else(|| "unknown".into(), rfc3339),
@@ -305,6 +349,11 @@ mod tests {
 
     use super::*;
 
+    /// No titles: every topic reads as its id.
+    fn none() -> TopicTitles {
+        TopicTitles::default()
+    }
+
     fn hostile() -> Match {
         Match {
             match_id: 7,
@@ -320,22 +369,24 @@ mod tests {
             hits: vec![],
             story_id: Some(3),
             sources: vec![],
+            backfill: false,
+            verdict: None,
         }
     }
 
     #[test]
     fn control_characters_never_survive() {
         for markup in [Markup::Plain, Markup::Slack, Markup::Discord, Markup::Html] {
-            let text = render_one(&hostile(), None, markup);
+            let text = render_one(&hostile(), None, markup, &none());
             assert!(!text.contains('\u{1b}'), "{markup:?}: {text}");
             assert!(!text.contains('\u{7}'), "{markup:?}: {text}");
         }
-        assert!(!subject(&[hostile()]).contains('\u{1b}'));
+        assert!(!subject(&[hostile()], &none()).contains('\u{1b}'));
     }
 
     #[test]
     fn slack_escapes_its_three_entities() {
-        let text = render_one(&hostile(), None, Markup::Slack);
+        let text = render_one(&hostile(), None, Markup::Slack, &none());
         assert!(text.contains("&lt;@here&gt; &amp;"), "{text}");
         assert!(text.contains("https://example.com/a?b=1&amp;c=2"), "{text}");
         assert!(!text.contains("<@here>"));
@@ -343,7 +394,7 @@ mod tests {
 
     #[test]
     fn discord_escapes_formatting_but_keeps_urls() {
-        let text = render_one(&hostile(), None, Markup::Discord);
+        let text = render_one(&hostile(), None, Markup::Discord, &none());
         assert!(text.contains(r"\*now\*"), "{text}");
         assert!(
             text.contains(r"\<\@here\>") || text.contains(r"<\@here\>"),
@@ -355,7 +406,7 @@ mod tests {
 
     #[test]
     fn html_escapes_everything_from_the_feed() {
-        let text = render_one(&hostile(), None, Markup::Html);
+        let text = render_one(&hostile(), None, Markup::Html, &none());
         assert!(text.contains("&lt;@here&gt; &amp;"), "{text}");
         assert!(text.contains("Wire &lt;b&gt;"), "{text}");
         assert!(!text.contains("<b>"));
@@ -368,6 +419,7 @@ mod tests {
             &hostile(),
             Some("{{{topic}}} {title} ({terms}) {published} -> {url}"),
             Markup::Plain,
+            &none(),
         );
         assert_eq!(
             text,
@@ -381,13 +433,18 @@ mod tests {
         second.title = "Second".into();
         second.topic = "missile_sale".into();
         second.story_id = Some(4);
-        let text = render(&[hostile(), second.clone()], Some("{title}"), Markup::Plain);
+        let text = render(
+            &[hostile(), second.clone()],
+            Some("{title}"),
+            Markup::Plain,
+            &none(),
+        );
         assert_eq!(
             text,
             "2 new matches\n\nLaunch *now* <@here> & `rm -rf`  [31mred \n\nSecond"
         );
         assert_eq!(
-            subject(&[hostile(), second]),
+            subject(&[hostile(), second], &none()),
             "[watchword] 2 new matches (missile_sale, satellite_launch)"
         );
     }
@@ -405,10 +462,13 @@ mod tests {
         let content = Content::Notice(&notice);
         assert_eq!(content.event(), "feed_dead");
         assert_eq!(
-            content.text(None, Markup::Slack),
+            content.text(None, Markup::Slack, &none()),
             "Feed Wire &lt;b&gt; has been failing since 2023-11-21T00:00:00Z.\nhttps://wire.example/rss\nLast error: http 500"
         );
-        assert_eq!(content.subject(), "[watchword] feed failing: Wire <b>");
+        assert_eq!(
+            content.subject(&none()),
+            "[watchword] feed failing: Wire <b>"
+        );
         assert!(content.json_lines().starts_with("{\"event\":\"feed_dead\""));
     }
 
@@ -416,7 +476,7 @@ mod tests {
     fn a_missing_link_says_so() {
         let mut m = hostile();
         m.url = None;
-        assert!(render_one(&m, Some("{url}"), Markup::Plain).contains("(no link)"));
+        assert!(render_one(&m, Some("{url}"), Markup::Plain, &none()).contains("(no link)"));
     }
 
     fn source(feed: &str) -> crate::model::Source {
@@ -439,22 +499,22 @@ mod tests {
             source("Wire"),
             source("Post"),
         ];
-        let text = render_one(&m, None, Markup::Plain);
+        let text = render_one(&m, None, Markup::Plain, &none());
         assert!(text.ends_with("\nalso reported by Daily*, Post"), "{text}");
-        let text = render_one(&m, None, Markup::Discord);
+        let text = render_one(&m, None, Markup::Discord, &none());
         assert!(text.ends_with("also reported by Daily\\*, Post"), "{text}");
         assert_eq!(
-            render_one(&m, Some("{title}"), Markup::Plain)
+            render_one(&m, Some("{title}"), Markup::Plain, &none())
                 .lines()
                 .count(),
             1
         );
         assert_eq!(
-            render_one(&m, Some("({also})"), Markup::Plain),
+            render_one(&m, Some("({also})"), Markup::Plain, &none()),
             "(Daily*, Post)"
         );
         m.sources.truncate(1);
-        assert!(!render_one(&m, None, Markup::Plain).contains("also reported"));
+        assert!(!render_one(&m, None, Markup::Plain, &none()).contains("also reported"));
     }
 
     #[test]
@@ -470,6 +530,7 @@ mod tests {
             &[hostile(), sale.clone(), other],
             Some("{topic}: {terms}"),
             Markup::Plain,
+            &none(),
         );
         assert_eq!(
             text,
@@ -478,7 +539,38 @@ mod tests {
         let one_story = [hostile(), sale];
         assert_eq!(by_story(&one_story)[0].sources.len(), 1);
         assert!(
-            subject(&one_story).starts_with("[watchword] missile_sale, satellite_launch: Launch")
+            subject(&one_story, &none())
+                .starts_with("[watchword] missile_sale, satellite_launch: Launch")
+        );
+    }
+
+    #[test]
+    fn topics_read_as_their_titles() {
+        let titles = TopicTitles(HashMap::from([(
+            "satellite_launch".to_string(),
+            "Spy satellite <launch>".to_string(),
+        )]));
+        let text = render_one(&hostile(), None, Markup::Slack, &titles);
+        assert!(
+            text.contains("topic Spy satellite &lt;launch&gt; ·"),
+            "{text}"
+        );
+        assert!(
+            subject(&[hostile()], &titles)
+                .starts_with("[watchword] Spy satellite <launch>: Launch"),
+            "{}",
+            subject(&[hostile()], &titles)
+        );
+        let text = render_one(
+            &hostile(),
+            Some("{topic} / {topic_title}"),
+            Markup::Plain,
+            &titles,
+        );
+        assert_eq!(text, "satellite_launch / Spy satellite <launch>");
+        assert_eq!(
+            titles.name("missile_sale, satellite_launch"),
+            "missile_sale, Spy satellite <launch>"
         );
     }
 }

@@ -34,7 +34,7 @@ use crate::store::{self, OutboxCounts, SharedStore, StoreError};
 use crate::text::sanitize;
 
 pub use email::{PASSWORD_VAR, USER_VAR};
-use message::Content;
+use message::{Content, TopicTitles};
 
 /// The wait before the first retry; each later failure multiplies it by [`BACKOFF_FACTOR`].
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -144,6 +144,8 @@ struct Sinks {
 struct Sink {
     config: AlertConfig,
     transport: Transport,
+    /// The titles of the config's topics, which messages name topics by.
+    titles: Arc<TopicTitles>,
 }
 
 #[derive(Debug)]
@@ -492,6 +494,7 @@ impl Alerter {
 
 impl Sinks {
     fn new(config: &Config, fetcher: &Fetcher) -> Result<Sinks, String> {
+        let titles = Arc::new(TopicTitles::of(&config.topics));
         let list = config
             .alerts
             .iter()
@@ -530,6 +533,7 @@ impl Sinks {
                 Ok(Arc::new(Sink {
                     config: alert.clone(),
                     transport,
+                    titles: titles.clone(),
                 }))
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -566,17 +570,18 @@ impl Sink {
         };
         let key = idempotency_key(&self.config.name, &content);
         let template = self.config.template.as_deref();
+        let titles = &*self.titles;
         match &self.transport {
             Transport::Log => {
-                log::send(&self.config, &content);
+                log::send(&self.config, &content, titles);
                 Ok(())
             }
             Transport::Jsonl(path) => jsonl::send(path, &content).await,
-            Transport::Webhook(hook) => hook.send(template, &content, &key).await,
+            Transport::Webhook(hook) => hook.send(template, &content, &key, titles).await,
             Transport::Exec { command, timeout } => {
-                exec::send(command, *timeout, template, &content, &key).await
+                exec::send(command, *timeout, template, &content, &key, titles).await
             }
-            Transport::Email(mailer) => mailer.send(template, &content).await,
+            Transport::Email(mailer) => mailer.send(template, &content, titles).await,
         }
     }
 }
@@ -646,6 +651,8 @@ mod tests {
             hits: vec![],
             story_id: None,
             sources: vec![],
+            backfill: false,
+            verdict: None,
         };
         let mut other = m.clone();
         other.match_id = 2;

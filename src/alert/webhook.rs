@@ -5,7 +5,7 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde_json::json;
 
-use super::message::{Content, Markup};
+use super::message::{Content, Markup, TopicTitles};
 use super::{Retry, SendError};
 use crate::config::WebhookFormat;
 use crate::fetch::{Fetcher, Post};
@@ -32,6 +32,7 @@ impl Webhook {
         template: Option<&str>,
         content: &Content<'_>,
         key: &str,
+        titles: &TopicTitles,
     ) -> Result<(), SendError> {
         let Webhook {
             fetcher,
@@ -44,7 +45,7 @@ impl Webhook {
         let mut all_headers = vec![("Idempotency-Key".to_string(), key.to_string())];
         let (content_type, body) = match format {
             WebhookFormat::Json => {
-                let text = content.text(template, Markup::Plain);
+                let text = content.text(template, Markup::Plain, titles);
                 let body = match content {
                     Content::Matches(matches) => {
                         let records: Vec<_> = matches.iter().map(Match::record).collect();
@@ -58,20 +59,20 @@ impl Webhook {
             }
             WebhookFormat::Slack => {
                 let body = json!({
-                    "text": content.text(template, Markup::Slack),
+                    "text": content.text(template, Markup::Slack, titles),
                     "unfurl_links": false,
                 });
                 ("application/json", body.to_string())
             }
             WebhookFormat::Discord => {
                 let body = json!({
-                    "content": cut(&content.text(template, Markup::Discord), DISCORD_MAX_CHARS),
+                    "content": cut(&content.text(template, Markup::Discord, titles), DISCORD_MAX_CHARS),
                     "allowed_mentions": { "parse": [] },
                 });
                 ("application/json", body.to_string())
             }
             WebhookFormat::Ntfy => {
-                all_headers.push(("Title".into(), header_text(&content.subject())));
+                all_headers.push(("Title".into(), header_text(&content.subject(titles))));
                 let tag = match content {
                     Content::Matches(_) => "newspaper",
                     Content::Notice(_) => "warning",
@@ -84,7 +85,7 @@ impl Webhook {
                 }
                 (
                     "text/plain; charset=utf-8",
-                    content.text(template, Markup::Plain),
+                    content.text(template, Markup::Plain, titles),
                 )
             }
         };

@@ -10,11 +10,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{TestFormat, UserError, rfc3339, runtime, sanitize};
+use crate::alert;
 use crate::config::{self, Config};
 use crate::fetch::Fetcher;
+use crate::model::Verdict;
 use crate::pipeline::{self, fetch_feed};
 use crate::query::{self, Hit, Reason, Unmet};
-use crate::store::Store;
+use crate::store::{BackfillSummary, Store};
 use crate::tester::{self, Change, TestItem, TopicDiff};
 
 /// The most alias entries listed for a clause that found none of them.
@@ -64,6 +66,7 @@ pub(super) fn fetch_items(config: &Config, feed: &str) -> anyhow::Result<Vec<Tes
         }
     };
     let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
+    let now = Utc::now();
     let parsed = runtime()?
         .block_on(fetch_feed(&fetcher, &source, pipeline::caps(config)))
         .map_err(|message| anyhow::anyhow!("feed {source}: {message}"))?;
@@ -74,6 +77,8 @@ pub(super) fn fetch_items(config: &Config, feed: &str) -> anyhow::Result<Vec<Tes
             id: item.key.clone(),
             feed: name.clone(),
             item,
+            // Polled now, the daemon would see it now.
+            seen: Some(now),
         })
         .collect())
 }
@@ -84,11 +89,14 @@ pub(super) fn test(
     items: &[TestItem],
     topic: Option<&str>,
     format: TestFormat,
+    as_of: Option<DateTime<Utc>>,
 ) -> anyhow::Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     let colour = use_colour();
+    let now = Utc::now();
     for (item_idx, test) in items.iter().enumerate() {
-        let matches = tester::test_item(config, test, topic);
+        let first_seen = test.first_seen(as_of, now);
+        let matches = tester::test_item(config, test, topic, first_seen);
         match format {
             TestFormat::Jsonl => {
                 let record = TestRecord {
@@ -123,8 +131,7 @@ pub(super) fn test(
                         }
                         None => {
                             writeln!(out, "  {}: no match", configured.id)?;
-                            let unmet = tester::explain_miss(config, test, &configured.id);
-                            write_unmet(&mut out, &unmet, &configured.source, colour, 6)?;
+                            write_miss(&mut out, config, test, &configured.id, first_seen, colour)?;
                         }
                     }
                 }
@@ -136,11 +143,37 @@ pub(super) fn test(
 }
 
 /// `eval`: scores per topic, then every false positive and false negative explained.
-pub(super) fn eval(config: &Config, path: &Path, topic: Option<&str>) -> anyhow::Result<()> {
-    let (name, text) = read_input(path)?;
-    let labelled =
-        tester::parse_labels(&name, &text).map_err(|error| UserError(error.to_string()))?;
-    let evaluation = tester::evaluate(config, &labelled, topic);
+/// `eval` scores the labels of a file, or without one the analyst's verdicts in the database.
+pub(super) fn eval(
+    config: &Config,
+    path: Option<&Path>,
+    topic: Option<&str>,
+    as_of: Option<DateTime<Utc>>,
+) -> anyhow::Result<()> {
+    let (name, labelled) = match path {
+        Some(path) => {
+            let (name, text) = read_input(path)?;
+            let labelled =
+                tester::parse_labels(&name, &text).map_err(|error| UserError(error.to_string()))?;
+            (name, labelled)
+        }
+        None => {
+            let labelled = stored_labels(config)?;
+            if labelled.is_empty() {
+                return Err(UserError(
+                    "no verdicts yet: judge matches with `watchword judge MATCH_ID wrong|right` (or give eval a labels file)".into(),
+                )
+                .into());
+            }
+            (
+                format!("verdicts in {}", config.daemon.database.display()),
+                labelled,
+            )
+        }
+    };
+    let now = Utc::now();
+    let first_seen = |test: &TestItem| test.first_seen(as_of, now);
+    let evaluation = tester::evaluate(config, &labelled, topic, first_seen);
     if !evaluation.unknown_labels.is_empty() {
         tracing::warn!(topics = ?evaluation.unknown_labels, "labels name topics that are not configured; they are not scored");
     }
@@ -206,8 +239,14 @@ pub(super) fn eval(config: &Config, path: &Path, topic: Option<&str>) -> anyhow:
             for item_idx in &score.false_negatives {
                 let test = &labelled[*item_idx].test;
                 write_item_heading(&mut out, test)?;
-                let unmet = tester::explain_miss(config, test, &score.topic);
-                write_unmet(&mut out, &unmet, source, colour, 4)?;
+                let seen = first_seen(test);
+                match tester::out_of_scope(config, test, &score.topic, seen) {
+                    Some(reason) => writeln!(out, "    out of time scope: {reason}")?,
+                    None => {
+                        let unmet = tester::explain_miss(config, test, &score.topic);
+                        write_unmet(&mut out, &unmet, source, colour, 4)?;
+                    }
+                }
             }
         }
     }
@@ -215,12 +254,41 @@ pub(super) fn eval(config: &Config, path: &Path, topic: Option<&str>) -> anyhow:
     Ok(())
 }
 
-/// `test --backtest`: the topics on disk over the stored items, against the match log.
+/// The analyst's verdicts as labelled items (each judged item, first seen when it was stored).
+pub(super) fn stored_labels(config: &Config) -> anyhow::Result<Vec<tester::LabelledItem>> {
+    let database = &config.daemon.database;
+    if !database.exists() {
+        return Err(UserError(format!(
+            "no database at {} yet, so no verdicts (`watchword once` or `watchword run` creates it)",
+            database.display()
+        ))
+        .into());
+    }
+    let store = Store::open(database)?;
+    let items = store.judged_items()?;
+    let verdicts = store.verdicts()?;
+    Ok(tester::labels_from_verdicts(&items, &verdicts))
+}
+
+/// Whether `test --backtest` writes the matches it would add (`--apply`, `--alert`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Apply {
+    /// Only show them (the database is only read).
+    No,
+    /// Log them as backfill, not sent to alert sinks.
+    LogOnly,
+    /// Log them and queue them for the sinks that want their topics.
+    LogAndAlert,
+}
+
+/// `test --backtest`: the topics on disk over the stored items, against the match log; with
+/// `apply`, the added matches are logged.
 pub(super) fn backtest(
     config: &Config,
     since: DateTime<Utc>,
     topic: Option<&str>,
     format: TestFormat,
+    apply: Apply,
 ) -> anyhow::Result<()> {
     let database = &config.daemon.database;
     if !database.exists() {
@@ -230,11 +298,23 @@ pub(super) fn backtest(
         ))
         .into());
     }
-    let store = Store::open(database)?;
+    let mut store = Store::open(database)?;
     let items = store.stored_items(Some(since))?;
     let log = store.matches_of_items_since(Some(since))?;
-    let mut diffs = tester::backtest(config, &items, &log);
+    let verdicts = store.verdicts()?;
+    let mut diffs = tester::backtest(config, &items, &log, &verdicts);
     diffs.retain(|diff| topic.is_none_or(|wanted| wanted == diff.topic));
+    let applied = match apply {
+        Apply::No => None,
+        Apply::LogOnly | Apply::LogAndAlert => {
+            let routes = match apply {
+                Apply::LogAndAlert => alert::routes(&config.alerts),
+                _ => Vec::new(),
+            };
+            let backfills = tester::backfills(&diffs, &items);
+            Some(store.backfill(&backfills, Utc::now(), &routes, &config.daemon.stories)?)
+        }
+    };
     let mut out = io::BufWriter::new(io::stdout().lock());
     match format {
         TestFormat::Jsonl => {
@@ -259,6 +339,16 @@ pub(super) fn backtest(
                 items.len(),
                 rfc3339(since)
             )?;
+            // What the edit does to the analyst's verdicts comes first: it is the point.
+            for diff in diffs.iter().filter(|diff| diff.verdicts.judged > 0) {
+                writeln!(
+                    out,
+                    "verdicts on {} ({} judged): {}",
+                    diff.topic,
+                    diff.verdicts.judged,
+                    diff.verdicts.summary()
+                )?;
+            }
             for diff in &diffs {
                 writeln!(out)?;
                 write_diff_line(&mut out, diff)?;
@@ -268,10 +358,41 @@ pub(super) fn backtest(
                     }
                 }
             }
+            if let Some(applied) = &applied {
+                writeln!(out)?;
+                writeln!(out, "{}", applied_line(applied, apply))?;
+            }
         }
     }
     out.flush()?;
+    if let (TestFormat::Jsonl, Some(applied)) = (format, &applied) {
+        // The JSON Lines stay one change a line; what was written goes to the log.
+        tracing::info!("{}", applied_line(applied, apply));
+    }
     Ok(())
+}
+
+/// What `--apply` wrote, in a line.
+fn applied_line(applied: &BackfillSummary, apply: Apply) -> String {
+    let mut line = format!(
+        "applied: {} matches logged as backfill, {} more sources",
+        applied.new_matches, applied.new_sources
+    );
+    if applied.missing > 0 {
+        line.push_str(&format!(
+            ", {} items deleted meanwhile skipped",
+            applied.missing
+        ));
+    }
+    if apply == Apply::LogAndAlert {
+        line.push_str(&format!(
+            "; {} alert deliveries queued: the daemon (or the next `once`) sends them",
+            applied.new_deliveries
+        ));
+    } else {
+        line.push_str("; not sent to alert sinks (--alert queues them)");
+    }
+    line
 }
 
 /// The one-line backtest summary of `check`, when a database exists: `None` without one.
@@ -285,17 +406,18 @@ pub(super) fn backtest_summary(config: &Config, now: DateTime<Utc>) -> Option<St
         Ok((
             store.stored_items(Some(since))?,
             store.matches_of_items_since(Some(since))?,
+            store.verdicts()?,
         ))
     });
-    let (items, log) = match result {
+    let (items, log, verdicts) = match result {
         Ok(found) => found,
         Err(error) => return Some(format!("backtest: skipped ({error})")),
     };
-    let diffs = tester::backtest(config, &items, &log);
+    let diffs = tester::backtest(config, &items, &log, &verdicts);
     let parts: Vec<String> = diffs
         .iter()
         .map(|diff| {
-            if diff.added.is_empty() && diff.dropped.is_empty() {
+            let change = if diff.added.is_empty() && diff.dropped.is_empty() {
                 format!("{} unchanged", diff.topic)
             } else {
                 format!(
@@ -304,6 +426,11 @@ pub(super) fn backtest_summary(config: &Config, now: DateTime<Utc>) -> Option<St
                     diff.added.len(),
                     diff.dropped.len()
                 )
+            };
+            if diff.verdicts.judged > 0 {
+                format!("{change} [{}]", diff.verdicts.summary())
+            } else {
+                change
             }
         })
         .collect();
@@ -340,6 +467,11 @@ struct ChangeRecord<'a> {
     url: Option<&'a str>,
     published: Option<String>,
     explain: &'a [Hit],
+    /// Why a dropped match's item is outside the topic's time scope, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    out_of_scope: Option<String>,
+    /// The analyst's verdict on the item and topic (`right`, `wrong`, `missed`), or null.
+    verdict: Option<&'static str>,
 }
 
 impl<'a> ChangeRecord<'a> {
@@ -353,6 +485,8 @@ impl<'a> ChangeRecord<'a> {
             url: item.url.as_deref(),
             published: item.published.map(rfc3339),
             explain: &item.hits,
+            out_of_scope: item.out_of_scope.map(|reason| reason.to_string()),
+            verdict: item.verdict.map(Verdict::as_str),
         }
     }
 }
@@ -489,6 +623,27 @@ fn write_unmet(
     Ok(())
 }
 
+/// Why a topic did not match an item: outside its time scope, else the failed clauses.
+fn write_miss(
+    out: &mut impl Write,
+    config: &Config,
+    test: &TestItem,
+    topic: &str,
+    first_seen: DateTime<Utc>,
+    colour: bool,
+) -> io::Result<()> {
+    if let Some(reason) = tester::out_of_scope(config, test, topic, first_seen) {
+        return writeln!(out, "      out of time scope: {reason}");
+    }
+    let source = config
+        .topics
+        .iter()
+        .find(|t| t.id == topic)
+        .map_or("", |t| t.source.as_str());
+    let unmet = tester::explain_miss(config, test, topic);
+    write_unmet(out, &unmet, source, colour, 6)
+}
+
 fn write_diff_line(out: &mut impl Write, diff: &TopicDiff) -> io::Result<()> {
     let removed = if diff.configured {
         ""
@@ -524,6 +679,9 @@ fn write_change(out: &mut impl Write, sign: char, change: &Change, colour: bool)
     )?;
     if let Some(url) = &change.url {
         writeln!(out, "      {}", sanitize(url))?;
+    }
+    if let Some(reason) = &change.out_of_scope {
+        writeln!(out, "      out of time scope: {reason}")?;
     }
     write_hits(out, &change.hits, colour, 6)
 }

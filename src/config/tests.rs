@@ -568,3 +568,92 @@ fn story_window_and_dedup_compile_and_point_at_mistakes() {
         "greater than zero",
     );
 }
+
+#[test]
+fn time_scopes_take_the_daemon_default_and_check_their_values() {
+    let text = r#"
+[daemon]
+max_age = "30d"
+
+[[topic]]
+id = "default_age"
+query = "missile"
+
+[[topic]]
+id = "own_age"
+query = "missile"
+max_age = "2d"
+
+[[topic]]
+id = "any_age"
+query = "missile"
+max_age = "forever"
+published_after = "2023-11-01"
+published_before = "2023-12-01T09:00:00+09:00"
+"#;
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let config = config.unwrap();
+    let day = Duration::from_secs(86_400);
+    assert_eq!(config.daemon.max_age, Some(30 * day));
+    let scopes: Vec<TimeScope> = config.topics.iter().map(|t| t.scope).collect();
+    assert_eq!(scopes[0].max_age, Some(30 * day));
+    assert_eq!(scopes[1].max_age, Some(2 * day));
+    assert_eq!(scopes[2].max_age, None);
+    assert_eq!(
+        scopes[2].published_after.unwrap().to_rfc3339(),
+        "2023-11-01T00:00:00+00:00"
+    );
+    assert_eq!(
+        scopes[2].published_before.unwrap().to_rfc3339(),
+        "2023-12-01T00:00:00+00:00"
+    );
+
+    let topic = |keys: &str| format!("[[topic]]\nid = \"t\"\nquery = \"x\"\n{keys}\n");
+    check_error(
+        &topic("max_age = \"30 days ago\""),
+        "4:11",
+        "invalid duration",
+    );
+    check_error(&topic("max_age = \"0s\""), "4:11", "greater than zero");
+    check_error(
+        &topic("published_after = \"last week\""),
+        "4:19",
+        "expected an RFC 3339 time",
+    );
+    check_error(
+        &topic("published_after = \"2023-12-01\"\npublished_before = \"2023-11-01\""),
+        "5:20",
+        "later than published_after",
+    );
+    check_error("[daemon]\nmax_age = \"soon\"\n", "2:11", "invalid duration");
+}
+
+#[test]
+fn lower_case_operators_are_warned_about_where_they_are() {
+    let text = "[[topic]]\nid = \"t\"\nquery = 'missile and sale'\n";
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let warnings = config.expect("still valid").warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    let warning = &warnings[0];
+    assert_eq!((warning.line, warning.column), (3, 18));
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(
+        warning.to_string().starts_with(
+            "/etc/ww/watchword.toml:3:18: warning: in query: `and` between terms is matched as a word"
+        ),
+        "{warning}"
+    );
+}
+
+#[test]
+fn an_apostrophe_in_a_single_quoted_query_suggests_triple_quotes() {
+    let found = errors("[[topic]]\nid = \"t\"\nquery = 'North Korea's launch'\n");
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].starts_with("3:"), "{found:?}");
+    assert!(found[0].contains("query = '''…'''"), "{found:?}");
+    // Other syntax errors get no such hint.
+    let other = errors("[[topic]]\nid = \"t\nquery = 'x'\n").join("\n");
+    assert!(!other.contains("'''"), "{other}");
+}

@@ -34,6 +34,7 @@
 mod eval;
 mod explain;
 mod lexer;
+mod lint;
 mod parser;
 mod set;
 #[cfg(test)]
@@ -45,6 +46,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use explain::{Reason, Unmet};
+pub use lint::{QueryLint, lint};
 pub use set::QuerySet;
 
 /// A field of an item that a query term can be scoped to.

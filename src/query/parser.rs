@@ -364,6 +364,15 @@ impl Parser<'_> {
     /// Interns the term `written` (a trailing `*` makes it a prefix) and scopes it to the
     /// current field. `offset` and `described` are for the error when it has nothing to match.
     fn leaf(&mut self, written: &str, offset: usize, described: &str) -> Result<Leaf, QueryError> {
+        // `*sat` would otherwise match as `sat`: punctuation is not part of a token.
+        if written.starts_with('*') && !written.trim_matches('*').trim().is_empty() {
+            return Err(QueryError::new(
+                offset,
+                format!(
+                    "a leading * in {described} is not supported: * only ends a prefix (missil*); word endings are not matched"
+                ),
+            ));
+        }
         let fields = self.field.map_or(FieldSet::DEFAULT, FieldSet::only);
         if let Some(term) = self.terms.iter().position(|term| term.written == written) {
             return Ok(Leaf { term, fields });

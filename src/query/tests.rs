@@ -680,6 +680,14 @@ fn term_errors() {
         "        ^ \"&\" has no letters or digits to match",
     );
     check_error("*", "^ expected a word before * in \"*\"");
+    check_error(
+        "missile OR *satellite",
+        "           ^ a leading * in \"*satellite\" is not supported: * only ends a prefix (missil*); word endings are not matched",
+    );
+    check_error(
+        "\"*spy satellite\"",
+        "^ a leading * in \"*spy satellite\" is not supported: * only ends a prefix (missil*); word endings are not matched",
+    );
     check_error("\"\"", "^ empty phrase");
     // A term that folds to nothing would match every text.
     check_error(

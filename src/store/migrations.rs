@@ -196,4 +196,29 @@ CREATE TABLE seen (
 -- The last poll whose body was read (a 200), which tells when a feed stopped listing an item.
 ALTER TABLE feeds ADD COLUMN last_fetched INTEGER;
 "#,
+    // 8: verdicts.
+    r#"
+-- An analyst's verdicts on what a topic matched: `right` or `wrong` on a logged match,
+-- `missed` for a stored item the topic should have matched (and `wrong` with no match for
+-- an imported label saying an item is not the topic's). One verdict per item and topic: a
+-- new one replaces the old. `match_id` is the judged match, when there was one. A judged
+-- item is never deleted by retention, so the verdicts keep their items for `eval` and
+-- backtests.
+CREATE TABLE verdicts (
+    id          INTEGER PRIMARY KEY,
+    item_id     INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    topic       TEXT NOT NULL,
+    verdict     TEXT NOT NULL CHECK (verdict IN ('right', 'wrong', 'missed')),
+    match_id    INTEGER REFERENCES matches(id) ON DELETE SET NULL,
+    note        TEXT,
+    judged_at   INTEGER NOT NULL,
+    UNIQUE (item_id, topic)
+);
+"#,
+    // 9: matches logged by a backfill.
+    r#"
+-- `backfill` marks a match written by `test --backtest --apply` (a topic added or edited
+-- after the item was stored) rather than by the poll that first saw its item.
+ALTER TABLE matches ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

@@ -3,8 +3,10 @@
 //! transaction. Synchronous (rusqlite is blocking): async callers go through
 //! `spawn_blocking` and never hold the store across an `.await`.
 
+mod backfill;
 mod migrations;
 mod stories;
+mod verdicts;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -16,12 +18,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{
     AlertRoute, Dedup, Delivery, DeliveryState, FeedHealth, FeedState, Item, Match, MatchedItem,
-    Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, repeated_key_base,
+    Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, TopicMatch, Verdict,
+    repeated_key_base,
 };
 use crate::query::Hit;
 use crate::story;
 
+pub use backfill::{Backfill, BackfillSummary};
 pub use migrations::MIGRATIONS;
+pub use verdicts::{ImportSummary, Judged, LabelImport, StoredVerdict};
 
 /// The store shared by the tasks of one process. Locked only on blocking threads, never
 /// across an `.await`.
@@ -201,7 +206,9 @@ pub struct OutboxCounts {
 /// The columns [`match_from_row`] reads, in order; `m`, `i` and `f` are the matches, items
 /// and feeds tables.
 const MATCH_COLUMNS: &str = "m.id, m.topic, m.matched_at, m.item_id, i.key, f.name, i.title, \
-     i.url, i.published, m.terms, m.hits, m.story_id";
+     i.url, i.published, m.terms, m.hits, m.story_id, m.backfill, \
+     (SELECT v.verdict FROM verdicts v WHERE v.item_id = m.item_id AND v.topic = m.topic), \
+     (SELECT v.note FROM verdicts v WHERE v.item_id = m.item_id AND v.topic = m.topic)";
 
 /// The columns [`delivery_from_row`] reads after the match columns; `d` is the deliveries
 /// table.
@@ -559,6 +566,7 @@ impl Store {
                 .prepare_cached(
                     "SELECT i.id, i.feed_id, i.key, i.title, i.url, i.first_seen,
                             EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id)
+                            OR EXISTS (SELECT 1 FROM verdicts v WHERE v.item_id = i.id)
                      FROM items i ORDER BY i.id",
                 )
                 .map_err(wrap)?;
@@ -725,51 +733,12 @@ impl Store {
                      ON CONFLICT (feed_id, key) DO NOTHING",
                 )
                 .map_err(wrap)?;
-            let mut match_of_url = tx
-                .prepare_cached(
-                    "SELECT id FROM matches WHERE topic = ?1 AND url = ?2 ORDER BY id LIMIT 1",
-                )
-                .map_err(wrap)?;
-            let mut match_of_story = tx
-                .prepare_cached(
-                    "SELECT id FROM matches WHERE story_id = ?1 AND topic = ?2 ORDER BY id LIMIT 1",
-                )
-                .map_err(wrap)?;
-            // An item without a link is known by its title within its feed: a feed that
-            // gives its items new guids on every poll must not log them again.
-            let mut match_of_title = tx
-                .prepare_cached(
-                    "SELECT m.id FROM matches m JOIN items i ON i.id = m.item_id
-                     WHERE m.topic = ?1 AND m.url IS NULL AND i.feed_id = ?2 AND i.title = ?3
-                     ORDER BY m.id LIMIT 1",
-                )
-                .map_err(wrap)?;
-            let mut insert_match = tx
-                .prepare_cached(
-                    "INSERT INTO matches (item_id, topic, url, matched_at, terms, hits, story_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (item_id, topic) DO NOTHING",
-                )
-                .map_err(wrap)?;
-            let mut insert_source = tx
-                .prepare_cached(
-                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (match_id, item_id) DO NOTHING",
-                )
-                .map_err(wrap)?;
+            let mut log = MatchLog::prepare(&tx).map_err(wrap)?;
             let mut source_of_story = tx
                 .prepare_cached(
                     "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
                      SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM matches WHERE story_id = ?1
                      ON CONFLICT (match_id, item_id) DO NOTHING",
-                )
-                .map_err(wrap)?;
-            let mut insert_delivery = tx
-                .prepare_cached(
-                    "INSERT INTO deliveries (match_id, sink, next_attempt, created)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (match_id, sink) DO NOTHING",
                 )
                 .map_err(wrap)?;
             for (item_idx, matched) in items.iter().enumerate() {
@@ -815,80 +784,42 @@ impl Store {
                 if joined {
                     summary.joined_stories += 1;
                 }
-                let published = item.published.map(|date| date.timestamp());
-                let add_source = |statement: &mut rusqlite::CachedStatement<'_>, id: i64| {
-                    statement.execute(params![
-                        id,
-                        item_id,
-                        feed_name,
-                        item.title,
-                        item.url,
-                        published,
-                        now.timestamp()
-                    ])
+                let logged_item = LoggedItem {
+                    item_id,
+                    feed_id,
+                    feed_name: &feed_name,
+                    story_id,
+                    title: &item.title,
+                    url: item.url.as_deref(),
+                    published: item.published.map(|date| date.timestamp()),
+                    seen: now.timestamp(),
                 };
                 for (match_idx, topic_match) in matched.matches.iter().enumerate() {
-                    let logged_before = match policy.dedup {
-                        Dedup::Story => match_of_story
-                            .query_row(params![story_id, topic_match.topic], |row| row.get(0))
-                            .optional()
-                            .map_err(wrap)?,
-                        Dedup::Url | Dedup::Item => None,
-                    };
-                    let logged_before: Option<i64> = match (logged_before, &item.url) {
-                        (Some(id), _) => Some(id),
-                        (None, _) if policy.dedup == Dedup::Item => None,
-                        (None, Some(url)) => match_of_url
-                            .query_row(params![topic_match.topic, url], |row| row.get(0))
-                            .optional()
-                            .map_err(wrap)?,
-                        (None, None) => match_of_title
-                            .query_row(params![topic_match.topic, feed_id, item.title], |row| {
-                                row.get(0)
-                            })
-                            .optional()
-                            .map_err(wrap)?,
-                    };
-                    if let Some(match_id) = logged_before {
-                        summary.new_sources +=
-                            add_source(&mut insert_source, match_id).map_err(wrap)?;
-                        continue;
-                    }
-                    let terms = distinct_terms(&topic_match.hits);
-                    let inserted = insert_match
-                        .execute(params![
-                            item_id,
-                            topic_match.topic,
-                            item.url,
-                            now.timestamp(),
-                            to_json(&terms),
-                            to_json(&topic_match.hits),
-                            story_id,
-                        ])
+                    let logged = log
+                        .log(&logged_item, topic_match, policy, routes, now, false)
                         .map_err(wrap)?;
-                    if inserted == 0 {
-                        continue;
-                    }
-                    summary.new_matches += 1;
-                    summary.logged.push((item_idx, match_idx));
-                    let match_id = tx.last_insert_rowid();
-                    add_source(&mut insert_source, match_id).map_err(wrap)?;
-                    for route in routes.iter().filter(|r| r.wants(&topic_match.topic)) {
-                        let first_attempt =
-                            now + chrono::Duration::from_std(route.delay).unwrap_or_default();
-                        summary.new_deliveries += insert_delivery
-                            .execute(params![
-                                match_id,
-                                route.sink,
-                                first_attempt.timestamp(),
-                                now.timestamp()
-                            ])
-                            .map_err(wrap)?;
+                    match logged {
+                        Logged::Match { deliveries, .. } => {
+                            summary.new_matches += 1;
+                            summary.logged.push((item_idx, match_idx));
+                            summary.new_deliveries += deliveries;
+                        }
+                        Logged::Source { added } => summary.new_sources += added,
+                        Logged::Duplicate => {}
                     }
                 }
                 if joined && policy.dedup == Dedup::Story {
-                    summary.new_sources +=
-                        add_source(&mut source_of_story, story_id).map_err(wrap)?;
+                    summary.new_sources += source_of_story
+                        .execute(params![
+                            story_id,
+                            item_id,
+                            feed_name,
+                            item.title,
+                            item.url,
+                            logged_item.published,
+                            now.timestamp()
+                        ])
+                        .map_err(wrap)?;
                 }
             }
         }
@@ -1225,19 +1156,32 @@ impl Store {
         &self,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoredItem>, StoreError> {
+        self.read_stored_items(
+            "?1 IS NULL OR i.first_seen >= ?1",
+            params![since.map(|since| since.timestamp())],
+        )
+    }
+
+    /// Stored items that meet `condition` (SQL written in this module, a `'static` literal,
+    /// over `i`, the items table; values go in `params`), oldest first.
+    fn read_stored_items(
+        &self,
+        condition: &'static str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<StoredItem>, StoreError> {
         let mut statement = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT i.id, f.name, i.key, i.url, i.title, i.summary, i.content, i.authors,
                         i.categories, i.published, i.first_seen, i.story_id, a.text
                  FROM items i JOIN feeds f ON f.id = i.feed_id
                  LEFT JOIN articles a ON a.url = i.url
-                 WHERE ?1 IS NULL OR i.first_seen >= ?1
-                 ORDER BY i.first_seen, i.id",
-            )
+                 WHERE {condition}
+                 ORDER BY i.first_seen, i.id"
+            ))
             .map_err(|source| self.error(source))?;
         let rows = statement
-            .query_map(params![since.map(|since| since.timestamp())], |row| {
+            .query_map(params, |row| {
                 let authors: String = row.get(7)?;
                 let categories: String = row.get(8)?;
                 Ok(StoredItem {
@@ -1496,13 +1440,21 @@ fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Mat
         hits: serde_json::from_str::<Vec<Hit>>(&hits).unwrap_or_default(),
         story_id: row.get(first + 11)?,
         sources: Vec::new(),
+        // NULL for a notice's delivery, whose match columns are all NULL.
+        backfill: row.get::<_, Option<bool>>(first + 12)?.unwrap_or(false),
+        verdict: row
+            .get::<_, Option<String>>(first + 13)?
+            .as_deref()
+            .and_then(Verdict::parse)
+            .map(|verdict| Ok::<_, rusqlite::Error>((verdict, row.get(first + 14)?)))
+            .transpose()?,
     })
 }
 
 /// A delivery from the [`MATCH_COLUMNS`] (null for a notice) followed by the
 /// [`DELIVERY_COLUMNS`].
 fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
-    const FIRST: usize = 12;
+    const FIRST: usize = 15;
     let state: String = row.get(FIRST + 2)?;
     Ok(Delivery {
         id: row.get(FIRST)?,
@@ -1550,6 +1502,166 @@ fn from_epoch(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(seconds, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// A stored item as the match log needs it: a new item of a poll, or a stored one a
+/// backfill logs.
+struct LoggedItem<'a> {
+    item_id: i64,
+    feed_id: i64,
+    feed_name: &'a str,
+    story_id: i64,
+    title: &'a str,
+    url: Option<&'a str>,
+    /// UTC seconds.
+    published: Option<i64>,
+    /// When watchword first saw it, UTC seconds (a source's `seen`).
+    seen: i64,
+}
+
+/// What [`MatchLog::log`] did with one topic's match of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Logged {
+    /// A new match, with its outbox rows.
+    Match { match_id: i64, deliveries: usize },
+    /// The topic was logged before for the item's story, URL or (without a link) title:
+    /// the item became a source of that match (`added` is 0 when it already was).
+    Source { added: usize },
+    /// The item is logged for the topic already.
+    Duplicate,
+}
+
+/// The statements that log a topic's match of a stored item, once per `dedup` level, with
+/// its first source and outbox rows: shared by a poll's commit and a backfill, so both log
+/// alike.
+struct MatchLog<'conn> {
+    conn: &'conn Connection,
+    match_of_url: rusqlite::CachedStatement<'conn>,
+    match_of_story: rusqlite::CachedStatement<'conn>,
+    match_of_title: rusqlite::CachedStatement<'conn>,
+    insert_match: rusqlite::CachedStatement<'conn>,
+    insert_source: rusqlite::CachedStatement<'conn>,
+    insert_delivery: rusqlite::CachedStatement<'conn>,
+}
+
+impl<'conn> MatchLog<'conn> {
+    fn prepare(conn: &'conn Connection) -> rusqlite::Result<MatchLog<'conn>> {
+        Ok(MatchLog {
+            conn,
+            match_of_url: conn.prepare_cached(
+                "SELECT id FROM matches WHERE topic = ?1 AND url = ?2 ORDER BY id LIMIT 1",
+            )?,
+            match_of_story: conn.prepare_cached(
+                "SELECT id FROM matches WHERE story_id = ?1 AND topic = ?2 ORDER BY id LIMIT 1",
+            )?,
+            // An item without a link is known by its title within its feed: a feed that
+            // gives its items new guids on every poll must not log them again.
+            match_of_title: conn.prepare_cached(
+                "SELECT m.id FROM matches m JOIN items i ON i.id = m.item_id
+                 WHERE m.topic = ?1 AND m.url IS NULL AND i.feed_id = ?2 AND i.title = ?3
+                 ORDER BY m.id LIMIT 1",
+            )?,
+            insert_match: conn.prepare_cached(
+                "INSERT INTO matches (item_id, topic, url, matched_at, terms, hits, story_id,
+                                      backfill)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (item_id, topic) DO NOTHING",
+            )?,
+            insert_source: conn.prepare_cached(
+                "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (match_id, item_id) DO NOTHING",
+            )?,
+            insert_delivery: conn.prepare_cached(
+                "INSERT INTO deliveries (match_id, sink, next_attempt, created)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (match_id, sink) DO NOTHING",
+            )?,
+        })
+    }
+
+    /// Logs `topic_match` of `item` at `now`, once per `policy.dedup` level: with `Story`, a
+    /// topic already logged for the item's story (or its canonical URL) gets the item as a
+    /// further source instead; with `Url` only the URL counts; with `Item` every item is
+    /// logged; an item without a link is also known by its title within its feed (unless
+    /// `Item`). A new match gets the item as its first source and one outbox row per route
+    /// that wants the topic.
+    fn log(
+        &mut self,
+        item: &LoggedItem<'_>,
+        topic_match: &TopicMatch,
+        policy: &StoryPolicy,
+        routes: &[AlertRoute],
+        now: DateTime<Utc>,
+        backfill: bool,
+    ) -> rusqlite::Result<Logged> {
+        let topic = topic_match.topic.as_str();
+        let logged_before = match policy.dedup {
+            Dedup::Story => self
+                .match_of_story
+                .query_row(params![item.story_id, topic], |row| row.get(0))
+                .optional()?,
+            Dedup::Url | Dedup::Item => None,
+        };
+        let logged_before: Option<i64> = match (logged_before, item.url) {
+            (Some(id), _) => Some(id),
+            (None, _) if policy.dedup == Dedup::Item => None,
+            (None, Some(url)) => self
+                .match_of_url
+                .query_row(params![topic, url], |row| row.get(0))
+                .optional()?,
+            (None, None) => self
+                .match_of_title
+                .query_row(params![topic, item.feed_id, item.title], |row| row.get(0))
+                .optional()?,
+        };
+        if let Some(match_id) = logged_before {
+            let added = self.add_source(match_id, item)?;
+            return Ok(Logged::Source { added });
+        }
+        let terms = distinct_terms(&topic_match.hits);
+        let inserted = self.insert_match.execute(params![
+            item.item_id,
+            topic,
+            item.url,
+            now.timestamp(),
+            to_json(&terms),
+            to_json(&topic_match.hits),
+            item.story_id,
+            backfill,
+        ])?;
+        if inserted == 0 {
+            return Ok(Logged::Duplicate);
+        }
+        let match_id = self.conn.last_insert_rowid();
+        self.add_source(match_id, item)?;
+        let mut deliveries = 0;
+        for route in routes.iter().filter(|r| r.wants(topic)) {
+            let first_attempt = now + chrono::Duration::from_std(route.delay).unwrap_or_default();
+            deliveries += self.insert_delivery.execute(params![
+                match_id,
+                route.sink,
+                first_attempt.timestamp(),
+                now.timestamp()
+            ])?;
+        }
+        Ok(Logged::Match {
+            match_id,
+            deliveries,
+        })
+    }
+
+    fn add_source(&mut self, match_id: i64, item: &LoggedItem<'_>) -> rusqlite::Result<usize> {
+        self.insert_source.execute(params![
+            match_id,
+            item.item_id,
+            item.feed_name,
+            item.title,
+            item.url,
+            item.published,
+            item.seen
+        ])
+    }
 }
 
 #[cfg(test)]

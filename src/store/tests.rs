@@ -3,6 +3,7 @@ use chrono::TimeZone;
 use super::*;
 use crate::model::{AlertRoute, Dedup, Item, Payload, StoryPolicy, TopicMatch};
 use crate::query::Field;
+use crate::story;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2023, 11, 21, 13, 0, 0).unwrap()
@@ -1404,4 +1405,234 @@ fn opening_a_current_database_writes_nothing() {
         before,
         "opening the store committed a write"
     );
+}
+
+#[test]
+fn verdicts_are_kept_per_item_and_topic_shown_with_matches_and_keep_their_items() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let old = now() - days(100);
+    let batch = [
+        item("guid:1", Some("https://e.com/1"), &["sat"]),
+        item("guid:2", Some("https://e.com/2"), &[]),
+        item("guid:3", Some("https://e.com/3"), &[]),
+    ];
+    commit(
+        &mut store,
+        ids[0],
+        &batch,
+        old,
+        &[],
+        &StoryPolicy::default(),
+    );
+    let logged = store.matches(&MatchFilter::default()).unwrap();
+    let (match_id, item_id) = (logged[0].match_id, logged[0].item_id);
+    assert_eq!(logged[0].verdict, None);
+
+    assert_eq!(
+        store.judge_match(999, Verdict::Wrong, None, now()).unwrap(),
+        Judged::NoSuchMatch
+    );
+    let judged = store
+        .judge_match(match_id, Verdict::Right, None, now())
+        .unwrap();
+    assert!(
+        matches!(judged, Judged::Stored { replaced: None, .. }),
+        "{judged:?}"
+    );
+    let judged = store
+        .judge_match(match_id, Verdict::Wrong, Some("a test launch"), now())
+        .unwrap();
+    assert!(
+        matches!(
+            judged,
+            Judged::Stored {
+                replaced: Some(Verdict::Right),
+                ..
+            }
+        ),
+        "{judged:?}"
+    );
+    let logged = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(
+        logged[0].verdict,
+        Some((Verdict::Wrong, Some("a test launch".to_string())))
+    );
+    let record = serde_json::to_value(logged[0].record()).unwrap();
+    assert_eq!(record["verdict"], "wrong");
+    assert_eq!(record["verdict_note"], "a test launch");
+
+    // A missed item: not one already in the topic's match.
+    assert_eq!(
+        store.judge_missed(item_id, "sat", None, now()).unwrap(),
+        Judged::AlreadyMatched { match_id }
+    );
+    assert_eq!(
+        store.judge_missed(999, "sat", None, now()).unwrap(),
+        Judged::NoSuchItem
+    );
+    let missed = store.items_with_url("https://e.com/2").unwrap();
+    assert_eq!(missed.len(), 1);
+    store.judge_missed(missed[0], "sat", None, now()).unwrap();
+    let verdicts = store.verdicts().unwrap();
+    assert_eq!(verdicts.len(), 2);
+    assert_eq!(
+        (verdicts[1].verdict, verdicts[1].match_id),
+        (Verdict::Missed, None)
+    );
+    let judged: Vec<i64> = store
+        .judged_items()
+        .unwrap()
+        .iter()
+        .map(|stored| stored.item_id)
+        .collect();
+    assert_eq!(judged, [item_id, missed[0]]);
+
+    // Retention keeps judged items (guid:2), deletes the others (guid:3).
+    store.purge(now(), NINETY_DAYS, 1000).unwrap();
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM items"), 2);
+
+    // Labels read back: the right form for each item, unknown items skipped.
+    let label = |key: &str, positive: &[&str], negative: &[&str]| LabelImport {
+        feed: "A".into(),
+        key: key.into(),
+        url: None,
+        positive: positive.iter().map(|t| t.to_string()).collect(),
+        negative: negative.iter().map(|t| t.to_string()).collect(),
+        notes: vec![("sat".into(), "imported".into())],
+    };
+    let summary = store
+        .import_labels(
+            &[
+                label("guid:1", &["sat"], &[]),
+                label("guid:2", &[], &["sat"]),
+                label("guid:9", &["sat"], &[]),
+            ],
+            now(),
+        )
+        .unwrap();
+    assert_eq!(
+        summary,
+        ImportSummary {
+            verdicts: 2,
+            not_found: 1
+        }
+    );
+    let verdicts = store.verdicts().unwrap();
+    assert_eq!(
+        verdicts
+            .iter()
+            .map(|v| (v.verdict, v.note.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            (Verdict::Right, Some("imported")),
+            (Verdict::Wrong, Some("imported"))
+        ]
+    );
+}
+
+#[test]
+fn a_backfill_logs_like_a_poll_with_the_storys_later_copies_as_sources() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let policy = StoryPolicy::default();
+    let headline = "North Korea says its spy satellite reached orbit";
+    // Two copies of one story (the first matched another topic, so the second joined it),
+    // and an unrelated item.
+    commit(
+        &mut store,
+        ids[0],
+        &[copy("a1", headline, "launched", &["other"])],
+        now(),
+        &[],
+        &policy,
+    );
+    commit(
+        &mut store,
+        ids[1],
+        &[copy("b1", headline, "put", &[])],
+        now() + days(1),
+        &[],
+        &policy,
+    );
+    commit(
+        &mut store,
+        ids[2],
+        &[item("guid:c", Some("https://c.example/x"), &[])],
+        now() + days(1),
+        &[],
+        &policy,
+    );
+    let stored = store.stored_items(None).unwrap();
+    assert_eq!(stored[0].story_id, stored[1].story_id, "one story");
+    let backfill = |stored: &StoredItem| Backfill {
+        item_id: stored.item_id,
+        topic_match: TopicMatch {
+            topic: "sat".into(),
+            hits: Vec::new(),
+        },
+        story: Some(story::keys(&stored.item)),
+    };
+    let routes = [AlertRoute {
+        sink: "hook".into(),
+        topics: Some(vec!["sat".into()]),
+        delay: Duration::ZERO,
+    }];
+    let members_before = count(&store, "SELECT COUNT(*) FROM story_members");
+    let later = now() + days(30);
+    let summary = store
+        .backfill(
+            &[
+                backfill(&stored[0]),
+                backfill(&stored[1]),
+                backfill(&stored[2]),
+            ],
+            later,
+            &[],
+            &policy,
+        )
+        .unwrap();
+    assert_eq!(
+        summary,
+        BackfillSummary {
+            new_matches: 2,
+            new_sources: 1,
+            new_deliveries: 0,
+            missing: 0
+        }
+    );
+    let logged = store
+        .matches(&MatchFilter {
+            topic: Some("sat".into()),
+            ..MatchFilter::default()
+        })
+        .unwrap();
+    assert_eq!(logged.len(), 2);
+    assert!(logged.iter().all(|m| m.backfill && m.matched_at == later));
+    let feeds: Vec<&str> = logged[0].sources.iter().map(|s| s.feed.as_str()).collect();
+    assert_eq!(feeds, ["A", "B"], "the story's later copy is a source");
+    assert_eq!(
+        logged[0].sources[0].seen,
+        now(),
+        "sources keep when they were seen"
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM deliveries"), 0);
+    // The unrelated item, not indexed when stored, is now; the indexed copy is not again.
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM story_members"),
+        members_before + 1
+    );
+    // With routes, the outbox gets its rows.
+    let mut fourth = backfill(&stored[2]);
+    fourth.topic_match.topic = "sat2".into();
+    let routes_all = [AlertRoute {
+        topics: None,
+        ..routes[0].clone()
+    }];
+    let summary = store
+        .backfill(&[fourth], later, &routes_all, &policy)
+        .unwrap();
+    assert_eq!((summary.new_matches, summary.new_deliveries), (1, 1));
 }

@@ -34,14 +34,20 @@ fn item(title: &str, summary: &str) -> TestItem {
             summary: summary.to_string(),
             ..Item::default()
         },
+        seen: None,
     }
+}
+
+/// A time for items without dates.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2023, 11, 22, 0, 0, 0).unwrap()
 }
 
 /// Checks that the default topic `topic` matches an item and reports `term` in `field`, with
 /// `in_snippet` in that hit's snippet.
 fn check_hit(topic: &str, title: &str, summary: &str, field: &str, term: &str, in_snippet: &str) {
     let config = default_config();
-    let matches = test_item(&config, &item(title, summary), Some(topic));
+    let matches = test_item(&config, &item(title, summary), Some(topic), now());
     let Some(topic_match) = matches.first() else {
         panic!("{topic} should match {title:?} / {summary:?}");
     };
@@ -149,7 +155,7 @@ fn scores_match_hand_computed_precision_and_recall() {
 {"id": "skip", "title": "missile maybe", "topics": [], "ignore": true}
 "#;
     let labelled = parse_labels("labels.jsonl", labels).unwrap();
-    let evaluation = evaluate(&config_with("missile"), &labelled, None);
+    let evaluation = evaluate(&config_with("missile"), &labelled, None, |_| now());
     assert_eq!(evaluation.n_counted, 7);
     assert_eq!(evaluation.n_ignored, 1);
     assert_eq!(evaluation.unknown_labels, ["other"]);
@@ -175,7 +181,7 @@ fn scores_match_hand_computed_precision_and_recall() {
 #[test]
 fn scores_without_matches_or_labels_are_undefined() {
     let labelled = parse_labels("l.jsonl", r#"{"title": "weather", "topics": []}"#).unwrap();
-    let evaluation = evaluate(&config_with("missile"), &labelled, None);
+    let evaluation = evaluate(&config_with("missile"), &labelled, None, |_| now());
     let score = &evaluation.scores[0];
     assert_eq!(
         (score.precision(), score.recall(), score.f1()),
@@ -213,6 +219,8 @@ fn logged(item: &StoredItem, topic: &str) -> Match {
         hits: Vec::new(),
         story_id: item.story_id,
         sources: Vec::new(),
+        backfill: false,
+        verdict: None,
     }
 }
 
@@ -231,7 +239,7 @@ fn backtest_reports_added_and_dropped_matches() {
         logged(&items[2], "gone"),
     ];
     // Narrowed from "missile" to "missile AND sale": item 1 is dropped.
-    let diffs = backtest(&config_with("missile AND sale"), &items, &log);
+    let diffs = backtest(&config_with("missile AND sale"), &items, &log, &[]);
     assert_eq!(diffs.len(), 2, "{diffs:?}");
     let narrowed = &diffs[0];
     assert_eq!((narrowed.topic.as_str(), narrowed.configured), ("t", true));
@@ -247,7 +255,7 @@ fn backtest_reports_added_and_dropped_matches() {
     assert_eq!(diffs[1].dropped.len(), 1);
 
     // Widened to "missile OR rocket": item 3 is added, with its explanation.
-    let diffs = backtest(&config_with("missile OR rocket"), &items, &log);
+    let diffs = backtest(&config_with("missile OR rocket"), &items, &log, &[]);
     let widened = &diffs[0];
     assert!(widened.dropped.is_empty(), "{widened:?}");
     let added: Vec<(i64, &str)> = widened
@@ -265,14 +273,14 @@ fn backtest_counts_a_story_once() {
     copy.story_id = Some(1);
     let items = vec![stored(1, "missile sale", "https://a.example/1"), copy];
     let log = vec![logged(&items[0], "t")];
-    let diffs = backtest(&config_with("missile"), &items, &log);
+    let diffs = backtest(&config_with("missile"), &items, &log, &[]);
     assert_eq!((diffs[0].logged, diffs[0].matching), (1, 1));
     assert!(
         diffs[0].added.is_empty() && diffs[0].dropped.is_empty(),
         "{diffs:?}"
     );
     // Narrowed so that only the copy matches: the story still matches, nothing is dropped.
-    let diffs = backtest(&config_with("missile AND copy"), &items, &log);
+    let diffs = backtest(&config_with("missile AND copy"), &items, &log, &[]);
     assert!(
         diffs[0].added.is_empty() && diffs[0].dropped.is_empty(),
         "{diffs:?}"
@@ -437,7 +445,7 @@ fn default_topics_stay_quiet_on_near_misses() {
             "Tokyo will spend more on missiles",
         ),
     ] {
-        let matches = test_item(&config, &item(title, summary), None);
+        let matches = test_item(&config, &item(title, summary), None, now());
         assert!(matches.is_empty(), "{title}: {matches:?}");
     }
 }
@@ -457,4 +465,152 @@ fn a_miss_names_the_clause_that_failed() {
         excluded,
         ["NOT (title:SpaceX OR title:\"Falcon 9\" OR title:Starlink OR title:Hwasong*)"]
     );
+}
+
+#[test]
+fn time_scopes_apply_when_items_are_first_seen() {
+    let text = "[[topic]]\nid = \"t\"\nquery = 'missile'\nmax_age = \"30d\"\n";
+    let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), text);
+    let config = config.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let published = Utc.with_ymd_and_hms(2015, 3, 1, 0, 0, 0).unwrap();
+    let mut old = item("missile test", "");
+    old.item.published = Some(published);
+    // Without `seen` or `--as-of`, an item is first seen when it was published.
+    assert_eq!(old.first_seen(None, now()), published);
+    assert_eq!(test_item(&config, &old, None, published).len(), 1);
+    // Seen (or counted as seen) today, it is too old.
+    let as_of = old.first_seen(Some(now()), now());
+    assert!(test_item(&config, &old, None, as_of).is_empty());
+    let reason = out_of_scope(&config, &old, "t", as_of).expect("out of scope");
+    assert!(reason.to_string().contains("max_age 30d"), "{reason}");
+    old.seen = Some(now());
+    assert_eq!(old.first_seen(None, now()), now());
+    assert_eq!(old.first_seen(Some(published), now()), published);
+    let undated = item("missile test", "");
+    assert_eq!(undated.first_seen(None, now()), now());
+
+    // A backtest judges each item by when it was stored: the logged match of the 2015 item
+    // is dropped, saying why.
+    let mut stale = stored(1, "missile test", "https://a.example/1");
+    stale.item.published = Some(published);
+    let fresh = stored(2, "missile sale", "https://a.example/2");
+    let log = vec![logged(&stale, "t"), logged(&fresh, "t")];
+    let diffs = backtest(&config, &[stale, fresh], &log, &[]);
+    assert_eq!((diffs[0].logged, diffs[0].matching), (2, 1));
+    let dropped = &diffs[0].dropped;
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert!(
+        matches!(dropped[0].out_of_scope, Some(OutOfScope::TooOld { .. })),
+        "{dropped:?}"
+    );
+}
+
+fn verdict(item: &StoredItem, topic: &str, verdict: Verdict) -> StoredVerdict {
+    StoredVerdict {
+        item_id: item.item_id,
+        topic: topic.into(),
+        verdict,
+        match_id: None,
+        note: (verdict == Verdict::Wrong).then(|| "not a sale".to_string()),
+        judged_at: now(),
+    }
+}
+
+#[test]
+fn a_backtest_counts_what_an_edit_does_to_the_verdicts() {
+    let items = vec![
+        stored(1, "missile test", "https://a.example/1"),
+        stored(2, "missile sale", "https://a.example/2"),
+        stored(3, "rocket sale", "https://a.example/3"),
+        stored(4, "missile parade", "https://a.example/4"),
+    ];
+    let log = vec![
+        logged(&items[0], "t"),
+        logged(&items[1], "t"),
+        logged(&items[3], "t"),
+    ];
+    let verdicts = [
+        verdict(&items[0], "t", Verdict::Wrong),
+        verdict(&items[1], "t", Verdict::Right),
+        verdict(&items[2], "t", Verdict::Missed),
+        verdict(&items[3], "t", Verdict::Right),
+        verdict(&items[0], "other", Verdict::Wrong),
+    ];
+    // "missile" to "sale": drops the wrong test and the right parade, recovers the rocket.
+    let diffs = backtest(&config_with("sale"), &items, &log, &verdicts);
+    let changes = diffs[0].verdicts;
+    assert_eq!(
+        changes,
+        VerdictChanges {
+            judged: 4,
+            removes_wrong: 1,
+            loses_right: 1,
+            recovers_missed: 1
+        }
+    );
+    assert_eq!(
+        changes.summary(),
+        "removes 1 judged wrong, loses 1 judged right, recovers 1 judged missed"
+    );
+    assert_eq!(diffs[0].added[0].verdict, Some(Verdict::Missed));
+    let unchanged = backtest(&config_with("missile"), &items, &log, &verdicts);
+    assert_eq!(
+        (
+            unchanged[0].verdicts.removes_wrong,
+            unchanged[0].verdicts.judged
+        ),
+        (0, 4)
+    );
+}
+
+#[test]
+fn verdicts_become_labels_that_count_only_for_their_topics_and_round_trip() {
+    let items = vec![
+        stored(1, "missile test", "https://a.example/1"),
+        stored(2, "rocket sale", "https://a.example/2"),
+        stored(3, "missile sale", "https://a.example/3"),
+    ];
+    let verdicts = [
+        verdict(&items[0], "t", Verdict::Wrong),
+        verdict(&items[1], "t", Verdict::Missed),
+    ];
+    let labelled = labels_from_verdicts(&items, &verdicts);
+    assert_eq!(labelled.len(), 2, "unjudged items are left out");
+    assert!(labelled[0].expected.is_empty());
+    assert_eq!(labelled[1].expected, BTreeSet::from(["t".to_string()]));
+    assert_eq!(labelled[0].test.seen, Some(items[0].first_seen));
+    // A judged-wrong match is a false positive, a judged-missed item a false negative.
+    let evaluation = evaluate(&config_with("missile"), &labelled, None, |_| now());
+    let score = &evaluation.scores[0];
+    assert_eq!(
+        (
+            score.true_positives,
+            score.false_positives.len(),
+            score.false_negatives.len()
+        ),
+        (0, 1, 1)
+    );
+    // An item judged for another topic only does not count for `t`.
+    let other = labels_from_verdicts(&items[..1], &[verdict(&items[0], "other", Verdict::Wrong)]);
+    let evaluation = evaluate(&config_with("missile"), &other, None, |_| now());
+    assert_eq!(evaluation.scores[0].false_positives.len(), 0);
+
+    // The export is the labels format: read back, it is the same label.
+    let text: String = labelled
+        .iter()
+        .map(|label| format!("{}\n", label_record(label)))
+        .collect();
+    let read = parse_labels("export.jsonl", &text).unwrap();
+    assert_eq!(read.len(), 2);
+    for (back, original) in read.iter().zip(&labelled) {
+        assert_eq!(back.expected, original.expected);
+        assert_eq!(back.judged, original.judged);
+        assert_eq!(back.notes, original.notes);
+        assert_eq!(back.test.id, original.test.id);
+        assert_eq!(back.test.feed, original.test.feed);
+        assert_eq!(back.test.seen, original.test.seen);
+        assert_eq!(back.test.item.url, original.test.item.url);
+        assert_eq!(back.test.item.title, original.test.item.title);
+    }
+    assert_eq!(read[0].notes["t"], "not a sale");
 }

@@ -448,7 +448,8 @@ async fn email_goes_out_through_smtp() {
     assert!(message.contains("RCPT TO:<ops@example.org>"), "{message}");
     assert!(message.contains("RCPT TO:<desk@example.org>"), "{message}");
     assert!(
-        message.contains("Subject: [watchword] missile_sale: US clears possible sale of up to 400"),
+        // The topic is named by its title.
+        message.contains("Subject: [watchword] US missile sales to Japan and South Korea:"),
         "{message}"
     );
     assert!(message.contains("text/html"), "{message}");

@@ -114,7 +114,11 @@ async fn matches_formats_and_filters() {
     let table = workspace.run(&["matches"]).await;
     assert_success(&table);
     let table = String::from_utf8(table.stdout).unwrap();
-    assert!(table.starts_with("MATCHED (UTC)"), "{table}");
+    assert!(table.starts_with("ID  MATCHED (UTC)"), "{table}");
+    assert!(
+        table.lines().next().unwrap().contains("  VERDICT  "),
+        "{table}"
+    );
     assert_eq!(table.lines().count(), all.len() + 1);
 
     let json = workspace.run(&["matches", "--format", "json"]).await;
@@ -123,7 +127,9 @@ async fn matches_formats_and_filters() {
 
     let csv = workspace.run(&["matches", "--format", "csv"]).await;
     let csv = String::from_utf8(csv.stdout).unwrap();
-    assert!(csv.starts_with("match_id,topic,matched_at,feed,title,url,published,terms,sources\n"));
+    assert!(csv.starts_with(
+        "match_id,topic,matched_at,feed,title,url,published,terms,sources,verdict,backfill\n"
+    ));
 
     let topic = all[0]["topic"].as_str().unwrap();
     let only = workspace
@@ -185,4 +191,41 @@ async fn a_closed_pipe_is_not_an_error() {
             String::from_utf8_lossy(&status.stderr)
         );
     }
+}
+
+#[tokio::test]
+async fn check_warns_on_lower_case_operators_and_rejects_common_query_mistakes() {
+    let workspace = Workspace::new("");
+    let path = workspace.config().display().to_string();
+    let write = |query: &str| {
+        let config = format!("[[topic]]\nid = \"t\"\ntitle = \"A topic\"\nquery = {query}\n");
+        std::fs::write(workspace.config(), config).unwrap();
+    };
+
+    write("'missile and sale'");
+    let output = workspace.run(&["check"]).await;
+    assert_success(&output);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "{path}:4:18: warning: in query: `and` between terms is matched as a word"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("write `AND`"), "{stdout}");
+
+    write("'*satellite'");
+    let output = workspace.run(&["check"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("{path}:4:10: error: in query: a leading * in")),
+        "{stderr}"
+    );
+
+    write("'North Korea's satellite'");
+    let output = workspace.run(&["check"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("query = '''…'''"), "{stderr}");
 }

@@ -17,3 +17,4 @@ mod retention;
 mod service;
 mod stories;
 mod tester;
+mod verdicts;

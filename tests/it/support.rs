@@ -206,5 +206,6 @@ pub fn daemon_config(max_body: u64, timeout: Duration) -> watchword::config::Dae
         fetch_article: Default::default(),
         article_min_chars: 200,
         stories: Default::default(),
+        max_age: None,
     }
 }

@@ -264,3 +264,151 @@ async fn matches_as_json_include_explanations() {
         assert!(!hit["snippet"].as_str().unwrap().is_empty(), "{m}");
     }
 }
+
+#[tokio::test]
+async fn an_old_item_is_stored_but_not_matched_under_max_age() {
+    let workspace = Workspace::new("");
+    let now = chrono::Utc::now();
+    let feed = workspace.dir.path().join("old-and-new.rss");
+    std::fs::write(
+        &feed,
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Archive</title><link>https://archive.example/</link>
+<item><title>Missile sale to Japan approved</title><link>https://archive.example/2015/sale</link>
+<guid>old</guid><pubDate>Sun, 01 Mar 2015 09:00:00 GMT</pubDate></item>
+<item><title>Missile sale to Poland approved</title><link>https://archive.example/today/sale</link>
+<guid>new</guid><pubDate>{}</pubDate></item>
+</channel></rss>"#,
+            now.to_rfc2822()
+        ),
+    )
+    .unwrap();
+    let config = format!(
+        "[daemon]\ndatabase = \"ww.db\"\nmax_age = \"30d\"\n\n[[feed]]\nname = \"Archive\"\nurl = \"{}\"\n\n[[topic]]\nid = \"t\"\nquery = 'missile*'\n",
+        feed.display()
+    );
+    std::fs::write(workspace.config(), config).unwrap();
+    assert_success(&workspace.run(&["check"]).await);
+    let once = workspace.run(&["once"]).await;
+    assert_success(&once);
+    assert!(
+        stdout(&once).contains("2 new items, 1 new matches"),
+        "{}",
+        stdout(&once)
+    );
+    let logged = workspace.matches().await;
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0]["title"], "Missile sale to Poland approved");
+
+    // `test` counts the old item as first seen when it was published, unless told otherwise.
+    let items = workspace.dir.path().join("items.jsonl");
+    std::fs::write(
+        &items,
+        "{\"id\": \"old\", \"title\": \"Missile sale\", \"published\": \"2015-03-01T09:00:00Z\"}\n",
+    )
+    .unwrap();
+    let items = items.display().to_string();
+    let output = workspace
+        .run(&["test", "--file", &items, "--format", "jsonl"])
+        .await;
+    assert_success(&output);
+    assert_eq!(json_lines(&output)[0]["topics"], serde_json::json!(["t"]));
+    let output = workspace
+        .run(&["test", "--file", &items, "--as-of", "2023-11-22"])
+        .await;
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("t: no match"), "{text}");
+    assert!(
+        text.contains("out of time scope: published 2015-03-01T09:00:00Z")
+            && text.contains("older than max_age 30d"),
+        "{text}"
+    );
+}
+
+/// The RSS fixture with topics `t` (`query`) and, when given, `sat` (`sat_query`), and a
+/// jsonl alert sink.
+fn write_topics_with_sink(workspace: &Workspace, query: &str, sat_query: Option<&str>) {
+    let sat = sat_query.map_or_else(String::new, |q| {
+        format!("\n[[topic]]\nid = \"sat\"\nquery = '{q}'\n")
+    });
+    let config = format!(
+        "[daemon]\ndatabase = \"ww.db\"\nalert_wait = \"5s\"\n\n{}\n[[alert]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n\n[[topic]]\nid = \"t\"\nquery = '{query}'\n{sat}",
+        rss_feed()
+    );
+    std::fs::write(workspace.config(), config).unwrap();
+}
+
+fn alerts_sent(workspace: &Workspace) -> Vec<Value> {
+    std::fs::read_to_string(workspace.dir.path().join("alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_applied_backtest_logs_backfill_and_alerts_only_when_asked() {
+    let workspace = Workspace::new("");
+    write_topics_with_sink(&workspace, "missile*", None);
+    assert_success(&workspace.run(&["once"]).await);
+    assert_eq!(workspace.matches().await.len(), 3);
+    assert_eq!(alerts_sent(&workspace).len(), 3);
+
+    // Widened: the satellite item is logged as backfill, and not sent.
+    write_topics_with_sink(&workspace, "missile* OR Malligyong*", None);
+    let applied = workspace.run(&["test", "--backtest", "--apply"]).await;
+    assert_success(&applied);
+    let text = stdout(&applied);
+    assert!(text.contains("+1 added"), "{text}");
+    assert!(
+        text.contains("applied: 1 matches logged as backfill, 0 more sources; not sent"),
+        "{text}"
+    );
+    let logged = workspace.matches().await;
+    assert_eq!(logged.len(), 4, "{logged:#?}");
+    let backfilled: Vec<&Value> = logged.iter().filter(|m| m["backfill"] == true).collect();
+    assert_eq!(backfilled.len(), 1, "{logged:#?}");
+    assert!(
+        backfilled[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("Malligyong-1"),
+        "{logged:#?}"
+    );
+    assert_eq!(backfilled[0]["sources"].as_array().unwrap().len(), 1);
+    let table = stdout(&workspace.run(&["matches"]).await);
+    assert!(table.contains(" backfill  t "), "{table}");
+    assert_success(&workspace.run(&["once"]).await);
+    assert_eq!(
+        alerts_sent(&workspace).len(),
+        3,
+        "a backfill is not alerted"
+    );
+    // Applied again, there is nothing left to add.
+    let again = stdout(&workspace.run(&["test", "--backtest", "--apply"]).await);
+    assert!(again.contains("applied: 0 matches logged"), "{again}");
+
+    // A new topic applied with --alert goes through the outbox to the sink.
+    write_topics_with_sink(
+        &workspace,
+        "missile* OR Malligyong*",
+        Some("satellite* AND NOT SpaceX"),
+    );
+    let alerted = workspace
+        .run(&["test", "--backtest", "--topic", "sat", "--apply", "--alert"])
+        .await;
+    assert_success(&alerted);
+    let text = stdout(&alerted);
+    assert!(
+        text.contains("applied: 1 matches logged as backfill")
+            && text.contains("1 alert deliveries queued"),
+        "{text}"
+    );
+    assert_success(&workspace.run(&["once"]).await);
+    let sent = alerts_sent(&workspace);
+    assert_eq!(sent.len(), 4, "{sent:#?}");
+    assert_eq!(sent[3]["topic"], "sat");
+    assert_eq!(sent[3]["backfill"], true);
+}

@@ -1,0 +1,195 @@
+//! Backfills (`test --backtest --apply`): logging the matches a new or edited topic would
+//! have logged for items stored before, through the same [`MatchLog`] as a poll's commit,
+//! with their stories' later items as sources and, when asked, their outbox rows.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Logged, LoggedItem, MatchLog, Store, StoreError, write_transaction};
+use crate::model::{AlertRoute, Dedup, StoryPolicy, TopicMatch};
+use crate::story::{Fingerprint, StoryKeys};
+
+/// One match to backfill: a stored item and a topic's match of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backfill {
+    pub item_id: i64,
+    pub topic_match: TopicMatch,
+    /// The item's story keys (`story::keys`): an item that matched nothing when it was
+    /// stored was not indexed, and is now, as a poll would have done.
+    pub story: Option<StoryKeys>,
+}
+
+/// What a backfill wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackfillSummary {
+    /// Matches logged (marked backfill).
+    pub new_matches: usize,
+    /// Items recorded as sources: later copies of a new match's story, and items whose
+    /// story (or URL) was logged for the topic meanwhile.
+    pub new_sources: usize,
+    /// Outbox rows written (only with routes).
+    pub new_deliveries: usize,
+    /// Items no longer stored (retention deleted them meanwhile).
+    pub missing: usize,
+}
+
+impl Store {
+    /// Logs `matches` (in order: the first item of a story first) at `now` as backfill, in
+    /// one transaction, as a poll would have logged them: once per `policy.dedup` level, a
+    /// new match with its item as first source and every later item of its story (or, with
+    /// `dedup = "url"`, of its URL) as further sources, and one outbox row per route that
+    /// wants the topic (give no routes to log without alerting).
+    pub fn backfill(
+        &mut self,
+        matches: &[Backfill],
+        now: DateTime<Utc>,
+        routes: &[AlertRoute],
+        policy: &StoryPolicy,
+    ) -> Result<BackfillSummary, StoreError> {
+        let path = self.path.clone();
+        let wrap = |cause| StoreError::Sqlite {
+            path: path.clone(),
+            cause,
+        };
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
+        let mut summary = BackfillSummary::default();
+        {
+            let mut log = MatchLog::prepare(&tx).map_err(wrap)?;
+            let mut read_item = tx
+                .prepare_cached(
+                    "SELECT i.feed_id, f.name, i.title, i.url, i.published, i.first_seen,
+                            i.story_id, s.first_seen,
+                            EXISTS (SELECT 1 FROM match_sources ms WHERE ms.item_id = i.id)
+                     FROM items i JOIN feeds f ON f.id = i.feed_id
+                     JOIN stories s ON s.id = i.story_id
+                     WHERE i.id = ?1",
+                )
+                .map_err(wrap)?;
+            // Later items of the story (or the URL), as the copies a poll would have added.
+            let mut later_of_story = tx
+                .prepare_cached(
+                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                     SELECT ?1, i.id, f.name, i.title, i.url, i.published, i.first_seen
+                     FROM items i JOIN feeds f ON f.id = i.feed_id
+                     WHERE i.story_id = ?2 AND (i.first_seen > ?3 OR (i.first_seen = ?3 AND i.id > ?4))
+                     ORDER BY i.first_seen, i.id
+                     ON CONFLICT (match_id, item_id) DO NOTHING",
+                )
+                .map_err(wrap)?;
+            let mut later_of_url = tx
+                .prepare_cached(
+                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                     SELECT ?1, i.id, f.name, i.title, i.url, i.published, i.first_seen
+                     FROM items i JOIN feeds f ON f.id = i.feed_id
+                     WHERE i.url = ?2 AND (i.first_seen > ?3 OR (i.first_seen = ?3 AND i.id > ?4))
+                     ORDER BY i.first_seen, i.id
+                     ON CONFLICT (match_id, item_id) DO NOTHING",
+                )
+                .map_err(wrap)?;
+            let mut index_member = tx
+                .prepare_cached(
+                    "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(wrap)?;
+            for backfill in matches {
+                type Row = (
+                    i64,
+                    String,
+                    String,
+                    Option<String>,
+                    Option<i64>,
+                    i64,
+                    i64,
+                    i64,
+                    bool,
+                );
+                let row: Option<Row> = read_item
+                    .query_row([backfill.item_id], |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                            row.get(5)?,
+                            row.get(6)?,
+                            row.get(7)?,
+                            row.get(8)?,
+                        ))
+                    })
+                    .optional()
+                    .map_err(wrap)?;
+                let Some((
+                    feed_id,
+                    feed_name,
+                    title,
+                    url,
+                    published,
+                    first_seen,
+                    story_id,
+                    story_first_seen,
+                    indexed,
+                )) = row
+                else {
+                    summary.missing += 1;
+                    continue;
+                };
+                let item = LoggedItem {
+                    item_id: backfill.item_id,
+                    feed_id,
+                    feed_name: &feed_name,
+                    story_id,
+                    title: &title,
+                    url: url.as_deref(),
+                    published,
+                    seen: first_seen,
+                };
+                let logged = log
+                    .log(&item, &backfill.topic_match, policy, routes, now, true)
+                    .map_err(wrap)?;
+                let match_id = match logged {
+                    Logged::Match {
+                        match_id,
+                        deliveries,
+                    } => {
+                        summary.new_matches += 1;
+                        summary.new_deliveries += deliveries;
+                        match_id
+                    }
+                    Logged::Source { added } => {
+                        summary.new_sources += added;
+                        continue;
+                    }
+                    Logged::Duplicate => continue,
+                };
+                let later = match (policy.dedup, &url) {
+                    (Dedup::Story, _) => later_of_story.execute(params![
+                        match_id,
+                        story_id,
+                        first_seen,
+                        backfill.item_id
+                    ]),
+                    (Dedup::Url, Some(url)) => {
+                        later_of_url.execute(params![match_id, url, first_seen, backfill.item_id])
+                    }
+                    _ => Ok(0),
+                };
+                summary.new_sources += later.map_err(wrap)?;
+                if let (false, Some(keys)) = (indexed, &backfill.story) {
+                    index_member
+                        .execute(params![
+                            story_id,
+                            story_first_seen,
+                            keys.url.map(|key| key as i64),
+                            keys.title.map(|key| key as i64),
+                            keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
+                        ])
+                        .map_err(wrap)?;
+                }
+            }
+        }
+        tx.commit().map_err(wrap)?;
+        Ok(summary)
+    }
+}

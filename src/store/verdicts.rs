@@ -1,0 +1,289 @@
+//! Verdicts (`watchword judge`): what an analyst said about a topic and a stored item —
+//! `right` or `wrong` on a logged match, `missed` for an item the topic should have matched.
+//! One verdict per item and topic; a new one replaces the old.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Store, StoreError, StoredItem, from_epoch, write_transaction};
+use crate::model::Verdict;
+
+/// One stored verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVerdict {
+    pub item_id: i64,
+    pub topic: String,
+    pub verdict: Verdict,
+    /// The judged match, when the item was logged for the topic.
+    pub match_id: Option<i64>,
+    pub note: Option<String>,
+    pub judged_at: DateTime<Utc>,
+}
+
+/// What a judgement did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged {
+    /// Stored; `replaced` is the verdict it replaced on the same item and topic.
+    Stored {
+        item_id: i64,
+        topic: String,
+        replaced: Option<Verdict>,
+    },
+    /// No match has that id.
+    NoSuchMatch,
+    /// No stored item has that id.
+    NoSuchItem,
+    /// The item is logged for the topic (or is a source of its match): judge that match.
+    AlreadyMatched { match_id: i64 },
+}
+
+/// A label read back from an export: the item (by feed and identity key, else by canonical
+/// URL), the topics it belongs to and the judged topics it does not belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelImport {
+    pub feed: String,
+    pub key: String,
+    pub url: Option<String>,
+    pub positive: Vec<String>,
+    pub negative: Vec<String>,
+    /// Notes by topic.
+    pub notes: Vec<(String, String)>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Verdicts written.
+    pub verdicts: usize,
+    /// Labels whose item is not in the database (skipped).
+    pub not_found: usize,
+}
+
+impl Store {
+    /// Records `verdict` (right or wrong) on match `match_id`, for its item and topic.
+    pub fn judge_match(
+        &mut self,
+        match_id: i64,
+        verdict: Verdict,
+        note: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Judged, StoreError> {
+        let path = self.path.clone();
+        let wrap = |cause| StoreError::Sqlite {
+            path: path.clone(),
+            cause,
+        };
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
+        let found: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT item_id, topic FROM matches WHERE id = ?1",
+                [match_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(wrap)?;
+        let Some((item_id, topic)) = found else {
+            return Ok(Judged::NoSuchMatch);
+        };
+        let replaced =
+            upsert(&tx, item_id, &topic, verdict, Some(match_id), note, now).map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        Ok(Judged::Stored {
+            item_id,
+            topic,
+            replaced,
+        })
+    }
+
+    /// Records that stored item `item_id` should have matched `topic`.
+    pub fn judge_missed(
+        &mut self,
+        item_id: i64,
+        topic: &str,
+        note: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Judged, StoreError> {
+        let path = self.path.clone();
+        let wrap = |cause| StoreError::Sqlite {
+            path: path.clone(),
+            cause,
+        };
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM items WHERE id = ?1)",
+                [item_id],
+                |row| row.get(0),
+            )
+            .map_err(wrap)?;
+        if !exists {
+            return Ok(Judged::NoSuchItem);
+        }
+        if let Some(match_id) = match_of(&tx, item_id, topic).map_err(wrap)? {
+            return Ok(Judged::AlreadyMatched { match_id });
+        }
+        let replaced =
+            upsert(&tx, item_id, topic, Verdict::Missed, None, note, now).map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        Ok(Judged::Stored {
+            item_id,
+            topic: topic.to_string(),
+            replaced,
+        })
+    }
+
+    /// The stored items with canonical URL `url`, first stored first.
+    pub fn items_with_url(&self, url: &str) -> Result<Vec<i64>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT id FROM items WHERE url = ?1 ORDER BY id")
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map([url], |row| row.get(0))
+            .map_err(|source| self.error(source))?;
+        rows.collect::<Result<Vec<i64>, _>>()
+            .map_err(|source| self.error(source))
+    }
+
+    /// Every verdict, by item then topic. Read-only.
+    pub fn verdicts(&self) -> Result<Vec<StoredVerdict>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT item_id, topic, verdict, match_id, note, judged_at FROM verdicts
+                 ORDER BY item_id, topic",
+            )
+            .map_err(|source| self.error(source))?;
+        let rows = statement
+            .query_map([], |row| {
+                let verdict: String = row.get(2)?;
+                Ok(StoredVerdict {
+                    item_id: row.get(0)?,
+                    topic: row.get(1)?,
+                    // The schema's CHECK allows only the three.
+                    verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Wrong),
+                    match_id: row.get(3)?,
+                    note: row.get(4)?,
+                    judged_at: from_epoch(row.get(5)?),
+                })
+            })
+            .map_err(|source| self.error(source))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.error(source))
+    }
+
+    /// The stored items that have a verdict, oldest first. Read-only.
+    pub fn judged_items(&self) -> Result<Vec<StoredItem>, StoreError> {
+        self.read_stored_items("i.id IN (SELECT item_id FROM verdicts)", params![])
+    }
+
+    /// Writes the verdicts of exported labels, in one transaction: a topic the item belongs
+    /// to is `right` when the item is logged for it (or a source of its match), else
+    /// `missed`; a judged topic it does not belong to is `wrong`. Labels whose item is not
+    /// stored are counted and skipped.
+    pub fn import_labels(
+        &mut self,
+        labels: &[LabelImport],
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, StoreError> {
+        let path = self.path.clone();
+        let wrap = |cause| StoreError::Sqlite {
+            path: path.clone(),
+            cause,
+        };
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
+        let mut summary = ImportSummary::default();
+        for label in labels {
+            let by_key: Option<i64> = tx
+                .query_row(
+                    "SELECT i.id FROM items i JOIN feeds f ON f.id = i.feed_id
+                     WHERE f.name = ?1 AND i.key = ?2",
+                    params![label.feed, label.key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(wrap)?;
+            let item_id = match (by_key, &label.url) {
+                (Some(id), _) => Some(id),
+                (None, Some(url)) => tx
+                    .query_row(
+                        "SELECT id FROM items WHERE url = ?1 ORDER BY id LIMIT 1",
+                        [url],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(wrap)?,
+                (None, None) => None,
+            };
+            let Some(item_id) = item_id else {
+                summary.not_found += 1;
+                continue;
+            };
+            let note = |topic: &str| {
+                label
+                    .notes
+                    .iter()
+                    .find(|(t, _)| t == topic)
+                    .map(|(_, note)| note.as_str())
+            };
+            for (topics, positive) in [(&label.positive, true), (&label.negative, false)] {
+                for topic in topics {
+                    let match_id = match_of(&tx, item_id, topic).map_err(wrap)?;
+                    let verdict = match (positive, match_id) {
+                        (true, Some(_)) => Verdict::Right,
+                        (true, None) => Verdict::Missed,
+                        (false, _) => Verdict::Wrong,
+                    };
+                    upsert(&tx, item_id, topic, verdict, match_id, note(topic), now)
+                        .map_err(wrap)?;
+                    summary.verdicts += 1;
+                }
+            }
+        }
+        tx.commit().map_err(wrap)?;
+        Ok(summary)
+    }
+}
+
+/// The match that logged `item_id` for `topic`, or whose sources include it.
+fn match_of(conn: &Connection, item_id: i64, topic: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT m.id FROM matches m
+         WHERE m.topic = ?2 AND (m.item_id = ?1
+               OR m.id IN (SELECT match_id FROM match_sources WHERE item_id = ?1))
+         ORDER BY m.id LIMIT 1",
+    )?
+    .query_row(params![item_id, topic], |row| row.get(0))
+    .optional()
+}
+
+/// Writes a verdict, replacing the one on the same item and topic; returns the replaced one.
+fn upsert(
+    conn: &Connection,
+    item_id: i64,
+    topic: &str,
+    verdict: Verdict,
+    match_id: Option<i64>,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Option<Verdict>> {
+    let before: Option<String> = conn
+        .prepare_cached("SELECT verdict FROM verdicts WHERE item_id = ?1 AND topic = ?2")?
+        .query_row(params![item_id, topic], |row| row.get(0))
+        .optional()?;
+    conn.prepare_cached(
+        "INSERT INTO verdicts (item_id, topic, verdict, match_id, note, judged_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (item_id, topic) DO UPDATE SET verdict = excluded.verdict,
+             match_id = excluded.match_id, note = excluded.note, judged_at = excluded.judged_at",
+    )?
+    .execute(params![
+        item_id,
+        topic,
+        verdict.as_str(),
+        match_id,
+        note,
+        now.timestamp()
+    ])?;
+    Ok(before.as_deref().and_then(Verdict::parse))
+}
