@@ -163,7 +163,7 @@ pub fn item_from_text(text: &str) -> TestItem {
 /// Reads items from a JSON object, a JSON array of objects, or JSON Lines (one object a line;
 /// blank lines skipped). Item fields: `id`, `title`, `summary`, `content`, `article`, `link`,
 /// `published`, `seen`, `feed`, `authors`, `categories`; others are ignored, and a
-/// `published` or `seen` that is not an RFC 3339 or RFC 2822 time is ignored too.
+/// `published` or `seen` that [`read_time`] cannot read is ignored too.
 pub fn parse_items(source_name: &str, text: &str) -> Result<Vec<TestItem>, InputError> {
     Ok(raw_items(source_name, text)?
         .into_iter()
@@ -667,6 +667,32 @@ fn kind_of(value: &serde_json::Value) -> &'static str {
     }
 }
 
+/// A time as labelled items write it: RFC 3339 or RFC 2822, else a date and time without a
+/// zone (`2023-11-21 13:42:00`, read as UTC), a date (`2023-11-21`) or a month (`2023-11`),
+/// read as its first moment in UTC.
+fn read_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(time) =
+        DateTime::parse_from_rfc3339(text).or_else(|_| DateTime::parse_from_rfc2822(text))
+    {
+        return Some(time.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(time) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Some(time.and_utc());
+        }
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d"))
+        .ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
 /// The item as a feed item would be: plain text, canonical URL, parsed date, identity key.
 fn normalize(raw: RawItem) -> TestItem {
     let plain = |text: Option<String>| text.as_deref().map(html_to_text).unwrap_or_default();
@@ -675,13 +701,7 @@ fn normalize(raw: RawItem) -> TestItem {
     let content = plain(raw.content);
     let article = plain(raw.article);
     let url = raw.link.as_deref().and_then(canonical_url);
-    let time = |value: Option<&serde_json::Value>| {
-        let text = value?.as_str()?;
-        DateTime::parse_from_rfc3339(text)
-            .or_else(|_| DateTime::parse_from_rfc2822(text))
-            .ok()
-            .map(|time| time.with_timezone(&Utc))
-    };
+    let time = |value: Option<&serde_json::Value>| read_time(value?.as_str()?);
     let published = time(raw.published.as_ref());
     let seen = time(raw.seen.as_ref());
     let date_text = published.map(|date| date.to_rfc3339());

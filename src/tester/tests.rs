@@ -11,10 +11,45 @@ use crate::config;
 const TOPICS: &str = include_str!("../../tests/fixtures/topics.toml");
 const DEFAULT_CONFIG: &str = include_str!("../../config/watchword.toml");
 
-/// The default topics (the test fixture, kept identical to the default config's).
+/// The default topics (the test fixture, kept identical to the default config's), without
+/// their time windows: the tests' items are mostly undated (first seen when the test runs).
 fn default_config() -> Config {
-    let (config, diagnostics) = config::compile(Path::new("/tmp/ww/topics.toml"), TOPICS);
+    let topics: String = TOPICS
+        .lines()
+        .filter(|line| {
+            !line.starts_with("published_after") && !line.starts_with("published_before")
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let (config, diagnostics) = config::compile(Path::new("/tmp/ww/topics.toml"), &topics);
     config.unwrap_or_else(|| panic!("{diagnostics:?}"))
+}
+
+#[test]
+fn the_default_topics_keep_to_november_and_december_2023() {
+    let (config, diagnostics) = config::compile(Path::new("/tmp/ww/topics.toml"), TOPICS);
+    let config = config.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let text = |published: &str| {
+        format!(
+            r#"{{"title": "North Korea launches military spy satellite", "published": "{published}"}}"#
+        )
+    };
+    for (published, matched) in [
+        ("2023-11-21T13:42:00Z", true),
+        ("2023-12-02T00:00:00Z", true),
+        ("2023-05-31T00:00:00Z", false),
+        ("2024-05-27T00:00:00Z", false),
+    ] {
+        let items = parse_items("items.jsonl", &text(published)).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 0, 0, 0).unwrap();
+        let first_seen = items[0].first_seen(None, now);
+        let matches = crate::pipeline::match_topics(&config, &items[0].item, "", first_seen);
+        assert_eq!(
+            matches.iter().any(|m| m.topic == "satellite_launch"),
+            matched,
+            "{published}"
+        );
+    }
 }
 
 /// A config with one topic `t` whose query is `query`.
@@ -613,4 +648,28 @@ fn verdicts_become_labels_that_count_only_for_their_topics_and_round_trip() {
         assert_eq!(back.test.item.title, original.test.item.title);
     }
     assert_eq!(read[0].notes["t"], "not a sale");
+}
+
+#[test]
+fn labelled_times_are_read_in_their_common_forms() {
+    let at = |text: &str| read_time(text).map(|time| time.to_rfc3339());
+    assert_eq!(
+        at("2023-11-21T13:42:00+09:00").as_deref(),
+        Some("2023-11-21T04:42:00+00:00")
+    );
+    assert_eq!(
+        at("Tue, 21 Nov 2023 13:42:00 GMT").as_deref(),
+        Some("2023-11-21T13:42:00+00:00")
+    );
+    assert_eq!(
+        at("2023-11-21 13:42:00").as_deref(),
+        Some("2023-11-21T13:42:00+00:00")
+    );
+    assert_eq!(
+        at("2023-11-21").as_deref(),
+        Some("2023-11-21T00:00:00+00:00")
+    );
+    assert_eq!(at("2023-11").as_deref(), Some("2023-11-01T00:00:00+00:00"));
+    assert_eq!(at("someday"), None);
+    assert_eq!(at("2023-13"), None);
 }
