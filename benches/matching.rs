@@ -12,8 +12,8 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use watchword::config::{self, Config};
+use watchword::matching::match_topics;
 use watchword::model::Item;
-use watchword::pipeline::match_topics;
 use watchword::query::{Document, Fields, Query, QuerySet};
 
 mod feeds;

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use watchword::config;
+use watchword::matching::match_topics;
 use watchword::model::{AlertRoute, Dedup, FeedState, MatchedItem, StoryPolicy};
 use watchword::parse::parse_feed;
-use watchword::pipeline::match_topics;
 use watchword::store::Store;
 use watchword::story;
 

@@ -4,7 +4,7 @@
 //! modified, throttled, gone, failed — is a [`FetchOutcome`], not an error.
 //!
 //! URLs from the config are trusted; URLs from feed content (and redirects to another host)
-//! go through [`guard`], which keeps them off private networks unless the config allows it.
+//! go through `guard`, which keeps them off private networks unless the config allows it.
 
 mod guard;
 
@@ -25,8 +25,8 @@ use crate::config::{DaemonConfig, FeedSource};
 
 /// The most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
-/// The longest Retry-After we honour: a server cannot silence a feed for more than a day.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// The longest Retry-After we honour (the scheduler's, which applies it).
+pub use crate::scheduler::MAX_RETRY_AFTER;
 
 /// Validators from the last successful fetch, sent back for a conditional GET.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

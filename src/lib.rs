@@ -33,18 +33,14 @@
 
 pub mod alert;
 pub mod cli;
-pub mod config;
 pub mod daemon;
 pub mod fetch;
 pub mod http;
 pub mod metrics;
-pub mod model;
-pub mod opml;
-pub mod parse;
 pub mod pipeline;
-pub mod query;
-pub mod scheduler;
 pub mod store;
-pub mod story;
-pub mod tester;
-pub mod text;
+
+// The pure core, under the names the shell has always used.
+pub use watchword_core::{
+    config, matching, model, opml, parse, query, scheduler, story, tester, text,
+};

@@ -14,12 +14,10 @@ use url::Url;
 
 use crate::config::{ArticlePolicy, Config, FeedConfig, FeedSource};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
+use crate::matching::match_topics;
 use crate::metrics::{Metrics, PollOutcome};
-use crate::model::{
-    AlertRoute, FeedState, Item, MatchedItem, Notice, NoticeKind, TopicMatch, rfc3339,
-};
+use crate::model::{AlertRoute, FeedState, Item, MatchedItem, Notice, NoticeKind, rfc3339};
 use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
-use crate::query::{Document, Fields};
 use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
 use crate::story;
@@ -434,43 +432,6 @@ pub async fn fetch_feed(
         }
         other => Err(outcome_error(other)),
     }
-}
-
-/// Evaluates every topic of `config` on an item (through the prefilter), in topic order,
-/// keeping the topics whose time scope takes the item when first seen at `first_seen`. Pure.
-pub fn match_topics(
-    config: &Config,
-    item: &Item,
-    feed_name: &str,
-    first_seen: DateTime<Utc>,
-) -> Vec<TopicMatch> {
-    config
-        .matcher
-        .evaluate(&document_of(item, feed_name))
-        .into_iter()
-        .filter(|(topic_idx, _)| {
-            let scope = &config.topics[*topic_idx].scope;
-            scope.check(item.published, first_seen).is_ok()
-        })
-        .map(|(topic_idx, hits)| TopicMatch {
-            topic: config.topics[topic_idx].id.clone(),
-            hits,
-        })
-        .collect()
-}
-
-/// An item prepared for matching; `feed_name` is what `feed:` matches.
-pub fn document_of(item: &Item, feed_name: &str) -> Document {
-    Document::new(&Fields {
-        title: &item.title,
-        summary: &item.summary,
-        content: &item.content,
-        article: &item.article,
-        link: item.url.as_deref().unwrap_or(""),
-        authors: &item.authors,
-        categories: &item.categories,
-        feed: feed_name,
-    })
 }
 
 /// Parse → dedup → (articles) → match → store. The CPU work runs on blocking threads under a

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use watchword::text;
+use watchword_core::text;
 
 fuzz_target!(|data: &[u8]| {
     let input = String::from_utf8_lossy(data);

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use watchword::config;
-use watchword::query::{Document, Fields, Query, QuerySet, highlight};
+use watchword_core::config;
+use watchword_core::query::{Document, Fields, Query, QuerySet, highlight};
 
 fn fixed_aliases() -> BTreeMap<String, Vec<String>> {
     let entries = |list: &[&str]| list.iter().map(|entry| entry.to_string()).collect();

@@ -12,7 +12,7 @@ mod email;
 mod exec;
 mod jsonl;
 mod log;
-pub mod message;
+pub use watchword_core::message;
 mod webhook;
 
 use std::collections::HashMap;

@@ -5,19 +5,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Logged, LoggedItem, MatchLog, Store, StoreError, write_transaction};
-use crate::model::{AlertRoute, Dedup, StoryPolicy, TopicMatch};
-use crate::story::{Fingerprint, StoryKeys};
-
-/// One match to backfill: a stored item and a topic's match of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backfill {
-    pub item_id: i64,
-    pub topic_match: TopicMatch,
-    /// The item's story keys (`story::keys`): an item that matched nothing when it was
-    /// stored was not indexed, and is now, as a poll would have done.
-    pub story: Option<StoryKeys>,
-}
+use super::{Backfill, Logged, LoggedItem, MatchLog, Store, StoreError, write_transaction};
+use crate::model::{AlertRoute, Dedup, StoryPolicy};
+use crate::story::Fingerprint;
 
 /// What a backfill wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

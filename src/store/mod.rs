@@ -24,9 +24,10 @@ use crate::model::{
 use crate::query::Hit;
 use crate::story;
 
-pub use backfill::{Backfill, BackfillSummary};
+pub use crate::model::{Backfill, StoredItem, StoredVerdict};
+pub use backfill::BackfillSummary;
 pub use migrations::MIGRATIONS;
-pub use verdicts::{ImportSummary, Judged, LabelImport, StoredVerdict};
+pub use verdicts::{ImportSummary, Judged, LabelImport};
 
 /// The store shared by the tasks of one process. Locked only on blocking threads, never
 /// across an `.await`.
@@ -107,19 +108,6 @@ pub struct CommitSummary {
     pub joined_stories: usize,
     /// Items recorded as further sources of matches logged before.
     pub new_sources: usize,
-}
-
-/// An item as stored, for re-running topics over it (backtest).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredItem {
-    pub item_id: i64,
-    /// The name of the feed it came from.
-    pub feed: String,
-    pub item: Item,
-    /// When watchword first stored it.
-    pub first_seen: DateTime<Utc>,
-    /// Its story (`None` only in a test's hand-made value).
-    pub story_id: Option<i64>,
 }
 
 /// What one pass of [`Store::purge`] deleted.

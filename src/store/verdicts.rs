@@ -5,20 +5,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Store, StoreError, StoredItem, from_epoch, write_transaction};
+use super::{Store, StoreError, StoredItem, StoredVerdict, from_epoch, write_transaction};
 use crate::model::Verdict;
-
-/// One stored verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredVerdict {
-    pub item_id: i64,
-    pub topic: String,
-    pub verdict: Verdict,
-    /// The judged match, when the item was logged for the topic.
-    pub match_id: Option<i64>,
-    pub note: Option<String>,
-    pub judged_at: DateTime<Utc>,
-}
 
 /// What a judgement did.
 #[derive(Debug, Clone, PartialEq, Eq)]

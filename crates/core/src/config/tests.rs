@@ -223,7 +223,7 @@ fn the_config_is_found_by_flag_then_env_then_default() {
 
 #[test]
 fn the_shipped_configs_are_valid() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     for name in ["config/watchword.toml", "config/demo.toml"] {
         let path = root.join(name);
         if let Err(error) = load(&path) {

@@ -9,6 +9,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::MIN_INTERVAL;
 
+/// The longest Retry-After honoured: a server cannot silence a feed for more than a day.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
 /// The longest wait between two polls of a failing feed. Backoff never gives up on a feed; it
 /// only slows down to this.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
@@ -73,7 +76,7 @@ pub fn startup_due(
             let longest = if consecutive_errors == 0 {
                 interval.mul_f64(1.0 + JITTER)
             } else {
-                crate::fetch::MAX_RETRY_AFTER.max(interval)
+                MAX_RETRY_AFTER.max(interval)
             };
             due.min(now + chrono::Duration::from_std(longest).expect("bounded"))
         }

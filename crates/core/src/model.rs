@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::query::Hit;
+use crate::story::StoryKeys;
 
 /// A feed entry after parsing and normalization: plain text, a stable identity, a canonical
 /// URL. Built by `parse`, matched by `query`, stored by `store`.
@@ -464,4 +465,39 @@ pub fn by_story(matches: &[Match]) -> Vec<Match> {
 /// RFC 3339 in UTC with whole seconds, the form every output uses.
 pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// An item as stored, for re-running topics over it (backtest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    pub item_id: i64,
+    /// The name of the feed it came from.
+    pub feed: String,
+    pub item: Item,
+    /// When watchword first stored it.
+    pub first_seen: DateTime<Utc>,
+    /// Its story (`None` only in a test's hand-made value).
+    pub story_id: Option<i64>,
+}
+
+/// One match to backfill: a stored item and a topic's match of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backfill {
+    pub item_id: i64,
+    pub topic_match: TopicMatch,
+    /// The item's story keys (`story::keys`): an item that matched nothing when it was
+    /// stored was not indexed, and is now, as a poll would have done.
+    pub story: Option<StoryKeys>,
+}
+
+/// One stored verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVerdict {
+    pub item_id: i64,
+    pub topic: String,
+    pub verdict: Verdict,
+    /// The judged match, when the item was logged for the topic.
+    pub match_id: Option<i64>,
+    pub note: Option<String>,
+    pub judged_at: DateTime<Utc>,
 }

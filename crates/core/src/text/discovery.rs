@@ -85,7 +85,7 @@ fn is_feed_root(element: &[u8]) -> bool {
 /// The feeds an HTML page links as alternates, in page order, resolved against its
 /// `<base href>` or else `page_url`; only http and https URLs, each once. The page is
 /// decoded by its byte-order mark, else as UTF-8 (links are ASCII in practice), and only
-/// its head is read (at most [`MAX_SEARCHED`] bytes when it has no `</head>`).
+/// its head is read (at most `MAX_SEARCHED` bytes when it has no `</head>`).
 pub fn feed_links(page: &[u8], page_url: &Url) -> Vec<Url> {
     let (encoding, bom) = encoding_rs::Encoding::for_bom(page).unwrap_or((encoding_rs::UTF_8, 0));
     let (text, _) = encoding.decode_without_bom_handling(&page[bom..]);

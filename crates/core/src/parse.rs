@@ -102,7 +102,7 @@ pub fn parse_feed(
 /// [`parse_feed`] keeping only what `caps` allow. A feed with more items than
 /// `caps.max_items` is cut after them *before* feed-rs reads it (whose model of a feed takes
 /// some 25 times the document's size in memory), so a feed of 100,000 items costs what one of
-/// `max_items` does: XML by [`cut_after_items`], JSON Feed by `json::cut_json_items`.
+/// `max_items` does: XML by `cut_after_items`, JSON Feed by `json::cut_json_items`.
 pub fn parse_feed_capped(
     bytes: &[u8],
     charset: Option<&str>,

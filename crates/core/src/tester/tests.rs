@@ -8,8 +8,8 @@ use chrono::TimeZone;
 use super::*;
 use crate::config;
 
-const TOPICS: &str = include_str!("../../tests/fixtures/topics.toml");
-const DEFAULT_CONFIG: &str = include_str!("../../config/watchword.toml");
+const TOPICS: &str = include_str!("../../../../tests/fixtures/topics.toml");
+const DEFAULT_CONFIG: &str = include_str!("../../../../config/watchword.toml");
 
 /// The default topics (the test fixture, kept identical to the default config's), without
 /// their time windows: the tests' items are mostly undated (first seen when the test runs).
@@ -43,7 +43,7 @@ fn the_default_topics_keep_to_november_and_december_2023() {
         let items = parse_items("items.jsonl", &text(published)).unwrap();
         let now = Utc.with_ymd_and_hms(2026, 12, 7, 0, 0, 0).unwrap();
         let first_seen = items[0].first_seen(None, now);
-        let matches = crate::pipeline::match_topics(&config, &items[0].item, "", first_seen);
+        let matches = crate::matching::match_topics(&config, &items[0].item, "", first_seen);
         assert_eq!(
             matches.iter().any(|m| m.topic == "satellite_launch"),
             matched,
@@ -103,7 +103,7 @@ fn topics_fixture_is_the_default_configs_topics() {
         "tests/fixtures/topics.toml must repeat config/watchword.toml from [alias] on"
     );
     assert_eq!(
-        section(include_str!("../../config/demo.toml")),
+        section(include_str!("../../../../config/demo.toml")),
         section(DEFAULT_CONFIG),
         "config/demo.toml must repeat config/watchword.toml from [alias] on"
     );

@@ -2,7 +2,7 @@
 //! diagnostics that point at `file:line:col`. Pure apart from reading the file in [`load`]:
 //! compilation never touches the network or the clock.
 //!
-//! Two layers, as ripgrep does with its flags: [`RawConfig`] mirrors the file and only knows
+//! Two layers, as ripgrep does with its flags: `RawConfig` mirrors the file and only knows
 //! about types; [`compile`] checks meaning (durations, URLs, duplicate names, queries) and
 //! builds the [`Config`] the daemon runs on. Every problem is collected, not only the first.
 

@@ -189,7 +189,8 @@ fn garbage_is_an_error_not_a_panic() {
 
 #[test]
 fn fixture_feeds_parse() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .join("tests/fixtures/feeds");
     for name in [
         "news.rss",
         "news.atom",
@@ -472,7 +473,8 @@ fn collapse(text: &str) -> String {
 
 #[test]
 fn differential_fixtures_read_what_feedparser_reads() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/differential");
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .join("tests/fixtures/differential");
     let mut compared = 0;
     let mut failures = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(&dir)
@@ -541,7 +543,7 @@ fn differential_fixtures_read_what_feedparser_reads() {
 }
 
 fn differential(name: &str) -> ParsedFeed {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .join("tests/fixtures/differential")
         .join(name);
     parse_feed(&std::fs::read(path).expect("fixture"), None, None).expect("parses")
@@ -715,7 +717,8 @@ fn a_document_that_breaks_off_gives_its_complete_items_with_a_notice() {
     assert_eq!(feed.items[1].title, "A fine item");
     // Cut anywhere, a feed gives the items complete before the cut, never an error.
     let whole = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds/news.rss"),
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+            .join("tests/fixtures/feeds/news.rss"),
     )
     .unwrap();
     let all = parse_feed(&whole, None, None).unwrap().items;
@@ -850,7 +853,7 @@ fn well_formed_feeds_need_no_repair() {
         "no-guids.rss",
         "repeated-guids.rss",
     ] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .join("tests/fixtures/feeds")
             .join(name);
         let bytes = std::fs::read(path).unwrap();

@@ -29,7 +29,7 @@ fn shares_a_band(a: &Fingerprint, b: &Fingerprint) -> bool {
 
 /// The labelled pairs: (same story, note, a, b).
 fn pairs() -> Vec<(bool, String, Item, Item)> {
-    include_str!("../../tests/fixtures/story_pairs.jsonl")
+    include_str!("../../../../tests/fixtures/story_pairs.jsonl")
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
@@ -211,7 +211,7 @@ fn the_wire_copies_of_the_stories_test_join_in_any_order() {
     let copies: Vec<Item> = (1..=5)
         .map(|n| {
             let path = format!(
-                "{}/tests/fixtures/stories/wire{n}.xml",
+                "{}/../../tests/fixtures/stories/wire{n}.xml",
                 env!("CARGO_MANIFEST_DIR")
             );
             let xml = std::fs::read(path).expect("the fixture exists");

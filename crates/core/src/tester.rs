@@ -4,7 +4,7 @@
 //!
 //! Pure: the CLI reads the files, fetches feeds and queries the store; nothing here does I/O
 //! or reads the clock. Items go through the same normalization as feed items (HTML to text,
-//! canonical URL, identity key) and the same matcher as the pipeline (`pipeline::match_topics`).
+//! canonical URL, identity key) and the same matcher as the pipeline (`matching::match_topics`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -12,11 +12,12 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::config::{Config, OutOfScope};
-use crate::model::{Item, Match, TopicMatch, Verdict, rfc3339};
+use crate::matching::{document_of, match_topics};
+use crate::model::{
+    Backfill, Item, Match, StoredItem, StoredVerdict, TopicMatch, Verdict, rfc3339,
+};
 use crate::parse::{canonical_url, identity_key};
-use crate::pipeline::{document_of, match_topics};
 use crate::query::{Hit, Unmet};
-use crate::store::{Backfill, StoredItem, StoredVerdict};
 use crate::story;
 use crate::text::html_to_text;
 
@@ -163,7 +164,7 @@ pub fn item_from_text(text: &str) -> TestItem {
 /// Reads items from a JSON object, a JSON array of objects, or JSON Lines (one object a line;
 /// blank lines skipped). Item fields: `id`, `title`, `summary`, `content`, `article`, `link`,
 /// `published`, `seen`, `feed`, `authors`, `categories`; others are ignored, and a
-/// `published` or `seen` that [`read_time`] cannot read is ignored too.
+/// `published` or `seen` that `read_time` cannot read is ignored too.
 pub fn parse_items(source_name: &str, text: &str) -> Result<Vec<TestItem>, InputError> {
     Ok(raw_items(source_name, text)?
         .into_iter()
