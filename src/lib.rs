@@ -42,5 +42,5 @@ pub mod store;
 
 // The pure core, under the names the shell has always used.
 pub use watchword_core::{
-    config, matching, model, opml, parse, query, scheduler, story, tester, text,
+    config, feed_state, matching, model, opml, parse, query, scheduler, story, tester, text,
 };

@@ -13,12 +13,12 @@ use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::config::{ArticlePolicy, Config, FeedConfig, FeedSource};
+use crate::feed_state::{self, FeedInfo, Status};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
 use crate::matching::match_topics;
 use crate::metrics::{Metrics, PollOutcome};
-use crate::model::{AlertRoute, FeedState, Item, MatchedItem, Notice, NoticeKind, rfc3339};
+use crate::model::{AlertRoute, FeedState, Item, MatchedItem, Notice, rfc3339};
 use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
-use crate::scheduler::{self, Attempt};
 use crate::store::{SharedStore, lock};
 use crate::story;
 use crate::text::{feed_links, for_log, looks_like_html, sanitize};
@@ -138,7 +138,7 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
                 context,
                 feed,
                 Utc::now(),
-                "error",
+                Status::Error,
                 error.to_string(),
                 None,
             );
@@ -191,14 +191,9 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
             } else {
                 404
             };
-            let url = state.moved_to.take().unwrap_or_default();
-            state.discovered = false;
-            state.etag = None;
-            state.last_modified = None;
-            FetchOutcome::Failed(FetchError::Network(format!(
-                "the discovered feed {url} answered http {status}; the next poll reads the page at {} again",
-                feed.source
-            )))
+            let message = feed_state::lose_discovery(&mut state, status, &feed.source.to_string())
+                .expect("the guard checked that the feed polled is a discovered one");
+            FetchOutcome::Failed(FetchError::Network(message))
         }
         other => other,
     };
@@ -228,13 +223,13 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
                     context.metrics.poll(PollOutcome::Ok, fetch_time);
                     return report;
                 }
-                Err(message) => fail(&mut state, context, feed, now, "error", message, None),
+                Err(message) => fail(&mut state, context, feed, now, Status::Error, message, None),
             }
         }
         FetchOutcome::NotModified { moved_to } => {
             debug!("not modified");
             note_move(&mut state, moved_to.as_ref());
-            let (next_due, notice) = succeed(&mut state, feed, now, "not modified");
+            let (next_due, notice) = succeed(&mut state, context, feed, now, Status::NotModified);
             let report = PollReport {
                 feed: feed.name.clone(),
                 status: PollStatus::NotModified,
@@ -255,18 +250,14 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
                 context,
                 feed,
                 now,
-                "throttled",
+                Status::Throttled,
                 message,
                 retry_after,
             )
         }
         FetchOutcome::Gone => {
             warn!("gone: http 410; not polled again until the config gives this feed another url");
-            state.gone = true;
-            state.last_polled = Some(now);
-            state.next_due = None;
-            state.last_status = Some("gone".into());
-            state.last_error = Some("http 410 gone".into());
+            feed_state::gone(&mut state, now);
             let report = PollReport {
                 feed: feed.name.clone(),
                 status: PollStatus::Gone,
@@ -276,15 +267,15 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
         }
         FetchOutcome::Failed(error) => {
             let status = match &error {
-                FetchError::Status { status } => format!("http {status}"),
-                _ => "error".to_string(),
+                FetchError::Status { status } => Status::Http(*status),
+                _ => Status::Error,
             };
             fail(
                 &mut state,
                 context,
                 feed,
                 now,
-                &status,
+                status,
                 error.to_string(),
                 None,
             )
@@ -322,11 +313,10 @@ pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig, caps: Caps) -> Res
 /// Records in `state` that the configured page links the feed at `url` (autodiscovery), to be
 /// polled from now on, and says so when that is news.
 fn note_discovery(state: &mut FeedState, url: String) {
-    if !state.discovered || state.moved_to.as_ref() != Some(&url) {
-        info!(feed_url = %for_log(&url, LOG_CHARS), "discovered the feed the page links; polling it from now on");
+    let logged = for_log(&url, LOG_CHARS);
+    if feed_state::note_discovery(state, url) {
+        info!(feed_url = %logged, "discovered the feed the page links; polling it from now on");
     }
-    state.moved_to = Some(url);
-    state.discovered = true;
 }
 
 /// Autodiscovery: `page`, fetched for `source`, is an HTML page; fetches the first feed it
@@ -391,11 +381,10 @@ fn outcome_error(outcome: FetchOutcome) -> String {
 
 /// Records a permanent move (every redirect on the way a 301 or 308) in `state`, and says so.
 fn note_move(state: &mut FeedState, moved_to: Option<&String>) {
-    if let Some(moved) = moved_to
-        && state.moved_to.as_ref() != Some(moved)
+    if feed_state::note_move(state, moved_to)
+        && let Some(moved) = moved_to
     {
         info!(to = %for_log(moved, LOG_CHARS), "feed moved permanently (301/308); polling the new address from now on");
-        state.moved_to = Some(moved.clone());
     }
 }
 
@@ -741,16 +730,16 @@ fn store_new(
         .collect();
     state.etag = fresh.validators.etag;
     state.last_modified = fresh.validators.last_modified;
-    let status = parsed_status(n_items, &fresh.notices);
+    let status = Status::parsed(n_items, !fresh.notices.is_empty());
     if n_items == 0
-        && state.last_status.as_deref() != Some(status)
+        && state.last_status.as_deref() != Some(status.to_string().as_str())
         && (state.last_status.as_deref() == Some("ok") || !fresh.notices.is_empty())
     {
         // Once, when a feed that had items (or seems to have some) starts to read as empty:
         // the poll itself succeeded, so nothing else would say so.
         warn!("the feed reads as 0 items");
     }
-    let (next_due, notice) = succeed(&mut state, feed, now, status);
+    let (next_due, notice) = succeed(&mut state, context, feed, now, status);
     // Shown in `feeds` beside the status until the next poll.
     state.last_error = fresh.notices.first().cloned();
     let summary = lock(&context.store)
@@ -814,125 +803,85 @@ fn store_new(
     })
 }
 
-/// The status of a poll whose body parsed: `ok`; `ok, 0 items` when it has none (a feed read
-/// as empty is shown as such, not as a plain `ok`); `ok, repaired` when the parse has
-/// something to say (a document cut short).
-fn parsed_status(n_items: usize, notices: &[String]) -> &'static str {
-    match (n_items, notices.is_empty()) {
-        (0, _) => "ok, 0 items",
-        (_, false) => "ok, repaired",
-        (_, true) => "ok",
+/// What `feed_state` needs to know of `feed` besides its state.
+fn feed_info<'a>(
+    context: &PollContext,
+    feed: &'a FeedConfig,
+    configured_url: &'a str,
+) -> FeedInfo<'a> {
+    FeedInfo {
+        name: &feed.name,
+        configured_url,
+        interval: feed.interval,
+        dead_after: context.config.daemon.dead_after,
     }
 }
 
-/// Marks a successful poll in `state`; returns the next due time, and a `feed_recovered`
-/// notice when a `feed_dead` one went out for the failures this success ends.
+/// Marks a successful poll in `state` (`feed_state::succeed`) and logs a recovery; returns
+/// the next due time, and a `feed_recovered` notice when a `feed_dead` one went out for the
+/// failures this success ends.
 fn succeed(
     state: &mut FeedState,
+    context: &PollContext,
     feed: &FeedConfig,
     now: DateTime<Utc>,
-    status: &str,
+    status: Status,
 ) -> (DateTime<Utc>, Option<Notice>) {
-    let next_due = scheduler::next_due(now, feed.interval, Attempt::Succeeded, 0, jitter());
-    let notice = match state.failing_since {
-        Some(since) if state.dead_notified => {
-            info!(failing_since = %rfc3339(since), "feed recovered");
-            Some(feed_notice(
-                NoticeKind::FeedRecovered,
-                state,
-                feed,
-                since,
-                now,
-                None,
-            ))
-        }
-        _ => None,
-    };
-    state.next_due = Some(next_due);
-    state.last_polled = Some(now);
-    state.last_success = Some(now);
-    state.consecutive_errors = 0;
-    state.last_error = None;
-    state.last_status = Some(status.to_string());
-    state.failing_since = None;
-    state.dead_notified = false;
-    (next_due, notice)
+    let configured_url = feed.source.to_string();
+    let done = feed_state::succeed(
+        state,
+        &feed_info(context, feed, &configured_url),
+        status,
+        now,
+        jitter(),
+    );
+    if let Some(notice) = &done.notice {
+        info!(failing_since = %rfc3339(notice.failing_since), "feed recovered");
+    }
+    let next_due = done
+        .next_due
+        .expect("a successful poll always sets the next due time");
+    (next_due, done.notice)
 }
 
-/// Marks a failed poll in `state` and logs it; returns its report with the backoff, and a
-/// `feed_dead` notice when the feed has now been failing for longer than `dead_after`.
-/// `status` is the short form for `feeds` (`http 503`, `throttled`, `error`).
+/// Marks a failed poll in `state` (`feed_state::fail`) and logs it; returns its report with
+/// the backoff, and a `feed_dead` notice when the feed has now been failing for longer than
+/// `dead_after`. `status` is what `feeds` shows (`http 503`, `throttled`, `error`).
 fn fail(
     state: &mut FeedState,
     context: &PollContext,
     feed: &FeedConfig,
     now: DateTime<Utc>,
-    status: &str,
+    status: Status,
     message: String,
     retry_after: Option<std::time::Duration>,
 ) -> (PollReport, Option<Notice>) {
-    state.consecutive_errors = state.consecutive_errors.saturating_add(1);
-    let attempt = Attempt::Failed { retry_after };
-    let next_due = scheduler::next_due(
+    let configured_url = feed.source.to_string();
+    let done = feed_state::fail(
+        state,
+        &feed_info(context, feed, &configured_url),
+        status,
+        &message,
+        retry_after,
         now,
-        feed.interval,
-        attempt,
-        state.consecutive_errors,
         jitter(),
     );
+    let next_due = done.next_due.expect("a failed poll is always due again");
     warn!(
         error = %for_log(&message, LOG_CHARS),
         consecutive_errors = state.consecutive_errors,
         retry_at = %rfc3339(next_due),
         "poll failed"
     );
-    let since = *state.failing_since.get_or_insert(now);
-    let dead_after = chrono::Duration::from_std(context.config.daemon.dead_after)
-        .unwrap_or(chrono::Duration::MAX);
-    let notice = (!state.dead_notified && now - since >= dead_after).then(|| {
-        warn!(failing_since = %rfc3339(since), "feed dead: failing for longer than dead_after");
-        state.dead_notified = true;
-        feed_notice(
-            NoticeKind::FeedDead,
-            state,
-            feed,
-            since,
-            now,
-            Some(message.clone()),
-        )
-    });
-    state.next_due = Some(next_due);
-    state.last_polled = Some(now);
-    state.last_status = Some(status.to_string());
-    state.last_error = Some(message.clone());
+    if let Some(notice) = &done.notice {
+        warn!(failing_since = %rfc3339(notice.failing_since), "feed dead: failing for longer than dead_after");
+    }
     let report = PollReport {
         feed: feed.name.clone(),
         status: PollStatus::Failed { message },
         next_due: Some(next_due),
     };
-    (report, notice)
-}
-
-/// A notice about `feed`, naming the address it is polled at (after a permanent move).
-fn feed_notice(
-    event: NoticeKind,
-    state: &FeedState,
-    feed: &FeedConfig,
-    failing_since: DateTime<Utc>,
-    at: DateTime<Utc>,
-    error: Option<String>,
-) -> Notice {
-    Notice {
-        event,
-        feed: feed.name.clone(),
-        url: state
-            .moved_to
-            .clone()
-            .unwrap_or_else(|| feed.source.to_string()),
-        failing_since,
-        at,
-        error,
-    }
+    (report, done.notice)
 }
 
 fn jitter() -> f64 {

@@ -11,6 +11,8 @@
 //! - [`query`]: the topic language: parser, compiled matcher, explanations.
 //! - [`matching`]: every topic against one item, with its time scope.
 //! - [`scheduler`]: when each feed is due next, and the due-time queue.
+//! - [`feed_state`]: what one poll's outcome does to a feed's state (backoff, status,
+//!   moves, gone, dead and recovered notices).
 //! - [`parse`]: feed bytes → items with identity keys and canonical URLs (the only user of
 //!   `feed-rs`).
 //! - [`story`]: which items are copies of one story: their keys and fingerprints.
@@ -22,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod feed_state;
 pub mod matching;
 pub mod message;
 pub mod model;
