@@ -1,0 +1,255 @@
+//! The `[daemon]` table compiled: paths, durations, sizes, limits, the default time scope
+//! and article policy, each checked with its place in the file.
+
+use super::*;
+
+pub(super) fn compile_daemon(
+    raw: &RawDaemon,
+    base: &Path,
+    sink: &mut Diagnostics<'_>,
+) -> DaemonConfig {
+    let database = match &raw.database {
+        Some(path) if path.get_ref().trim().is_empty() => {
+            sink.error(path.span(), "database path is empty".into());
+            PathBuf::new()
+        }
+        Some(path) => base.join(path.get_ref()),
+        None => base.join("../data/watchword.db"),
+    };
+    let duration = |value: &Option<Spanned<String>>,
+                    default: Duration,
+                    sink: &mut Diagnostics<'_>|
+     -> Duration {
+        let Some(value) = value else { return default };
+        match parse_duration(value.get_ref()) {
+            Ok(duration) if duration.is_zero() => {
+                sink.error(value.span(), "duration must be greater than zero".into());
+                default
+            }
+            Ok(duration) => duration,
+            Err(message) => {
+                sink.error(value.span(), message);
+                default
+            }
+        }
+    };
+    let count = |value: &Option<Spanned<i64>>, default: usize, sink: &mut Diagnostics<'_>| {
+        let Some(value) = value else { return default };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if (1..=10_000).contains(&n) => n,
+            _ => {
+                sink.error(
+                    value.span(),
+                    format!("must be between 1 and 10000, not {}", value.get_ref()),
+                );
+                default
+            }
+        }
+    };
+    let interval = compile_interval(&raw.interval, Duration::from_secs(15 * 60), sink);
+    let max_body = match &raw.max_body {
+        None => 10 * 1024 * 1024,
+        Some(value) => match parse_size(value.get_ref()) {
+            Ok(size) if size >= 1024 => size,
+            Ok(_) => {
+                sink.error(value.span(), "max_body must be at least 1KiB".into());
+                10 * 1024 * 1024
+            }
+            Err(message) => {
+                sink.error(value.span(), message);
+                10 * 1024 * 1024
+            }
+        },
+    };
+    let bounded = |value: &Option<Spanned<i64>>,
+                   range: std::ops::RangeInclusive<usize>,
+                   default: usize,
+                   sink: &mut Diagnostics<'_>| {
+        let Some(value) = value else { return default };
+        match usize::try_from(*value.get_ref()) {
+            Ok(n) if range.contains(&n) => n,
+            _ => {
+                sink.error(
+                    value.span(),
+                    format!(
+                        "must be between {} and {}, not {}",
+                        range.start(),
+                        range.end(),
+                        value.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    };
+    DaemonConfig {
+        database,
+        interval,
+        max_concurrent: count(&raw.max_concurrent, 16, sink),
+        per_host: count(&raw.per_host, 2, sink),
+        timeout: duration(&raw.timeout, Duration::from_secs(30), sink),
+        connect_timeout: duration(&raw.connect_timeout, Duration::from_secs(10), sink),
+        max_body,
+        alert_attempts: u32::try_from(count(&raw.alert_attempts, 10, sink)).unwrap_or(10),
+        alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
+        dead_after: duration(&raw.dead_after, Duration::from_secs(24 * 3600), sink),
+        keep_items: compile_keep_items(&raw.keep_items, sink),
+        max_items_per_poll: bounded(
+            &raw.max_items_per_poll,
+            1..=1_000_000,
+            DEFAULT_MAX_ITEMS_PER_POLL,
+            sink,
+        ),
+        max_field_chars: bounded(
+            &raw.max_field_chars,
+            100..=100_000_000,
+            DEFAULT_MAX_FIELD_CHARS,
+            sink,
+        ),
+        allow_private_targets: raw.allow_private_targets.unwrap_or(false),
+        fetch_article: compile_article_policy(&raw.fetch_article, ArticlePolicy::Never, sink),
+        article_min_chars: match &raw.article_min_chars {
+            None => 200,
+            Some(value) => match usize::try_from(*value.get_ref()) {
+                Ok(n) if n <= 1_000_000 => n,
+                _ => {
+                    sink.error(
+                        value.span(),
+                        format!("must be between 0 and 1000000, not {}", value.get_ref()),
+                    );
+                    200
+                }
+            },
+        },
+        stories: StoryPolicy {
+            dedup: match &raw.dedup {
+                None => Dedup::default(),
+                Some(value) => Dedup::parse(value.get_ref()).unwrap_or_else(|| {
+                    sink.error(
+                        value.span(),
+                        format!(
+                            "unknown dedup level `{}`, expected `story`, `url` or `item`",
+                            value.get_ref()
+                        ),
+                    );
+                    Dedup::default()
+                }),
+            },
+            window: duration(&raw.story_window, DEFAULT_STORY_WINDOW, sink),
+        },
+        max_age: compile_max_age(&raw.max_age, None, sink),
+    }
+}
+
+/// A `max_age`: a duration greater than zero, or `"forever"` (`None`: any age); `default`
+/// when not set.
+pub(super) fn compile_max_age(
+    value: &Option<Spanned<String>>,
+    default: Option<Duration>,
+    sink: &mut Diagnostics<'_>,
+) -> Option<Duration> {
+    let Some(value) = value else { return default };
+    if value.get_ref().trim() == "forever" {
+        return None;
+    }
+    match parse_duration(value.get_ref()) {
+        Ok(age) if age.is_zero() => {
+            sink.error(
+                value.span(),
+                "max_age must be greater than zero (or \"forever\")".into(),
+            );
+            default
+        }
+        Ok(age) => Some(age),
+        Err(message) => {
+            sink.error(value.span(), format!("{message} (or use \"forever\")"));
+            default
+        }
+    }
+}
+
+/// A topic's `published_after` or `published_before`: an RFC 3339 time or a date.
+pub(super) fn compile_bound(
+    value: &Option<Spanned<String>>,
+    sink: &mut Diagnostics<'_>,
+) -> Option<DateTime<Utc>> {
+    let value = value.as_ref()?;
+    parse_time(value.get_ref())
+        .map_err(|message| sink.error(value.span(), message))
+        .ok()
+}
+
+/// `keep_items`: a duration of at least [`MIN_KEEP_ITEMS`], or `"forever"` (`None`).
+pub(super) fn compile_keep_items(
+    value: &Option<Spanned<String>>,
+    sink: &mut Diagnostics<'_>,
+) -> Option<Duration> {
+    let Some(value) = value else {
+        return Some(DEFAULT_KEEP_ITEMS);
+    };
+    if value.get_ref().trim() == "forever" {
+        return None;
+    }
+    match parse_duration(value.get_ref()) {
+        Ok(keep) if keep < MIN_KEEP_ITEMS => {
+            sink.error(
+                value.span(),
+                format!(
+                    "keep_items {} is below the minimum of 1d (or use \"forever\")",
+                    format_duration(keep)
+                ),
+            );
+            Some(DEFAULT_KEEP_ITEMS)
+        }
+        Ok(keep) => Some(keep),
+        Err(message) => {
+            sink.error(value.span(), format!("{message} (or use \"forever\")"));
+            Some(DEFAULT_KEEP_ITEMS)
+        }
+    }
+}
+
+/// A `fetch_article` value: `never`, `short` or `always`, else `default` and an error.
+pub(super) fn compile_article_policy(
+    value: &Option<Spanned<String>>,
+    default: ArticlePolicy,
+    sink: &mut Diagnostics<'_>,
+) -> ArticlePolicy {
+    let Some(value) = value else { return default };
+    ArticlePolicy::parse(value.get_ref()).unwrap_or_else(|| {
+        sink.error(
+            value.span(),
+            format!(
+                "fetch_article must be \"never\", \"short\" or \"always\", not {:?}",
+                value.get_ref()
+            ),
+        );
+        default
+    })
+}
+
+/// A poll interval: a duration of at least [`MIN_INTERVAL`], else `default` and an error.
+pub(super) fn compile_interval(
+    value: &Option<Spanned<String>>,
+    default: Duration,
+    sink: &mut Diagnostics<'_>,
+) -> Duration {
+    let Some(value) = value else { return default };
+    match parse_duration(value.get_ref()) {
+        Ok(interval) if interval < MIN_INTERVAL => {
+            sink.error(
+                value.span(),
+                format!(
+                    "interval {} is below the minimum of 1m",
+                    format_duration(interval)
+                ),
+            );
+            default
+        }
+        Ok(interval) => interval,
+        Err(message) => {
+            sink.error(value.span(), message);
+            default
+        }
+    }
+}
