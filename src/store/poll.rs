@@ -1,0 +1,502 @@
+//! A poll's commit: which items are new, and one transaction that writes them, their
+//! stories, their matches (through the match log, shared with backfills) and the feed's
+//! state.
+
+use super::*;
+
+/// What a deleted item leaves in `seen`: hashes of its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SeenHashes {
+    /// The repeated guid its key was made from, or its key.
+    pub(super) base_hash: i64,
+    pub(super) key_hash: i64,
+    /// Its title and URL.
+    pub(super) ident: i64,
+}
+
+impl SeenHashes {
+    pub(super) fn of(item: &Item) -> SeenHashes {
+        let base = repeated_key_base(&item.key).unwrap_or(&item.key);
+        let url = item
+            .url
+            .as_deref()
+            .map_or(b"\x00".as_slice(), |url| url.as_bytes());
+        SeenHashes {
+            base_hash: hash64(&[base.as_bytes()]),
+            key_hash: hash64(&[item.key.as_bytes()]),
+            ident: hash64(&[item.title.as_bytes(), b"\x01", url]),
+        }
+    }
+}
+
+/// The first 8 bytes of the SHA-256 of `parts` (each followed by its length, so the
+/// split between them counts).
+pub(super) fn hash64(parts: &[&[u8]]) -> i64 {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part);
+        hash.update((part.len() as u64).to_le_bytes());
+    }
+    let digest = hash.finalize();
+    i64::from_le_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
+}
+
+/// A stored item as the match log needs it: a new item of a poll, or a stored one a
+/// backfill logs.
+pub(super) struct LoggedItem<'a> {
+    pub(super) item_id: i64,
+    pub(super) feed_id: i64,
+    pub(super) feed_name: &'a str,
+    pub(super) story_id: i64,
+    pub(super) title: &'a str,
+    pub(super) url: Option<&'a str>,
+    /// UTC seconds.
+    pub(super) published: Option<i64>,
+    /// When watchword first saw it, UTC seconds (a source's `seen`).
+    pub(super) seen: i64,
+}
+
+/// What [`MatchLog::log`] did with one topic's match of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Logged {
+    /// A new match, with its outbox rows.
+    Match { match_id: i64, deliveries: usize },
+    /// The topic was logged before for the item's story, URL or (without a link) title:
+    /// the item became a source of that match (`added` is 0 when it already was).
+    Source { added: usize },
+    /// The item is logged for the topic already.
+    Duplicate,
+}
+
+/// The statements that log a topic's match of a stored item, once per `dedup` level, with
+/// its first source and outbox rows: shared by a poll's commit and a backfill, so both log
+/// alike.
+pub(super) struct MatchLog<'conn> {
+    pub(super) conn: &'conn Connection,
+    pub(super) match_of_url: rusqlite::CachedStatement<'conn>,
+    pub(super) match_of_story: rusqlite::CachedStatement<'conn>,
+    pub(super) match_of_title: rusqlite::CachedStatement<'conn>,
+    pub(super) insert_match: rusqlite::CachedStatement<'conn>,
+    pub(super) insert_source: rusqlite::CachedStatement<'conn>,
+    pub(super) insert_delivery: rusqlite::CachedStatement<'conn>,
+}
+
+impl<'conn> MatchLog<'conn> {
+    pub(super) fn prepare(conn: &'conn Connection) -> rusqlite::Result<MatchLog<'conn>> {
+        Ok(MatchLog {
+            conn,
+            match_of_url: conn.prepare_cached(
+                "SELECT id FROM matches WHERE topic = ?1 AND url = ?2 ORDER BY id LIMIT 1",
+            )?,
+            match_of_story: conn.prepare_cached(
+                "SELECT id FROM matches WHERE story_id = ?1 AND topic = ?2 ORDER BY id LIMIT 1",
+            )?,
+            // An item without a link is known by its title within its feed: a feed that
+            // gives its items new guids on every poll must not log them again.
+            match_of_title: conn.prepare_cached(
+                "SELECT m.id FROM matches m JOIN items i ON i.id = m.item_id
+                 WHERE m.topic = ?1 AND m.url IS NULL AND i.feed_id = ?2 AND i.title = ?3
+                 ORDER BY m.id LIMIT 1",
+            )?,
+            insert_match: conn.prepare_cached(
+                "INSERT INTO matches (item_id, topic, url, matched_at, terms, hits, story_id,
+                                      backfill)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (item_id, topic) DO NOTHING",
+            )?,
+            insert_source: conn.prepare_cached(
+                "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (match_id, item_id) DO NOTHING",
+            )?,
+            insert_delivery: conn.prepare_cached(
+                "INSERT INTO deliveries (match_id, sink, next_attempt, created)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (match_id, sink) DO NOTHING",
+            )?,
+        })
+    }
+
+    /// Logs `topic_match` of `item` at `now`, once per `policy.dedup` level: with `Story`, a
+    /// topic already logged for the item's story (or its canonical URL) gets the item as a
+    /// further source instead; with `Url` only the URL counts; with `Item` every item is
+    /// logged; an item without a link is also known by its title within its feed (unless
+    /// `Item`). A new match gets the item as its first source and one outbox row per route
+    /// that wants the topic.
+    pub(super) fn log(
+        &mut self,
+        item: &LoggedItem<'_>,
+        topic_match: &TopicMatch,
+        policy: &StoryPolicy,
+        routes: &[AlertRoute],
+        now: DateTime<Utc>,
+        backfill: bool,
+    ) -> rusqlite::Result<Logged> {
+        let topic = topic_match.topic.as_str();
+        let logged_before = match policy.dedup {
+            Dedup::Story => self
+                .match_of_story
+                .query_row(params![item.story_id, topic], |row| row.get(0))
+                .optional()?,
+            Dedup::Url | Dedup::Item => None,
+        };
+        let logged_before: Option<i64> = match (logged_before, item.url) {
+            (Some(id), _) => Some(id),
+            (None, _) if policy.dedup == Dedup::Item => None,
+            (None, Some(url)) => self
+                .match_of_url
+                .query_row(params![topic, url], |row| row.get(0))
+                .optional()?,
+            (None, None) => self
+                .match_of_title
+                .query_row(params![topic, item.feed_id, item.title], |row| row.get(0))
+                .optional()?,
+        };
+        if let Some(match_id) = logged_before {
+            let added = self.add_source(match_id, item)?;
+            return Ok(Logged::Source { added });
+        }
+        let terms = distinct_terms(&topic_match.hits);
+        let inserted = self.insert_match.execute(params![
+            item.item_id,
+            topic,
+            item.url,
+            now.timestamp(),
+            to_json(&terms),
+            to_json(&topic_match.hits),
+            item.story_id,
+            backfill,
+        ])?;
+        if inserted == 0 {
+            return Ok(Logged::Duplicate);
+        }
+        let match_id = self.conn.last_insert_rowid();
+        self.add_source(match_id, item)?;
+        let mut deliveries = 0;
+        for route in routes.iter().filter(|r| r.wants(topic)) {
+            let first_attempt = now + chrono::Duration::from_std(route.delay).unwrap_or_default();
+            deliveries += self.insert_delivery.execute(params![
+                match_id,
+                route.sink,
+                first_attempt.timestamp(),
+                now.timestamp()
+            ])?;
+        }
+        Ok(Logged::Match {
+            match_id,
+            deliveries,
+        })
+    }
+
+    pub(super) fn add_source(
+        &mut self,
+        match_id: i64,
+        item: &LoggedItem<'_>,
+    ) -> rusqlite::Result<usize> {
+        self.insert_source.execute(params![
+            match_id,
+            item.item_id,
+            item.feed_name,
+            item.title,
+            item.url,
+            item.published,
+            item.seen
+        ])
+    }
+}
+
+impl Store {
+    /// The keys of `items` this feed has already stored. An item also counts as stored when
+    /// it was stored under its other form of key: its feed started or stopped repeating its
+    /// guid (see [`REPEATED_KEY_MARK`]) and the stored item has the same title and URL. An
+    /// item that retention deleted is known by what it left in `seen`, and that row is marked
+    /// listed at `now` (the feed still lists it, so it stays).
+    pub fn known_keys(
+        &self,
+        feed_id: i64,
+        items: &[Item],
+        now: DateTime<Utc>,
+    ) -> Result<HashSet<String>, StoreError> {
+        let wrap = |source| self.error(source);
+        let mut known = HashSet::new();
+        let mut deleted = Vec::new();
+        {
+            // One read transaction for all the lookups, not one per statement.
+            let tx = self.conn.unchecked_transaction().map_err(wrap)?;
+            // A feed with nothing stored (its first poll) knows none of them.
+            let any_stored = tx
+                .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 LIMIT 1")
+                .and_then(|mut statement| statement.exists([feed_id]))
+                .map_err(wrap)?;
+            let any_deleted = tx
+                .prepare_cached("SELECT 1 FROM seen WHERE feed_id = ?1 LIMIT 1")
+                .and_then(|mut statement| statement.exists([feed_id]))
+                .map_err(wrap)?;
+            if !any_stored && !any_deleted {
+                return Ok(known);
+            }
+            let mut exact = self
+                .conn
+                .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")
+                .map_err(wrap)?;
+            let mut same_item = self
+                .conn
+                .prepare_cached(
+                    "SELECT 1 FROM items WHERE feed_id = ?1 AND key >= ?2 AND key < ?3
+                        AND title = ?4 AND url IS ?5",
+                )
+                .map_err(wrap)?;
+            let mut in_seen = self
+                .conn
+                .prepare_cached(
+                    "SELECT 1 FROM seen WHERE feed_id = ?1 AND base_hash = ?2
+                        AND (key_hash = ?3 OR ident = ?4)",
+                )
+                .map_err(wrap)?;
+            for item in items {
+                let key = item.key.as_str();
+                let found = any_stored
+                    && (exact.exists(params![feed_id, key]).map_err(wrap)?
+                        || match repeated_key_base(key) {
+                            // Stored under the plain key before the guid repeated (the range
+                            // [base, base + NUL) holds exactly `base`).
+                            Some(base) => same_item
+                                .exists(params![
+                                    feed_id,
+                                    base,
+                                    format!("{base}\0"),
+                                    item.title,
+                                    item.url
+                                ])
+                                .map_err(wrap)?,
+                            // Stored with a repeated-guid key before the guid became unique
+                            // again.
+                            None => {
+                                let prefix = format!("{key}{REPEATED_KEY_MARK}");
+                                let end = format!("{key}{}", next_prefix(REPEATED_KEY_MARK));
+                                same_item
+                                    .exists(params![feed_id, prefix, end, item.title, item.url])
+                                    .map_err(wrap)?
+                            }
+                        });
+                let found = found
+                    || any_deleted && {
+                        let hashes = SeenHashes::of(item);
+                        let was_deleted = in_seen
+                            .exists(params![
+                                feed_id,
+                                hashes.base_hash,
+                                hashes.key_hash,
+                                hashes.ident
+                            ])
+                            .map_err(wrap)?;
+                        if was_deleted {
+                            deleted.push(hashes);
+                        }
+                        was_deleted
+                    };
+                if found {
+                    known.insert(key.to_string());
+                }
+            }
+        }
+        if !deleted.is_empty() {
+            // A write: the lock first, as in `write_transaction`.
+            let tx = rusqlite::Transaction::new_unchecked(
+                &self.conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(wrap)?;
+            {
+                let mut listed = tx
+                    .prepare_cached(
+                        "UPDATE seen SET listed = MAX(listed, ?5)
+                         WHERE feed_id = ?1 AND base_hash = ?2 AND (key_hash = ?3 OR ident = ?4)",
+                    )
+                    .map_err(wrap)?;
+                for hashes in &deleted {
+                    listed
+                        .execute(params![
+                            feed_id,
+                            hashes.base_hash,
+                            hashes.key_hash,
+                            hashes.ident,
+                            now.timestamp()
+                        ])
+                        .map_err(wrap)?;
+                }
+            }
+            tx.commit().map_err(wrap)?;
+        }
+        Ok(known)
+    }
+
+    /// Writes one poll's new items, their stories, their matches, the matches' sources and
+    /// outbox rows (one per route that wants the topic) and the feed's state in one
+    /// transaction. An item already stored for this feed is skipped with its matches.
+    ///
+    /// Each new item joins a story first seen within `policy.window` that shares its
+    /// canonical URL or normalized title or whose fingerprint is near (see [`crate::story`]),
+    /// else starts one. A match is logged once per `policy.dedup` level: with `Story`, a
+    /// topic already logged for the item's story (or, as before stories, for its canonical
+    /// URL) gets the item as a further source instead of a new match and no new outbox
+    /// rows; with `Url` only the URL counts; with `Item` every item is logged. With `Story`
+    /// an item also becomes a source of its story's matches of topics it did not match
+    /// itself: the outlets that carried the story. An item without a link is also known by
+    /// its title within its feed (unless `Item`): a feed that gives its items new guids on
+    /// every poll does not log them again.
+    #[allow(clippy::too_many_arguments)] // One transaction needs all of it.
+    pub fn commit_poll(
+        &mut self,
+        feed_id: i64,
+        items: &[MatchedItem],
+        state: &FeedState,
+        now: DateTime<Utc>,
+        routes: &[AlertRoute],
+        notice: Option<&Notice>,
+        policy: &StoryPolicy,
+    ) -> Result<CommitSummary, StoreError> {
+        let written = self.write_poll(feed_id, items, state, now, routes, notice, policy);
+        if written.is_err() {
+            // The transaction rolled back: the members it added to the index are not stored.
+            self.story_index.clear();
+        }
+        written
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn write_poll(
+        &mut self,
+        feed_id: i64,
+        items: &[MatchedItem],
+        state: &FeedState,
+        now: DateTime<Utc>,
+        routes: &[AlertRoute],
+        notice: Option<&Notice>,
+        policy: &StoryPolicy,
+    ) -> Result<CommitSummary, StoreError> {
+        let path = self.path.clone();
+        let wrap = |cause| StoreError::Sqlite {
+            path: path.clone(),
+            cause,
+        };
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
+        let mut summary = CommitSummary::default();
+        let window_start = now
+            .timestamp()
+            .saturating_sub(i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX));
+        {
+            let feed_name: String = tx
+                .prepare_cached("SELECT name FROM feeds WHERE id = ?1")
+                .and_then(|mut statement| statement.query_row([feed_id], |row| row.get(0)))
+                .map_err(wrap)?;
+            let mut insert_item = tx
+                .prepare_cached(
+                    "INSERT INTO items (feed_id, key, url, title, summary, content, authors,
+                                        categories, published, first_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (feed_id, key) DO NOTHING",
+                )
+                .map_err(wrap)?;
+            let mut log = MatchLog::prepare(&tx).map_err(wrap)?;
+            let mut source_of_story = tx
+                .prepare_cached(
+                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM matches WHERE story_id = ?1
+                     ON CONFLICT (match_id, item_id) DO NOTHING",
+                )
+                .map_err(wrap)?;
+            for (item_idx, matched) in items.iter().enumerate() {
+                let item = &matched.item;
+                let inserted = insert_item
+                    .execute(params![
+                        feed_id,
+                        item.key,
+                        item.url,
+                        item.title,
+                        item.summary,
+                        item.content,
+                        to_json(&item.authors),
+                        to_json(&item.categories),
+                        item.published.map(|date| date.timestamp()),
+                        now.timestamp(),
+                    ])
+                    .map_err(wrap)?;
+                if inserted == 0 {
+                    continue;
+                }
+                summary.new_items += 1;
+                let item_id = tx.last_insert_rowid();
+                let computed;
+                let keys = match &matched.story {
+                    Some(keys) => keys,
+                    None => {
+                        computed = story::keys(item);
+                        &computed
+                    }
+                };
+                let (story_id, joined) = self
+                    .story_index
+                    .assign(
+                        &tx,
+                        item_id,
+                        keys,
+                        window_start,
+                        now.timestamp(),
+                        !matched.matches.is_empty(),
+                    )
+                    .map_err(wrap)?;
+                if joined {
+                    summary.joined_stories += 1;
+                }
+                let logged_item = LoggedItem {
+                    item_id,
+                    feed_id,
+                    feed_name: &feed_name,
+                    story_id,
+                    title: &item.title,
+                    url: item.url.as_deref(),
+                    published: item.published.map(|date| date.timestamp()),
+                    seen: now.timestamp(),
+                };
+                for (match_idx, topic_match) in matched.matches.iter().enumerate() {
+                    let logged = log
+                        .log(&logged_item, topic_match, policy, routes, now, false)
+                        .map_err(wrap)?;
+                    match logged {
+                        Logged::Match { deliveries, .. } => {
+                            summary.new_matches += 1;
+                            summary.logged.push((item_idx, match_idx));
+                            summary.new_deliveries += deliveries;
+                        }
+                        Logged::Source { added } => summary.new_sources += added,
+                        Logged::Duplicate => {}
+                    }
+                }
+                if joined && policy.dedup == Dedup::Story {
+                    summary.new_sources += source_of_story
+                        .execute(params![
+                            story_id,
+                            item_id,
+                            feed_name,
+                            item.title,
+                            item.url,
+                            logged_item.published,
+                            now.timestamp()
+                        ])
+                        .map_err(wrap)?;
+                }
+            }
+        }
+        write_state(&tx, feed_id, state).map_err(wrap)?;
+        tx.prepare_cached("UPDATE feeds SET last_fetched = ?2 WHERE id = ?1")
+            .and_then(|mut statement| statement.execute(params![feed_id, now.timestamp()]))
+            .map_err(wrap)?;
+        if let Some(notice) = notice {
+            summary.new_deliveries += insert_notice(&tx, notice, routes).map_err(wrap)?;
+        }
+        tx.commit().map_err(wrap)?;
+        Ok(summary)
+    }
+}
