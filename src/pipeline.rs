@@ -23,6 +23,15 @@ use crate::store::{SharedStore, lock};
 use crate::story;
 use crate::text::{feed_links, for_log, looks_like_html, sanitize};
 
+mod articles;
+mod discovery;
+mod state;
+
+use articles::*;
+use discovery::*;
+pub use discovery::{fetch_feed, probe_feed};
+use state::*;
+
 /// The most characters of one feed-derived value (a title, an error) in a log line.
 const LOG_CHARS: usize = 300;
 
@@ -302,124 +311,11 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -
     report
 }
 
-/// Fetches and parses a feed once, storing nothing (`check --online`). Returns the number of
-/// items, or what went wrong.
-pub async fn probe_feed(fetcher: &Fetcher, feed: &FeedConfig, caps: Caps) -> Result<usize, String> {
-    fetch_feed(fetcher, &feed.source, caps)
-        .await
-        .map(|parsed| parsed.items.len())
-}
-
-/// Records in `state` that the configured page links the feed at `url` (autodiscovery), to be
-/// polled from now on, and says so when that is news.
-fn note_discovery(state: &mut FeedState, url: String) {
-    let logged = for_log(&url, LOG_CHARS);
-    if feed_state::note_discovery(state, url) {
-        info!(feed_url = %logged, "discovered the feed the page links; polling it from now on");
-    }
-}
-
-/// Autodiscovery: `page`, fetched for `source`, is an HTML page; fetches the first feed it
-/// links (`<link rel="alternate" type="application/rss+xml" href>`, or Atom or JSON Feed).
-/// A link on the configured URL's host counts as configured; one on another host came from
-/// the page's content and goes through the private-address guard. Returns the feed's body
-/// and where it is polled from now on (after its own permanent redirects), or why not.
-async fn follow_feed_link(
-    fetcher: &Fetcher,
-    source: &FeedSource,
-    page: Fetched,
-    now: DateTime<Utc>,
-) -> Result<(Fetched, String), String> {
-    let page_url = Url::parse(&page.final_url)
-        .map_err(|error| format!("an HTML page at {}: {error}", page.final_url))?;
-    let base = page_url.clone();
-    // Reading the page is CPU work on a stranger's HTML: off the runtime, panics contained.
-    let links = run_caught(move || Ok(feed_links(&page.body, &base))).await?;
-    let Some(link) = links.into_iter().next() else {
-        return Err(format!(
-            "not a feed: {page_url} is an HTML page that links no feed (no <link rel=\"alternate\" type=\"application/rss+xml\">, atom+xml or feed+json)"
-        ));
-    };
-    debug!(page = %page_url, link = %link, "the page links a feed");
-    let outcome = match source {
-        FeedSource::Http(configured) => {
-            fetcher
-                .fetch_for(&link, configured, &Validators::default(), now)
-                .await
-        }
-        FeedSource::File(_) => {
-            fetcher
-                .fetch_untrusted(&link, &Validators::default(), now)
-                .await
-        }
-    };
-    match outcome {
-        FetchOutcome::Fetched(body) if looks_like_html(&body.body) => Err(format!(
-            "not a feed: the feed link {link} on the page {page_url} leads to another HTML page"
-        )),
-        FetchOutcome::Fetched(body) => {
-            let polled = body.moved_to.clone().unwrap_or_else(|| link.to_string());
-            Ok((body, polled))
-        }
-        other => Err(format!(
-            "feed {link}, linked from the page {page_url}: {}",
-            outcome_error(other)
-        )),
-    }
-}
-
-/// Why a fetch that should have brought a body did not.
-fn outcome_error(outcome: FetchOutcome) -> String {
-    match outcome {
-        FetchOutcome::Fetched(_) => "fetched".into(),
-        FetchOutcome::NotModified { .. } => "http 304 to an unconditional request".into(),
-        FetchOutcome::Throttled { status, .. } => format!("throttled: http {status}"),
-        FetchOutcome::Gone => "gone: http 410".into(),
-        FetchOutcome::Failed(error) => error.to_string(),
-    }
-}
-
-/// Records a permanent move (every redirect on the way a 301 or 308) in `state`, and says so.
-fn note_move(state: &mut FeedState, moved_to: Option<&String>) {
-    if feed_state::note_move(state, moved_to)
-        && let Some(moved) = moved_to
-    {
-        info!(to = %for_log(moved, LOG_CHARS), "feed moved permanently (301/308); polling the new address from now on");
-    }
-}
-
 /// What one parse keeps, from `[daemon] max_items_per_poll` and `max_field_chars`.
 pub fn caps(config: &Config) -> Caps {
     Caps {
         max_items: config.daemon.max_items_per_poll,
         max_field_chars: config.daemon.max_field_chars,
-    }
-}
-
-/// Fetches (unconditionally) and parses a feed once, keeping what `caps` allow: `check
-/// --online` and `test --feed`.
-pub async fn fetch_feed(
-    fetcher: &Fetcher,
-    source: &FeedSource,
-    caps: Caps,
-) -> Result<ParsedFeed, String> {
-    let now = Utc::now();
-    match fetcher.fetch(source, &Validators::default(), now).await {
-        FetchOutcome::Fetched(fetched) => {
-            let fetched = if looks_like_html(&fetched.body) {
-                follow_feed_link(fetcher, source, fetched, now).await?.0
-            } else {
-                fetched
-            };
-            parse_feed_capped(
-                &fetched.body,
-                fetched.charset.as_deref(),
-                Some(&fetched.final_url),
-                caps,
-            )
-            .map_err(|error| error.to_string())
-        }
-        other => Err(outcome_error(other)),
     }
 }
 
@@ -463,158 +359,6 @@ async fn process_body(
         drop(permit);
         report
     }
-}
-
-/// The most characters of an article's text kept and matched.
-pub const ARTICLE_MAX_CHARS: usize = 100_000;
-
-/// Whether `item` should get its linked page's text, by the feed's `fetch_article`.
-fn wants_article(context: &PollContext, feed: &FeedConfig, item: &Item) -> bool {
-    item.url.is_some()
-        && match feed.fetch_article {
-            ArticlePolicy::Never => false,
-            ArticlePolicy::Always => true,
-            ArticlePolicy::Short => {
-                let min = context.config.daemon.article_min_chars;
-                item.summary.chars().count() + item.content.chars().count() < min
-            }
-        }
-}
-
-/// Gives the new items that want one their article's text: from the cache when their
-/// canonical URL was fetched before (by any feed), else fetched (a URL from feed content, so
-/// through the private-address guard), extracted and cached. One request at a time per host.
-/// A page without text for good (a 404, not HTML) is cached as such; a temporary failure
-/// (timeout, 5xx, refused) is only logged, so a later item with the same link tries again.
-/// Either way the item is matched on the feed's text alone. Waiting for hosts and fetching
-/// stop after twice the request timeout; the items left are matched without their article.
-async fn attach_articles(context: &PollContext, feed: &FeedConfig, items: &mut [Item]) {
-    let budget = context.config.daemon.timeout * 2;
-    let deadline = Instant::now() + budget;
-    let mut skipped = 0;
-    for item in items.iter_mut() {
-        if !wants_article(context, feed, item) {
-            continue;
-        }
-        let Some(url) = item.url.clone() else {
-            continue;
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, article(context, &url)).await {
-            Ok(Ok(text)) => item.article = text,
-            Ok(Err(message)) => {
-                info!(
-                    url = %for_log(&url, LOG_CHARS),
-                    error = %for_log(&message, LOG_CHARS),
-                    "no article text"
-                );
-            }
-            Err(_) => skipped += 1,
-        }
-    }
-    if skipped > 0 {
-        warn!(
-            items = skipped,
-            budget_secs = budget.as_secs(),
-            "article fetching ran out of time for this poll; these items are matched without their article"
-        );
-    }
-}
-
-/// The article text of a canonical URL: cached, or fetched now (and cached when the outcome
-/// is final).
-async fn article(context: &PollContext, url: &str) -> Result<String, String> {
-    let cached = |context: &PollContext, url: &str| {
-        let (store, url) = (context.store.clone(), url.to_string());
-        blocking(move || lock(&store).article(&url))
-    };
-    if let Some(cached) = cached(context, url)
-        .await
-        .map_err(|error| error.to_string())?
-    {
-        return cached;
-    }
-    let parsed = Url::parse(url).map_err(|error| format!("{url}: {error}"))?;
-    let _turn = context
-        .article_hosts
-        .lock(parsed.host_str().unwrap_or_default())
-        .await;
-    // Another poll may have fetched it while this one waited for the host.
-    if let Some(cached) = cached(context, url)
-        .await
-        .map_err(|error| error.to_string())?
-    {
-        return cached;
-    }
-    let outcome = context
-        .fetcher
-        .fetch_untrusted(&parsed, &Validators::default(), Utc::now())
-        .await;
-    let page = match outcome {
-        FetchOutcome::Fetched(page) => page,
-        // Final: the page is not there, and will not be on the next poll either.
-        outcome if is_final(&outcome) => {
-            return save_article(context, url, Err(outcome_error(outcome))).await;
-        }
-        outcome => return Err(outcome_error(outcome)),
-    };
-    if let Some(content_type) = &page.content_type {
-        let lower = content_type.to_ascii_lowercase();
-        if !(lower.contains("html") || lower.starts_with("text/")) {
-            let why = format!("not a web page (content-type {content_type})");
-            return save_article(context, url, Err(why)).await;
-        }
-    }
-    // Extracting the text of a page is CPU work on up to `max_body` of HTML: it takes a
-    // processing permit like a feed body. (No deadlock: a poll that waits for a host's turn
-    // holds no processing permit.)
-    let _permit = context
-        .processing
-        .acquire()
-        .await
-        .expect("the processing semaphore is never closed");
-    let text = run_caught(move || {
-        let mut text = page_text(&page.body, page.charset.as_deref());
-        if let Some((cut, _)) = text.char_indices().nth(ARTICLE_MAX_CHARS) {
-            text.truncate(cut);
-        }
-        Ok(text)
-    })
-    .await?;
-    let result = if text.is_empty() {
-        Err("the page has no text".to_string())
-    } else {
-        info!(url = %sanitize(url), chars = text.chars().count(), "article fetched");
-        Ok(text)
-    };
-    save_article(context, url, result).await
-}
-
-/// Whether a failed article fetch is final: a 410, or a 4xx other than 408 and 429.
-fn is_final(outcome: &FetchOutcome) -> bool {
-    match outcome {
-        FetchOutcome::Gone => true,
-        FetchOutcome::Failed(FetchError::Status { status }) => {
-            (400..500).contains(status) && !matches!(status, 408 | 429)
-        }
-        _ => false,
-    }
-}
-
-/// Caches an article's final outcome, and returns it.
-async fn save_article(
-    context: &PollContext,
-    url: &str,
-    result: Result<String, String>,
-) -> Result<String, String> {
-    let (store, key, saved) = (context.store.clone(), url.to_string(), result.clone());
-    let now = Utc::now();
-    blocking(move || {
-        lock(&store).save_article(&key, saved.as_deref().map_err(String::as_str), now)
-    })
-    .await
-    .map_err(|error| error.to_string())?;
-    result
 }
 
 /// Runs `work` on a blocking thread. Parsing and matching run on text written by strangers:
@@ -801,104 +545,6 @@ fn store_new(
         },
         next_due: Some(next_due),
     })
-}
-
-/// What `feed_state` needs to know of `feed` besides its state.
-fn feed_info<'a>(
-    context: &PollContext,
-    feed: &'a FeedConfig,
-    configured_url: &'a str,
-) -> FeedInfo<'a> {
-    FeedInfo {
-        name: &feed.name,
-        configured_url,
-        interval: feed.interval,
-        dead_after: context.config.daemon.dead_after,
-    }
-}
-
-/// Marks a successful poll in `state` (`feed_state::succeed`) and logs a recovery; returns
-/// the next due time, and a `feed_recovered` notice when a `feed_dead` one went out for the
-/// failures this success ends.
-fn succeed(
-    state: &mut FeedState,
-    context: &PollContext,
-    feed: &FeedConfig,
-    now: DateTime<Utc>,
-    status: Status,
-) -> (DateTime<Utc>, Option<Notice>) {
-    let configured_url = feed.source.to_string();
-    let done = feed_state::succeed(
-        state,
-        &feed_info(context, feed, &configured_url),
-        status,
-        now,
-        jitter(),
-    );
-    if let Some(notice) = &done.notice {
-        info!(failing_since = %rfc3339(notice.failing_since), "feed recovered");
-    }
-    let next_due = done
-        .next_due
-        .expect("a successful poll always sets the next due time");
-    (next_due, done.notice)
-}
-
-/// Marks a failed poll in `state` (`feed_state::fail`) and logs it; returns its report with
-/// the backoff, and a `feed_dead` notice when the feed has now been failing for longer than
-/// `dead_after`. `status` is what `feeds` shows (`http 503`, `throttled`, `error`).
-fn fail(
-    state: &mut FeedState,
-    context: &PollContext,
-    feed: &FeedConfig,
-    now: DateTime<Utc>,
-    status: Status,
-    message: String,
-    retry_after: Option<std::time::Duration>,
-) -> (PollReport, Option<Notice>) {
-    let configured_url = feed.source.to_string();
-    let done = feed_state::fail(
-        state,
-        &feed_info(context, feed, &configured_url),
-        status,
-        &message,
-        retry_after,
-        now,
-        jitter(),
-    );
-    let next_due = done.next_due.expect("a failed poll is always due again");
-    warn!(
-        error = %for_log(&message, LOG_CHARS),
-        consecutive_errors = state.consecutive_errors,
-        retry_at = %rfc3339(next_due),
-        "poll failed"
-    );
-    if let Some(notice) = &done.notice {
-        warn!(failing_since = %rfc3339(notice.failing_since), "feed dead: failing for longer than dead_after");
-    }
-    let report = PollReport {
-        feed: feed.name.clone(),
-        status: PollStatus::Failed { message },
-        next_due: Some(next_due),
-    };
-    (report, done.notice)
-}
-
-fn jitter() -> f64 {
-    fastrand::f64() * 2.0 - 1.0
-}
-
-async fn blocking<T, F>(work: F) -> T
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    // Keep the poll's span (feed name, url) on the blocking thread's log lines.
-    let span = tracing::Span::current();
-    match tokio::task::spawn_blocking(move || span.in_scope(work)).await {
-        Ok(value) => value,
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
-    }
 }
 
 #[cfg(test)]
