@@ -11,11 +11,13 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use watchword::config::{self, Config};
-use watchword::matching::match_topics;
-use watchword::model::Item;
-use watchword::query::{Document, Fields, Query, QuerySet};
+use watchword_core::config::{self, Config};
+use watchword_core::matching::match_topics;
+use watchword_core::model::Item;
+use watchword_core::query::{Document, Fields, Query, QuerySet};
 
+// The generator the end-to-end benchmark uses too.
+#[path = "../../../benches/feeds/mod.rs"]
 mod feeds;
 
 use feeds::Vocabulary;
@@ -178,7 +180,8 @@ fn items(vocabulary: &Vocabulary) -> Vec<Item> {
 }
 
 fn default_config() -> Config {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/watchword.toml");
+    let path =
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("config/watchword.toml");
     config::load(&path).expect("the default config is valid")
 }
 

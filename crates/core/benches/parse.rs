@@ -7,9 +7,11 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use watchword::parse::parse_feed;
-use watchword::text::html_to_text;
+use watchword_core::parse::parse_feed;
+use watchword_core::text::html_to_text;
 
+// The generator the end-to-end benchmark uses too.
+#[path = "../../../benches/feeds/mod.rs"]
 mod feeds;
 
 const N_FEEDS: usize = 20;
