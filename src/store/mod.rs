@@ -10,6 +10,7 @@ mod migrations;
 mod outbox;
 mod poll;
 mod retention;
+mod stored;
 mod stories;
 mod verdicts;
 
@@ -332,8 +333,8 @@ impl Store {
                         summary: row.get(5)?,
                         content: row.get(6)?,
                         article: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
-                        authors: serde_json::from_str(&authors).unwrap_or_default(),
-                        categories: serde_json::from_str(&categories).unwrap_or_default(),
+                        authors: stored::strings_from_json(&authors, 7)?,
+                        categories: stored::strings_from_json(&categories, 8)?,
                         published: row.get::<_, Option<i64>>(9)?.map(from_epoch),
                     },
                     first_seen: from_epoch(row.get(10)?),
@@ -526,8 +527,8 @@ fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Mat
         title: row.get(first + 6)?,
         url: row.get(first + 7)?,
         published: row.get::<_, Option<i64>>(first + 8)?.map(from_epoch),
-        terms: serde_json::from_str(&terms).unwrap_or_default(),
-        hits: serde_json::from_str::<Vec<Hit>>(&hits).unwrap_or_default(),
+        terms: stored::strings_from_json(&terms, first + 9)?,
+        hits: stored::hits_from_json(&hits, first + 10)?,
         story_id: row.get(first + 11)?,
         sources: Vec::new(),
         // NULL for a notice's delivery, whose match columns are all NULL.

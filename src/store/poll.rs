@@ -164,7 +164,7 @@ impl<'conn> MatchLog<'conn> {
             item.url,
             now.timestamp(),
             to_json(&terms),
-            to_json(&topic_match.hits),
+            stored::hits_to_json(&topic_match.hits),
             item.story_id,
             backfill,
         ])?;
