@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::metrics::{Gauges, Metrics};
 use crate::model::{Match, by_story, rfc3339};
 use crate::store::{self, MatchFilter, SharedStore};
-use crate::text::sanitize;
+use crate::text::{escape_xml, sanitize};
 
 /// How many matches `/matches.json` and `/matches.atom` return unless `?limit=` says.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -272,12 +272,7 @@ pub fn atom(matches: &[Match], topic: Option<&str>, host: &str, titles: &TopicTi
 /// Text for XML content or an attribute: control characters and the noncharacters U+FFFE
 /// and U+FFFF (not allowed in XML 1.0) replaced, markup escaped.
 fn xml(text: &str) -> String {
-    sanitize(text)
-        .replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}")
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    escape_xml(&sanitize(text).replace(['\u{FFFE}', '\u{FFFF}'], "\u{FFFD}"))
 }
 
 /// Percent-encodes a query value.

@@ -19,7 +19,7 @@ use crate::matching::match_topics;
 use crate::metrics::{Metrics, PollOutcome};
 use crate::model::{AlertRoute, FeedState, Item, MatchedItem, Notice, rfc3339};
 use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
-use crate::store::{SharedStore, lock};
+use crate::store::{SharedStore, blocking, lock};
 use crate::story;
 use crate::text::{feed_links, for_log, looks_like_html, sanitize};
 

@@ -86,16 +86,3 @@ pub(super) fn fail(
 pub(super) fn jitter() -> f64 {
     fastrand::f64() * 2.0 - 1.0
 }
-
-pub(super) async fn blocking<T, F>(work: F) -> T
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    // Keep the poll's span (feed name, url) on the blocking thread's log lines.
-    let span = tracing::Span::current();
-    match tokio::task::spawn_blocking(move || span.in_scope(work)).await {
-        Ok(value) => value,
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
-    }
-}

@@ -56,8 +56,19 @@ where
     T: Send + 'static,
 {
     let store = store.clone();
+    blocking(move || work(&mut lock(&store))).await
+}
+
+/// Runs blocking `work` (SQLite, parsing, matching) on a blocking thread, keeping the
+/// caller's tracing span (a poll's feed name and URL) on its log lines; a panic in it
+/// resumes in the caller. The one way async code runs blocking work.
+pub async fn blocking<T, F>(work: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let span = tracing::Span::current();
-    match tokio::task::spawn_blocking(move || span.in_scope(|| work(&mut lock(&store)))).await {
+    match tokio::task::spawn_blocking(move || span.in_scope(work)).await {
         Ok(value) => value,
         Err(error) => std::panic::resume_unwind(error.into_panic()),
     }

@@ -93,10 +93,7 @@ pub fn render(feeds: &[FeedConfig]) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    crate::text::escape_xml(text)
 }
 
 #[cfg(test)]

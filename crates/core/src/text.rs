@@ -29,7 +29,7 @@ use scraper::{ElementRef, Html, Node};
 pub use article::article_text;
 pub use discovery::{feed_links, looks_like_html};
 pub use fold::{Token, fold, fold_into, for_each_token, tokenize};
-pub use sanitize::{for_log, is_unsafe_char, sanitize, sanitize_lines};
+pub use sanitize::{escape_xml, for_log, is_unsafe_char, sanitize, sanitize_lines};
 use simple::simple_to_text;
 
 /// Above this many open elements, HTML is reduced to text by a linear scan instead of the HTML

@@ -137,7 +137,3 @@ pub(super) fn find_close(bytes: &[u8], from: usize, name: &[u8]) -> Option<usize
         at = after;
     }
 }
-
-pub(super) fn escape_text(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;")
-}

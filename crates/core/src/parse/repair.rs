@@ -20,8 +20,8 @@
 use std::ops::Range;
 
 use super::markup::{
-    Attribute, attributes, doctype_end, escape_text, find, find_close, is_name_end, is_name_start,
-    split_name, tag_end,
+    Attribute, attributes, doctype_end, find, find_close, is_name_end, is_name_start, split_name,
+    tag_end,
 };
 use super::vocabulary::{
     ATOM_NS, ATOM03_RENAMES, CONTENT_NS, DC_NS, MEDIA_NS, NAMESPACE_ALIASES, TEXT_ELEMENTS,
@@ -510,7 +510,7 @@ impl<'a> Walk<'a> {
                 });
                 if let Some(link) = link {
                     let mut element = b"<link>".to_vec();
-                    element.extend_from_slice(escape_text(&link).as_bytes());
+                    element.extend_from_slice(crate::text::escape_xml(&link).as_bytes());
                     element.extend_from_slice(b"</link>");
                     self.replace(close..close, &element);
                 }

@@ -36,3 +36,12 @@ pub fn for_log(text: &str, max_chars: usize) -> String {
     }
     clean
 }
+
+/// Text escaped for XML content or a double-quoted attribute: `&`, `<`, `>` and `"`. The one
+/// XML escaper (OPML, the status endpoint's Atom feed, the feed repair).
+pub fn escape_xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
