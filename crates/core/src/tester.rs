@@ -494,9 +494,11 @@ fn kind_of(value: &serde_json::Value) -> &'static str {
 /// read as its first moment in UTC.
 fn read_time(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
-    if let Ok(time) =
-        DateTime::parse_from_rfc3339(text).or_else(|_| DateTime::parse_from_rfc2822(text))
-    {
+    // RFC 3339 and plain dates, as the config's time bounds take them.
+    if let Ok(time) = crate::config::parse_time(text) {
+        return Some(time);
+    }
+    if let Ok(time) = DateTime::parse_from_rfc2822(text) {
         return Some(time.with_timezone(&Utc));
     }
     for format in [
@@ -509,10 +511,8 @@ fn read_time(text: &str) -> Option<DateTime<Utc>> {
             return Some(time.and_utc());
         }
     }
-    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| chrono::NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d"))
-        .ok()?;
-    Some(date.and_hms_opt(0, 0, 0)?.and_utc())
+    // A month: its first day.
+    crate::config::parse_time(&format!("{text}-01")).ok()
 }
 
 /// The item as a feed item would be: plain text, canonical URL, parsed date, identity key.

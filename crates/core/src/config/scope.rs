@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::format_duration;
+use crate::model::rfc3339;
 
 /// The dates a topic matches. An item outside them is stored but not matched.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -168,10 +169,6 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     Err(format!(
         "invalid time {text:?}: expected an RFC 3339 time (2023-11-01T00:00:00Z) or a date (2023-11-01)"
     ))
-}
-
-fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
