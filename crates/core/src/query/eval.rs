@@ -300,12 +300,21 @@ pub(super) fn highlight(text: &str, terms: &[&str]) -> Vec<Range<usize>> {
     merged
 }
 
+/// Whether a term may occur in a text, for every term and text: what `evaluate` assumes when
+/// no prefilter has ruled anything out.
+pub(super) fn anywhere(_term: usize, _text: usize) -> bool {
+    true
+}
+
 /// Evaluates `node`; when `collect`, pushes to `found` the positive terms that made it match
-/// (nothing is left behind by a part that did not match).
+/// (nothing is left behind by a part that did not match). `may_occur(term, text)` is false
+/// only where the term is known to be absent from the text (see `QuerySet`): such a text is
+/// not searched for it.
 pub(super) fn evaluate(
     node: &Node,
     terms: &[Term],
     texts: &[FieldText],
+    may_occur: &dyn Fn(usize, usize) -> bool,
     collect: bool,
     found: &mut Vec<Found>,
 ) -> bool {
@@ -314,7 +323,7 @@ pub(super) fn evaluate(
             let term = &terms[leaf.term];
             let mut matched = false;
             for (text_index, text) in texts.iter().enumerate() {
-                if !leaf.fields.contains(text.field) {
+                if !leaf.fields.contains(text.field) || !may_occur(leaf.term, text_index) {
                     continue;
                 }
                 if let Some((first_token, end_token)) = text.first_occurrence(term) {
@@ -335,7 +344,7 @@ pub(super) fn evaluate(
         Node::And { children, .. } => {
             let mark = found.len();
             for child in children {
-                if !evaluate(child, terms, texts, collect, found) {
+                if !evaluate(child, terms, texts, may_occur, collect, found) {
                     found.truncate(mark);
                     return false;
                 }
@@ -346,7 +355,7 @@ pub(super) fn evaluate(
             let mut matched = false;
             for child in children {
                 let mark = found.len();
-                if evaluate(child, terms, texts, collect, found) {
+                if evaluate(child, terms, texts, may_occur, collect, found) {
                     if !collect {
                         return true;
                     }
@@ -357,7 +366,7 @@ pub(super) fn evaluate(
             }
             matched
         }
-        Node::Not { child, .. } => !evaluate(child, terms, texts, false, found),
+        Node::Not { child, .. } => !evaluate(child, terms, texts, may_occur, false, found),
         Node::Near {
             left,
             right,
@@ -368,7 +377,10 @@ pub(super) fn evaluate(
             let mut left_occurrences = Vec::new();
             for (text_index, text) in texts.iter().enumerate() {
                 left_occurrences.clear();
-                for leaf in left.iter().filter(|leaf| leaf.fields.contains(text.field)) {
+                let usable = |leaf: &&Leaf| {
+                    leaf.fields.contains(text.field) && may_occur(leaf.term, text_index)
+                };
+                for leaf in left.iter().filter(usable) {
                     text.for_each_occurrence(&terms[leaf.term], |start, end| {
                         left_occurrences.push((leaf.term, start, end));
                         true
@@ -378,7 +390,13 @@ pub(super) fn evaluate(
                     continue;
                 }
                 left_occurrences.sort_unstable_by_key(|&(_, start, end)| (start, end));
-                let Some(pair) = near_pair(text, terms, &left_occurrences, right, *distance) else {
+                let Some(pair) = near_pair(
+                    text,
+                    terms,
+                    &left_occurrences,
+                    right.iter().filter(usable),
+                    *distance,
+                ) else {
                     continue;
                 };
                 if !collect {
@@ -498,11 +516,11 @@ type Occurrence = (usize, usize, usize);
 /// so `missile NEAR/0 missile` needs two; two terms found in one CJK run are 0 apart). Only
 /// left occurrences that start near enough are looked at, so long texts with many occurrences
 /// stay linear-ish.
-fn near_pair(
+fn near_pair<'a>(
     text: &FieldText,
     terms: &[Term],
     left_occurrences: &[Occurrence],
-    right: &[Leaf],
+    right: impl Iterator<Item = &'a Leaf>,
     distance: usize,
 ) -> Option<(Occurrence, Occurrence)> {
     let longest = left_occurrences
@@ -511,7 +529,7 @@ fn near_pair(
         .max()
         .unwrap_or(0);
     let mut pair = None;
-    for leaf in right.iter().filter(|leaf| leaf.fields.contains(text.field)) {
+    for leaf in right {
         text.for_each_occurrence(&terms[leaf.term], |start, end| {
             let lowest_start = start.saturating_sub(distance.saturating_add(longest));
             let highest_start = end.saturating_add(distance);

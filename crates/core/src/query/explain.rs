@@ -68,7 +68,14 @@ struct Explainer<'a> {
 
 impl Explainer<'_> {
     fn holds(&self, node: &Node) -> bool {
-        eval::evaluate(node, self.terms, self.texts, false, &mut Vec::new())
+        eval::evaluate(
+            node,
+            self.terms,
+            self.texts,
+            &eval::anywhere,
+            false,
+            &mut Vec::new(),
+        )
     }
 
     /// Why `node`, which does not hold, failed.
@@ -97,7 +104,14 @@ impl Explainer<'_> {
             },
             Node::Not { child, .. } => {
                 let mut found = Vec::new();
-                eval::evaluate(child, self.terms, self.texts, true, &mut found);
+                eval::evaluate(
+                    child,
+                    self.terms,
+                    self.texts,
+                    &eval::anywhere,
+                    true,
+                    &mut found,
+                );
                 Reason::Excluded {
                     hits: eval::hits(&mut found, self.terms, self.texts),
                 }

@@ -208,8 +208,18 @@ impl Query {
 
     /// Evaluates the query: `Some(hits)` when it matches (hits non-empty), `None` otherwise.
     pub fn evaluate(&self, document: &Document) -> Option<Vec<Hit>> {
+        self.evaluate_where(document, &eval::anywhere)
+    }
+
+    /// `evaluate`, searching for a term only in the texts where `may_occur(term, text)`.
+    fn evaluate_where(
+        &self,
+        document: &Document,
+        may_occur: &dyn Fn(usize, usize) -> bool,
+    ) -> Option<Vec<Hit>> {
         let mut found = Vec::new();
-        if !eval::evaluate(&self.root, &self.terms, &document.texts, true, &mut found) {
+        let texts = &document.texts;
+        if !eval::evaluate(&self.root, &self.terms, texts, may_occur, true, &mut found) {
             return None;
         }
         let hits = eval::hits(&mut found, &self.terms, &document.texts);

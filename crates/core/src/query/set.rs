@@ -5,14 +5,19 @@
 //! - every term gets one pattern, from its longest part: wherever the term occurs, some token's
 //!   folded form equals that part (starts with it, for the last part of a prefix term), or for
 //!   a CJK part, a CJK token's folded form contains it;
-//! - the automaton runs once over each text's folded form with every separator read as
-//!   `TOKEN_END` (see `FieldText::prefilter_text`), so a word pattern is `TOKEN_END`, the word,
-//!   `TOKEN_END` and is found only where a whole token equals it; a prefix pattern lacks the
-//!   final `TOKEN_END`; a CJK pattern is found anywhere. A pattern that is not found proves
-//!   its term absent;
+//! - a word pattern is `TOKEN_END`, the word, `TOKEN_END` and is found only where a whole
+//!   token equals it; a prefix pattern lacks the final `TOKEN_END`; a CJK pattern is found
+//!   anywhere. The automaton runs over the folded form of a text that is not ASCII, where
+//!   every token is followed by `TOKEN_END` (see `FieldText::prefilter_text`); over an ASCII
+//!   text, it runs from each token's start, as if the token stood between `TOKEN_END`s, and
+//!   only on the tokens whose first three bytes some pattern starts with (`heads`). A
+//!   pattern that is not found in a text proves its term absent from that text;
 //! - a query is skipped only when its tree cannot hold with the absent terms false (an AND
 //!   with an absent part, an OR of absent parts; a NOT may always hold), so a query that can
-//!   match on negation alone is always evaluated.
+//!   match on negation alone is always evaluated; and a query that is evaluated looks for a
+//!   term only in the texts where its pattern was found.
+
+mod heads;
 
 use std::collections::HashMap;
 
@@ -22,31 +27,33 @@ use aho_corasick::{Anchored, StartKind, dfa};
 use super::eval::TOKEN_END;
 use super::parser::{Leaf, Node, Term};
 use super::{Document, Hit, Query};
+use heads::Heads;
 
-/// How the prefilter reads each byte of an ASCII text: letters and digits as themselves,
-/// every other byte as the `TOKEN_END` that separates tokens.
-const ASCII_SEPARATORS: [u8; 256] = {
-    let mut table = [TOKEN_END; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        if (byte as u8).is_ascii_alphanumeric() {
-            table[byte] = byte as u8;
-        }
-        byte += 1;
-    }
-    table
-};
+/// The texts of a document in which a pattern was found: bit `i` for text `i`, and bit 63 for
+/// text 63 and every later one (a document rarely has more than a handful of texts).
+type TextBits = u64;
+
+fn text_bit(text: usize) -> TextBits {
+    1 << text.min(63)
+}
 
 /// Compiled queries that are evaluated together (the topics of a config).
 #[derive(Debug, Clone)]
 pub struct QuerySet {
     queries: Vec<Query>,
-    /// Finds the patterns in a text's folded form (an unanchored DFA, walked byte by byte).
+    /// Finds the patterns in a text's folded form: walked byte by byte, unanchored over the
+    /// folded form of a text that is not ASCII, anchored at each token of an ASCII text.
     automaton: dfa::DFA,
-    /// The start state of `automaton`.
+    /// The unanchored start state of `automaton`.
     start: StateID,
+    /// The anchored state after a `TOKEN_END`, where every token of an ASCII text starts.
+    token_start: StateID,
+    /// The heads of the patterns that an ASCII token can start with.
+    heads: Heads,
     /// For each query, its term index → pattern index.
     term_patterns: Vec<Vec<usize>>,
+    /// For each query, its tree as far as the prefilter can judge it.
+    possible: Vec<Possible>,
     /// For each pattern, the queries that have it as a positive term (not under NOT).
     pattern_queries: Vec<Vec<usize>>,
     /// Queries evaluated on every document unless `possible` rules them out: those that can
@@ -75,16 +82,20 @@ impl QuerySet {
             term_patterns.push(indices);
         }
         let mut pattern_queries = vec![Vec::new(); patterns.len()];
+        let mut possible = Vec::with_capacity(queries.len());
         let mut always = Vec::new();
+        let none_found = PatternBits::new(patterns.len());
         for (query_idx, query) in queries.iter().enumerate() {
             let mut positive = Vec::new();
             positive_terms(&query.root, &mut positive);
             for term in positive {
                 pattern_queries[term_patterns[query_idx][term]].push(query_idx);
             }
-            if possible(&query.root, &|_| false) {
+            let tree = Possible::new(&query.root, &term_patterns[query_idx], patterns.len());
+            if tree.holds(&none_found) {
                 always.push(query_idx);
             }
+            possible.push(tree);
         }
         for list in &mut pattern_queries {
             list.sort_unstable();
@@ -93,17 +104,24 @@ impl QuerySet {
         // A DFA: the fastest walk, and its memory (patterns × alphabet) stays small for
         // topic-sized pattern sets.
         let automaton = dfa::DFA::builder()
-            .start_kind(StartKind::Unanchored)
+            .start_kind(StartKind::Both)
             .build(&patterns)
             .expect("patterns are short, non-empty strings");
         let start = automaton
             .start_state(Anchored::No)
             .expect("the automaton is built for unanchored searches");
+        let anchored_start = automaton
+            .start_state(Anchored::Yes)
+            .expect("the automaton is built for anchored searches");
+        let token_start = automaton.next_state(Anchored::Yes, anchored_start, TOKEN_END);
         QuerySet {
             queries,
             automaton,
             start,
+            token_start,
+            heads: Heads::new(patterns.iter().map(Vec::as_slice)),
             term_patterns,
+            possible,
             pattern_queries,
             always,
         }
@@ -115,57 +133,91 @@ impl QuerySet {
     }
 
     /// Evaluates every query that can match `document`: the matches as (query index, hits),
-    /// in query order. The same result as calling `Query::evaluate` on each query.
+    /// in query order. The same result as calling `Query::evaluate` on each query; a query
+    /// is evaluated only on the texts where its terms' patterns were found.
     pub fn evaluate(&self, document: &Document) -> Vec<(usize, Vec<Hit>)> {
-        let mut present = vec![false; self.pattern_queries.len()];
+        let mut found_in: Vec<TextBits> = vec![0; self.pattern_queries.len()];
+        let mut found = PatternBits::new(self.pattern_queries.len());
         let mut candidates: Vec<usize> = self.always.clone();
-        for text in &document.texts {
+        for (text_index, text) in document.texts.iter().enumerate() {
+            let bit = text_bit(text_index);
             let mut on_found = |pattern: usize| {
-                if !present[pattern] {
-                    present[pattern] = true;
+                if found_in[pattern] == 0 {
                     candidates.extend_from_slice(&self.pattern_queries[pattern]);
+                    found.insert(pattern);
                 }
+                found_in[pattern] |= bit;
             };
             match text.prefilter_text() {
-                (folded, true) => {
-                    let bytes = [TOKEN_END].iter().chain(folded).chain(&[TOKEN_END]);
-                    self.scan(
-                        bytes.map(|&byte| ASCII_SEPARATORS[usize::from(byte)]),
-                        &mut on_found,
-                    );
-                }
-                (folded, false) => self.scan(folded.iter().copied(), &mut on_found),
+                (folded, true) => self.scan_tokens(folded, &mut on_found),
+                (folded, false) => self.scan(folded, &mut on_found),
             }
         }
         candidates.sort_unstable();
         candidates.dedup();
         candidates
             .into_iter()
-            .filter(|&query_idx| {
-                let patterns = &self.term_patterns[query_idx];
-                possible(&self.queries[query_idx].root, &|term| {
-                    present[patterns[term]]
-                })
-            })
+            .filter(|&query_idx| self.possible[query_idx].holds(&found))
             .filter_map(|query_idx| {
+                let patterns = &self.term_patterns[query_idx];
+                let may_occur =
+                    |term: usize, text: usize| found_in[patterns[term]] & text_bit(text) != 0;
                 self.queries[query_idx]
-                    .evaluate(document)
+                    .evaluate_where(document, &may_occur)
                     .map(|hits| (query_idx, hits))
             })
             .collect()
     }
 
-    /// Runs the automaton over `bytes`, calling `on_found` with every pattern found (once per
-    /// occurrence).
-    fn scan(&self, bytes: impl Iterator<Item = u8>, on_found: &mut impl FnMut(usize)) {
-        let automaton = &self.automaton;
+    /// Runs the unanchored automaton over `folded` (the folded form of a text that is not
+    /// ASCII, its tokens between `TOKEN_END`s), calling `on_found` with every pattern found
+    /// (once per occurrence).
+    fn scan(&self, folded: &[u8], on_found: &mut impl FnMut(usize)) {
         let mut state = self.start;
-        for byte in bytes {
-            state = automaton.next_state(Anchored::No, state, byte);
-            if automaton.is_special(state) && automaton.is_match(state) {
-                for index in 0..automaton.match_len(state) {
-                    on_found(automaton.match_pattern(state, index).as_usize());
-                }
+        for &byte in folded {
+            state = self.automaton.next_state(Anchored::No, state, byte);
+            self.report(state, on_found);
+        }
+    }
+
+    /// Runs the anchored automaton over each token of `folded` (an ASCII text lower-cased, its
+    /// tokens the runs of letters and digits) that some pattern can start, as if the token
+    /// stood between `TOKEN_END`s, calling `on_found` with every pattern found. Every
+    /// pattern an ASCII text can hold is a word or prefix pattern, which starts at a token's
+    /// start.
+    fn scan_tokens(&self, folded: &[u8], on_found: &mut impl FnMut(usize)) {
+        heads::for_each_token_start(folded, |start| {
+            if self.heads.may_start(folded, start) {
+                self.scan_token(folded, start, on_found);
+            }
+        });
+    }
+
+    /// Runs the anchored automaton over the token of the ASCII text `folded` that starts at
+    /// `start`, then over a `TOKEN_END`; it stops where no pattern goes on.
+    fn scan_token(&self, folded: &[u8], start: usize, on_found: &mut impl FnMut(usize)) {
+        let automaton = &self.automaton;
+        let mut state = self.token_start;
+        for &byte in folded[start..]
+            .iter()
+            .take_while(|&&byte| heads::is_token_byte(byte))
+        {
+            state = automaton.next_state(Anchored::Yes, state, byte);
+            if automaton.is_dead(state) {
+                return;
+            }
+            self.report(state, on_found);
+        }
+        let end = automaton.next_state(Anchored::Yes, state, TOKEN_END);
+        self.report(end, on_found);
+    }
+
+    /// Calls `on_found` with every pattern that `state` matches.
+    fn report(&self, state: StateID, on_found: &mut impl FnMut(usize)) {
+        let automaton = &self.automaton;
+        if automaton.is_special(state) && automaton.is_match(state) {
+            for index in 0..automaton.match_len(state) {
+                on_found(automaton.match_pattern(state, index).as_usize());
             }
         }
     }
@@ -206,18 +258,92 @@ fn positive_terms(node: &Node, terms: &mut Vec<usize>) {
     }
 }
 
-/// Whether `node` could hold when exactly the terms for which `present` is true may occur:
-/// false only when it certainly does not.
-fn possible(node: &Node, present: &impl Fn(usize) -> bool) -> bool {
-    match node {
-        Node::Term { leaf, .. } => present(leaf.term),
-        Node::And { children, .. } => children.iter().all(|child| possible(child, present)),
-        Node::Or { children, .. } => children.iter().any(|child| possible(child, present)),
-        // Whether the excluded clause occurs is not known here: it may not.
-        Node::Not { .. } => true,
-        Node::Near { left, right, .. } => {
-            left.iter().any(|leaf| present(leaf.term))
-                && right.iter().any(|leaf| present(leaf.term))
+/// A set of pattern indices.
+#[derive(Debug, Clone)]
+struct PatternBits(Vec<u64>);
+
+impl PatternBits {
+    /// The empty set of patterns below `n_patterns`.
+    fn new(n_patterns: usize) -> PatternBits {
+        PatternBits(vec![0; n_patterns.div_ceil(64)])
+    }
+
+    fn insert(&mut self, pattern: usize) {
+        self.0[pattern / 64] |= 1 << (pattern % 64);
+    }
+
+    fn intersects(&self, other: &PatternBits) -> bool {
+        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
+}
+
+/// A query's tree as the prefilter judges it: whether it could hold when exactly the found
+/// patterns may occur; false only when it certainly does not. An OR of terms is one set of
+/// patterns, checked a word at a time.
+#[derive(Debug, Clone)]
+enum Possible {
+    /// Whether the excluded clause of a NOT occurs is not known here: it may not.
+    Always,
+    /// Any of these patterns found.
+    Any(PatternBits),
+    All(Vec<Possible>),
+    AnyOf(Vec<Possible>),
+}
+
+impl Possible {
+    /// `node` of a query whose terms have the patterns `term_patterns` (of `n_patterns`).
+    fn new(node: &Node, term_patterns: &[usize], n_patterns: usize) -> Possible {
+        let any = |terms: &mut dyn Iterator<Item = usize>| {
+            let mut bits = PatternBits::new(n_patterns);
+            terms.for_each(|term| bits.insert(term_patterns[term]));
+            Possible::Any(bits)
+        };
+        match node {
+            Node::Term { leaf, .. } => any(&mut std::iter::once(leaf.term)),
+            Node::Not { .. } => Possible::Always,
+            Node::Near { left, right, .. } => Possible::All(vec![
+                any(&mut left.iter().map(|leaf: &Leaf| leaf.term)),
+                any(&mut right.iter().map(|leaf: &Leaf| leaf.term)),
+            ]),
+            Node::And { children, .. } => {
+                let mut parts: Vec<Possible> = children
+                    .iter()
+                    .map(|child| Possible::new(child, term_patterns, n_patterns))
+                    .filter(|part| !matches!(part, Possible::Always))
+                    .collect();
+                match parts.len() {
+                    0 => Possible::Always,
+                    1 => parts.remove(0),
+                    _ => Possible::All(parts),
+                }
+            }
+            Node::Or { children, .. } => {
+                let mut merged = PatternBits::new(n_patterns);
+                let mut parts = Vec::new();
+                for child in children {
+                    match Possible::new(child, term_patterns, n_patterns) {
+                        Possible::Always => return Possible::Always,
+                        Possible::Any(bits) => {
+                            merged.0.iter_mut().zip(&bits.0).for_each(|(a, b)| *a |= b);
+                        }
+                        part => parts.push(part),
+                    }
+                }
+                if parts.is_empty() {
+                    return Possible::Any(merged);
+                }
+                parts.push(Possible::Any(merged));
+                Possible::AnyOf(parts)
+            }
+        }
+    }
+
+    fn holds(&self, found: &PatternBits) -> bool {
+        match self {
+            Possible::Always => true,
+            Possible::Any(bits) => bits.intersects(found),
+            Possible::All(parts) => parts.iter().all(|part| part.holds(found)),
+            Possible::AnyOf(parts) => parts.iter().any(|part| part.holds(found)),
         }
     }
 }

@@ -937,9 +937,11 @@ fn prefilter_never_changes_a_result_on_random_text() {
                 }
             };
             let (first, second) = (term(&mut rng), term(&mut rng));
-            let source = match rng.u8(..3) {
+            let source = match rng.u8(..5) {
                 0 => format!("{first} AND {second}"),
                 1 => format!("{first} OR title:{second}"),
+                2 => format!("{first} NEAR/1 summary:{second}"),
+                3 => format!("({first} NEAR/3 {second}) OR content:{first}"),
                 _ => format!("{first} AND NOT {second}"),
             };
             compile(&source)
@@ -962,10 +964,11 @@ fn prefilter_never_changes_a_result_on_random_text() {
                 })
                 .collect::<String>()
         };
-        let (title, summary) = (text(), text());
+        let (title, summary, content) = (text(), text(), text());
         let document = Document::new(&Fields {
             title: &title,
             summary: &summary,
+            content: &content,
             ..Fields::default()
         });
         let expected: Vec<(usize, Vec<Hit>)> = queries
