@@ -139,7 +139,7 @@ fn token_mask(block: &[u8; 64]) -> u64 {
     let mut mask = 0;
     for (index, chunk) in block.chunks_exact(8).enumerate() {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let lower = word | ONES * 0x20;
+        let lower = word | (ONES * 0x20);
         let letter = at_least(lower, b'a') & !at_least(lower, b'z' + 1);
         let digit = at_least(word, b'0') & !at_least(word, b'9' + 1);
         // Gathers the eight top bits into the top byte, byte 0's bit lowest.
