@@ -10,21 +10,29 @@ use crate::model::{Item, TopicMatch};
 use crate::query::{Document, Fields};
 
 /// Evaluates every topic of `config` on an item (through the prefilter), in topic order,
-/// keeping the topics whose time scope takes the item when first seen at `first_seen`. Pure.
+/// keeping the topics whose time scope takes the item when first seen at `first_seen`; a
+/// topic out of scope is not evaluated at all (once a topic's window has closed, it costs
+/// nothing). Pure.
 pub fn match_topics(
     config: &Config,
     item: &Item,
     feed_name: &str,
     first_seen: DateTime<Utc>,
 ) -> Vec<TopicMatch> {
+    let in_scope: Vec<bool> = config
+        .topics
+        .iter()
+        .map(|topic| topic.scope.check(item.published, first_seen).is_ok())
+        .collect();
+    if !in_scope.contains(&true) {
+        return Vec::new();
+    }
     config
         .matcher
-        .evaluate(&document_of(item, feed_name))
-        .into_iter()
-        .filter(|(topic_idx, _)| {
-            let scope = &config.topics[*topic_idx].scope;
-            scope.check(item.published, first_seen).is_ok()
+        .evaluate_only(&document_of(item, feed_name), |topic_idx| {
+            in_scope[topic_idx]
         })
+        .into_iter()
         .map(|(topic_idx, hits)| TopicMatch {
             topic: config.topics[topic_idx].id.clone(),
             hits,

@@ -29,14 +29,6 @@ use super::parser::{Leaf, Node, Term};
 use super::{Document, Hit, Query};
 use heads::Heads;
 
-/// The texts of a document in which a pattern was found: bit `i` for text `i`, and bit 63 for
-/// text 63 and every later one (a document rarely has more than a handful of texts).
-type TextBits = u64;
-
-fn text_bit(text: usize) -> TextBits {
-    1 << text.min(63)
-}
-
 /// Compiled queries that are evaluated together (the topics of a config).
 #[derive(Debug, Clone)]
 pub struct QuerySet {
@@ -136,32 +128,43 @@ impl QuerySet {
     /// in query order. The same result as calling `Query::evaluate` on each query; a query
     /// is evaluated only on the texts where its terms' patterns were found.
     pub fn evaluate(&self, document: &Document) -> Vec<(usize, Vec<Hit>)> {
-        let mut found_in: Vec<TextBits> = vec![0; self.pattern_queries.len()];
-        let mut found = PatternBits::new(self.pattern_queries.len());
+        self.evaluate_only(document, |_| true)
+    }
+
+    /// `evaluate`, for the queries whose index `wanted` takes only.
+    pub fn evaluate_only(
+        &self,
+        document: &Document,
+        wanted: impl Fn(usize) -> bool,
+    ) -> Vec<(usize, Vec<Hit>)> {
+        let n_patterns = self.pattern_queries.len();
+        // The patterns found in each text, and in any.
+        let mut found_in: Vec<PatternBits> = Vec::with_capacity(document.texts.len());
+        let mut found = PatternBits::new(n_patterns);
         let mut candidates: Vec<usize> = self.always.clone();
-        for (text_index, text) in document.texts.iter().enumerate() {
-            let bit = text_bit(text_index);
+        for text in &document.texts {
+            let mut found_here = PatternBits::new(n_patterns);
             let mut on_found = |pattern: usize| {
-                if found_in[pattern] == 0 {
+                if !found.contains(pattern) {
                     candidates.extend_from_slice(&self.pattern_queries[pattern]);
                     found.insert(pattern);
                 }
-                found_in[pattern] |= bit;
+                found_here.insert(pattern);
             };
             match text.prefilter_text() {
                 (folded, true) => self.scan_tokens(folded, &mut on_found),
                 (folded, false) => self.scan(folded, &mut on_found),
             }
+            found_in.push(found_here);
         }
         candidates.sort_unstable();
         candidates.dedup();
         candidates
             .into_iter()
-            .filter(|&query_idx| self.possible[query_idx].holds(&found))
+            .filter(|&query_idx| wanted(query_idx) && self.possible[query_idx].holds(&found))
             .filter_map(|query_idx| {
                 let patterns = &self.term_patterns[query_idx];
-                let may_occur =
-                    |term: usize, text: usize| found_in[patterns[term]] & text_bit(text) != 0;
+                let may_occur = |term: usize, text: usize| found_in[text].contains(patterns[term]);
                 self.queries[query_idx]
                     .evaluate_where(document, &may_occur)
                     .map(|hits| (query_idx, hits))
@@ -266,6 +269,10 @@ impl PatternBits {
     /// The empty set of patterns below `n_patterns`.
     fn new(n_patterns: usize) -> PatternBits {
         PatternBits(vec![0; n_patterns.div_ceil(64)])
+    }
+
+    fn contains(&self, pattern: usize) -> bool {
+        self.0[pattern / 64] & 1 << (pattern % 64) != 0
     }
 
     fn insert(&mut self, pattern: usize) {
