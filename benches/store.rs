@@ -16,7 +16,7 @@ use watchword::config;
 use watchword::matching::match_topics;
 use watchword::model::{AlertRoute, Dedup, FeedState, MatchedItem, StoryPolicy};
 use watchword::parse::parse_feed;
-use watchword::store::Store;
+use watchword::store::{PollCommit, Store};
 use watchword::story;
 
 mod feeds;
@@ -104,15 +104,15 @@ fn storing(c: &mut Criterion) {
                 let started = Instant::now();
                 for (feed_id, batch) in ids.iter().zip(&fresh) {
                     let summary = store
-                        .commit_poll(
-                            *feed_id,
-                            batch,
-                            &FeedState::default(),
-                            Utc::now(),
-                            &routes,
-                            None,
-                            &policy,
-                        )
+                        .commit_poll(&PollCommit {
+                            feed_id: *feed_id,
+                            items: batch,
+                            state: &FeedState::default(),
+                            now: Utc::now(),
+                            routes: &routes,
+                            notice: None,
+                            policy: &policy,
+                        })
                         .expect("the commit succeeds");
                     black_box(summary);
                 }
@@ -128,10 +128,8 @@ fn storing(c: &mut Criterion) {
     group.throughput(Throughput::Elements(stored.len() as u64));
     group.bench_function("known_keys, all stored (50 items)", |b| {
         b.iter(|| {
-            let known = store
-                .known_keys(ids[0], &stored, Utc::now())
-                .expect("the query runs");
-            assert_eq!(known.len(), stored.len());
+            let known = store.known_keys(ids[0], &stored).expect("the query runs");
+            assert_eq!(known.keys.len(), stored.len());
             black_box(known)
         })
     });

@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use watchword::model::{FeedState, MatchedItem, StoryPolicy, TopicMatch};
 use watchword::parse::parse_feed;
 use watchword::query::{Field, Hit};
-use watchword::store::Store;
+use watchword::store::{PollCommit, Store};
 use watchword::story;
 
 mod feeds;
@@ -107,15 +107,15 @@ fn story_index(c: &mut Criterion) {
             let n_before = n_stored;
             for batch in &fill[n_stored / BATCH..size / BATCH] {
                 n_joined += store
-                    .commit_poll(
-                        feed_ids[0],
-                        batch,
-                        &FeedState::default(),
-                        arrival.time_of(n_stored),
-                        &[],
-                        None,
-                        &policy,
-                    )
+                    .commit_poll(&PollCommit {
+                        feed_id: feed_ids[0],
+                        items: batch,
+                        state: &FeedState::default(),
+                        now: arrival.time_of(n_stored),
+                        routes: &[],
+                        notice: None,
+                        policy: &policy,
+                    })
                     .expect("the commit succeeds")
                     .joined_stories;
                 n_stored += batch.len();
@@ -139,15 +139,15 @@ fn story_index(c: &mut Criterion) {
                             next_feed += 1;
                             let started = Instant::now();
                             let summary = store
-                                .commit_poll(
-                                    feed_ids[0],
-                                    &batch,
-                                    &FeedState::default(),
+                                .commit_poll(&PollCommit {
+                                    feed_id: feed_ids[0],
+                                    items: &batch,
+                                    state: &FeedState::default(),
                                     now,
-                                    &[],
-                                    None,
-                                    &policy,
-                                )
+                                    routes: &[],
+                                    notice: None,
+                                    policy: &policy,
+                                })
                                 .expect("the commit succeeds");
                             elapsed += started.elapsed();
                             black_box(summary);

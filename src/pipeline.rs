@@ -19,7 +19,7 @@ use crate::matching::match_topics;
 use crate::metrics::{Metrics, PollOutcome};
 use crate::model::{AlertRoute, FeedState, Item, MatchedItem, Notice, rfc3339};
 use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
-use crate::store::{SharedStore, blocking, lock};
+use crate::store::{PollCommit, SharedStore, blocking, lock};
 use crate::story;
 use crate::text::{feed_links, for_log, looks_like_html, sanitize};
 
@@ -431,13 +431,20 @@ fn new_items(
             parsed.truncated_fields
         );
     }
-    let known = lock(&context.store)
-        .known_keys(feed_id, &parsed.items, now)
-        .map_err(|error| error.to_string())?;
+    let known = {
+        let store = lock(&context.store);
+        let known = store
+            .known_keys(feed_id, &parsed.items)
+            .map_err(|error| error.to_string())?;
+        store
+            .mark_still_listed(feed_id, &known, now)
+            .map_err(|error| error.to_string())?;
+        known
+    };
     let items = parsed
         .items
         .into_iter()
-        .filter(|item| !known.contains(&item.key))
+        .filter(|item| !known.keys.contains(&item.key))
         .collect();
     Ok(NewItems {
         n_items,
@@ -487,15 +494,15 @@ fn store_new(
     // Shown in `feeds` beside the status until the next poll.
     state.last_error = fresh.notices.first().cloned();
     let summary = lock(&context.store)
-        .commit_poll(
+        .commit_poll(&PollCommit {
             feed_id,
-            &new_items,
-            &state,
+            items: &new_items,
+            state: &state,
             now,
-            &context.routes,
-            notice.as_ref(),
-            &context.config.daemon.stories,
-        )
+            routes: &context.routes,
+            notice: notice.as_ref(),
+            policy: &context.config.daemon.stories,
+        })
         .map_err(|error| error.to_string())?;
     context.metrics.stored(
         summary.new_items,

@@ -34,6 +34,7 @@ pub use crate::model::{Backfill, StoredItem, StoredVerdict};
 pub use backfill::BackfillSummary;
 use feeds::{insert_notice, write_state};
 pub use migrations::MIGRATIONS;
+pub use poll::{KnownItems, PollCommit};
 use poll::{Logged, LoggedItem, MatchLog, SeenHashes};
 pub use verdicts::{ImportSummary, Judged, LabelImport};
 

@@ -206,18 +206,38 @@ impl<'conn> MatchLog<'conn> {
     }
 }
 
+/// One poll of one feed, as [`Store::commit_poll`] writes it in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct PollCommit<'a> {
+    pub feed_id: i64,
+    /// The new items, each with the topics it matched.
+    pub items: &'a [MatchedItem],
+    /// The feed's state after the poll.
+    pub state: &'a FeedState,
+    pub now: DateTime<Utc>,
+    /// The alert routes: each match gets an outbox row per route that wants its topic.
+    pub routes: &'a [AlertRoute],
+    /// A notice about the feed (dead, recovered, …) to log and deliver with the poll.
+    pub notice: Option<&'a Notice>,
+    pub policy: &'a StoryPolicy,
+}
+
+/// What [`Store::known_keys`] found of a poll's items.
+#[derive(Debug, Default)]
+pub struct KnownItems {
+    /// The keys of the items already stored (or deleted by retention and remembered).
+    pub keys: HashSet<String>,
+    /// Of those, the ones retention deleted: their rows in `seen`.
+    still_listed: Vec<SeenHashes>,
+}
+
 impl Store {
     /// The keys of `items` this feed has already stored. An item also counts as stored when
     /// it was stored under its other form of key: its feed started or stopped repeating its
     /// guid (see [`REPEATED_KEY_MARK`]) and the stored item has the same title and URL. An
-    /// item that retention deleted is known by what it left in `seen`, and that row is marked
-    /// listed at `now` (the feed still lists it, so it stays).
-    pub fn known_keys(
-        &self,
-        feed_id: i64,
-        items: &[Item],
-        now: DateTime<Utc>,
-    ) -> Result<HashSet<String>, StoreError> {
+    /// item that retention deleted is known by what it left in `seen`; the answer lists those
+    /// for [`Store::mark_still_listed`]. Reads only.
+    pub fn known_keys(&self, feed_id: i64, items: &[Item]) -> Result<KnownItems, StoreError> {
         let wrap = |source| self.error(source);
         let mut known = HashSet::new();
         let mut deleted = Vec::new();
@@ -234,7 +254,7 @@ impl Store {
                 .and_then(|mut statement| statement.exists([feed_id]))
                 .map_err(wrap)?;
             if !any_stored && !any_deleted {
-                return Ok(known);
+                return Ok(KnownItems::default());
             }
             let mut exact = self
                 .conn
@@ -301,35 +321,51 @@ impl Store {
                 }
             }
         }
-        if !deleted.is_empty() {
-            // A write: the lock first, as in `write_transaction`.
-            let tx = rusqlite::Transaction::new_unchecked(
-                &self.conn,
-                rusqlite::TransactionBehavior::Immediate,
-            )
-            .map_err(wrap)?;
-            {
-                let mut listed = tx
-                    .prepare_cached(
-                        "UPDATE seen SET listed = MAX(listed, ?5)
-                         WHERE feed_id = ?1 AND base_hash = ?2 AND (key_hash = ?3 OR ident = ?4)",
-                    )
-                    .map_err(wrap)?;
-                for hashes in &deleted {
-                    listed
-                        .execute(params![
-                            feed_id,
-                            hashes.base_hash,
-                            hashes.key_hash,
-                            hashes.ident,
-                            now.timestamp()
-                        ])
-                        .map_err(wrap)?;
-                }
-            }
-            tx.commit().map_err(wrap)?;
+        Ok(KnownItems {
+            keys: known,
+            still_listed: deleted,
+        })
+    }
+
+    /// Marks the deleted items of `known` (their rows in `seen`) as listed by the feed at
+    /// `now`: the feed still lists them, so retention keeps them known. A write, and nothing
+    /// to write when no known item had been deleted.
+    pub fn mark_still_listed(
+        &self,
+        feed_id: i64,
+        known: &KnownItems,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if known.still_listed.is_empty() {
+            return Ok(());
         }
-        Ok(known)
+        let wrap = |source| self.error(source);
+        // A write: the lock first, as in `write_transaction`.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(wrap)?;
+        {
+            let mut listed = tx
+                .prepare_cached(
+                    "UPDATE seen SET listed = MAX(listed, ?5)
+                     WHERE feed_id = ?1 AND base_hash = ?2 AND (key_hash = ?3 OR ident = ?4)",
+                )
+                .map_err(wrap)?;
+            for hashes in &known.still_listed {
+                listed
+                    .execute(params![
+                        feed_id,
+                        hashes.base_hash,
+                        hashes.key_hash,
+                        hashes.ident,
+                        now.timestamp()
+                    ])
+                    .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
     }
 
     /// Writes one poll's new items, their stories, their matches, the matches' sources and
@@ -346,18 +382,8 @@ impl Store {
     /// itself: the outlets that carried the story. An item without a link is also known by
     /// its title within its feed (unless `Item`): a feed that gives its items new guids on
     /// every poll does not log them again.
-    #[allow(clippy::too_many_arguments)] // One transaction needs all of it.
-    pub fn commit_poll(
-        &mut self,
-        feed_id: i64,
-        items: &[MatchedItem],
-        state: &FeedState,
-        now: DateTime<Utc>,
-        routes: &[AlertRoute],
-        notice: Option<&Notice>,
-        policy: &StoryPolicy,
-    ) -> Result<CommitSummary, StoreError> {
-        let written = self.write_poll(feed_id, items, state, now, routes, notice, policy);
+    pub fn commit_poll(&mut self, poll: &PollCommit<'_>) -> Result<CommitSummary, StoreError> {
+        let written = self.write_poll(poll);
         if written.is_err() {
             // The transaction rolled back: the members it added to the index are not stored.
             self.story_index.clear();
@@ -365,17 +391,19 @@ impl Store {
         written
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn write_poll(
         &mut self,
-        feed_id: i64,
-        items: &[MatchedItem],
-        state: &FeedState,
-        now: DateTime<Utc>,
-        routes: &[AlertRoute],
-        notice: Option<&Notice>,
-        policy: &StoryPolicy,
+        poll: &PollCommit<'_>,
     ) -> Result<CommitSummary, StoreError> {
+        let PollCommit {
+            feed_id,
+            items,
+            state,
+            now,
+            routes,
+            notice,
+            policy,
+        } = *poll;
         let path = self.path.clone();
         let wrap = |cause| StoreError::Sqlite {
             path: path.clone(),

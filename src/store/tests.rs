@@ -80,15 +80,15 @@ fn items_and_matches_are_logged_once() {
         item("guid:2", None, &[]),
     ];
     let first = store
-        .commit_poll(
-            ids[0],
-            &batch,
-            &FeedState::default(),
-            now(),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &batch,
+            state: &FeedState::default(),
+            now: now(),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     assert_eq!(
         first,
@@ -100,37 +100,37 @@ fn items_and_matches_are_logged_once() {
         }
     );
     let again = store
-        .commit_poll(
-            ids[0],
-            &batch,
-            &FeedState::default(),
-            now(),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &batch,
+            state: &FeedState::default(),
+            now: now(),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     assert_eq!(again, CommitSummary::default());
     let probe = [
         item("guid:1", None, &[]).item,
         item("guid:3", None, &[]).item,
     ];
-    let known = store.known_keys(ids[0], &probe, now()).unwrap();
-    assert_eq!(known, HashSet::from(["guid:1".to_string()]));
+    let known = store.known_keys(ids[0], &probe).unwrap();
+    assert_eq!(known.keys, HashSet::from(["guid:1".to_string()]));
 
     // The same article (canonical URL) from feed B: stored as B's item, not logged again for
     // the same topic, but logged for a topic it had not matched before.
     let copy = vec![item("guid:b1", Some("https://e.com/1"), &["sat", "sale"])];
     let from_b = store
-        .commit_poll(
-            ids[1],
-            &copy,
-            &FeedState::default(),
-            now(),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[1],
+            items: &copy,
+            state: &FeedState::default(),
+            now: now(),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     assert_eq!(
         from_b,
@@ -173,15 +173,15 @@ fn the_match_log_filters_by_topic_time_and_limit() {
         let topic = if i % 2 == 0 { "sat" } else { "sale" };
         let batch = vec![item(&format!("guid:{i}"), None, &[topic])];
         store
-            .commit_poll(
-                ids[0],
-                &batch,
-                &FeedState::default(),
-                at,
-                &[],
-                None,
-                &StoryPolicy::default(),
-            )
+            .commit_poll(&PollCommit {
+                feed_id: ids[0],
+                items: &batch,
+                state: &FeedState::default(),
+                now: at,
+                routes: &[],
+                notice: None,
+                policy: &StoryPolicy::default(),
+            })
             .unwrap();
     }
     let all = store.matches(&MatchFilter::default()).unwrap();
@@ -363,15 +363,15 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
         .unwrap();
     let plain = item("guid:g", Some("https://e.com/1"), &["sat"]);
     store
-        .commit_poll(
-            ids[0],
-            std::slice::from_ref(&plain),
-            &FeedState::default(),
-            now(),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: std::slice::from_ref(&plain),
+            state: &FeedState::default(),
+            now: now(),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
 
     // The feed now gives a second, different item the same guid: both get hashed keys. The
@@ -381,9 +381,9 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
     let mut second = item("guid:g", Some("https://e.com/2"), &[]).item;
     second.key = format!("guid:g{}2222", crate::model::REPEATED_KEY_MARK);
     let known = store
-        .known_keys(ids[0], &[first.clone(), second.clone()], now())
+        .known_keys(ids[0], &[first.clone(), second.clone()])
         .unwrap();
-    assert_eq!(known, HashSet::from([first.key.clone()]));
+    assert_eq!(known.keys, HashSet::from([first.key.clone()]));
 
     // Stored under a hashed key, seen again under the plain one: still known.
     let batch = [MatchedItem {
@@ -392,23 +392,21 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
         story: None,
     }];
     store
-        .commit_poll(
-            ids[0],
-            &batch,
-            &FeedState::default(),
-            now(),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &batch,
+            state: &FeedState::default(),
+            now: now(),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     let mut unique_again = second.clone();
     unique_again.key = "guid:g".into();
-    let known = store
-        .known_keys(ids[0], &[unique_again.clone()], now())
-        .unwrap();
+    let known = store.known_keys(ids[0], &[unique_again.clone()]).unwrap();
     assert_eq!(
-        known,
+        known.keys,
         HashSet::from(["guid:g".to_string()]),
         "the plain key itself is stored"
     );
@@ -416,22 +414,22 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
     let mut elsewhere = second;
     elsewhere.key = format!("guid:h{}3333", crate::model::REPEATED_KEY_MARK);
     store
-        .commit_poll(
-            ids[0],
-            &[MatchedItem {
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &[MatchedItem {
                 item: elsewhere,
                 matches: vec![],
                 story: None,
             }],
-            &FeedState::default(),
-            now(),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+            state: &FeedState::default(),
+            now: now(),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
-    let known = store.known_keys(ids[0], &[unique_again], now()).unwrap();
-    assert_eq!(known, HashSet::from(["guid:h".to_string()]));
+    let known = store.known_keys(ids[0], &[unique_again]).unwrap();
+    assert_eq!(known.keys, HashSet::from(["guid:h".to_string()]));
 }
 
 #[test]
@@ -453,15 +451,15 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     ];
     let batch = [item("guid:1", Some("https://e.com/1"), &["sat"])];
     let summary = store
-        .commit_poll(
-            ids[0],
-            &batch,
-            &FeedState::default(),
-            now(),
-            &routes,
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &batch,
+            state: &FeedState::default(),
+            now: now(),
+            routes: &routes,
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     assert_eq!(
         summary.new_deliveries, 2,
@@ -547,15 +545,15 @@ fn commit(
     policy: &StoryPolicy,
 ) -> CommitSummary {
     store
-        .commit_poll(
+        .commit_poll(&PollCommit {
             feed_id,
-            batch,
-            &FeedState::default(),
-            at,
+            items: batch,
+            state: &FeedState::default(),
+            now: at,
             routes,
-            None,
+            notice: None,
             policy,
-        )
+        })
         .unwrap()
 }
 
@@ -928,28 +926,28 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
         vec![linked, unlinked]
     };
     let first = store
-        .commit_poll(
-            ids[0],
-            &poll(1),
-            &FeedState::default(),
-            now(),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &poll(1),
+            state: &FeedState::default(),
+            now: now(),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     assert_eq!((first.new_items, first.new_matches), (2, 2));
     for n in 2..5 {
         let again = store
-            .commit_poll(
-                ids[0],
-                &poll(n),
-                &FeedState::default(),
-                now(),
-                &[],
-                None,
-                &StoryPolicy::default(),
-            )
+            .commit_poll(&PollCommit {
+                feed_id: ids[0],
+                items: &poll(n),
+                state: &FeedState::default(),
+                now: now(),
+                routes: &[],
+                notice: None,
+                policy: &StoryPolicy::default(),
+            })
             .unwrap();
         // New guids: new items, but no new matches for the same URL or (no link) title.
         assert_eq!((again.new_items, again.new_matches), (2, 0), "poll {n}");
@@ -962,15 +960,15 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
     };
     for (policy, matches, sources) in [(&StoryPolicy::default(), 0, 1), (&by_url, 1, 0)] {
         let other = store
-            .commit_poll(
-                ids[1],
-                &poll(if matches == 0 { 9 } else { 10 })[1..],
-                &FeedState::default(),
-                now(),
-                &[],
-                None,
+            .commit_poll(&PollCommit {
+                feed_id: ids[1],
+                items: &poll(if matches == 0 { 9 } else { 10 })[1..],
+                state: &FeedState::default(),
+                now: now(),
+                routes: &[],
+                notice: None,
                 policy,
-            )
+            })
             .unwrap();
         assert_eq!(
             (other.new_matches, other.new_sources),
@@ -1009,15 +1007,15 @@ fn an_article_is_cached_once_by_url_and_joined_to_its_items() {
     );
     let batch = vec![item("guid:1", Some(url), &[]), item("guid:2", None, &[])];
     store
-        .commit_poll(
-            ids[0],
-            &batch,
-            &FeedState::default(),
-            now(),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &batch,
+            state: &FeedState::default(),
+            now: now(),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     let stored = store.stored_items(None).unwrap();
     let articles: Vec<&str> = stored.iter().map(|s| s.item.article.as_str()).collect();
@@ -1052,15 +1050,15 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
         item("guid:plain", Some("https://e.com/1"), &[]),
     ];
     store
-        .commit_poll(
-            ids[0],
-            &batch,
-            &FeedState::default(),
-            old,
-            &routes,
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &batch,
+            state: &FeedState::default(),
+            now: old,
+            routes: &routes,
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     // Articles of the matched item and of the unmatched one, fetched then; one of now.
     for url in ["https://e.com/m", "https://e.com/1"] {
@@ -1073,15 +1071,15 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
     store.mark_delivered(&[delivered[0].id], old).unwrap();
     let recent = [item("guid:recent", Some("https://e.com/2"), &[])];
     store
-        .commit_poll(
-            ids[0],
-            &recent,
-            &FeedState::default(),
-            now() - days(80),
-            &routes,
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &recent,
+            state: &FeedState::default(),
+            now: now() - days(80),
+            routes: &routes,
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
 
     let purged = store.purge(now(), NINETY_DAYS, 1000).unwrap();
@@ -1122,18 +1120,18 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
         item("guid:plain", Some("https://e.com/1"), &[]).item,
         item("guid:new", Some("https://e.com/3"), &[]).item,
     ];
-    let known = store.known_keys(ids[0], &probe, now()).unwrap();
-    assert_eq!(known, HashSet::from(["guid:plain".to_string()]));
+    let known = store.known_keys(ids[0], &probe).unwrap();
+    assert_eq!(known.keys, HashSet::from(["guid:plain".to_string()]));
     let again = store
-        .commit_poll(
-            ids[0],
-            &[item("guid:new", None, &[])],
-            &FeedState::default(),
-            now(),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &[item("guid:new", None, &[])],
+            state: &FeedState::default(),
+            now: now(),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     assert_eq!(again.new_items, 1);
 }
@@ -1146,15 +1144,15 @@ fn a_deleted_item_is_known_under_the_other_form_of_a_repeated_guid() {
         .unwrap();
     let plain = item("guid:x", Some("https://e.com/x"), &[]);
     store
-        .commit_poll(
-            ids[0],
-            std::slice::from_ref(&plain),
-            &FeedState::default(),
-            now() - days(100),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: std::slice::from_ref(&plain),
+            state: &FeedState::default(),
+            now: now() - days(100),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
 
@@ -1164,9 +1162,9 @@ fn a_deleted_item_is_known_under_the_other_form_of_a_repeated_guid() {
     other.key = format!("guid:x{REPEATED_KEY_MARK}4567ef01");
     other.title = "another item sharing the guid".into();
     let known = store
-        .known_keys(ids[0], &[repeated.clone(), other], now())
+        .known_keys(ids[0], &[repeated.clone(), other])
         .unwrap();
-    assert_eq!(known, HashSet::from([repeated.key.clone()]));
+    assert_eq!(known.keys, HashSet::from([repeated.key.clone()]));
 }
 
 #[test]
@@ -1178,37 +1176,35 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
     let old = item("guid:old", Some("https://e.com/old"), &[]);
     let t0 = now() - days(100);
     store
-        .commit_poll(
-            ids[0],
-            std::slice::from_ref(&old),
-            &FeedState::default(),
-            t0,
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: std::slice::from_ref(&old),
+            state: &FeedState::default(),
+            now: t0,
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
 
     // Listed by a poll ten days later, then the feed answers 304 for months: kept.
     let listed_at = now() + days(10);
-    assert_eq!(
-        store
-            .known_keys(ids[0], std::slice::from_ref(&old.item), listed_at)
-            .unwrap()
-            .len(),
-        1
-    );
+    let known = store
+        .known_keys(ids[0], std::slice::from_ref(&old.item))
+        .unwrap();
+    assert_eq!(known.keys.len(), 1);
+    store.mark_still_listed(ids[0], &known, listed_at).unwrap();
     store
-        .commit_poll(
-            ids[0],
-            &[],
-            &FeedState::default(),
-            listed_at,
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &[],
+            state: &FeedState::default(),
+            now: listed_at,
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     let much_later = listed_at + days(120);
     assert_eq!(
@@ -1218,28 +1214,29 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
             .forgotten,
         0
     );
+    let known = store
+        .known_keys(ids[0], std::slice::from_ref(&old.item))
+        .unwrap();
     assert_eq!(
-        store
-            .known_keys(ids[0], std::slice::from_ref(&old.item), much_later)
-            .unwrap()
-            .len(),
+        known.keys.len(),
         1,
         "still known: a 304 means the feed still lists it"
     );
+    store.mark_still_listed(ids[0], &known, much_later).unwrap();
 
     // A body that no longer lists it, read well after: forgotten keep_items after its last
     // listing, not before.
     let dropped_at = much_later + days(1);
     store
-        .commit_poll(
-            ids[0],
-            &[],
-            &FeedState::default(),
-            dropped_at,
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &[],
+            state: &FeedState::default(),
+            now: dropped_at,
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     assert_eq!(
         store
@@ -1257,8 +1254,9 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
     );
     assert!(
         store
-            .known_keys(ids[0], &[old.item], much_later + days(91))
+            .known_keys(ids[0], &[old.item])
             .unwrap()
+            .keys
             .is_empty()
     );
 }
@@ -1277,15 +1275,15 @@ fn retention_runs_in_passes_and_gives_the_pages_back() {
         })
         .collect();
     store
-        .commit_poll(
-            ids[0],
-            &batch,
-            &FeedState::default(),
-            now() - days(100),
-            &[],
-            None,
-            &StoryPolicy::default(),
-        )
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &batch,
+            state: &FeedState::default(),
+            now: now() - days(100),
+            routes: &[],
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
         .unwrap();
     store
         .conn
