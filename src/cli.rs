@@ -8,14 +8,13 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::fetch::Fetcher;
 use crate::model::{DeliveryState, Match, MatchRecord, Payload, Verdict, rfc3339};
 use crate::pipeline::{self, PollStatus, probe_feed};
 use crate::store::{DeliveryFilter, MatchFilter, Store};
-use crate::text::{is_unsafe_char, sanitize};
+use crate::text::{columns, fit_width, is_unsafe_char, sanitize};
 use crate::{daemon, opml, tester};
 
 mod admin;
@@ -385,12 +384,5 @@ mod tests {
         assert_eq!(back, value, "the same JSON value");
         let pretty = json_pretty(&value).unwrap();
         assert!(pretty.contains('\n') && pretty.contains("\\u009b"));
-    }
-
-    #[test]
-    fn truncation_counts_terminal_columns() {
-        assert_eq!(truncate("short", 10), "short");
-        assert_eq!(truncate("abcdefghijkl", 5), "abcd…");
-        assert_eq!(truncate("北朝鮮が偵察衛星", 7), "北朝鮮…");
     }
 }

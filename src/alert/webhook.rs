@@ -10,6 +10,7 @@ use super::{Retry, SendError};
 use crate::config::WebhookFormat;
 use crate::fetch::{Fetcher, Post};
 use crate::model::Match;
+use crate::text;
 
 /// Discord rejects messages over 2,000 characters.
 const DISCORD_MAX_CHARS: usize = 2000;
@@ -66,7 +67,7 @@ impl Webhook {
             }
             WebhookFormat::Discord => {
                 let body = json!({
-                    "content": cut(&content.text(template, Markup::Discord, titles), DISCORD_MAX_CHARS),
+                    "content": text::shorten(&content.text(template, Markup::Discord, titles), DISCORD_MAX_CHARS),
                     "allowed_mentions": { "parse": [] },
                 });
                 ("application/json", body.to_string())
@@ -134,16 +135,6 @@ fn header_text(text: &str) -> String {
     }
 }
 
-/// At most `max` characters, with an ellipsis when cut.
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,11 +143,5 @@ mod tests {
     fn non_ascii_titles_become_encoded_words() {
         assert_eq!(header_text("plain title"), "plain title");
         assert_eq!(header_text("北朝鮮"), "=?UTF-8?B?5YyX5pyd6a6u?=");
-    }
-
-    #[test]
-    fn long_messages_are_cut() {
-        assert_eq!(cut("abcdef", 4), "abc…");
-        assert_eq!(cut("abc", 4), "abc");
     }
 }

@@ -40,7 +40,7 @@ pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> 
     for feed in &config.feeds {
         let row = match health.iter().find(|h| h.name == feed.name) {
             None => [
-                truncate(&sanitize(&feed.name), 40),
+                fit_width(&sanitize(&feed.name), 40),
                 "never polled".into(),
                 "-".into(),
                 "0".into(),
@@ -70,7 +70,7 @@ pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> 
                     (None, None) => String::new(),
                 };
                 [
-                    truncate(&sanitize(&h.name), 40),
+                    fit_width(&sanitize(&h.name), 40),
                     status,
                     when(h.last_success),
                     h.consecutive_errors.to_string(),
@@ -81,7 +81,7 @@ pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> 
                     } else {
                         when(h.next_due)
                     },
-                    truncate(&sanitize(&error), 80),
+                    fit_width(&sanitize(&error), 80),
                 ]
             }
         };
@@ -197,11 +197,11 @@ pub(super) fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result
                     Payload::Notice(notice) => notice.event.as_str().to_string(),
                 },
                 match &d.payload {
-                    Payload::Match(m) => truncate(&sanitize(&m.title), 48),
-                    Payload::Notice(notice) => truncate(&sanitize(&notice.feed), 48),
+                    Payload::Match(m) => fit_width(&sanitize(&m.title), 48),
+                    Payload::Notice(notice) => fit_width(&sanitize(&notice.feed), 48),
                 },
                 when,
-                truncate(&sanitize(d.last_error.as_deref().unwrap_or("")), 80),
+                fit_width(&sanitize(d.last_error.as_deref().unwrap_or("")), 80),
             ]
         })
         .collect();

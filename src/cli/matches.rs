@@ -162,10 +162,10 @@ pub(super) fn write_table(
     if !sources {
         return write_aligned(out, &header, &rows);
     }
-    let mut widths = header.clone().map(|h| h.width());
+    let mut widths = header.clone().map(|h| columns(&h));
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.width());
+            *width = (*width).max(columns(cell));
         }
     }
     writeln!(out, "{}", table_line(&header, &widths))?;
@@ -183,8 +183,8 @@ pub(super) fn write_sources(out: &mut impl Write, m: &Match) -> io::Result<()> {
             out,
             "    {}  {}  {}  {}",
             source.seen.format("%Y-%m-%d %H:%M"),
-            truncate(&sanitize(&source.feed), 24),
-            truncate(&sanitize(&source.title), 72),
+            fit_width(&sanitize(&source.feed), 24),
+            fit_width(&sanitize(&source.title), 72),
             sanitize(source.url.as_deref().unwrap_or("-")),
         )?;
     }
@@ -199,11 +199,11 @@ pub(super) fn table_row(m: &Match) -> [String; 8] {
         } else {
             m.matched_at.format("%Y-%m-%d %H:%M").to_string()
         },
-        truncate(&sanitize(&m.topic), 20),
+        fit_width(&sanitize(&m.topic), 20),
         verdict_cell(m),
         m.sources.len().max(1).to_string(),
-        truncate(&sanitize(&m.feed), 24),
-        truncate(&sanitize(&m.title), 72),
+        fit_width(&sanitize(&m.feed), 24),
+        fit_width(&sanitize(&m.title), 72),
         sanitize(m.url.as_deref().unwrap_or("-")),
     ]
 }
@@ -222,10 +222,10 @@ pub(super) fn write_aligned<const N: usize>(
     header: &[String; N],
     rows: &[[String; N]],
 ) -> io::Result<()> {
-    let mut widths = header.clone().map(|h| h.width());
+    let mut widths = header.clone().map(|h| columns(&h));
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.width());
+            *width = (*width).max(columns(cell));
         }
     }
     for row in std::iter::once(header).chain(rows) {
@@ -241,7 +241,7 @@ pub(super) fn table_line(row: &[String], widths: &[usize]) -> String {
     for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
         line.push_str(cell);
         if i + 1 < row.len() {
-            line.push_str(&" ".repeat(width.saturating_sub(cell.width()) + 2));
+            line.push_str(&" ".repeat(width.saturating_sub(columns(cell)) + 2));
         }
     }
     line.trim_end().to_string()

@@ -51,22 +51,3 @@ pub(super) fn csv_field(text: &str) -> String {
         text
     }
 }
-
-/// Cuts `text` to at most `max_width` terminal columns (CJK characters take two).
-pub(super) fn truncate(text: &str, max_width: usize) -> String {
-    if text.width() <= max_width {
-        return text.to_string();
-    }
-    let mut cut = String::new();
-    let mut width = 0;
-    for c in text.chars() {
-        let char_width = c.width().unwrap_or(0);
-        if width + char_width + 1 > max_width {
-            break;
-        }
-        width += char_width;
-        cut.push(c);
-    }
-    cut.push('…');
-    cut
-}

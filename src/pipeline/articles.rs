@@ -114,9 +114,7 @@ pub(super) async fn article(context: &PollContext, url: &str) -> Result<String, 
         .expect("the processing semaphore is never closed");
     let text = run_caught(move || {
         let mut text = page_text(&page.body, page.charset.as_deref());
-        if let Some((cut, _)) = text.char_indices().nth(ARTICLE_MAX_CHARS) {
-            text.truncate(cut);
-        }
+        crate::text::cut_chars(&mut text, ARTICLE_MAX_CHARS);
         Ok(text)
     })
     .await?;

@@ -15,7 +15,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use toml::Spanned;
-use unicode_width::UnicodeWidthChar;
 use url::Url;
 
 use crate::model::{DEFAULT_STORY_WINDOW, Dedup, StoryPolicy};

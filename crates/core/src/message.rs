@@ -237,13 +237,7 @@ pub fn subject(matches: &[Match], titles: &TopicTitles) -> String {
 fn one_line(text: &str) -> String {
     let line = sanitize(text);
     let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() <= SUBJECT_CHARS {
-        line
-    } else {
-        let mut cut: String = line.chars().take(SUBJECT_CHARS - 1).collect();
-        cut.push('…');
-        cut
-    }
+    crate::text::shorten(&line, SUBJECT_CHARS)
 }
 
 /// Escapes feed text for `markup` (after removing control characters).

@@ -149,26 +149,15 @@ pub fn parse_feed_capped(
                 .chain(item.authors.iter_mut())
                 .chain(item.categories.iter_mut())
             {
-                cut += usize::from(truncate_chars(field, max));
+                cut += usize::from(crate::text::cut_chars(field, max));
             }
             parsed.truncated_fields += cut;
         }
         if let Some(title) = &mut parsed.title {
-            parsed.truncated_fields += usize::from(truncate_chars(title, max));
+            parsed.truncated_fields += usize::from(crate::text::cut_chars(title, max));
         }
     }
     Ok(parsed)
-}
-
-/// Cuts `text` to its first `max` characters; says whether it did.
-pub fn truncate_chars(text: &mut String, max: usize) -> bool {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => {
-            text.truncate(end);
-            true
-        }
-        None => false,
-    }
 }
 
 /// Whether a document is JSON (its first character other than whitespace is `{`).

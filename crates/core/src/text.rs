@@ -19,6 +19,7 @@
 //! It must stay pure: no I/O, no clock, no knowledge of feeds, items or queries.
 
 mod article;
+mod cut;
 mod discovery;
 mod fold;
 mod sanitize;
@@ -27,6 +28,7 @@ mod simple;
 use scraper::{ElementRef, Html, Node};
 
 pub use article::article_text;
+pub use cut::{char_columns, columns, cut_chars, fit_width, shorten};
 pub use discovery::{feed_links, looks_like_html};
 pub use fold::{Token, fold, fold_into, for_each_token, tokenize};
 pub use sanitize::{escape_xml, for_log, is_unsafe_char, sanitize, sanitize_lines};

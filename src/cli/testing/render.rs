@@ -218,11 +218,7 @@ pub(super) fn highlighted(snippet: &str, terms: &[&str], colour: bool) -> String
 
 /// A clause as quoted in an explanation, cut when long.
 pub(super) fn quote_clause(clause: &str) -> String {
-    let clause = sanitize(clause);
-    match clause.char_indices().nth(MAX_CLAUSE_CHARS) {
-        Some((cut, _)) => format!("{}…", &clause[..cut]),
-        None => clause,
-    }
+    crate::text::shorten(&sanitize(clause), MAX_CLAUSE_CHARS)
 }
 
 /// Where a clause is in the query, 1-based in characters: `[col 12–40]` in a one-line query,

@@ -49,7 +49,7 @@ impl fmt::Display for Diagnostic {
             .take(self.column.saturating_sub(1))
             .map(|c| match c {
                 '\t' => "\t".to_string(),
-                c => " ".repeat(c.width().unwrap_or(0)),
+                c => " ".repeat(crate::text::char_columns(c)),
             })
             .collect();
         writeln!(f, "{gutter} |")?;

@@ -26,15 +26,10 @@ pub fn sanitize_lines(text: &str) -> String {
         .join("\n")
 }
 
-/// [`sanitize`], then cut to at most `max_chars` characters (an ellipsis marks a cut): feed
+/// [`sanitize`], then [`shorten`](super::shorten) to at most `max_chars` characters: feed
 /// text in a log line, which a title of megabytes must not flood.
 pub fn for_log(text: &str, max_chars: usize) -> String {
-    let mut clean = sanitize(text);
-    if let Some((cut, _)) = clean.char_indices().nth(max_chars) {
-        clean.truncate(cut);
-        clean.push('…');
-    }
-    clean
+    super::shorten(&sanitize(text), max_chars)
 }
 
 /// Text escaped for XML content or a double-quoted attribute: `&`, `<`, `>` and `"`. The one

@@ -7,7 +7,7 @@ fn sanitize_removes_escape_sequences() {
     assert_eq!(sanitize("a\u{2028}b"), "a b");
     assert_eq!(sanitize("a\u{9b}31mb\u{7f}"), "a 31mb ");
     assert_eq!(sanitize_lines("one\u{1b}[2J\r\ntwo"), "one [2J \ntwo");
-    assert_eq!(for_log("북한\u{1b}[31m정찰위성", 4), "북한 […");
+    assert_eq!(for_log("북한\u{1b}[31m정찰위성", 4), "북한 …");
     assert_eq!(for_log("short", 10), "short");
 }
 
@@ -453,4 +453,18 @@ fn token_ranges_point_into_original() {
     let tokens = tokenize(text);
     let slices: Vec<&str> = tokens.iter().map(|t| &text[t.start..t.end]).collect();
     assert_eq!(slices, ["Ｘ", "café", "北朝鮮"]);
+}
+
+#[test]
+fn text_is_cut_by_characters_or_by_terminal_columns() {
+    let mut field = "北朝鮮が偵察衛星".to_string();
+    assert!(cut_chars(&mut field, 3));
+    assert_eq!(field, "北朝鮮");
+    assert!(!cut_chars(&mut field, 3), "already short enough");
+    assert_eq!(shorten("abcdef", 4), "abc…");
+    assert_eq!(shorten("abcd", 4), "abcd");
+    assert_eq!(shorten("abc", 4), "abc");
+    assert_eq!(fit_width("short", 10), "short");
+    assert_eq!(fit_width("abcdefghijkl", 5), "abcd…");
+    assert_eq!(fit_width("北朝鮮が偵察衛星", 7), "北朝鮮…");
 }
