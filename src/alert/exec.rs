@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::message::{Content, Markup, TopicTitles};
 use super::{Retry, SendError};
@@ -79,12 +80,13 @@ pub async fn send(
         .map_err(|error| failure(format!("cannot run {:?}: {error}", command[0])))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
-    tokio::spawn(async move {
+    // The writer and the reader are aborted when this returns: no task outlives the send.
+    let _writer = AbortOnDropHandle::new(tokio::spawn(async move {
         // A program that does not read its stdin closes the pipe: not an error.
         let _ = stdin.write_all(stdin_text.as_bytes()).await;
-    });
+    }));
     // Read all of stderr (a full pipe would block the program) but keep only the start.
-    let reader = tokio::spawn(async move {
+    let mut reader = AbortOnDropHandle::new(tokio::spawn(async move {
         let mut stderr = stderr;
         let (mut kept, mut chunk) = (Vec::new(), [0u8; 4096]);
         while let Ok(n) = stderr.read(&mut chunk).await {
@@ -95,7 +97,7 @@ pub async fn send(
             kept.extend_from_slice(&chunk[..n.min(room)]);
         }
         kept
-    });
+    }));
     let status = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(status)) => status,
         Ok(Err(error)) => return Err(failure(format!("{:?} failed: {error}", command[0]))),
@@ -110,7 +112,7 @@ pub async fn send(
         }
     };
     // Something the program started may hold stderr open: wait for it only briefly.
-    let stderr_text = match tokio::time::timeout(STDERR_GRACE, reader).await {
+    let stderr_text = match tokio::time::timeout(STDERR_GRACE, &mut reader).await {
         Ok(Ok(bytes)) => bytes,
         _ => Vec::new(),
     };
