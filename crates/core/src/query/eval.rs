@@ -300,6 +300,9 @@ pub(super) fn highlight(text: &str, terms: &[&str]) -> Vec<Range<usize>> {
     merged
 }
 
+/// The text index that asks `may_occur` whether a term may occur in any text at all.
+pub(super) const ANY_TEXT: usize = usize::MAX;
+
 /// Whether a term may occur in a text, for every term and text: what `evaluate` assumes when
 /// no prefilter has ruled anything out.
 pub(super) fn anywhere(_term: usize, _text: usize) -> bool {
@@ -308,8 +311,8 @@ pub(super) fn anywhere(_term: usize, _text: usize) -> bool {
 
 /// Evaluates `node`; when `collect`, pushes to `found` the positive terms that made it match
 /// (nothing is left behind by a part that did not match). `may_occur(term, text)` is false
-/// only where the term is known to be absent from the text (see `QuerySet`): such a text is
-/// not searched for it.
+/// only where the term is known to be absent from the text (see `QuerySet`), or with
+/// [`ANY_TEXT`], from every text: such a text is not searched for it.
 pub(super) fn evaluate(
     node: &Node,
     terms: &[Term],
@@ -320,6 +323,9 @@ pub(super) fn evaluate(
 ) -> bool {
     match node {
         Node::Term { leaf, .. } => {
+            if !may_occur(leaf.term, ANY_TEXT) {
+                return false;
+            }
             let term = &terms[leaf.term];
             let mut matched = false;
             for (text_index, text) in texts.iter().enumerate() {

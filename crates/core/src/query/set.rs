@@ -164,7 +164,11 @@ impl QuerySet {
             .filter(|&query_idx| wanted(query_idx) && self.possible[query_idx].holds(&found))
             .filter_map(|query_idx| {
                 let patterns = &self.term_patterns[query_idx];
-                let may_occur = |term: usize, text: usize| found_in[text].contains(patterns[term]);
+                // A text index past the texts (`ANY_TEXT`) asks about any text.
+                let may_occur = |term: usize, text: usize| match found_in.get(text) {
+                    Some(found_here) => found_here.contains(patterns[term]),
+                    None => found.contains(patterns[term]),
+                };
                 self.queries[query_idx]
                     .evaluate_where(document, &may_occur)
                     .map(|hits| (query_idx, hits))
