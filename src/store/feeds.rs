@@ -50,7 +50,11 @@ pub(super) fn insert_notice(
     )?;
     let mut written = 0;
     for route in routes.iter().filter(|route| route.topics.is_none()) {
-        written += insert.execute(params![to_json(notice), route.sink, notice.at.timestamp()])?;
+        written += insert.execute(params![
+            stored::notice_to_json(notice),
+            route.sink,
+            notice.at.timestamp()
+        ])?;
     }
     Ok(written)
 }

@@ -18,13 +18,7 @@ pub(super) fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Del
         created: from_epoch(row.get(FIRST + 6)?),
         delivered_at: row.get::<_, Option<i64>>(FIRST + 7)?.map(from_epoch),
         payload: match row.get::<_, Option<String>>(FIRST + 8)? {
-            Some(notice) => Payload::Notice(serde_json::from_str(&notice).map_err(|error| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    FIRST + 8,
-                    rusqlite::types::Type::Text,
-                    Box::new(error),
-                )
-            })?),
+            Some(notice) => Payload::Notice(stored::notice_from_json(&notice, FIRST + 8)?),
             None => Payload::Match(match_from_row(row, 0)?),
         },
     })

@@ -1,12 +1,14 @@
 //! The JSON the store keeps in TEXT columns, as the store's own types: a match's hits
-//! (`matches.hits`, the evidence `matches --format json` shows as `explain`), its terms, and
-//! an item's authors and categories. The in-memory types (`query::Hit`) may be renamed or
+//! (`matches.hits`, the evidence `matches --format json` shows as `explain`), its terms, an
+//! item's authors and categories, and a notice waiting in the outbox (`deliveries.notice`). The in-memory types (`query::Hit`) may be renamed or
 //! grow; these change only with a migration that rewrites the rows. A row that does not
 //! decode is an error that names its column, never an empty list: an explanation silently
 //! lost is worse than a failing read.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::model::{Notice, NoticeKind};
 use crate::query::{Field, Hit};
 
 /// One hit as stored since migration 1: `{"term": …, "field": "title", "snippet": …}`.
@@ -87,6 +89,57 @@ pub(super) fn hits_from_json(text: &str, column: usize) -> rusqlite::Result<Vec<
         .collect())
 }
 
+/// A notice as stored since migration 1 (`deliveries.notice`): `{"event": "feed_dead",
+/// "feed": …, "url": …, "failing_since": RFC 3339, "at": RFC 3339, "error": … or null}`.
+#[derive(Serialize, Deserialize)]
+struct StoredNotice {
+    event: StoredNoticeKind,
+    feed: String,
+    url: String,
+    failing_since: DateTime<Utc>,
+    at: DateTime<Utc>,
+    error: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredNoticeKind {
+    FeedDead,
+    FeedRecovered,
+}
+
+/// A notice as the `notice` column stores it.
+pub(super) fn notice_to_json(notice: &Notice) -> String {
+    let stored = StoredNotice {
+        event: match notice.event {
+            NoticeKind::FeedDead => StoredNoticeKind::FeedDead,
+            NoticeKind::FeedRecovered => StoredNoticeKind::FeedRecovered,
+        },
+        feed: notice.feed.clone(),
+        url: notice.url.clone(),
+        failing_since: notice.failing_since,
+        at: notice.at,
+        error: notice.error.clone(),
+    };
+    serde_json::to_string(&stored).expect("plain data always serializes")
+}
+
+/// The notice of a `notice` column (`column` is its index in the row, for the error).
+pub(super) fn notice_from_json(text: &str, column: usize) -> rusqlite::Result<Notice> {
+    let stored: StoredNotice = decode(text, column)?;
+    Ok(Notice {
+        event: match stored.event {
+            StoredNoticeKind::FeedDead => NoticeKind::FeedDead,
+            StoredNoticeKind::FeedRecovered => NoticeKind::FeedRecovered,
+        },
+        feed: stored.feed,
+        url: stored.url,
+        failing_since: stored.failing_since,
+        at: stored.at,
+        error: stored.error,
+    })
+}
+
 /// A list of strings (`terms`, `authors`, `categories`) as stored: a JSON array.
 pub(super) fn strings_from_json(text: &str, column: usize) -> rusqlite::Result<Vec<String>> {
     decode(text, column)
@@ -117,6 +170,26 @@ mod tests {
         assert_eq!(hits[1].field, Field::Summary);
         assert_eq!(hits_to_json(&hits), row, "written back the same");
         assert_eq!(hits_from_json("[]", 10).unwrap(), Vec::<Hit>::new());
+    }
+
+    #[test]
+    fn notices_written_since_migration_1_decode() {
+        // Literal rows as every version of the schema has written them.
+        let dead = r#"{"event":"feed_dead","feed":"Wire","url":"https://wire.example/rss","failing_since":"2023-11-20T10:00:00Z","at":"2023-11-21T10:00:00Z","error":"HTTP 503"}"#;
+        let notice = notice_from_json(dead, 8).expect("decodes");
+        assert_eq!(notice.event, NoticeKind::FeedDead);
+        assert_eq!(notice.feed, "Wire");
+        assert_eq!(notice.error.as_deref(), Some("HTTP 503"));
+        assert_eq!(notice.at.to_rfc3339(), "2023-11-21T10:00:00+00:00");
+        assert_eq!(notice_to_json(&notice), dead, "written back the same");
+        let recovered = r#"{"event":"feed_recovered","feed":"Wire","url":"https://wire.example/rss","failing_since":"2023-11-20T10:00:00Z","at":"2023-11-22T10:00:00Z","error":null}"#;
+        let notice = notice_from_json(recovered, 8).expect("decodes");
+        assert_eq!(notice.event, NoticeKind::FeedRecovered);
+        assert_eq!(notice.error, None);
+        assert!(matches!(
+            notice_from_json(r#"{"event":"feed_gone"}"#, 8),
+            Err(rusqlite::Error::FromSqlConversionFailure(8, _, _))
+        ));
     }
 
     #[test]
