@@ -283,6 +283,10 @@ impl PatternBits {
         self.0[pattern / 64] |= 1 << (pattern % 64);
     }
 
+    fn union_with(&mut self, other: &PatternBits) {
+        self.0.iter_mut().zip(&other.0).for_each(|(a, b)| *a |= b);
+    }
+
     fn intersects(&self, other: &PatternBits) -> bool {
         self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
     }
@@ -335,7 +339,7 @@ impl Possible {
                     match Possible::new(child, term_patterns, n_patterns) {
                         Possible::Always => return Possible::Always,
                         Possible::Any(bits) => {
-                            merged.0.iter_mut().zip(&bits.0).for_each(|(a, b)| *a |= b);
+                            merged.union_with(&bits);
                         }
                         part => parts.push(part),
                     }

@@ -29,10 +29,10 @@ const CODES: [u8; 256] = {
     codes
 };
 
-/// Whether `byte` is part of a token in an ASCII text (a letter or digit). Arithmetic, not a
-/// table, so that a block of bytes is tested at once.
+/// Whether `byte` is part of a token in an ASCII text (a letter or digit): the bytes with a
+/// code. `token_mask` tests eight at a time and must agree with this.
 pub(super) fn is_token_byte(byte: u8) -> bool {
-    ((byte | 0x20).wrapping_sub(b'a') < 26) | (byte.wrapping_sub(b'0') < 10)
+    CODES[usize::from(byte)] != 0
 }
 
 /// The set of three-byte heads that some pattern can start a token of an ASCII text with.
