@@ -32,6 +32,7 @@ use crate::config::{self, Config, FeedConfig};
 use crate::fetch::Fetcher;
 use crate::http::{self, StatusState};
 use crate::metrics::Metrics;
+use crate::model::FeedId;
 use crate::pipeline::{PollContext, PollReport, PollStatus, poll_feed};
 use crate::scheduler::{self, Queue};
 use crate::store::{self, OutboxCounts, Purged, SharedStore, Store};
@@ -76,7 +77,7 @@ struct Running {
     context: PollContext,
     limits: Arc<Limits>,
     /// Configured feeds by store id.
-    feeds: HashMap<i64, FeedConfig>,
+    feeds: HashMap<FeedId, FeedConfig>,
     /// The file's text, to skip reloads that change nothing.
     text: String,
 }
@@ -139,14 +140,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         "watchword started"
     );
     // Polls report the feed's next due time back to the loop, which alone owns the queue.
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i64, Option<DateTime<Utc>>)>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(FeedId, Option<DateTime<Utc>>)>();
     let mut queue = Queue::default();
-    let all: Vec<i64> = feed_ids.clone();
+    let all: Vec<FeedId> = feed_ids.clone();
     schedule_new(&running, &all, &mut queue).await?;
-    let mut in_flight: HashSet<i64> = HashSet::new();
+    let mut in_flight: HashSet<FeedId> = HashSet::new();
     // Feeds a reload changed while they were being polled, with their due time by the new
     // settings.
-    let mut changed_in_flight: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    let mut changed_in_flight: HashMap<FeedId, DateTime<Utc>> = HashMap::new();
 
     // The alert worker delivers what a previous run left pending, then what polls log.
     let worker_shutdown = shutdown.clone();
@@ -234,7 +235,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                             Ok(Some(report)) => report.next_due,
                             Ok(None) => return,
                             Err(error) => {
-                                error!(feed_id, error = %crate::text::for_log(&error.to_string(), 300), "poll task failed; retrying after the interval");
+                                error!(feed_id = feed_id.0, error = %crate::text::for_log(&error.to_string(), 300), "poll task failed; retrying after the interval");
                                 Some(Utc::now() + chrono::Duration::from_std(interval).unwrap_or_default())
                             }
                         };
@@ -382,8 +383,8 @@ async fn reschedule(
     old: &Running,
     new: &Running,
     queue: &mut Queue,
-    in_flight: &HashSet<i64>,
-    changed_in_flight: &mut HashMap<i64, DateTime<Utc>>,
+    in_flight: &HashSet<FeedId>,
+    changed_in_flight: &mut HashMap<FeedId, DateTime<Utc>>,
 ) {
     for id in old.feeds.keys() {
         if !new.feeds.contains_key(id) {
@@ -429,7 +430,7 @@ async fn reschedule(
 
 /// Queues `ids` by their stored state: due (or never polled) feeds at once, spread over a
 /// few seconds; others when they are due. Gone feeds are not queued.
-async fn schedule_new(running: &Running, ids: &[i64], queue: &mut Queue) -> anyhow::Result<()> {
+async fn schedule_new(running: &Running, ids: &[FeedId], queue: &mut Queue) -> anyhow::Result<()> {
     let wanted = ids.to_vec();
     let states = store::with(&running.context.store, move |store| {
         wanted
@@ -497,7 +498,7 @@ impl Limits {
 }
 
 /// Opens the store, builds the client and the alert sinks, and registers the feeds.
-async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<i64>, Alerter)> {
+async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<FeedId>, Alerter)> {
     let database = config.daemon.database.clone();
     let feeds: Vec<(String, String)> = config
         .feeds
@@ -544,7 +545,7 @@ fn permitted_poll(
     limits: &Limits,
     shutdown: &CancellationToken,
     feed: FeedConfig,
-    feed_id: i64,
+    feed_id: FeedId,
 ) -> impl Future<Output = Option<PollReport>> + Send + 'static {
     let context = context.clone();
     let global = limits.global.clone();

@@ -17,7 +17,7 @@ use crate::feed_state::{self, FeedInfo, Status};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
 use crate::matching::match_topics;
 use crate::metrics::{Metrics, PollOutcome};
-use crate::model::{AlertRoute, FeedState, Item, MatchedItem, Notice, rfc3339};
+use crate::model::{AlertRoute, FeedId, FeedState, Item, MatchedItem, Notice, rfc3339};
 use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
 use crate::store::{PollCommit, SharedStore, blocking, lock};
 use crate::story;
@@ -135,7 +135,7 @@ pub enum PollStatus {
 
 /// Polls one feed and records the outcome. `feed_id` is the feed's row in the store.
 #[tracing::instrument(name = "poll", skip_all, fields(feed = %sanitize(&feed.name), url = %feed.source))]
-pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: i64) -> PollReport {
+pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId) -> PollReport {
     let store = context.store.clone();
     let mut state = match blocking(move || lock(&store).feed_state(feed_id)).await {
         Ok(state) => state,
@@ -326,7 +326,7 @@ pub fn caps(config: &Config) -> Caps {
 async fn process_body(
     context: &PollContext,
     feed: &FeedConfig,
-    feed_id: i64,
+    feed_id: FeedId,
     fetched: Fetched,
     state: FeedState,
     now: DateTime<Utc>,
@@ -389,7 +389,7 @@ struct NewItems {
 /// Parse and dedup: the items of a fetched body that are new for this feed.
 fn new_items(
     context: &PollContext,
-    feed_id: i64,
+    feed_id: FeedId,
     fetched: Fetched,
     now: DateTime<Utc>,
 ) -> Result<NewItems, String> {
@@ -459,7 +459,7 @@ fn new_items(
 fn store_new(
     context: &PollContext,
     feed: &FeedConfig,
-    feed_id: i64,
+    feed_id: FeedId,
     fresh: NewItems,
     mut state: FeedState,
     now: DateTime<Utc>,

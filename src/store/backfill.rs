@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Backfill, Logged, LoggedItem, MatchLog, Store, StoreError, write_transaction};
-use crate::model::{AlertRoute, Dedup, StoryPolicy};
+use crate::model::{AlertRoute, Dedup, FeedId, StoryPolicy};
 use crate::story::Fingerprint;
 
 /// What a backfill wrote.
@@ -127,7 +127,7 @@ impl Store {
                 };
                 let item = LoggedItem {
                     item_id: backfill.item_id,
-                    feed_id,
+                    feed_id: FeedId(feed_id),
                     feed_name: &feed_name,
                     story_id,
                     title: &title,

@@ -8,7 +8,7 @@ use super::*;
 /// to the new one.
 pub(super) fn write_state(
     conn: &Connection,
-    feed_id: i64,
+    feed_id: FeedId,
     state: &FeedState,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -19,7 +19,7 @@ pub(super) fn write_state(
          WHERE id = ?1 AND (?14 IS NULL OR config_url IS ?14)",
     )?
     .execute(params![
-        feed_id,
+        feed_id.0,
         state.etag,
         state.last_modified,
         state.next_due.map(|t| t.timestamp()),
@@ -63,7 +63,7 @@ impl Store {
     /// Makes sure every configured feed has a row (keyed by name) and returns their ids in
     /// the same order. When the config gives a feed another URL, the feed starts over at it:
     /// validators, a permanent redirect and a 410 are forgotten.
-    pub fn register_feeds(&mut self, feeds: &[(&str, String)]) -> Result<Vec<i64>, StoreError> {
+    pub fn register_feeds(&mut self, feeds: &[(&str, String)]) -> Result<Vec<FeedId>, StoreError> {
         let path = self.path.clone();
         let wrap = |cause| StoreError::Sqlite {
             path: path.clone(),
@@ -91,7 +91,7 @@ impl Store {
             for (name, url) in feeds {
                 ids.push(
                     upsert
-                        .query_row(params![name, url], |row| row.get(0))
+                        .query_row(params![name, url], |row| row.get(0).map(FeedId))
                         .map_err(wrap)?,
                 );
             }
@@ -101,7 +101,7 @@ impl Store {
     }
 
     /// The stored poll state of a feed.
-    pub fn feed_state(&self, feed_id: i64) -> Result<FeedState, StoreError> {
+    pub fn feed_state(&self, feed_id: FeedId) -> Result<FeedState, StoreError> {
         self.conn
             .query_row(
                 "SELECT etag, last_modified, next_due, last_polled, last_success,
@@ -109,7 +109,7 @@ impl Store {
                         CASE WHEN url IS NOT config_url THEN url END, gone, failing_since,
                         dead_notified, config_url, discovered AND url IS NOT config_url
                  FROM feeds WHERE id = ?1",
-                [feed_id],
+                [feed_id.0],
                 |row| {
                     Ok(FeedState {
                         etag: row.get(0)?,
@@ -136,7 +136,7 @@ impl Store {
     /// poll raised, if any, for every route without a topic filter — in one transaction.
     pub fn save_state(
         &mut self,
-        feed_id: i64,
+        feed_id: FeedId,
         state: &FeedState,
         notice: Option<&Notice>,
         routes: &[AlertRoute],

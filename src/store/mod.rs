@@ -23,8 +23,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{
-    AlertRoute, Dedup, Delivery, DeliveryState, FeedHealth, FeedState, Item, Match, MatchedItem,
-    Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, TopicMatch, Verdict,
+    AlertRoute, Dedup, Delivery, DeliveryState, FeedHealth, FeedId, FeedState, Item, Match,
+    MatchedItem, Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, TopicMatch, Verdict,
     repeated_key_base,
 };
 use crate::query::Hit;

@@ -46,7 +46,7 @@ pub(super) fn hash64(parts: &[&[u8]]) -> i64 {
 /// backfill logs.
 pub(super) struct LoggedItem<'a> {
     pub(super) item_id: i64,
-    pub(super) feed_id: i64,
+    pub(super) feed_id: FeedId,
     pub(super) feed_name: &'a str,
     pub(super) story_id: i64,
     pub(super) title: &'a str,
@@ -150,7 +150,7 @@ impl<'conn> MatchLog<'conn> {
                 .optional()?,
             (None, None) => self
                 .match_of_title
-                .query_row(params![topic, item.feed_id, item.title], |row| row.get(0))
+                .query_row(params![topic, item.feed_id.0, item.title], |row| row.get(0))
                 .optional()?,
         };
         if let Some(match_id) = logged_before {
@@ -209,7 +209,7 @@ impl<'conn> MatchLog<'conn> {
 /// One poll of one feed, as [`Store::commit_poll`] writes it in one transaction.
 #[derive(Debug, Clone, Copy)]
 pub struct PollCommit<'a> {
-    pub feed_id: i64,
+    pub feed_id: FeedId,
     /// The new items, each with the topics it matched.
     pub items: &'a [MatchedItem],
     /// The feed's state after the poll.
@@ -237,7 +237,7 @@ impl Store {
     /// guid (see [`REPEATED_KEY_MARK`]) and the stored item has the same title and URL. An
     /// item that retention deleted is known by what it left in `seen`; the answer lists those
     /// for [`Store::mark_still_listed`]. Reads only.
-    pub fn known_keys(&self, feed_id: i64, items: &[Item]) -> Result<KnownItems, StoreError> {
+    pub fn known_keys(&self, feed_id: FeedId, items: &[Item]) -> Result<KnownItems, StoreError> {
         let wrap = |source| self.error(source);
         let mut known = HashSet::new();
         let mut deleted = Vec::new();
@@ -247,11 +247,11 @@ impl Store {
             // A feed with nothing stored (its first poll) knows none of them.
             let any_stored = tx
                 .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 LIMIT 1")
-                .and_then(|mut statement| statement.exists([feed_id]))
+                .and_then(|mut statement| statement.exists([feed_id.0]))
                 .map_err(wrap)?;
             let any_deleted = tx
                 .prepare_cached("SELECT 1 FROM seen WHERE feed_id = ?1 LIMIT 1")
-                .and_then(|mut statement| statement.exists([feed_id]))
+                .and_then(|mut statement| statement.exists([feed_id.0]))
                 .map_err(wrap)?;
             if !any_stored && !any_deleted {
                 return Ok(KnownItems::default());
@@ -277,13 +277,13 @@ impl Store {
             for item in items {
                 let key = item.key.as_str();
                 let found = any_stored
-                    && (exact.exists(params![feed_id, key]).map_err(wrap)?
+                    && (exact.exists(params![feed_id.0, key]).map_err(wrap)?
                         || match repeated_key_base(key) {
                             // Stored under the plain key before the guid repeated (the range
                             // [base, base + NUL) holds exactly `base`).
                             Some(base) => same_item
                                 .exists(params![
-                                    feed_id,
+                                    feed_id.0,
                                     base,
                                     format!("{base}\0"),
                                     item.title,
@@ -296,7 +296,7 @@ impl Store {
                                 let prefix = format!("{key}{REPEATED_KEY_MARK}");
                                 let end = format!("{key}{}", next_prefix(REPEATED_KEY_MARK));
                                 same_item
-                                    .exists(params![feed_id, prefix, end, item.title, item.url])
+                                    .exists(params![feed_id.0, prefix, end, item.title, item.url])
                                     .map_err(wrap)?
                             }
                         });
@@ -305,7 +305,7 @@ impl Store {
                         let hashes = SeenHashes::of(item);
                         let was_deleted = in_seen
                             .exists(params![
-                                feed_id,
+                                feed_id.0,
                                 hashes.base_hash,
                                 hashes.key_hash,
                                 hashes.ident
@@ -332,7 +332,7 @@ impl Store {
     /// to write when no known item had been deleted.
     pub fn mark_still_listed(
         &self,
-        feed_id: i64,
+        feed_id: FeedId,
         known: &KnownItems,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -356,7 +356,7 @@ impl Store {
             for hashes in &known.still_listed {
                 listed
                     .execute(params![
-                        feed_id,
+                        feed_id.0,
                         hashes.base_hash,
                         hashes.key_hash,
                         hashes.ident,
@@ -417,7 +417,7 @@ impl Store {
         {
             let feed_name: String = tx
                 .prepare_cached("SELECT name FROM feeds WHERE id = ?1")
-                .and_then(|mut statement| statement.query_row([feed_id], |row| row.get(0)))
+                .and_then(|mut statement| statement.query_row([feed_id.0], |row| row.get(0)))
                 .map_err(wrap)?;
             let mut insert_item = tx
                 .prepare_cached(
@@ -439,7 +439,7 @@ impl Store {
                 let item = &matched.item;
                 let inserted = insert_item
                     .execute(params![
-                        feed_id,
+                        feed_id.0,
                         item.key,
                         item.url,
                         item.title,
@@ -519,7 +519,7 @@ impl Store {
         }
         write_state(&tx, feed_id, state).map_err(wrap)?;
         tx.prepare_cached("UPDATE feeds SET last_fetched = ?2 WHERE id = ?1")
-            .and_then(|mut statement| statement.execute(params![feed_id, now.timestamp()]))
+            .and_then(|mut statement| statement.execute(params![feed_id.0, now.timestamp()]))
             .map_err(wrap)?;
         if let Some(notice) = notice {
             summary.new_deliveries += insert_notice(&tx, notice, routes).map_err(wrap)?;

@@ -538,7 +538,7 @@ fn copy(key: &str, title: &str, edit: &str, topics: &[&str]) -> MatchedItem {
 
 fn commit(
     store: &mut Store,
-    feed_id: i64,
+    feed_id: FeedId,
     batch: &[MatchedItem],
     at: DateTime<Utc>,
     routes: &[AlertRoute],
@@ -557,7 +557,7 @@ fn commit(
         .unwrap()
 }
 
-fn three_feeds(store: &mut Store) -> Vec<i64> {
+fn three_feeds(store: &mut Store) -> Vec<FeedId> {
     store
         .register_feeds(&[
             ("A", "https://a/feed".into()),
@@ -842,7 +842,7 @@ fn a_version_3_database_gets_a_story_and_a_source_per_match() {
     // A new item with the old match's URL is not logged again for the topic.
     let summary = commit(
         &mut store,
-        1,
+        FeedId(1),
         &[item("guid:3", Some("https://e.com/1"), &["sat"])],
         now(),
         &[],

@@ -7,6 +7,48 @@ use serde::Serialize;
 use crate::query::Hit;
 use crate::story::StoryKeys;
 
+/// The id types of the store's rows: plain integers underneath, but a `MatchId` cannot be
+/// passed where an `ItemId` is wanted. They serialize as the bare number. The core does not
+/// know SQLite, so the store converts them at its queries (`.0` into a statement, the
+/// constructor out of a row).
+macro_rules! row_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+        )]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(formatter)
+            }
+        }
+    };
+}
+
+row_id!(
+    /// A configured feed's row (`feeds.id`).
+    FeedId
+);
+row_id!(
+    /// A stored item (`items.id`).
+    ItemId
+);
+row_id!(
+    /// A logged match (`matches.id`): what `judge` and `matches` show as ID.
+    MatchId
+);
+row_id!(
+    /// A story: the copies of one article across feeds (`stories.id`).
+    StoryId
+);
+row_id!(
+    /// An outbox row (`deliveries.id`).
+    DeliveryId
+);
+
 /// A feed entry after parsing and normalization: plain text, a stable identity, a canonical
 /// URL. Built by `parse`, matched by `query`, stored by `store`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::MIN_INTERVAL;
+use crate::model::FeedId;
 
 /// The longest Retry-After honoured: a server cannot silence a feed for more than a day.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -100,18 +101,18 @@ pub fn is_due(now: DateTime<Utc>, stored: Option<DateTime<Utc>>) -> bool {
 /// A feed is queued at most once.
 #[derive(Debug, Default, Clone)]
 pub struct Queue {
-    entries: BTreeSet<(DateTime<Utc>, i64)>,
+    entries: BTreeSet<(DateTime<Utc>, FeedId)>,
 }
 
 impl Queue {
     /// Queues feed `feed_id` at `due`, replacing its earlier place if it had one.
-    pub fn push(&mut self, due: DateTime<Utc>, feed_id: i64) {
+    pub fn push(&mut self, due: DateTime<Utc>, feed_id: FeedId) {
         self.remove(feed_id);
         self.entries.insert((due, feed_id));
     }
 
     /// Takes a feed out of the queue; returns when it was due.
-    pub fn remove(&mut self, feed_id: i64) -> Option<DateTime<Utc>> {
+    pub fn remove(&mut self, feed_id: FeedId) -> Option<DateTime<Utc>> {
         let entry = *self.entries.iter().find(|(_, id)| *id == feed_id)?;
         self.entries.remove(&entry);
         Some(entry.0)
@@ -123,7 +124,7 @@ impl Queue {
     }
 
     /// Removes and returns every feed due at or before `now`, earliest first.
-    pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<i64> {
+    pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<FeedId> {
         let mut due = Vec::new();
         while let Some(&(time, feed_id)) = self.entries.first() {
             if time > now {
@@ -258,18 +259,18 @@ mod tests {
     #[test]
     fn queue_pops_in_due_order() {
         let mut queue = Queue::default();
-        queue.push(now() + chrono::Duration::seconds(30), 2);
-        queue.push(now(), 1);
-        queue.push(now() + chrono::Duration::seconds(90), 0);
+        queue.push(now() + chrono::Duration::seconds(30), FeedId(2));
+        queue.push(now(), FeedId(1));
+        queue.push(now() + chrono::Duration::seconds(90), FeedId(0));
         assert_eq!(queue.first_due(), Some(now()));
         assert_eq!(
             queue.pop_due(now() + chrono::Duration::seconds(60)),
-            vec![1, 2]
+            vec![FeedId(1), FeedId(2)]
         );
         assert_eq!(queue.len(), 1);
-        queue.push(now(), 0);
+        queue.push(now(), FeedId(0));
         assert_eq!(queue.len(), 1, "a feed is queued once");
-        assert_eq!(queue.remove(0), Some(now()));
+        assert_eq!(queue.remove(FeedId(0)), Some(now()));
         assert!(queue.is_empty());
     }
 }
