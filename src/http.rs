@@ -285,6 +285,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::model::MatchId;
 
     fn titles_of(config: &str) -> TopicTitles {
         let (config, diagnostics) =
@@ -296,7 +297,7 @@ mod tests {
     fn atom_escapes_feed_text_and_lists_newest_first() {
         let at = |h| Utc.with_ymd_and_hms(2023, 11, 21, h, 0, 0).unwrap();
         let m = |id, hour, title: &str| Match {
-            match_id: id,
+            match_id: MatchId(id),
             topic: "satellite_launch".into(),
             matched_at: at(hour),
             item_id: id,
@@ -347,7 +348,7 @@ mod tests {
             "[[topic]]\nid = \"satellite_launch\"\ntitle = \"Spy satellite\"\nquery = \"x\"\n[[topic]]\nid = \"missile_sale\"\nquery = \"y\"\n",
         );
         let m = |id, topic: &str, sources| Match {
-            match_id: id,
+            match_id: MatchId(id),
             topic: topic.into(),
             matched_at: at(10),
             item_id: 1,

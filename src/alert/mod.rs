@@ -102,7 +102,7 @@ pub fn idempotency_key(sink: &str, content: &Content<'_>) -> String {
         Content::Matches(matches) => {
             for m in *matches {
                 hash.update(b"\0");
-                hash.update(m.match_id.to_le_bytes());
+                hash.update(m.match_id.0.to_le_bytes());
                 hash.update(m.matched_at.timestamp().to_le_bytes());
                 hash.update(m.item_key.as_bytes());
             }
@@ -614,6 +614,7 @@ fn refs(names: &[String]) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::MatchId;
 
     #[test]
     fn backoff_starts_near_a_second_grows_and_caps_at_an_hour() {
@@ -638,7 +639,7 @@ mod tests {
     fn idempotency_keys_are_stable_per_match_and_sink() {
         use chrono::TimeZone;
         let m = Match {
-            match_id: 1,
+            match_id: MatchId(1),
             topic: "t".into(),
             matched_at: Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap(),
             item_id: 1,
@@ -655,7 +656,7 @@ mod tests {
             verdict: None,
         };
         let mut other = m.clone();
-        other.match_id = 2;
+        other.match_id = MatchId(2);
         let key_of = |sink: &str, m: &Match| {
             idempotency_key(sink, &Content::Matches(std::slice::from_ref(m)))
         };

@@ -142,7 +142,7 @@ pub enum Command {
     Judge {
         /// The match's id (first column of `watchword matches`)
         #[arg(value_name = "MATCH_ID", requires = "verdict")]
-        match_id: Option<i64>,
+        match_id: Option<MatchId>,
         /// Whether the match belongs to its topic
         #[arg(value_enum, value_name = "right|wrong", requires = "match_id")]
         verdict: Option<VerdictArg>,

@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::testing::{check_topic, stored_labels};
 use super::{UserError, json_line, sanitize};
 use crate::config::Config;
-use crate::model::Verdict;
+use crate::model::{MatchId, Verdict};
 use crate::parse::canonical_url;
 use crate::store::{Judged, LabelImport, Store};
 use crate::tester;
@@ -18,7 +18,7 @@ use crate::tester;
 /// `judge MATCH_ID right|wrong [--note TEXT]`.
 pub(super) fn judge_match(
     config: &Config,
-    match_id: i64,
+    match_id: MatchId,
     verdict: Verdict,
     note: Option<&str>,
 ) -> anyhow::Result<()> {

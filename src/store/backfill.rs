@@ -155,13 +155,13 @@ impl Store {
                 };
                 let later = match (policy.dedup, &url) {
                     (Dedup::Story, _) => later_of_story.execute(params![
-                        match_id,
+                        match_id.0,
                         story_id,
                         first_seen,
                         backfill.item_id
                     ]),
                     (Dedup::Url, Some(url)) => {
-                        later_of_url.execute(params![match_id, url, first_seen, backfill.item_id])
+                        later_of_url.execute(params![match_id.0, url, first_seen, backfill.item_id])
                     }
                     _ => Ok(0),
                 };

@@ -24,8 +24,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{
     AlertRoute, Dedup, Delivery, DeliveryState, FeedHealth, FeedId, FeedState, Item, Match,
-    MatchedItem, Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, TopicMatch, Verdict,
-    repeated_key_base,
+    MatchId, MatchedItem, Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, TopicMatch,
+    Verdict, repeated_key_base,
 };
 use crate::query::Hit;
 use crate::story;
@@ -154,7 +154,7 @@ pub struct MatchFilter {
     /// At most this many, the most recent ones.
     pub limit: Option<usize>,
     /// Only matches with a larger id (`matches --follow` reads what is new).
-    pub after_id: Option<i64>,
+    pub after_id: Option<MatchId>,
 }
 
 /// Filters for reading the outbox.
@@ -242,7 +242,7 @@ impl Store {
                 params![
                     filter.topic,
                     filter.since.map(|since| since.timestamp()),
-                    filter.after_id,
+                    filter.after_id.map(|id| id.0),
                     limit
                 ],
                 |row| match_from_row(row, 0),
@@ -257,9 +257,11 @@ impl Store {
     }
 
     /// The id of the newest match in the log.
-    pub fn newest_match_id(&self) -> Result<Option<i64>, StoreError> {
+    pub fn newest_match_id(&self) -> Result<Option<MatchId>, StoreError> {
         self.conn
-            .query_row("SELECT MAX(id) FROM matches", [], |row| row.get(0))
+            .query_row("SELECT MAX(id) FROM matches", [], |row| {
+                Ok(row.get::<_, Option<i64>>(0)?.map(MatchId))
+            })
             .map_err(|source| self.error(source))
     }
 
@@ -275,7 +277,7 @@ impl Store {
             .map_err(|source| self.error(source))?;
         for m in matches {
             let rows = statement
-                .query_map([m.match_id], |row| {
+                .query_map([m.match_id.0], |row| {
                     Ok(Source {
                         feed: row.get(0)?,
                         title: row.get(1)?,
@@ -530,7 +532,7 @@ fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Mat
     let terms: String = row.get(first + 9)?;
     let hits: String = row.get(first + 10)?;
     Ok(Match {
-        match_id: row.get(first)?,
+        match_id: MatchId(row.get(first)?),
         topic: row.get(first + 1)?,
         matched_at: from_epoch(row.get(first + 2)?),
         item_id: row.get(first + 3)?,

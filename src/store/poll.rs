@@ -61,7 +61,10 @@ pub(super) struct LoggedItem<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Logged {
     /// A new match, with its outbox rows.
-    Match { match_id: i64, deliveries: usize },
+    Match {
+        match_id: MatchId,
+        deliveries: usize,
+    },
     /// The topic was logged before for the item's story, URL or (without a link) title:
     /// the item became a source of that match (`added` is 0 when it already was).
     Source { added: usize },
@@ -154,7 +157,7 @@ impl<'conn> MatchLog<'conn> {
                 .optional()?,
         };
         if let Some(match_id) = logged_before {
-            let added = self.add_source(match_id, item)?;
+            let added = self.add_source(MatchId(match_id), item)?;
             return Ok(Logged::Source { added });
         }
         let terms = distinct_terms(&topic_match.hits);
@@ -171,13 +174,13 @@ impl<'conn> MatchLog<'conn> {
         if inserted == 0 {
             return Ok(Logged::Duplicate);
         }
-        let match_id = self.conn.last_insert_rowid();
+        let match_id = MatchId(self.conn.last_insert_rowid());
         self.add_source(match_id, item)?;
         let mut deliveries = 0;
         for route in routes.iter().filter(|r| r.wants(topic)) {
             let first_attempt = now + chrono::Duration::from_std(route.delay).unwrap_or_default();
             deliveries += self.insert_delivery.execute(params![
-                match_id,
+                match_id.0,
                 route.sink,
                 first_attempt.timestamp(),
                 now.timestamp()
@@ -191,11 +194,11 @@ impl<'conn> MatchLog<'conn> {
 
     pub(super) fn add_source(
         &mut self,
-        match_id: i64,
+        match_id: MatchId,
         item: &LoggedItem<'_>,
     ) -> rusqlite::Result<usize> {
         self.insert_source.execute(params![
-            match_id,
+            match_id.0,
             item.item_id,
             item.feed_name,
             item.title,

@@ -1430,7 +1430,9 @@ fn verdicts_are_kept_per_item_and_topic_shown_with_matches_and_keep_their_items(
     assert_eq!(logged[0].verdict, None);
 
     assert_eq!(
-        store.judge_match(999, Verdict::Wrong, None, now()).unwrap(),
+        store
+            .judge_match(MatchId(999), Verdict::Wrong, None, now())
+            .unwrap(),
         Judged::NoSuchMatch
     );
     let judged = store

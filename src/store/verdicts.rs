@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreError, StoredItem, StoredVerdict, from_epoch, write_transaction};
-use crate::model::Verdict;
+use crate::model::{MatchId, Verdict};
 
 /// What a judgement did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum Judged {
     /// No stored item has that id.
     NoSuchItem,
     /// The item is logged for the topic (or is a source of its match): judge that match.
-    AlreadyMatched { match_id: i64 },
+    AlreadyMatched { match_id: MatchId },
 }
 
 /// A label read back from an export: the item (by feed and identity key, else by canonical
@@ -51,7 +51,7 @@ impl Store {
     /// Records `verdict` (right or wrong) on match `match_id`, for its item and topic.
     pub fn judge_match(
         &mut self,
-        match_id: i64,
+        match_id: MatchId,
         verdict: Verdict,
         note: Option<&str>,
         now: DateTime<Utc>,
@@ -65,7 +65,7 @@ impl Store {
         let found: Option<(i64, String)> = tx
             .query_row(
                 "SELECT item_id, topic FROM matches WHERE id = ?1",
-                [match_id],
+                [match_id.0],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()
@@ -150,7 +150,7 @@ impl Store {
                     topic: row.get(1)?,
                     // The schema's CHECK allows only the three.
                     verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Wrong),
-                    match_id: row.get(3)?,
+                    match_id: row.get::<_, Option<i64>>(3)?.map(MatchId),
                     note: row.get(4)?,
                     judged_at: from_epoch(row.get(5)?),
                 })
@@ -234,14 +234,14 @@ impl Store {
 }
 
 /// The match that logged `item_id` for `topic`, or whose sources include it.
-fn match_of(conn: &Connection, item_id: i64, topic: &str) -> rusqlite::Result<Option<i64>> {
+fn match_of(conn: &Connection, item_id: i64, topic: &str) -> rusqlite::Result<Option<MatchId>> {
     conn.prepare_cached(
         "SELECT m.id FROM matches m
          WHERE m.topic = ?2 AND (m.item_id = ?1
                OR m.id IN (SELECT match_id FROM match_sources WHERE item_id = ?1))
          ORDER BY m.id LIMIT 1",
     )?
-    .query_row(params![item_id, topic], |row| row.get(0))
+    .query_row(params![item_id, topic], |row| row.get(0).map(MatchId))
     .optional()
 }
 
@@ -251,7 +251,7 @@ fn upsert(
     item_id: i64,
     topic: &str,
     verdict: Verdict,
-    match_id: Option<i64>,
+    match_id: Option<MatchId>,
     note: Option<&str>,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Option<Verdict>> {
@@ -269,7 +269,7 @@ fn upsert(
         item_id,
         topic,
         verdict.as_str(),
-        match_id,
+        match_id.map(|id| id.0),
         note,
         now.timestamp()
     ])?;

@@ -350,7 +350,7 @@ mod tests {
 
     fn hostile() -> Match {
         Match {
-            match_id: 7,
+            match_id: crate::model::MatchId(7),
             topic: "satellite_launch".into(),
             matched_at: Utc.with_ymd_and_hms(2023, 11, 21, 14, 0, 0).unwrap(),
             item_id: 3,

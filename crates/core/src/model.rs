@@ -20,6 +20,14 @@ macro_rules! row_id {
         #[serde(transparent)]
         pub struct $name(pub i64);
 
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(text: &str) -> Result<$name, Self::Err> {
+                text.parse().map($name)
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(formatter)
@@ -179,7 +187,7 @@ impl NoticeKind {
 /// A match as the match log stores and shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Match {
-    pub match_id: i64,
+    pub match_id: MatchId,
     pub topic: String,
     pub matched_at: DateTime<Utc>,
     pub item_id: i64,
@@ -375,7 +383,7 @@ impl Match {
 /// One match in the stable machine format: `matches --format json|jsonl` and alert payloads.
 #[derive(Debug, Serialize)]
 pub struct MatchRecord<'a> {
-    pub match_id: i64,
+    pub match_id: MatchId,
     pub topic: &'a str,
     pub matched_at: String,
     pub item_id: i64,
@@ -539,7 +547,7 @@ pub struct StoredVerdict {
     pub topic: String,
     pub verdict: Verdict,
     /// The judged match, when the item was logged for the topic.
-    pub match_id: Option<i64>,
+    pub match_id: Option<MatchId>,
     pub note: Option<String>,
     pub judged_at: DateTime<Utc>,
 }

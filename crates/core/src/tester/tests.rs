@@ -241,7 +241,7 @@ fn stored(item_id: i64, title: &str, url: &str) -> StoredItem {
 
 fn logged(item: &StoredItem, topic: &str) -> Match {
     Match {
-        match_id: item.item_id * 10,
+        match_id: crate::model::MatchId(item.item_id * 10),
         topic: topic.to_string(),
         matched_at: item.first_seen,
         item_id: item.item_id,
