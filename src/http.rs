@@ -285,7 +285,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::model::MatchId;
+    use crate::model::{ItemId, MatchId};
 
     fn titles_of(config: &str) -> TopicTitles {
         let (config, diagnostics) =
@@ -300,7 +300,7 @@ mod tests {
             match_id: MatchId(id),
             topic: "satellite_launch".into(),
             matched_at: at(hour),
-            item_id: id,
+            item_id: ItemId(id),
             item_key: format!("guid:{id}"),
             feed: "Wire".into(),
             title: title.into(),
@@ -351,7 +351,7 @@ mod tests {
             match_id: MatchId(id),
             topic: topic.into(),
             matched_at: at(10),
-            item_id: 1,
+            item_id: ItemId(1),
             item_key: "guid:1".into(),
             feed: "one".into(),
             title: "one headline".into(),

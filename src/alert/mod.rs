@@ -614,7 +614,7 @@ fn refs(names: &[String]) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::MatchId;
+    use crate::model::{ItemId, MatchId};
 
     #[test]
     fn backoff_starts_near_a_second_grows_and_caps_at_an_hour() {
@@ -642,7 +642,7 @@ mod tests {
             match_id: MatchId(1),
             topic: "t".into(),
             matched_at: Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap(),
-            item_id: 1,
+            item_id: ItemId(1),
             item_key: "guid:a".into(),
             feed: "f".into(),
             title: "x".into(),

@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::testing::{check_topic, stored_labels};
 use super::{UserError, json_line, sanitize};
 use crate::config::Config;
-use crate::model::{MatchId, Verdict};
+use crate::model::{ItemId, MatchId, Verdict};
 use crate::parse::canonical_url;
 use crate::store::{Judged, LabelImport, Store};
 use crate::tester;
@@ -36,7 +36,7 @@ pub(super) fn judge_missed(
 ) -> anyhow::Result<()> {
     check_topic(config, Some(topic))?;
     let mut store = open(config)?;
-    let item_id = match item.parse::<i64>() {
+    let item_id = match item.parse::<ItemId>() {
         Ok(item_id) => item_id,
         Err(_) => {
             let url = canonical_url(item).ok_or_else(|| {

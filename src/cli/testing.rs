@@ -13,7 +13,7 @@ use super::{TestFormat, UserError, rfc3339, runtime, sanitize};
 use crate::alert;
 use crate::config::{self, Config};
 use crate::fetch::Fetcher;
-use crate::model::Verdict;
+use crate::model::{ItemId, Verdict};
 use crate::pipeline::{self, fetch_feed};
 use crate::query::{self, Hit, Reason, Unmet};
 use crate::store::{BackfillSummary, Store};
@@ -465,7 +465,7 @@ struct TestRecord<'a> {
 struct ChangeRecord<'a> {
     change: &'a str,
     topic: &'a str,
-    item_id: i64,
+    item_id: ItemId,
     feed: &'a str,
     title: &'a str,
     url: Option<&'a str>,

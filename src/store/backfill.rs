@@ -95,7 +95,7 @@ impl Store {
                     bool,
                 );
                 let row: Option<Row> = read_item
-                    .query_row([backfill.item_id], |row| {
+                    .query_row([backfill.item_id.0], |row| {
                         Ok((
                             row.get(0)?,
                             row.get(1)?,
@@ -158,11 +158,14 @@ impl Store {
                         match_id.0,
                         story_id,
                         first_seen,
-                        backfill.item_id
+                        backfill.item_id.0
                     ]),
-                    (Dedup::Url, Some(url)) => {
-                        later_of_url.execute(params![match_id.0, url, first_seen, backfill.item_id])
-                    }
+                    (Dedup::Url, Some(url)) => later_of_url.execute(params![
+                        match_id.0,
+                        url,
+                        first_seen,
+                        backfill.item_id.0
+                    ]),
                     _ => Ok(0),
                 };
                 summary.new_sources += later.map_err(wrap)?;

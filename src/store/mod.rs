@@ -23,7 +23,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{
-    AlertRoute, Dedup, Delivery, DeliveryState, FeedHealth, FeedId, FeedState, Item, Match,
+    AlertRoute, Dedup, Delivery, DeliveryState, FeedHealth, FeedId, FeedState, Item, ItemId, Match,
     MatchId, MatchedItem, Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, TopicMatch,
     Verdict, repeated_key_base,
 };
@@ -338,7 +338,7 @@ impl Store {
                 let authors: String = row.get(7)?;
                 let categories: String = row.get(8)?;
                 Ok(StoredItem {
-                    item_id: row.get(0)?,
+                    item_id: ItemId(row.get(0)?),
                     feed: row.get(1)?,
                     item: Item {
                         key: row.get(2)?,
@@ -535,7 +535,7 @@ fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Mat
         match_id: MatchId(row.get(first)?),
         topic: row.get(first + 1)?,
         matched_at: from_epoch(row.get(first + 2)?),
-        item_id: row.get(first + 3)?,
+        item_id: ItemId(row.get(first + 3)?),
         item_key: row.get(first + 4)?,
         feed: row.get(first + 5)?,
         title: row.get(first + 6)?,

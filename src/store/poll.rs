@@ -45,7 +45,7 @@ pub(super) fn hash64(parts: &[&[u8]]) -> i64 {
 /// A stored item as the match log needs it: a new item of a poll, or a stored one a
 /// backfill logs.
 pub(super) struct LoggedItem<'a> {
-    pub(super) item_id: i64,
+    pub(super) item_id: ItemId,
     pub(super) feed_id: FeedId,
     pub(super) feed_name: &'a str,
     pub(super) story_id: i64,
@@ -162,7 +162,7 @@ impl<'conn> MatchLog<'conn> {
         }
         let terms = distinct_terms(&topic_match.hits);
         let inserted = self.insert_match.execute(params![
-            item.item_id,
+            item.item_id.0,
             topic,
             item.url,
             now.timestamp(),
@@ -199,7 +199,7 @@ impl<'conn> MatchLog<'conn> {
     ) -> rusqlite::Result<usize> {
         self.insert_source.execute(params![
             match_id.0,
-            item.item_id,
+            item.item_id.0,
             item.feed_name,
             item.title,
             item.url,
@@ -458,7 +458,7 @@ impl Store {
                     continue;
                 }
                 summary.new_items += 1;
-                let item_id = tx.last_insert_rowid();
+                let item_id = ItemId(tx.last_insert_rowid());
                 let computed;
                 let keys = match &matched.story {
                     Some(keys) => keys,
@@ -509,7 +509,7 @@ impl Store {
                     summary.new_sources += source_of_story
                         .execute(params![
                             story_id,
-                            item_id,
+                            item_id.0,
                             feed_name,
                             item.title,
                             item.url,

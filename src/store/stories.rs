@@ -22,6 +22,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::{Transaction, params};
 
+use crate::model::ItemId;
 use crate::story::{Fingerprint, KeyKind, StoryKeys};
 
 /// The in-memory index of the stories in the window.
@@ -86,7 +87,7 @@ impl StoryIndex {
     pub(super) fn assign(
         &mut self,
         tx: &Transaction<'_>,
-        item_id: i64,
+        item_id: ItemId,
         keys: &StoryKeys,
         window_start: i64,
         now: i64,
@@ -118,7 +119,7 @@ impl StoryIndex {
             }
         };
         tx.prepare_cached("UPDATE items SET story_id = ?2 WHERE id = ?1")?
-            .execute([item_id, story_id])?;
+            .execute([item_id.0, story_id])?;
         if !indexed {
             return Ok((story_id, found.is_some()));
         }

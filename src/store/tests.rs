@@ -1470,7 +1470,7 @@ fn verdicts_are_kept_per_item_and_topic_shown_with_matches_and_keep_their_items(
         Judged::AlreadyMatched { match_id }
     );
     assert_eq!(
-        store.judge_missed(999, "sat", None, now()).unwrap(),
+        store.judge_missed(ItemId(999), "sat", None, now()).unwrap(),
         Judged::NoSuchItem
     );
     let missed = store.items_with_url("https://e.com/2").unwrap();
@@ -1482,7 +1482,7 @@ fn verdicts_are_kept_per_item_and_topic_shown_with_matches_and_keep_their_items(
         (verdicts[1].verdict, verdicts[1].match_id),
         (Verdict::Missed, None)
     );
-    let judged: Vec<i64> = store
+    let judged: Vec<ItemId> = store
         .judged_items()
         .unwrap()
         .iter()

@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreError, StoredItem, StoredVerdict, from_epoch, write_transaction};
-use crate::model::{MatchId, Verdict};
+use crate::model::{ItemId, MatchId, Verdict};
 
 /// What a judgement did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Judged {
     /// Stored; `replaced` is the verdict it replaced on the same item and topic.
     Stored {
-        item_id: i64,
+        item_id: ItemId,
         topic: String,
         replaced: Option<Verdict>,
     },
@@ -62,11 +62,11 @@ impl Store {
             cause,
         };
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        let found: Option<(i64, String)> = tx
+        let found: Option<(ItemId, String)> = tx
             .query_row(
                 "SELECT item_id, topic FROM matches WHERE id = ?1",
                 [match_id.0],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((ItemId(row.get(0)?), row.get(1)?)),
             )
             .optional()
             .map_err(wrap)?;
@@ -86,7 +86,7 @@ impl Store {
     /// Records that stored item `item_id` should have matched `topic`.
     pub fn judge_missed(
         &mut self,
-        item_id: i64,
+        item_id: ItemId,
         topic: &str,
         note: Option<&str>,
         now: DateTime<Utc>,
@@ -100,7 +100,7 @@ impl Store {
         let exists: bool = tx
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM items WHERE id = ?1)",
-                [item_id],
+                [item_id.0],
                 |row| row.get(0),
             )
             .map_err(wrap)?;
@@ -121,15 +121,15 @@ impl Store {
     }
 
     /// The stored items with canonical URL `url`, first stored first.
-    pub fn items_with_url(&self, url: &str) -> Result<Vec<i64>, StoreError> {
+    pub fn items_with_url(&self, url: &str) -> Result<Vec<ItemId>, StoreError> {
         let mut statement = self
             .conn
             .prepare("SELECT id FROM items WHERE url = ?1 ORDER BY id")
             .map_err(|source| self.error(source))?;
         let rows = statement
-            .query_map([url], |row| row.get(0))
+            .query_map([url], |row| row.get(0).map(ItemId))
             .map_err(|source| self.error(source))?;
-        rows.collect::<Result<Vec<i64>, _>>()
+        rows.collect::<Result<Vec<ItemId>, _>>()
             .map_err(|source| self.error(source))
     }
 
@@ -146,7 +146,7 @@ impl Store {
             .query_map([], |row| {
                 let verdict: String = row.get(2)?;
                 Ok(StoredVerdict {
-                    item_id: row.get(0)?,
+                    item_id: ItemId(row.get(0)?),
                     topic: row.get(1)?,
                     // The schema's CHECK allows only the three.
                     verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Wrong),
@@ -192,12 +192,12 @@ impl Store {
                 .optional()
                 .map_err(wrap)?;
             let item_id = match (by_key, &label.url) {
-                (Some(id), _) => Some(id),
+                (Some(id), _) => Some(ItemId(id)),
                 (None, Some(url)) => tx
                     .query_row(
                         "SELECT id FROM items WHERE url = ?1 ORDER BY id LIMIT 1",
                         [url],
-                        |row| row.get(0),
+                        |row| row.get(0).map(ItemId),
                     )
                     .optional()
                     .map_err(wrap)?,
@@ -234,21 +234,21 @@ impl Store {
 }
 
 /// The match that logged `item_id` for `topic`, or whose sources include it.
-fn match_of(conn: &Connection, item_id: i64, topic: &str) -> rusqlite::Result<Option<MatchId>> {
+fn match_of(conn: &Connection, item_id: ItemId, topic: &str) -> rusqlite::Result<Option<MatchId>> {
     conn.prepare_cached(
         "SELECT m.id FROM matches m
          WHERE m.topic = ?2 AND (m.item_id = ?1
                OR m.id IN (SELECT match_id FROM match_sources WHERE item_id = ?1))
          ORDER BY m.id LIMIT 1",
     )?
-    .query_row(params![item_id, topic], |row| row.get(0).map(MatchId))
+    .query_row(params![item_id.0, topic], |row| row.get(0).map(MatchId))
     .optional()
 }
 
 /// Writes a verdict, replacing the one on the same item and topic; returns the replaced one.
 fn upsert(
     conn: &Connection,
-    item_id: i64,
+    item_id: ItemId,
     topic: &str,
     verdict: Verdict,
     match_id: Option<MatchId>,
@@ -257,7 +257,7 @@ fn upsert(
 ) -> rusqlite::Result<Option<Verdict>> {
     let before: Option<String> = conn
         .prepare_cached("SELECT verdict FROM verdicts WHERE item_id = ?1 AND topic = ?2")?
-        .query_row(params![item_id, topic], |row| row.get(0))
+        .query_row(params![item_id.0, topic], |row| row.get(0))
         .optional()?;
     conn.prepare_cached(
         "INSERT INTO verdicts (item_id, topic, verdict, match_id, note, judged_at)
@@ -266,7 +266,7 @@ fn upsert(
              match_id = excluded.match_id, note = excluded.note, judged_at = excluded.judged_at",
     )?
     .execute(params![
-        item_id,
+        item_id.0,
         topic,
         verdict.as_str(),
         match_id.map(|id| id.0),

@@ -353,7 +353,7 @@ mod tests {
             match_id: crate::model::MatchId(7),
             topic: "satellite_launch".into(),
             matched_at: Utc.with_ymd_and_hms(2023, 11, 21, 14, 0, 0).unwrap(),
-            item_id: 3,
+            item_id: crate::model::ItemId(3),
             item_key: "guid:1".into(),
             feed: "Wire <b>".into(),
             title: "Launch *now* <@here> & `rm -rf` \u{1b}[31mred\u{7}".into(),

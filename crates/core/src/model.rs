@@ -190,7 +190,7 @@ pub struct Match {
     pub match_id: MatchId,
     pub topic: String,
     pub matched_at: DateTime<Utc>,
-    pub item_id: i64,
+    pub item_id: ItemId,
     /// Identity key of the item within its feed.
     pub item_key: String,
     pub feed: String,
@@ -386,7 +386,7 @@ pub struct MatchRecord<'a> {
     pub match_id: MatchId,
     pub topic: &'a str,
     pub matched_at: String,
-    pub item_id: i64,
+    pub item_id: ItemId,
     pub feed: &'a str,
     pub title: &'a str,
     pub url: Option<&'a str>,
@@ -520,7 +520,7 @@ pub fn rfc3339(time: DateTime<Utc>) -> String {
 /// An item as stored, for re-running topics over it (backtest).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredItem {
-    pub item_id: i64,
+    pub item_id: ItemId,
     /// The name of the feed it came from.
     pub feed: String,
     pub item: Item,
@@ -533,7 +533,7 @@ pub struct StoredItem {
 /// One match to backfill: a stored item and a topic's match of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backfill {
-    pub item_id: i64,
+    pub item_id: ItemId,
     pub topic_match: TopicMatch,
     /// The item's story keys (`story::keys`): an item that matched nothing when it was
     /// stored was not indexed, and is now, as a poll would have done.
@@ -543,7 +543,7 @@ pub struct Backfill {
 /// One stored verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredVerdict {
-    pub item_id: i64,
+    pub item_id: ItemId,
     pub topic: String,
     pub verdict: Verdict,
     /// The judged match, when the item was logged for the topic.

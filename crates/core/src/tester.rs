@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::config::{Config, OutOfScope};
 use crate::matching::{document_of, match_topics};
 use crate::model::{
-    Backfill, Item, Match, StoredItem, StoredVerdict, TopicMatch, Verdict, rfc3339,
+    Backfill, Item, ItemId, Match, StoredItem, StoredVerdict, TopicMatch, Verdict, rfc3339,
 };
 use crate::parse::{canonical_url, identity_key};
 use crate::query::{Hit, Unmet};
@@ -90,7 +90,7 @@ pub struct Evaluation {
 /// A match that a backtest finds added or dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub item_id: i64,
+    pub item_id: ItemId,
     pub feed: String,
     pub title: String,
     pub url: Option<String>,

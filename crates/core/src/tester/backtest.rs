@@ -17,18 +17,18 @@ pub fn backtest(
     log: &[Match],
     verdicts: &[StoredVerdict],
 ) -> Vec<TopicDiff> {
-    let item_ids: HashSet<i64> = items.iter().map(|stored| stored.item_id).collect();
+    let item_ids: HashSet<ItemId> = items.iter().map(|stored| stored.item_id).collect();
     let log: Vec<&Match> = log
         .iter()
         .filter(|m| item_ids.contains(&m.item_id))
         .collect();
     // Topic id → the items it matches now, with their hits.
     let mut now_matching: BTreeMap<String, Vec<(&StoredItem, Vec<Hit>)>> = BTreeMap::new();
-    let by_id: HashMap<i64, &StoredItem> = items
+    let by_id: HashMap<ItemId, &StoredItem> = items
         .iter()
         .map(|stored| (stored.item_id, stored))
         .collect();
-    let verdict_of: HashMap<(i64, &str), Verdict> = verdicts
+    let verdict_of: HashMap<(ItemId, &str), Verdict> = verdicts
         .iter()
         .filter(|v| item_ids.contains(&v.item_id))
         .map(|v| ((v.item_id, v.topic.as_str()), v.verdict))
@@ -56,12 +56,12 @@ pub fn backtest(
         .into_iter()
         .map(|(topic, configured)| {
             let logged: Vec<&&Match> = log.iter().filter(|m| m.topic == topic).collect();
-            let logged_items: HashSet<i64> = logged.iter().map(|m| m.item_id).collect();
+            let logged_items: HashSet<ItemId> = logged.iter().map(|m| m.item_id).collect();
             let logged_urls: HashSet<&str> =
                 logged.iter().filter_map(|m| m.url.as_deref()).collect();
             let logged_stories: HashSet<i64> = logged.iter().filter_map(|m| m.story_id).collect();
             let matching = now_matching.remove(topic).unwrap_or_default();
-            let matching_items: HashSet<i64> =
+            let matching_items: HashSet<ItemId> =
                 matching.iter().map(|(stored, _)| stored.item_id).collect();
             let matching_urls: HashSet<&str> = matching
                 .iter()
@@ -127,7 +127,7 @@ pub fn backtest(
                     verdict: verdict_of.get(&(m.item_id, topic)).copied(),
                 })
                 .collect::<Vec<Change>>();
-            let judged: Vec<(i64, Verdict)> = verdict_of
+            let judged: Vec<(ItemId, Verdict)> = verdict_of
                 .iter()
                 .filter(|((_, t), _)| *t == topic)
                 .map(|(&(item_id, _), &verdict)| (item_id, verdict))
@@ -165,7 +165,7 @@ pub fn backtest(
 /// The matches a backtest adds, as backfills for the store: per topic (configured ones
 /// only), in the order of the items (first stored first), with the items' story keys.
 pub fn backfills(diffs: &[TopicDiff], items: &[StoredItem]) -> Vec<Backfill> {
-    let by_id: HashMap<i64, &StoredItem> = items
+    let by_id: HashMap<ItemId, &StoredItem> = items
         .iter()
         .map(|stored| (stored.item_id, stored))
         .collect();

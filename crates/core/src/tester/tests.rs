@@ -224,9 +224,9 @@ fn scores_without_matches_or_labels_are_undefined() {
     );
 }
 
-fn stored(item_id: i64, title: &str, url: &str) -> StoredItem {
+fn stored(id: i64, title: &str, url: &str) -> StoredItem {
     StoredItem {
-        item_id,
+        item_id: ItemId(id),
         feed: "Wire".into(),
         item: Item {
             key: format!("url:{url}"),
@@ -235,13 +235,13 @@ fn stored(item_id: i64, title: &str, url: &str) -> StoredItem {
             ..Item::default()
         },
         first_seen: Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap(),
-        story_id: Some(item_id),
+        story_id: Some(id),
     }
 }
 
 fn logged(item: &StoredItem, topic: &str) -> Match {
     Match {
-        match_id: crate::model::MatchId(item.item_id * 10),
+        match_id: crate::model::MatchId(item.item_id.0 * 10),
         topic: topic.to_string(),
         matched_at: item.first_seen,
         item_id: item.item_id,
@@ -280,7 +280,7 @@ fn backtest_reports_added_and_dropped_matches() {
     assert_eq!((narrowed.topic.as_str(), narrowed.configured), ("t", true));
     assert_eq!((narrowed.logged, narrowed.matching), (2, 1));
     assert!(narrowed.added.is_empty(), "{narrowed:?}");
-    let dropped: Vec<i64> = narrowed.dropped.iter().map(|c| c.item_id).collect();
+    let dropped: Vec<i64> = narrowed.dropped.iter().map(|c| c.item_id.0).collect();
     assert_eq!(dropped, [1]);
     // A topic removed from the config drops every match.
     assert_eq!(
@@ -296,7 +296,7 @@ fn backtest_reports_added_and_dropped_matches() {
     let added: Vec<(i64, &str)> = widened
         .added
         .iter()
-        .map(|c| (c.item_id, c.hits[0].term.as_str()))
+        .map(|c| (c.item_id.0, c.hits[0].term.as_str()))
         .collect();
     assert_eq!(added, [(3, "rocket")]);
 }
