@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError, FeedSource};
 use crate::fetch::Fetcher;
-use crate::model::{DeliveryState, Match, MatchId, MatchRecord, Payload, Verdict, rfc3339};
+use crate::model::{
+    DeliveryId, DeliveryState, Match, MatchId, MatchRecord, Payload, Verdict, rfc3339,
+};
 use crate::pipeline::{self, PollStatus, probe_feed};
 use crate::store::{DeliveryFilter, MatchFilter, Store};
 use crate::text::{columns, fit_width, is_unsafe_char, sanitize};

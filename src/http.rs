@@ -285,7 +285,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::model::{ItemId, MatchId};
+    use crate::model::{ItemId, MatchId, StoryId};
 
     fn titles_of(config: &str) -> TopicTitles {
         let (config, diagnostics) =
@@ -308,7 +308,7 @@ mod tests {
             published: None,
             terms: vec!["satellite".into()],
             hits: vec![],
-            story_id: Some(id),
+            story_id: Some(StoryId(id)),
             sources: vec![],
             backfill: false,
             verdict: None,
@@ -359,7 +359,7 @@ mod tests {
             published: None,
             terms: vec![],
             hits: vec![],
-            story_id: Some(7),
+            story_id: Some(StoryId(7)),
             sources,
             backfill: false,
             verdict: None,

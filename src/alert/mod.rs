@@ -29,7 +29,7 @@ use tracing::{info, warn};
 
 use crate::config::{AlertConfig, Config, SinkConfig};
 use crate::fetch::Fetcher;
-use crate::model::{AlertRoute, Delivery, Match, Notice, Payload, Source};
+use crate::model::{AlertRoute, Delivery, DeliveryId, Match, Notice, Payload, Source};
 use crate::store::{self, OutboxCounts, SharedStore, StoreError};
 use crate::text::sanitize;
 
@@ -408,14 +408,15 @@ impl Alerter {
         let now = Utc::now();
         let error = match outcome {
             Ok(()) => {
-                let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
+                let ids: Vec<DeliveryId> = rows.iter().map(|d| d.id).collect();
                 info!(sink = %sink.config.name, deliveries = ids.len(), "alert delivered");
                 return store::with(&self.store, move |store| store.mark_delivered(&ids, now))
                     .await;
             }
             Err(error) => error,
         };
-        let mut decisions: Vec<(i64, Option<DateTime<Utc>>)> = Vec::with_capacity(rows.len());
+        let mut decisions: Vec<(DeliveryId, Option<DateTime<Utc>>)> =
+            Vec::with_capacity(rows.len());
         for row in rows {
             let attempts = row.attempts + 1;
             let wait = match error.retry {
@@ -472,7 +473,7 @@ impl Alerter {
                 Payload::Notice(_) => sink.config.topics.is_none(),
             });
         if !unwanted.is_empty() {
-            let ids: Vec<i64> = unwanted.iter().map(|d| d.id).collect();
+            let ids: Vec<DeliveryId> = unwanted.iter().map(|d| d.id).collect();
             let message = format!("sink {} no longer takes this topic", sink.config.name);
             warn!(sink = %sink.config.name, deliveries = ids.len(), "{message}; marked failed");
             store::with(&self.store, move |store| {

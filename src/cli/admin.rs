@@ -210,7 +210,7 @@ pub(super) fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result
     Ok(())
 }
 
-pub(super) fn retry_alerts(config: &Config, id: Option<i64>) -> anyhow::Result<()> {
+pub(super) fn retry_alerts(config: &Config, id: Option<DeliveryId>) -> anyhow::Result<()> {
     let database = &config.daemon.database;
     if !database.exists() {
         return Err(UserError(format!("no database at {} yet", database.display())).into());

@@ -198,7 +198,7 @@ pub enum AlertsAction {
     #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "all_failed"])))]
     Retry {
         /// The delivery's ID (first column of `watchword alerts`)
-        id: Option<i64>,
+        id: Option<DeliveryId>,
         /// Requeue every failed delivery
         #[arg(long)]
         all_failed: bool,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Backfill, Logged, LoggedItem, MatchLog, Store, StoreError, write_transaction};
-use crate::model::{AlertRoute, Dedup, FeedId, StoryPolicy};
+use crate::model::{AlertRoute, Dedup, FeedId, StoryId, StoryPolicy};
 use crate::story::Fingerprint;
 
 /// What a backfill wrote.
@@ -129,7 +129,7 @@ impl Store {
                     item_id: backfill.item_id,
                     feed_id: FeedId(feed_id),
                     feed_name: &feed_name,
-                    story_id,
+                    story_id: StoryId(story_id),
                     title: &title,
                     url: url.as_deref(),
                     published,

@@ -23,9 +23,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{
-    AlertRoute, Dedup, Delivery, DeliveryState, FeedHealth, FeedId, FeedState, Item, ItemId, Match,
-    MatchId, MatchedItem, Notice, Payload, REPEATED_KEY_MARK, Source, StoryPolicy, TopicMatch,
-    Verdict, repeated_key_base,
+    AlertRoute, Dedup, Delivery, DeliveryId, DeliveryState, FeedHealth, FeedId, FeedState, Item,
+    ItemId, Match, MatchId, MatchedItem, Notice, Payload, REPEATED_KEY_MARK, Source, StoryId,
+    StoryPolicy, TopicMatch, Verdict, repeated_key_base,
 };
 use crate::query::Hit;
 use crate::story;
@@ -352,7 +352,7 @@ impl Store {
                         published: row.get::<_, Option<i64>>(9)?.map(from_epoch),
                     },
                     first_seen: from_epoch(row.get(10)?),
-                    story_id: row.get(11)?,
+                    story_id: row.get::<_, Option<i64>>(11)?.map(StoryId),
                 })
             })
             .map_err(|source| self.error(source))?;
@@ -543,7 +543,7 @@ fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Mat
         published: row.get::<_, Option<i64>>(first + 8)?.map(from_epoch),
         terms: stored::strings_from_json(&terms, first + 9)?,
         hits: stored::hits_from_json(&hits, first + 10)?,
-        story_id: row.get(first + 11)?,
+        story_id: row.get::<_, Option<i64>>(first + 11)?.map(StoryId),
         sources: Vec::new(),
         // NULL for a notice's delivery, whose match columns are all NULL.
         backfill: row.get::<_, Option<bool>>(first + 12)?.unwrap_or(false),

@@ -8,7 +8,7 @@ pub(super) fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Del
     const FIRST: usize = 15;
     let state: String = row.get(FIRST + 2)?;
     Ok(Delivery {
-        id: row.get(FIRST)?,
+        id: DeliveryId(row.get(FIRST)?),
         sink: row.get(FIRST + 1)?,
         // The schema's CHECK allows only the three states.
         state: DeliveryState::parse(&state).unwrap_or(DeliveryState::Failed),
@@ -107,7 +107,11 @@ impl Store {
     }
 
     /// Records that a sink accepted these rows.
-    pub fn mark_delivered(&mut self, ids: &[i64], now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn mark_delivered(
+        &mut self,
+        ids: &[DeliveryId],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let wrap = |cause| StoreError::Sqlite {
             path: path.clone(),
@@ -123,7 +127,9 @@ impl Store {
                 )
                 .map_err(wrap)?;
             for id in ids {
-                update.execute(params![id, now.timestamp()]).map_err(wrap)?;
+                update
+                    .execute(params![id.0, now.timestamp()])
+                    .map_err(wrap)?;
             }
         }
         tx.commit().map_err(wrap)
@@ -133,7 +139,7 @@ impl Store {
     /// when there is no retry.
     pub fn mark_attempt_failed(
         &mut self,
-        ids: &[i64],
+        ids: &[DeliveryId],
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
@@ -159,7 +165,7 @@ impl Store {
                 .map_err(wrap)?;
             for id in ids {
                 update
-                    .execute(params![id, state, error, next])
+                    .execute(params![id.0, state, error, next])
                     .map_err(wrap)?;
             }
         }
@@ -170,22 +176,22 @@ impl Store {
     /// due at `now`, with a fresh count of attempts. Returns how many were requeued.
     pub fn requeue_failed(
         &mut self,
-        id: Option<i64>,
+        id: Option<DeliveryId>,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         self.conn
             .execute(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt = ?2
                  WHERE state = 'failed' AND (?1 IS NULL OR id = ?1)",
-                params![id, now.timestamp()],
+                params![id.map(|id| id.0), now.timestamp()],
             )
             .map_err(|source| self.error(source))
     }
 
     /// The outbox row `id`, if it exists.
-    pub fn delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
+    pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
         Ok(self
-            .read_deliveries("d.id = ?1", params![id])?
+            .read_deliveries("d.id = ?1", params![id.0])?
             .into_iter()
             .next())
     }

@@ -48,7 +48,7 @@ pub(super) struct LoggedItem<'a> {
     pub(super) item_id: ItemId,
     pub(super) feed_id: FeedId,
     pub(super) feed_name: &'a str,
-    pub(super) story_id: i64,
+    pub(super) story_id: StoryId,
     pub(super) title: &'a str,
     pub(super) url: Option<&'a str>,
     /// UTC seconds.
@@ -140,7 +140,7 @@ impl<'conn> MatchLog<'conn> {
         let logged_before = match policy.dedup {
             Dedup::Story => self
                 .match_of_story
-                .query_row(params![item.story_id, topic], |row| row.get(0))
+                .query_row(params![item.story_id.0, topic], |row| row.get(0))
                 .optional()?,
             Dedup::Url | Dedup::Item => None,
         };
@@ -168,7 +168,7 @@ impl<'conn> MatchLog<'conn> {
             now.timestamp(),
             to_json(&terms),
             stored::hits_to_json(&topic_match.hits),
-            item.story_id,
+            item.story_id.0,
             backfill,
         ])?;
         if inserted == 0 {
@@ -485,7 +485,7 @@ impl Store {
                     item_id,
                     feed_id,
                     feed_name: &feed_name,
-                    story_id,
+                    story_id: StoryId(story_id),
                     title: &item.title,
                     url: item.url.as_deref(),
                     published: item.published.map(|date| date.timestamp()),

@@ -836,7 +836,7 @@ fn a_version_3_database_gets_a_story_and_a_source_per_match() {
     let mut store = Store::open(&path).unwrap();
     let log = store.matches(&MatchFilter::default()).unwrap();
     assert_eq!(log.len(), 1);
-    assert_eq!(log[0].story_id, Some(1));
+    assert_eq!(log[0].story_id, Some(StoryId(1)));
     assert_eq!(log[0].sources.len(), 1);
     assert_eq!(log[0].sources[0].title, "Old one");
     // A new item with the old match's URL is not logged again for the topic.

@@ -361,7 +361,7 @@ mod tests {
             published: Some(Utc.with_ymd_and_hms(2023, 11, 21, 13, 43, 0).unwrap()),
             terms: vec!["spy satellite".into(), "@north_korea".into()],
             hits: vec![],
-            story_id: Some(3),
+            story_id: Some(crate::model::StoryId(3)),
             sources: vec![],
             backfill: false,
             verdict: None,
@@ -426,7 +426,7 @@ mod tests {
         let mut second = hostile();
         second.title = "Second".into();
         second.topic = "missile_sale".into();
-        second.story_id = Some(4);
+        second.story_id = Some(crate::model::StoryId(4));
         let text = render(
             &[hostile(), second.clone()],
             Some("{title}"),
@@ -518,7 +518,7 @@ mod tests {
         sale.terms = vec!["Tomahawk".into()];
         sale.sources = vec![source("Post")];
         let mut other = hostile();
-        other.story_id = Some(9);
+        other.story_id = Some(crate::model::StoryId(9));
         other.title = "Other".into();
         let text = render(
             &[hostile(), sale.clone(), other],

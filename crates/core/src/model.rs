@@ -202,7 +202,7 @@ pub struct Match {
     /// Every hit: term, field and snippet.
     pub hits: Vec<Hit>,
     /// The story of the match's first item (every stored match has one).
-    pub story_id: Option<i64>,
+    pub story_id: Option<StoryId>,
     /// Every item recorded for this match, first one first: the item that made the match,
     /// then the later copies of its story (or URL) from other feeds. Never empty when read
     /// from the store.
@@ -394,7 +394,7 @@ pub struct MatchRecord<'a> {
     pub terms: &'a [String],
     pub explain: &'a [Hit],
     /// The story of the match (every stored match has one; `None` only in hand-made values).
-    pub story_id: Option<i64>,
+    pub story_id: Option<StoryId>,
     /// Every source, the first one (this record's `feed`, `title` and `url`) included.
     pub sources: Vec<SourceRecord<'a>>,
     /// Logged by `test --backtest --apply`, not by the poll that first saw the item.
@@ -469,7 +469,7 @@ pub enum Payload {
 /// An outbox row with what it delivers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
-    pub id: i64,
+    pub id: DeliveryId,
     pub sink: String,
     pub state: DeliveryState,
     /// Attempts made so far.
@@ -527,7 +527,7 @@ pub struct StoredItem {
     /// When watchword first stored it.
     pub first_seen: DateTime<Utc>,
     /// Its story (`None` only in a test's hand-made value).
-    pub story_id: Option<i64>,
+    pub story_id: Option<StoryId>,
 }
 
 /// One match to backfill: a stored item and a topic's match of it.
@@ -550,4 +550,24 @@ pub struct StoredVerdict {
     pub match_id: Option<MatchId>,
     pub note: Option<String>,
     pub judged_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_ids_read_and_write_as_bare_numbers() {
+        // JSON output, the command line and the exec sink's environment show the number.
+        assert_eq!(serde_json::to_string(&MatchId(7)).unwrap(), "7");
+        assert_eq!(serde_json::from_str::<ItemId>("12").unwrap(), ItemId(12));
+        assert_eq!(
+            serde_json::to_string(&Some(StoryId(3))).unwrap(),
+            "3",
+            "an optional id is the number or null"
+        );
+        assert_eq!("42".parse::<DeliveryId>(), Ok(DeliveryId(42)));
+        assert!("forty-two".parse::<FeedId>().is_err());
+        assert_eq!(MatchId(5).to_string(), "5");
+    }
 }

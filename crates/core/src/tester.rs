@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::config::{Config, OutOfScope};
 use crate::matching::{document_of, match_topics};
 use crate::model::{
-    Backfill, Item, ItemId, Match, StoredItem, StoredVerdict, TopicMatch, Verdict, rfc3339,
+    Backfill, Item, ItemId, Match, StoredItem, StoredVerdict, StoryId, TopicMatch, Verdict, rfc3339,
 };
 use crate::parse::{canonical_url, identity_key};
 use crate::query::{Hit, Unmet};

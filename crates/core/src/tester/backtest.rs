@@ -59,7 +59,8 @@ pub fn backtest(
             let logged_items: HashSet<ItemId> = logged.iter().map(|m| m.item_id).collect();
             let logged_urls: HashSet<&str> =
                 logged.iter().filter_map(|m| m.url.as_deref()).collect();
-            let logged_stories: HashSet<i64> = logged.iter().filter_map(|m| m.story_id).collect();
+            let logged_stories: HashSet<StoryId> =
+                logged.iter().filter_map(|m| m.story_id).collect();
             let matching = now_matching.remove(topic).unwrap_or_default();
             let matching_items: HashSet<ItemId> =
                 matching.iter().map(|(stored, _)| stored.item_id).collect();
@@ -67,12 +68,12 @@ pub fn backtest(
                 .iter()
                 .filter_map(|(stored, _)| stored.item.url.as_deref())
                 .collect();
-            let matching_stories: HashSet<i64> = matching
+            let matching_stories: HashSet<StoryId> = matching
                 .iter()
                 .filter_map(|(stored, _)| stored.story_id)
                 .collect();
             let mut seen_urls: HashSet<&str> = HashSet::new();
-            let mut seen_stories: HashSet<i64> = HashSet::new();
+            let mut seen_stories: HashSet<StoryId> = HashSet::new();
             let mut n_matching = 0;
             let mut added = Vec::new();
             for (stored, hits) in &matching {

@@ -235,7 +235,7 @@ fn stored(id: i64, title: &str, url: &str) -> StoredItem {
             ..Item::default()
         },
         first_seen: Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap(),
-        story_id: Some(id),
+        story_id: Some(StoryId(id)),
     }
 }
 
@@ -305,7 +305,7 @@ fn backtest_reports_added_and_dropped_matches() {
 fn backtest_counts_a_story_once() {
     // Item 2 is a copy of item 1's story from another link: a source of its match.
     let mut copy = stored(2, "missile sale copy", "https://b.example/2");
-    copy.story_id = Some(1);
+    copy.story_id = Some(StoryId(1));
     let items = vec![stored(1, "missile sale", "https://a.example/1"), copy];
     let log = vec![logged(&items[0], "t")];
     let diffs = backtest(&config_with("missile"), &items, &log, &[]);
