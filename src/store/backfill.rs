@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Backfill, Logged, LoggedItem, MatchLog, Store, StoreError, write_transaction};
+use super::{
+    Backfill, Logged, LoggedItem, MatchLog, Store, StoreError, sqlite_error, write_transaction,
+};
 use crate::model::{AlertRoute, Dedup, FeedId, StoryId, StoryPolicy};
 use crate::story::Fingerprint;
 
@@ -36,11 +38,7 @@ impl Store {
         routes: &[AlertRoute],
         policy: &StoryPolicy,
     ) -> Result<BackfillSummary, StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let mut summary = BackfillSummary::default();
         {

@@ -64,11 +64,7 @@ impl Store {
     /// the same order. When the config gives a feed another URL, the feed starts over at it:
     /// validators, a permanent redirect and a 410 are forgotten.
     pub fn register_feeds(&mut self, feeds: &[(&str, String)]) -> Result<Vec<FeedId>, StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let mut ids = Vec::with_capacity(feeds.len());
         {
@@ -141,11 +137,7 @@ impl Store {
         notice: Option<&Notice>,
         routes: &[AlertRoute],
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         write_state(&tx, feed_id, state).map_err(wrap)?;
         if let Some(notice) = notice {

@@ -439,11 +439,7 @@ impl Store {
 
     /// Applies the migrations this database has not seen, all in one transaction.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         // Most opens find the schema current: they only read, so that a reader (`matches`
         // beside the daemon) never commits a write under the daemon's feet.
         let current: i64 = self
@@ -478,6 +474,16 @@ impl Store {
             path: self.path.clone(),
             cause,
         }
+    }
+}
+
+/// What turns a SQLite error into a [`StoreError`] naming the database at `path`: for the
+/// functions that hold `self.conn` mutably and so cannot call [`Store::error`] (they borrow
+/// `self.path` beside it).
+fn sqlite_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+    move |cause| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        cause,
     }
 }
 

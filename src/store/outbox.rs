@@ -112,11 +112,7 @@ impl Store {
         ids: &[DeliveryId],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         {
             let mut update = tx
@@ -143,11 +139,7 @@ impl Store {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let state = if retry_at.is_some() {
             "pending"
         } else {

@@ -407,11 +407,7 @@ impl Store {
             notice,
             policy,
         } = *poll;
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let mut summary = CommitSummary::default();
         let window_start = now

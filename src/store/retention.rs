@@ -18,11 +18,7 @@ impl Store {
         keep: Duration,
         limit: usize,
     ) -> Result<Purged, StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let cutoff = chrono::Duration::from_std(keep)
             .ok()
             .and_then(|keep| now.checked_sub_signed(keep))

@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Store, StoreError, StoredItem, StoredVerdict, from_epoch, write_transaction};
+use super::{
+    Store, StoreError, StoredItem, StoredVerdict, from_epoch, sqlite_error, write_transaction,
+};
 use crate::model::{ItemId, MatchId, Verdict};
 
 /// What a judgement did.
@@ -56,11 +58,7 @@ impl Store {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Judged, StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let found: Option<(ItemId, String)> = tx
             .query_row(
@@ -91,11 +89,7 @@ impl Store {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Judged, StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let exists: bool = tx
             .query_row(
@@ -174,11 +168,7 @@ impl Store {
         labels: &[LabelImport],
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, StoreError> {
-        let path = self.path.clone();
-        let wrap = |cause| StoreError::Sqlite {
-            path: path.clone(),
-            cause,
-        };
+        let wrap = sqlite_error(&self.path);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let mut summary = ImportSummary::default();
         for label in labels {
