@@ -218,7 +218,11 @@ pub(super) fn highlighted(snippet: &str, terms: &[&str], colour: bool) -> String
 
 /// A clause as quoted in an explanation, cut when long.
 pub(super) fn quote_clause(clause: &str) -> String {
-    crate::text::shorten(&sanitize(clause), MAX_CLAUSE_CHARS)
+    let mut clause = sanitize(clause);
+    if crate::text::cut_chars(&mut clause, MAX_CLAUSE_CHARS) {
+        clause.push('…');
+    }
+    clause
 }
 
 /// Where a clause is in the query, 1-based in characters: `[col 12–40]` in a one-line query,

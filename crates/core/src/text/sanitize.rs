@@ -26,10 +26,14 @@ pub fn sanitize_lines(text: &str) -> String {
         .join("\n")
 }
 
-/// [`sanitize`], then [`shorten`](super::shorten) to at most `max_chars` characters: feed
+/// [`sanitize`], then cut to its first `max_chars` characters (an ellipsis marks a cut): feed
 /// text in a log line, which a title of megabytes must not flood.
 pub fn for_log(text: &str, max_chars: usize) -> String {
-    super::shorten(&sanitize(text), max_chars)
+    let mut clean = sanitize(text);
+    if super::cut_chars(&mut clean, max_chars) {
+        clean.push('…');
+    }
+    clean
 }
 
 /// Text escaped for XML content or a double-quoted attribute: `&`, `<`, `>` and `"`. The one

@@ -7,7 +7,7 @@ fn sanitize_removes_escape_sequences() {
     assert_eq!(sanitize("a\u{2028}b"), "a b");
     assert_eq!(sanitize("a\u{9b}31mb\u{7f}"), "a 31mb ");
     assert_eq!(sanitize_lines("one\u{1b}[2J\r\ntwo"), "one [2J \ntwo");
-    assert_eq!(for_log("북한\u{1b}[31m정찰위성", 4), "북한 …");
+    assert_eq!(for_log("북한\u{1b}[31m정찰위성", 4), "북한 […");
     assert_eq!(for_log("short", 10), "short");
 }
 
