@@ -36,10 +36,13 @@ pub use diagnostic::{Diagnostic, Severity, render_all};
 pub use edit::{FeedsAdded, add_feeds};
 use raw::*;
 pub use scope::{OutOfScope, TimeScope, parse_time};
-pub use units::{format_duration, parse_duration, parse_size};
+use units::compile_duration;
+pub use units::{MAX_DURATION, MAX_SIZE, format_duration, parse_duration, parse_size};
 
 /// The shortest poll interval a feed may have: polling faster is rude to publishers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// The longest poll interval: 30 days.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long items are kept by default (`[daemon] keep_items`).
 pub const DEFAULT_KEEP_ITEMS: Duration = Duration::from_secs(90 * 24 * 3600);
 /// The shortest `keep_items`: a day.

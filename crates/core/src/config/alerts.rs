@@ -78,21 +78,16 @@ pub(super) fn compile_alerts(
                 .map(|id| id.get_ref().clone())
                 .collect()
         });
-        let digest =
-            alert
-                .digest
-                .as_ref()
-                .and_then(|value| match parse_duration(value.get_ref()) {
-                    Ok(window) if window >= Duration::from_secs(1) => Some(window),
-                    Ok(_) => {
-                        sink.error(value.span(), "digest window must be at least 1s".into());
-                        None
-                    }
-                    Err(message) => {
-                        sink.error(value.span(), message);
-                        None
-                    }
-                });
+        // A digest window of at most a day: its matches wait that long to be sent.
+        let digest = alert.digest.as_ref().map(|_| {
+            compile_duration(
+                "digest",
+                &alert.digest,
+                DAY,
+                Duration::from_secs(1)..=DAY,
+                sink,
+            )
+        });
         let template = alert.template.as_ref().map(|template| {
             if let Err((offset, message)) = check_template(template.get_ref()) {
                 let at = string_body_offset(sink.text, template.span(), offset);
@@ -170,20 +165,13 @@ pub(super) fn compile_sink(
     let required = |key: &str, sink: &mut Diagnostics<'_>| {
         sink.error(kind_span.clone(), format!("a {kind} alert needs `{key}`"));
     };
-    let timeout = match &alert.timeout {
-        None => Duration::from_secs(30),
-        Some(value) => match parse_duration(value.get_ref()) {
-            Ok(timeout) if !timeout.is_zero() => timeout,
-            Ok(_) => {
-                sink.error(value.span(), "timeout must be greater than zero".into());
-                Duration::from_secs(30)
-            }
-            Err(message) => {
-                sink.error(value.span(), message);
-                Duration::from_secs(30)
-            }
-        },
-    };
+    let timeout = compile_duration(
+        "timeout",
+        &alert.timeout,
+        Duration::from_secs(30),
+        Duration::from_secs(1)..=HOUR,
+        sink,
+    );
     let compiled = match kind {
         "log" => SinkConfig::Log,
         "jsonl" => match &alert.path {

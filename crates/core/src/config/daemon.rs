@@ -16,22 +16,12 @@ pub(super) fn compile_daemon(
         Some(path) => base.join(path.get_ref()),
         None => base.join("../data/watchword.db"),
     };
-    let duration = |value: &Option<Spanned<String>>,
+    let duration = |key: &str,
+                    value: &Option<Spanned<String>>,
                     default: Duration,
-                    sink: &mut Diagnostics<'_>|
-     -> Duration {
-        let Some(value) = value else { return default };
-        match parse_duration(value.get_ref()) {
-            Ok(duration) if duration.is_zero() => {
-                sink.error(value.span(), "duration must be greater than zero".into());
-                default
-            }
-            Ok(duration) => duration,
-            Err(message) => {
-                sink.error(value.span(), message);
-                default
-            }
-        }
+                    max: Duration,
+                    sink: &mut Diagnostics<'_>| {
+        compile_duration(key, value, default, Duration::from_secs(1)..=max, sink)
     };
     let count = |value: &Option<Spanned<i64>>, default: usize, sink: &mut Diagnostics<'_>| {
         let Some(value) = value else { return default };
@@ -50,9 +40,12 @@ pub(super) fn compile_daemon(
     let max_body = match &raw.max_body {
         None => 10 * 1024 * 1024,
         Some(value) => match parse_size(value.get_ref()) {
-            Ok(size) if size >= 1024 => size,
+            Ok(size) if (1024..=MAX_SIZE).contains(&size) => size,
             Ok(_) => {
-                sink.error(value.span(), "max_body must be at least 1KiB".into());
+                sink.error(
+                    value.span(),
+                    "max_body must be between 1KiB and 1GiB".into(),
+                );
                 10 * 1024 * 1024
             }
             Err(message) => {
@@ -87,12 +80,24 @@ pub(super) fn compile_daemon(
         interval,
         max_concurrent: count(&raw.max_concurrent, 16, sink),
         per_host: count(&raw.per_host, 2, sink),
-        timeout: duration(&raw.timeout, Duration::from_secs(30), sink),
-        connect_timeout: duration(&raw.connect_timeout, Duration::from_secs(10), sink),
+        timeout: duration("timeout", &raw.timeout, Duration::from_secs(30), HOUR, sink),
+        connect_timeout: duration(
+            "connect_timeout",
+            &raw.connect_timeout,
+            Duration::from_secs(10),
+            HOUR,
+            sink,
+        ),
         max_body,
         alert_attempts: u32::try_from(count(&raw.alert_attempts, 10, sink)).unwrap_or(10),
-        alert_wait: duration(&raw.alert_wait, Duration::from_secs(30), sink),
-        dead_after: duration(&raw.dead_after, Duration::from_secs(24 * 3600), sink),
+        alert_wait: duration(
+            "alert_wait",
+            &raw.alert_wait,
+            Duration::from_secs(30),
+            DAY,
+            sink,
+        ),
+        dead_after: duration("dead_after", &raw.dead_after, DAY, 365 * DAY, sink),
         keep_items: compile_keep_items(&raw.keep_items, sink),
         max_items_per_poll: bounded(
             &raw.max_items_per_poll,
@@ -135,11 +140,21 @@ pub(super) fn compile_daemon(
                     Dedup::default()
                 }),
             },
-            window: duration(&raw.story_window, DEFAULT_STORY_WINDOW, sink),
+            window: duration(
+                "story_window",
+                &raw.story_window,
+                DEFAULT_STORY_WINDOW,
+                365 * DAY,
+                sink,
+            ),
         },
         max_age: compile_max_age(&raw.max_age, None, sink),
     }
 }
+
+/// An hour and a day, for the ranges of duration keys.
+pub(super) const HOUR: Duration = Duration::from_secs(3600);
+pub(super) const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// A `max_age`: a duration greater than zero, or `"forever"` (`None`: any age); `default`
 /// when not set.
@@ -228,28 +243,17 @@ pub(super) fn compile_article_policy(
     })
 }
 
-/// A poll interval: a duration of at least [`MIN_INTERVAL`], else `default` and an error.
+/// A poll interval: from [`MIN_INTERVAL`] to [`MAX_INTERVAL`], else `default` and an error.
 pub(super) fn compile_interval(
     value: &Option<Spanned<String>>,
     default: Duration,
     sink: &mut Diagnostics<'_>,
 ) -> Duration {
-    let Some(value) = value else { return default };
-    match parse_duration(value.get_ref()) {
-        Ok(interval) if interval < MIN_INTERVAL => {
-            sink.error(
-                value.span(),
-                format!(
-                    "interval {} is below the minimum of 1m",
-                    format_duration(interval)
-                ),
-            );
-            default
-        }
-        Ok(interval) => interval,
-        Err(message) => {
-            sink.error(value.span(), message);
-            default
-        }
-    }
+    compile_duration(
+        "interval",
+        value,
+        default,
+        MIN_INTERVAL..=MAX_INTERVAL,
+        sink,
+    )
 }

@@ -133,6 +133,72 @@ fn bad_durations_and_sizes_point_at_the_value() {
 }
 
 #[test]
+fn absurd_durations_and_sizes_are_errors_at_the_value() {
+    // Each of these once passed `check` and then panicked a poll, hot-looped, failed every
+    // poll that logged a match, or broke file feeds.
+    check_error(
+        "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"10000000000h\"\n",
+        "4:12",
+        "too large (at most 36500d",
+    );
+    check_error(
+        "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ninterval = \"213503982336d\"\n",
+        "4:12",
+        "too large",
+    );
+    check_error(
+        "[daemon]\ninterval = \"31d\"\n",
+        "2:12",
+        "interval 31d is above the maximum of 30d",
+    );
+    check_error(
+        "[[alert]]\nkind = \"log\"\ndigest = \"10000000000h\"\n",
+        "3:10",
+        "too large",
+    );
+    check_error(
+        "[[alert]]\nkind = \"log\"\ndigest = \"2d\"\n",
+        "3:10",
+        "digest 2d is above the maximum of 1d",
+    );
+    check_error(
+        "[daemon]\nmax_body = \"18446744073709551615B\"\n",
+        "2:12",
+        "between 1KiB and 1GiB",
+    );
+    check_error(
+        "[daemon]\nmax_body = \"2GiB\"\n",
+        "2:12",
+        "between 1KiB and 1GiB",
+    );
+    check_error(
+        "[daemon]\ntimeout = \"2h\"\n",
+        "2:11",
+        "timeout 2h is above the maximum of 1h",
+    );
+    check_error(
+        "[daemon]\ndead_after = \"400d\"\n",
+        "2:14",
+        "dead_after 400d is above the maximum of 365d",
+    );
+    check_error(
+        "[daemon]\nkeep_items = \"36501d\"\n",
+        "2:14",
+        "too large",
+    );
+    check_error(
+        "[daemon]\nmax_age = \"99999999d\"\n",
+        "2:11",
+        "too large",
+    );
+    // The largest values still compile.
+    let text = "[daemon]\ninterval = \"30d\"\ntimeout = \"1h\"\ndead_after = \"365d\"\n\
+                keep_items = \"36500d\"\nmax_age = \"36500d\"\nmax_body = \"1GiB\"\n\
+                [[alert]]\nkind = \"log\"\ndigest = \"1d\"\n";
+    assert_eq!(errors(text), Vec::<String>::new());
+}
+
+#[test]
 fn bad_urls_are_reported_with_their_position() {
     check_error(
         "[[feed]]\nname = \"a\"\nurl = \"https://\"\n",

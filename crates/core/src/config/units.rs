@@ -2,7 +2,11 @@
 
 use super::*;
 
-/// Parses a duration such as `30s`, `15m`, `1h30m`, `2d`.
+/// The longest duration the config takes anywhere: 100 years (36500d). Any time watchword
+/// adds a configured duration to stays far inside what dates can hold.
+pub const MAX_DURATION: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// Parses a duration such as `30s`, `15m`, `1h30m`, `2d`; at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -46,7 +50,55 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             .ok_or_else(|| format!("invalid duration {text:?}: too large"))?;
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs(total))
+    let duration = Duration::from_secs(total);
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "invalid duration {text:?}: too large (at most 36500d, 100 years)"
+        ));
+    }
+    Ok(duration)
+}
+
+/// The largest size the config takes anywhere (`max_body`): 1 GiB.
+pub const MAX_SIZE: u64 = 1024 * 1024 * 1024;
+
+/// The value of the duration key `key` within `range` (both ends included), else `default`
+/// and an error at the value that names the bound it crossed.
+pub(super) fn compile_duration(
+    key: &str,
+    value: &Option<Spanned<String>>,
+    default: Duration,
+    range: std::ops::RangeInclusive<Duration>,
+    sink: &mut Diagnostics<'_>,
+) -> Duration {
+    let Some(value) = value else { return default };
+    match parse_duration(value.get_ref()) {
+        Ok(duration) if range.contains(&duration) => duration,
+        Ok(duration) => {
+            let (min, max) = (*range.start(), *range.end());
+            let message = if duration.is_zero() && min <= Duration::from_secs(1) {
+                format!("{key} must be greater than zero")
+            } else if duration < min {
+                format!(
+                    "{key} {} is below the minimum of {}",
+                    format_duration(duration),
+                    format_duration(min)
+                )
+            } else {
+                format!(
+                    "{key} {} is above the maximum of {}",
+                    format_duration(duration),
+                    format_duration(max)
+                )
+            };
+            sink.error(value.span(), message);
+            default
+        }
+        Err(message) => {
+            sink.error(value.span(), message);
+            default
+        }
+    }
 }
 
 /// Formats a duration the way the config writes it (`1h30m`, `45s`).
