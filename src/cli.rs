@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError, FeedSource};
+use crate::daemon::OnceAlerts;
 use crate::fetch::Fetcher;
 use crate::model::{
     DeliveryId, DeliveryState, Match, MatchId, MatchRecord, Payload, Verdict, rfc3339,
@@ -237,12 +238,18 @@ fn once(config: Config) -> anyhow::Result<()> {
         };
         writeln!(out, "{name}{}  {line}", " ".repeat(padding))?;
     }
-    if let Some(counts) = report.alerts {
-        writeln!(
+    match report.alerts {
+        OnceAlerts::NoSinks => {}
+        OnceAlerts::Sent(counts) => writeln!(
             out,
             "alerts: {} delivered, {} pending, {} failed",
             counts.delivered, counts.pending, counts.failed
-        )?;
+        )?,
+        OnceAlerts::LeftToDaemon { lock } => writeln!(
+            out,
+            "alerts: queued, left to the running daemon (it holds {})",
+            lock.display()
+        )?,
     }
     out.flush()?;
     Ok(())

@@ -64,12 +64,23 @@ pub struct AlreadyRunning {
     pub lock: PathBuf,
 }
 
-/// What `once` did: a report per feed in config order, and the alert outbox afterwards
-/// (`None` without alert sinks).
+/// What `once` did: a report per feed in config order, and what became of the alerts.
 #[derive(Debug, Clone)]
 pub struct OnceReport {
     pub polls: Vec<PollReport>,
-    pub alerts: Option<OutboxCounts>,
+    pub alerts: OnceAlerts,
+}
+
+/// The alerts of a `once`.
+#[derive(Debug, Clone)]
+pub enum OnceAlerts {
+    /// No alert sinks are configured.
+    NoSinks,
+    /// Delivered by this run: the outbox afterwards.
+    Sent(OutboxCounts),
+    /// Another process (a running daemon) holds the database's lock, so it alone sends: this
+    /// run only logged the matches and queued their alerts.
+    LeftToDaemon { lock: PathBuf },
 }
 
 /// The config the daemon runs on, with what was built from it; a reload replaces it whole.
@@ -296,10 +307,17 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
         };
         reports.push(report);
     }
+    // One sender per outbox: only the holder of the database's lock delivers, so a `once`
+    // beside a running daemon never sends what the daemon sends.
+    let database = &context.config.daemon.database;
     let alerts = if alerter.is_empty() {
-        None
+        OnceAlerts::NoSinks
+    } else if let Some(_lock) = try_lock_database(database)? {
+        OnceAlerts::Sent(alerter.drain(context.config.daemon.alert_wait).await?)
     } else {
-        Some(alerter.drain(context.config.daemon.alert_wait).await?)
+        OnceAlerts::LeftToDaemon {
+            lock: lock_path(database),
+        }
     };
     if let Some(keep) = context.config.daemon.keep_items {
         purge_old(&context.store, keep, &never).await;

@@ -122,6 +122,77 @@ async fn a_second_daemon_on_the_same_database_is_refused() {
     assert_eq!(code, Some(0), "{log}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_holder_of_the_database_lock_sends_alerts() {
+    let workspace = Workspace::new(&format!(
+        "{}\n[[alert]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n",
+        feed_table("RSS wire", "news.rss")
+    ));
+    let dir = std::fs::canonicalize(workspace.dir.path()).unwrap();
+    let alerts = dir.join("alerts.jsonl");
+    // A running daemon holds the database's lock; here the test holds it the same way.
+    let held = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("ww.db.lock"))
+        .unwrap();
+    held.try_lock().unwrap();
+
+    // `once` beside it polls and logs, and leaves the sending to the daemon.
+    let output = workspace.run(&["once"]).await;
+    assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("alerts: queued, left to the running daemon"),
+        "{stdout}"
+    );
+    let n_matches = workspace.matches().await.len();
+    assert!(n_matches > 0, "the matches are logged");
+    assert!(!alerts.exists(), "nothing was sent");
+
+    // A daemon on a symlink to the database finds the same lock.
+    std::os::unix::fs::symlink(dir.join("ww.db"), dir.join("link.db")).unwrap();
+    let linked = dir.join("link.toml");
+    let text = std::fs::read_to_string(workspace.config()).unwrap();
+    std::fs::write(
+        &linked,
+        text.replace("database = \"ww.db\"", "database = \"link.db\""),
+    )
+    .unwrap();
+    let second = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_watchword"))
+            .arg("--config")
+            .arg(&linked)
+            .arg("run")
+            .env_remove("WATCHWORD_CONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another watchword daemon is already running on"),
+        "{stderr}"
+    );
+
+    // Once the lock is free, the next `once` sends every queued alert, each once.
+    drop(held);
+    let output = workspace.run(&["once"]).await;
+    assert_success(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "alerts: {n_matches} delivered, 0 pending, 0 failed"
+        )),
+        "{stdout}"
+    );
+    let lines = std::fs::read_to_string(&alerts).unwrap();
+    assert_eq!(lines.lines().count(), n_matches, "{lines}");
+}
+
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();

@@ -181,16 +181,8 @@ fn absurd_durations_and_sizes_are_errors_at_the_value() {
         "2:14",
         "dead_after 400d is above the maximum of 365d",
     );
-    check_error(
-        "[daemon]\nkeep_items = \"36501d\"\n",
-        "2:14",
-        "too large",
-    );
-    check_error(
-        "[daemon]\nmax_age = \"99999999d\"\n",
-        "2:11",
-        "too large",
-    );
+    check_error("[daemon]\nkeep_items = \"36501d\"\n", "2:14", "too large");
+    check_error("[daemon]\nmax_age = \"99999999d\"\n", "2:11", "too large");
     // The largest values still compile.
     let text = "[daemon]\ninterval = \"30d\"\ntimeout = \"1h\"\ndead_after = \"365d\"\n\
                 keep_items = \"36500d\"\nmax_age = \"36500d\"\nmax_body = \"1GiB\"\n\
