@@ -344,6 +344,19 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn times_show_their_date_unless_today() {
+        let now = "2026-12-07T10:00:00Z".parse().unwrap();
+        let later_today = "2026-12-07T23:59:59Z".parse().unwrap();
+        let next_year = "2027-12-07T10:00:00Z".parse().unwrap();
+        assert_eq!(moment(later_today, now), "23:59:59");
+        assert_eq!(moment(next_year, now), "2027-12-07 10:00:00");
+        assert_eq!(
+            moment("2026-12-06T10:00:00Z".parse().unwrap(), now),
+            "2026-12-06 10:00:00"
+        );
+    }
+
+    #[test]
     fn since_accepts_durations_times_and_dates() {
         let now = Utc.with_ymd_and_hms(2023, 11, 22, 12, 0, 0).unwrap();
         assert_eq!(

@@ -157,6 +157,7 @@ pub(super) fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result
         out.flush()?;
         return Ok(());
     }
+    let now = Utc::now();
     let header = [
         "ID",
         "STATE",
@@ -174,12 +175,10 @@ pub(super) fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result
         .map(|d| {
             let configured = config.alerts.iter().any(|a| a.name == d.sink);
             let when = match d.state {
-                DeliveryState::Pending => {
-                    format!("next {}", d.next_attempt.format("%m-%d %H:%M:%S"))
-                }
-                DeliveryState::Delivered => d.delivered_at.map_or_else(String::new, |t| {
-                    format!("done {}", t.format("%m-%d %H:%M:%S"))
-                }),
+                DeliveryState::Pending => format!("next {}", moment(d.next_attempt, now)),
+                DeliveryState::Delivered => d
+                    .delivered_at
+                    .map_or_else(String::new, |t| format!("done {}", moment(t, now))),
                 DeliveryState::Failed => "-".into(),
             };
             [

@@ -51,3 +51,13 @@ pub(super) fn csv_field(text: &str) -> String {
         text
     }
 }
+
+/// A time in a table column: the time of day when it is today (UTC), else the full date
+/// too, so that a retry due next year never looks due today.
+pub(super) fn moment(time: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if time.date_naive() == now.date_naive() {
+        time.format("%H:%M:%S").to_string()
+    } else {
+        time.format("%Y-%m-%d %H:%M:%S").to_string()
+    }
+}
