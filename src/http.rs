@@ -110,7 +110,7 @@ async fn matches_json(
             let records: Vec<_> = matches.iter().map(Match::record).collect();
             (
                 [(header::CONTENT_TYPE, "application/json")],
-                serde_json::to_string(&records).expect("plain data serializes"),
+                crate::text::to_json(&records).expect("plain data serializes"),
             )
                 .into_response()
         }

@@ -56,21 +56,21 @@ impl Webhook {
                         json!({ "event": content.event(), "text": text, "notice": notice })
                     }
                 };
-                ("application/json", body.to_string())
+                ("application/json", json_body(&body))
             }
             WebhookFormat::Slack => {
                 let body = json!({
                     "text": content.text(template, Markup::Slack, titles),
                     "unfurl_links": false,
                 });
-                ("application/json", body.to_string())
+                ("application/json", json_body(&body))
             }
             WebhookFormat::Discord => {
                 let body = json!({
                     "content": text::shorten(&content.text(template, Markup::Discord, titles), DISCORD_MAX_CHARS),
                     "allowed_mentions": { "parse": [] },
                 });
-                ("application/json", body.to_string())
+                ("application/json", json_body(&body))
             }
             WebhookFormat::Ntfy => {
                 all_headers.push(("Title".into(), header_text(&content.subject(titles))));
@@ -133,6 +133,11 @@ fn header_text(text: &str) -> String {
         let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
         format!("=?UTF-8?B?{encoded}?=")
     }
+}
+
+/// A webhook's JSON body, through the one JSON writer (controls escaped).
+fn json_body(body: &serde_json::Value) -> String {
+    text::to_json(body).expect("a JSON value always serializes")
 }
 
 #[cfg(test)]

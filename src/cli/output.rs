@@ -3,38 +3,8 @@
 
 use super::*;
 
-/// JSON text of `value` on one line, with every control character, bidirectional control and
-/// line separator escaped (`\u009b`): serde_json escapes only those below U+0020, and a
-/// terminal reads some of the others (C1 controls such as CSI) as commands. The same JSON
-/// value, safe to print.
-pub(crate) fn json_line(value: &impl serde::Serialize) -> serde_json::Result<String> {
-    serde_json::to_string(value).map(escape_controls)
-}
-
-/// [`json_line`], pretty-printed.
-pub(crate) fn json_pretty(value: &impl serde::Serialize) -> serde_json::Result<String> {
-    serde_json::to_string_pretty(value).map(escape_controls)
-}
-
-/// Escapes, as JSON `\uXXXX`, the characters [`sanitize`] would replace. Outside strings JSON
-/// text is ASCII punctuation, digits, letters and whitespace, so any such character is inside
-/// a string, where the escape means the same character.
-pub(super) fn escape_controls(json: String) -> String {
-    // Structural whitespace stays; inside strings serde_json has escaped these already.
-    let needs_escape = |c: char| is_unsafe_char(c) && !matches!(c, '\n' | '\r' | '\t');
-    if !json.chars().any(needs_escape) {
-        return json;
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if needs_escape(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// The one JSON writer (see [`crate::text::to_json`]), under the names the commands use.
+pub(crate) use crate::text::{to_json as json_line, to_json_pretty as json_pretty};
 
 /// Quotes a CSV field, and defuses text a spreadsheet would run as a formula: one starting
 /// with `=`, `+`, `-`, `@`, a tab or a carriage return (OWASP's list), or the full-width

@@ -89,11 +89,11 @@ impl Content<'_> {
         match self {
             Content::Matches(matches) => {
                 for m in *matches {
-                    push(serde_json::to_string(&m.record()).expect("plain data serializes"));
+                    push(crate::text::to_json(&m.record()).expect("plain data serializes"));
                 }
             }
             Content::Notice(notice) => {
-                push(serde_json::to_string(notice).expect("plain data serializes"));
+                push(crate::text::to_json(notice).expect("plain data serializes"));
             }
         }
         lines
@@ -464,6 +464,23 @@ mod tests {
             "[watchword] feed failing: Wire <b>"
         );
         assert!(content.json_lines().starts_with("{\"event\":\"feed_dead\""));
+    }
+
+    #[test]
+    fn sink_json_escapes_bidi_controls_and_line_separators() {
+        // What the jsonl and exec sinks write: a right-to-left override or a line separator
+        // from a feed arrives escaped, not raw.
+        let notice = Notice {
+            event: NoticeKind::FeedDead,
+            feed: "Wire\u{202e}lanigiro\u{2028}next".into(),
+            url: "https://wire.example/rss".into(),
+            failing_since: Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap(),
+            at: Utc.with_ymd_and_hms(2023, 11, 22, 0, 0, 0).unwrap(),
+            error: None,
+        };
+        let lines = Content::Notice(&notice).json_lines();
+        assert!(lines.contains("Wire\\u202elanigiro\\u2028next"), "{lines}");
+        assert!(!lines.contains('\u{202e}') && !lines.contains('\u{2028}'));
     }
 
     #[test]

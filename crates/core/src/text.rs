@@ -22,6 +22,7 @@ mod article;
 mod cut;
 mod discovery;
 mod fold;
+mod json;
 mod sanitize;
 mod simple;
 
@@ -31,6 +32,7 @@ pub use article::article_text;
 pub use cut::{char_columns, columns, cut_chars, fit_width, shorten};
 pub use discovery::{feed_links, looks_like_html};
 pub use fold::{Token, fold, fold_into, for_each_token, tokenize};
+pub use json::{to_json, to_json_pretty};
 pub use sanitize::{escape_xml, for_log, is_unsafe_char, sanitize, sanitize_lines};
 use simple::simple_to_text;
 

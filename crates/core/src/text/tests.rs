@@ -468,3 +468,18 @@ fn text_is_cut_by_characters_or_by_terminal_columns() {
     assert_eq!(fit_width("abcdefghijkl", 5), "abcd…");
     assert_eq!(fit_width("北朝鮮が偵察衛星", 7), "北朝鮮…");
 }
+
+#[test]
+fn json_output_escapes_every_control_character() {
+    let value = serde_json::json!({"title": "a\u{1b}[31mb\u{9b}c\u{7f}d\u{202e}e\u{2028}f\n"});
+    let line = to_json(&value).unwrap();
+    assert_eq!(
+        line,
+        r#"{"title":"a\u001b[31mb\u009bc\u007fd\u202ee\u2028f\n"}"#
+    );
+    assert!(!line.chars().any(is_unsafe_char));
+    let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(back, value, "the same JSON value");
+    let pretty = to_json_pretty(&value).unwrap();
+    assert!(pretty.contains('\n') && pretty.contains("\\u009b"));
+}
