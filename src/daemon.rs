@@ -525,6 +525,8 @@ async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<FeedId>, Aler
         .collect();
     let (store, feed_ids) = tokio::task::spawn_blocking(move || {
         let mut store = Store::open(&database)?;
+        // Before anything is polled: a damaged file would fail every poll with new items.
+        store.check_integrity()?;
         let pairs: Vec<(&str, String)> = feeds
             .iter()
             .map(|(name, url)| (name.as_str(), url.clone()))

@@ -113,6 +113,15 @@ pub enum StoreError {
     NotWal { path: PathBuf, mode: String },
     #[error("a task using the database failed: {0}")]
     Task(String),
+    #[error(
+        "database {} is corrupt (PRAGMA quick_check: {problem}). Stop every watchword on it, \
+         then copy what SQLite can read into a new file (`sqlite3 {} .recover | sqlite3 \
+         recovered.db`, or `.dump`), give it the old `PRAGMA user_version`, and put it in \
+         place of the old file; or restore a backup. README, \"The database\", has the steps",
+        path.display(),
+        path.display()
+    )]
+    Corrupt { path: PathBuf, problem: String },
 }
 
 /// What one poll's commit wrote.
@@ -214,6 +223,39 @@ impl Store {
         store.configure()?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Checks the whole file for corruption (`PRAGMA quick_check`: one read of every page,
+    /// without the slower index cross-checks): a database damaged mid-file otherwise opens
+    /// quietly and fails every later write that touches the damage.
+    pub fn check_integrity(&self) -> Result<(), StoreError> {
+        let problems: Vec<String> = self
+            .conn
+            .prepare("PRAGMA quick_check(5)")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect()
+            })
+            .map_err(|source| match source {
+                // A page so damaged that the check itself cannot read it.
+                rusqlite::Error::SqliteFailure(failure, _)
+                    if failure.code == rusqlite::ErrorCode::DatabaseCorrupt =>
+                {
+                    StoreError::Corrupt {
+                        path: self.path.clone(),
+                        problem: source.to_string(),
+                    }
+                }
+                source => self.error(source),
+            })?;
+        if problems.len() == 1 && problems[0] == "ok" {
+            return Ok(());
+        }
+        Err(StoreError::Corrupt {
+            path: self.path.clone(),
+            problem: problems.join("; "),
+        })
     }
 
     /// The database file.

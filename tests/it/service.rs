@@ -193,6 +193,41 @@ async fn only_the_holder_of_the_database_lock_sends_alerts() {
     assert_eq!(lines.lines().count(), n_matches, "{lines}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_corrupted_mid_file_is_refused_at_start_with_the_way_out() {
+    let workspace = Workspace::new(&feed_table("RSS wire", "news.rss"));
+    assert_success(&workspace.run(&["once"]).await);
+    // The last connection closed: everything is in the main file. Damage a page in its middle
+    // (not the first, which every open reads).
+    let database = workspace.database();
+    let mut bytes = std::fs::read(&database).unwrap();
+    let page = 4096;
+    assert!(bytes.len() >= 4 * page, "{} bytes", bytes.len());
+    let middle = bytes.len() / 2 / page * page;
+    bytes[middle..middle + page].fill(0xA5);
+    std::fs::write(&database, bytes).unwrap();
+
+    let output = workspace.run(&["once"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let refusal = format!("database {} is corrupt", database.display());
+    assert!(
+        stderr.contains(&refusal) && stderr.contains(".recover"),
+        "{stderr}"
+    );
+    // The daemon refuses it too, before polling (without the check it would run and fail
+    // every poll with new items: the deadline turns that into a failure, not a hang).
+    let daemon = Daemon::start(&workspace, "daemon.log");
+    wait_for(
+        Duration::from_secs(20),
+        "run to refuse the database",
+        || async { daemon.log().contains(&refusal) },
+    )
+    .await;
+    let log = daemon.kill();
+    assert!(log.contains(".recover"), "{log}");
+}
+
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();
