@@ -23,6 +23,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sd_notify::NotifyState;
 use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
@@ -152,13 +153,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
     // Polls report the feed's next due time back to the loop, which alone owns the queue.
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(FeedId, Option<DateTime<Utc>>)>();
-    let mut queue = Queue::default();
+    // Waits are on the monotonic clock: a wall clock stepped back cannot hold a feed.
+    let mut queue: Queue<Instant> = Queue::default();
     let all: Vec<FeedId> = feed_ids.clone();
     schedule_new(&running, &all, &mut queue).await?;
     let mut in_flight: HashSet<FeedId> = HashSet::new();
     // Feeds a reload changed while they were being polled, with their due time by the new
     // settings.
-    let mut changed_in_flight: HashMap<FeedId, DateTime<Utc>> = HashMap::new();
+    let mut changed_in_flight: HashMap<FeedId, Instant> = HashMap::new();
 
     // The alert worker delivers what a previous run left pending, then what polls log.
     let worker_shutdown = shutdown.clone();
@@ -193,14 +195,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let watchdog = sd_notify::watchdog_enabled().map(|timeout| timeout / 2);
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     loop {
-        let wait = queue
+        let wake_at = queue
             .first_due()
-            .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(Duration::from_secs(3600));
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             () = shutdown.cancelled() => break,
             Some((feed_id, next_due)) = done_rx.recv() => {
                 in_flight.remove(&feed_id);
+                let next_due = next_due.and_then(|due| {
+                    let feed = running.feeds.get(&feed_id)?;
+                    Some(monotonic(due, scheduler::longest_wait(feed.interval, 1)))
+                });
                 // A feed the config changed while it was polled is due by its new settings.
                 let next_due = match changed_in_flight.remove(&feed_id) {
                     Some(due) => Some(next_due.map_or(due, |reported| reported.min(due))),
@@ -226,8 +231,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
                 notify_systemd(&[NotifyState::Watchdog]);
             }
-            () = tokio::time::sleep(wait) => {
-                for feed_id in queue.pop_due(Utc::now()) {
+            () = tokio::time::sleep_until(wake_at) => {
+                for feed_id in queue.pop_due(Instant::now()) {
                     // A feed still being polled is queued again when that poll reports.
                     if in_flight.contains(&feed_id) {
                         continue;
@@ -400,9 +405,9 @@ fn notify_systemd(state: &[NotifyState<'_>]) {
 async fn reschedule(
     old: &Running,
     new: &Running,
-    queue: &mut Queue,
+    queue: &mut Queue<Instant>,
     in_flight: &HashSet<FeedId>,
-    changed_in_flight: &mut HashMap<FeedId, DateTime<Utc>>,
+    changed_in_flight: &mut HashMap<FeedId, Instant>,
 ) {
     for id in old.feeds.keys() {
         if !new.feeds.contains_key(id) {
@@ -423,13 +428,13 @@ async fn reschedule(
     if let Err(error) = schedule_new(new, &added, queue).await {
         warn!(error = %error, "cannot read the state of the added feeds; polling them now");
         for id in &added {
-            queue.push(Utc::now(), *id);
+            queue.push(Instant::now(), *id);
         }
     }
-    let now = Utc::now();
+    let now = Instant::now();
     for id in changed {
         let (before, feed) = (&old.feeds[&id], &new.feeds[&id]);
-        let by_new_interval = now + chrono::Duration::from_std(feed.interval).unwrap_or_default();
+        let by_new_interval = now + feed.interval;
         let due = if before.source != feed.source {
             now
         } else if in_flight.contains(&id) {
@@ -448,7 +453,11 @@ async fn reschedule(
 
 /// Queues `ids` by their stored state: due (or never polled) feeds at once, spread over a
 /// few seconds; others when they are due. Gone feeds are not queued.
-async fn schedule_new(running: &Running, ids: &[FeedId], queue: &mut Queue) -> anyhow::Result<()> {
+async fn schedule_new(
+    running: &Running,
+    ids: &[FeedId],
+    queue: &mut Queue<Instant>,
+) -> anyhow::Result<()> {
     let wanted = ids.to_vec();
     let states = store::with(&running.context.store, move |store| {
         wanted
@@ -469,19 +478,27 @@ async fn schedule_new(running: &Running, ids: &[FeedId], queue: &mut Queue) -> a
             continue;
         }
         let is_due = scheduler::is_due(now, state.next_due);
+        let interval = running.feeds[id].interval;
         let due = scheduler::startup_due(
             now,
             state.next_due,
-            running.feeds[id].interval,
+            interval,
             state.consecutive_errors,
             due_index,
             n_due,
         );
         due_index += usize::from(is_due);
-        queue.push(due, *id);
+        let longest = scheduler::longest_wait(interval, state.consecutive_errors);
+        queue.push(monotonic(due, longest), *id);
     }
     info!(due_now = n_due, feeds = ids.len(), "schedule loaded");
     Ok(())
+}
+
+/// The monotonic instant for a wall-clock due time, waiting at most `longest` (see
+/// [`scheduler::wait_until`]).
+fn monotonic(due: DateTime<Utc>, longest: Duration) -> Instant {
+    Instant::now() + scheduler::wait_until(due, Utc::now(), longest)
 }
 
 /// Concurrency limits: one global semaphore and one per host.

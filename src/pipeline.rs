@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 use url::Url;
 
@@ -45,7 +45,7 @@ pub struct PollContext {
     /// One per configured alert sink; the store writes an outbox row per match and route.
     pub routes: Arc<Vec<AlertRoute>>,
     /// Notified when a poll wrote outbox rows.
-    pub outbox_written: Arc<Notify>,
+    pub outbox_written: crate::alert::OutboxSignal,
     /// Counters for the status endpoint.
     pub metrics: Arc<Metrics>,
     /// Permits for processing a fetched body (parse, dedup, match, store), which is CPU
@@ -304,7 +304,7 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
     let saved =
         blocking(move || lock(&store).save_state(feed_id, &state, notice.as_ref(), &routes)).await;
     match saved {
-        Ok(()) if wrote_notice => context.outbox_written.notify_one(),
+        Ok(()) if wrote_notice => context.outbox_written.notify(),
         Ok(()) => {}
         Err(error) => warn!(error = %error, "cannot save feed state"),
     }
@@ -512,7 +512,7 @@ fn store_new(
             .map(|&(item, m)| new_items[item].matches[m].topic.as_str()),
     );
     if summary.new_deliveries > 0 {
-        context.outbox_written.notify_one();
+        context.outbox_written.notify();
     }
     for &(item_idx, match_idx) in &summary.logged {
         let item = &new_items[item_idx].item;

@@ -22,9 +22,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{info, warn};
 
 use crate::config::{AlertConfig, Config, SinkConfig};
@@ -125,7 +126,7 @@ pub fn idempotency_key(sink: &str, content: &Content<'_>) -> String {
 pub struct Alerter {
     sinks: Arc<RwLock<Arc<Sinks>>>,
     store: SharedStore,
-    wake: Arc<Notify>,
+    wake: OutboxSignal,
 }
 
 /// Sinks built by [`Alerter::prepare`], ready for [`Alerter::install`].
@@ -167,7 +168,7 @@ impl Alerter {
         Ok(Alerter {
             sinks: Arc::new(RwLock::new(Arc::new(Sinks::new(config, fetcher)?))),
             store,
-            wake: Arc::new(Notify::new()),
+            wake: OutboxSignal::default(),
         })
     }
 
@@ -180,7 +181,7 @@ impl Alerter {
     /// Swaps in prepared sinks; a send in progress finishes with the old one.
     pub fn install(&self, sinks: PreparedSinks) {
         *self.sinks.write().unwrap_or_else(|p| p.into_inner()) = sinks.0;
-        self.wake.notify_one();
+        self.wake.notify();
     }
 
     /// Whether any sink is configured.
@@ -188,66 +189,96 @@ impl Alerter {
         self.current().list.is_empty()
     }
 
-    /// A handle that wakes the worker (the pipeline pokes it after writing outbox rows).
-    pub fn waker(&self) -> Arc<Notify> {
+    /// A handle that wakes the workers (the pipeline pokes it after writing outbox rows).
+    pub fn waker(&self) -> OutboxSignal {
         self.wake.clone()
     }
 
-    /// The daemon's worker: delivers due rows, then sleeps until the next is due, something
-    /// is written to the outbox, or [`RECHECK`] passes; returns at shutdown, never in the
-    /// middle of recording an outcome.
+    /// The daemon's delivery: one worker per configured sink, so a sink that hangs or fails
+    /// delays only its own rows. Workers start and stop as reloads add and remove sinks;
+    /// returns at shutdown, once every worker has recorded what it sent.
     pub async fn run(&self, shutdown: CancellationToken) {
+        let mut workers: HashMap<String, AbortOnDropHandle<()>> = HashMap::new();
+        let mut changes = self.wake.subscribe();
         loop {
-            let failed = match self.round(Utc::now(), false, &shutdown).await {
-                Ok(()) => false,
+            workers.retain(|_, worker| !worker.is_finished());
+            for name in self.current().names() {
+                if let std::collections::hash_map::Entry::Vacant(slot) = workers.entry(name) {
+                    let (alerter, shutdown) = (self.clone(), shutdown.clone());
+                    let name = slot.key().clone();
+                    slot.insert(AbortOnDropHandle::new(tokio::spawn(async move {
+                        alerter.work(&name, &shutdown).await;
+                    })));
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = changes.changed() => {}
+            }
+        }
+        for (name, worker) in workers {
+            if let Err(error) = worker.await {
+                warn!(sink = %name, error = %error, "alert worker failed");
+            }
+        }
+    }
+
+    /// One sink's worker: sends its due rows, then sleeps until the next is due, something is
+    /// written to the outbox, or [`RECHECK`] passes. Returns when the sink leaves the config
+    /// or at shutdown, never between a send and recording it.
+    async fn work(&self, name: &str, shutdown: &CancellationToken) {
+        let mut wake = self.wake.subscribe();
+        let mut health = SinkHealth::default();
+        loop {
+            let Some(sink) = self.current().find(name) else {
+                return;
+            };
+            let wait = match self.sink_round(&sink, &mut health, false, shutdown).await {
+                Ok(()) => match self.next_due(&sink).await {
+                    Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO),
+                    Ok(None) => RECHECK,
+                    Err(error) => {
+                        warn!(sink = %name, error = %error, "alert outbox: cannot read; trying again");
+                        ERROR_PAUSE
+                    }
+                },
                 Err(error) => {
-                    warn!(error = %error, "alert outbox: a round failed; trying again");
-                    true
+                    warn!(sink = %name, error = %error, "alert outbox: a round failed; trying again");
+                    // After a failure (a store that cannot write, a panicking sink), never spin.
+                    ERROR_PAUSE
                 }
             };
             if shutdown.is_cancelled() {
                 return;
             }
-            let wait = match self.next_due().await {
-                Ok(Some(due)) => (due - Utc::now()).to_std().unwrap_or(Duration::ZERO),
-                Ok(None) | Err(_) => RECHECK,
-            };
-            // After a failure (a store error, a panicking sink), never spin.
-            let wait = if failed { wait.max(ERROR_PAUSE) } else { wait };
+            let wait = wait.max(health.paused_for());
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = self.wake.notified() => {}
+                _ = wake.changed(), if !health.is_paused() => {}
                 () = tokio::time::sleep(wait.min(RECHECK)) => {}
             }
         }
     }
 
-    /// For `once`: delivers and retries until nothing is pending or `wait` has passed. A
-    /// digest sink sends what this run logged without waiting for its window. Returns the
-    /// outbox counts for the configured sinks, with `delivered` counting this call's
-    /// deliveries only.
+    /// For `once`: delivers and retries until nothing is pending or `wait` has passed, each
+    /// sink on its own (a sink that hangs cannot hold up another). A digest sink sends what
+    /// this run logged without waiting for its window. Returns the outbox counts for the
+    /// configured sinks, with `delivered` counting this call's deliveries only.
     pub async fn drain(&self, wait: Duration) -> Result<OutboxCounts, StoreError> {
         let deadline = tokio::time::Instant::now() + wait;
-        let never = CancellationToken::new();
         let before = self.counts().await?;
-        if !self.is_empty() {
-            loop {
-                // A sink that hangs cannot hold `once` past its deadline: an abandoned send
-                // stays pending for the next run.
-                match tokio::time::timeout_at(deadline, self.round(Utc::now(), true, &never)).await
-                {
-                    Ok(result) => result?,
-                    Err(_) => break,
-                }
-                let Some(due) = self.next_due().await? else {
-                    break;
-                };
-                let until_due = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-                let wake_at = tokio::time::Instant::now() + until_due;
-                if wake_at > deadline {
-                    break;
-                }
-                tokio::time::sleep_until(wake_at).await;
+        let mut drains = JoinSet::new();
+        for sink in self.current().list.clone() {
+            let alerter = self.clone();
+            drains.spawn(async move {
+                // An abandoned send stays pending for the next run.
+                let _ =
+                    tokio::time::timeout_at(deadline, alerter.drain_sink(&sink, deadline)).await;
+            });
+        }
+        while let Some(joined) = drains.join_next().await {
+            if let Err(error) = joined {
+                warn!(error = %error, "alert task failed");
             }
         }
         let after = self.counts().await?;
@@ -255,6 +286,33 @@ impl Alerter {
             delivered: after.delivered.saturating_sub(before.delivered),
             ..after
         })
+    }
+
+    async fn drain_sink(&self, sink: &Sink, deadline: tokio::time::Instant) {
+        let never = CancellationToken::new();
+        let mut health = SinkHealth::default();
+        loop {
+            let due = match self.sink_round(sink, &mut health, true, &never).await {
+                Ok(()) => match self.next_due(sink).await {
+                    Ok(Some(due)) => due,
+                    Ok(None) => return,
+                    Err(error) => {
+                        warn!(sink = %sink.config.name, error = %error, "alert outbox: cannot read");
+                        return;
+                    }
+                },
+                Err(error) => {
+                    warn!(sink = %sink.config.name, error = %error, "alert outbox: a round failed");
+                    Utc::now() + chrono::Duration::from_std(ERROR_PAUSE).unwrap_or_default()
+                }
+            };
+            let until_due = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            let wake_at = tokio::time::Instant::now() + until_due.max(health.paused_for());
+            if wake_at > deadline {
+                return;
+            }
+            tokio::time::sleep_until(wake_at).await;
+        }
     }
 
     /// Outbox counts for the configured sinks.
@@ -267,71 +325,92 @@ impl Alerter {
         self.sinks.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// One pass over the outbox: every sink with due rows sends them, all sinks at once.
-    async fn round(
+    /// One pass over a sink's due rows.
+    ///
+    /// - What was sent but could not be recorded (the store could not write) is recorded
+    ///   first, and nothing is sent until it is: a row is never sent again because its
+    ///   bookkeeping failed.
+    /// - After a failed send the sink rests for the backoff of its failure streak; then one
+    ///   row goes as a probe, and when it is taken, the sink's rows waiting for a retry are
+    ///   released (due now).
+    async fn sink_round(
         &self,
-        now: DateTime<Utc>,
+        sink: &Sink,
+        health: &mut SinkHealth,
         flush_digests: bool,
         shutdown: &CancellationToken,
     ) -> Result<(), StoreError> {
-        let sinks = self.current();
-        if sinks.list.is_empty() {
+        while let Some(outcome) = health.unrecorded.first().cloned() {
+            self.write_outcome(outcome).await?;
+            health.unrecorded.remove(0);
+            info!(sink = %sink.config.name, "alert outbox: recorded a delivery the store could not write before");
+        }
+        if health.is_paused() {
             return Ok(());
         }
-        let names = sinks.names();
-        let due = store::with(&self.store, move |store| {
-            store.due_deliveries(&refs(&names), now, BATCH)
+        let (name, max_retry) = (sink.config.name.clone(), sink.longest_wait());
+        let now = Utc::now();
+        let mut due = store::with(&self.store, move |store| {
+            store.due_deliveries(&[name.as_str()], now, max_retry, BATCH)
         })
         .await?;
-        let mut by_sink: HashMap<String, Vec<Delivery>> = HashMap::new();
-        for delivery in due {
-            by_sink
-                .entry(delivery.sink.clone())
-                .or_default()
-                .push(delivery);
+        let is_digest = sink.config.digest.is_some();
+        if due.is_empty() && !(is_digest && flush_digests) {
+            return Ok(());
         }
-        let mut tasks = JoinSet::new();
-        for sink in &sinks.list {
-            let due = by_sink.remove(&sink.config.name).unwrap_or_default();
-            let is_digest = sink.config.digest.is_some();
-            if due.is_empty() && !(is_digest && flush_digests) {
-                continue;
-            }
-            let (worker, sink, shutdown) = (self.clone(), sink.clone(), shutdown.clone());
-            let max_attempts = sinks.max_attempts;
-            tasks.spawn(async move {
-                if sink.config.digest.is_some() {
-                    worker
-                        .send_digest(&sink, due, now, flush_digests, max_attempts)
-                        .await
-                } else {
-                    worker.send_each(&sink, due, &shutdown, max_attempts).await
+        if health.streak > 0 {
+            due.truncate(1);
+        }
+        let sent = if is_digest {
+            self.send_digest(sink, health, due, now, flush_digests)
+                .await?
+        } else {
+            self.send_each(sink, health, due, shutdown).await?
+        };
+        match sent {
+            Sent::Nothing => {}
+            Sent::Taken => {
+                if health.may_have_waiting_rows {
+                    let (name, now) = (sink.config.name.clone(), Utc::now());
+                    let released =
+                        store::with(&self.store, move |store| store.release_backoff(&name, now))
+                            .await?;
+                    if released > 0 {
+                        info!(
+                            sink = %sink.config.name,
+                            released,
+                            "alert sink takes messages again; sending its rows in backoff now"
+                        );
+                    }
+                    health.may_have_waiting_rows = false;
                 }
-            });
-        }
-        let mut result = Ok(());
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => result = Err(error),
-                Err(error) => {
-                    warn!(error = %error, "alert task failed");
-                    result = Err(StoreError::Task(error.to_string()));
-                }
+                health.streak = 0;
+            }
+            Sent::Failed(retry) => {
+                health.streak += 1;
+                health.may_have_waiting_rows = true;
+                // The receiver's Retry-After, else the backoff of the streak.
+                let rest = match retry {
+                    Retry::After(wait) => wait.clamp(FIRST_RETRY, MAX_RETRY),
+                    _ => retry_delay(health.streak, fastrand::f64() * 2.0 - 1.0),
+                };
+                health.paused_until = Some(tokio::time::Instant::now() + rest);
             }
         }
-        result
+        Ok(())
     }
 
-    /// Sends rows one message each, recording each outcome before the next send.
+    /// Sends rows one message each, recording each outcome before the next send; stops at
+    /// the first failure (the sink rests, see [`Alerter::sink_round`]).
     async fn send_each(
         &self,
         sink: &Sink,
+        health: &mut SinkHealth,
         due: Vec<Delivery>,
         shutdown: &CancellationToken,
-        max_attempts: u32,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Sent, StoreError> {
         let due = self.drop_unwanted(sink, due).await?;
+        let mut sent = Sent::Nothing;
         for delivery in due {
             if shutdown.is_cancelled() {
                 break;
@@ -340,10 +419,12 @@ impl Alerter {
                 Payload::Match(m) => sink.send(&Content::Matches(std::slice::from_ref(m))).await,
                 Payload::Notice(notice) => sink.send(&Content::Notice(notice)).await,
             };
-            self.record(sink, &[delivery], outcome, max_attempts)
-                .await?;
+            sent = self.record(sink, health, &[delivery], outcome).await?;
+            if matches!(sent, Sent::Failed(_)) {
+                break;
+            }
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// Sends every pending match of a digest sink as one message, when one of them is due
@@ -351,11 +432,11 @@ impl Alerter {
     async fn send_digest(
         &self,
         sink: &Sink,
+        health: &mut SinkHealth,
         due: Vec<Delivery>,
         now: DateTime<Utc>,
         flush: bool,
-        max_attempts: u32,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Sent, StoreError> {
         let name = sink.config.name.clone();
         let pending = store::with(&self.store, move |store| {
             store.pending_deliveries(&name, BATCH)
@@ -375,11 +456,14 @@ impl Alerter {
         let (notices, matches): (Vec<Delivery>, Vec<Delivery>) = batch
             .into_iter()
             .partition(|d| matches!(d.payload, Payload::Notice(_)));
+        let mut sent = Sent::Nothing;
         for delivery in notices {
             if let Payload::Notice(notice) = &delivery.payload {
                 let outcome = sink.send(&Content::Notice(notice)).await;
-                self.record(sink, &[delivery], outcome, max_attempts)
-                    .await?;
+                sent = self.record(sink, health, &[delivery], outcome).await?;
+                if matches!(sent, Sent::Failed(_)) {
+                    return Ok(sent);
+                }
             }
         }
         let digest: Vec<Match> = matches
@@ -390,68 +474,62 @@ impl Alerter {
             })
             .collect();
         if digest.is_empty() {
-            return Ok(());
+            return Ok(sent);
         }
         let outcome = sink.send(&Content::Matches(&digest)).await;
-        self.record(sink, &matches, outcome, max_attempts).await
+        self.record(sink, health, &matches, outcome).await
     }
 
     /// Stores the outcome of one send for its rows. After a failure each row gets its own
     /// decision from its own count of attempts (a digest mixes rows tried different times).
+    /// An outcome the store cannot write stays in `health` to be written before any other
+    /// send.
     async fn record(
         &self,
         sink: &Sink,
+        health: &mut SinkHealth,
         rows: &[Delivery],
         outcome: Result<(), SendError>,
-        max_attempts: u32,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Sent, StoreError> {
         let now = Utc::now();
-        let error = match outcome {
+        let max_attempts = self.current().max_attempts;
+        let (outcome, sent) = match outcome {
             Ok(()) => {
                 let ids: Vec<DeliveryId> = rows.iter().map(|d| d.id).collect();
                 info!(sink = %sink.config.name, deliveries = ids.len(), "alert delivered");
-                return store::with(&self.store, move |store| store.mark_delivered(&ids, now))
-                    .await;
+                (Outcome::Delivered { ids, at: now }, Sent::Taken)
             }
-            Err(error) => error,
+            Err(error) => {
+                let decisions = retry_decisions(rows, error.retry, max_attempts, now);
+                log_failure(&sink.config.name, &error.message, &decisions);
+                // A refusal of one message (a 4xx) says nothing about the sink's health.
+                let sent = if error.retry == Retry::Never {
+                    Sent::Taken
+                } else {
+                    Sent::Failed(error.retry)
+                };
+                let failed = Outcome::Failed {
+                    decisions,
+                    message: error.message,
+                };
+                (failed, sent)
+            }
         };
-        let mut decisions: Vec<(DeliveryId, Option<DateTime<Utc>>)> =
-            Vec::with_capacity(rows.len());
-        for row in rows {
-            let attempts = row.attempts + 1;
-            let wait = match error.retry {
-                Retry::Never => None,
-                _ if attempts >= max_attempts => None,
-                Retry::Backoff => Some(retry_delay(attempts, fastrand::f64() * 2.0 - 1.0)),
-                Retry::After(wait) => Some(wait.clamp(FIRST_RETRY, MAX_RETRY)),
-            };
-            decisions.push((
-                row.id,
-                wait.map(|wait| now + chrono::Duration::from_std(wait).unwrap_or_default()),
-            ));
+        if let Err(error) = self.write_outcome(outcome.clone()).await {
+            health.unrecorded.push(outcome);
+            return Err(error);
         }
-        let retrying = decisions.iter().filter(|(_, at)| at.is_some()).count();
-        if retrying > 0 {
-            warn!(
-                sink = %sink.config.name,
-                error = %error.message,
-                deliveries = retrying,
-                "alert delivery failed; will retry"
-            );
-        }
-        if retrying < decisions.len() {
-            warn!(
-                sink = %sink.config.name,
-                error = %error.message,
-                deliveries = decisions.len() - retrying,
-                "alert delivery failed for good; `watchword alerts retry` requeues it"
-            );
-        }
-        let message = error.message;
-        store::with(&self.store, move |store| {
-            decisions.iter().try_for_each(|(id, retry_at)| {
-                store.mark_attempt_failed(&[*id], &message, *retry_at)
-            })
+        Ok(sent)
+    }
+
+    async fn write_outcome(&self, outcome: Outcome) -> Result<(), StoreError> {
+        store::with(&self.store, move |store| match &outcome {
+            Outcome::Delivered { ids, at } => store.mark_delivered(ids, *at),
+            Outcome::Failed { decisions, message } => {
+                decisions.iter().try_for_each(|(id, retry_at)| {
+                    store.mark_attempt_failed(&[*id], message, *retry_at)
+                })
+            }
         })
         .await
     }
@@ -484,12 +562,136 @@ impl Alerter {
         Ok(wanted)
     }
 
-    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let names = self.current().names();
+    async fn next_due(&self, sink: &Sink) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let (name, max_retry) = (sink.config.name.clone(), sink.longest_wait());
         store::with(&self.store, move |store| {
-            store.next_delivery_due(&refs(&names))
+            store.next_delivery_due(&[name.as_str()], Utc::now(), max_retry)
         })
         .await
+    }
+}
+
+/// Wakes the alert workers: the pipeline after writing outbox rows, a reload after swapping
+/// the sinks. Unlike a `Notify`, every worker sees a signal sent while it was busy sending.
+#[derive(Debug, Clone)]
+pub struct OutboxSignal(Arc<watch::Sender<u64>>);
+
+impl Default for OutboxSignal {
+    fn default() -> Self {
+        OutboxSignal(Arc::new(watch::Sender::new(0)))
+    }
+}
+
+impl OutboxSignal {
+    pub fn notify(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
+/// What a worker knows about its sink between rounds.
+#[derive(Debug)]
+struct SinkHealth {
+    /// Failed sends in a row.
+    streak: u32,
+    /// Rows of this sink may be waiting for a retry: at start (an earlier run may have left
+    /// some) and after a failure. The next message taken releases them.
+    may_have_waiting_rows: bool,
+    /// No send before this (the backoff of the streak).
+    paused_until: Option<tokio::time::Instant>,
+    /// Outcomes of sends the store could not record yet.
+    unrecorded: Vec<Outcome>,
+}
+
+impl Default for SinkHealth {
+    fn default() -> Self {
+        SinkHealth {
+            streak: 0,
+            may_have_waiting_rows: true,
+            paused_until: None,
+            unrecorded: Vec::new(),
+        }
+    }
+}
+
+impl SinkHealth {
+    fn paused_for(&self) -> Duration {
+        self.paused_until.map_or(Duration::ZERO, |until| {
+            until.saturating_duration_since(tokio::time::Instant::now())
+        })
+    }
+
+    fn is_paused(&self) -> bool {
+        !self.paused_for().is_zero()
+    }
+}
+
+/// How a round's sends went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Nothing,
+    /// The sink took the last message (or refused it for good, which a retry would not change).
+    Taken,
+    /// The last send failed and will be retried; the sink rests as `Retry` says.
+    Failed(Retry),
+}
+
+/// The result of one send, as the store records it.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Delivered {
+        ids: Vec<DeliveryId>,
+        at: DateTime<Utc>,
+    },
+    Failed {
+        /// Each row and when it is tried again (`None`: failed for good).
+        decisions: Vec<(DeliveryId, Option<DateTime<Utc>>)>,
+        message: String,
+    },
+}
+
+/// When each row of a failed send is tried again, by its own count of attempts.
+fn retry_decisions(
+    rows: &[Delivery],
+    retry: Retry,
+    max_attempts: u32,
+    now: DateTime<Utc>,
+) -> Vec<(DeliveryId, Option<DateTime<Utc>>)> {
+    rows.iter()
+        .map(|row| {
+            let attempts = row.attempts + 1;
+            let wait = match retry {
+                Retry::Never => None,
+                _ if attempts >= max_attempts => None,
+                Retry::Backoff => Some(retry_delay(attempts, fastrand::f64() * 2.0 - 1.0)),
+                Retry::After(wait) => Some(wait.clamp(FIRST_RETRY, MAX_RETRY)),
+            };
+            let at = wait.map(|wait| now + chrono::Duration::from_std(wait).unwrap_or_default());
+            (row.id, at)
+        })
+        .collect()
+}
+
+fn log_failure(sink: &str, error: &str, decisions: &[(DeliveryId, Option<DateTime<Utc>>)]) {
+    let retrying = decisions.iter().filter(|(_, at)| at.is_some()).count();
+    if retrying > 0 {
+        warn!(
+            sink,
+            error,
+            deliveries = retrying,
+            "alert delivery failed; will retry"
+        );
+    }
+    if retrying < decisions.len() {
+        warn!(
+            sink,
+            error,
+            deliveries = decisions.len() - retrying,
+            "alert delivery failed for good; `watchword alerts retry` requeues it"
+        );
     }
 }
 
@@ -547,9 +749,19 @@ impl Sinks {
     fn names(&self) -> Vec<String> {
         self.list.iter().map(|s| s.config.name.clone()).collect()
     }
+
+    fn find(&self, name: &str) -> Option<Arc<Sink>> {
+        self.list.iter().find(|s| s.config.name == name).cloned()
+    }
 }
 
 impl Sink {
+    /// The longest a row of this sink can wait by its schedule: its digest window or the
+    /// longest retry. A row due further ahead was scheduled while the clock was ahead.
+    fn longest_wait(&self) -> Duration {
+        MAX_RETRY.max(self.config.digest.unwrap_or_default()) + Duration::from_secs(1)
+    }
+
     /// Sends one message.
     async fn send(&self, content: &Content<'_>) -> Result<(), SendError> {
         // Feed text reaches receivers without control characters, in every format.

@@ -623,6 +623,18 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data always serializes")
 }
 
+/// Seconds since the epoch with the milliseconds, for `deliveries.next_attempt`: the column
+/// is declared INTEGER and holds whole seconds from rows written before, which SQLite compares
+/// with these as numbers.
+fn epoch_f64(time: DateTime<Utc>) -> f64 {
+    time.timestamp_millis() as f64 / 1000.0
+}
+
+fn from_epoch_f64(seconds: f64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis((seconds * 1000.0).round() as i64)
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
 fn from_epoch(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(seconds, 0)
         .single()

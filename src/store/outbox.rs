@@ -13,7 +13,7 @@ pub(super) fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Del
         // The schema's CHECK allows only the three states.
         state: DeliveryState::parse(&state).unwrap_or(DeliveryState::Failed),
         attempts: row.get(FIRST + 3)?,
-        next_attempt: from_epoch(row.get(FIRST + 4)?),
+        next_attempt: from_epoch_f64(row.get(FIRST + 4)?),
         last_error: row.get(FIRST + 5)?,
         created: from_epoch(row.get(FIRST + 6)?),
         delivered_at: row.get::<_, Option<i64>>(FIRST + 7)?.map(from_epoch),
@@ -26,16 +26,28 @@ pub(super) fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Del
 
 impl Store {
     /// Pending outbox rows of `sinks` due at `now`, oldest first, at most `limit`.
+    ///
+    /// The wall clock can be stepped back after a row was scheduled (an NTP correction, a
+    /// resumed VM): a row written in the future, or waiting for a retry further ahead than
+    /// `max_retry`, was scheduled while the clock was ahead and is due now.
     pub fn due_deliveries(
         &self,
         sinks: &[&str],
         now: DateTime<Utc>,
+        max_retry: Duration,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         self.read_deliveries(
-            "d.state = 'pending' AND d.next_attempt <= ?1 AND d.sink IN (SELECT value FROM json_each(?2))
-             ORDER BY d.id LIMIT ?3",
-            params![now.timestamp(), to_json(sinks), sql_limit(Some(limit))],
+            "d.state = 'pending' AND d.sink IN (SELECT value FROM json_each(?2))
+             AND (d.next_attempt <= ?1 OR d.created > ?1
+                  OR (d.attempts > 0 AND d.next_attempt > ?1 + ?3))
+             ORDER BY d.id LIMIT ?4",
+            params![
+                epoch_f64(now),
+                to_json(sinks),
+                max_retry.as_secs_f64(),
+                sql_limit(Some(limit))
+            ],
         )
     }
 
@@ -65,16 +77,36 @@ impl Store {
         Ok(rows)
     }
 
-    /// When the next pending row of `sinks` is due, if any is pending.
-    pub fn next_delivery_due(&self, sinks: &[&str]) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// When the next pending row of `sinks` is due, if any is pending (a row scheduled while
+    /// the clock was ahead is due `now`, as in [`Store::due_deliveries`]).
+    pub fn next_delivery_due(
+        &self,
+        sinks: &[&str],
+        now: DateTime<Utc>,
+        max_retry: Duration,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.conn
             .query_row(
-                "SELECT MIN(next_attempt) FROM deliveries
+                "SELECT MIN(CASE WHEN created > ?2 OR (attempts > 0 AND next_attempt > ?2 + ?3)
+                                 THEN ?2 ELSE next_attempt END)
+                 FROM deliveries
                  WHERE state = 'pending' AND sink IN (SELECT value FROM json_each(?1))",
-                [to_json(sinks)],
-                |row| row.get::<_, Option<i64>>(0),
+                params![to_json(sinks), epoch_f64(now), max_retry.as_secs_f64()],
+                |row| row.get::<_, Option<f64>>(0),
             )
-            .map(|due| due.map(from_epoch))
+            .map(|due| due.map(from_epoch_f64))
+            .map_err(|source| self.error(source))
+    }
+
+    /// A sink took a message again after failing: its rows waiting for a retry are due at
+    /// `now` instead of at the end of their backoff. Returns how many were released.
+    pub fn release_backoff(&mut self, sink: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE deliveries SET next_attempt = ?2
+                 WHERE state = 'pending' AND sink = ?1 AND attempts > 0 AND next_attempt > ?2",
+                params![sink, epoch_f64(now)],
+            )
             .map_err(|source| self.error(source))
     }
 
@@ -131,7 +163,8 @@ impl Store {
         tx.commit().map_err(wrap)
     }
 
-    /// Records a failed attempt: the rows are tried again at `retry_at`, or marked failed
+    /// Records a failed attempt: the rows are tried again at `retry_at` (kept to the
+    /// millisecond: a one-second backoff is not rounded down to nothing), or marked failed
     /// when there is no retry.
     pub fn mark_attempt_failed(
         &mut self,
@@ -145,7 +178,7 @@ impl Store {
         } else {
             "failed"
         };
-        let next = retry_at.map(|time| time.timestamp());
+        let next = retry_at.map(epoch_f64);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         {
             let mut update = tx

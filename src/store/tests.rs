@@ -343,7 +343,7 @@ fn a_notice_goes_to_the_sinks_without_a_topic_filter() {
         .save_state(ids[0], &state, Some(&notice), &routes)
         .unwrap();
     let due = store
-        .due_deliveries(&["all", "sat-only"], now(), 10)
+        .due_deliveries(&["all", "sat-only"], now(), HOUR, 10)
         .unwrap();
     assert_eq!(
         due.len(),
@@ -432,6 +432,89 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
     assert_eq!(known.keys, HashSet::from(["guid:h".to_string()]));
 }
 
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Logs one match routed to the sink `hook` at `at`; returns its outbox row's id.
+fn one_delivery(store: &mut Store, at: DateTime<Utc>) -> crate::model::DeliveryId {
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let routes = [AlertRoute {
+        sink: "hook".into(),
+        topics: None,
+        delay: Duration::ZERO,
+    }];
+    store
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &[item("guid:1", Some("https://e.com/1"), &["sat"])],
+            state: &FeedState::default(),
+            now: at,
+            routes: &routes,
+            notice: None,
+            policy: &StoryPolicy::default(),
+        })
+        .unwrap();
+    store.due_deliveries(&["hook"], at, HOUR, 10).unwrap()[0].id
+}
+
+#[test]
+fn outbox_rows_scheduled_while_the_clock_was_ahead_are_due_after_it_steps_back() {
+    let (_dir, mut store) = open();
+    // Logged and failed while the clock was a year ahead: the retry is "in a second" then.
+    let ahead = now() + chrono::Duration::days(365);
+    let id = one_delivery(&mut store, ahead);
+    let retry = ahead + chrono::Duration::seconds(1);
+    store
+        .mark_attempt_failed(&[id], "http 503", Some(retry))
+        .unwrap();
+    // The clock is corrected: the row is due now, not in a year.
+    let due = store.due_deliveries(&["hook"], now(), HOUR, 10).unwrap();
+    assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), vec![id]);
+    assert_eq!(
+        store.next_delivery_due(&["hook"], now(), HOUR).unwrap(),
+        Some(now())
+    );
+    // Without a step, a row waiting for its retry waits.
+    assert!(
+        store
+            .due_deliveries(&["hook"], ahead, HOUR, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.next_delivery_due(&["hook"], ahead, HOUR).unwrap(),
+        Some(retry)
+    );
+}
+
+#[test]
+fn retries_keep_their_milliseconds_and_a_recovered_sink_releases_them() {
+    let (_dir, mut store) = open();
+    let id = one_delivery(&mut store, now());
+    let retry = now() + chrono::Duration::milliseconds(1_250);
+    store
+        .mark_attempt_failed(&[id], "http 503", Some(retry))
+        .unwrap();
+    let row = store.delivery(id).unwrap().unwrap();
+    assert_eq!(row.next_attempt, retry, "not rounded down to the second");
+    let at_one_second = now() + chrono::Duration::seconds(1);
+    assert!(
+        store
+            .due_deliveries(&["hook"], at_one_second, HOUR, 10)
+            .unwrap()
+            .is_empty()
+    );
+    // The sink took a message again: its rows in backoff are due at once.
+    assert_eq!(store.release_backoff("hook", at_one_second).unwrap(), 1);
+    assert_eq!(store.release_backoff("other", at_one_second).unwrap(), 0);
+    let due = store
+        .due_deliveries(&["hook"], at_one_second, HOUR, 10)
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].attempts, 1, "a release is not an attempt");
+}
+
 #[test]
 fn outbox_rows_follow_the_routes_and_their_states() {
     use crate::model::DeliveryState;
@@ -467,7 +550,7 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     );
     let sinks = ["all", "sales", "digest"];
 
-    let due = store.due_deliveries(&sinks, now(), 10).unwrap();
+    let due = store.due_deliveries(&sinks, now(), HOUR, 10).unwrap();
     assert_eq!(due.len(), 1, "the digest row waits for its window");
     assert_eq!(due[0].sink, "all");
     let Payload::Match(matched) = &due[0].payload else {
@@ -476,12 +559,12 @@ fn outbox_rows_follow_the_routes_and_their_states() {
     assert_eq!(matched.topic, "sat");
     assert_eq!(matched.title, "title guid:1");
     assert_eq!(
-        store.next_delivery_due(&sinks).unwrap(),
+        store.next_delivery_due(&sinks, now(), HOUR).unwrap(),
         Some(now()),
         "the earliest pending row"
     );
     assert_eq!(
-        store.due_deliveries(&["other"], now(), 10).unwrap(),
+        store.due_deliveries(&["other"], now(), HOUR, 10).unwrap(),
         vec![],
         "rows of sinks no longer configured are left alone"
     );
@@ -496,7 +579,12 @@ fn outbox_rows_follow_the_routes_and_their_states() {
         (DeliveryState::Pending, 1, later)
     );
     assert_eq!(row.last_error.as_deref(), Some("http 503"));
-    assert!(store.due_deliveries(&sinks, now(), 10).unwrap().is_empty());
+    assert!(
+        store
+            .due_deliveries(&sinks, now(), HOUR, 10)
+            .unwrap()
+            .is_empty()
+    );
 
     store
         .mark_attempt_failed(&[row.id], "http 400: no", None)
@@ -656,7 +744,7 @@ fn copies_of_a_story_are_logged_once_with_every_source() {
     assert_eq!(log[1].topic, "other");
     assert_eq!(log[1].story_id, log[0].story_id);
     // One outbox row per logged match; the delivery reads the sources known now.
-    let due = store.due_deliveries(&["hook"], later, 10).unwrap();
+    let due = store.due_deliveries(&["hook"], later, HOUR, 10).unwrap();
     assert_eq!(due.len(), 2);
     let Payload::Match(m) = &due[0].payload else {
         panic!("a match row")
@@ -1067,7 +1155,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
     store
         .save_article("https://e.com/2", Ok("text"), now())
         .unwrap();
-    let delivered = store.due_deliveries(&["hook"], old, 10).unwrap();
+    let delivered = store.due_deliveries(&["hook"], old, HOUR, 10).unwrap();
     store.mark_delivered(&[delivered[0].id], old).unwrap();
     let recent = [item("guid:recent", Some("https://e.com/2"), &[])];
     store

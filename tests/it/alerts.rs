@@ -212,16 +212,16 @@ async fn killed_with_deliveries_pending_the_daemon_delivers_them_after_a_restart
     let database = workspace.database();
 
     let daemon = Daemon::start(&workspace, "first.log");
+    // The sink is probed one row at a time while it fails; the others wait untried.
     wait_for(
         Duration::from_secs(20),
-        "five deliveries tried and failing",
+        "deliveries tried and failing",
         || {
             let rows = outbox(&database);
             async move {
                 rows.len() == 5
-                    && rows
-                        .iter()
-                        .all(|(state, tries)| state == "pending" && *tries >= 1)
+                    && rows.iter().all(|(state, _)| state == "pending")
+                    && rows.iter().any(|(_, tries)| *tries >= 2)
             }
         },
     )
@@ -517,4 +517,117 @@ async fn an_exec_over_its_timeout_is_killed_and_the_delivery_fails() {
         listed.contains("\"sleep\" timed out after 1s and was killed"),
         "{listed}"
     );
+}
+
+/// The Idempotency-Keys a receiver got, each once.
+async fn keys_received(server: &MockServer) -> BTreeSet<String> {
+    hook_requests(server)
+        .await
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Lines in the jsonl sink's file so far.
+fn jsonl_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |text| text.lines().count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_never_answers_does_not_hold_up_the_jsonl_sink() {
+    // The webhook accepts and answers after a minute; its timeout is 30 s.
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
+        .mount(&hook)
+        .await;
+    // The second feed answers after 3 s, while the webhook hangs on the first feed's rows.
+    let slow_feed = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/news.json"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(crate::support::fixture("feeds/news.json"))
+                .insert_header("content-type", "application/feed+json")
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&slow_feed)
+        .await;
+    let rss = fixtures().join("feeds/news.rss");
+    let workspace = Workspace::new(&format!(
+        "[[feed]]\nname = \"RSS wire\"\nurl = \"{}\"\n\n[[feed]]\nname = \"JSON agency\"\nurl = \"{}/news.json\"\n\n{}\n[[alert]]\nkind = \"jsonl\"\npath = \"alerts/matches.jsonl\"\n",
+        rss.display(),
+        slow_feed.uri(),
+        webhook(&hook, "timeout = \"30s\"")
+    ));
+    let written = workspace.dir.path().join("alerts/matches.jsonl");
+    let daemon = Daemon::start(&workspace, "daemon.log");
+    // All five matches, the slow feed's three included, reach the file while every
+    // webhook send is still hanging (before its first 30 s timeout).
+    wait_for(
+        Duration::from_secs(20),
+        "five lines in the jsonl sink",
+        || {
+            let lines = jsonl_lines(&written);
+            async move { lines == 5 }
+        },
+    )
+    .await;
+    assert!(
+        hook_requests(&hook).await.len() <= 1,
+        "the webhook is still on its first row"
+    );
+    let (code, log) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_left_in_a_long_backoff_goes_as_soon_as_the_sink_takes_messages_again() {
+    // First run: the receiver is down and asks for an hour's rest.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "3600"))
+        .mount(&server)
+        .await;
+    let workspace = Workspace::with_daemon(
+        "alert_wait = \"2s\"",
+        &format!("{}\n{}", five_matches(), webhook(&server, "")),
+    );
+    let output = workspace.run(&["once"]).await;
+    assert_success(&output);
+    let rows = outbox(&workspace.database());
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|(state, _)| state == "pending"), "{rows:?}");
+    assert_eq!(
+        hook_requests(&server).await.len(),
+        1,
+        "one probe, then the sink rests as asked"
+    );
+
+    // The receiver is back: the row told to wait an hour goes with the others.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let database = workspace.database();
+    let daemon = Daemon::start(&workspace, "daemon.log");
+    wait_for(Duration::from_secs(15), "every delivery made", || {
+        let rows = outbox(&database);
+        async move { rows.len() == 5 && rows.iter().all(|(state, _)| state == "delivered") }
+    })
+    .await;
+    let (code, log) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(keys_received(&server).await.len(), 5);
 }

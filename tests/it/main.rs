@@ -9,6 +9,7 @@ mod articles;
 mod cli;
 mod crash;
 mod e2e;
+mod faults;
 mod fetch;
 mod forgiving;
 mod hostile;

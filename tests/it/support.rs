@@ -160,13 +160,19 @@ impl Daemon {
 
     pub fn start(workspace: &Workspace, log_name: &str) -> Daemon {
         let log = workspace.dir.path().join(log_name);
-        let child = workspace
-            .command(&["run"])
+        let mut command = workspace.command(&["run"]);
+        command
             .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Daemon { child, log }
+            .stderr(std::fs::File::create(&log).unwrap());
+        Daemon::spawn(command, log)
+    }
+
+    /// Starts a prepared `run` command whose stderr goes to `log`.
+    pub fn spawn(mut command: Command, log: std::path::PathBuf) -> Daemon {
+        Daemon {
+            child: command.spawn().unwrap(),
+            log,
+        }
     }
 
     /// Sends SIGTERM and waits (with a deadline) for the exit; returns its code and log.

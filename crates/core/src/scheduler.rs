@@ -57,13 +57,14 @@ pub fn next_due(
     };
     // Jitter must not take a feed below the floor the config enforces.
     let delay = delay.max(MIN_INTERVAL);
-    now + chrono::Duration::from_std(delay).expect("delays are capped far below chrono's range")
+    now.checked_add_signed(to_chrono(delay))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The due time of a feed when the daemon starts. A feed never polled or already past due is
 /// due at once, the `due_index`-th of `n_due` such feeds spread over [`STARTUP_SPREAD`]. A
 /// stored due time further away than the feed's current schedule allows (its interval was
-/// shortened in the config) is pulled in.
+/// shortened in the config, or the clock was ahead when it was stored) is pulled in.
 pub fn startup_due(
     now: DateTime<Utc>,
     stored: Option<DateTime<Utc>>,
@@ -74,12 +75,11 @@ pub fn startup_due(
 ) -> DateTime<Utc> {
     match stored {
         Some(due) if due > now => {
-            let longest = if consecutive_errors == 0 {
-                interval.mul_f64(1.0 + JITTER)
-            } else {
-                MAX_RETRY_AFTER.max(interval)
-            };
-            due.min(now + chrono::Duration::from_std(longest).expect("bounded"))
+            now + to_chrono(wait_until(
+                due,
+                now,
+                longest_wait(interval, consecutive_errors),
+            ))
         }
         _ => {
             let offset = if n_due <= 1 {
@@ -87,9 +87,32 @@ pub fn startup_due(
             } else {
                 STARTUP_SPREAD.mul_f64(due_index as f64 / n_due as f64)
             };
-            now + chrono::Duration::from_std(offset).expect("bounded")
+            now + to_chrono(offset)
         }
     }
+}
+
+/// The longest a feed can wait for its next poll by its schedule: its interval with jitter
+/// while it succeeds; the longest backoff or Retry-After once it fails.
+pub fn longest_wait(interval: Duration, consecutive_errors: u32) -> Duration {
+    if consecutive_errors == 0 {
+        interval.mul_f64(1.0 + JITTER)
+    } else {
+        MAX_RETRY_AFTER.max(MAX_BACKOFF).max(interval)
+    }
+}
+
+/// How long to wait, from `now`, for a wall-clock due time: never less than zero and never
+/// more than `longest`. The daemon waits on the monotonic clock for this long, so a wall
+/// clock that jumps later (an NTP correction, a resumed VM) moves nothing; and a due time
+/// further ahead than the schedule allows was computed while the clock was ahead, so it is
+/// pulled in to `longest` rather than waited for.
+pub fn wait_until(due: DateTime<Utc>, now: DateTime<Utc>, longest: Duration) -> Duration {
+    (due - now).to_std().unwrap_or(Duration::ZERO).min(longest)
+}
+
+fn to_chrono(wait: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::MAX)
 }
 
 /// True when a feed with this stored due time is polled at once on start.
@@ -98,33 +121,42 @@ pub fn is_due(now: DateTime<Utc>, stored: Option<DateTime<Utc>>) -> bool {
 }
 
 /// Feeds (by their store id) ordered by due time: the daemon sleeps until the first one.
-/// A feed is queued at most once.
-#[derive(Debug, Default, Clone)]
-pub struct Queue {
-    entries: BTreeSet<(DateTime<Utc>, FeedId)>,
+/// A feed is queued at most once. The daemon's times are monotonic instants (see
+/// [`wait_until`]); the tests use wall-clock times.
+#[derive(Debug, Clone)]
+pub struct Queue<T = DateTime<Utc>> {
+    entries: BTreeSet<(T, FeedId)>,
 }
 
-impl Queue {
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue {
+            entries: BTreeSet::new(),
+        }
+    }
+}
+
+impl<T: Ord + Copy> Queue<T> {
     /// Queues feed `feed_id` at `due`, replacing its earlier place if it had one.
-    pub fn push(&mut self, due: DateTime<Utc>, feed_id: FeedId) {
+    pub fn push(&mut self, due: T, feed_id: FeedId) {
         self.remove(feed_id);
         self.entries.insert((due, feed_id));
     }
 
     /// Takes a feed out of the queue; returns when it was due.
-    pub fn remove(&mut self, feed_id: FeedId) -> Option<DateTime<Utc>> {
+    pub fn remove(&mut self, feed_id: FeedId) -> Option<T> {
         let entry = *self.entries.iter().find(|(_, id)| *id == feed_id)?;
         self.entries.remove(&entry);
         Some(entry.0)
     }
 
     /// The earliest due time, if any feed is queued.
-    pub fn first_due(&self) -> Option<DateTime<Utc>> {
+    pub fn first_due(&self) -> Option<T> {
         self.entries.first().map(|(due, _)| *due)
     }
 
     /// Removes and returns every feed due at or before `now`, earliest first.
-    pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<FeedId> {
+    pub fn pop_due(&mut self, now: T) -> Vec<FeedId> {
         let mut due = Vec::new();
         while let Some(&(time, feed_id)) = self.entries.first() {
             if time > now {
@@ -253,6 +285,41 @@ mod tests {
         assert_eq!(
             delay(startup_due(now(), Some(far), interval, 0, 0, 0)),
             interval.mul_f64(1.1)
+        );
+    }
+
+    #[test]
+    fn a_due_time_set_while_the_clock_was_ahead_is_pulled_in_to_the_schedule() {
+        let interval = 15 * MIN;
+        // Polled while the clock was a day ahead: due a day and 15 minutes from the true now.
+        let ahead = now() + chrono::Duration::days(1);
+        let due = next_due(ahead, interval, Attempt::Succeeded, 0, 0.0);
+        assert_eq!(wait_until(due, ahead, longest_wait(interval, 0)), interval);
+        // Once the clock is corrected, the wait is at most the feed's own schedule.
+        let wait = wait_until(due, now(), longest_wait(interval, 0));
+        assert_eq!(wait, interval.mul_f64(1.1));
+        assert_eq!(
+            delay(startup_due(now(), Some(due), interval, 0, 0, 0)),
+            interval.mul_f64(1.1)
+        );
+        // A failing feed may wait for its backoff or a day's Retry-After, not longer.
+        let far = now() + chrono::Duration::days(400);
+        assert_eq!(
+            wait_until(far, now(), longest_wait(interval, 3)),
+            MAX_RETRY_AFTER
+        );
+        // A forward step is no reason to wait: a past due time is due now.
+        assert_eq!(wait_until(now(), ahead, interval), Duration::ZERO);
+        // Absurd inputs saturate instead of panicking.
+        assert_eq!(
+            next_due(
+                DateTime::<Utc>::MAX_UTC,
+                interval,
+                Attempt::Succeeded,
+                0,
+                0.0
+            ),
+            DateTime::<Utc>::MAX_UTC
         );
     }
 
