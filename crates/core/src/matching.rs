@@ -41,7 +41,7 @@ pub fn match_topics(
 }
 
 /// An item prepared for matching; `feed_name` is what `feed:` matches.
-pub fn document_of(item: &Item, feed_name: &str) -> Document {
+pub fn document_of<'a>(item: &'a Item, feed_name: &'a str) -> Document<'a> {
     Document::new(&Fields {
         title: &item.title,
         summary: &item.summary,

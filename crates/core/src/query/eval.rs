@@ -29,10 +29,10 @@ const MAX_LOCATE_BYTES: usize = 4096;
 /// Most items match no topic: the prefilter reads only the folded text, so the token list
 /// and the sorted index are built only for texts that some topic is evaluated on.
 #[derive(Debug, Clone)]
-pub(super) struct FieldText {
+pub(super) struct FieldText<'a> {
     pub field: Field,
-    /// The original text, for snippets.
-    text: String,
+    /// The original text, for snippets (borrowed from the item: not copied per match).
+    text: &'a str,
     /// Every token's folded form is a range of it (one allocation instead of one per token).
     /// For ASCII text, the text lower-cased; otherwise `TOKEN_END`, then each token's folded
     /// form followed by `TOKEN_END` (see `prefilter_text`).
@@ -72,10 +72,10 @@ pub(super) struct Found {
     end_token: usize,
 }
 
-impl FieldText {
+impl<'a> FieldText<'a> {
     /// Folds `text` (tokenizing it only if it is not ASCII); `None` when it has no tokens at
     /// all.
-    pub fn new(field: Field, text: &str) -> Option<FieldText> {
+    pub fn new(field: Field, text: &'a str) -> Option<FieldText<'a>> {
         // ASCII text folds to its lower-case self; its tokens are found when needed.
         let ascii = text.is_ascii();
         let (folded, tokens) = if ascii {
@@ -95,7 +95,7 @@ impl FieldText {
             .is_some_and(|tokens: &Vec<DocToken>| tokens.iter().any(|token| token.cjk));
         Some(FieldText {
             field,
-            text: text.to_string(),
+            text,
             folded,
             ascii,
             tokens,
@@ -106,7 +106,7 @@ impl FieldText {
 
     /// The tokens, in order (see `FieldText::tokens`).
     fn tokens(&self) -> &[DocToken] {
-        self.tokens.get_or_init(|| ascii_tokens(&self.text))
+        self.tokens.get_or_init(|| ascii_tokens(self.text))
     }
 
     /// The sorted index of the tokens by their folded forms (see `FieldText::by_folded`).
@@ -237,7 +237,7 @@ impl FieldText {
     /// so the snippet shows the term even when the run is a whole paragraph.
     fn snippet(&self, term: &Term, first_token: usize, end_token: usize) -> String {
         snippet(
-            &self.text,
+            self.text,
             self.occurrence_range(term, first_token, end_token),
         )
     }
@@ -316,7 +316,7 @@ pub(super) fn anywhere(_term: usize, _text: usize) -> bool {
 pub(super) fn evaluate(
     node: &Node,
     terms: &[Term],
-    texts: &[FieldText],
+    texts: &[FieldText<'_>],
     may_occur: &dyn Fn(usize, usize) -> bool,
     collect: bool,
     found: &mut Vec<Found>,
@@ -430,7 +430,7 @@ pub(super) fn evaluate(
 
 /// Turns what `evaluate` found into hits: one per (term, field), ordered by field, then by
 /// position of the first occurrence.
-pub(super) fn hits(found: &mut [Found], terms: &[Term], texts: &[FieldText]) -> Vec<Hit> {
+pub(super) fn hits(found: &mut [Found], terms: &[Term], texts: &[FieldText<'_>]) -> Vec<Hit> {
     found.sort_by_key(|found| (found.text, found.first_token, found.end_token));
     let mut hits: Vec<Hit> = Vec::new();
     for found in found.iter() {
@@ -523,7 +523,7 @@ type Occurrence = (usize, usize, usize);
 /// left occurrences that start near enough are looked at, so long texts with many occurrences
 /// stay linear-ish.
 fn near_pair<'a>(
-    text: &FieldText,
+    text: &FieldText<'_>,
     terms: &[Term],
     left_occurrences: &[Occurrence],
     right: impl Iterator<Item = &'a Leaf>,

@@ -63,7 +63,7 @@ impl Query {
 struct Explainer<'a> {
     source: &'a str,
     terms: &'a [Term],
-    texts: &'a [FieldText],
+    texts: &'a [FieldText<'a>],
 }
 
 impl Explainer<'_> {

@@ -120,14 +120,14 @@ pub struct Fields<'a> {
 /// An item prepared for matching: every field folded once (and tokenized and indexed once, on
 /// the first evaluation that needs it), then evaluated against every topic.
 #[derive(Debug, Clone)]
-pub struct Document {
+pub struct Document<'a> {
     /// One entry per non-empty text, in `Field::ALL` order (each author and each category is
     /// its own text, so a phrase never spans two of them).
-    texts: Vec<eval::FieldText>,
+    texts: Vec<eval::FieldText<'a>>,
 }
 
-impl Document {
-    pub fn new(fields: &Fields<'_>) -> Document {
+impl<'a> Document<'a> {
+    pub fn new(fields: &Fields<'a>) -> Document<'a> {
         let single = [
             (Field::Title, fields.title),
             (Field::Summary, fields.summary),
