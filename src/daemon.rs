@@ -36,9 +36,10 @@ use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::pipeline::{PollContext, PollReport, PollStatus, poll_feed};
 use crate::scheduler::{self, Queue};
-use crate::store::{self, OutboxCounts, Purged, SharedStore, Store};
+use crate::store::{self, OutboxCounts, Purged, SharedStore, Store, WriteFailure, WriteHealth};
 
 mod lock;
+pub use lock::running_daemon_status;
 mod reload;
 
 use lock::*;
@@ -97,7 +98,7 @@ struct Running {
 /// Runs the daemon until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     // Held until the process exits: the operating system releases it even after a SIGKILL.
-    let _lock = lock_database(&config.daemon.database)?;
+    let lock = Arc::new(lock_database(&config.daemon.database)?);
     log_warnings(&config);
     let text = std::fs::read_to_string(&config.path).unwrap_or_default();
     let http_config = config.http;
@@ -128,6 +129,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             metrics: running.context.metrics.clone(),
             config: shared_config.clone(),
             healthy: healthy.clone(),
+            write_health: running.context.write_health.clone(),
         };
         let http_shutdown = shutdown.clone();
         tracker.spawn(async move {
@@ -167,11 +169,31 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let worker = alerter.clone();
     tracker.spawn(async move { worker.run(worker_shutdown).await });
 
-    // Retention: at start, then hourly, by the keep_items of the config running then.
-    let (retention_store, retention_config, retention_shutdown) = (
+    // Whether the store can write, in the lock file for `feeds` (the database cannot say it).
+    let (mut store_status, status_shutdown) =
+        (running.context.write_health.subscribe(), shutdown.clone());
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                () = status_shutdown.cancelled() => return,
+                changed = store_status.changed() => if changed.is_err() { return },
+            }
+            let failure: Option<WriteFailure> = store_status.borrow_and_update().clone();
+            if let Err(error) = write_status(&lock, failure.as_ref()) {
+                warn!(error = %error, "cannot write the store's status into the lock file");
+            }
+        }
+    });
+
+    // Hourly upkeep: retention (at start too), by the keep_items of the config running then;
+    // and the corruption check that start made, which stops the daemon (exit 2) rather than
+    // fail every poll with new items.
+    let corrupt: Arc<Mutex<Option<store::StoreError>>> = Arc::default();
+    let (retention_store, retention_config, retention_shutdown, found_corrupt) = (
         running.context.store.clone(),
         shared_config.clone(),
         shutdown.clone(),
+        corrupt.clone(),
     );
     tracker.spawn(async move {
         loop {
@@ -186,6 +208,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             tokio::select! {
                 () = retention_shutdown.cancelled() => return,
                 () = tokio::time::sleep(RETENTION_EVERY) => {}
+            }
+            match store::with(&retention_store, |store| store.check_integrity()).await {
+                Ok(()) => {}
+                Err(error @ store::StoreError::Corrupt { .. }) => {
+                    error!(error = %error, "the database is damaged; stopping");
+                    *found_corrupt.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+                    retention_shutdown.cancel();
+                    return;
+                }
+                Err(error) => warn!(error = %error, "cannot check the database for damage"),
             }
         }
     });
@@ -276,7 +308,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         );
     }
     info!("watchword stopped");
-    Ok(())
+    match corrupt.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        Some(error) => Err(error.into()),
+        None => Ok(()),
+    }
 }
 
 /// Polls every configured feed once, under the configured concurrency limits, then delivers
@@ -555,13 +590,16 @@ async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<FeedId>, Aler
     .context("store task panicked")??;
     let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
     let store = Arc::new(Mutex::new(store));
-    let alerter = Alerter::new(&config, &fetcher, store.clone()).map_err(anyhow::Error::msg)?;
+    let write_health = WriteHealth::default();
+    let alerter = Alerter::new(&config, &fetcher, store.clone(), write_health.clone())
+        .map_err(anyhow::Error::msg)?;
     let context = PollContext {
         fetcher,
         store,
         routes: Arc::new(alert::routes(&config.alerts)),
         outbox_written: alerter.waker(),
         metrics: Arc::new(Metrics::default()),
+        write_health,
         processing: Arc::new(Semaphore::new(processing_permits())),
         article_hosts: Arc::default(),
         config: Arc::new(config),

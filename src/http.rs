@@ -20,7 +20,7 @@ use crate::alert::message::TopicTitles;
 use crate::config::Config;
 use crate::metrics::{Gauges, Metrics};
 use crate::model::{Match, by_story, rfc3339};
-use crate::store::{self, MatchFilter, SharedStore};
+use crate::store::{self, MatchFilter, SharedStore, WriteHealth};
 use crate::text::{escape_xml, sanitize};
 
 /// How many matches `/matches.json` and `/matches.atom` return unless `?limit=` says.
@@ -37,6 +37,8 @@ pub struct StatusState {
     pub config: Arc<RwLock<Arc<Config>>>,
     /// True while the scheduler loop runs.
     pub healthy: Arc<AtomicBool>,
+    /// Whether the store could write the last time anything tried.
+    pub write_health: WriteHealth,
 }
 
 /// Serves the endpoint on `listener` until `shutdown` is cancelled.
@@ -48,6 +50,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/status", get(status))
         .route("/matches.json", get(matches_json))
         .route("/matches.atom", get(matches_atom))
         .with_state(state);
@@ -64,24 +67,41 @@ async fn healthz(State(state): State<StatusState>) -> Response {
     }
 }
 
+/// The daemon's state as JSON: whether the store can write, the feeds' health, the outbox.
+async fn status(State(state): State<StatusState>) -> Response {
+    let failure = state.write_health.failure();
+    match gauges(&state).await {
+        Ok(gauges) => {
+            let body = serde_json::json!({
+                "store": match &failure {
+                    None => "ok".to_string(),
+                    Some(failure) => failure.to_string(),
+                },
+                "store_writable": failure.is_none(),
+                "store_failing_since": failure.as_ref().map(|f| f.since),
+                "feeds": {
+                    "configured": gauges.feeds,
+                    "failing": gauges.feeds_failing,
+                    "gone": gauges.feeds_gone,
+                },
+                "outbox": {
+                    "pending": gauges.deliveries.pending,
+                    "delivered": gauges.deliveries.delivered,
+                    "failed": gauges.deliveries.failed,
+                },
+            });
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                crate::text::to_json_pretty(&body).unwrap_or_default() + "\n",
+            )
+                .into_response()
+        }
+        Err(error) => server_error(&error),
+    }
+}
+
 async fn metrics(State(state): State<StatusState>) -> Response {
-    let config = current(&state);
-    let names: Vec<String> = config.feeds.iter().map(|f| f.name.clone()).collect();
-    let sinks: Vec<String> = config.alerts.iter().map(|a| a.name.clone()).collect();
-    let read = store::with(&state.store, move |store| {
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let sinks: Vec<&str> = sinks.iter().map(String::as_str).collect();
-        let (feeds_failing, feeds_gone) = store.feed_gauges(&names)?;
-        let deliveries = store.outbox_counts(&sinks)?;
-        Ok::<_, store::StoreError>(Gauges {
-            deliveries,
-            feeds: names.len(),
-            feeds_failing,
-            feeds_gone,
-        })
-    })
-    .await;
-    match read {
+    match gauges(&state).await {
         Ok(gauges) => (
             [(
                 header::CONTENT_TYPE,
@@ -92,6 +112,29 @@ async fn metrics(State(state): State<StatusState>) -> Response {
             .into_response(),
         Err(error) => server_error(&error),
     }
+}
+
+/// The gauges read from the database (and the store's write health) when scraped.
+async fn gauges(state: &StatusState) -> Result<Gauges, store::StoreError> {
+    let config = current(state);
+    let names: Vec<String> = config.feeds.iter().map(|f| f.name.clone()).collect();
+    let sinks: Vec<String> = config.alerts.iter().map(|a| a.name.clone()).collect();
+    let read = store::with(&state.store, move |store| {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let sinks: Vec<&str> = sinks.iter().map(String::as_str).collect();
+        let (feeds_failing, feeds_gone) = store.feed_gauges(&names)?;
+        let deliveries = store.outbox_counts(&sinks)?;
+        Ok::<_, store::StoreError>((deliveries, names.len(), feeds_failing, feeds_gone))
+    })
+    .await;
+    let (deliveries, feeds, feeds_failing, feeds_gone) = read?;
+    Ok(Gauges {
+        deliveries,
+        feeds,
+        feeds_failing,
+        feeds_gone,
+        store_write_failing: state.write_health.failure().is_some(),
+    })
 }
 
 /// `?topic=` and `?limit=` of the match endpoints.

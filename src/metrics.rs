@@ -58,6 +58,8 @@ pub struct Gauges {
     pub feeds: usize,
     pub feeds_failing: usize,
     pub feeds_gone: usize,
+    /// The last write to the store failed (a full disk).
+    pub store_write_failing: bool,
 }
 
 impl Metrics {
@@ -178,6 +180,13 @@ impl Metrics {
              watchword_feeds_gone {}",
             gauges.feeds, gauges.feeds_failing, gauges.feeds_gone
         );
+        let _ = writeln!(
+            out,
+            "# HELP watchword_store_write_failing 1 while the store cannot write (a full disk).\n\
+             # TYPE watchword_store_write_failing gauge\n\
+             watchword_store_write_failing {}",
+            u8::from(gauges.store_write_failing)
+        );
         out
     }
 }
@@ -203,6 +212,7 @@ mod tests {
         let text = metrics.render(&Gauges {
             feeds: 3,
             feeds_failing: 1,
+            store_write_failing: true,
             ..Gauges::default()
         });
         for line in [
@@ -217,6 +227,7 @@ mod tests {
             "watchword_matches_total{topic=\"satellite_launch\"} 2",
             "watchword_matches_total{topic=\"missile_sale\"} 1",
             "watchword_feeds_failing 1",
+            "watchword_store_write_failing 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
         }

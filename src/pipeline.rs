@@ -19,7 +19,7 @@ use crate::matching::match_topics;
 use crate::metrics::{Metrics, PollOutcome};
 use crate::model::{AlertRoute, FeedId, FeedState, Item, MatchedItem, Notice, rfc3339};
 use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
-use crate::store::{PollCommit, SharedStore, blocking, lock};
+use crate::store::{PollCommit, SharedStore, WriteHealth, blocking, lock};
 use crate::story;
 use crate::text::{feed_links, for_log, looks_like_html, sanitize};
 
@@ -48,6 +48,8 @@ pub struct PollContext {
     pub outbox_written: crate::alert::OutboxSignal,
     /// Counters for the status endpoint.
     pub metrics: Arc<Metrics>,
+    /// Whether the store could write the last time anything tried.
+    pub write_health: WriteHealth,
     /// Permits for processing a fetched body (parse, dedup, match, store), which is CPU
     /// work: the daemon gives about one per core. Fetches wait on the network and run many
     /// at once; more bodies processed at once than cores only holds more of them in memory.
@@ -303,6 +305,7 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
     let wrote_notice = notice.is_some();
     let saved =
         blocking(move || lock(&store).save_state(feed_id, &state, notice.as_ref(), &routes)).await;
+    context.write_health.record(&saved);
     match saved {
         Ok(()) if wrote_notice => context.outbox_written.notify(),
         Ok(()) => {}
@@ -493,17 +496,17 @@ fn store_new(
     let (next_due, notice) = succeed(&mut state, context, feed, now, status);
     // Shown in `feeds` beside the status until the next poll.
     state.last_error = fresh.notices.first().cloned();
-    let summary = lock(&context.store)
-        .commit_poll(&PollCommit {
-            feed_id,
-            items: &new_items,
-            state: &state,
-            now,
-            routes: &context.routes,
-            notice: notice.as_ref(),
-            policy: &context.config.daemon.stories,
-        })
-        .map_err(|error| error.to_string())?;
+    let committed = lock(&context.store).commit_poll(&PollCommit {
+        feed_id,
+        items: &new_items,
+        state: &state,
+        now,
+        routes: &context.routes,
+        notice: notice.as_ref(),
+        policy: &context.config.daemon.stories,
+    });
+    context.write_health.record(&committed);
+    let summary = committed.map_err(|error| error.to_string())?;
     context.metrics.stored(
         summary.new_items,
         summary

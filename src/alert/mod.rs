@@ -31,7 +31,7 @@ use tracing::{info, warn};
 use crate::config::{AlertConfig, Config, SinkConfig};
 use crate::fetch::Fetcher;
 use crate::model::{AlertRoute, Delivery, DeliveryId, Match, Notice, Payload, Source};
-use crate::store::{self, OutboxCounts, SharedStore, StoreError};
+use crate::store::{self, OutboxCounts, SharedStore, StoreError, WriteHealth};
 use crate::text::sanitize;
 
 pub use email::{PASSWORD_VAR, USER_VAR};
@@ -127,6 +127,7 @@ pub struct Alerter {
     sinks: Arc<RwLock<Arc<Sinks>>>,
     store: SharedStore,
     wake: OutboxSignal,
+    write_health: WriteHealth,
 }
 
 /// Sinks built by [`Alerter::prepare`], ready for [`Alerter::install`].
@@ -164,11 +165,17 @@ enum Transport {
 impl Alerter {
     /// Prepares every configured sink. Fails on a sink that cannot work at all (an email
     /// address the SMTP library rejects).
-    pub fn new(config: &Config, fetcher: &Fetcher, store: SharedStore) -> Result<Alerter, String> {
+    pub fn new(
+        config: &Config,
+        fetcher: &Fetcher,
+        store: SharedStore,
+        write_health: WriteHealth,
+    ) -> Result<Alerter, String> {
         Ok(Alerter {
             sinks: Arc::new(RwLock::new(Arc::new(Sinks::new(config, fetcher)?))),
             store,
             wake: OutboxSignal::default(),
+            write_health,
         })
     }
 
@@ -523,7 +530,7 @@ impl Alerter {
     }
 
     async fn write_outcome(&self, outcome: Outcome) -> Result<(), StoreError> {
-        store::with(&self.store, move |store| match &outcome {
+        let written = store::with(&self.store, move |store| match &outcome {
             Outcome::Delivered { ids, at } => store.mark_delivered(ids, *at),
             Outcome::Failed { decisions, message } => {
                 decisions.iter().try_for_each(|(id, retry_at)| {
@@ -531,7 +538,9 @@ impl Alerter {
                 })
             }
         })
-        .await
+        .await;
+        self.write_health.record(&written);
+        written
     }
 
     /// Fails the rows a sink no longer takes (its `topics` changed since they were written),

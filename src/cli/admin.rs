@@ -11,13 +11,22 @@ pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> 
     } else {
         Vec::new()
     };
+    // A store that cannot write (a full disk) leaves the statuses below as they were: the
+    // daemon says so in its lock file.
+    let store_status = crate::daemon::running_daemon_status(database);
     let mut out = io::BufWriter::new(io::stdout().lock());
     if format == FeedsFormat::Json {
+        if let Some(status) = &store_status {
+            eprintln!("warning: the running daemon says: {status}");
+        }
         let mut text = json_pretty(&health)?;
         text.push('\n');
         out.write_all(text.as_bytes())?;
         out.flush()?;
         return Ok(());
+    }
+    if let Some(status) = &store_status {
+        writeln!(out, "{status}: the statuses below may be stale\n")?;
     }
     let header = [
         "FEED",

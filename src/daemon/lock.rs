@@ -58,8 +58,52 @@ pub(super) fn try_lock_database(database: &Path) -> anyhow::Result<Option<File>>
             return Err(error).with_context(|| format!("cannot lock {}", path.display()));
         }
     }
-    // For people: which process holds it.
-    let _ = file.set_len(0);
-    let _ = writeln!(file, "{}", std::process::id());
+    // For people and `feeds`: which process holds it, and whether its store can write.
+    let _ = write_status(&file, None);
+    let _ = file.set_len(STATUS_BYTES as u64);
+    let _ = file.flush();
     Ok(Some(file))
+}
+
+/// The lock file's size: the holder's pid and a status line, padded. Written in place at
+/// the same offset every time, so that saying "store cannot write" on a full disk needs no
+/// new block of the file system.
+const STATUS_BYTES: usize = 512;
+
+/// Writes the lock holder's record: its pid, then `store ok` or the store's write failure.
+pub(super) fn write_status(file: &File, failure: Option<&WriteFailure>) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    let status = failure.map_or_else(|| "store ok".to_string(), ToString::to_string);
+    let mut record = format!("{}\n{}", std::process::id(), crate::text::sanitize(&status));
+    let mut cut = record.len().min(STATUS_BYTES - 1);
+    while !record.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    record.truncate(cut);
+    let mut bytes = record.into_bytes();
+    bytes.resize(STATUS_BYTES - 1, b' ');
+    bytes.push(b'\n');
+    file.write_all_at(&bytes, 0)
+}
+
+/// What the daemon holding `database`'s lock says of its store, when one runs and its store
+/// cannot write (`feeds` shows it: the database itself cannot say so).
+pub fn running_daemon_status(database: &Path) -> Option<String> {
+    let path = lock_path(database);
+    let file = File::open(&path).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => {
+            // Nobody holds it: no daemon runs.
+            let _ = file.unlock();
+            None
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let text = std::fs::read_to_string(&path).ok()?;
+            let status = text.lines().nth(1)?.trim();
+            status
+                .starts_with("store cannot write")
+                .then(|| status.to_string())
+        }
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
 }

@@ -171,6 +171,7 @@ pub(super) async fn reload(running: &Running, alerter: &Alerter, cause: &str) ->
         routes: Arc::new(alert::routes(&new.alerts)),
         outbox_written: running.context.outbox_written.clone(),
         metrics: running.context.metrics.clone(),
+        write_health: running.context.write_health.clone(),
         processing: running.context.processing.clone(),
         article_hosts: running.context.article_hosts.clone(),
         config: new.clone(),

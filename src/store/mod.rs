@@ -6,6 +6,7 @@
 mod articles;
 mod backfill;
 mod feeds;
+mod health;
 mod migrations;
 mod outbox;
 mod poll;
@@ -33,6 +34,7 @@ use crate::story;
 pub use crate::model::{Backfill, StoredItem, StoredVerdict};
 pub use backfill::BackfillSummary;
 use feeds::{insert_notice, write_state};
+pub use health::{WriteFailure, WriteHealth};
 pub use migrations::MIGRATIONS;
 pub use poll::{KnownItems, PollCommit};
 use poll::{Logged, LoggedItem, MatchLog, SeenHashes};
