@@ -256,7 +256,8 @@ fn once(config: Config) -> anyhow::Result<()> {
 }
 
 fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
-    let config = config::load(path)?;
+    // Also a feed path that is there but not a regular file (a FIFO, a directory) is an error.
+    let config = config::load_checking_files(path, &crate::fetch::path_kind)?;
     let mut out = io::stdout().lock();
     writeln!(
         out,

@@ -1,7 +1,8 @@
 //! Getting a feed's bytes: the only user of `reqwest`. Conditional GET with the stored
 //! validators, a total deadline, a redirect limit, and a body cap enforced while streaming
-//! (after decompression). Local files are read the same way. Expected non-success — not
-//! modified, throttled, gone, failed — is a [`FetchOutcome`], not an error.
+//! (after decompression). Local files are read the same way; one that is not a regular file
+//! (a FIFO, a device, a directory) is refused before anything is read. Expected non-success
+//! — not modified, throttled, gone, failed — is a [`FetchOutcome`], not an error.
 //!
 //! URLs from the config are trusted; URLs from feed content (and redirects to another host)
 //! go through `guard`, which keeps them off private networks unless the config allows it.
@@ -21,7 +22,7 @@ use reqwest::header::{
 };
 use tokio::io::AsyncReadExt;
 
-use crate::config::{DaemonConfig, FeedSource};
+use crate::config::{DaemonConfig, FeedSource, PathKind};
 
 /// The most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
@@ -436,10 +437,29 @@ impl Fetcher {
                 message,
             })
         };
-        let file = match tokio::fs::File::open(path).await {
+        // Without a writer, opening a FIFO waits for one, and no deadline gets the blocking
+        // thread back: open without waiting, then ask the opened file (not the path, which
+        // may have changed since) what it is, before reading anything.
+        let mut options = tokio::fs::OpenOptions::new();
+        options.read(true).custom_flags(libc::O_NONBLOCK);
+        let file = match options.open(path).await {
             Ok(file) => file,
-            Err(error) => return file_error(error.to_string()),
+            Err(error) => {
+                // Opening a socket fails (ENXIO); say what the path is rather than that.
+                return match tokio::fs::metadata(path)
+                    .await
+                    .map(|m| PathKind::of(m.file_type()))
+                {
+                    Ok(kind) if kind != PathKind::File => file_error(not_regular(kind)),
+                    _ => file_error(error.to_string()),
+                };
+            }
         };
+        match file.metadata().await {
+            Ok(metadata) if metadata.is_file() => {}
+            Ok(metadata) => return file_error(not_regular(PathKind::of(metadata.file_type()))),
+            Err(error) => return file_error(error.to_string()),
+        }
         let mut body = Vec::new();
         if let Err(error) = file.take(self.max_body + 1).read_to_end(&mut body).await {
             return file_error(error.to_string());
@@ -478,6 +498,19 @@ impl Fetcher {
         }
         classify(error, self.timeout)
     }
+}
+
+/// What a file feed's path names (`stat`, following links); `None` when nothing is there or
+/// it cannot be looked at. For `check`, which refuses a feed that is not a regular file.
+pub fn path_kind(path: &Path) -> Option<PathKind> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|metadata| PathKind::of(metadata.file_type()))
+}
+
+/// Why a file feed that is not a regular file is not read.
+fn not_regular(kind: PathKind) -> String {
+    format!("it is {}, not a regular file", kind.describe())
 }
 
 /// A reqwest error as a [`FetchError`]; `timeout` is the deadline the request had.

@@ -13,6 +13,7 @@ mod faults;
 mod fetch;
 mod forgiving;
 mod hostile;
+mod limits;
 mod permissions;
 mod retention;
 mod service;

@@ -39,6 +39,11 @@ pub use scope::{OutOfScope, TimeScope, parse_time};
 use units::compile_duration;
 pub use units::{MAX_DURATION, MAX_SIZE, format_duration, parse_duration, parse_size};
 
+/// The most terms a topic's query may have: every term each time it is written, and an
+/// alias's entries each time the alias is used. Far above any real topic (the shipped ones
+/// have a few dozen); it keeps one topic from making `check` and every poll slow.
+pub use crate::query::MAX_TERMS as MAX_TERMS_PER_TOPIC;
+
 /// The shortest poll interval a feed may have: polling faster is rude to publishers.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 /// The longest poll interval: 30 days.
@@ -308,6 +313,60 @@ pub enum ConfigError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// What a file feed's path names on disk, as the shell found it (`stat`, following
+/// links); the config only judges it. A feed must read a regular file: a FIFO would block
+/// its reader until some writer came, a device could stream without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    File,
+    Directory,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    /// Anything else the file system may have.
+    Other,
+}
+
+/// What `check` asks of a file feed's path: its kind, `None` when nothing is there or it
+/// cannot be looked at.
+pub type KindOf<'a> = &'a dyn Fn(&Path) -> Option<PathKind>;
+
+impl PathKind {
+    /// The kind of a file type from the file system.
+    pub fn of(file_type: std::fs::FileType) -> PathKind {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_file() {
+            PathKind::File
+        } else if file_type.is_dir() {
+            PathKind::Directory
+        } else if file_type.is_fifo() {
+            PathKind::Fifo
+        } else if file_type.is_socket() {
+            PathKind::Socket
+        } else if file_type.is_char_device() {
+            PathKind::CharDevice
+        } else if file_type.is_block_device() {
+            PathKind::BlockDevice
+        } else {
+            PathKind::Other
+        }
+    }
+
+    /// What it is, for messages (`a FIFO (named pipe)`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            PathKind::File => "a regular file",
+            PathKind::Directory => "a directory",
+            PathKind::Fifo => "a FIFO (named pipe)",
+            PathKind::Socket => "a socket",
+            PathKind::CharDevice => "a character device",
+            PathKind::BlockDevice => "a block device",
+            PathKind::Other => "a special file",
+        }
+    }
+}
+
 impl FeedSource {
     /// The host that per-host concurrency limits apply to (`None` for files).
     pub fn host(&self) -> Option<&str> {
@@ -336,19 +395,62 @@ pub fn locate(flag: Option<&Path>, env: Option<&Path>) -> PathBuf {
 
 /// Reads and compiles the config at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
-        path: path.to_path_buf(),
-        cause,
-    })?;
+    let text = read(path)?;
     match compile(path, &text) {
         (Some(config), _) => Ok(config),
         (None, diagnostics) => Err(ConfigError::Invalid(diagnostics)),
     }
 }
 
+/// [`load`], and then what `check` adds: `kind_of` says what each file feed's path names
+/// (`None`: nothing there, or it cannot be looked at), and a feed whose path is there but
+/// not a regular file is an error at its `url`.
+pub fn load_checking_files(path: &Path, kind_of: KindOf<'_>) -> Result<Config, ConfigError> {
+    let text = read(path)?;
+    match compile_checking_files(path, &text, kind_of) {
+        (Some(config), _) => Ok(config),
+        (None, diagnostics) => Err(ConfigError::Invalid(diagnostics)),
+    }
+}
+
+/// The text of the config file at `path`; bytes that are not UTF-8 are an error at their
+/// line and column.
+pub fn read(path: &Path) -> Result<String, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|cause| ConfigError::Read {
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    decode(path, bytes)
+}
+
+/// Config bytes read from `path` as text; the first byte that is not UTF-8 is an error at
+/// its line and column (counted in the valid text before it).
+pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, ConfigError> {
+    String::from_utf8(bytes)
+        .map_err(|error| ConfigError::Invalid(vec![not_utf8(path, error.as_bytes())]))
+}
+
 /// Parses and validates config text read from `path`. Returns the config when there is no
 /// error, and every diagnostic found.
 pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
+    compile_inner(path, text, None)
+}
+
+/// [`compile`], with what [`load_checking_files`] adds: a file feed whose path `kind_of`
+/// finds and is not a regular file is an error.
+pub fn compile_checking_files(
+    path: &Path,
+    text: &str,
+    kind_of: KindOf<'_>,
+) -> (Option<Config>, Vec<Diagnostic>) {
+    compile_inner(path, text, Some(kind_of))
+}
+
+fn compile_inner(
+    path: &Path,
+    text: &str,
+    kind_of: Option<KindOf<'_>>,
+) -> (Option<Config>, Vec<Diagnostic>) {
     let mut sink = Diagnostics {
         path,
         text,
@@ -381,7 +483,7 @@ pub fn compile(path: &Path, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
     let base = path.parent().unwrap_or(Path::new(""));
     let daemon = compile_daemon(&raw.daemon, base, &mut sink);
     let aliases = compile_aliases(&raw.alias, &mut sink);
-    let feeds = compile_feeds(&raw.feed, &daemon, base, &mut sink);
+    let feeds = compile_feeds(&raw.feed, &daemon, base, kind_of, &mut sink);
     let topics = compile_topics(&raw.topic, &aliases, daemon.max_age, &mut sink);
     let alerts = compile_alerts(&raw.alert, &topics, base, &mut sink);
     let http = raw.http.as_ref().and_then(|http| {
@@ -462,6 +564,7 @@ fn compile_feeds(
     raw: &[RawFeed],
     daemon: &DaemonConfig,
     base: &Path,
+    kind_of: Option<KindOf<'_>>,
     sink: &mut Diagnostics<'_>,
 ) -> Vec<FeedConfig> {
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -486,6 +589,18 @@ fn compile_feeds(
                 None
             }
         };
+        if let (Some(FeedSource::File(file)), Some(kind_of)) = (&source, kind_of)
+            && let Some(kind) = kind_of(file).filter(|kind| *kind != PathKind::File)
+        {
+            sink.error(
+                feed.url.span(),
+                format!(
+                    "feed {name:?} reads {}, which is {}, not a regular file",
+                    file.display(),
+                    kind.describe()
+                ),
+            );
+        }
         let interval = compile_interval(&feed.interval, daemon.interval, sink);
         let fetch_article = compile_article_policy(&feed.fetch_article, daemon.fetch_article, sink);
         if let Some(source) = source {

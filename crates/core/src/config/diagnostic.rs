@@ -104,6 +104,30 @@ impl Diagnostics<'_> {
     }
 }
 
+/// The error for config bytes that are not UTF-8: at the first bad byte, its line and column
+/// counted in the valid text before it, and the line shown with U+FFFD for what is not text.
+pub(super) fn not_utf8(path: &Path, bytes: &[u8]) -> Diagnostic {
+    let valid_up_to = std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len);
+    let valid = std::str::from_utf8(&bytes[..valid_up_to]).expect("valid up to there");
+    let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = bytes[valid_up_to..]
+        .iter()
+        .position(|&byte| byte == b'\n')
+        .map_or(bytes.len(), |i| valid_up_to + i);
+    let source_line = String::from_utf8_lossy(&bytes[line_start..line_end])
+        .trim_end_matches('\r')
+        .to_string();
+    let bad = bytes.get(valid_up_to).copied().unwrap_or_default();
+    Diagnostic {
+        severity: Severity::Error,
+        path: path.to_path_buf(),
+        line: valid.matches('\n').count() + 1,
+        column: valid[line_start..].chars().count() + 1,
+        message: format!("not valid UTF-8 (byte {bad:#04x}); save the config as UTF-8"),
+        source_line,
+    }
+}
+
 /// Maps a byte offset inside a TOML string's value to a byte offset in the file, walking
 /// the escapes of basic strings so the caret lands under the right character.
 pub(super) fn string_body_offset(text: &str, span: Range<usize>, offset: usize) -> usize {

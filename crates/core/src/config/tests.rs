@@ -715,3 +715,97 @@ fn an_apostrophe_in_a_single_quoted_query_suggests_triple_quotes() {
     let other = errors("[[topic]]\nid = \"t\nquery = 'x'\n").join("\n");
     assert!(!other.contains("'''"), "{other}");
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_reported_at_their_line_and_column() {
+    let path = Path::new("/etc/ww/watchword.toml");
+    let bytes = b"[daemon]\r\ninterval = \"5m\"\r\n# na\xc3\xafve caf\xe9 au lait\r\n".to_vec();
+    let Err(ConfigError::Invalid(diagnostics)) = decode(path, bytes) else {
+        panic!("not UTF-8, so not a config");
+    };
+    assert_eq!(diagnostics.len(), 1);
+    let diagnostic = &diagnostics[0];
+    // `# naïve caf` is 11 characters before the bad byte.
+    assert_eq!((diagnostic.line, diagnostic.column), (3, 12));
+    assert!(
+        diagnostic.message.starts_with("not valid UTF-8") && diagnostic.message.contains("0xe9"),
+        "{}",
+        diagnostic.message
+    );
+    assert_eq!(diagnostic.source_line, "# naïve caf\u{fffd} au lait");
+    assert!(
+        diagnostic
+            .to_string()
+            .starts_with("/etc/ww/watchword.toml:3:12: error: ")
+    );
+    // A bad first byte, and a UTF-8 sequence cut short at the end.
+    let Err(ConfigError::Invalid(first)) = decode(path, b"\xffa = 1\n".to_vec()) else {
+        panic!("not UTF-8");
+    };
+    assert_eq!((first[0].line, first[0].column), (1, 1));
+    let Err(ConfigError::Invalid(cut)) = decode(path, b"a = 1\nb = \"\xc3".to_vec()) else {
+        panic!("not UTF-8");
+    };
+    assert_eq!((cut[0].line, cut[0].column), (2, 6));
+    assert_eq!(decode(path, b"a = 1\n".to_vec()).unwrap(), "a = 1\n");
+}
+
+#[test]
+fn a_feed_path_that_is_not_a_regular_file_is_an_error_at_its_url() {
+    let text = "[[feed]]\nname = \"pipe\"\nurl = \"pipe.xml\"\n\n[[feed]]\nname = \"ok\"\nurl = \"file:///srv/ok.xml\"\n\n[[feed]]\nname = \"web\"\nurl = \"https://example.com/feed\"\n";
+    let path = Path::new("/etc/ww/watchword.toml");
+    let kind_of = |file: &Path| match file.to_str() {
+        Some("/etc/ww/pipe.xml") => Some(PathKind::Fifo),
+        Some("/srv/ok.xml") => Some(PathKind::File),
+        other => panic!("asked about {other:?}"),
+    };
+    let (config, diagnostics) = compile_checking_files(path, text, &kind_of);
+    assert!(config.is_none());
+    let found: Vec<String> = diagnostics
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "3:7: feed \"pipe\" reads /etc/ww/pipe.xml, which is a FIFO (named pipe), not a regular file"
+        ]
+    );
+    // Every other kind is refused too; a path with nothing there is left to `check`'s warning.
+    for kind in [
+        PathKind::Directory,
+        PathKind::Socket,
+        PathKind::CharDevice,
+        PathKind::BlockDevice,
+        PathKind::Other,
+    ] {
+        let (config, diagnostics) = compile_checking_files(path, text, &|file: &Path| {
+            (file == Path::new("/etc/ww/pipe.xml")).then_some(kind)
+        });
+        assert!(config.is_none(), "{kind:?}");
+        assert!(diagnostics[0].message.contains(kind.describe()), "{kind:?}");
+    }
+    let (config, diagnostics) = compile_checking_files(path, text, &|_: &Path| None);
+    assert!(config.is_some(), "{diagnostics:#?}");
+    // Plain compilation does not look at the file system.
+    assert!(compile(path, text).0.is_some());
+}
+
+#[test]
+fn a_topic_over_the_term_limit_is_an_error_in_its_query_naming_the_limit() {
+    let words = |n: usize| {
+        (0..n)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let topic = |query: &str| format!("[[topic]]\nid = \"big\"\nquery = \"{query}\"\n");
+    assert!(errors(&topic(&words(MAX_TERMS_PER_TOPIC))).is_empty());
+    let over = words(MAX_TERMS_PER_TOPIC + 1);
+    let column = "query = \"".len() + words(MAX_TERMS_PER_TOPIC).len() + 2;
+    check_error(
+        &topic(&over),
+        &format!("3:{column}"),
+        &format!("in query: more than {MAX_TERMS_PER_TOPIC} terms"),
+    );
+}

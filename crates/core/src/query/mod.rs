@@ -154,6 +154,11 @@ impl<'a> Document<'a> {
     }
 }
 
+/// The most terms a query may have: every term each time it is written, and an alias's
+/// entries each time the alias is used (the size of the compiled tree). `Query::compile`
+/// stops at the first term over it.
+pub const MAX_TERMS: usize = 5_000;
+
 /// A syntax or alias error in a query.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::lexer::{Lexeme, LexemeKind, is_quote, lex};
-use super::{Field, QueryError};
+use super::{Field, MAX_TERMS, QueryError};
 use crate::text;
 
 /// How deep parentheses and NOTs may nest (keeps the recursive parser off the stack limit).
@@ -137,6 +137,7 @@ pub(super) fn parse(
         position: 0,
         aliases,
         terms: Vec::new(),
+        n_leaves: 0,
         field: None,
         depth: 0,
     };
@@ -157,6 +158,13 @@ pub(super) fn parse(
     Ok((root, parser.terms))
 }
 
+/// The error for a query over [`MAX_TERMS`].
+fn too_many_terms() -> String {
+    format!(
+        "more than {MAX_TERMS} terms (the most a topic may have, counting a term each time it is written and an alias's entries each time it is used); split the topic"
+    )
+}
+
 struct Parser<'a> {
     source: &'a str,
     lexemes: Vec<Lexeme>,
@@ -165,6 +173,9 @@ struct Parser<'a> {
     aliases: &'a BTreeMap<String, Vec<String>>,
     /// The term table, deduplicated by `Term::written`.
     terms: Vec<Term>,
+    /// Leaves made so far (every term each time it is written, alias entries each time the
+    /// alias is used); at most [`MAX_TERMS`].
+    n_leaves: usize,
     /// The `field:` whose term or group is being parsed.
     field: Option<Field>,
     /// Current nesting of parentheses and NOTs.
@@ -348,6 +359,16 @@ impl Parser<'_> {
                 format!("alias @{name} has no entries"),
             ));
         }
+        if self.n_leaves + entries.len() > MAX_TERMS {
+            return Err(QueryError::new(
+                span.start,
+                format!(
+                    "{}; @{name} adds its {} entries each time it is used",
+                    too_many_terms(),
+                    entries.len()
+                ),
+            ));
+        }
         let mut children = Vec::with_capacity(entries.len());
         for entry in entries {
             // An entry may be quoted like a phrase in a query (`"Kim Jong*"`).
@@ -372,6 +393,10 @@ impl Parser<'_> {
                     "a leading * in {described} is not supported: * only ends a prefix (missil*); word endings are not matched"
                 ),
             ));
+        }
+        self.n_leaves += 1;
+        if self.n_leaves > MAX_TERMS {
+            return Err(QueryError::new(offset, too_many_terms()));
         }
         let fields = self.field.map_or(FieldSet::DEFAULT, FieldSet::only);
         if let Some(term) = self.terms.iter().position(|term| term.written == written) {

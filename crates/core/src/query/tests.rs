@@ -1153,3 +1153,37 @@ fn every_script_is_normalized() {
     check("战斧", "戰斧導彈", false);
     check("战斧 OR 戰斧", "戰斧導彈", true);
 }
+
+#[test]
+fn a_query_has_at_most_max_terms_counting_alias_entries_each_time() {
+    let words = |n: usize| (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>();
+    let none = BTreeMap::new();
+    let at_limit = words(MAX_TERMS).join(" OR ");
+    assert!(Query::compile(&at_limit, &none).is_ok());
+    // A term written again counts again: the tree grows with every occurrence.
+    let over = format!("{at_limit} OR w0");
+    let error = Query::compile(&over, &none).unwrap_err();
+    assert_eq!(error.offset, at_limit.len() + " OR ".len());
+    assert!(
+        error
+            .message
+            .contains(&format!("more than {MAX_TERMS} terms")),
+        "{}",
+        error.message
+    );
+    // An alias of 100 entries used 50 times is at the limit; the 51st use is over it, and
+    // the error is at that use and says how much it adds.
+    let aliases = BTreeMap::from([("many".to_string(), words(100))]);
+    let fifty = vec!["@many"; 50].join(" OR ");
+    assert!(Query::compile(&fifty, &aliases).is_ok());
+    let error = Query::compile(&format!("{fifty} OR @many"), &aliases).unwrap_err();
+    assert_eq!(error.offset, fifty.len() + " OR ".len());
+    assert!(
+        error
+            .message
+            .contains(&format!("more than {MAX_TERMS} terms"))
+            && error.message.contains("@many"),
+        "{}",
+        error.message
+    );
+}
