@@ -178,9 +178,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// Parses `--since`: a duration back from `now` (`24h`, `7d`), an RFC 3339 time, or a date.
 pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, UserError> {
     if let Ok(duration) = config::parse_duration(text) {
-        let duration = chrono::Duration::from_std(duration)
-            .map_err(|_| UserError(format!("--since {text}: too far back")))?;
-        return Ok(now - duration);
+        return Ok(crate::scheduler::earlier(now, duration));
     }
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.with_timezone(&Utc));

@@ -284,7 +284,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                             Ok(None) => return,
                             Err(error) => {
                                 error!(feed_id = feed_id.0, error = %crate::text::for_log(&error.to_string(), 300), "poll task failed; retrying after the interval");
-                                Some(Utc::now() + chrono::Duration::from_std(interval).unwrap_or_default())
+                                Some(scheduler::later(Utc::now(), interval))
                             }
                         };
                         let _ = done_tx.send((feed_id, next_due));

@@ -310,7 +310,7 @@ impl Alerter {
                 },
                 Err(error) => {
                     warn!(sink = %sink.config.name, error = %error, "alert outbox: a round failed");
-                    Utc::now() + chrono::Duration::from_std(ERROR_PAUSE).unwrap_or_default()
+                    crate::scheduler::later(Utc::now(), ERROR_PAUSE)
                 }
             };
             let until_due = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
@@ -678,7 +678,7 @@ fn retry_decisions(
                 Retry::Backoff => Some(retry_delay(attempts, fastrand::f64() * 2.0 - 1.0)),
                 Retry::After(wait) => Some(wait.clamp(FIRST_RETRY, MAX_RETRY)),
             };
-            let at = wait.map(|wait| now + chrono::Duration::from_std(wait).unwrap_or_default());
+            let at = wait.map(|wait| crate::scheduler::later(now, wait));
             (row.id, at)
         })
         .collect()

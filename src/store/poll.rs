@@ -178,7 +178,7 @@ impl<'conn> MatchLog<'conn> {
         self.add_source(match_id, item)?;
         let mut deliveries = 0;
         for route in routes.iter().filter(|r| r.wants(topic)) {
-            let first_attempt = now + chrono::Duration::from_std(route.delay).unwrap_or_default();
+            let first_attempt = crate::scheduler::later(now, route.delay);
             deliveries += self.insert_delivery.execute(params![
                 match_id.0,
                 route.sink,

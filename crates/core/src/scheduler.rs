@@ -57,8 +57,7 @@ pub fn next_due(
     };
     // Jitter must not take a feed below the floor the config enforces.
     let delay = delay.max(MIN_INTERVAL);
-    now.checked_add_signed(to_chrono(delay))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    later(now, delay)
 }
 
 /// The due time of a feed when the daemon starts. A feed never polled or already past due is
@@ -74,20 +73,17 @@ pub fn startup_due(
     n_due: usize,
 ) -> DateTime<Utc> {
     match stored {
-        Some(due) if due > now => {
-            now + to_chrono(wait_until(
-                due,
-                now,
-                longest_wait(interval, consecutive_errors),
-            ))
-        }
+        Some(due) if due > now => later(
+            now,
+            wait_until(due, now, longest_wait(interval, consecutive_errors)),
+        ),
         _ => {
             let offset = if n_due <= 1 {
                 Duration::ZERO
             } else {
                 STARTUP_SPREAD.mul_f64(due_index as f64 / n_due as f64)
             };
-            now + to_chrono(offset)
+            later(now, offset)
         }
     }
 }
@@ -113,6 +109,19 @@ pub fn wait_until(due: DateTime<Utc>, now: DateTime<Utc>, longest: Duration) -> 
 
 fn to_chrono(wait: Duration) -> chrono::TimeDelta {
     chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+/// `time + wait`, saturating at the end of time instead of panicking. Every "later" the
+/// daemon computes goes through this (or [`earlier`]).
+pub fn later(time: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    time.checked_add_signed(to_chrono(wait))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `time - wait`, saturating at the beginning of time.
+pub fn earlier(time: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    time.checked_sub_signed(to_chrono(wait))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// True when a feed with this stored due time is polled at once on start.
@@ -311,6 +320,12 @@ mod tests {
         // A forward step is no reason to wait: a past due time is due now.
         assert_eq!(wait_until(now(), ahead, interval), Duration::ZERO);
         // Absurd inputs saturate instead of panicking.
+        assert_eq!(later(now(), Duration::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(earlier(now(), Duration::MAX), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(
+            later(now(), interval),
+            now() + chrono::Duration::minutes(15)
+        );
         assert_eq!(
             next_due(
                 DateTime::<Utc>::MAX_UTC,
