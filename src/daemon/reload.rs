@@ -86,8 +86,15 @@ pub(super) fn log_warnings(config: &Config) {
 pub(super) async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Running> {
     let old = &running.context.config;
     let path = old.path.clone();
-    let text = match tokio::fs::read_to_string(&path).await {
-        Ok(text) => text,
+    let text = match tokio::fs::read(&path).await {
+        Ok(bytes) => match config::decode(&path, bytes) {
+            Ok(text) => text,
+            // Not UTF-8: said at its line and column.
+            Err(error) => {
+                error!("config reload rejected; still running the previous config:\n{error}");
+                return None;
+            }
+        },
         Err(error) => {
             error!(config = %path.display(), error = %error, "cannot read the config; still running the previous one");
             return None;
