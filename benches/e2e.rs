@@ -629,6 +629,7 @@ fn write_config(
     let mut config = format!(
         "[daemon]\n\
          database = \"watchword.db\"\n\
+         first_poll = \"alert\"\n\
          interval = \"1h\"\n\
          max_concurrent = {concurrency}\n\
          per_host = {concurrency}\n\

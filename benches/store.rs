@@ -112,6 +112,7 @@ fn storing(c: &mut Criterion) {
                             routes: &routes,
                             notice: None,
                             policy: &policy,
+                            baseline: false,
                         })
                         .expect("the commit succeeds");
                     black_box(summary);

@@ -115,6 +115,7 @@ fn story_index(c: &mut Criterion) {
                         routes: &[],
                         notice: None,
                         policy: &policy,
+                        baseline: false,
                     })
                     .expect("the commit succeeds")
                     .joined_stories;
@@ -147,6 +148,7 @@ fn story_index(c: &mut Criterion) {
                                     routes: &[],
                                     notice: None,
                                     policy: &policy,
+                                    baseline: false,
                                 })
                                 .expect("the commit succeeds");
                             elapsed += started.elapsed();

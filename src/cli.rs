@@ -227,7 +227,15 @@ fn once(config: Config) -> anyhow::Result<()> {
                 n_items,
                 new_items,
                 new_matches,
-            } => format!("{new_items} new items, {new_matches} new matches ({n_items} in feed)"),
+                baseline,
+            } => format!(
+                "{new_items} new items, {new_matches} new matches ({n_items} in feed){}",
+                if *baseline && *new_matches > 0 {
+                    "; first poll: a baseline, not alerted"
+                } else {
+                    ""
+                }
+            ),
             PollStatus::NotModified => "not modified".to_string(),
             PollStatus::Failed { message } => format!("error: {}", sanitize(message)),
             PollStatus::Gone => {
@@ -235,6 +243,25 @@ fn once(config: Config) -> anyhow::Result<()> {
             }
         };
         writeln!(out, "{name}{}  {line}", " ".repeat(padding))?;
+    }
+    let baseline: usize = reports
+        .iter()
+        .map(|report| match report.status {
+            PollStatus::Fetched {
+                new_matches,
+                baseline: true,
+                ..
+            } => new_matches,
+            _ => 0,
+        })
+        .sum();
+    if baseline > 0 {
+        writeln!(
+            out,
+            "baseline: {baseline} match{} from first polls logged as backfill, not alerted \
+             (first_poll = \"alert\" alerts them)",
+            if baseline == 1 { "" } else { "es" }
+        )?;
     }
     match report.alerts {
         OnceAlerts::NoSinks => {}

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 use url::Url;
 
-use crate::config::{ArticlePolicy, Config, FeedConfig, FeedSource};
+use crate::config::{ArticlePolicy, Config, FeedConfig, FeedSource, FirstPoll};
 use crate::feed_state::{self, FeedInfo, Status};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
 use crate::matching::match_topics;
@@ -126,6 +126,9 @@ pub enum PollStatus {
         n_items: usize,
         new_items: usize,
         new_matches: usize,
+        /// The feed's first successful poll, taken as a baseline: its matches were logged as
+        /// backfill and not alerted (`first_poll = "baseline"`).
+        baseline: bool,
     },
     /// 304 Not Modified.
     NotModified,
@@ -493,6 +496,9 @@ fn store_new(
         // the poll itself succeeded, so nothing else would say so.
         warn!("the feed reads as 0 items");
     }
+    // The first successful poll of a feed is a silent baseline unless the config says
+    // otherwise: its matches are logged as backfill and not alerted.
+    let baseline = feed.first_poll == FirstPoll::Baseline && state.last_success.is_none();
     let (next_due, notice) = succeed(&mut state, context, feed, now, status);
     // Shown in `feeds` beside the status until the next poll.
     state.last_error = fresh.notices.first().cloned();
@@ -504,6 +510,7 @@ fn store_new(
         routes: &context.routes,
         notice: notice.as_ref(),
         policy: &context.config.daemon.stories,
+        baseline,
     });
     context.write_health.record(&committed);
     let summary = committed.map_err(|error| error.to_string())?;
@@ -534,7 +541,14 @@ fn store_new(
             "match"
         );
     }
-    if summary.new_items > 0 {
+    if baseline && summary.new_matches > 0 {
+        info!(
+            items = n_items,
+            new_items = summary.new_items,
+            new_matches = summary.new_matches,
+            "first poll of the feed: its matches are logged as a baseline (backfill), not alerted"
+        );
+    } else if summary.new_items > 0 {
         info!(
             items = n_items,
             new_items = summary.new_items,
@@ -552,6 +566,7 @@ fn store_new(
             n_items,
             new_items: summary.new_items,
             new_matches: summary.new_matches,
+            baseline,
         },
         next_due: Some(next_due),
     })

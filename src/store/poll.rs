@@ -223,6 +223,9 @@ pub struct PollCommit<'a> {
     /// A notice about the feed (dead, recovered, …) to log and deliver with the poll.
     pub notice: Option<&'a Notice>,
     pub policy: &'a StoryPolicy,
+    /// The feed's first poll taken as a baseline: its matches are logged as backfill and get
+    /// no outbox rows (a notice still does).
+    pub baseline: bool,
 }
 
 /// What [`Store::known_keys`] found of a poll's items.
@@ -406,7 +409,9 @@ impl Store {
             routes,
             notice,
             policy,
+            baseline,
         } = *poll;
+        let match_routes = if baseline { &[][..] } else { routes };
         let wrap = sqlite_error(&self.path);
         let tx = write_transaction(&mut self.conn).map_err(wrap)?;
         let mut summary = CommitSummary::default();
@@ -489,7 +494,14 @@ impl Store {
                 };
                 for (match_idx, topic_match) in matched.matches.iter().enumerate() {
                     let logged = log
-                        .log(&logged_item, topic_match, policy, routes, now, false)
+                        .log(
+                            &logged_item,
+                            topic_match,
+                            policy,
+                            match_routes,
+                            now,
+                            baseline,
+                        )
                         .map_err(wrap)?;
                     match logged {
                         Logged::Match { deliveries, .. } => {

@@ -88,6 +88,7 @@ fn items_and_matches_are_logged_once() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     assert_eq!(
@@ -108,6 +109,7 @@ fn items_and_matches_are_logged_once() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     assert_eq!(again, CommitSummary::default());
@@ -130,6 +132,7 @@ fn items_and_matches_are_logged_once() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     assert_eq!(
@@ -181,6 +184,7 @@ fn the_match_log_filters_by_topic_time_and_limit() {
                 routes: &[],
                 notice: None,
                 policy: &StoryPolicy::default(),
+                baseline: false,
             })
             .unwrap();
     }
@@ -371,6 +375,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
 
@@ -400,6 +405,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     let mut unique_again = second.clone();
@@ -426,6 +432,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     let known = store.known_keys(ids[0], &[unique_again]).unwrap();
@@ -453,6 +460,7 @@ fn one_delivery(store: &mut Store, at: DateTime<Utc>) -> crate::model::DeliveryI
             routes: &routes,
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     store.due_deliveries(&["hook"], at, HOUR, 10).unwrap()[0].id
@@ -516,6 +524,41 @@ fn retries_keep_their_milliseconds_and_a_recovered_sink_releases_them() {
 }
 
 #[test]
+fn a_baseline_poll_logs_its_matches_as_backfill_without_outbox_rows() {
+    let (_dir, mut store) = open();
+    let ids = store
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let routes = [AlertRoute {
+        sink: "hook".into(),
+        topics: None,
+        delay: Duration::ZERO,
+    }];
+    let summary = store
+        .commit_poll(&PollCommit {
+            feed_id: ids[0],
+            items: &[item("guid:1", Some("https://e.com/1"), &["sat"])],
+            state: &FeedState::default(),
+            now: now(),
+            routes: &routes,
+            notice: None,
+            policy: &StoryPolicy::default(),
+            baseline: true,
+        })
+        .unwrap();
+    assert_eq!((summary.new_matches, summary.new_deliveries), (1, 0));
+    assert!(
+        store
+            .due_deliveries(&["hook"], now(), HOUR, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let logged = store.matches(&MatchFilter::default()).unwrap();
+    assert_eq!(logged.len(), 1);
+    assert!(logged[0].backfill, "a baseline match is marked as backfill");
+}
+
+#[test]
 fn outbox_rows_follow_the_routes_and_their_states() {
     use crate::model::DeliveryState;
     let (_dir, mut store) = open();
@@ -542,6 +585,7 @@ fn outbox_rows_follow_the_routes_and_their_states() {
             routes: &routes,
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     assert_eq!(
@@ -641,6 +685,7 @@ fn commit(
             routes,
             notice: None,
             policy,
+            baseline: false,
         })
         .unwrap()
 }
@@ -1022,6 +1067,7 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     assert_eq!((first.new_items, first.new_matches), (2, 2));
@@ -1035,6 +1081,7 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
                 routes: &[],
                 notice: None,
                 policy: &StoryPolicy::default(),
+                baseline: false,
             })
             .unwrap();
         // New guids: new items, but no new matches for the same URL or (no link) title.
@@ -1056,6 +1103,7 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
                 routes: &[],
                 notice: None,
                 policy,
+                baseline: false,
             })
             .unwrap();
         assert_eq!(
@@ -1103,6 +1151,7 @@ fn an_article_is_cached_once_by_url_and_joined_to_its_items() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     let stored = store.stored_items(None).unwrap();
@@ -1146,6 +1195,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
             routes: &routes,
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     // Articles of the matched item and of the unmatched one, fetched then; one of now.
@@ -1167,6 +1217,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
             routes: &routes,
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
 
@@ -1219,6 +1270,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     assert_eq!(again.new_items, 1);
@@ -1240,6 +1292,7 @@ fn a_deleted_item_is_known_under_the_other_form_of_a_repeated_guid() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
@@ -1272,6 +1325,7 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
@@ -1292,6 +1346,7 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     let much_later = listed_at + days(120);
@@ -1324,6 +1379,7 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     assert_eq!(
@@ -1371,6 +1427,7 @@ fn retention_runs_in_passes_and_gives_the_pages_back() {
             routes: &[],
             notice: None,
             policy: &StoryPolicy::default(),
+            baseline: false,
         })
         .unwrap();
     store

@@ -208,7 +208,7 @@ impl Respond for HookServer {
 }
 
 fn config(server: &MockServer, dir: &Path) -> String {
-    let mut text = "[daemon]\ndatabase = \"ww.db\"\ninterval = \"1m\"\ntimeout = \"5s\"\n\
+    let mut text = "[daemon]\ndatabase = \"ww.db\"\nfirst_poll = \"alert\"\ninterval = \"1m\"\ntimeout = \"5s\"\n\
          connect_timeout = \"2s\"\nmax_concurrent = 4\nper_host = 4\nalert_attempts = 10000\n\n"
         .to_string();
     for feed in 0..FEEDS {

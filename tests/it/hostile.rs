@@ -21,7 +21,7 @@ use server::Hostile;
 fn workspace(daemon_keys: &str, feeds: &str) -> Workspace {
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
-        "[daemon]\ndatabase = \"ww.db\"\ninterval = \"1m\"\ntimeout = \"2s\"\nconnect_timeout = \"2s\"\n\
+        "[daemon]\ndatabase = \"ww.db\"\nfirst_poll = \"alert\"\ninterval = \"1m\"\ntimeout = \"2s\"\nconnect_timeout = \"2s\"\n\
          max_concurrent = 64\nper_host = 64\n{daemon_keys}\n\n{feeds}\n\n{}\n{}",
         crate::support::topics_toml(),
         r#"

@@ -11,6 +11,7 @@ mod crash;
 mod e2e;
 mod faults;
 mod fetch;
+mod first_week;
 mod forgiving;
 mod hostile;
 mod limits;

@@ -18,7 +18,7 @@ fn mode(path: &Path) -> u32 {
 async fn the_database_its_folder_the_lock_and_the_jsonl_sink_are_owner_only() {
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
-        "[daemon]\ndatabase = \"data/ww.db\"\n\n\
+        "[daemon]\ndatabase = \"data/ww.db\"\nfirst_poll = \"alert\"\n\n\
          [[feed]]\nname = \"RSS wire\"\nurl = \"{}\"\n\n\
          [[alert]]\nkind = \"jsonl\"\npath = \"out/alerts.jsonl\"\n\n{}",
         fixtures().join("feeds/news.rss").display(),

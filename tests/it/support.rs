@@ -40,11 +40,18 @@ impl Workspace {
         Workspace::with_daemon("", feeds)
     }
 
-    /// Like [`Workspace::new`], with extra `[daemon]` lines (`per_host = 1`).
+    /// Like [`Workspace::new`], with extra `[daemon]` lines (`per_host = 1`). A feed's first
+    /// poll alerts (`first_poll = "alert"`) unless the lines say otherwise.
     pub fn with_daemon(daemon_keys: &str, feeds: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
+        // The tests of delivery alert on a feed's first poll; the baseline has its own tests.
+        let first_poll = if daemon_keys.contains("first_poll") {
+            ""
+        } else {
+            "first_poll = \"alert\"\n"
+        };
         let config = format!(
-            "[daemon]\ndatabase = \"ww.db\"\ninterval = \"1m\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n{daemon_keys}\n\n{feeds}\n\n{}",
+            "[daemon]\ndatabase = \"ww.db\"\ninterval = \"1m\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n{first_poll}{daemon_keys}\n\n{feeds}\n\n{}",
             topics_toml()
         );
         std::fs::write(dir.path().join("watchword.toml"), config).unwrap();
@@ -219,6 +226,7 @@ pub fn daemon_config(max_body: u64, timeout: Duration) -> watchword::config::Dae
         max_field_chars: 100_000,
         allow_private_targets: false,
         fetch_article: Default::default(),
+        first_poll: Default::default(),
         article_min_chars: 200,
         stories: Default::default(),
         max_age: None,

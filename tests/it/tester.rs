@@ -334,7 +334,7 @@ fn write_topics_with_sink(workspace: &Workspace, query: &str, sat_query: Option<
         format!("\n[[topic]]\nid = \"sat\"\nquery = '{q}'\n")
     });
     let config = format!(
-        "[daemon]\ndatabase = \"ww.db\"\nalert_wait = \"5s\"\n\n{}\n[[alert]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n\n[[topic]]\nid = \"t\"\nquery = '{query}'\n{sat}",
+        "[daemon]\ndatabase = \"ww.db\"\nalert_wait = \"5s\"\nfirst_poll = \"alert\"\n\n{}\n[[alert]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n\n[[topic]]\nid = \"t\"\nquery = '{query}'\n{sat}",
         rss_feed()
     );
     std::fs::write(workspace.config(), config).unwrap();

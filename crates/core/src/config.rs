@@ -128,6 +128,8 @@ pub struct DaemonConfig {
     pub allow_private_targets: bool,
     /// When to fetch an item's linked page for its text; feeds may override it.
     pub fetch_article: ArticlePolicy,
+    /// What a feed's first successful poll does with its matches; feeds may override it.
+    pub first_poll: FirstPoll,
     /// With [`ArticlePolicy::Short`]: an item whose summary and content together have fewer
     /// characters than this gets its article fetched.
     pub article_min_chars: usize,
@@ -149,6 +151,27 @@ pub enum ArticlePolicy {
     Short,
     /// For every new item with a link.
     Always,
+}
+
+/// What the matches of a feed's first successful poll are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FirstPoll {
+    /// A silent baseline (the default): logged as backfill, not alerted. A news-search feed
+    /// lists weeks of items on its first poll; only what comes after is news.
+    #[default]
+    Baseline,
+    /// Alerted like any later poll's.
+    Alert,
+}
+
+impl FirstPoll {
+    fn parse(text: &str) -> Option<FirstPoll> {
+        match text {
+            "baseline" => Some(FirstPoll::Baseline),
+            "alert" => Some(FirstPoll::Alert),
+            _ => None,
+        }
+    }
 }
 
 impl ArticlePolicy {
@@ -267,6 +290,8 @@ pub struct FeedConfig {
     pub interval: Duration,
     /// `[daemon] fetch_article` unless the feed sets its own.
     pub fetch_article: ArticlePolicy,
+    /// `[daemon] first_poll` unless the feed sets its own.
+    pub first_poll: FirstPoll,
 }
 
 /// Where a feed's bytes come from.
@@ -603,12 +628,14 @@ fn compile_feeds(
         }
         let interval = compile_interval(&feed.interval, daemon.interval, sink);
         let fetch_article = compile_article_policy(&feed.fetch_article, daemon.fetch_article, sink);
+        let first_poll = compile_first_poll(&feed.first_poll, daemon.first_poll, sink);
         if let Some(source) = source {
             feeds.push(FeedConfig {
                 name: name.to_string(),
                 source,
                 interval,
                 fetch_article,
+                first_poll,
             });
         }
     }

@@ -150,6 +150,7 @@ mod tests {
             source: FeedSource::Http("https://wire.example/rss?a=1&b=2".parse().unwrap()),
             interval: Duration::from_secs(900),
             fetch_article: Default::default(),
+            first_poll: Default::default(),
         }];
         let parsed = parse(&render(&feeds)).unwrap();
         assert_eq!(parsed[0].name, "Wire & \"Co\"");

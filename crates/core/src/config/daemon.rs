@@ -113,6 +113,7 @@ pub(super) fn compile_daemon(
         ),
         allow_private_targets: raw.allow_private_targets.unwrap_or(false),
         fetch_article: compile_article_policy(&raw.fetch_article, ArticlePolicy::Never, sink),
+        first_poll: compile_first_poll(&raw.first_poll, FirstPoll::Baseline, sink),
         article_min_chars: match &raw.article_min_chars {
             None => 200,
             Some(value) => match usize::try_from(*value.get_ref()) {
@@ -236,6 +237,25 @@ pub(super) fn compile_article_policy(
             value.span(),
             format!(
                 "fetch_article must be \"never\", \"short\" or \"always\", not {:?}",
+                value.get_ref()
+            ),
+        );
+        default
+    })
+}
+
+/// A `first_poll` value: `baseline` or `alert`, else `default` and an error.
+pub(super) fn compile_first_poll(
+    value: &Option<Spanned<String>>,
+    default: FirstPoll,
+    sink: &mut Diagnostics<'_>,
+) -> FirstPoll {
+    let Some(value) = value else { return default };
+    FirstPoll::parse(value.get_ref()).unwrap_or_else(|| {
+        sink.error(
+            value.span(),
+            format!(
+                "first_poll must be \"baseline\" or \"alert\", not {:?}",
                 value.get_ref()
             ),
         );

@@ -46,6 +46,7 @@ pub(super) struct RawDaemon {
     pub(super) max_field_chars: Option<Spanned<i64>>,
     pub(super) allow_private_targets: Option<bool>,
     pub(super) fetch_article: Option<Spanned<String>>,
+    pub(super) first_poll: Option<Spanned<String>>,
     pub(super) article_min_chars: Option<Spanned<i64>>,
     pub(super) story_window: Option<Spanned<String>>,
     pub(super) dedup: Option<Spanned<String>>,
@@ -81,6 +82,7 @@ pub(super) struct RawFeed {
     pub(super) url: Spanned<String>,
     pub(super) interval: Option<Spanned<String>>,
     pub(super) fetch_article: Option<Spanned<String>>,
+    pub(super) first_poll: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

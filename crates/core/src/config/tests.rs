@@ -549,6 +549,37 @@ fn fetch_article_defaults_to_never_and_a_feed_can_override_it() {
 }
 
 #[test]
+fn first_poll_defaults_to_a_baseline_and_a_feed_can_override_it() {
+    let (config, _) = compile(Path::new("/etc/ww/watchword.toml"), GOOD);
+    let config = config.unwrap();
+    assert_eq!(config.daemon.first_poll, FirstPoll::Baseline);
+    assert!(
+        config
+            .feeds
+            .iter()
+            .all(|f| f.first_poll == FirstPoll::Baseline)
+    );
+    let text = GOOD
+        .replace("per_host = 1", "per_host = 1\nfirst_poll = \"alert\"")
+        .replacen(
+            "interval = \"1h\"",
+            "interval = \"1h\"\nfirst_poll = \"baseline\"",
+            1,
+        );
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), &text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let config = config.unwrap();
+    assert_eq!(config.daemon.first_poll, FirstPoll::Alert);
+    let firsts: Vec<FirstPoll> = config.feeds.iter().map(|f| f.first_poll).collect();
+    assert_eq!(firsts, [FirstPoll::Alert, FirstPoll::Baseline]);
+    check_error(
+        &GOOD.replace("per_host = 1", "per_host = 1\nfirst_poll = \"quiet\""),
+        "7:14",
+        "first_poll must be \"baseline\" or \"alert\"",
+    );
+}
+
+#[test]
 fn caps_per_poll_have_defaults_and_bounds() {
     let (config, _) = compile(Path::new("/srv/config/watchword.toml"), "");
     let daemon = config.unwrap().daemon;

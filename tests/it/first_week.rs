@@ -1,0 +1,93 @@
+//! The operator's first week: a feed's first poll is a silent baseline.
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{Workspace, assert_success, fixture};
+
+/// news.rss with one more item, on the satellite story, at its top.
+fn with_a_new_item() -> Vec<u8> {
+    let text = String::from_utf8(fixture("feeds/news.rss")).unwrap();
+    let item = "<item>\n      <title>North Korea satellite launch: Seoul confirms Malligyong-1 in orbit</title>\n      \
+                <link>https://harborline.example/asia/2023/11/25/seoul-confirms-orbit</link>\n      \
+                <guid isPermaLink=\"false\">hl-2023-2001</guid>\n      \
+                <pubDate>Sat, 25 Nov 2023 08:00:00 GMT</pubDate>\n      \
+                <description>South Korea's spy agency said the North's spy satellite reached orbit.</description>\n    \
+                </item>\n\n    <item>";
+    text.replacen("<item>", item, 1).into_bytes()
+}
+
+async fn serve(server: &MockServer, body: Vec<u8>) {
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/news.rss"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(body)
+                .insert_header("content-type", "application/rss+xml"),
+        )
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(server)
+        .await;
+}
+
+async fn hooks(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|request| request.url.path() == "/hook")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_poll_is_a_silent_baseline_and_the_next_one_alerts() {
+    let server = MockServer::start().await;
+    serve(&server, fixture("feeds/news.rss")).await;
+    let workspace = Workspace::with_daemon(
+        // The default, said aloud (the test workspace otherwise alerts on first polls).
+        "first_poll = \"baseline\"\nalert_wait = \"5s\"",
+        &format!(
+            "[[feed]]\nname = \"RSS wire\"\nurl = \"{0}/news.rss\"\n\n\
+             [[alert]]\nkind = \"webhook\"\nname = \"hook\"\nurl = \"{0}/hook\"\n",
+            server.uri()
+        ),
+    );
+
+    let first = workspace.run(&["once"]).await;
+    assert_success(&first);
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        text.contains("baseline: 2 matches from first polls logged as backfill, not alerted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("first poll: a baseline, not alerted"),
+        "{text}"
+    );
+    assert_eq!(hooks(&server).await, 0, "nothing sent on the first poll");
+    let logged = workspace.matches().await;
+    assert_eq!(logged.len(), 2, "the baseline is in the match log");
+    assert!(logged.iter().all(|m| m["backfill"] == true), "{logged:?}");
+
+    // The feed gains an item: that one is news, and it is alerted.
+    serve(&server, with_a_new_item()).await;
+    let second = workspace.run(&["once"]).await;
+    assert_success(&second);
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(!text.contains("baseline"), "{text}");
+    assert!(text.contains("alerts: 1 delivered"), "{text}");
+    assert_eq!(hooks(&server).await, 1);
+    let logged = workspace.matches().await;
+    let alerted: Vec<_> = logged.iter().filter(|m| m["backfill"] == false).collect();
+    assert_eq!(alerted.len(), 1, "{logged:?}");
+    assert_eq!(
+        alerted[0]["url"],
+        "https://harborline.example/asia/2023/11/25/seoul-confirms-orbit"
+    );
+}
