@@ -44,6 +44,7 @@ fn batch(vocabulary: &feeds::Vocabulary, feed_idx: usize) -> Vec<MatchedItem> {
                 hits: vec![Hit {
                     term: "story".into(),
                     field: Field::Title,
+                    found: "story".into(),
                     snippet: "story".into(),
                 }],
             }],

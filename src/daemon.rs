@@ -31,7 +31,7 @@ use tracing::{debug, error, info, warn};
 use crate::alert::{self, Alerter};
 use crate::config::{self, Config, FeedConfig};
 use crate::fetch::Fetcher;
-use crate::http::{self, StatusState};
+use crate::http::{self, ReloadStatus, StatusState};
 use crate::metrics::Metrics;
 use crate::model::FeedId;
 use crate::pipeline::{PollContext, PollReport, PollStatus, poll_feed};
@@ -116,6 +116,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         text,
     };
     let shared_config = Arc::new(RwLock::new(config.clone()));
+    let reload_status = ReloadStatus::default();
+    reload_status.loaded();
     let healthy = Arc::new(AtomicBool::new(false));
     let tracker = TaskTracker::new();
 
@@ -130,6 +132,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             config: shared_config.clone(),
             healthy: healthy.clone(),
             write_health: running.context.write_health.clone(),
+            reload: reload_status.clone(),
         };
         let http_shutdown = shutdown.clone();
         tracker.spawn(async move {
@@ -253,12 +256,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 // Editors write in bursts (truncate, write, rename): wait for the last one.
                 tokio::time::sleep(RELOAD_SETTLE).await;
                 while reload_rx.try_recv().is_ok() {}
-                if let Some(next) = reload(&running, &alerter, cause).await {
+                let monotonic_now = NotifyState::monotonic_usec_now();
+                if let Ok(now) = &monotonic_now {
+                    notify_systemd(&[NotifyState::Reloading, now.clone()]);
+                }
+                let outcome = reload(&running, &alerter, cause).await;
+                let status = reload_status.record(&outcome);
+                if let Ok(Some(next)) = outcome {
                     reschedule(&running, &next, &mut queue, &in_flight, &mut changed_in_flight).await;
                     *shared_config.write().unwrap_or_else(|p| p.into_inner()) =
                         next.context.config.clone();
                     running = next;
                 }
+                notify_systemd(&[NotifyState::Ready, NotifyState::Status(&status)]);
             }
             _ = watchdog_tick.tick(), if watchdog.is_some() => {
                 notify_systemd(&[NotifyState::Watchdog]);
@@ -493,6 +503,9 @@ async fn schedule_new(
     ids: &[FeedId],
     queue: &mut Queue<Instant>,
 ) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     let wanted = ids.to_vec();
     let states = store::with(&running.context.store, move |store| {
         wanted
@@ -591,14 +604,22 @@ async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<FeedId>, Aler
     let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
     let store = Arc::new(Mutex::new(store));
     let write_health = WriteHealth::default();
-    let alerter = Alerter::new(&config, &fetcher, store.clone(), write_health.clone())
-        .map_err(anyhow::Error::msg)?;
+    let metrics = Arc::new(Metrics::default());
+    metrics.topics(config.topics.iter().map(|topic| topic.id.as_str()));
+    let alerter = Alerter::new(
+        &config,
+        &fetcher,
+        store.clone(),
+        write_health.clone(),
+        metrics.clone(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let context = PollContext {
         fetcher,
         store,
         routes: Arc::new(alert::routes(&config.alerts)),
         outbox_written: alerter.waker(),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         write_health,
         processing: Arc::new(Semaphore::new(processing_permits())),
         article_hosts: Arc::default(),

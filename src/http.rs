@@ -18,9 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::message::TopicTitles;
 use crate::config::Config;
-use crate::metrics::{Gauges, Metrics};
+use crate::metrics::{FeedTimes, Gauges, Metrics};
 use crate::model::{Match, by_story, rfc3339};
-use crate::store::{self, MatchFilter, SharedStore, WriteHealth};
+use crate::store::{self, MatchFilter, OutboxCounts, SharedStore, WriteHealth};
 use crate::text::{escape_xml, sanitize};
 
 /// How many matches `/matches.json` and `/matches.atom` return unless `?limit=` says.
@@ -39,6 +39,60 @@ pub struct StatusState {
     pub healthy: Arc<AtomicBool>,
     /// Whether the store could write the last time anything tried.
     pub write_health: WriteHealth,
+    /// When the config was loaded, and whether the file on disk was rejected since.
+    pub reload: ReloadStatus,
+}
+
+/// When the running config was loaded, and whether the last edit of the file was rejected
+/// (the daemon then runs the config it had). Shared by the daemon's loop and `/status`.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadStatus(Arc<RwLock<ReloadState>>);
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+struct ReloadState {
+    /// When the running config was loaded (at start, or by the last reload that applied).
+    loaded_at: Option<chrono::DateTime<Utc>>,
+    /// Why the config on disk is not the one running, if its last edit was rejected.
+    rejected: Option<String>,
+    rejected_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl ReloadStatus {
+    /// The config was loaded now.
+    pub fn loaded(&self) {
+        let mut state = self.0.write().unwrap_or_else(|p| p.into_inner());
+        state.loaded_at = Some(Utc::now());
+        state.rejected = None;
+        state.rejected_at = None;
+    }
+
+    /// Notes how a reload went (`Ok(None)`: the file had not changed) and returns the
+    /// one-line status for systemd (`STATUS=`). A fixed config after a rejected one is
+    /// logged as such.
+    pub fn record<T>(&self, outcome: &Result<Option<T>, String>) -> String {
+        let mut state = self.0.write().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Ok(applied) => {
+                if state.rejected.take().is_some() {
+                    tracing::info!("config valid again");
+                }
+                state.rejected_at = None;
+                if applied.is_some() {
+                    state.loaded_at = Some(Utc::now());
+                }
+                "running; the config on disk is the one in use".to_string()
+            }
+            Err(reason) => {
+                state.rejected = Some(reason.clone());
+                state.rejected_at = Some(Utc::now());
+                "running the previous config: the last edit was rejected (see the log)".to_string()
+            }
+        }
+    }
+
+    fn snapshot(&self) -> ReloadState {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// Serves the endpoint on `listener` until `shutdown` is cancelled.
@@ -72,6 +126,22 @@ async fn status(State(state): State<StatusState>) -> Response {
     let failure = state.write_health.failure();
     match gauges(&state).await {
         Ok(gauges) => {
+            let total =
+                gauges
+                    .deliveries
+                    .iter()
+                    .fold(OutboxCounts::default(), |sum, (_, counts)| OutboxCounts {
+                        pending: sum.pending + counts.pending,
+                        delivered: sum.delivered + counts.delivered,
+                        failed: sum.failed + counts.failed,
+                    });
+            // The feed that has gone longest without a success (never polled ones aside).
+            let oldest_success = gauges
+                .feed_times
+                .iter()
+                .filter_map(|times| Some((times.last_success?, &times.feed)))
+                .min();
+            let reload = state.reload.snapshot();
             let body = serde_json::json!({
                 "store": match &failure {
                     None => "ok".to_string(),
@@ -81,13 +151,31 @@ async fn status(State(state): State<StatusState>) -> Response {
                 "store_failing_since": failure.as_ref().map(|f| f.since),
                 "feeds": {
                     "configured": gauges.feeds,
+                    "ok": gauges.feeds.saturating_sub(gauges.feeds_failing + gauges.feeds_gone),
                     "failing": gauges.feeds_failing,
                     "gone": gauges.feeds_gone,
+                    "oldest_success": oldest_success.map(|(at, feed)| {
+                        serde_json::json!({ "feed": feed, "at": at })
+                    }),
                 },
                 "outbox": {
-                    "pending": gauges.deliveries.pending,
-                    "delivered": gauges.deliveries.delivered,
-                    "failed": gauges.deliveries.failed,
+                    "pending": total.pending,
+                    "delivered": total.delivered,
+                    "failed": total.failed,
+                    "by_sink": gauges.deliveries.iter().map(|(sink, counts)| {
+                        serde_json::json!({
+                            "sink": sink,
+                            "pending": counts.pending,
+                            "delivered": counts.delivered,
+                            "failed": counts.failed,
+                        })
+                    }).collect::<Vec<_>>(),
+                },
+                "config": {
+                    "loaded_at": reload.loaded_at,
+                    "on_disk_rejected": reload.rejected.is_some(),
+                    "rejected_at": reload.rejected_at,
+                    "rejection": reload.rejected,
                 },
             });
             (
@@ -103,10 +191,7 @@ async fn status(State(state): State<StatusState>) -> Response {
 async fn metrics(State(state): State<StatusState>) -> Response {
     match gauges(&state).await {
         Ok(gauges) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
+            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
             state.metrics.render(&gauges),
         )
             .into_response(),
@@ -119,22 +204,31 @@ async fn gauges(state: &StatusState) -> Result<Gauges, store::StoreError> {
     let config = current(state);
     let names: Vec<String> = config.feeds.iter().map(|f| f.name.clone()).collect();
     let sinks: Vec<String> = config.alerts.iter().map(|a| a.name.clone()).collect();
-    let read = store::with(&state.store, move |store| {
+    let mut gauges = store::with(&state.store, move |store| {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let sinks: Vec<&str> = sinks.iter().map(String::as_str).collect();
         let (feeds_failing, feeds_gone) = store.feed_gauges(&names)?;
-        let deliveries = store.outbox_counts(&sinks)?;
-        Ok::<_, store::StoreError>((deliveries, names.len(), feeds_failing, feeds_gone))
+        let feed_times = store
+            .feed_times(&names)?
+            .into_iter()
+            .map(|(feed, last_poll, last_success)| FeedTimes {
+                feed,
+                last_poll,
+                last_success,
+            })
+            .collect();
+        Ok::<_, store::StoreError>(Gauges {
+            feed_times,
+            deliveries: store.outbox_counts_by_sink(&sinks)?,
+            feeds: names.len(),
+            feeds_failing,
+            feeds_gone,
+            store_write_failing: false,
+        })
     })
-    .await;
-    let (deliveries, feeds, feeds_failing, feeds_gone) = read?;
-    Ok(Gauges {
-        deliveries,
-        feeds,
-        feeds_failing,
-        feeds_gone,
-        store_write_failing: state.write_health.failure().is_some(),
-    })
+    .await?;
+    gauges.store_write_failing = state.write_health.failure().is_some();
+    Ok(gauges)
 }
 
 /// `?topic=` and `?limit=` of the match endpoints.

@@ -234,7 +234,9 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
             match processed {
                 // The new state was committed with the items.
                 Ok(report) => {
-                    context.metrics.poll(PollOutcome::Ok, fetch_time);
+                    context
+                        .metrics
+                        .poll(&feed.name, PollOutcome::Ok, fetch_time);
                     return report;
                 }
                 Err(message) => fail(&mut state, context, feed, now, Status::Error, message, None),
@@ -296,6 +298,7 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
         }
     };
     context.metrics.poll(
+        &feed.name,
         match report.status {
             PollStatus::Fetched { .. } => PollOutcome::Ok,
             PollStatus::NotModified => PollOutcome::NotModified,

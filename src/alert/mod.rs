@@ -30,6 +30,7 @@ use tracing::{info, warn};
 
 use crate::config::{AlertConfig, Config, SinkConfig};
 use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
 use crate::model::{AlertRoute, Delivery, DeliveryId, Match, Notice, Payload, Source};
 use crate::store::{self, OutboxCounts, SharedStore, StoreError, WriteHealth};
 use crate::text::sanitize;
@@ -128,6 +129,7 @@ pub struct Alerter {
     store: SharedStore,
     wake: OutboxSignal,
     write_health: WriteHealth,
+    metrics: Arc<Metrics>,
 }
 
 /// Sinks built by [`Alerter::prepare`], ready for [`Alerter::install`].
@@ -170,12 +172,14 @@ impl Alerter {
         fetcher: &Fetcher,
         store: SharedStore,
         write_health: WriteHealth,
+        metrics: Arc<Metrics>,
     ) -> Result<Alerter, String> {
         Ok(Alerter {
             sinks: Arc::new(RwLock::new(Arc::new(Sinks::new(config, fetcher)?))),
             store,
             wake: OutboxSignal::default(),
             write_health,
+            metrics,
         })
     }
 
@@ -509,6 +513,8 @@ impl Alerter {
             Err(error) => {
                 let decisions = retry_decisions(rows, error.retry, max_attempts, now);
                 log_failure(&sink.config.name, &error.message, &decisions);
+                self.metrics
+                    .delivery_failed(&sink.config.name, decisions.len());
                 // A refusal of one message (a 4xx) says nothing about the sink's health.
                 let sent = if error.retry == Retry::Never {
                     Sent::Taken

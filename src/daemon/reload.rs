@@ -68,8 +68,6 @@ pub(super) fn listen_for_hangup(reload: mpsc::UnboundedSender<&'static str>) -> 
     Ok(())
 }
 
-/// Reads and compiles the config again. Returns what to run next, or `None` (logged) when
-/// the file did not change, is invalid, or cannot be applied.
 /// Logs the config's warnings (likely mistakes that do not stop it), one line each.
 pub(super) fn log_warnings(config: &Config) {
     for warning in &config.warnings {
@@ -83,7 +81,13 @@ pub(super) fn log_warnings(config: &Config) {
     }
 }
 
-pub(super) async fn reload(running: &Running, alerter: &Alerter, cause: &str) -> Option<Running> {
+/// Reads and compiles the config again. Returns what to run next, `None` when the file did
+/// not change, or why (logged) the new config is invalid or cannot be applied.
+pub(super) async fn reload(
+    running: &Running,
+    alerter: &Alerter,
+    cause: &str,
+) -> Result<Option<Running>, String> {
     let old = &running.context.config;
     let path = old.path.clone();
     let text = match tokio::fs::read(&path).await {
@@ -92,17 +96,17 @@ pub(super) async fn reload(running: &Running, alerter: &Alerter, cause: &str) ->
             // Not UTF-8: said at its line and column.
             Err(error) => {
                 error!("config reload rejected; still running the previous config:\n{error}");
-                return None;
+                return Err(error.to_string());
             }
         },
         Err(error) => {
             error!(config = %path.display(), error = %error, "cannot read the config; still running the previous one");
-            return None;
+            return Err(format!("cannot read {}: {error}", path.display()));
         }
     };
     if text == running.text && cause == "file" {
         debug!("config file touched but unchanged");
-        return None;
+        return Ok(None);
     }
     let (compiled, diagnostics) = {
         let (path, text) = (path.clone(), text.clone());
@@ -110,16 +114,14 @@ pub(super) async fn reload(running: &Running, alerter: &Alerter, cause: &str) ->
             Ok(result) => result,
             Err(error) => {
                 error!(error = %error, "config reload failed");
-                return None;
+                return Err(error.to_string());
             }
         }
     };
     let Some(mut new) = compiled else {
-        error!(
-            "config reload rejected; still running the previous config:\n{}",
-            config::render_all(&diagnostics)
-        );
-        return None;
+        let rendered = config::render_all(&diagnostics);
+        error!("config reload rejected; still running the previous config:\n{rendered}");
+        return Err(rendered);
     };
     log_warnings(&new);
     if new.daemon.database != old.daemon.database {
@@ -138,7 +140,7 @@ pub(super) async fn reload(running: &Running, alerter: &Alerter, cause: &str) ->
         Ok(fetcher) => fetcher,
         Err(error) => {
             error!(error = %error, "config reload rejected: cannot build the HTTP client");
-            return None;
+            return Err(format!("cannot build the HTTP client: {error}"));
         }
     };
     // Everything that can fail is built before anything changes.
@@ -146,7 +148,7 @@ pub(super) async fn reload(running: &Running, alerter: &Alerter, cause: &str) ->
         Ok(sinks) => sinks,
         Err(error) => {
             error!(error = %error, "config reload rejected");
-            return None;
+            return Err(error);
         }
     };
     let pairs: Vec<(String, String)> = new
@@ -166,11 +168,15 @@ pub(super) async fn reload(running: &Running, alerter: &Alerter, cause: &str) ->
         Ok(ids) => ids,
         Err(error) => {
             error!(error = %error, "config reload rejected: cannot register the feeds");
-            return None;
+            return Err(format!("cannot register the feeds: {error}"));
         }
     };
     alerter.install(sinks);
     log_changes(old, &new);
+    running
+        .context
+        .metrics
+        .topics(new.topics.iter().map(|topic| topic.id.as_str()));
     let new = Arc::new(new);
     let context = PollContext {
         fetcher,
@@ -183,12 +189,12 @@ pub(super) async fn reload(running: &Running, alerter: &Alerter, cause: &str) ->
         article_hosts: running.context.article_hosts.clone(),
         config: new.clone(),
     };
-    Some(Running {
+    Ok(Some(Running {
         limits: Arc::new(Limits::new(&new)),
         feeds: ids.into_iter().zip(new.feeds.iter().cloned()).collect(),
         context,
         text,
-    })
+    }))
 }
 
 /// Logs what a reload changes: feeds and topics added, removed and changed.

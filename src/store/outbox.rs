@@ -110,6 +110,17 @@ impl Store {
             .map_err(|source| self.error(source))
     }
 
+    /// How many outbox rows of each of `sinks` are in each state, in the order given.
+    pub fn outbox_counts_by_sink(
+        &self,
+        sinks: &[&str],
+    ) -> Result<Vec<(String, OutboxCounts)>, StoreError> {
+        sinks
+            .iter()
+            .map(|sink| Ok((sink.to_string(), self.outbox_counts(&[sink])?)))
+            .collect()
+    }
+
     /// How many outbox rows of `sinks` are in each state.
     pub fn outbox_counts(&self, sinks: &[&str]) -> Result<OutboxCounts, StoreError> {
         let mut statement = self

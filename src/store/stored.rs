@@ -11,11 +11,14 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Notice, NoticeKind};
 use crate::query::{Field, Hit};
 
-/// One hit as stored since migration 1: `{"term": …, "field": "title", "snippet": …}`.
+/// One hit as stored since migration 1: `{"term": …, "field": "title", "snippet": …}`, and
+/// since `found` was kept, `"found": …` (the words matched; absent in older rows).
 #[derive(Serialize, Deserialize)]
 struct StoredHit {
     term: String,
     field: StoredField,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    found: String,
     snippet: String,
 }
 
@@ -70,6 +73,7 @@ pub(super) fn hits_to_json(hits: &[Hit]) -> String {
         .map(|hit| StoredHit {
             term: hit.term.clone(),
             field: hit.field.into(),
+            found: hit.found.clone(),
             snippet: hit.snippet.clone(),
         })
         .collect();
@@ -84,6 +88,7 @@ pub(super) fn hits_from_json(text: &str, column: usize) -> rusqlite::Result<Vec<
         .map(|hit| Hit {
             term: hit.term,
             field: hit.field.into(),
+            found: hit.found,
             snippet: hit.snippet,
         })
         .collect())

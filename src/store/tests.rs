@@ -30,6 +30,7 @@ fn item(key: &str, url: Option<&str>, topics: &[&str]) -> MatchedItem {
                 hits: vec![Hit {
                     term: "satellite".into(),
                     field: Field::Title,
+                    found: "satellite".into(),
                     snippet: "spy satellite".into(),
                 }],
             })

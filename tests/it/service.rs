@@ -228,6 +228,75 @@ async fn a_database_corrupted_mid_file_is_refused_at_start_with_the_way_out() {
     assert!(log.contains(".recover"), "{log}");
 }
 
+/// Checks the Prometheus text format line by line, as `promtool check metrics` would the
+/// syntax: every sample is `name{label="value",...} number`, its family was declared by
+/// `# HELP` and `# TYPE` lines before it, and no series appears twice.
+fn assert_valid_exposition(text: &str) {
+    let mut declared: BTreeSet<String> = BTreeSet::new();
+    let mut series: BTreeSet<String> = BTreeSet::new();
+    let name_ok = |name: &str| {
+        !name.is_empty()
+            && name.chars().enumerate().all(|(i, c)| {
+                c == '_' || c == ':' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
+            })
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(name_ok(name), "bad name in {line:?}");
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let name = parts.next().unwrap();
+            let kind = parts.next().unwrap_or("");
+            assert!(
+                [
+                    "counter",
+                    "gauge",
+                    "histogram",
+                    "summary",
+                    "untyped",
+                    "info"
+                ]
+                .contains(&kind),
+                "bad type in {line:?}"
+            );
+            declared.insert(name.to_string());
+            continue;
+        }
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "stray line {line:?}"
+        );
+        let (key, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line:?}"));
+        assert!(
+            value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value),
+            "bad value in {line:?}"
+        );
+        let name = key.split('{').next().unwrap();
+        assert!(name_ok(name), "bad name in {line:?}");
+        if let Some(labels) = key.strip_prefix(name) {
+            if !labels.is_empty() {
+                assert!(
+                    labels.starts_with('{') && labels.ends_with('}'),
+                    "bad labels in {line:?}"
+                );
+            }
+        }
+        let family_declared = declared.iter().any(|family| {
+            name == family
+                || ["_total", "_bucket", "_sum", "_count", "_info"]
+                    .iter()
+                    .any(|suffix| name.strip_suffix(suffix) == Some(family.as_str()))
+        });
+        assert!(family_declared, "{name} has no # TYPE before it");
+        assert!(series.insert(key.to_string()), "{key} twice");
+    }
+}
+
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();
@@ -265,27 +334,77 @@ async fn the_status_endpoint_serves_health_metrics_and_the_match_log_as_atom() {
     assert_eq!(get(&format!("{base}/healthz")).await, (200, "ok\n".into()));
     // The counters move when a poll has finished, just after its matches are visible.
     wait_for(Duration::from_secs(20), "the poll counters", || async {
-        get(&format!("{base}/metrics"))
-            .await
-            .1
-            .contains("watchword_polls_total{outcome=\"ok\"} 2")
+        let metrics = get(&format!("{base}/metrics")).await.1;
+        metrics.contains("watchword_polls_total{feed=\"RSS wire\",outcome=\"ok\"} 1")
+            && metrics.contains("watchword_polls_total{feed=\"JSON agency\",outcome=\"ok\"} 1")
     })
     .await;
     let (status, metrics) = get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
     for line in [
-        "watchword_polls_total{outcome=\"ok\"} 2",
         "watchword_items_stored_total 10",
         "watchword_matches_total{topic=\"satellite_launch\"} 3",
         "watchword_matches_total{topic=\"missile_sale\"} 2",
         "watchword_feeds 2",
         "watchword_feeds_failing 0",
+        "watchword_store_write_failing 0",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),
             "no {line} in\n{metrics}"
         );
     }
+    assert_valid_exposition(&metrics);
+    for series in [
+        "watchword_feed_last_success_timestamp_seconds{feed=\"RSS wire\"} ",
+        "watchword_feed_last_poll_timestamp_seconds{feed=\"JSON agency\"} ",
+        "watchword_build_info{version=\"",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "process_start_time_seconds ",
+    ] {
+        assert!(metrics.contains(series), "no {series} in\n{metrics}");
+    }
+
+    let (status, text) = get(&format!("{base}/status")).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["store"], "ok");
+    assert_eq!(report["feeds"]["configured"], 2);
+    assert_eq!(report["feeds"]["ok"], 2);
+    assert!(
+        report["feeds"]["oldest_success"]["feed"].is_string(),
+        "{text}"
+    );
+    assert_eq!(report["config"]["on_disk_rejected"], false);
+
+    // A rejected edit shows in /status until the file is fixed, and the fix is logged.
+    let good = std::fs::read_to_string(workspace.config()).unwrap();
+    std::fs::write(
+        workspace.config(),
+        format!("{good}\n[[topic]]\nid = \"bad\"\nquery = '(x'\n"),
+    )
+    .unwrap();
+    wait_for(
+        Duration::from_secs(20),
+        "the rejection in /status",
+        || async {
+            let text = get(&format!("{base}/status")).await.1;
+            text.contains("\"on_disk_rejected\": true")
+        },
+    )
+    .await;
+    std::fs::write(workspace.config(), &good).unwrap();
+    wait_for(Duration::from_secs(20), "the fix in /status", || async {
+        let text = get(&format!("{base}/status")).await.1;
+        text.contains("\"on_disk_rejected\": false")
+    })
+    .await;
+    assert!(
+        daemon.log().contains("config valid again"),
+        "{}",
+        daemon.log()
+    );
 
     let logged = workspace.matches().await;
     let (status, atom) = get(&format!("{base}/matches.atom")).await;

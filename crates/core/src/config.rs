@@ -264,6 +264,8 @@ pub const TEMPLATE_FIELDS: &[&str] = &[
     "topic_title",
     "feed",
     "terms",
+    "words",
+    "excerpt",
     "published",
     "also",
 ];

@@ -151,17 +151,22 @@ pub fn render_one(
         return html_paragraphs(&render_one(m, template, Markup::Plain, titles));
     }
     let custom = template.is_some();
-    let template = template.unwrap_or(match markup {
-        Markup::Slack => {
-            "*{title}*\n{url}\ntopic {topic_title} · {feed} · published {published} · matched {terms}"
+    // The default: the item's title, its link, a piece of its text around the first hit
+    // outside the title, then the topic's title, the feed, the time and the words found.
+    let default = format!(
+        "{}\n{{url}}\n{}topic {{topic_title}} · {{feed}} · published {{published}} · found {{words}}",
+        match markup {
+            Markup::Slack => "*{title}*",
+            Markup::Discord => "**{title}**",
+            Markup::Plain | Markup::Html => "{title}",
+        },
+        if m.excerpt().is_some() {
+            "{excerpt}\n"
+        } else {
+            ""
         }
-        Markup::Discord => {
-            "**{title}**\n{url}\ntopic {topic_title} · {feed} · published {published} · matched {terms}"
-        }
-        Markup::Plain | Markup::Html => {
-            "{title}\n{url}\ntopic {topic_title} · {feed} · published {published} · matched {terms}"
-        }
-    });
+    );
+    let template = template.unwrap_or(&default);
     let mut text = fill(template, |field| value(m, field, markup, titles));
     // The default text names the other sources; a template places them with `{also}`.
     if !custom && m.sources.len() > 1 {
@@ -284,6 +289,8 @@ fn value(m: &Match, field: &str, markup: Markup, titles: &TopicTitles) -> String
         "topic_title" => escape(&titles.name(&m.topic), markup),
         "feed" => escape(&m.feed, markup),
         "terms" => escape(&m.terms.join(", "), markup),
+        "words" => escape(&m.words_found().join(", "), markup),
+        "excerpt" => escape(m.excerpt().unwrap_or(""), markup),
         "published" => m.published.map_or_else(|| "unknown".into(), rfc3339),
         // The feeds of the sources after the first, each once, in the order seen.
         "also" => {
@@ -329,7 +336,17 @@ fn html_paragraphs(plain: &str) -> String {
         .map(|paragraph| {
             let lines: Vec<String> = paragraph
                 .lines()
-                .map(|line| escape(line, Markup::Html))
+                .map(|line| {
+                    let escaped = escape(line, Markup::Html);
+                    // A line that is a link is a link.
+                    let is_link = (line.starts_with("https://") || line.starts_with("http://"))
+                        && !line.contains(char::is_whitespace);
+                    if is_link {
+                        format!("<a href=\"{escaped}\">{escaped}</a>")
+                    } else {
+                        escaped
+                    }
+                })
                 .collect();
             format!("<p>{}</p>", lines.join("<br>\n"))
         })
@@ -405,6 +422,51 @@ mod tests {
         assert!(text.contains("Wire &lt;b&gt;"), "{text}");
         assert!(!text.contains("<b>"));
         assert!(text.starts_with("<p>") && text.contains("<br>"), "{text}");
+    }
+
+    #[test]
+    fn a_message_shows_the_text_around_the_hit_the_words_found_and_links_in_html() {
+        use crate::query::{Field, Hit};
+        let mut m = hostile();
+        m.title = "Pyongyang says it put a spy satellite in orbit".into();
+        m.hits = vec![
+            Hit {
+                term: "@north_korea".into(),
+                field: Field::Title,
+                found: "Pyongyang".into(),
+                snippet: "Pyongyang says it put".into(),
+            },
+            Hit {
+                term: "satellit*".into(),
+                field: Field::Summary,
+                found: "satellite".into(),
+                snippet: "launched its first military reconnaissance satellite late on Tuesday"
+                    .into(),
+            },
+        ];
+        let titles = TopicTitles(HashMap::from([(
+            "satellite_launch".to_string(),
+            "North Korea spy satellite".to_string(),
+        )]));
+        let text = render_one(&m, None, Markup::Plain, &titles);
+        assert!(
+            text.contains("launched its first military reconnaissance satellite"),
+            "{text}"
+        );
+        assert!(text.contains("found Pyongyang, satellite"), "{text}");
+        assert!(
+            !text.contains("satellit*"),
+            "query syntax is not what people read: {text}"
+        );
+        assert!(text.contains("topic North Korea spy satellite"), "{text}");
+        let html = render_one(&m, None, Markup::Html, &titles);
+        assert!(
+            html.contains("<a href=\"https://example.com/a?b=1&amp;c=2\">"),
+            "{html}"
+        );
+        // A hit stored before the words were kept reads as its term.
+        m.hits[1].found.clear();
+        assert_eq!(m.words_found(), ["Pyongyang", "satellit*"]);
     }
 
     #[test]

@@ -357,6 +357,39 @@ pub struct MatchedItem {
 }
 
 impl Match {
+    /// The words of the text that matched, each once (case aside), in the order of the hits:
+    /// `satellite` where the query says `satellit*`. A hit stored before the words were
+    /// kept gives its term as written.
+    pub fn words_found(&self) -> Vec<&str> {
+        let mut words: Vec<&str> = Vec::new();
+        for hit in &self.hits {
+            let word = if hit.found.is_empty() {
+                hit.term.as_str()
+            } else {
+                hit.found.as_str()
+            };
+            if !words
+                .iter()
+                .any(|seen| seen.eq_ignore_ascii_case(word) || *seen == word)
+            {
+                words.push(word);
+            }
+        }
+        if words.is_empty() {
+            words = self.terms.iter().map(String::as_str).collect();
+        }
+        words
+    }
+
+    /// A piece of the item's text around the first hit outside the title (the title is
+    /// shown anyway), if there is one.
+    pub fn excerpt(&self) -> Option<&str> {
+        self.hits
+            .iter()
+            .find(|hit| hit.field != crate::query::Field::Title && !hit.snippet.is_empty())
+            .map(|hit| hit.snippet.as_str())
+    }
+
     /// The match as the machine interface writes it (`matches --format jsonl`, the `jsonl`
     /// and `exec` alert sinks, webhook payloads).
     pub fn record(&self) -> MatchRecord<'_> {

@@ -232,16 +232,6 @@ impl<'a> FieldText<'a> {
         }
     }
 
-    /// A short piece of the original text around the occurrence of `term` at the tokens
-    /// `first_token..end_token`. A CJK part matched inside a longer run is located within it,
-    /// so the snippet shows the term even when the run is a whole paragraph.
-    fn snippet(&self, term: &Term, first_token: usize, end_token: usize) -> String {
-        snippet(
-            self.text,
-            self.occurrence_range(term, first_token, end_token),
-        )
-    }
-
     /// The byte range in the original text of the occurrence of `term` at the tokens
     /// `first_token..end_token` (for a CJK part, only the part of the run that it matched).
     fn occurrence_range(&self, term: &Term, first_token: usize, end_token: usize) -> Range<usize> {
@@ -442,10 +432,12 @@ pub(super) fn hits(found: &mut [Found], terms: &[Term], texts: &[FieldText<'_>])
         {
             continue;
         }
+        let range = text.occurrence_range(&terms[found.term], found.first_token, found.end_token);
         hits.push(Hit {
             term: written.clone(),
             field: text.field,
-            snippet: text.snippet(&terms[found.term], found.first_token, found.end_token),
+            found: crate::text::sanitize(&text.text[range.clone()]),
+            snippet: snippet(text.text, range),
         });
     }
     hits

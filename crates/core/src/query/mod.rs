@@ -178,11 +178,15 @@ impl QueryError {
 }
 
 /// One reason a query matched: the term as written in the query (an alias entry for `@alias`),
-/// the field it matched in, and a short snippet of the original text around the match.
+/// the field it matched in, the words of the text it matched (`satellite` for `satellit*`;
+/// empty in hits stored before they were kept), and a short snippet of the original text
+/// around the match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hit {
     pub term: String,
     pub field: Field,
+    #[serde(default)]
+    pub found: String,
     pub snippet: String,
 }
 

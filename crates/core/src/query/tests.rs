@@ -525,6 +525,7 @@ fn hits_carry_snippets_of_the_original_text() {
         [Hit {
             term: "seoul".into(),
             field: Field::Title,
+            found: "Seoul".into(),
             snippet: "Seoul warns Pyongyang".into(),
         }]
     );
