@@ -484,54 +484,41 @@ fn compile_inner(
         found: Vec::new(),
         warnings: Vec::new(),
     };
-    let raw: RawConfig = match toml::from_str(text) {
+    let document = match toml::de::DeTable::parse(text) {
+        Ok(document) => document,
+        Err(error) => {
+            toml_error(&mut sink, &error);
+            return (None, sink.found);
+        }
+    };
+    // Unknown keys are errors beside every other problem, not the end of reading: a
+    // misspelled key must not hide a bad duration three lines below.
+    let (raw, unknown) = parse_raw(document.clone());
+    for steps in &unknown {
+        let (span, message) = unknown_key(document.get_ref(), steps);
+        sink.error(span, message);
+    }
+    let raw = match raw {
         Ok(raw) => raw,
         Err(error) => {
-            // serde stops at the first unknown key; list them all when that is the problem.
-            let unknown = if error.message().starts_with("unknown field") {
-                unknown_keys(text)
-            } else {
-                Vec::new()
-            };
-            if unknown.is_empty() {
-                let span = error.span().unwrap_or(0..0);
-                let mut message = error.message().trim_end_matches('.').to_string();
-                if let Some(hint) = apostrophe_hint(text, span.start) {
-                    message.push_str(hint);
-                }
-                sink.error(span, message);
-            }
-            for (span, message) in unknown {
-                sink.error(span, message);
-            }
-            return (None, sink.found);
+            toml_error(&mut sink, &error);
+            return (None, in_file_order(sink.found));
         }
     };
     let base = path.parent().unwrap_or(Path::new(""));
     let daemon = compile_daemon(&raw.daemon, base, &mut sink);
-    let aliases = compile_aliases(&raw.alias, &mut sink);
+    let aliases = compile_aliases(&raw.alias, document.get_ref(), &mut sink);
     let feeds = compile_feeds(&raw.feed, &daemon, base, kind_of, &mut sink);
     let topics = compile_topics(&raw.topic, &aliases, daemon.max_age, &mut sink);
     let alerts = compile_alerts(&raw.alert, &topics, base, &mut sink);
     let http = raw.http.as_ref().and_then(|http| {
-        http.listen
-            .get_ref()
-            .trim()
-            .parse()
+        parse_listen(http.listen.get_ref())
             .map(|listen| HttpConfig { listen })
-            .map_err(|_| {
-                sink.error(
-                    http.listen.span(),
-                    format!(
-                        "listen {:?} is not an address and port such as 127.0.0.1:8787",
-                        http.listen.get_ref()
-                    ),
-                );
-            })
+            .map_err(|message| sink.error(http.listen.span(), message))
             .ok()
     });
     if !sink.found.is_empty() {
-        return (None, sink.found);
+        return (None, in_file_order(sink.found));
     }
     let matcher = QuerySet::new(topics.iter().map(|topic| topic.query.clone()).collect());
     let config = Config {
@@ -552,25 +539,22 @@ fn compile_inner(
 // The compile layer: meaning, defaults, positions.
 
 fn compile_aliases(
-    raw: &BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>>>,
+    raw: &BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+    document: &toml::de::DeTable<'_>,
     sink: &mut Diagnostics<'_>,
 ) -> BTreeMap<String, Vec<String>> {
     let mut aliases = BTreeMap::new();
     for (name, entries) in raw {
-        if !is_identifier(name.get_ref()) {
+        if !is_identifier(name) {
+            let steps = [Step::Key("alias".into()), Step::Key(name.clone())];
+            let span = key_span(document, &steps).unwrap_or_else(|| entries.span());
             sink.error(
-                name.span(),
-                format!(
-                    "alias name {:?} must use only letters, digits, _ and -",
-                    name.get_ref()
-                ),
+                span,
+                format!("alias name {name:?} must use only letters, digits, _ and -"),
             );
         }
         if entries.get_ref().is_empty() {
-            sink.error(
-                entries.span(),
-                format!("alias {:?} has no entries", name.get_ref()),
-            );
+            sink.error(entries.span(), format!("alias {name:?} has no entries"));
         }
         for entry in entries.get_ref() {
             if entry.get_ref().trim().is_empty() {
@@ -582,7 +566,7 @@ fn compile_aliases(
             .iter()
             .map(|entry| entry.get_ref().trim().to_string())
             .collect();
-        aliases.insert(name.get_ref().clone(), list);
+        aliases.insert(name.clone(), list);
     }
     aliases
 }
@@ -644,6 +628,30 @@ fn compile_feeds(
     feeds
 }
 
+/// Turns an `[http] listen` value into the address to bind: an IP address and port
+/// (`127.0.0.1:8787`, `[::1]:8787`, `0.0.0.0:8787`), or `localhost:PORT`, which is
+/// 127.0.0.1 (the loopback address every system has). Other host names are refused rather
+/// than resolved: the address is bound once at start, and a name that resolves to a public
+/// interface would expose the endpoint without anyone having written that address.
+pub fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    let trimmed = text.trim();
+    if let Ok(address) = trimmed.parse() {
+        return Ok(address);
+    }
+    let (host, port) = trimmed.rsplit_once(':').unwrap_or((trimmed, ""));
+    match port.parse::<u16>() {
+        Ok(port) if host.eq_ignore_ascii_case("localhost") => {
+            Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        }
+        Ok(_) if !host.is_empty() => Err(format!(
+            "listen {text:?}: a host name other than localhost is not resolved; give an IP address such as 127.0.0.1:{port} or 0.0.0.0:{port}"
+        )),
+        _ => Err(format!(
+            "listen {text:?} is not an address and port such as 127.0.0.1:8787 or localhost:8787"
+        )),
+    }
+}
+
 /// Turns a feed `url` value into a source: http(s) URLs, `file:` URLs, or plain paths
 /// resolved against `base` (the config file's folder, or the current one for a feed given on
 /// the command line).
@@ -651,6 +659,9 @@ pub fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("feed url is empty".into());
+    }
+    if let Some(url) = missing_scheme(text) {
+        return Err(format!("no scheme: did you mean {url}?"));
     }
     let has_scheme = text.split_once(':').is_some_and(|(scheme, _)| {
         scheme.len() > 1
@@ -684,6 +695,63 @@ pub fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
             "unsupported url scheme {scheme:?} in {text:?} (use http, https, file or a path)"
         )),
     }
+}
+
+/// Top-level domains that mark a first segment as a host name even without a `/` after it
+/// (`example.com`); any two letters (a country's domain) count only before a `/`.
+const HOST_SUFFIXES: &[&str] = &[
+    "com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "name", "pro", "io", "co",
+    "me", "tv", "fm", "ai", "eu", "asia", "app", "dev", "news", "blog", "xyz", "online", "site",
+    "tech", "media", "press", "today", "world", "live", "cloud", "page",
+];
+
+/// The URL meant by a feed value that reads like one without its scheme, else `None` (a
+/// path, or something `parse_source` judges on). The rule:
+///
+/// - `HOST:PORT`, alone or before a `/` (`localhost:8080/feed.xml`), lacks a scheme: no path
+///   and no URL looks like that. Suggested with `http://` (a port is mostly a local server).
+/// - Otherwise the first segment (before the first `/`, `?` or `#`; the whole value without
+///   one) is taken for a host name when it is two or more non-empty dot-separated labels of
+///   ASCII letters, digits and `-`, not all digits, and the first label is `www`, or the last
+///   is one of [`HOST_SUFFIXES`], or the last is two letters and a `/` follows
+///   (`spiegel.de/rss`, `bbc.co.uk/news`). Suggested with `https://`.
+///
+/// So `feeds/local.xml`, `./x.rss`, `/abs/path.xml`, `news.xml` and `notes.md` stay paths
+/// (a file's extension is not a top-level domain here, and a segment without a dot is no
+/// host), while `example.com/feed.xml` and `www.x.org/rss` are errors. The rule reads only
+/// the text, not the disk, so `run` and `check` judge a value alike: a folder that really is
+/// called `example.com` is written `./example.com/feed.xml`.
+fn missing_scheme(text: &str) -> Option<String> {
+    let first_end = text.find(['/', '?', '#']).unwrap_or(text.len());
+    let first = &text[..first_end];
+    if let Some((host, port)) = first.rsplit_once(':')
+        && !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && !port.is_empty()
+        && port.len() <= 5
+        && port.chars().all(|c| c.is_ascii_digit())
+    {
+        return Some(format!("http://{text}"));
+    }
+    let labels: Vec<&str> = first.split('.').collect();
+    let is_host_name = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && !labels
+            .iter()
+            .all(|label| label.chars().all(|c| c.is_ascii_digit()));
+    if !is_host_name {
+        return None;
+    }
+    let top = labels[labels.len() - 1].to_ascii_lowercase();
+    let followed_by_path = text[first_end..].starts_with('/');
+    let looks_like_host = labels[0].eq_ignore_ascii_case("www")
+        || HOST_SUFFIXES.contains(&top.as_str())
+        || (followed_by_path && top.len() == 2 && top.chars().all(|c| c.is_ascii_alphabetic()));
+    looks_like_host.then(|| format!("https://{text}"))
 }
 
 fn compile_topics(
@@ -745,6 +813,24 @@ fn compile_topics(
         }
     }
     topics
+}
+
+/// A TOML syntax error, or a value of the wrong type, at the toml crate's place, with a
+/// hint when an apostrophe ended a single-quoted string.
+fn toml_error(sink: &mut Diagnostics<'_>, error: &toml::de::Error) {
+    let span = error.span().unwrap_or(0..0);
+    let mut message = error.message().trim_end_matches('.').to_string();
+    if let Some(hint) = apostrophe_hint(sink.text, span.start) {
+        message.push_str(hint);
+    }
+    sink.error(span, message);
+}
+
+/// Errors in the order of the file, so `check` reads top to bottom whichever stage found
+/// them (the sort is stable: errors at one place keep their order).
+fn in_file_order(mut found: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    found.sort_by_key(|diagnostic| (diagnostic.line, diagnostic.column));
+    found
 }
 
 #[cfg(test)]

@@ -106,6 +106,21 @@ pub(super) fn compile_alerts(
     alerts
 }
 
+/// The keys every `[[alert]]` may have, whatever its kind.
+pub(super) const ALERT_KEYS: &[&str] = &["kind", "name", "topics", "digest", "template"];
+
+/// The keys a sink kind adds to [`ALERT_KEYS`]; `None` for an unknown kind.
+pub(super) fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "log" => &[],
+        "jsonl" => &["path"],
+        "webhook" => &["url", "format", "headers", "timeout"],
+        "exec" => &["command", "timeout"],
+        "email" => &["host", "port", "tls", "from", "to", "timeout"],
+        _ => return None,
+    })
+}
+
 /// The kind-specific part of an `[[alert]]`: required keys present, keys of other kinds
 /// absent, values valid.
 pub(super) fn compile_sink(
@@ -128,19 +143,12 @@ pub(super) fn compile_sink(
         ("from", alert.from.as_ref().map(Spanned::span)),
         ("to", alert.to.as_ref().map(Spanned::span)),
     ];
-    let allowed: &[&str] = match kind {
-        "log" => &[],
-        "jsonl" => &["path"],
-        "webhook" => &["url", "format", "headers", "timeout"],
-        "exec" => &["command", "timeout"],
-        "email" => &["host", "port", "tls", "from", "to", "timeout"],
-        other => {
-            sink.error(
-                alert.kind.span(),
-                format!("unknown alert kind {other:?} (use log, jsonl, webhook, exec or email)"),
-            );
-            return None;
-        }
+    let Some(allowed) = sink_keys(kind) else {
+        sink.error(
+            alert.kind.span(),
+            format!("unknown alert kind {kind:?} (use log, jsonl, webhook, exec or email)"),
+        );
+        return None;
     };
     let errors_before = sink.found.len();
     for (key, span) in &keys {

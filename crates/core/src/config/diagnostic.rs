@@ -1,6 +1,7 @@
 //! Config problems with their place: `file:line:col: error: …` with the source line and
 //! a caret, collected per file; where a value's offset inside its TOML string is; unknown
-//! keys; the hint for an apostrophe in a single-quoted query.
+//! keys, with a "did you mean" for a near one; the hint for an apostrophe in a single-quoted
+//! query.
 
 use super::*;
 
@@ -195,92 +196,159 @@ pub(super) fn raw_offset_in_basic_string(body: &str, value_offset: usize) -> usi
     body.len()
 }
 
-/// Every key the config does not know, with its span. Used to report them all at once, as
-/// serde stops at the first.
-pub(super) fn unknown_keys(text: &str) -> Vec<(Range<usize>, String)> {
-    use toml::de::{DeTable, DeValue};
-    const TOP: &[&str] = &["daemon", "alias", "feed", "topic", "alert", "http"];
-    const HTTP: &[&str] = &["listen"];
-    const DAEMON: &[&str] = &[
-        "database",
-        "interval",
-        "max_concurrent",
-        "per_host",
-        "timeout",
-        "connect_timeout",
-        "max_body",
-        "alert_attempts",
-        "alert_wait",
-        "dead_after",
-        "keep_items",
-        "max_items_per_poll",
-        "max_field_chars",
-        "allow_private_targets",
-        "fetch_article",
-        "article_min_chars",
-        "story_window",
-        "dedup",
-        "max_age",
-    ];
-    const ALERT: &[&str] = &[
-        "kind", "name", "topics", "digest", "template", "path", "url", "format", "headers",
-        "command", "timeout", "host", "port", "tls", "from", "to",
-    ];
-    const FEED: &[&str] = &["name", "url", "interval", "fetch_article"];
-    const TOPIC: &[&str] = &[
-        "id",
-        "title",
-        "query",
-        "max_age",
-        "published_after",
-        "published_before",
-    ];
-
-    fn check(table: &DeTable<'_>, known: &[&str], found: &mut Vec<(Range<usize>, String)>) {
-        for key in table.keys() {
-            if !known.contains(&key.get_ref().as_ref()) {
-                let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
-                found.push((
-                    key.span(),
-                    format!(
-                        "unknown field `{}`, expected one of {}",
-                        key.get_ref(),
-                        expected.join(", ")
-                    ),
-                ));
-            }
-        }
-    }
-
-    let Ok(root) = DeTable::parse(text) else {
-        return Vec::new();
+/// The error for a key that no raw struct knows, at its place in the document (`steps`
+/// from the root, as [`parse_raw`] gives them), with a "did you mean" when a key of the same
+/// table is close ([`nearest_key`]). An `[[alert]]` of a known kind is offered its kind's
+/// keys only; a plain key at the top level that `[daemon]` knows is sent there.
+pub(super) fn unknown_key(root: &toml::de::DeTable<'_>, steps: &[Step]) -> (Range<usize>, String) {
+    use toml::de::DeValue;
+    let Some((Step::Key(key), parent)) = steps.split_last() else {
+        return (0..0, "unknown key".into());
     };
-    let root = root.get_ref();
-    let mut found = Vec::new();
-    check(root, TOP, &mut found);
-    for (key, value) in root {
-        let known = match key.get_ref().as_ref() {
-            "daemon" => DAEMON,
-            "feed" => FEED,
-            "topic" => TOPIC,
-            "alert" => ALERT,
-            "http" => HTTP,
-            _ => continue,
+    let entry = entry_at(root, steps);
+    let span = entry.map_or(0..0, |(name, _)| name.span());
+    let shown = key.escape_debug();
+    let parent_keys: Vec<&str> = parent
+        .iter()
+        .filter_map(|step| match step {
+            Step::Key(key) => Some(key.as_str()),
+            Step::Index(_) => None,
+        })
+        .collect();
+    if parent_keys.is_empty() {
+        let tables = fields_of::<RawConfig>();
+        let table = |name: &str| match name {
+            "feed" | "topic" | "alert" => format!("[[{name}]]"),
+            _ => format!("[{name}]"),
         };
-        match value.get_ref() {
-            DeValue::Table(table) => check(table, known, &mut found),
-            DeValue::Array(array) => {
-                for element in array.iter() {
-                    if let DeValue::Table(table) = element.get_ref() {
-                        check(table, known, &mut found);
-                    }
-                }
+        let listed: Vec<String> = tables.iter().map(|name| table(name)).collect();
+        let is_table = entry.is_some_and(|(_, value)| {
+            matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_))
+        });
+        let message = match nearest_key(key, tables) {
+            Some(near) if is_table => {
+                format!("unknown table `{shown}`; did you mean `{}`?", table(near))
             }
-            _ => {}
-        }
+            _ if is_table => {
+                format!(
+                    "unknown table `{shown}` (the tables are {})",
+                    listed.join(", ")
+                )
+            }
+            // A key written above the first table header: mostly one of [daemon]'s.
+            _ => match nearest_key(key, fields_of::<RawDaemon>()) {
+                Some(near) => format!(
+                    "unknown key `{shown}` at the top level; did you mean `{near}` in [daemon]?"
+                ),
+                None => format!(
+                    "unknown key `{shown}` at the top level (the tables are {})",
+                    listed.join(", ")
+                ),
+            },
+        };
+        return (span, message);
     }
-    found.sort_by_key(|(span, _)| span.start);
-    found
+    let alert_keys: Vec<&str>;
+    let (place, known): (String, &[&str]) = match parent_keys.as_slice() {
+        ["daemon"] => ("in [daemon]".into(), fields_of::<RawDaemon>()),
+        ["http"] => ("in [http]".into(), fields_of::<RawHttp>()),
+        ["feed"] => ("in a [[feed]]".into(), fields_of::<RawFeed>()),
+        ["topic"] => ("in a [[topic]]".into(), fields_of::<RawTopic>()),
+        ["alert"] => {
+            let kind = entry_at(root, &[parent, &[Step::Key("kind".into())]].concat()).and_then(
+                |(_, value)| match value.get_ref() {
+                    DeValue::String(kind) => Some(kind.as_ref()),
+                    _ => None,
+                },
+            );
+            match kind.and_then(|kind| Some((kind, sink_keys(kind)?))) {
+                Some((kind, keys)) => {
+                    alert_keys = ALERT_KEYS.iter().chain(keys).copied().collect();
+                    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    };
+                    (format!("in {article} {kind} [[alert]]"), &alert_keys)
+                }
+                None => ("in an [[alert]]".into(), fields_of::<RawAlert>()),
+            }
+        }
+        _ => (format!("in [{}]", parent_keys.join(".")), &[]),
+    };
+    let message = match nearest_key(key, known) {
+        Some(near) => format!("unknown key `{shown}` {place}; did you mean `{near}`?"),
+        // A short list helps; the twenty keys of [daemon] would bury the message.
+        None if !known.is_empty() && known.len() <= 10 => {
+            format!(
+                "unknown key `{shown}` {place} (its keys: {})",
+                known.join(", ")
+            )
+        }
+        None => format!("unknown key `{shown}` {place}"),
+    };
+    (span, message)
+}
+
+/// The known key that `unknown` is most likely a misspelling of: the nearest by
+/// Damerau-Levenshtein distance (a transposition counts as one edit), compared without case
+/// and with `-` read as `_`, when that distance is at most 1 for a known key of up to four
+/// characters (`to`, `url`, `kind`) and at most 2 for a longer one. The first of equally
+/// near keys wins. Beyond that, a guess is more often wrong than helpful.
+pub(super) fn nearest_key<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+    let unknown = unknown.to_lowercase().replace('-', "_");
+    known
+        .iter()
+        .map(|&key| (key, strsim::damerau_levenshtein(&unknown, key)))
+        .filter(|&(key, distance)| distance <= if key.chars().count() <= 4 { 1 } else { 2 })
+        .min_by_key(|&(_, distance)| distance)
+        .map(|(key, _)| key)
+}
+
+/// Where the last key of `steps` is written, if the steps lead to it.
+pub(super) fn key_span(root: &toml::de::DeTable<'_>, steps: &[Step]) -> Option<Range<usize>> {
+    entry_at(root, steps).map(|(name, _)| name.span())
+}
+
+/// A key of a table and its value, as written.
+type Entry<'t, 'i> = (
+    &'t Spanned<toml::de::DeString<'i>>,
+    &'t Spanned<toml::de::DeValue<'i>>,
+);
+
+/// The key and value that `steps` lead to, if they lead to a key of a table.
+fn entry_at<'t, 'i>(root: &'t toml::de::DeTable<'i>, steps: &[Step]) -> Option<Entry<'t, 'i>> {
+    let (Step::Key(key), parent) = steps.split_last()? else {
+        return None;
+    };
+    table_at(root, parent)?
+        .iter()
+        .find(|(name, _)| name.get_ref() == key)
+}
+
+/// The table that `steps` lead to from `root`, if they lead to one.
+fn table_at<'t, 'i>(
+    root: &'t toml::de::DeTable<'i>,
+    steps: &[Step],
+) -> Option<&'t toml::de::DeTable<'i>> {
+    use toml::de::DeValue;
+    let mut value: Option<&DeValue<'i>> = None;
+    for step in steps {
+        let next = match (step, value) {
+            (Step::Key(key), None) => root.iter().find(|(name, _)| name.get_ref() == key)?.1,
+            (Step::Key(key), Some(DeValue::Table(table))) => {
+                table.iter().find(|(name, _)| name.get_ref() == key)?.1
+            }
+            (Step::Index(index), Some(DeValue::Array(array))) => array.get(*index)?,
+            _ => return None,
+        };
+        value = Some(next.get_ref());
+    }
+    match value {
+        None => Some(root),
+        Some(DeValue::Table(table)) => Some(table),
+        Some(_) => None,
+    }
 }
 
 /// A hint for a TOML syntax error at `offset` on a line that writes a single-quoted

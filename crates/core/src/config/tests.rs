@@ -102,12 +102,12 @@ fn unknown_keys_are_rejected_where_they_are() {
     check_error(
         "[daemon]\nintervl = \"15m\"\n",
         "2:1",
-        "unknown field `intervl`",
+        "unknown key `intervl` in [daemon]; did you mean `interval`?",
     );
     check_error(
         "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ncolor = \"red\"\n",
         "4:1",
-        "unknown field `color`",
+        "unknown key `color` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll)",
     );
 }
 
@@ -296,17 +296,17 @@ fn every_unknown_key_is_listed() {
     let errors = errors(text);
     assert_eq!(errors.len(), 3, "{errors:#?}");
     assert!(
-        errors[0].starts_with("2:1: unknown field `databse`"),
+        errors[0] == "2:1: unknown key `databse` in [daemon]; did you mean `database`?",
         "{}",
         errors[0]
     );
     assert!(
-        errors[1].starts_with("7:1: unknown field `colour`"),
+        errors[1].starts_with("7:1: unknown key `colour` in a [[feed]] (its keys: name,"),
         "{}",
         errors[1]
     );
     assert!(
-        errors[2].starts_with("9:2: unknown field `extra`"),
+        errors[2].starts_with("9:2: unknown table `extra` (the tables are [daemon], [alias], [[feed]], [[topic]], [[alert]], [http])"),
         "{}",
         errors[2]
     );
@@ -478,7 +478,7 @@ fn alert_mistakes_point_at_the_key() {
     check_error(
         &alert("kind = \"log\"\nretries = 3"),
         "28:1",
-        "unknown field `retries`",
+        "unknown key `retries` in a log [[alert]] (its keys: kind, name, topics, digest, template)",
     );
 }
 
@@ -838,5 +838,241 @@ fn a_topic_over_the_term_limit_is_an_error_in_its_query_naming_the_limit() {
         &topic(&over),
         &format!("3:{column}"),
         &format!("in query: more than {MAX_TERMS_PER_TOPIC} terms"),
+    );
+}
+
+#[test]
+fn unknown_keys_are_errors_beside_every_other_problem() {
+    // Issue 17: a misspelled key once stopped the config and hid the bad duration.
+    let text = "[daemon]\nintervall = \"5m\"\ntimeout = \"5x\"\n\n[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ncolour = \"red\"\n";
+    assert_eq!(
+        errors(text),
+        [
+            "2:1: unknown key `intervall` in [daemon]; did you mean `interval`?",
+            "3:11: invalid duration \"5x\": unknown unit \"x\" (use s, m, h or d)",
+            "8:1: unknown key `colour` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll)",
+        ]
+    );
+}
+
+#[test]
+fn every_table_says_which_of_its_keys_was_meant() {
+    let cases = [
+        (
+            "[deamon]\ninterval = \"5m\"\n",
+            "1:2: unknown table `deamon`; did you mean `[daemon]`?",
+        ),
+        (
+            "[[feeds]]\nname = \"a\"\n",
+            "1:3: unknown table `feeds`; did you mean `[[feed]]`?",
+        ),
+        (
+            "[daemon]\nfirst_pol = \"alert\"\n",
+            "2:1: unknown key `first_pol` in [daemon]; did you mean `first_poll`?",
+        ),
+        (
+            "[daemon]\nMax-Concurrent = 4\n",
+            "2:1: unknown key `Max-Concurrent` in [daemon]; did you mean `max_concurrent`?",
+        ),
+        (
+            "[daemon]\ncolour = 4\n",
+            "2:1: unknown key `colour` in [daemon]",
+        ),
+        (
+            "[daemon.stories]\nwindow = \"2d\"\n",
+            "1:9: unknown key `stories` in [daemon]",
+        ),
+        (
+            "[http]\nlisten = \"127.0.0.1:1\"\nlistne = \"x\"\n",
+            "3:1: unknown key `listne` in [http]; did you mean `listen`?",
+        ),
+        (
+            "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\nfirst_pool = \"alert\"\n",
+            "4:1: unknown key `first_pool` in a [[feed]]; did you mean `first_poll`?",
+        ),
+        (
+            "[[topic]]\nid = \"t\"\nquery = \"a\"\nquerry = \"b\"\n",
+            "4:1: unknown key `querry` in a [[topic]]; did you mean `query`?",
+        ),
+        (
+            "[[topic]]\nid = \"t\"\nquery = \"a\"\npublished_afer = \"2024-01-01\"\n",
+            "4:1: unknown key `published_afer` in a [[topic]]; did you mean `published_after`?",
+        ),
+        // Each sink kind is offered its own keys.
+        (
+            "[[alert]]\nkind = \"webhook\"\nurll = \"https://x\"\n",
+            "3:1: unknown key `urll` in a webhook [[alert]]; did you mean `url`?",
+        ),
+        (
+            "[[alert]]\nkind = \"email\"\nhost = \"h\"\nfrom = \"a@b\"\nto = [\"a@b\"]\ntoo = [\"c@d\"]\n",
+            "6:1: unknown key `too` in an email [[alert]]; did you mean `to`?",
+        ),
+        (
+            "[[alert]]\nkind = \"exec\"\ncommand = [\"x\"]\ntimout = \"5s\"\n",
+            "4:1: unknown key `timout` in an exec [[alert]]; did you mean `timeout`?",
+        ),
+        (
+            "[[alert]]\nkind = \"jsonl\"\npath = \"x\"\npaht = \"y\"\n",
+            "4:1: unknown key `paht` in a jsonl [[alert]]; did you mean `path`?",
+        ),
+        // An unknown kind is its own error; its keys are judged against every alert key.
+        (
+            "[[alert]]\nkind = \"pager\"\nformt = \"x\"\n",
+            "3:1: unknown key `formt` in an [[alert]]; did you mean `format`?",
+        ),
+        // A key above the first table header is at the top level.
+        (
+            "intervall = \"5m\"\n[daemon]\n",
+            "1:1: unknown key `intervall` at the top level; did you mean `interval` in [daemon]?",
+        ),
+        (
+            "colour = 1\n",
+            "1:1: unknown key `colour` at the top level (the tables are [daemon], [alias], [[feed]], [[topic]], [[alert]], [http])",
+        ),
+        // A dotted key is found where it is written.
+        (
+            "daemon.intervl = \"5m\"\n",
+            "1:8: unknown key `intervl` in [daemon]; did you mean `interval`?",
+        ),
+    ];
+    for (text, expected) in cases {
+        let errors = errors(text);
+        assert!(
+            errors.iter().any(|error| error == expected),
+            "{text:?}: {errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_met_before_a_type_error_are_still_reported() {
+    let text = "[daemon]\nintervall = \"5m\"\nmax_concurrent = \"8\"\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("2:1: unknown key `intervall`"),
+        "{errors:#?}"
+    );
+    assert!(errors[1].starts_with("3:18: invalid type"), "{errors:#?}");
+}
+
+#[test]
+fn a_near_key_is_suggested_only_within_a_small_distance() {
+    let known = ["to", "url", "kind", "interval", "max_concurrent", "timeout"];
+    for (unknown, expected) in [
+        ("intervall", Some("interval")),
+        ("intreval", Some("interval")), // a transposition is one edit
+        ("inteval", Some("interval")),
+        ("max_concurrency", Some("max_concurrent")),
+        ("TimeOut", Some("timeout")),
+        ("too", Some("to")),
+        ("urls", Some("url")),
+        ("kinds", Some("kind")),
+        ("xy", None), // two edits from `to`, too many for a short key
+        ("uri_path", None),
+        ("interval_max", None),
+    ] {
+        assert_eq!(nearest_key(unknown, &known), expected, "{unknown}");
+    }
+}
+
+#[test]
+fn a_host_without_a_scheme_is_an_error_with_the_url_it_means() {
+    let feed = |url: &str| format!("[[feed]]\nname = \"a\"\nurl = \"{url}\"\n");
+    check_error(
+        &feed("example.com/feed.xml"),
+        "3:7",
+        "no scheme: did you mean https://example.com/feed.xml?",
+    );
+    for (url, meant) in [
+        ("www.x.org/rss", "https://www.x.org/rss"),
+        ("example.com", "https://example.com"),
+        ("Example.COM/rss?x=1", "https://Example.COM/rss?x=1"),
+        ("www.example", "https://www.example"),
+        ("spiegel.de/rss", "https://spiegel.de/rss"),
+        (
+            "feeds.bbci.co.uk/news/rss.xml",
+            "https://feeds.bbci.co.uk/news/rss.xml",
+        ),
+        ("localhost:8080/feed.xml", "http://localhost:8080/feed.xml"),
+        ("example.com:8443/rss", "http://example.com:8443/rss"),
+    ] {
+        assert_eq!(
+            parse_source(url, Path::new("/etc/ww")),
+            Err(format!("no scheme: did you mean {meant}?")),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn a_relative_or_absolute_path_stays_a_path() {
+    for (path, resolved) in [
+        ("feeds/local.xml", "/etc/ww/feeds/local.xml"),
+        ("./x.rss", "/etc/ww/./x.rss"),
+        ("/abs/path.xml", "/abs/path.xml"),
+        ("news.xml", "/etc/ww/news.xml"),
+        ("notes.md", "/etc/ww/notes.md"),
+        ("feed.de", "/etc/ww/feed.de"),
+        ("feeds.d/a.xml", "/etc/ww/feeds.d/a.xml"),
+        ("v1.2/a.xml", "/etc/ww/v1.2/a.xml"),
+        ("./example.com/feed.xml", "/etc/ww/./example.com/feed.xml"),
+        (
+            "../shared/world.news.xml",
+            "/etc/ww/../shared/world.news.xml",
+        ),
+    ] {
+        assert_eq!(
+            parse_source(path, Path::new("/etc/ww")),
+            Ok(FeedSource::File(resolved.into())),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn listen_takes_addresses_and_localhost() {
+    let listen = |value: &str| {
+        let text = format!("[http]\nlisten = \"{value}\"\n");
+        compile(Path::new("/etc/ww/watchword.toml"), &text)
+            .0
+            .and_then(|config| config.http)
+            .map(|http| http.listen.to_string())
+    };
+    assert_eq!(listen("localhost:8787").as_deref(), Some("127.0.0.1:8787"));
+    assert_eq!(listen(" LOCALHOST:80 ").as_deref(), Some("127.0.0.1:80"));
+    assert_eq!(listen("0.0.0.0:8787").as_deref(), Some("0.0.0.0:8787"));
+    assert_eq!(listen("[::1]:8787").as_deref(), Some("[::1]:8787"));
+    check_error(
+        "[http]\nlisten = \"status.internal:8787\"\n",
+        "2:10",
+        "a host name other than localhost is not resolved; give an IP address such as 127.0.0.1:8787",
+    );
+    for bad in ["localhost", "localhost:99999", ":8787", "8787"] {
+        check_error(
+            &format!("[http]\nlisten = \"{bad}\"\n"),
+            "2:10",
+            "is not an address and port such as 127.0.0.1:8787 or localhost:8787",
+        );
+    }
+}
+
+#[test]
+fn alias_names_are_any_keys_and_a_bad_one_is_an_error_where_it_is_written() {
+    // [alias] takes any name, so it has no unknown keys; a name that is not an identifier
+    // is found in the document (the raw layer keeps names as plain strings).
+    assert_eq!(
+        errors("[alias]\nanything = [\"x\"]\n"),
+        Vec::<String>::new()
+    );
+    check_error(
+        "[alias]\nok = [\"x\"]\n\"bad name\" = [\"y\"]\n",
+        "3:1",
+        "alias name \"bad name\" must use only letters, digits, _ and -",
+    );
+    check_error(
+        "alias.\"a b\" = [\"y\"]\n",
+        "1:7",
+        "alias name \"a b\" must use only",
     );
 }
