@@ -6,6 +6,7 @@ mod support;
 
 mod alerts;
 mod articles;
+mod check;
 mod cli;
 mod crash;
 mod e2e;
