@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::message::TopicTitles;
 use crate::config::Config;
-use crate::metrics::{FeedTimes, Gauges, Metrics};
+use crate::metrics::{Gauges, Metrics};
 use crate::model::{Match, by_story, rfc3339};
 use crate::store::{self, MatchFilter, OutboxCounts, SharedStore, WriteHealth};
 use crate::text::{escape_xml, sanitize};
@@ -151,8 +151,11 @@ async fn status(State(state): State<StatusState>) -> Response {
                 "store_failing_since": failure.as_ref().map(|f| f.since),
                 "feeds": {
                     "configured": gauges.feeds,
-                    "ok": gauges.feeds.saturating_sub(gauges.feeds_failing + gauges.feeds_gone),
+                    "ok": gauges.feeds.saturating_sub(
+                        gauges.feeds_failing + gauges.feeds_gone + gauges.feeds_stale,
+                    ),
                     "failing": gauges.feeds_failing,
+                    "stale": gauges.feeds_stale,
                     "gone": gauges.feeds_gone,
                     "oldest_success": oldest_success.map(|(at, feed)| {
                         serde_json::json!({ "feed": feed, "at": at })
@@ -207,22 +210,15 @@ async fn gauges(state: &StatusState) -> Result<Gauges, store::StoreError> {
     let mut gauges = store::with(&state.store, move |store| {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let sinks: Vec<&str> = sinks.iter().map(String::as_str).collect();
-        let (feeds_failing, feeds_gone) = store.feed_gauges(&names)?;
-        let feed_times = store
-            .feed_times(&names)?
-            .into_iter()
-            .map(|(feed, last_poll, last_success)| FeedTimes {
-                feed,
-                last_poll,
-                last_success,
-            })
-            .collect();
+        let (feeds_failing, feeds_gone, feeds_stale) = store.feed_gauges(&names)?;
+        let feed_times = store.feed_times(&names)?;
         Ok::<_, store::StoreError>(Gauges {
             feed_times,
             deliveries: store.outbox_counts_by_sink(&sinks)?,
             feeds: names.len(),
             feeds_failing,
             feeds_gone,
+            feeds_stale,
             store_write_failing: false,
         })
     })

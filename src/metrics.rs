@@ -17,7 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::store::OutboxCounts;
+use crate::store::{FeedTimes, OutboxCounts};
 
 /// Upper bounds (seconds) of the fetch-duration histogram's buckets.
 const FETCH_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
@@ -103,6 +103,7 @@ pub struct Metrics {
     feeds: Gauge,
     feeds_failing: Gauge,
     feeds_gone: Gauge,
+    feeds_stale: Gauge,
     store_write_failing: Gauge,
     resident_memory: Gauge,
     cpu_seconds: Counter<f64, AtomicU64>,
@@ -120,16 +121,10 @@ pub struct Gauges {
     pub feeds: usize,
     pub feeds_failing: usize,
     pub feeds_gone: usize,
+    /// Feeds that answer but have listed nothing new for their `stale_after`.
+    pub feeds_stale: usize,
     /// The last write to the store failed (a full disk).
     pub store_write_failing: bool,
-}
-
-/// One feed's times for the per-feed gauges.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeedTimes {
-    pub feed: String,
-    pub last_poll: Option<DateTime<Utc>>,
-    pub last_success: Option<DateTime<Utc>>,
 }
 
 impl Default for Metrics {
@@ -203,6 +198,12 @@ impl Metrics {
             "Feeds that answered 410 Gone and are not polled",
             feeds_gone.clone(),
         );
+        let feeds_stale = Gauge::default();
+        registry.register(
+            "watchword_feeds_stale",
+            "Feeds that answer but have listed nothing new for their stale_after",
+            feeds_stale.clone(),
+        );
         let store_write_failing = Gauge::default();
         registry.register(
             "watchword_store_write_failing",
@@ -254,6 +255,7 @@ impl Metrics {
             feeds,
             feeds_failing,
             feeds_gone,
+            feeds_stale,
             store_write_failing,
             resident_memory,
             cpu_seconds,
@@ -340,6 +342,7 @@ impl Metrics {
         self.feeds.set(gauge(gauges.feeds));
         self.feeds_failing.set(gauge(gauges.feeds_failing));
         self.feeds_gone.set(gauge(gauges.feeds_gone));
+        self.feeds_stale.set(gauge(gauges.feeds_stale));
         self.store_write_failing
             .set(i64::from(gauges.store_write_failing));
         if let Some(process) = ProcessStats::read() {

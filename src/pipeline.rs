@@ -245,7 +245,8 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
         FetchOutcome::NotModified { moved_to } => {
             debug!("not modified");
             note_move(&mut state, moved_to.as_ref());
-            let (next_due, notice) = succeed(&mut state, context, feed, now, Status::NotModified);
+            let (next_due, notice) =
+                succeed(&mut state, context, feed, now, Status::NotModified, 0);
             let report = PollReport {
                 feed: feed.name.clone(),
                 status: PollStatus::NotModified,
@@ -502,7 +503,7 @@ fn store_new(
     // The first successful poll of a feed is a silent baseline unless the config says
     // otherwise: its matches are logged as backfill and not alerted.
     let baseline = feed.first_poll == FirstPoll::Baseline && state.last_success.is_none();
-    let (next_due, notice) = succeed(&mut state, context, feed, now, status);
+    let (next_due, notice) = succeed(&mut state, context, feed, now, status, new_items.len());
     // Shown in `feeds` beside the status until the next poll.
     state.last_error = fresh.notices.first().cloned();
     let committed = lock(&context.store).commit_poll(&PollCommit {

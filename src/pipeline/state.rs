@@ -13,6 +13,7 @@ pub(super) fn feed_info<'a>(
         configured_url,
         interval: feed.interval,
         dead_after: context.config.daemon.dead_after,
+        stale_after: feed.stale_after,
     }
 }
 
@@ -25,17 +26,27 @@ pub(super) fn succeed(
     feed: &FeedConfig,
     now: DateTime<Utc>,
     status: Status,
+    new_items: usize,
 ) -> (DateTime<Utc>, Option<Notice>) {
     let configured_url = feed.source.to_string();
     let done = feed_state::succeed(
         state,
         &feed_info(context, feed, &configured_url),
         status,
+        new_items,
         now,
         jitter(),
     );
-    if let Some(notice) = &done.notice {
-        info!(failing_since = %rfc3339(notice.failing_since), "feed recovered");
+    match done
+        .notice
+        .as_ref()
+        .map(|notice| (notice.event, notice.failing_since))
+    {
+        Some((crate::model::NoticeKind::FeedStale, since)) => {
+            warn!(no_new_item_since = %rfc3339(since), "feed is stale: it answers but lists nothing new; it may have moved");
+        }
+        Some((_, since)) => info!(failing_since = %rfc3339(since), "feed recovered"),
+        None => {}
     }
     let next_due = done
         .next_due

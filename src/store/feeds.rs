@@ -15,7 +15,8 @@ pub(super) fn write_state(
         "UPDATE feeds SET etag = ?2, last_modified = ?3, next_due = ?4, last_polled = ?5,
                 last_success = ?6, consecutive_errors = ?7, last_error = ?8, last_status = ?9,
                 url = COALESCE(?10, config_url), gone = ?11, failing_since = ?12,
-                dead_notified = ?13, discovered = ?15 AND ?10 IS NOT NULL
+                dead_notified = ?13, discovered = ?15 AND ?10 IS NOT NULL,
+                last_new_item = ?16, stale_notified = ?17
          WHERE id = ?1 AND (?14 IS NULL OR config_url IS ?14)",
     )?
     .execute(params![
@@ -34,6 +35,8 @@ pub(super) fn write_state(
         state.dead_notified,
         state.config_url,
         state.discovered,
+        state.last_new_item.map(|t| t.timestamp()),
+        state.stale_notified,
     ])?;
     Ok(())
 }
@@ -103,7 +106,8 @@ impl Store {
                 "SELECT etag, last_modified, next_due, last_polled, last_success,
                         consecutive_errors, last_error, last_status,
                         CASE WHEN url IS NOT config_url THEN url END, gone, failing_since,
-                        dead_notified, config_url, discovered AND url IS NOT config_url
+                        dead_notified, config_url, discovered AND url IS NOT config_url,
+                        last_new_item, stale_notified
                  FROM feeds WHERE id = ?1",
                 [feed_id.0],
                 |row| {
@@ -122,6 +126,8 @@ impl Store {
                         dead_notified: row.get(11)?,
                         config_url: row.get(12)?,
                         discovered: row.get(13)?,
+                        last_new_item: row.get::<_, Option<i64>>(14)?.map(from_epoch),
+                        stale_notified: row.get(15)?,
                     })
                 },
             )
@@ -146,21 +152,29 @@ impl Store {
         tx.commit().map_err(wrap)
     }
 
-    /// How many of the named feeds are failing (and not gone), and how many are gone: the
-    /// status endpoint's gauges, from the feeds table alone.
-    pub fn feed_gauges(&self, names: &[&str]) -> Result<(usize, usize), StoreError> {
+    /// How many of the named feeds are failing (and not gone), how many are gone, and how
+    /// many answer but are stale: the status endpoint's gauges, from the feeds table alone.
+    pub fn feed_gauges(&self, names: &[&str]) -> Result<(usize, usize, usize), StoreError> {
         self.conn
             .query_row(
                 "SELECT COALESCE(SUM(consecutive_errors > 0 AND NOT gone), 0),
-                        COALESCE(SUM(gone), 0)
+                        COALESCE(SUM(gone), 0),
+                        COALESCE(SUM(consecutive_errors = 0 AND last_status = 'stale'), 0)
                  FROM feeds WHERE name IN (SELECT value FROM json_each(?1))",
                 [to_json(names)],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                },
             )
-            .map(|(failing, gone)| {
+            .map(|(failing, gone, stale)| {
                 (
                     usize::try_from(failing).unwrap_or(0),
                     usize::try_from(gone).unwrap_or(0),
+                    usize::try_from(stale).unwrap_or(0),
                 )
             })
             .map_err(|source| self.error(source))
@@ -168,10 +182,7 @@ impl Store {
 
     /// Each named feed's last poll and last success (names without a row are left out), for
     /// the per-feed metrics: one indexed read per feed, nothing counted.
-    pub fn feed_times(
-        &self,
-        names: &[&str],
-    ) -> Result<Vec<(String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>, StoreError> {
+    pub fn feed_times(&self, names: &[&str]) -> Result<Vec<FeedTimes>, StoreError> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT last_polled, last_success FROM feeds WHERE name = ?1")
@@ -187,8 +198,12 @@ impl Store {
                 })
                 .optional()
                 .map_err(|source| self.error(source))?;
-            if let Some((polled, success)) = row {
-                times.push((name.to_string(), polled, success));
+            if let Some((last_poll, last_success)) = row {
+                times.push(FeedTimes {
+                    feed: name.to_string(),
+                    last_poll,
+                    last_success,
+                });
             }
         }
         Ok(times)

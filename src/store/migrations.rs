@@ -221,4 +221,13 @@ CREATE TABLE verdicts (
 -- after the item was stored) rather than by the poll that first saw its item.
 ALTER TABLE matches ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 10: stale feeds.
+    r#"
+-- `last_new_item`: when a poll last brought an item not seen before; a feed that answers
+-- but brings nothing new for its `stale_after` is shown as stale, and `stale_notified` says
+-- a `feed_stale` notice went out since. (`matches.backfill` is also set by a feed's first
+-- poll taken as a baseline.)
+ALTER TABLE feeds ADD COLUMN last_new_item INTEGER;
+ALTER TABLE feeds ADD COLUMN stale_notified INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

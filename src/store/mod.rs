@@ -141,6 +141,14 @@ pub struct CommitSummary {
     pub new_sources: usize,
 }
 
+/// One feed's last poll and last success, for the per-feed metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedTimes {
+    pub feed: String,
+    pub last_poll: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+}
+
 /// What one pass of [`Store::purge`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {

@@ -111,6 +111,7 @@ struct StoredNotice {
 enum StoredNoticeKind {
     FeedDead,
     FeedRecovered,
+    FeedStale,
 }
 
 /// A notice as the `notice` column stores it.
@@ -119,6 +120,7 @@ pub(super) fn notice_to_json(notice: &Notice) -> String {
         event: match notice.event {
             NoticeKind::FeedDead => StoredNoticeKind::FeedDead,
             NoticeKind::FeedRecovered => StoredNoticeKind::FeedRecovered,
+            NoticeKind::FeedStale => StoredNoticeKind::FeedStale,
         },
         feed: notice.feed.clone(),
         url: notice.url.clone(),
@@ -136,6 +138,7 @@ pub(super) fn notice_from_json(text: &str, column: usize) -> rusqlite::Result<No
         event: match stored.event {
             StoredNoticeKind::FeedDead => NoticeKind::FeedDead,
             StoredNoticeKind::FeedRecovered => NoticeKind::FeedRecovered,
+            StoredNoticeKind::FeedStale => NoticeKind::FeedStale,
         },
         feed: stored.feed,
         url: stored.url,

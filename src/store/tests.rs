@@ -243,6 +243,8 @@ fn feed_state_round_trips_and_a_changed_url_drops_validators() {
         failing_since: None,
         dead_notified: false,
         config_url: Some("https://a/feed".into()),
+        last_new_item: Some(now()),
+        stale_notified: true,
     };
     store.save_state(ids[0], &state, None, &[]).unwrap();
     assert_eq!(store.feed_state(ids[0]).unwrap(), state);

@@ -1,29 +1,13 @@
 //! Faults that real machines have: a wall clock that steps back under the daemon (with
 //! libfaketime, which `.ci/run` installs; skipped with a notice where it is missing).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Daemon, Workspace, fixture, wait_for};
-
-/// The preloadable libfaketime, if this machine has it.
-fn libfaketime() -> Option<PathBuf> {
-    let found = [
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
-        "/usr/local/lib/faketime/libfaketimeMT.so.1",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|path| path.exists());
-    if found.is_none() {
-        eprintln!("libfaketime is not installed (apt-get install libfaketime): skipping");
-    }
-    found
-}
+use crate::support::{Daemon, Workspace, fixture, libfaketime, wait_for};
 
 /// `watchword run` with its wall clock offset by what `clock` says (`+1d`, `+0`), read
 /// again on every call; the monotonic clock is left alone, as a real clock step leaves it.

@@ -3,7 +3,7 @@
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Workspace, assert_success, fixture};
+use crate::support::{Workspace, assert_success, fixture, fixtures, libfaketime};
 
 /// news.rss with one more item, on the satellite story, at its top.
 fn with_a_new_item() -> Vec<u8> {
@@ -90,4 +90,47 @@ async fn a_first_poll_is_a_silent_baseline_and_the_next_one_alerts() {
         alerted[0]["url"],
         "https://harborline.example/asia/2023/11/25/seoul-confirms-orbit"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_lists_nothing_new_for_stale_after_turns_stale_with_one_notice() {
+    let Some(library) = libfaketime() else {
+        return;
+    };
+    let workspace = Workspace::with_daemon(
+        "stale_after = \"3d\"",
+        &format!(
+            "[[feed]]\nname = \"RSS wire\"\nurl = \"{}\"\n\n\
+             [[alert]]\nkind = \"jsonl\"\npath = \"alerts.jsonl\"\n",
+            fixtures().join("feeds/news.rss").display()
+        ),
+    );
+    assert_success(&workspace.run(&["once"]).await);
+    let feeds = workspace.run(&["feeds"]).await;
+    assert!(!String::from_utf8_lossy(&feeds.stdout).contains("stale"));
+
+    // Four days later the feed still lists the same items.
+    let later = |args: &[&str]| {
+        let mut command = workspace.command(args);
+        command
+            .env("LD_PRELOAD", &library)
+            .env("FAKETIME", "+4d")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        command.output().unwrap()
+    };
+    assert_success(&later(&["once"]));
+    let feeds = String::from_utf8_lossy(&later(&["feeds"]).stdout).into_owned();
+    assert!(feeds.contains("stale"), "{feeds}");
+    let notices = |workspace: &Workspace| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(workspace.dir.path().join("alerts.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .filter(|value| value["event"] == "feed_stale")
+            .collect()
+    };
+    assert_eq!(notices(&workspace).len(), 1, "one feed_stale notice");
+    // Polled again while still stale: no second notice.
+    assert_success(&later(&["once"]));
+    assert_eq!(notices(&workspace).len(), 1);
 }

@@ -278,13 +278,13 @@ fn assert_valid_exposition(text: &str) {
         );
         let name = key.split('{').next().unwrap();
         assert!(name_ok(name), "bad name in {line:?}");
-        if let Some(labels) = key.strip_prefix(name) {
-            if !labels.is_empty() {
-                assert!(
-                    labels.starts_with('{') && labels.ends_with('}'),
-                    "bad labels in {line:?}"
-                );
-            }
+        if let Some(labels) = key.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            assert!(
+                labels.starts_with('{') && labels.ends_with('}'),
+                "bad labels in {line:?}"
+            );
         }
         let family_declared = declared.iter().any(|family| {
             name == family

@@ -227,8 +227,25 @@ pub fn daemon_config(max_body: u64, timeout: Duration) -> watchword::config::Dae
         allow_private_targets: false,
         fetch_article: Default::default(),
         first_poll: Default::default(),
+        stale_after: None,
         article_min_chars: 200,
         stories: Default::default(),
         max_age: None,
     }
+}
+
+/// The preloadable libfaketime, if this machine has it.
+pub fn libfaketime() -> Option<std::path::PathBuf> {
+    let found = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/local/lib/faketime/libfaketimeMT.so.1",
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|path| path.exists());
+    if found.is_none() {
+        eprintln!("libfaketime is not installed (apt-get install libfaketime): skipping");
+    }
+    found
 }

@@ -50,6 +50,9 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long items are kept by default (`[daemon] keep_items`).
 pub const DEFAULT_KEEP_ITEMS: Duration = Duration::from_secs(90 * 24 * 3600);
+/// How long a feed may list nothing new before it shows as stale, by default
+/// (`[daemon] stale_after`).
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
 /// The shortest `keep_items`: a day.
 pub const MIN_KEEP_ITEMS: Duration = Duration::from_secs(24 * 3600);
 /// `[daemon] max_items_per_poll` when not set: more than almost any feed lists at once.
@@ -130,6 +133,9 @@ pub struct DaemonConfig {
     pub fetch_article: ArticlePolicy,
     /// What a feed's first successful poll does with its matches; feeds may override it.
     pub first_poll: FirstPoll,
+    /// How long a feed may answer without listing anything new before it shows as stale
+    /// (`None`: never); feeds may override it.
+    pub stale_after: Option<Duration>,
     /// With [`ArticlePolicy::Short`]: an item whose summary and content together have fewer
     /// characters than this gets its article fetched.
     pub article_min_chars: usize,
@@ -294,6 +300,8 @@ pub struct FeedConfig {
     pub fetch_article: ArticlePolicy,
     /// `[daemon] first_poll` unless the feed sets its own.
     pub first_poll: FirstPoll,
+    /// `[daemon] stale_after` unless the feed sets its own.
+    pub stale_after: Option<Duration>,
 }
 
 /// Where a feed's bytes come from.
@@ -615,6 +623,7 @@ fn compile_feeds(
         let interval = compile_interval(&feed.interval, daemon.interval, sink);
         let fetch_article = compile_article_policy(&feed.fetch_article, daemon.fetch_article, sink);
         let first_poll = compile_first_poll(&feed.first_poll, daemon.first_poll, sink);
+        let stale_after = compile_stale_after(&feed.stale_after, daemon.stale_after, sink);
         if let Some(source) = source {
             feeds.push(FeedConfig {
                 name: name.to_string(),
@@ -622,6 +631,7 @@ fn compile_feeds(
                 interval,
                 fetch_article,
                 first_poll,
+                stale_after,
             });
         }
     }

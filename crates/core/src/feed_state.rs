@@ -74,7 +74,13 @@ pub struct FeedInfo<'a> {
     pub interval: Duration,
     /// How long it may fail before a `feed_dead` notice (`[daemon] dead_after`).
     pub dead_after: Duration,
+    /// How long it may list nothing new before it counts as stale (`stale_after`; `None`:
+    /// never).
+    pub stale_after: Option<Duration>,
 }
+
+/// The status of a feed that answers but has listed nothing new for its `stale_after`.
+pub const STALE: &str = "stale";
 
 /// What a transition did, for the caller to log and to save with the state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,12 +91,15 @@ pub struct Transition {
     pub notice: Option<Notice>,
 }
 
-/// A successful poll (a body read, or 304) with its status. Ends a run of failures; when a
-/// `feed_dead` notice went out for it, a `feed_recovered` one goes out now.
+/// A successful poll (a body read, or 304) with its status and how many items it brought
+/// that were not seen before. Ends a run of failures; when a `feed_dead` notice went out for
+/// it, a `feed_recovered` one goes out now. A feed that has brought nothing new for its
+/// `stale_after` shows as [`STALE`], with one `feed_stale` notice until it brings something.
 pub fn succeed(
     state: &mut FeedState,
     feed: &FeedInfo,
     status: Status,
+    new_items: usize,
     now: DateTime<Utc>,
     jitter: f64,
 ) -> Transition {
@@ -114,6 +123,32 @@ pub fn succeed(
     state.last_status = Some(status.to_string());
     state.failing_since = None;
     state.dead_notified = false;
+    // The first success starts the clock, as if it had brought something new.
+    if new_items > 0 || state.last_new_item.is_none() {
+        state.last_new_item = Some(now);
+        state.stale_notified = false;
+    }
+    let stale_since = match (feed.stale_after, state.last_new_item) {
+        (Some(stale_after), Some(last)) if scheduler::later(last, stale_after) <= now => Some(last),
+        _ => None,
+    };
+    let notice = match (notice, stale_since) {
+        (None, Some(since)) if !state.stale_notified => {
+            state.stale_notified = true;
+            Some(self::notice(
+                NoticeKind::FeedStale,
+                state,
+                feed,
+                since,
+                now,
+                None,
+            ))
+        }
+        (notice, _) => notice,
+    };
+    if stale_since.is_some() {
+        state.last_status = Some(STALE.to_string());
+    }
     Transition {
         next_due: Some(next_due),
         notice,

@@ -72,6 +72,7 @@ impl Content<'_> {
                 match notice.event {
                     NoticeKind::FeedDead => "feed failing",
                     NoticeKind::FeedRecovered => "feed recovered",
+                    NoticeKind::FeedStale => "feed stale",
                 },
                 notice.feed
             )),
@@ -119,6 +120,9 @@ fn render_notice(notice: &Notice, markup: Markup) -> String {
         NoticeKind::FeedRecovered => {
             format!("Feed {feed} works again (it had been failing since {since}).\n{url}")
         }
+        NoticeKind::FeedStale => format!(
+            "Feed {feed} answers but has listed nothing new since {since}: it may have moved.\n{url}"
+        ),
     }
 }
 

@@ -121,6 +121,10 @@ pub struct FeedState {
     pub failing_since: Option<DateTime<Utc>>,
     /// A `feed_dead` notice went out for the current run of failures.
     pub dead_notified: bool,
+    /// When a poll last brought an item not seen before (the feed's news advancing).
+    pub last_new_item: Option<DateTime<Utc>>,
+    /// A `feed_stale` notice went out since the last new item.
+    pub stale_notified: bool,
     /// The configured URL this state belongs to, as read. A poll's state is saved only if
     /// the feed still has this URL (a reload may have changed it meanwhile); `None` saves
     /// regardless.
@@ -172,14 +176,18 @@ pub struct Notice {
 pub enum NoticeKind {
     FeedDead,
     FeedRecovered,
+    /// The feed answers but has listed nothing new for `stale_after` (a publisher that moved
+    /// its feed and left the old one standing).
+    FeedStale,
 }
 
 impl NoticeKind {
-    /// The event name (`feed_dead`, `feed_recovered`).
+    /// The event name (`feed_dead`, `feed_recovered`, `feed_stale`).
     pub fn as_str(self) -> &'static str {
         match self {
             NoticeKind::FeedDead => "feed_dead",
             NoticeKind::FeedRecovered => "feed_recovered",
+            NoticeKind::FeedStale => "feed_stale",
         }
     }
 }

@@ -114,6 +114,7 @@ pub(super) fn compile_daemon(
         allow_private_targets: raw.allow_private_targets.unwrap_or(false),
         fetch_article: compile_article_policy(&raw.fetch_article, ArticlePolicy::Never, sink),
         first_poll: compile_first_poll(&raw.first_poll, FirstPoll::Baseline, sink),
+        stale_after: compile_stale_after(&raw.stale_after, Some(DEFAULT_STALE_AFTER), sink),
         article_min_chars: match &raw.article_min_chars {
             None => 200,
             Some(value) => match usize::try_from(*value.get_ref()) {
@@ -242,6 +243,26 @@ pub(super) fn compile_article_policy(
         );
         default
     })
+}
+
+/// A `stale_after` value: a duration from an hour to a year, or `"never"` (`None`); else
+/// `default` and an error.
+pub(super) fn compile_stale_after(
+    value: &Option<Spanned<String>>,
+    default: Option<Duration>,
+    sink: &mut Diagnostics<'_>,
+) -> Option<Duration> {
+    match value {
+        Some(value) if value.get_ref().trim() == "never" => None,
+        Some(_) => Some(compile_duration(
+            "stale_after",
+            value,
+            default.unwrap_or(DEFAULT_STALE_AFTER),
+            HOUR..=365 * DAY,
+            sink,
+        )),
+        None => default,
+    }
 }
 
 /// A `first_poll` value: `baseline` or `alert`, else `default` and an error.

@@ -82,6 +82,7 @@ pub(super) struct RawDaemon {
     pub(super) allow_private_targets: Option<bool>,
     pub(super) fetch_article: Option<Spanned<String>>,
     pub(super) first_poll: Option<Spanned<String>>,
+    pub(super) stale_after: Option<Spanned<String>>,
     pub(super) article_min_chars: Option<Spanned<i64>>,
     pub(super) story_window: Option<Spanned<String>>,
     pub(super) dedup: Option<Spanned<String>>,
@@ -116,6 +117,7 @@ pub(super) struct RawFeed {
     pub(super) interval: Option<Spanned<String>>,
     pub(super) fetch_article: Option<Spanned<String>>,
     pub(super) first_poll: Option<Spanned<String>>,
+    pub(super) stale_after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

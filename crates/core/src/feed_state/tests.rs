@@ -14,6 +14,7 @@ fn feed() -> FeedInfo<'static> {
         configured_url: "https://news.example/feed.xml",
         interval: 15 * MINUTE,
         dead_after: 60 * MINUTE,
+        stale_after: None,
     }
 }
 
@@ -24,7 +25,7 @@ fn minutes_until(next: Option<DateTime<Utc>>, now: DateTime<Utc>) -> i64 {
 #[test]
 fn a_success_is_due_again_after_the_interval_and_shows_its_status() {
     let mut state = FeedState::default();
-    let done = succeed(&mut state, &feed(), Status::Ok, at(0), 0.0);
+    let done = succeed(&mut state, &feed(), Status::Ok, 1, at(0), 0.0);
     assert_eq!(minutes_until(done.next_due, at(0)), 15);
     assert_eq!(done.notice, None);
     assert_eq!(state.last_status.as_deref(), Some("ok"));
@@ -35,7 +36,7 @@ fn a_success_is_due_again_after_the_interval_and_shows_its_status() {
         (Status::parsed(3, false), "ok"),
         (Status::NotModified, "not modified"),
     ] {
-        succeed(&mut state, &feed(), status, at(1), 0.0);
+        succeed(&mut state, &feed(), status, 1, at(1), 0.0);
         assert_eq!(state.last_status.as_deref(), Some(text));
     }
 }
@@ -76,7 +77,7 @@ fn failures_back_off_and_honour_retry_after() {
     assert_eq!(minutes_until(done.next_due, at(0)), 120);
     assert_eq!(state.last_status.as_deref(), Some("throttled"));
     // A success ends the run of failures.
-    succeed(&mut state, &feed(), Status::Ok, at(200), 0.0);
+    succeed(&mut state, &feed(), Status::Ok, 1, at(200), 0.0);
     assert_eq!(state.consecutive_errors, 0);
     assert_eq!(state.failing_since, None);
     assert_eq!(state.last_error, None);
@@ -106,7 +107,7 @@ fn a_feed_failing_for_dead_after_is_dead_once_and_recovers_once() {
     assert_eq!(dead.error.as_deref(), Some("timed out"));
     assert_eq!(dead.url, "https://news.example/feed.xml");
 
-    let recovered = succeed(&mut state, &feed(), Status::Ok, at(90), 0.0)
+    let recovered = succeed(&mut state, &feed(), Status::Ok, 1, at(90), 0.0)
         .notice
         .expect("a recovery after a dead notice");
     assert_eq!(recovered.event, NoticeKind::FeedRecovered);
@@ -114,7 +115,7 @@ fn a_feed_failing_for_dead_after_is_dead_once_and_recovers_once() {
     assert_eq!(recovered.at, at(90));
     // Recovered once: the next success says nothing.
     assert_eq!(
-        succeed(&mut state, &feed(), Status::Ok, at(100), 0.0).notice,
+        succeed(&mut state, &feed(), Status::Ok, 1, at(100), 0.0).notice,
         None
     );
     // Failures shorter than dead_after raise nothing either way.
@@ -128,7 +129,7 @@ fn a_feed_failing_for_dead_after_is_dead_once_and_recovers_once() {
         0.0,
     );
     assert_eq!(
-        succeed(&mut state, &feed(), Status::Ok, at(120), 0.0).notice,
+        succeed(&mut state, &feed(), Status::Ok, 1, at(120), 0.0).notice,
         None
     );
 }
@@ -184,4 +185,55 @@ fn a_gone_feed_is_never_due_again() {
     assert_eq!(state.next_due, None);
     assert_eq!(state.last_status.as_deref(), Some("gone"));
     assert_eq!(state.last_polled, Some(at(5)));
+}
+
+#[test]
+fn a_feed_that_answers_but_brings_nothing_new_turns_stale_once_and_back() {
+    let day = 24 * 60;
+    let watched = FeedInfo {
+        stale_after: Some(3 * 24 * 60 * MINUTE),
+        ..feed()
+    };
+    let mut state = FeedState::default();
+    // The first poll starts the clock even without new items.
+    assert_eq!(
+        succeed(&mut state, &watched, Status::NotModified, 0, at(0), 0.0).notice,
+        None
+    );
+    assert_eq!(state.last_new_item, Some(at(0)));
+    let quiet = succeed(&mut state, &watched, Status::Ok, 0, at(2 * day), 0.0);
+    assert_eq!(
+        (quiet.notice, state.last_status.as_deref()),
+        (None, Some("ok"))
+    );
+    // Three days without anything new: stale, with one notice.
+    let stale = succeed(&mut state, &watched, Status::Ok, 0, at(3 * day), 0.0);
+    let notice = stale.notice.expect("a feed_stale notice");
+    assert_eq!(notice.event, NoticeKind::FeedStale);
+    assert_eq!(notice.failing_since, at(0), "stale since the last new item");
+    assert_eq!(state.last_status.as_deref(), Some(STALE));
+    let again = succeed(
+        &mut state,
+        &watched,
+        Status::NotModified,
+        0,
+        at(4 * day),
+        0.0,
+    );
+    assert_eq!(again.notice, None, "one notice");
+    assert_eq!(state.last_status.as_deref(), Some(STALE));
+    // Something new: fresh again, and a later quiet spell gives a new notice.
+    succeed(&mut state, &watched, Status::Ok, 2, at(5 * day), 0.0);
+    assert_eq!(state.last_status.as_deref(), Some("ok"));
+    assert!(!state.stale_notified);
+    let later = succeed(&mut state, &watched, Status::Ok, 0, at(8 * day), 0.0);
+    assert_eq!(later.notice.map(|n| n.event), Some(NoticeKind::FeedStale));
+    // Without stale_after, never stale.
+    let mut state = FeedState::default();
+    succeed(&mut state, &feed(), Status::Ok, 0, at(0), 0.0);
+    assert_eq!(
+        succeed(&mut state, &feed(), Status::Ok, 0, at(99 * day), 0.0).notice,
+        None
+    );
+    assert_eq!(state.last_status.as_deref(), Some("ok"));
 }
