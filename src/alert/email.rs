@@ -39,6 +39,7 @@ impl Mailer {
         tls: EmailTls,
         from: &str,
         to: &[String],
+        credentials: Option<(String, String)>,
         timeout: Duration,
     ) -> Result<Mailer, String> {
         let builder = match tls {
@@ -49,7 +50,14 @@ impl Mailer {
                 .map_err(|error| format!("smtp {host}: {error}"))?,
         };
         let mut builder = builder.port(port).timeout(Some(timeout));
-        if let (Ok(user), Ok(password)) = (std::env::var(USER_VAR), std::env::var(PASSWORD_VAR)) {
+        // The config's user and password, else the environment's.
+        let credentials = credentials.or_else(|| {
+            Some((
+                std::env::var(USER_VAR).ok()?,
+                std::env::var(PASSWORD_VAR).ok()?,
+            ))
+        });
+        if let Some((user, password)) = credentials {
             builder = builder.credentials(Credentials::new(user, password));
         }
         let parse = |address: &str| {

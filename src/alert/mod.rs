@@ -13,6 +13,8 @@ mod exec;
 mod jsonl;
 mod log;
 pub use watchword_core::message;
+mod secrets;
+use secrets::reveal;
 mod webhook;
 
 use std::collections::HashMap;
@@ -28,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::{info, warn};
 
-use crate::config::{AlertConfig, Config, SinkConfig};
+use crate::config::{AlertConfig, Config, SinkConfig, check_webhook_url};
 use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
 use crate::model::{AlertRoute, Delivery, DeliveryId, Match, Notice, Payload, Source};
@@ -724,14 +726,33 @@ impl Sinks {
                         url,
                         format,
                         headers,
+                        secret,
                         timeout,
-                    } => Transport::Webhook(webhook::Webhook {
-                        fetcher: fetcher.clone(),
-                        url: url.clone(),
-                        format: *format,
-                        headers: headers.clone(),
-                        timeout: *timeout,
-                    }),
+                    } => {
+                        let what = |key: &str| format!("alert {}: {key}", alert.name);
+                        let url = reveal(url, &what("url"))?;
+                        check_webhook_url(&url)
+                            .map_err(|error| format!("{}: {error}", what("url")))?;
+                        Transport::Webhook(webhook::Webhook {
+                            fetcher: fetcher.clone(),
+                            url: url::Url::parse(url.trim()).map_err(|error| error.to_string())?,
+                            format: *format,
+                            headers: headers
+                                .iter()
+                                .map(|(name, value)| {
+                                    Ok((
+                                        name.clone(),
+                                        reveal(value, &what(&format!("header {name}")))?,
+                                    ))
+                                })
+                                .collect::<Result<_, String>>()?,
+                            secret: secret
+                                .as_ref()
+                                .map(|secret| reveal(secret, &what("secret")))
+                                .transpose()?,
+                            timeout: *timeout,
+                        })
+                    }
                     SinkConfig::Exec { command, timeout } => Transport::Exec {
                         command: command.clone(),
                         timeout: *timeout,
@@ -742,11 +763,29 @@ impl Sinks {
                         tls,
                         from,
                         to,
+                        user,
+                        password,
                         timeout,
-                    } => Transport::Email(
-                        email::Mailer::new(host, *port, *tls, from, to, *timeout)
-                            .map_err(|error| format!("alert {}: {error}", alert.name))?,
-                    ),
+                    } => {
+                        let what = |key: &str| format!("alert {}: {key}", alert.name);
+                        let credentials = match (user, password) {
+                            (Some(user), Some(password)) => Some((
+                                reveal(user, &what("user"))?,
+                                reveal(password, &what("password"))?,
+                            )),
+                            (None, None) => None,
+                            _ => {
+                                return Err(format!(
+                                    "alert {}: give both user and password, or neither",
+                                    alert.name
+                                ));
+                            }
+                        };
+                        Transport::Email(
+                            email::Mailer::new(host, *port, *tls, from, to, credentials, *timeout)
+                                .map_err(|error| format!("alert {}: {error}", alert.name))?,
+                        )
+                    }
                 };
                 Ok(Arc::new(Sink {
                     config: alert.clone(),

@@ -1,5 +1,8 @@
 //! The `webhook` sink: an HTTP POST through the `fetch` module's client, in one of four
-//! body formats, with an `Idempotency-Key` header so a receiver can drop repeats.
+//! body formats, with an `Idempotency-Key` header so a receiver can drop repeats, and with a
+//! `secret`, an `X-Watchword-Signature` header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
+//! "<t>.<body>" keyed by the secret>`, so a receiver can check the body came from here (and
+//! refuse an old `t`, a replay).
 
 use base64::Engine as _;
 use chrono::Utc;
@@ -22,7 +25,22 @@ pub struct Webhook {
     pub url: url::Url,
     pub format: WebhookFormat,
     pub headers: Vec<(String, String)>,
+    /// The signing key, when the config gives one.
+    pub secret: Option<String>,
     pub timeout: std::time::Duration,
+}
+
+/// The signature header's value for `body` sent at `timestamp` (Unix seconds).
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={timestamp},v1={hex}")
 }
 
 impl Webhook {
@@ -40,6 +58,7 @@ impl Webhook {
             url,
             format,
             headers,
+            secret,
             timeout,
         } = self;
         let (format, timeout) = (*format, *timeout);
@@ -91,6 +110,12 @@ impl Webhook {
             }
         };
         all_headers.extend(headers.iter().cloned());
+        if let Some(secret) = secret {
+            all_headers.push((
+                "X-Watchword-Signature".into(),
+                signature(secret, Utc::now().timestamp(), body.as_bytes()),
+            ));
+        }
         let post = Post {
             url,
             content_type,
@@ -143,6 +168,15 @@ fn json_body(body: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signature_is_the_hmac_of_the_timestamp_and_the_body() {
+        // The same as python3: hmac.new(key, b"1700000000." + body, hashlib.sha256).
+        assert_eq!(
+            signature("whsec-test", 1_700_000_000, br#"{"event":"match"}"#),
+            "t=1700000000,v1=e830e4589e8797b1370c1e0d83b2f38cf8b79a3fac534475f07f03fd4b484c7c"
+        );
+    }
 
     #[test]
     fn non_ascii_titles_become_encoded_words() {

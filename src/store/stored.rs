@@ -106,8 +106,10 @@ struct StoredNotice {
     error: Option<String>,
 }
 
+/// The event names as stored (`feed_dead`, …), which mirror `NoticeKind`'s.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)]
 enum StoredNoticeKind {
     FeedDead,
     FeedRecovered,

@@ -631,3 +631,64 @@ async fn a_row_left_in_a_long_backoff_goes_as_soon_as_the_sink_takes_messages_ag
     assert_eq!(code, Some(0), "{log}");
     assert_eq!(keys_received(&server).await.len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_from_the_environment_signs_its_body_with_its_secret() {
+    use hmac::Mac as _;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    // The file holds no secret: the address and the key come from the environment.
+    let workspace = Workspace::new(&format!(
+        "{}\n[[alert]]\nkind = \"webhook\"\nname = \"hook\"\nurl = {{ env = \"TEST_HOOK_URL\" }}\n\
+         secret = {{ env = \"TEST_HOOK_KEY\" }}\ntopics = [\"satellite_launch\"]\n",
+        five_matches()
+    ));
+    let output = workspace
+        .command(&["once"])
+        .env("TEST_HOOK_URL", format!("{}/hook", server.uri()))
+        .env("TEST_HOOK_KEY", "whsec-local")
+        .output()
+        .unwrap();
+    assert_success(&output);
+    let requests = hook_requests(&server).await;
+    assert!(!requests.is_empty());
+    for request in &requests {
+        let header = request
+            .headers
+            .get("x-watchword-signature")
+            .expect("signed")
+            .to_str()
+            .unwrap();
+        let (t, v1) = header
+            .strip_prefix("t=")
+            .and_then(|rest| rest.split_once(",v1="))
+            .expect("t=…,v1=…");
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"whsec-local").unwrap();
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(&request.body);
+        let expected: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(v1, expected, "a receiver can verify the body");
+    }
+
+    // Without the variable the sink cannot be built, and `once` says which is missing.
+    let output = workspace
+        .command(&["once"])
+        .env_remove("TEST_HOOK_URL")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("alert hook: url: environment variable TEST_HOOK_URL is not set"),
+        "{stderr}"
+    );
+}

@@ -28,8 +28,8 @@ mod raw;
 mod scope;
 mod units;
 
-pub use alerts::check_template;
 use alerts::*;
+pub use alerts::{check_template, check_webhook_url};
 use daemon::*;
 use diagnostic::*;
 pub use diagnostic::{Diagnostic, Severity, render_all};
@@ -216,10 +216,15 @@ pub enum SinkConfig {
     Jsonl { path: PathBuf },
     /// An HTTP POST.
     Webhook {
-        url: Url,
+        /// The address; a literal one was checked to be http(s), one from the environment or
+        /// a credential is checked when the daemon reads it.
+        url: Secret,
         format: WebhookFormat,
-        /// Extra request headers (tokens), validated as HTTP header names and values.
-        headers: Vec<(String, String)>,
+        /// Extra request headers (tokens), validated as HTTP header names (and literal
+        /// values).
+        headers: Vec<(String, Secret)>,
+        /// The key that signs each body (HMAC-SHA256, `X-Watchword-Signature`).
+        secret: Option<Secret>,
         timeout: Duration,
     },
     /// A program run without a shell; the match on stdin and in the environment.
@@ -227,15 +232,49 @@ pub enum SinkConfig {
         command: Vec<String>,
         timeout: Duration,
     },
-    /// An email through SMTP; credentials come from the environment.
+    /// An email through SMTP; credentials from `user` and `password`, else from the
+    /// environment (`WATCHWORD_SMTP_USER`, `WATCHWORD_SMTP_PASSWORD`).
     Email {
         host: String,
         port: u16,
         tls: EmailTls,
         from: String,
         to: Vec<String>,
+        user: Option<Secret>,
+        password: Option<Secret>,
         timeout: Duration,
     },
+}
+
+/// A value that may be secret (a webhook URL with its token, a header, a signing key, a
+/// password): written in the config, or named where it lives so the file holds no secret.
+/// The config only names it; the daemon reads it when it builds the sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    Literal(String),
+    /// `{ env = "NAME" }`: the daemon's environment variable.
+    Env(String),
+    /// `{ credential = "name" }`: the file `$CREDENTIALS_DIRECTORY/name` (systemd's
+    /// `LoadCredential=`).
+    Credential(String),
+}
+
+impl Secret {
+    /// Whether the value is written in the config file itself.
+    pub fn is_literal(&self) -> bool {
+        matches!(self, Secret::Literal(_))
+    }
+}
+
+impl fmt::Display for Secret {
+    /// Where the value comes from, never the value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Literal(_) => f.write_str("the config file"),
+            Secret::Env(name) => write!(f, "environment variable {name}"),
+            Secret::Credential(name) => write!(f, "systemd credential {name}"),
+        }
+    }
 }
 
 /// The body a webhook sink posts.

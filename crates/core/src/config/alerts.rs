@@ -114,9 +114,11 @@ pub(super) fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "log" => &[],
         "jsonl" => &["path"],
-        "webhook" => &["url", "format", "headers", "timeout"],
+        "webhook" => &["url", "format", "headers", "secret", "timeout"],
         "exec" => &["command", "timeout"],
-        "email" => &["host", "port", "tls", "from", "to", "timeout"],
+        "email" => &[
+            "host", "port", "tls", "from", "to", "user", "password", "timeout",
+        ],
         _ => return None,
     })
 }
@@ -130,11 +132,14 @@ pub(super) fn compile_sink(
 ) -> Option<SinkConfig> {
     let kind = alert.kind.get_ref().as_str();
     // (key, present, span) for every kind-specific key.
-    let keys: [(&str, Option<Range<usize>>); 11] = [
+    let keys: [(&str, Option<Range<usize>>); 14] = [
         ("path", alert.path.as_ref().map(Spanned::span)),
         ("url", alert.url.as_ref().map(Spanned::span)),
         ("format", alert.format.as_ref().map(Spanned::span)),
         ("headers", alert.headers.as_ref().map(Spanned::span)),
+        ("secret", alert.secret.as_ref().map(Spanned::span)),
+        ("user", alert.user.as_ref().map(Spanned::span)),
+        ("password", alert.password.as_ref().map(Spanned::span)),
         ("command", alert.command.as_ref().map(Spanned::span)),
         ("timeout", alert.timeout.as_ref().map(Spanned::span)),
         ("host", alert.host.as_ref().map(Spanned::span)),
@@ -157,7 +162,7 @@ pub(super) fn compile_sink(
         {
             sink.error(
                 span.clone(),
-                format!("`{key}` does not apply to a {kind} alert"),
+                format!("`{key}` does not apply to {} {kind} alert", article(kind)),
             );
         }
     }
@@ -171,7 +176,10 @@ pub(super) fn compile_sink(
     }
     let kind_span = alert.kind.span();
     let required = |key: &str, sink: &mut Diagnostics<'_>| {
-        sink.error(kind_span.clone(), format!("a {kind} alert needs `{key}`"));
+        sink.error(
+            kind_span.clone(),
+            format!("{} {kind} alert needs `{key}`", capitalized(article(kind))),
+        );
     };
     let timeout = compile_duration(
         "timeout",
@@ -200,22 +208,16 @@ pub(super) fn compile_sink(
                 required("url", sink);
                 return None;
             };
-            let parsed = match Url::parse(url.get_ref().trim()) {
-                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => parsed,
-                Ok(parsed) => {
-                    sink.error(
-                        url.span(),
-                        format!(
-                            "webhook url must be http or https, not {:?}",
-                            parsed.scheme()
-                        ),
-                    );
-                    return None;
-                }
-                Err(error) => {
-                    sink.error(url.span(), format!("invalid webhook url: {error}"));
-                    return None;
-                }
+            let parsed = match secret(url) {
+                // A literal address is checked now; one from elsewhere when it is read.
+                Secret::Literal(text) => match check_webhook_url(&text) {
+                    Ok(()) => Secret::Literal(text.trim().to_string()),
+                    Err(message) => {
+                        sink.error(url.span(), message);
+                        return None;
+                    }
+                },
+                other => other,
             };
             let format = match alert
                 .format
@@ -250,18 +252,21 @@ pub(super) fn compile_sink(
                         value.span(),
                         format!("header {name:?} is set by watchword and cannot be overridden"),
                     );
-                } else if value.get_ref().chars().any(|c| c.is_control() && c != '\t') {
+                } else if let RawSecret::Text(text) = value.get_ref()
+                    && text.chars().any(|c| c.is_control() && c != '\t')
+                {
                     sink.error(
                         value.span(),
                         format!("header {name:?} has a control character in its value"),
                     );
                 }
-                headers.push((name.clone(), value.get_ref().clone()));
+                headers.push((name.clone(), secret(value)));
             }
             SinkConfig::Webhook {
                 url: parsed,
                 format,
                 headers,
+                secret: alert.secret.as_ref().map(secret),
                 timeout,
             }
         }
@@ -357,12 +362,51 @@ pub(super) fn compile_sink(
                     .iter()
                     .map(|a| a.get_ref().trim().to_string())
                     .collect(),
+                user: alert.user.as_ref().map(secret),
+                password: alert.password.as_ref().map(secret),
                 timeout,
             }
         }
         _ => unreachable!("unknown kinds returned above"),
     };
     (sink.found.len() == errors_before).then_some(compiled)
+}
+
+/// "a" or "an" before a sink kind.
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// A secret value as the config names it.
+fn secret(value: &Spanned<RawSecret>) -> Secret {
+    match value.get_ref().clone() {
+        RawSecret::Text(text) => Secret::Literal(text),
+        RawSecret::Env { env } => Secret::Env(env),
+        RawSecret::Credential { credential } => Secret::Credential(credential),
+    }
+}
+
+/// Whether `url` can be a webhook's address: an http or https URL.
+pub fn check_webhook_url(url: &str) -> Result<(), String> {
+    match Url::parse(url.trim()) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        Ok(parsed) => Err(format!(
+            "webhook url must be http or https, not {:?}",
+            parsed.scheme()
+        )),
+        Err(error) => Err(format!("invalid webhook url: {error}")),
+    }
 }
 
 /// Checks a message template: `{name}` placeholders must be known; `{{` and `}}` are

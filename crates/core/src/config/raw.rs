@@ -98,9 +98,12 @@ pub(super) struct RawAlert {
     pub(super) digest: Option<Spanned<String>>,
     pub(super) template: Option<Spanned<String>>,
     pub(super) path: Option<Spanned<String>>,
-    pub(super) url: Option<Spanned<String>>,
+    pub(super) url: Option<Spanned<RawSecret>>,
     pub(super) format: Option<Spanned<String>>,
-    pub(super) headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    pub(super) headers: Option<Spanned<BTreeMap<String, Spanned<RawSecret>>>>,
+    pub(super) secret: Option<Spanned<RawSecret>>,
+    pub(super) user: Option<Spanned<RawSecret>>,
+    pub(super) password: Option<Spanned<RawSecret>>,
     pub(super) command: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) timeout: Option<Spanned<String>>,
     pub(super) host: Option<Spanned<String>>,
@@ -108,6 +111,21 @@ pub(super) struct RawAlert {
     pub(super) tls: Option<Spanned<String>>,
     pub(super) from: Option<Spanned<String>>,
     pub(super) to: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// A value that may be a secret: written in the file, or named where it lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawSecret {
+    Text(String),
+    /// `{ env = "NAME" }`: the daemon's environment variable NAME.
+    Env {
+        env: String,
+    },
+    /// `{ credential = "name" }`: the systemd credential `$CREDENTIALS_DIRECTORY/name`.
+    Credential {
+        credential: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]

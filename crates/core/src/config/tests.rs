@@ -107,7 +107,7 @@ fn unknown_keys_are_rejected_where_they_are() {
     check_error(
         "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ncolor = \"red\"\n",
         "4:1",
-        "unknown key `color` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll)",
+        "unknown key `color` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll, stale_after)",
     );
 }
 
@@ -410,7 +410,10 @@ to = ["Desk <desk@example.org>"]
             assert_eq!(*format, WebhookFormat::Slack);
             assert_eq!(
                 headers,
-                &[("Authorization".to_string(), "Bearer x".to_string())]
+                &[(
+                    "Authorization".to_string(),
+                    Secret::Literal("Bearer x".to_string())
+                )]
             );
         }
         other => panic!("{other:?}"),
@@ -430,6 +433,49 @@ to = ["Desk <desk@example.org>"]
 }
 
 #[test]
+fn secrets_can_live_in_the_environment_or_a_credential() {
+    let text = format!(
+        "{GOOD}\n[[alert]]\nkind = \"webhook\"\nname = \"hook\"\nurl = {{ env = \"HOOK_URL\" }}\n\
+         secret = {{ credential = \"hook-key\" }}\nheaders = {{ Authorization = {{ env = \"TOKEN\" }} }}\n\n\
+         [[alert]]\nkind = \"email\"\nname = \"mail\"\nhost = \"smtp.example.org\"\n\
+         from = \"a@example.org\"\nto = [\"b@example.org\"]\nuser = \"desk\"\n\
+         password = {{ env = \"SMTP_PASSWORD\" }}\n"
+    );
+    let (config, diagnostics) = compile(Path::new("/etc/ww/watchword.toml"), &text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let config = config.unwrap();
+    let hook = config.alerts.iter().find(|a| a.name == "hook").unwrap();
+    match &hook.sink {
+        SinkConfig::Webhook {
+            url,
+            headers,
+            secret,
+            ..
+        } => {
+            assert_eq!(url, &Secret::Env("HOOK_URL".into()));
+            assert_eq!(secret, &Some(Secret::Credential("hook-key".into())));
+            assert_eq!(headers[0].1, Secret::Env("TOKEN".into()));
+            assert_eq!(url.to_string(), "environment variable HOOK_URL");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mail = config.alerts.iter().find(|a| a.name == "mail").unwrap();
+    match &mail.sink {
+        SinkConfig::Email { user, password, .. } => {
+            assert_eq!(user, &Some(Secret::Literal("desk".into())));
+            assert_eq!(password, &Some(Secret::Env("SMTP_PASSWORD".into())));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A signing key on a sink that posts nothing is a mistake.
+    check_error(
+        &format!("{GOOD}\n[[alert]]\nkind = \"exec\"\ncommand = [\"x\"]\nsecret = \"k\"\n"),
+        "29:10",
+        "`secret` does not apply to an exec alert",
+    );
+}
+
+#[test]
 fn alert_mistakes_point_at_the_key() {
     let alert = |body: &str| format!("{GOOD}\n[[alert]]\n{body}\n");
     // The alert table's first key is on line 27.
@@ -441,7 +487,7 @@ fn alert_mistakes_point_at_the_key() {
     check_error(
         &alert("kind = \"webhook\""),
         "27:8",
-        "a webhook alert needs `url`",
+        "A webhook alert needs `url`",
     );
     check_error(
         &alert("kind = \"log\"\nurl = \"http://x\""),
@@ -850,7 +896,7 @@ fn unknown_keys_are_errors_beside_every_other_problem() {
         [
             "2:1: unknown key `intervall` in [daemon]; did you mean `interval`?",
             "3:11: invalid duration \"5x\": unknown unit \"x\" (use s, m, h or d)",
-            "8:1: unknown key `colour` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll)",
+            "8:1: unknown key `colour` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll, stale_after)",
         ]
     );
 }
