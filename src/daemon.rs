@@ -549,12 +549,16 @@ fn monotonic(due: DateTime<Utc>, longest: Duration) -> Instant {
     Instant::now() + scheduler::wait_until(due, Utc::now(), longest)
 }
 
-/// Concurrency limits: one global semaphore and one per host.
+/// Concurrency limits: one global semaphore and one per host; and the spacing of requests
+/// to one host (`host_interval`).
 #[derive(Debug)]
 struct Limits {
     global: Arc<Semaphore>,
     per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
     per_host_limit: usize,
+    host_interval: Duration,
+    /// When the next request to each host may start.
+    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl Limits {
@@ -563,7 +567,33 @@ impl Limits {
             global: Arc::new(Semaphore::new(config.daemon.max_concurrent)),
             per_host: Mutex::new(HashMap::new()),
             per_host_limit: config.daemon.per_host,
+            host_interval: config.daemon.host_interval,
+            next_slot: Arc::default(),
         }
+    }
+
+    /// A function that reserves the next start time for a request to `host`:
+    /// `host_interval` after the one reserved before it (`None` without spacing).
+    fn spacing(&self, host: Option<&str>) -> Option<impl FnOnce() -> Instant + Send + use<>> {
+        if self.host_interval.is_zero() {
+            return None;
+        }
+        let (host, slots, interval) = (
+            host?.to_ascii_lowercase(),
+            self.next_slot.clone(),
+            self.host_interval,
+        );
+        Some(move || {
+            let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = slots
+                .get(&host)
+                .copied()
+                .filter(|s| *s > now)
+                .unwrap_or(now);
+            slots.insert(host, slot + interval);
+            slot
+        })
     }
 
     fn host(&self, host: Option<&str>) -> Option<Arc<Semaphore>> {
@@ -646,6 +676,7 @@ fn permitted_poll(
     let context = context.clone();
     let global = limits.global.clone();
     let host = limits.host(feed.source.host());
+    let spacing = limits.spacing(feed.source.host());
     let shutdown = shutdown.clone();
     async move {
         // The host permit first: waiting for a busy host must not hold a global permit that
@@ -655,6 +686,11 @@ fn permitted_poll(
                 Some(host) => Some(host.acquire_owned().await),
                 None => None,
             };
+            // Then its turn on the host (`host_interval` after the request before it), still
+            // without a global permit.
+            if let Some(reserve) = spacing {
+                tokio::time::sleep_until(reserve()).await;
+            }
             (host_permit, global.acquire_owned().await)
         };
         // A poll still waiting for its turn at shutdown does not start.

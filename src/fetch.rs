@@ -125,14 +125,25 @@ pub struct Fetcher {
     max_body: u64,
     /// Deadline for a whole request, body included (also enforced around file reads).
     timeout: Duration,
+    /// A feed's own `User-Agent`, instead of the client's (`[daemon] user_agent`).
+    user_agent: Option<std::sync::Arc<str>>,
 }
 
 impl Fetcher {
+    /// The same client, sending `user_agent` on the feed requests it makes (a feed's own
+    /// `user_agent`).
+    pub fn with_user_agent(&self, user_agent: &str) -> Fetcher {
+        Fetcher {
+            user_agent: Some(user_agent.into()),
+            ..self.clone()
+        }
+    }
+
     /// Builds the one client of the process.
     pub fn new(daemon: &DaemonConfig) -> Result<Fetcher, FetchError> {
         let builder = || {
             reqwest::Client::builder()
-                .user_agent(concat!("watchword/", env!("CARGO_PKG_VERSION")))
+                .user_agent(daemon.user_agent.as_str())
                 .connect_timeout(daemon.connect_timeout)
                 .timeout(daemon.timeout)
                 // Redirects are followed by hand (`fetch_http`), to tell permanent moves
@@ -158,6 +169,7 @@ impl Fetcher {
             allow_private: daemon.allow_private_targets,
             max_body: daemon.max_body,
             timeout: daemon.timeout,
+            user_agent: None,
         })
     }
 
@@ -323,6 +335,9 @@ impl Fetcher {
                 reqwest::header::ACCEPT,
                 "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
             );
+            if let Some(user_agent) = &self.user_agent {
+                request = request.header(reqwest::header::USER_AGENT, user_agent.as_ref());
+            }
             if let Some(etag) = &validators.etag {
                 request = request.header(IF_NONE_MATCH, etag);
             }

@@ -178,20 +178,22 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
         etag: state.etag.clone(),
         last_modified: state.last_modified.clone(),
     };
+    let own_client;
+    let fetcher = match &feed.user_agent {
+        Some(user_agent) => {
+            own_client = context.fetcher.with_user_agent(user_agent);
+            &own_client
+        }
+        None => &context.fetcher,
+    };
     let started = Instant::now();
     let outcome = match &moved {
         Some((moved, configured)) => {
-            context
-                .fetcher
+            fetcher
                 .fetch_for(moved, configured, &validators, Utc::now())
                 .await
         }
-        None => {
-            context
-                .fetcher
-                .fetch(&feed.source, &validators, Utc::now())
-                .await
-        }
+        None => fetcher.fetch(&feed.source, &validators, Utc::now()).await,
     };
     let fetch_time = started.elapsed();
     let now = Utc::now();

@@ -134,3 +134,57 @@ async fn a_feed_that_lists_nothing_new_for_stale_after_turns_stale_with_one_noti
     assert_success(&later(&["once"]));
     assert_eq!(notices(&workspace).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_carry_the_configured_user_agent_and_keep_their_distance_from_a_host() {
+    let server = MockServer::start().await;
+    for name in ["a", "b", "c"] {
+        Mock::given(method("GET"))
+            .and(path(format!("/{name}.rss")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_bytes(fixture("feeds/news.rss"))
+                    .insert_header("content-type", "application/rss+xml"),
+            )
+            .mount(&server)
+            .await;
+    }
+    let workspace = Workspace::with_daemon(
+        "user_agent = \"desk-monitor/1.0 (+mailto:desk@example.org)\"\nhost_interval = \"1s\"",
+        &format!(
+            "[[feed]]\nname = \"a\"\nurl = \"{0}/a.rss\"\n\n\
+             [[feed]]\nname = \"b\"\nurl = \"{0}/b.rss\"\n\n\
+             [[feed]]\nname = \"c\"\nurl = \"{0}/c.rss\"\nuser_agent = \"Mozilla/5.0 (compatible)\"\n",
+            server.uri()
+        ),
+    );
+    let started = std::time::Instant::now();
+    assert_success(&workspace.run(&["once"]).await);
+    // Three requests to one host a second apart take at least two seconds.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "host_interval spaces the requests: {:?}",
+        started.elapsed()
+    );
+    let agents: std::collections::BTreeMap<String, String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| {
+            (
+                request.url.path().to_string(),
+                request.headers["user-agent"].to_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        agents["/a.rss"],
+        "desk-monitor/1.0 (+mailto:desk@example.org)"
+    );
+    assert_eq!(
+        agents["/b.rss"],
+        "desk-monitor/1.0 (+mailto:desk@example.org)"
+    );
+    assert_eq!(agents["/c.rss"], "Mozilla/5.0 (compatible)", "a feed's own");
+}

@@ -228,6 +228,8 @@ pub fn daemon_config(max_body: u64, timeout: Duration) -> watchword::config::Dae
         fetch_article: Default::default(),
         first_poll: Default::default(),
         stale_after: None,
+        user_agent: watchword::config::DEFAULT_USER_AGENT.into(),
+        host_interval: Duration::ZERO,
         article_min_chars: 200,
         stories: Default::default(),
         max_age: None,

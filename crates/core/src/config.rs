@@ -50,6 +50,13 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long items are kept by default (`[daemon] keep_items`).
 pub const DEFAULT_KEEP_ITEMS: Duration = Duration::from_secs(90 * 24 * 3600);
+/// The `User-Agent` watchword sends unless the config says otherwise: its name and version,
+/// as polite crawlers do (set `user_agent` to add a contact).
+pub const DEFAULT_USER_AGENT: &str = concat!(
+    "watchword/",
+    env!("CARGO_PKG_VERSION"),
+    " (feed monitor; self-hosted)"
+);
 /// How long a feed may list nothing new before it shows as stale, by default
 /// (`[daemon] stale_after`).
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(3 * 24 * 3600);
@@ -136,6 +143,10 @@ pub struct DaemonConfig {
     /// How long a feed may answer without listing anything new before it shows as stale
     /// (`None`: never); feeds may override it.
     pub stale_after: Option<Duration>,
+    /// The `User-Agent` of every request; feeds may override it.
+    pub user_agent: String,
+    /// The least time between two requests to one host (zero: no spacing).
+    pub host_interval: Duration,
     /// With [`ArticlePolicy::Short`]: an item whose summary and content together have fewer
     /// characters than this gets its article fetched.
     pub article_min_chars: usize,
@@ -341,6 +352,8 @@ pub struct FeedConfig {
     pub first_poll: FirstPoll,
     /// `[daemon] stale_after` unless the feed sets its own.
     pub stale_after: Option<Duration>,
+    /// The feed's own `User-Agent`, when it sets one (some sites refuse some).
+    pub user_agent: Option<String>,
 }
 
 /// Where a feed's bytes come from.
@@ -663,6 +676,10 @@ fn compile_feeds(
         let fetch_article = compile_article_policy(&feed.fetch_article, daemon.fetch_article, sink);
         let first_poll = compile_first_poll(&feed.first_poll, daemon.first_poll, sink);
         let stale_after = compile_stale_after(&feed.stale_after, daemon.stale_after, sink);
+        let user_agent = feed
+            .user_agent
+            .as_ref()
+            .map(|value| compile_user_agent(&Some(value.clone()), &daemon.user_agent, sink));
         if let Some(source) = source {
             feeds.push(FeedConfig {
                 name: name.to_string(),
@@ -671,6 +688,7 @@ fn compile_feeds(
                 fetch_article,
                 first_poll,
                 stale_after,
+                user_agent,
             });
         }
     }

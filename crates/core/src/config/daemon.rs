@@ -115,6 +115,14 @@ pub(super) fn compile_daemon(
         fetch_article: compile_article_policy(&raw.fetch_article, ArticlePolicy::Never, sink),
         first_poll: compile_first_poll(&raw.first_poll, FirstPoll::Baseline, sink),
         stale_after: compile_stale_after(&raw.stale_after, Some(DEFAULT_STALE_AFTER), sink),
+        user_agent: compile_user_agent(&raw.user_agent, DEFAULT_USER_AGENT, sink),
+        host_interval: compile_duration(
+            "host_interval",
+            &raw.host_interval,
+            Duration::ZERO,
+            Duration::ZERO..=HOUR,
+            sink,
+        ),
         article_min_chars: match &raw.article_min_chars {
             None => 200,
             Some(value) => match usize::try_from(*value.get_ref()) {
@@ -263,6 +271,30 @@ pub(super) fn compile_stale_after(
         )),
         None => default,
     }
+}
+
+/// A `user_agent` value: printable ASCII of at most 200 characters, else `default` and an
+/// error.
+pub(super) fn compile_user_agent(
+    value: &Option<Spanned<String>>,
+    default: &str,
+    sink: &mut Diagnostics<'_>,
+) -> String {
+    let Some(value) = value else {
+        return default.to_string();
+    };
+    let text = value.get_ref().trim();
+    if text.is_empty()
+        || text.len() > 200
+        || !text.chars().all(|c| c.is_ascii() && !c.is_ascii_control())
+    {
+        sink.error(
+            value.span(),
+            "user_agent must be 1 to 200 printable ASCII characters".into(),
+        );
+        return default.to_string();
+    }
+    text.to_string()
 }
 
 /// A `first_poll` value: `baseline` or `alert`, else `default` and an error.

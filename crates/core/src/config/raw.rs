@@ -83,6 +83,8 @@ pub(super) struct RawDaemon {
     pub(super) fetch_article: Option<Spanned<String>>,
     pub(super) first_poll: Option<Spanned<String>>,
     pub(super) stale_after: Option<Spanned<String>>,
+    pub(super) user_agent: Option<Spanned<String>>,
+    pub(super) host_interval: Option<Spanned<String>>,
     pub(super) article_min_chars: Option<Spanned<i64>>,
     pub(super) story_window: Option<Spanned<String>>,
     pub(super) dedup: Option<Spanned<String>>,
@@ -136,6 +138,7 @@ pub(super) struct RawFeed {
     pub(super) fetch_article: Option<Spanned<String>>,
     pub(super) first_poll: Option<Spanned<String>>,
     pub(super) stale_after: Option<Spanned<String>>,
+    pub(super) user_agent: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
