@@ -79,7 +79,8 @@ async fn sends_a_user_agent_and_reads_gzip() {
         .unwrap()
         .to_str()
         .unwrap();
-    assert_eq!(agent, concat!("watchword/", env!("CARGO_PKG_VERSION")));
+    assert_eq!(agent, watchword::config::DEFAULT_USER_AGENT);
+    assert!(agent.starts_with(concat!("watchword/", env!("CARGO_PKG_VERSION"), " ")));
 }
 
 #[tokio::test]

@@ -212,6 +212,7 @@ impl Daemon {
 pub fn daemon_config(max_body: u64, timeout: Duration) -> watchword::config::DaemonConfig {
     watchword::config::DaemonConfig {
         database: "unused.db".into(),
+        database_given: true,
         interval: Duration::from_secs(900),
         max_concurrent: 4,
         per_host: 2,

@@ -24,6 +24,7 @@ mod alerts;
 mod daemon;
 mod diagnostic;
 mod edit;
+mod places;
 mod raw;
 mod scope;
 mod units;
@@ -34,6 +35,7 @@ use daemon::*;
 use diagnostic::*;
 pub use diagnostic::{Diagnostic, Severity, render_all};
 pub use edit::{FeedsAdded, add_feeds};
+pub use places::{Places, SYSTEM_CONFIG};
 use raw::*;
 pub use scope::{OutOfScope, TimeScope, parse_time};
 use units::compile_duration;
@@ -104,8 +106,11 @@ pub struct HttpConfig {
 /// The `[daemon]` table, with defaults applied and paths resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonConfig {
-    /// SQLite database, resolved against the config file's folder.
+    /// SQLite database, resolved against the config file's folder. When the config does
+    /// not name one (`database_given` false) the shell puts it where [`Places`] says.
     pub database: PathBuf,
+    /// Whether the config names the database.
+    pub database_given: bool,
     /// Default poll interval for feeds that do not set one.
     pub interval: Duration,
     /// How many feeds may be polled at once, over all hosts.

@@ -77,6 +77,7 @@ pub(super) fn compile_daemon(
     };
     DaemonConfig {
         database,
+        database_given: raw.database.is_some(),
         interval,
         max_concurrent: count(&raw.max_concurrent, 16, sink),
         per_host: count(&raw.per_host, 2, sink),
