@@ -282,10 +282,15 @@ fn the_config_is_found_by_flag_then_env_then_default() {
 #[test]
 fn the_shipped_configs_are_valid() {
     let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    for name in ["config/watchword.toml", "config/demo.toml"] {
+    for name in [
+        "config/watchword.toml",
+        "config/demo.toml",
+        "config/starter.toml",
+    ] {
         let path = root.join(name);
-        if let Err(error) = load(&path) {
-            panic!("{name} is invalid:\n{error}");
+        match load(&path) {
+            Ok(config) => assert!(config.warnings.is_empty(), "{name}: {:?}", config.warnings),
+            Err(error) => panic!("{name} is invalid:\n{error}"),
         }
     }
 }
