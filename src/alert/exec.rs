@@ -58,6 +58,7 @@ pub async fn send(
                 .env("WATCHWORD_URL", sanitize(&notice.url))
                 .env("WATCHWORD_FEED", sanitize(&notice.feed));
         }
+        Content::Test { .. } => {}
     }
     let mut child = program
         .args(&command[1..])

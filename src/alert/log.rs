@@ -21,6 +21,14 @@ pub fn send(alert: &AlertConfig, content: &Content<'_>, titles: &TopicTitles) {
             );
             return;
         }
+        Content::Test { .. } => {
+            info!(
+                sink = %alert.name,
+                text = %content.text(None, Markup::Plain, titles),
+                "alert test"
+            );
+            return;
+        }
     };
     for m in matches {
         info!(

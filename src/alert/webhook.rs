@@ -74,6 +74,9 @@ impl Webhook {
                     Content::Notice(notice) => {
                         json!({ "event": content.event(), "text": text, "notice": notice })
                     }
+                    Content::Test { sink, .. } => {
+                        json!({ "event": content.event(), "text": text, "sink": sink })
+                    }
                 };
                 ("application/json", json_body(&body))
             }
@@ -96,6 +99,7 @@ impl Webhook {
                 let tag = match content {
                     Content::Matches(_) => "newspaper",
                     Content::Notice(_) => "warning",
+                    Content::Test { .. } => "test_tube",
                 };
                 all_headers.push(("Tags".into(), tag.into()));
                 if let Content::Matches([single]) = content

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::config::{TEMPLATE_FIELDS, Topic};
 use crate::model::{Match, Notice, NoticeKind, by_story, rfc3339};
 use crate::text::sanitize;
@@ -44,6 +46,12 @@ pub enum Content<'a> {
     /// One match, or several (a digest). Never empty.
     Matches(&'a [Match]),
     Notice(&'a Notice),
+    /// A test message (`watchword alerts test`) to the named sink, at the given time: no
+    /// match is behind it, and it says so.
+    Test {
+        sink: &'a str,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Content<'_> {
@@ -52,6 +60,7 @@ impl Content<'_> {
         match self {
             Content::Matches(_) => "match",
             Content::Notice(notice) => notice.event.as_str(),
+            Content::Test { .. } => "test",
         }
     }
 
@@ -60,6 +69,13 @@ impl Content<'_> {
         match self {
             Content::Matches(matches) => render(matches, template, markup, titles),
             Content::Notice(notice) => render_notice(notice, markup),
+            Content::Test { sink, at } => {
+                let text = test_text(sink, *at);
+                match markup {
+                    Markup::Html => html_paragraphs(&text),
+                    _ => escape(&text, markup),
+                }
+            }
         }
     }
 
@@ -67,6 +83,7 @@ impl Content<'_> {
     pub fn subject(&self, titles: &TopicTitles) -> String {
         match self {
             Content::Matches(matches) => subject(matches, titles),
+            Content::Test { .. } => "[watchword] test message".to_string(),
             Content::Notice(notice) => one_line(&format!(
                 "[watchword] {}: {}",
                 match notice.event {
@@ -96,9 +113,27 @@ impl Content<'_> {
             Content::Notice(notice) => {
                 push(crate::text::to_json(notice).expect("plain data serializes"));
             }
+            Content::Test { sink, at } => {
+                let test = serde_json::json!({
+                    "event": "test",
+                    "sink": sink,
+                    "at": rfc3339(*at),
+                    "text": test_text(sink, *at),
+                });
+                push(crate::text::to_json(&test).expect("plain data serializes"));
+            }
         }
         lines
     }
+}
+
+/// The text of a test message.
+fn test_text(sink: &str, at: DateTime<Utc>) -> String {
+    format!(
+        "This is a test message from watchword to the alert sink {sink}, sent at {} by \
+         `watchword alerts test`. No match is behind it.",
+        rfc3339(at)
+    )
 }
 
 /// The text of a notice.
