@@ -17,20 +17,24 @@ use crate::model::{
 };
 use crate::pipeline::{self, PollStatus, probe_feed};
 use crate::store::{DeliveryFilter, MatchFilter, Store};
-use crate::text::{columns, fit_width, sanitize};
+use crate::text::sanitize;
 use crate::{daemon, opml, tester};
 
 mod admin;
 mod args;
 mod judging;
+mod logs;
 mod matches;
 mod output;
+mod table;
 mod testing;
 
 use admin::*;
 pub use args::*;
+pub use logs::{init_logs, log_level};
 use matches::*;
 use output::*;
+use table::*;
 
 /// An error that is the user's to fix (bad arguments, bad config): exit code 1.
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +83,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             OpmlAction::Import { file } => opml_import(&path, &file),
             OpmlAction::Export => {
                 let config = config::load(&path)?;
+                // A feed read from a relative path is written as an absolute file: URL.
+                let here = std::env::current_dir().context("cannot read the current folder")?;
                 io::stdout()
                     .lock()
-                    .write_all(opml::render(&config.feeds).as_bytes())?;
+                    .write_all(opml::render(&config.feeds, &here).as_bytes())?;
                 Ok(())
             }
         },
@@ -175,8 +181,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Parses `--since`: a duration back from `now` (`24h`, `7d`), an RFC 3339 time, or a date.
+/// Parses `--since`: a duration back from `now` (`24h`, `7d`, `2w`), `today` or `yesterday`
+/// (midnight UTC), an RFC 3339 time, or a date.
 pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, UserError> {
+    let midnight = |date: NaiveDate| {
+        date.and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "today" => return Ok(midnight(now.date_naive())),
+        "yesterday" => {
+            let today = now.date_naive();
+            return Ok(midnight(today.pred_opt().unwrap_or(today)));
+        }
+        _ => {}
+    }
+    if let Some(duration) = parse_weeks(text) {
+        return Ok(crate::scheduler::earlier(now, duration));
+    }
     if let Ok(duration) = config::parse_duration(text) {
         return Ok(crate::scheduler::earlier(now, duration));
     }
@@ -184,14 +207,25 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, User
         return Ok(time.with_timezone(&Utc));
     }
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
+        return Ok(midnight(date));
     }
     Err(UserError(format!(
-        "--since {text:?}: expected a duration (24h, 7d), an RFC 3339 time (2023-11-21T00:00:00Z) or a date (2023-11-21)"
+        "--since {text:?}: expected a duration (24h, 7d, 2w), today, yesterday, an RFC 3339 time (2023-11-21T00:00:00Z) or a date (2023-11-21)"
     )))
+}
+
+/// A number of weeks (`2w`, `1 week`, `3weeks`), which config durations do not take.
+fn parse_weeks(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let unit = text[digits..].trim();
+    if digits == 0 || !matches!(unit, "w" | "wk" | "wks" | "week" | "weeks") {
+        return None;
+    }
+    let weeks: u64 = text[..digits].parse().ok()?;
+    Some(std::time::Duration::from_secs(
+        weeks.saturating_mul(7 * 86_400),
+    ))
 }
 
 /// Parses `--as-of`: an RFC 3339 time or a date.
@@ -229,7 +263,9 @@ fn once(config: Config) -> anyhow::Result<()> {
                 new_matches,
                 baseline,
             } => format!(
-                "{new_items} new items, {new_matches} new matches ({n_items} in feed){}",
+                "{}, {} ({n_items} in feed){}",
+                count(*new_items, "new item"),
+                count(*new_matches, "new match"),
                 if *baseline && *new_matches > 0 {
                     "; first poll: a baseline, not alerted"
                 } else {
@@ -258,9 +294,9 @@ fn once(config: Config) -> anyhow::Result<()> {
     if baseline > 0 {
         writeln!(
             out,
-            "baseline: {baseline} match{} from first polls logged as backfill, not alerted \
+            "baseline: {} from first polls logged as backfill, not alerted \
              (first_poll = \"alert\" alerts them)",
-            if baseline == 1 { "" } else { "es" }
+            count(baseline, "match")
         )?;
     }
     match report.alerts {
@@ -401,7 +437,31 @@ mod tests {
             parse_since("2023-11-20", now).unwrap(),
             Utc.with_ymd_and_hms(2023, 11, 20, 0, 0, 0).unwrap()
         );
-        assert!(parse_since("yesterday", now).is_err());
+        assert!(parse_since("last tuesday", now).is_err());
+        assert!(parse_since("w", now).is_err());
+    }
+
+    #[test]
+    fn since_accepts_weeks_today_and_yesterday() {
+        let now = Utc.with_ymd_and_hms(2023, 11, 22, 12, 30, 0).unwrap();
+        assert_eq!(
+            parse_since("2w", now).unwrap(),
+            Utc.with_ymd_and_hms(2023, 11, 8, 12, 30, 0).unwrap()
+        );
+        assert_eq!(
+            parse_since("1 week", now).unwrap(),
+            Utc.with_ymd_and_hms(2023, 11, 15, 12, 30, 0).unwrap()
+        );
+        assert_eq!(
+            parse_since("today", now).unwrap(),
+            Utc.with_ymd_and_hms(2023, 11, 22, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_since("Yesterday", now).unwrap(),
+            Utc.with_ymd_and_hms(2023, 11, 21, 0, 0, 0).unwrap()
+        );
+        // A huge number of weeks saturates instead of overflowing.
+        assert!(parse_since("99999999999999999w", now).is_ok());
     }
 
     #[test]

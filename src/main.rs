@@ -4,8 +4,6 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
-use watchword::cli::LogFormat;
 
 fn main() {
     bound_the_heap();
@@ -17,15 +15,9 @@ fn main() {
             std::process::exit(if error.use_stderr() { 1 } else { 0 });
         }
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Json => logs.json().init(),
-        // Colours only on a terminal: journald and log files get plain text.
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
-    }
+    // `RUST_LOG` wins over the level of `-v`, `-q` and the command.
+    let level = watchword::cli::log_level(&cli, std::io::stderr().is_terminal());
+    watchword::cli::init_logs(cli.log_format, level);
     if let Err(error) = watchword::cli::run(cli) {
         let code = watchword::cli::exit_code(&error);
         if code != 0 {

@@ -3,6 +3,59 @@
 
 use super::*;
 
+/// How the `feeds` table fits a narrow terminal: the last error gives way first, then the
+/// feed's name (to 24 columns, then 16), then the counts and the last success are left out.
+const FEEDS_PLAN: Plan = Plan {
+    steps: &[
+        Step::Shrink(7, 40),
+        Step::Shrink(0, 24),
+        Step::Shrink(7, 24),
+        Step::Drop(4),
+        Step::Drop(5),
+        Step::Drop(2),
+        Step::Shrink(0, 16),
+        Step::Shrink(7, 16),
+        Step::Drop(3),
+        Step::Shrink(0, 12),
+        Step::Shrink(1, 12),
+        Step::Shrink(7, 8),
+    ],
+    uncapped: &[],
+};
+
+/// How the `alerts` table fits: the title and the last error give way first, then the
+/// attempts and the time logged are left out.
+const ALERTS_PLAN: Plan = Plan {
+    steps: &[
+        Step::Shrink(6, 40),
+        Step::Shrink(8, 40),
+        Step::Shrink(6, 24),
+        Step::Shrink(8, 24),
+        Step::Drop(4),
+        Step::Drop(3),
+        Step::Shrink(2, 16),
+        Step::Shrink(5, 16),
+        Step::Shrink(6, 16),
+        Step::Shrink(8, 16),
+        Step::Shrink(6, 8),
+        Step::Shrink(8, 8),
+    ],
+    uncapped: &[],
+};
+
+/// An error and its causes (`outer: inner: innermost`, as the fetch writes them) with the
+/// innermost cause first, the rest after a semicolon: `Connection refused (os error 111);
+/// error sending request for url (…): client error (Connect): tcp connect error`. In a cut
+/// column the cause is what remains, not the wrapping.
+pub(super) fn cause_first(error: &str) -> String {
+    match error.rsplit_once(": ") {
+        Some((outer, innermost)) if !innermost.trim().is_empty() => {
+            format!("{}; {outer}", innermost.trim())
+        }
+        _ => error.to_string(),
+    }
+}
+
 pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> {
     let database = &config.daemon.database;
     let names: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
@@ -49,7 +102,7 @@ pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> 
     for feed in &config.feeds {
         let row = match health.iter().find(|h| h.name == feed.name) {
             None => [
-                fit_width(&sanitize(&feed.name), 40),
+                sanitize(&feed.name),
                 "never polled".into(),
                 "-".into(),
                 "0".into(),
@@ -72,14 +125,16 @@ pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> 
                 if h.config_url.is_some() {
                     status.push_str(moved);
                 }
-                let error = match (&h.config_url, &h.last_error) {
+                // The innermost cause first: a narrow column still shows what went wrong.
+                let error = h.last_error.as_deref().map(cause_first);
+                let error = match (&h.config_url, error) {
                     (Some(_), Some(error)) => format!("{at} {}; {}", h.url, error),
                     (Some(_), None) => format!("{at} {}", h.url),
-                    (None, Some(error)) => error.clone(),
+                    (None, Some(error)) => error,
                     (None, None) => String::new(),
                 };
                 [
-                    fit_width(&sanitize(&h.name), 40),
+                    sanitize(&h.name),
                     status,
                     when(h.last_success),
                     h.consecutive_errors.to_string(),
@@ -90,13 +145,13 @@ pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> 
                     } else {
                         when(h.next_due)
                     },
-                    fit_width(&sanitize(&error), 80),
+                    sanitize(&error),
                 ]
             }
         };
         rows.push(row);
     }
-    write_aligned(&mut out, &header, &rows)?;
+    write_table(&mut out, &header, &rows, terminal_width(), &FEEDS_PLAN)?;
     out.flush()?;
     Ok(())
 }
@@ -145,8 +200,8 @@ pub(super) fn opml_import(
     }
     writeln!(
         out,
-        "{} feeds added, {} skipped; {}",
-        result.added.len(),
+        "{} added, {} skipped; {}",
+        count(result.added.len(), "feed"),
         result.skipped.len(),
         config_path.display()
     )?;
@@ -205,15 +260,15 @@ pub(super) fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result
                     Payload::Notice(notice) => notice.event.as_str().to_string(),
                 },
                 match &d.payload {
-                    Payload::Match(m) => fit_width(&sanitize(&m.title), 48),
-                    Payload::Notice(notice) => fit_width(&sanitize(&notice.feed), 48),
+                    Payload::Match(m) => sanitize(&m.title),
+                    Payload::Notice(notice) => sanitize(&notice.feed),
                 },
                 when,
-                fit_width(&sanitize(d.last_error.as_deref().unwrap_or("")), 80),
+                sanitize(d.last_error.as_deref().unwrap_or("")),
             ]
         })
         .collect();
-    write_aligned(&mut out, &header, &rows)?;
+    write_table(&mut out, &header, &rows, terminal_width(), &ALERTS_PLAN)?;
     out.flush()?;
     Ok(())
 }

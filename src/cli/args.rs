@@ -12,6 +12,13 @@ pub struct Cli {
     /// Log format on stderr: `text`, or `json` (one object per line) for log shippers
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Log at info on stderr (the default, except `once` on a terminal, which logs only
+    /// warnings and errors under its summary); RUST_LOG, when set, wins
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Log nothing but errors on stderr; RUST_LOG, when set, wins
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }

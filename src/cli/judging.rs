@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::Utc;
 
 use super::testing::{check_topic, stored_labels};
-use super::{UserError, json_line, sanitize};
+use super::{UserError, count, json_line, sanitize};
 use crate::config::Config;
 use crate::model::{ItemId, MatchId, Verdict};
 use crate::parse::canonical_url;
@@ -106,9 +106,9 @@ pub(super) fn import(config: &Config, path: &Path) -> anyhow::Result<()> {
     let summary = open(config)?.import_labels(&imports, Utc::now())?;
     writeln!(
         io::stdout().lock(),
-        "{name}: {} verdicts imported; {} items not in the database, skipped",
-        summary.verdicts,
-        summary.not_found
+        "{name}: {} imported; {} not in the database, skipped",
+        count(summary.verdicts, "verdict"),
+        count(summary.not_found, "item")
     )?;
     Ok(())
 }

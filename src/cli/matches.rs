@@ -1,6 +1,7 @@
 //! `watchword matches`: the match log as a table, JSON, JSON Lines or CSV, and `--follow`.
 
 use super::*;
+use crate::model::Source;
 
 /// How often `matches --follow` looks for new matches.
 pub(super) const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -12,13 +13,37 @@ pub(super) fn matches(
     follow: bool,
     sources: bool,
 ) -> anyhow::Result<()> {
+    let database = &config.daemon.database;
+    // `--follow` waits for a database that a starting daemon is about to create.
+    if !follow && !database.exists() {
+        return Err(UserError(format!(
+            "the database {} does not exist (yet): `watchword once` or `watchword run` creates it",
+            database.display()
+        ))
+        .into());
+    }
     if let Some(topic) = &filter.topic
         && !config.topics.iter().any(|t| &t.id == topic)
     {
         let known: Vec<&str> = config.topics.iter().map(|t| t.id.as_str()).collect();
+        let logged = database.exists() && {
+            let one = MatchFilter {
+                topic: Some(topic.clone()),
+                limit: Some(1),
+                ..MatchFilter::default()
+            };
+            !Store::open(database)?.matches(&one)?.is_empty()
+        };
+        if !logged {
+            return Err(UserError(format!(
+                "--topic {topic}: no such topic in the config or the match log (topics: {})",
+                known.join(", ")
+            ))
+            .into());
+        }
         tracing::warn!(topic = %topic, known = ?known, "topic is not in the config; showing its logged matches anyway");
     }
-    let database = &config.daemon.database;
+    let width = terminal_width();
     let mut store = None;
     let mut first = true;
     loop {
@@ -37,9 +62,9 @@ pub(super) fn matches(
         };
         let mut out = io::BufWriter::new(io::stdout().lock());
         if follow {
-            write_follow(&mut out, &found, format, first, sources)?;
+            write_follow(&mut out, &found, format, first, sources, width)?;
         } else {
-            write_matches(&mut out, &found, format, sources)?;
+            write_matches(&mut out, &found, format, sources, width)?;
         }
         out.flush()?;
         if !follow {
@@ -60,9 +85,10 @@ pub(super) fn write_matches(
     matches: &[Match],
     format: Format,
     sources: bool,
+    width: Option<usize>,
 ) -> anyhow::Result<()> {
     match format {
-        Format::Table => write_table(out, matches, sources)?,
+        Format::Table => write_match_table(out, matches, sources, width)?,
         // JSON is serialized to memory first: a write error inside serde_json would hide the
         // io::Error (a closed pipe is success, see `exit_code`).
         Format::Json => {
@@ -88,20 +114,19 @@ pub(super) fn write_follow(
     format: Format,
     first: bool,
     sources: bool,
+    width: Option<usize>,
 ) -> anyhow::Result<()> {
     match format {
         Format::Table => {
+            let layout = Layout::within(FOLLOW_WIDTHS, width, &MATCHES_PLAN);
             if first {
-                writeln!(
-                    out,
-                    "{}",
-                    table_line(&TABLE_HEADER.map(String::from), &FOLLOW_WIDTHS)
-                )?;
+                writeln!(out, "{}", layout.line(&TABLE_HEADER.map(String::from)))?;
             }
+            let sources_layout = sources.then(|| sources_layout(matches, width));
             for m in matches {
-                writeln!(out, "{}", table_line(&table_row(m), &FOLLOW_WIDTHS))?;
-                if sources {
-                    write_sources(out, m)?;
+                writeln!(out, "{}", layout.line(&table_row(m)))?;
+                if let Some(sources_layout) = &sources_layout {
+                    write_sources(out, m, sources_layout)?;
                 }
             }
         }
@@ -142,17 +167,58 @@ pub(super) const TABLE_HEADER: [&str; 8] = [
     "TITLE",
     "URL",
 ];
-/// Column widths of `matches --follow` (rows come one batch at a time, so widths are fixed).
-pub(super) const FOLLOW_WIDTHS: [usize; 8] = [6, 25, 20, 7, 7, 24, 72, 0];
+/// How the match table fits a narrow terminal: the title gives way first, then the link;
+/// feed and topic names are cut only to 16 columns before the link, the number of sources
+/// and the verdict are left out; the link is never cut in piped output.
+pub(super) const MATCHES_PLAN: Plan = Plan {
+    steps: &[
+        Step::Shrink(6, 40),
+        Step::Shrink(7, 40),
+        Step::Shrink(6, 24),
+        Step::Shrink(7, 24),
+        Step::Shrink(5, 16),
+        Step::Shrink(2, 16),
+        Step::Drop(7),
+        Step::Drop(4),
+        Step::Drop(3),
+        Step::Shrink(6, 16),
+        Step::Shrink(5, 12),
+        Step::Shrink(2, 12),
+        Step::Shrink(6, 8),
+    ],
+    uncapped: &[7],
+};
+/// The lines of `--sources` (when seen, feed, title, link), indented under their match.
+const SOURCES_PLAN: Plan = Plan {
+    steps: &[
+        Step::Shrink(2, 40),
+        Step::Shrink(3, 40),
+        Step::Shrink(2, 24),
+        Step::Shrink(3, 24),
+        Step::Shrink(1, 16),
+        Step::Drop(3),
+        Step::Shrink(2, 16),
+        Step::Shrink(1, 12),
+        Step::Shrink(2, 8),
+    ],
+    uncapped: &[3],
+};
+/// How far the lines of `--sources` are indented.
+const SOURCES_INDENT: usize = 4;
+/// Column widths of `matches --follow` before they are fitted to the terminal (rows come one
+/// batch at a time, so widths are fixed).
+pub(super) const FOLLOW_WIDTHS: [usize; 8] = [6, 25, 20, 7, 7, 30, 100, 80];
 pub(super) const CSV_HEADER: &str =
     "match_id,topic,matched_at,feed,title,url,published,terms,sources,verdict,backfill";
 
 /// One row per match (per story and topic with `dedup = "story"`), with its number of
-/// sources; with `sources`, each source on a line of its own under the row.
-pub(super) fn write_table(
+/// sources; with `sources`, each source on a line of its own under the row. Fitted to
+/// `width` (see [`MATCHES_PLAN`]).
+pub(super) fn write_match_table(
     out: &mut impl Write,
     matches: &[Match],
     sources: bool,
+    width: Option<usize>,
 ) -> io::Result<()> {
     if matches.is_empty() {
         return writeln!(out, "no matches");
@@ -160,35 +226,44 @@ pub(super) fn write_table(
     let rows: Vec<[String; 8]> = matches.iter().map(table_row).collect();
     let header = TABLE_HEADER.map(String::from);
     if !sources {
-        return write_aligned(out, &header, &rows);
+        return write_table(out, &header, &rows, width, &MATCHES_PLAN);
     }
-    let mut widths = header.clone().map(|h| columns(&h));
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(columns(cell));
-        }
-    }
-    writeln!(out, "{}", table_line(&header, &widths))?;
+    let layout = Layout::of(&header, &rows, width, &MATCHES_PLAN);
+    let sources_layout = sources_layout(matches, width);
+    writeln!(out, "{}", layout.line(&header))?;
     for (row, m) in rows.iter().zip(matches) {
-        writeln!(out, "{}", table_line(row, &widths))?;
-        write_sources(out, m)?;
+        writeln!(out, "{}", layout.line(row))?;
+        write_sources(out, m, &sources_layout)?;
     }
     Ok(())
 }
 
+/// The layout of the `--sources` lines of `matches`, all aligned.
+fn sources_layout(matches: &[Match], width: Option<usize>) -> Layout<4> {
+    let rows: Vec<[String; 4]> = matches
+        .iter()
+        .flat_map(|m| m.sources.iter().map(source_row))
+        .collect();
+    let width = width.map(|width| width.saturating_sub(SOURCES_INDENT).max(1));
+    Layout::of(&Default::default(), &rows, width, &SOURCES_PLAN)
+}
+
 /// A match's sources, one indented line each: when watchword saw it, feed, title, link.
-pub(super) fn write_sources(out: &mut impl Write, m: &Match) -> io::Result<()> {
+pub(super) fn write_sources(out: &mut impl Write, m: &Match, layout: &Layout<4>) -> io::Result<()> {
     for source in &m.sources {
-        writeln!(
-            out,
-            "    {}  {}  {}  {}",
-            source.seen.format("%Y-%m-%d %H:%M"),
-            fit_width(&sanitize(&source.feed), 24),
-            fit_width(&sanitize(&source.title), 72),
-            sanitize(source.url.as_deref().unwrap_or("-")),
-        )?;
+        let indent = " ".repeat(SOURCES_INDENT);
+        writeln!(out, "{indent}{}", layout.line(&source_row(source)))?;
     }
     Ok(())
+}
+
+fn source_row(source: &Source) -> [String; 4] {
+    [
+        source.seen.format("%Y-%m-%d %H:%M").to_string(),
+        sanitize(&source.feed),
+        sanitize(&source.title),
+        sanitize(source.url.as_deref().unwrap_or("-")),
+    ]
 }
 
 pub(super) fn table_row(m: &Match) -> [String; 8] {
@@ -199,11 +274,11 @@ pub(super) fn table_row(m: &Match) -> [String; 8] {
         } else {
             m.matched_at.format("%Y-%m-%d %H:%M").to_string()
         },
-        fit_width(&sanitize(&m.topic), 20),
+        sanitize(&m.topic),
         verdict_cell(m),
         m.sources.len().max(1).to_string(),
-        fit_width(&sanitize(&m.feed), 24),
-        fit_width(&sanitize(&m.title), 72),
+        sanitize(&m.feed),
+        sanitize(&m.title),
         sanitize(m.url.as_deref().unwrap_or("-")),
     ]
 }
@@ -214,37 +289,6 @@ pub(super) fn verdict_cell(m: &Match) -> String {
         .as_ref()
         .map_or("-", |(verdict, _)| verdict.as_str())
         .to_string()
-}
-
-/// A header and rows in columns as wide as their widest cell.
-pub(super) fn write_aligned<const N: usize>(
-    out: &mut impl Write,
-    header: &[String; N],
-    rows: &[[String; N]],
-) -> io::Result<()> {
-    let mut widths = header.clone().map(|h| columns(&h));
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(columns(cell));
-        }
-    }
-    for row in std::iter::once(header).chain(rows) {
-        writeln!(out, "{}", table_line(row, &widths))?;
-    }
-    Ok(())
-}
-
-/// Cells padded to their column widths (by terminal width), two spaces apart; the last
-/// cell is not padded.
-pub(super) fn table_line(row: &[String], widths: &[usize]) -> String {
-    let mut line = String::new();
-    for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
-        line.push_str(cell);
-        if i + 1 < row.len() {
-            line.push_str(&" ".repeat(width.saturating_sub(columns(cell)) + 2));
-        }
-    }
-    line.trim_end().to_string()
 }
 
 pub(super) fn write_csv_rows(out: &mut impl Write, matches: &[Match]) -> io::Result<()> {

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{TestFormat, UserError, rfc3339, runtime, sanitize};
+use super::{TestFormat, UserError, count, rfc3339, runtime, sanitize};
 use crate::alert;
 use crate::config::{self, Config};
 use crate::fetch::Fetcher;
@@ -48,18 +48,25 @@ pub(super) fn read_items(path: &Path) -> anyhow::Result<Vec<TestItem>> {
     Ok(tester::parse_items(&name, &text).map_err(|error| UserError(error.to_string()))?)
 }
 
-/// Fetches and parses a feed once: a configured feed by name, else a URL or a path (relative
-/// to the current folder).
+/// Fetches and parses a feed once: a configured feed by name (see [`find_feed`]), else a URL
+/// or a path (relative to the current folder).
 pub(super) fn fetch_items(config: &Config, feed: &str) -> anyhow::Result<Vec<TestItem>> {
-    let configured = config
-        .feeds
-        .iter()
-        .find(|configured| configured.name == feed);
-    let (name, source) = match configured {
+    let (name, source) = match find_feed(config, feed)? {
         Some(configured) => (configured.name.clone(), configured.source.clone()),
         None => {
             let source = config::parse_source(feed, Path::new(""))
                 .map_err(|message| UserError(format!("--feed: {message}")))?;
+            if let config::FeedSource::File(path) = &source
+                && !path.exists()
+            {
+                let names: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
+                return Err(UserError(format!(
+                    "--feed {feed:?}: no configured feed has that name and there is no such file \
+                     (feeds: {})",
+                    names.join(", ")
+                ))
+                .into());
+            }
             // A configured feed at that address keeps its name, for `feed:` clauses.
             let name = config
                 .feeds
@@ -85,6 +92,49 @@ pub(super) fn fetch_items(config: &Config, feed: &str) -> anyhow::Result<Vec<Tes
             seen: Some(now),
         })
         .collect())
+}
+
+/// The configured feed `--feed` names: the one whose name is `wanted` (exactly, then ignoring
+/// case), else, unless `wanted` is a URL or an existing file, the only one whose name
+/// contains it (ignoring case). `None` when no name fits; several are an error that lists them.
+pub(super) fn find_feed<'a>(
+    config: &'a Config,
+    wanted: &str,
+) -> Result<Option<&'a config::FeedConfig>, UserError> {
+    let feeds = &config.feeds;
+    if let Some(exact) = feeds.iter().find(|feed| feed.name == wanted) {
+        return Ok(Some(exact));
+    }
+    let folded = wanted.to_lowercase();
+    let same: Vec<_> = feeds
+        .iter()
+        .filter(|feed| feed.name.to_lowercase() == folded)
+        .collect();
+    if let [only] = same[..] {
+        return Ok(Some(only));
+    }
+    let is_address = wanted.contains("://") || Path::new(wanted).exists();
+    if is_address || folded.trim().is_empty() {
+        return Ok(None);
+    }
+    let containing: Vec<_> = feeds
+        .iter()
+        .filter(|feed| feed.name.to_lowercase().contains(&folded))
+        .collect();
+    match containing[..] {
+        [] => Ok(None),
+        [only] => Ok(Some(only)),
+        ref several => {
+            let names: Vec<String> = several
+                .iter()
+                .map(|feed| format!("{:?}", feed.name))
+                .collect();
+            Err(UserError(format!(
+                "--feed {wanted:?} names several configured feeds: {}; give more of the name",
+                names.join(", ")
+            )))
+        }
+    }
 }
 
 /// `test`: every item against the topics, in input order.
@@ -185,8 +235,9 @@ pub(super) fn eval(
     let colour = use_colour();
     writeln!(
         out,
-        "{name}: {} items scored, {} ignored",
-        evaluation.n_counted, evaluation.n_ignored
+        "{name}: {} scored, {} ignored",
+        count(evaluation.n_counted, "item"),
+        evaluation.n_ignored
     )?;
     writeln!(out)?;
     let width = evaluation
@@ -224,9 +275,9 @@ pub(super) fn eval(
         if !score.false_positives.is_empty() {
             writeln!(
                 out,
-                "\n{}: {} false positives (matched, not labelled)",
+                "\n{}: {} (matched, not labelled)",
                 score.topic,
-                score.false_positives.len()
+                count(score.false_positives.len(), "false positive")
             )?;
             for (item_idx, hits) in &score.false_positives {
                 write_item_heading(&mut out, &labelled[*item_idx].test)?;
@@ -236,9 +287,9 @@ pub(super) fn eval(
         if !score.false_negatives.is_empty() {
             writeln!(
                 out,
-                "\n{}: {} false negatives (labelled, not matched)",
+                "\n{}: {} (labelled, not matched)",
                 score.topic,
-                score.false_negatives.len()
+                count(score.false_negatives.len(), "false negative")
             )?;
             for item_idx in &score.false_negatives {
                 let test = &labelled[*item_idx].test;
@@ -338,9 +389,9 @@ pub(super) fn backtest(
             let colour = use_colour();
             writeln!(
                 out,
-                "backtest of {}: {} items stored since {}, against the match log",
+                "backtest of {}: {} stored since {}, against the match log",
                 config.path.display(),
-                items.len(),
+                count(items.len(), "item"),
                 rfc3339(since)
             )?;
             // What the edit does to the analyst's verdicts comes first: it is the point.
@@ -379,19 +430,20 @@ pub(super) fn backtest(
 /// What `--apply` wrote, in a line.
 fn applied_line(applied: &BackfillSummary, apply: Apply) -> String {
     let mut line = format!(
-        "applied: {} matches logged as backfill, {} more sources",
-        applied.new_matches, applied.new_sources
+        "applied: {} logged as backfill, {}",
+        count(applied.new_matches, "match"),
+        count(applied.new_sources, "more source")
     );
     if applied.missing > 0 {
         line.push_str(&format!(
-            ", {} items deleted meanwhile skipped",
-            applied.missing
+            ", {} deleted meanwhile skipped",
+            count(applied.missing, "item")
         ));
     }
     if apply == Apply::LogAndAlert {
         line.push_str(&format!(
-            "; {} alert deliveries queued: the daemon (or the next `once`) sends them",
-            applied.new_deliveries
+            "; {} queued: the daemon (or the next `once`) sends them",
+            count(applied.new_deliveries, "alert delivery")
         ));
     } else {
         line.push_str("; not sent to alert sinks (--alert queues them)");
@@ -439,8 +491,8 @@ pub(super) fn backtest_summary(config: &Config, now: DateTime<Utc>) -> Option<St
         })
         .collect();
     Some(format!(
-        "backtest over {} items of the last 30 days: {} (details: watchword test --backtest)",
-        items.len(),
+        "backtest over {} of the last 30 days: {} (details: watchword test --backtest)",
+        count(items.len(), "item"),
         if parts.is_empty() {
             "no topics".to_string()
         } else {

@@ -647,7 +647,7 @@ async fn escape_sequences_from_feeds_never_reach_a_terminal() {
     .await;
     let (_, log) = daemon.stop().await;
     assert!(
-        log.contains("title=Pyongyang [31mspy satellite [0m ]0;pwned launch"),
+        log.contains("title=\"Pyongyang [31mspy satellite [0m ]0;pwned launch"),
         "{log}"
     );
     assert_terminal_safe("daemon log", &log);

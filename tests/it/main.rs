@@ -16,6 +16,7 @@ mod first_week;
 mod forgiving;
 mod hostile;
 mod limits;
+mod output;
 mod permissions;
 mod retention;
 mod service;

@@ -600,7 +600,8 @@ async fn opml_import_keeps_comments_and_export_round_trips() {
     assert_eq!(
         urls,
         BTreeSet::from([
-            existing,
+            // A file feed is exported as a file: URL.
+            url::Url::from_file_path(&existing).unwrap().to_string(),
             "https://wire.example/korea.rss".to_string(),
             "https://tokyo.example/atom.xml".to_string()
         ])

@@ -178,10 +178,10 @@ async fn eval_prints_hand_computed_figures_and_lists_errors() {
         .unwrap_or_else(|| panic!("{text}"));
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells, ["t", "2", "1", "1", "0.667", "0.667", "0.667"]);
-    assert!(text.contains("t: 1 false positives"), "{text}");
+    assert!(text.contains("t: 1 false positive (matched"), "{text}");
     assert!(text.contains("fp1  Missile museum opens"), "{text}");
     assert!(text.contains("[Missile]"), "{text}");
-    assert!(text.contains("t: 1 false negatives"), "{text}");
+    assert!(text.contains("t: 1 false negative (labelled"), "{text}");
     assert!(
         text.contains("needs missile* [col 1–8]: not found"),
         "{text}"
@@ -293,7 +293,7 @@ async fn an_old_item_is_stored_but_not_matched_under_max_age() {
     let once = workspace.run(&["once"]).await;
     assert_success(&once);
     assert!(
-        stdout(&once).contains("2 new items, 1 new matches"),
+        stdout(&once).contains("2 new items, 1 new match ("),
         "{}",
         stdout(&once)
     );
@@ -363,7 +363,7 @@ async fn an_applied_backtest_logs_backfill_and_alerts_only_when_asked() {
     let text = stdout(&applied);
     assert!(text.contains("+1 added"), "{text}");
     assert!(
-        text.contains("applied: 1 matches logged as backfill, 0 more sources; not sent"),
+        text.contains("applied: 1 match logged as backfill, 0 more sources; not sent"),
         "{text}"
     );
     let logged = workspace.matches().await;
@@ -402,8 +402,8 @@ async fn an_applied_backtest_logs_backfill_and_alerts_only_when_asked() {
     assert_success(&alerted);
     let text = stdout(&alerted);
     assert!(
-        text.contains("applied: 1 matches logged as backfill")
-            && text.contains("1 alert deliveries queued"),
+        text.contains("applied: 1 match logged as backfill")
+            && text.contains("1 alert delivery queued"),
         "{text}"
     );
     assert_success(&workspace.run(&["once"]).await);

@@ -2,10 +2,13 @@
 //! (`opml import`) and writing the configured feeds (`opml export`). The only user of
 //! `quick-xml`. Pure.
 
+use std::path::{Component, Path, PathBuf};
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
+use url::Url;
 
-use crate::config::FeedConfig;
+use crate::config::{FeedConfig, FeedSource};
 
 /// A feed listed in an OPML file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,13 +18,28 @@ pub struct OpmlFeed {
     pub url: String,
 }
 
-/// Every outline with an `xmlUrl`, in document order (nested folders included).
+/// Every outline with an `xmlUrl`, in document order (nested folders included). A document
+/// whose root element is not `<opml>` (any other file) is an error, not an empty list.
 pub fn parse(xml: &str) -> Result<Vec<OpmlFeed>, String> {
     let mut reader = Reader::from_str(xml);
     let mut feeds = Vec::new();
+    let mut root = None;
     loop {
         let position = reader.buffer_position();
-        match reader.read_event() {
+        let event = reader.read_event();
+        if let Ok(Event::Start(element) | Event::Empty(element)) = &event
+            && root.is_none()
+        {
+            let name = AsRef::<str>::as_ref(&element.local_name()).to_string();
+            if !name.eq_ignore_ascii_case("opml") {
+                return Err(format!(
+                    "the document is <{}>, not <opml>",
+                    crate::text::shorten(&crate::text::sanitize(&name), 40)
+                ));
+            }
+            root = Some(name);
+        }
+        match event {
             Ok(Event::Start(element) | Event::Empty(element))
                 if AsRef::<str>::as_ref(&element.local_name()) == "outline" =>
             {
@@ -35,6 +53,9 @@ pub fn parse(xml: &str) -> Result<Vec<OpmlFeed>, String> {
             Ok(_) => {}
             Err(error) => return Err(format!("at byte {position}: {error}")),
         }
+    }
+    if root.is_none() {
+        return Err("no <opml> element".into());
     }
     Ok(feeds)
 }
@@ -76,8 +97,9 @@ fn outline(element: &BytesStart<'_>) -> Result<Option<OpmlFeed>, String> {
     Ok(Some(OpmlFeed { name, url }))
 }
 
-/// The feeds as an OPML 2.0 document.
-pub fn render(feeds: &[FeedConfig]) -> String {
+/// The feeds as an OPML 2.0 document. A file feed is written as an absolute `file:` URL,
+/// a relative path taken from `base` (the current folder, where the config resolved it).
+pub fn render(feeds: &[FeedConfig], base: &Path) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head>\n    <title>watchword feeds</title>\n  </head>\n  <body>\n",
     );
@@ -85,11 +107,41 @@ pub fn render(feeds: &[FeedConfig]) -> String {
         let name = escape(&feed.name);
         out.push_str(&format!(
             "    <outline type=\"rss\" text=\"{name}\" title=\"{name}\" xmlUrl=\"{}\"/>\n",
-            escape(&feed.source.to_string())
+            escape(&source_url(&feed.source, base))
         ));
     }
     out.push_str("  </body>\n</opml>\n");
     out
+}
+
+/// A feed's address as a URL: its http(s) URL, or its file as an absolute `file:` URL.
+fn source_url(source: &FeedSource, base: &Path) -> String {
+    match source {
+        FeedSource::Http(url) => url.to_string(),
+        FeedSource::File(path) => {
+            let absolute = normalize(&base.join(path));
+            Url::from_file_path(&absolute)
+                .map_or_else(|()| absolute.display().to_string(), String::from)
+        }
+    }
+}
+
+/// `path` without `.` and with each `..` taking away the folder before it (lexically: the
+/// file may not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !normal.pop() {
+                    normal.push(component);
+                }
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 fn escape(text: &str) -> String {
@@ -151,9 +203,55 @@ mod tests {
             interval: Duration::from_secs(900),
             fetch_article: Default::default(),
             first_poll: Default::default(),
+            stale_after: None,
+            user_agent: None,
         }];
-        let parsed = parse(&render(&feeds)).unwrap();
+        let parsed = parse(&render(&feeds, Path::new("/unused"))).unwrap();
         assert_eq!(parsed[0].name, "Wire & \"Co\"");
         assert_eq!(parsed[0].url, "https://wire.example/rss?a=1&b=2");
+    }
+
+    #[test]
+    fn export_writes_files_as_absolute_file_urls() {
+        let feed = |path: &str| FeedConfig {
+            name: path.into(),
+            source: FeedSource::File(path.into()),
+            interval: Duration::from_secs(900),
+            fetch_article: Default::default(),
+            first_poll: Default::default(),
+            stale_after: None,
+            user_agent: None,
+        };
+        let feeds = [
+            feed("config/../feeds/news rss.xml"),
+            feed("./local.xml"),
+            feed("/srv/feeds/abs.xml"),
+        ];
+        let urls: Vec<String> = parse(&render(&feeds, Path::new("/home/ops")))
+            .unwrap()
+            .into_iter()
+            .map(|f| f.url)
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "file:///home/ops/feeds/news%20rss.xml",
+                "file:///home/ops/local.xml",
+                "file:///srv/feeds/abs.xml",
+            ]
+        );
+    }
+
+    #[test]
+    fn anything_but_opml_is_an_error() {
+        assert!(parse("just some text, not XML at all\n").is_err());
+        assert!(parse("").is_err());
+        assert!(parse("<html><body><a href=\"x\">x</a></body></html>").is_err());
+        assert!(parse("{\"feeds\": []}").is_err());
+        // An OPML file without feeds is not an error: nothing to add.
+        assert_eq!(
+            parse("<?xml version=\"1.0\"?><opml version=\"2.0\"><body/></opml>"),
+            Ok(vec![])
+        );
     }
 }

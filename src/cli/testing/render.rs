@@ -110,8 +110,9 @@ pub(super) fn write_unmet(
             }
             Reason::TooFar { distance } => writeln!(
                 out,
-                "{:indent$}needs {at}: both sides found, never within {distance} words",
-                ""
+                "{:indent$}needs {at}: both sides found, never within {}",
+                "",
+                count(*distance, "word")
             )?,
             Reason::NoAlternative { alternatives } => {
                 writeln!(out, "{:indent$}needs one of {at}:", "")?;
