@@ -44,19 +44,38 @@ pub struct UserError(pub String);
 /// Runs a parsed command line. Errors carry their exit code: [`UserError`] and
 /// [`ConfigError`] are 1, everything else 2.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    // Read by hand rather than by clap, so an empty variable counts as unset.
-    let env = std::env::var_os(config::ENV_VAR).map(PathBuf::from);
-    let path = config::locate(cli.config.as_deref(), env.as_deref());
+    // Commands that need no config.
+    match &cli.command {
+        Command::Init { path, force } => return init(path.as_deref(), *force),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "watchword",
+                &mut io::stdout(),
+            );
+            return Ok(());
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut io::stdout())?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let path =
+        crate::places::locate(cli.config.as_deref()).map_err(|e| UserError(e.to_string()))?;
     match cli.command {
+        Command::Init { .. } | Command::Completions { .. } | Command::Man => unreachable!(),
         Command::Run => {
-            let config = config::load(&path)?;
+            let config = crate::places::load(&path)?;
             runtime()?.block_on(async {
                 let shutdown = CancellationToken::new();
                 daemon::handle_signals(shutdown.clone())?;
                 daemon::run(config, shutdown).await
             })
         }
-        Command::Once => once(config::load(&path)?),
+        Command::Once => once(crate::places::load(&path)?),
         Command::Check { online } => check(&path, online),
         Command::Matches {
             topic,
@@ -66,7 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             follow,
             sources,
         } => {
-            let config = config::load(&path)?;
+            let config = crate::places::load(&path)?;
             let since = since
                 .map(|text| parse_since(&text, Utc::now()))
                 .transpose()?;
@@ -78,11 +97,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             matches(&config, filter, format, follow, sources)
         }
-        Command::Feeds { format } => feeds(&config::load(&path)?, format),
+        Command::Feeds { format } => feeds(&crate::places::load(&path)?, format),
         Command::Opml { action } => match action {
             OpmlAction::Import { file } => opml_import(&path, &file),
             OpmlAction::Export => {
-                let config = config::load(&path)?;
+                let config = crate::places::load(&path)?;
                 // A feed read from a relative path is written as an absolute file: URL.
                 let here = std::env::current_dir().context("cannot read the current folder")?;
                 io::stdout()
@@ -96,7 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             state,
             limit,
         } => {
-            let config = config::load(&path)?;
+            let config = crate::places::load(&path)?;
             match action {
                 None => alerts(
                     &config,
@@ -106,6 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     },
                 ),
                 Some(AlertsAction::Retry { id, .. }) => retry_alerts(&config, id),
+                Some(AlertsAction::Test { sinks }) => test_alerts(config, &sinks),
             }
         }
         Command::Test {
@@ -120,7 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             as_of,
         } => {
-            let config = config::load(&path)?;
+            let config = crate::places::load(&path)?;
             testing::check_topic(&config, topic.as_deref())?;
             let topic = topic.as_deref();
             if backtest {
@@ -146,7 +166,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             topic,
             as_of,
         } => {
-            let config = config::load(&path)?;
+            let config = crate::places::load(&path)?;
             testing::check_topic(&config, topic.as_deref())?;
             let as_of = parse_as_of(as_of.as_deref())?;
             testing::eval(&config, labels.as_deref(), topic.as_deref(), as_of)
@@ -160,7 +180,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             export,
             import,
         } => {
-            let config = config::load(&path)?;
+            let config = crate::places::load(&path)?;
             let note = note.as_deref();
             match (match_id, verdict, missed, topic, import) {
                 (Some(match_id), Some(verdict), ..) => {
@@ -316,19 +336,67 @@ fn once(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A warning when the config holds a secret written in it (not `{ env = … }` or a
+/// credential) and other users may read the file.
+fn readable_secrets(path: &std::path::Path, config: &Config) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    if mode & 0o004 == 0 {
+        return None;
+    }
+    let secret = config.alerts.iter().find_map(|alert| {
+        let literal = match &alert.sink {
+            config::SinkConfig::Webhook {
+                url,
+                format,
+                headers,
+                secret,
+                ..
+            } => {
+                // Slack and Discord put their token in the address.
+                let token_in_url = url.is_literal()
+                    && matches!(
+                        format,
+                        config::WebhookFormat::Slack | config::WebhookFormat::Discord
+                    );
+                token_in_url
+                    || !headers.is_empty() && headers.iter().any(|(_, value)| value.is_literal())
+                    || secret.as_ref().is_some_and(config::Secret::is_literal)
+            }
+            config::SinkConfig::Email { password, .. } => {
+                password.as_ref().is_some_and(config::Secret::is_literal)
+            }
+            _ => false,
+        };
+        literal.then(|| alert.name.clone())
+    })?;
+    Some(format!(
+        "warning: {} is readable by every user (mode {:o}) and alert {secret:?} has a secret \
+         written in it: chmod 600 it, or give the secret as {{ env = \"NAME\" }} or \
+         {{ credential = \"name\" }}",
+        path.display(),
+        mode & 0o777
+    ))
+}
+
 fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
     // Also a feed path that is there but not a regular file (a FIFO, a directory) is an error.
-    let config = config::load_checking_files(path, &crate::fetch::path_kind)?;
+    let mut config = config::load_checking_files(path, &crate::fetch::path_kind)?;
+    crate::places::settle(&mut config);
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "{}: ok ({} feeds, {} topics, {} aliases, {} alert sinks)",
+        "{}: ok ({}, {}, {}, {})",
         path.display(),
-        config.feeds.len(),
-        config.topics.len(),
-        config.aliases.len(),
-        config.alerts.len()
+        count(config.feeds.len(), "feed"),
+        count(config.topics.len(), "topic"),
+        count(config.aliases.len(), "alias"),
+        count(config.alerts.len(), "alert sink")
     )?;
+    writeln!(out, "database: {}", config.daemon.database.display())?;
+    if let Some(warning) = readable_secrets(path, &config) {
+        writeln!(out, "{warning}")?;
+    }
     for warning in &config.warnings {
         writeln!(out, "{warning}")?;
     }

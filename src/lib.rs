@@ -38,6 +38,7 @@ pub mod fetch;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
+pub mod places;
 pub mod store;
 
 // The pure core, under the names the shell has always used.

@@ -142,6 +142,48 @@ pub struct Alerter {
 #[derive(Debug)]
 pub struct PreparedSinks(Arc<Sinks>);
 
+impl PreparedSinks {
+    /// `watchword alerts test`: sends a test message through each sink named in `only` (every
+    /// configured sink when empty), all at once, and returns each sink's result in config
+    /// order. Writes no outbox row. An unknown name is an `Err` listing the sinks.
+    pub async fn test(&self, only: &[String]) -> Result<Vec<(String, Result<(), String>)>, String> {
+        let sinks = &self.0;
+        if let Some(unknown) = only.iter().find(|name| sinks.find(name).is_none()) {
+            return Err(format!(
+                "there is no alert sink {unknown:?} (configured: {})",
+                sinks.names().join(", ")
+            ));
+        }
+        let chosen: Vec<Arc<Sink>> = sinks
+            .list
+            .iter()
+            .filter(|sink| only.is_empty() || only.contains(&sink.config.name))
+            .cloned()
+            .collect();
+        let at = Utc::now();
+        let mut sends = JoinSet::new();
+        for (index, sink) in chosen.into_iter().enumerate() {
+            sends.spawn(async move {
+                let content = Content::Test {
+                    sink: &sink.config.name,
+                    at,
+                };
+                let result = sink.send(&content).await.map_err(|error| error.message);
+                (index, sink.config.name.clone(), result)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = sends.join_next().await {
+            results.push(joined.map_err(|error| format!("a sink's test failed: {error}"))?);
+        }
+        results.sort_by_key(|(index, _, _)| *index);
+        Ok(results
+            .into_iter()
+            .map(|(_, name, result)| (name, result))
+            .collect())
+    }
+}
+
 /// The sinks of one config.
 #[derive(Debug)]
 struct Sinks {
@@ -330,46 +372,6 @@ impl Alerter {
             }
             tokio::time::sleep_until(wake_at).await;
         }
-    }
-
-    /// `watchword alerts test`: sends a test message through each sink named in `only` (every
-    /// configured sink when empty), all at once, and returns each sink's result in config
-    /// order. Writes no outbox row. An unknown name is an `Err` listing the sinks.
-    pub async fn test(&self, only: &[String]) -> Result<Vec<(String, Result<(), String>)>, String> {
-        let sinks = self.current();
-        if let Some(unknown) = only.iter().find(|name| sinks.find(name).is_none()) {
-            return Err(format!(
-                "there is no alert sink {unknown:?} (configured: {})",
-                sinks.names().join(", ")
-            ));
-        }
-        let chosen: Vec<Arc<Sink>> = sinks
-            .list
-            .iter()
-            .filter(|sink| only.is_empty() || only.contains(&sink.config.name))
-            .cloned()
-            .collect();
-        let at = Utc::now();
-        let mut sends = JoinSet::new();
-        for (index, sink) in chosen.into_iter().enumerate() {
-            sends.spawn(async move {
-                let content = Content::Test {
-                    sink: &sink.config.name,
-                    at,
-                };
-                let result = sink.send(&content).await.map_err(|error| error.message);
-                (index, sink.config.name.clone(), result)
-            });
-        }
-        let mut results = Vec::new();
-        while let Some(joined) = sends.join_next().await {
-            results.push(joined.map_err(|error| format!("a sink's test failed: {error}"))?);
-        }
-        results.sort_by_key(|(index, _, _)| *index);
-        Ok(results
-            .into_iter()
-            .map(|(_, name, result)| (name, result))
-            .collect())
     }
 
     /// Outbox counts for the configured sinks.

@@ -302,3 +302,57 @@ pub(super) fn retry_alerts(config: &Config, id: Option<DeliveryId>) -> anyhow::R
     )?;
     Ok(())
 }
+
+/// `alerts test`: a test message through each named sink (all by default), each result on
+/// its line; exit 2 when one failed.
+pub(super) fn test_alerts(config: Config, only: &[String]) -> anyhow::Result<()> {
+    let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
+    let sinks = crate::alert::Alerter::prepare(&config, &fetcher).map_err(UserError)?;
+    if config.alerts.is_empty() {
+        return Err(UserError("no alert sink is configured ([[alert]])".into()).into());
+    }
+    let results = runtime()?.block_on(sinks.test(only)).map_err(UserError)?;
+    let mut out = io::stdout().lock();
+    let mut failed = 0;
+    for (name, result) in &results {
+        match result {
+            Ok(()) => writeln!(out, "{}: sent", sanitize(name))?,
+            Err(error) => {
+                failed += 1;
+                writeln!(out, "{}: failed: {}", sanitize(name), sanitize(error))?;
+            }
+        }
+    }
+    out.flush()?;
+    if failed > 0 {
+        anyhow::bail!("{} of {} failed", count(failed, "sink"), results.len());
+    }
+    Ok(())
+}
+
+/// The starter config `init` writes.
+const STARTER: &str = include_str!("../../config/starter.toml");
+
+/// `init [PATH]`: writes the starter config (not over a file that is there unless `force`).
+pub(super) fn init(path: Option<&std::path::Path>, force: bool) -> anyhow::Result<()> {
+    let path = path.map_or_else(crate::places::init_path, std::path::Path::to_path_buf);
+    if path.exists() && !force {
+        return Err(UserError(format!(
+            "{} is there already; --force replaces it",
+            path.display()
+        ))
+        .into());
+    }
+    if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    std::fs::write(&path, STARTER).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "wrote {}: edit its feed and topic, then `watchword check` and `watchword once`",
+        path.display()
+    )?;
+    Ok(())
+}

@@ -4,9 +4,11 @@ use super::*;
 
 /// watchword: polls news feeds, matches items against topics, keeps a match log.
 #[derive(Debug, Parser)]
-#[command(name = "watchword", version, about, max_term_width = 100)]
+#[command(name = "watchword", version = VERSION, about, max_term_width = 100)]
 pub struct Cli {
-    /// Config file [default: $WATCHWORD_CONFIG, else ./config/watchword.toml]
+    /// Config file [default: $WATCHWORD_CONFIG, else ./config/watchword.toml, else
+    /// $XDG_CONFIG_HOME/watchword/watchword.toml (~/.config/…), else
+    /// /etc/watchword/watchword.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Log format on stderr: `text`, or `json` (one object per line) for log shippers
@@ -23,8 +25,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The version and the commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("WATCHWORD_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented starter config (one feed, one topic, a log sink)
+    Init {
+        /// Where [default: $XDG_CONFIG_HOME/watchword/watchword.toml, ~/.config/…]
+        path: Option<PathBuf>,
+        /// Replace a file that is there
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `watchword man > watchword.1`
+    Man,
     /// Run the daemon in the foreground until SIGINT or SIGTERM
     Run,
     /// Poll every feed once, print one line per feed, and exit
@@ -201,6 +226,12 @@ pub enum OpmlAction {
 /// What `alerts` can do besides listing.
 #[derive(Debug, Subcommand)]
 pub enum AlertsAction {
+    /// Send a clearly marked test message through each named sink (every sink by default),
+    /// print each result, and write no outbox row
+    Test {
+        /// Sink names (`name` of an [[alert]], or its kind when it has none)
+        sinks: Vec<String>,
+    },
     /// Requeue a failed delivery, or every failed one, for a fresh round of attempts
     #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "all_failed"])))]
     Retry {

@@ -124,6 +124,7 @@ pub(super) async fn reload(
         return Err(rendered);
     };
     log_warnings(&new);
+    crate::places::settle(&mut new);
     if new.daemon.database != old.daemon.database {
         warn!(
             running = %old.daemon.database.display(),

@@ -188,3 +188,167 @@ async fn requests_carry_the_configured_user_agent_and_keep_their_distance_from_a
     );
     assert_eq!(agents["/c.rss"], "Mozilla/5.0 (compatible)", "a feed's own");
 }
+
+/// The binary run from `folder` with only the environment given (no --config).
+fn bare(
+    folder: &std::path::Path,
+    env: &[(&str, &std::path::Path)],
+    args: &[&str],
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_watchword"));
+    command
+        .current_dir(folder)
+        .args(args)
+        .env_remove("WATCHWORD_CONFIG")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("STATE_DIRECTORY");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn init_writes_a_config_that_check_finds_from_any_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let (home, elsewhere) = (root.path().join("home"), root.path().join("elsewhere"));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let env = [("HOME", home.as_path())];
+    // Nothing yet: the error says where it looked and what to do.
+    let missing = bare(&elsewhere, &env, &["check"]);
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains(".config/watchword/watchword.toml") && stderr.contains("watchword init"),
+        "{stderr}"
+    );
+    let init = bare(&elsewhere, &env, &["init"]);
+    assert_success(&init);
+    let check = bare(&elsewhere, &env, &["check"]);
+    assert_success(&check);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains("ok (1 feed, 1 topic, 0 aliases, 1 alert sink)"),
+        "{text}"
+    );
+    let data = home.join(".local/share/watchword/watchword.db");
+    assert!(
+        text.contains(&format!("database: {}", data.display())),
+        "{text}"
+    );
+    // A second init does not overwrite it.
+    assert_eq!(bare(&elsewhere, &env, &["init"]).status.code(), Some(1));
+
+    // Under XDG_CONFIG_HOME and systemd's STATE_DIRECTORY, from yet another folder.
+    let xdg = root.path().join("xdg");
+    let state = root.path().join("state");
+    assert_success(&bare(
+        &elsewhere,
+        &[],
+        &[
+            "init",
+            xdg.join("watchword/watchword.toml").to_str().unwrap(),
+        ],
+    ));
+    let check = bare(
+        root.path(),
+        &[
+            ("XDG_CONFIG_HOME", xdg.as_path()),
+            ("STATE_DIRECTORY", state.as_path()),
+        ],
+        &["check"],
+    );
+    assert_success(&check);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains(&xdg.join("watchword/watchword.toml").display().to_string()),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "database: {}",
+            state.join("watchword.db").display()
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_test_reaches_a_signed_webhook_and_names_a_failing_sink() {
+    use hmac::Mac as _;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/down"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let workspace = Workspace::new(&format!(
+        "[[alert]]\nkind = \"webhook\"\nname = \"hook\"\nurl = \"{0}/hook\"\nsecret = \"k3y\"\n\n\
+         [[alert]]\nkind = \"webhook\"\nname = \"down\"\nurl = \"{0}/down\"\n",
+        server.uri()
+    ));
+    let output = workspace.run(&["alerts", "test"]).await;
+    assert_eq!(output.status.code(), Some(2), "a sink failed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("hook: sent"), "{stdout}");
+    assert!(stdout.contains("down: failed: http 503"), "{stdout}");
+    let request = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.url.path() == "/hook")
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(body["event"], "test");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("No match is behind it")
+    );
+    let header = request.headers["x-watchword-signature"].to_str().unwrap();
+    let (t, v1) = header
+        .strip_prefix("t=")
+        .unwrap()
+        .split_once(",v1=")
+        .unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"k3y").unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&request.body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v1, expected);
+    // Only the named sink, and no outbox row either way.
+    let only = workspace.run(&["alerts", "test", "hook"]).await;
+    assert_success(&only);
+    assert!(!String::from_utf8_lossy(&only.stdout).contains("down"));
+    assert!(!workspace.database().exists(), "nothing written");
+    let unknown = workspace.run(&["alerts", "test", "nope"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+
+    // The signing key is written in a file everyone may read: check says so.
+    use std::os::unix::fs::PermissionsExt as _;
+    let config = workspace.config();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let check = workspace.run(&["check"]).await;
+    assert_success(&check);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains("readable by every user") && text.contains("\"hook\""),
+        "{text}"
+    );
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let check = workspace.run(&["check"]).await;
+    assert!(!String::from_utf8_lossy(&check.stdout).contains("readable by every user"));
+}

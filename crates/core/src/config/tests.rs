@@ -107,7 +107,7 @@ fn unknown_keys_are_rejected_where_they_are() {
     check_error(
         "[[feed]]\nname = \"a\"\nurl = \"a.xml\"\ncolor = \"red\"\n",
         "4:1",
-        "unknown key `color` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll, stale_after)",
+        "unknown key `color` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll, stale_after, user_agent)",
     );
 }
 
@@ -901,7 +901,7 @@ fn unknown_keys_are_errors_beside_every_other_problem() {
         [
             "2:1: unknown key `intervall` in [daemon]; did you mean `interval`?",
             "3:11: invalid duration \"5x\": unknown unit \"x\" (use s, m, h or d)",
-            "8:1: unknown key `colour` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll, stale_after)",
+            "8:1: unknown key `colour` in a [[feed]] (its keys: name, url, interval, fetch_article, first_poll, stale_after, user_agent)",
         ]
     );
 }
