@@ -50,7 +50,7 @@ async fn check_refuses_a_feed_host_without_a_scheme_and_takes_localhost_to_liste
     let output = workspace.run(&["check"]).await;
     assert_success(&output);
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(stdout.contains(": ok (1 feeds"), "{stdout}");
+    assert!(stdout.contains(": ok (1 feed, "), "{stdout}");
     // A path stays a path: only a warning that it is not there yet.
     assert!(stdout.contains("which does not exist (yet)"), "{stdout}");
 }
