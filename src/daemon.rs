@@ -173,8 +173,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tracker.spawn(async move { worker.run(worker_shutdown).await });
 
     // Whether the store can write, in the lock file for `feeds` (the database cannot say it).
-    let (mut store_status, status_shutdown) =
-        (running.context.write_health.subscribe(), shutdown.clone());
+    // A clone: the lock itself is held by `run` until it returns, not by this task.
+    let (mut store_status, status_shutdown, status_file) = (
+        running.context.write_health.subscribe(),
+        shutdown.clone(),
+        lock.clone(),
+    );
     tracker.spawn(async move {
         loop {
             tokio::select! {
@@ -182,7 +186,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 changed = store_status.changed() => if changed.is_err() { return },
             }
             let failure: Option<WriteFailure> = store_status.borrow_and_update().clone();
-            if let Err(error) = write_status(&lock, failure.as_ref()) {
+            if let Err(error) = write_status(&status_file, failure.as_ref()) {
                 warn!(error = %error, "cannot write the store's status into the lock file");
             }
         }
@@ -562,6 +566,14 @@ struct Limits {
 }
 
 impl Limits {
+    /// The limits of `config`, keeping the hosts' reserved slots of `before` (a reload).
+    fn after(config: &Config, before: &Limits) -> Limits {
+        Limits {
+            next_slot: before.next_slot.clone(),
+            ..Limits::new(config)
+        }
+    }
+
     fn new(config: &Config) -> Limits {
         Limits {
             global: Arc::new(Semaphore::new(config.daemon.max_concurrent)),
@@ -686,12 +698,14 @@ fn permitted_poll(
                 Some(host) => Some(host.acquire_owned().await),
                 None => None,
             };
-            // Then its turn on the host (`host_interval` after the request before it), still
-            // without a global permit.
+            let global_permit = global.acquire_owned().await;
+            // Then its turn on the host (`host_interval` after the request before it),
+            // reserved only now, so that no two polls that waited for a global permit
+            // start together. At most `per_host` polls of a host wait here holding one.
             if let Some(reserve) = spacing {
                 tokio::time::sleep_until(reserve()).await;
             }
-            (host_permit, global.acquire_owned().await)
+            (host_permit, global_permit)
         };
         // A poll still waiting for its turn at shutdown does not start.
         let _permits = tokio::select! {

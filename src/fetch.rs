@@ -255,10 +255,12 @@ impl Fetcher {
                 for (name, value) in post.headers {
                     request = request.header(name.as_str(), value.as_str());
                 }
+                // Without the URL: a webhook's address can hold its token (Slack, Discord),
+                // and this error goes to the log and the outbox.
                 let response = request
                     .send()
                     .await
-                    .map_err(|error| classify(&error, post.timeout))?;
+                    .map_err(|error| classify(&error.without_url(), post.timeout))?;
                 let keeps_method = matches!(
                     response.status(),
                     StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT

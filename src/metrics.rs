@@ -109,6 +109,8 @@ pub struct Metrics {
     cpu_seconds: Counter<f64, AtomicU64>,
     open_fds: Gauge,
     start_time: Seconds,
+    /// One scrape at a time: a render clears and refills the scrape-time families.
+    rendering: std::sync::Mutex<()>,
 }
 
 /// What the database (and the store's health) says when `/metrics` is scraped.
@@ -261,6 +263,7 @@ impl Metrics {
             cpu_seconds,
             open_fds,
             start_time,
+            rendering: std::sync::Mutex::new(()),
         }
     }
 
@@ -309,6 +312,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric, the gauges set from `gauges` and the
     /// process's own figures.
     pub fn render(&self, gauges: &Gauges) -> String {
+        let _one_at_a_time = self.rendering.lock().unwrap_or_else(|p| p.into_inner());
         // Feeds and sinks a reload removed leave the scrape.
         self.last_poll.clear();
         self.last_success.clear();

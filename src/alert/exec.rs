@@ -20,14 +20,26 @@ const STDERR_GRACE: Duration = Duration::from_millis(200);
 
 /// Runs `command` (program and arguments, no shell) for the batch, killing it after
 /// `timeout`.
+/// The program of an `exec` sink.
+pub struct Program<'a> {
+    pub command: &'a [String],
+    pub timeout: Duration,
+    /// Environment variables removed from the program's environment (the secrets).
+    pub scrub: &'a [String],
+}
+
 pub async fn send(
-    command: &[String],
-    timeout: Duration,
+    program_config: &Program<'_>,
     template: Option<&str>,
     content: &Content<'_>,
     key: &str,
     titles: &TopicTitles,
 ) -> Result<(), SendError> {
+    let Program {
+        command,
+        timeout,
+        scrub,
+    } = *program_config;
     let failure = |message: String| SendError {
         message,
         retry: Retry::Backoff,
@@ -60,6 +72,10 @@ pub async fn send(
         }
         Content::Test { .. } => {}
     }
+    // The program gets no secrets of ours: the variables the config reads them from.
+    for name in scrub {
+        program.env_remove(name);
+    }
     let mut child = program
         .args(&command[1..])
         .env("WATCHWORD_EVENT", content.event())
@@ -68,9 +84,6 @@ pub async fn send(
             "WATCHWORD_MESSAGE",
             sanitize_keep_newlines(&content.text(template, Markup::Plain, titles)),
         )
-        // The program gets no secrets of ours.
-        .env_remove(super::USER_VAR)
-        .env_remove(super::PASSWORD_VAR)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -208,6 +208,8 @@ enum Transport {
     Exec {
         command: Vec<String>,
         timeout: Duration,
+        /// Environment variables the program must not see: the config's secrets.
+        scrub: Arc<Vec<String>>,
     },
     Email(email::Mailer),
 }
@@ -587,9 +589,7 @@ impl Alerter {
         let written = store::with(&self.store, move |store| match &outcome {
             Outcome::Delivered { ids, at } => store.mark_delivered(ids, *at),
             Outcome::Failed { decisions, message } => {
-                decisions.iter().try_for_each(|(id, retry_at)| {
-                    store.mark_attempt_failed(&[*id], message, *retry_at)
-                })
+                store.mark_attempts_failed(decisions, message)
             }
         })
         .await;
@@ -761,6 +761,7 @@ fn log_failure(sink: &str, error: &str, decisions: &[(DeliveryId, Option<DateTim
 impl Sinks {
     fn new(config: &Config, fetcher: &Fetcher) -> Result<Sinks, String> {
         let titles = Arc::new(TopicTitles::of(&config.topics));
+        let scrub = Arc::new(secret_variables(config));
         let list = config
             .alerts
             .iter()
@@ -802,6 +803,7 @@ impl Sinks {
                     SinkConfig::Exec { command, timeout } => Transport::Exec {
                         command: command.clone(),
                         timeout: *timeout,
+                        scrub: scrub.clone(),
                     },
                     SinkConfig::Email {
                         host,
@@ -892,8 +894,17 @@ impl Sink {
             }
             Transport::Jsonl(path) => jsonl::send(path, &content).await,
             Transport::Webhook(hook) => hook.send(template, &content, &key, titles).await,
-            Transport::Exec { command, timeout } => {
-                exec::send(command, *timeout, template, &content, &key, titles).await
+            Transport::Exec {
+                command,
+                timeout,
+                scrub,
+            } => {
+                let program = exec::Program {
+                    command,
+                    timeout: *timeout,
+                    scrub,
+                };
+                exec::send(&program, template, &content, &key, titles).await
             }
             Transport::Email(mailer) => mailer.send(template, &content, titles).await,
         }
@@ -919,6 +930,40 @@ fn without_controls(m: &Match) -> Match {
             .collect(),
         ..m.clone()
     }
+}
+
+/// The environment variables that hold the config's secrets, and systemd's credentials
+/// folder: an `exec` sink's program gets none of them.
+fn secret_variables(config: &Config) -> Vec<String> {
+    use crate::config::Secret;
+    let mut names = vec![
+        USER_VAR.to_string(),
+        PASSWORD_VAR.to_string(),
+        "CREDENTIALS_DIRECTORY".to_string(),
+    ];
+    for alert in &config.alerts {
+        let secrets: Vec<&Secret> = match &alert.sink {
+            SinkConfig::Webhook {
+                url,
+                headers,
+                secret,
+                ..
+            } => std::iter::once(url)
+                .chain(headers.iter().map(|(_, value)| value))
+                .chain(secret)
+                .collect(),
+            SinkConfig::Email { user, password, .. } => user.iter().chain(password).collect(),
+            _ => Vec::new(),
+        };
+        for secret in secrets {
+            if let Secret::Env(name) = secret
+                && !names.contains(name)
+            {
+                names.push(name.clone());
+            }
+        }
+    }
+    names
 }
 
 fn refs(names: &[String]) -> Vec<&str> {

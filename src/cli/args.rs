@@ -229,7 +229,7 @@ pub enum AlertsAction {
     /// Send a clearly marked test message through each named sink (every sink by default),
     /// print each result, and write no outbox row
     Test {
-        /// Sink names (`name` of an [[alert]], or its kind when it has none)
+        /// Sink names (the `name` of an `[[alert]]`, or its kind when it has none)
         sinks: Vec<String>,
     },
     /// Requeue a failed delivery, or every failed one, for a fresh round of attempts

@@ -87,23 +87,18 @@ pub(super) fn write_status(file: &File, failure: Option<&WriteFailure>) -> std::
 }
 
 /// What the daemon holding `database`'s lock says of its store, when one runs and its store
-/// cannot write (`feeds` shows it: the database itself cannot say so).
+/// cannot write (`feeds` shows it: the database itself cannot say so). Read without taking
+/// the lock (which would make a daemon starting at that instant think another runs): the
+/// record's process must be alive.
 pub fn running_daemon_status(database: &Path) -> Option<String> {
-    let path = lock_path(database);
-    let file = File::open(&path).ok()?;
-    match file.try_lock_shared() {
-        Ok(()) => {
-            // Nobody holds it: no daemon runs.
-            let _ = file.unlock();
-            None
-        }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let text = std::fs::read_to_string(&path).ok()?;
-            let status = text.lines().nth(1)?.trim();
-            status
-                .starts_with("store cannot write")
-                .then(|| status.to_string())
-        }
-        Err(std::fs::TryLockError::Error(_)) => None,
+    let text = std::fs::read_to_string(lock_path(database)).ok()?;
+    let mut lines = text.lines();
+    let pid: u32 = lines.next()?.trim().parse().ok()?;
+    if pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists() {
+        return None;
     }
+    let status = lines.next()?.trim();
+    status
+        .starts_with("store cannot write")
+        .then(|| status.to_string())
 }

@@ -191,7 +191,7 @@ pub(super) async fn reload(
         config: new.clone(),
     };
     Ok(Some(Running {
-        limits: Arc::new(Limits::new(&new)),
+        limits: Arc::new(Limits::after(&new, &running.limits)),
         feeds: ids.into_iter().zip(new.feeds.iter().cloned()).collect(),
         context,
         text,

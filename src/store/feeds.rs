@@ -83,6 +83,11 @@ impl Store {
                             CASE WHEN config_url IS excluded.config_url THEN discovered ELSE 0 END,
                         url = CASE WHEN config_url IS excluded.config_url THEN url
                                    ELSE excluded.url END,
+                        -- A new address is a new feed: its first poll is a baseline again.
+                        last_success =
+                            CASE WHEN config_url IS excluded.config_url THEN last_success END,
+                        last_new_item =
+                            CASE WHEN config_url IS excluded.config_url THEN last_new_item END,
                         config_url = excluded.config_url
                      RETURNING id",
                 )

@@ -208,6 +208,38 @@ impl Store {
         tx.commit().map_err(wrap)
     }
 
+    /// Records one failed send for several rows, each with its own retry time (or `None`:
+    /// failed for good), in one transaction: written whole or not at all, so writing it
+    /// again after a failure counts each attempt once.
+    pub fn mark_attempts_failed(
+        &mut self,
+        decisions: &[(DeliveryId, Option<DateTime<Utc>>)],
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let wrap = sqlite_error(&self.path);
+        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3,
+                            next_attempt = COALESCE(?4, next_attempt)
+                     WHERE id = ?1",
+                )
+                .map_err(wrap)?;
+            for (id, retry_at) in decisions {
+                let state = if retry_at.is_some() {
+                    "pending"
+                } else {
+                    "failed"
+                };
+                update
+                    .execute(params![id.0, state, error, retry_at.map(epoch_f64)])
+                    .map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
     /// Requeues failed rows (`id`, or every failed row when `id` is `None`): pending again,
     /// due at `now`, with a fresh count of attempts. Returns how many were requeued.
     pub fn requeue_failed(

@@ -352,7 +352,7 @@ pub(super) fn compile_sink(
             if to.get_ref().is_empty() {
                 sink.error(to.span(), "`to` lists no address".into());
             }
-            SinkConfig::Email {
+            let email = SinkConfig::Email {
                 host: host.get_ref().trim().to_string(),
                 port,
                 tls,
@@ -365,7 +365,16 @@ pub(super) fn compile_sink(
                 user: alert.user.as_ref().map(secret),
                 password: alert.password.as_ref().map(secret),
                 timeout,
+            };
+            if let (Some(given), None) | (None, Some(given)) = (&alert.user, &alert.password) {
+                sink.error(
+                    given.span(),
+                    "give the email sink both `user` and `password`, or neither (then they \
+                     come from WATCHWORD_SMTP_USER and WATCHWORD_SMTP_PASSWORD)"
+                        .into(),
+                );
             }
+            email
         }
         _ => unreachable!("unknown kinds returned above"),
     };

@@ -23,6 +23,9 @@ pub struct Places {
 
 /// The system-wide config, last in the lookup.
 pub const SYSTEM_CONFIG: &str = "/etc/watchword/watchword.toml";
+/// The service's state folder (`StateDirectory=watchword` in the unit), where the system
+/// config's database goes.
+pub const SYSTEM_STATE: &str = "/var/lib/watchword";
 
 impl Places {
     /// The config files looked for, in order, when `--config` is not given:
@@ -55,6 +58,14 @@ impl Places {
         if let Some(flag) = flag {
             return Ok(flag.to_path_buf());
         }
+        // Named on purpose, like --config: a typo must not run some other config.
+        if let Some(named) = self
+            .config_env
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            return Ok(self.cwd.join(named));
+        }
         let candidates = self.config_candidates();
         match candidates.iter().find(|path| exists(path)) {
             Some(found) => Ok(found.clone()),
@@ -63,15 +74,25 @@ impl Places {
     }
 
     /// The database of a config that does not name one: `$STATE_DIRECTORY/watchword.db`
-    /// under systemd; `../data/watchword.db` beside a config in a checkout (a `config/`
-    /// folder next to a `Cargo.toml`, as in this repository); else the XDG data folder
-    /// (`$XDG_DATA_HOME/watchword/watchword.db`, `~/.local/share/watchword/watchword.db`);
-    /// else `watchword.db` beside the config.
+    /// under systemd; `../data/watchword.db` beside the config when it is there (where
+    /// earlier versions put it for any config, so an upgrade keeps its match log);
+    /// `/var/lib/watchword/watchword.db` for the system config (the service's state
+    /// folder, so the administrator's shell and the service agree); `../data/watchword.db`
+    /// beside a config in a checkout (a `config/` folder next to a `Cargo.toml`, as in
+    /// this repository); else the XDG data folder (`$XDG_DATA_HOME/watchword/watchword.db`,
+    /// `~/.local/share/watchword/watchword.db`); else `watchword.db` beside the config.
     pub fn default_database(&self, config: &Path, exists: impl Fn(&Path) -> bool) -> PathBuf {
         if let Some(state) = self.state_directory.as_ref().filter(|p| p.is_absolute()) {
             return state.join("watchword.db");
         }
         let folder = config.parent().unwrap_or(Path::new("."));
+        let earlier = folder.join("../data/watchword.db");
+        if exists(&earlier) {
+            return earlier;
+        }
+        if Some(folder) == Path::new(SYSTEM_CONFIG).parent() {
+            return PathBuf::from(SYSTEM_STATE).join("watchword.db");
+        }
         let in_checkout = folder.file_name().is_some_and(|name| name == "config")
             && folder
                 .parent()
@@ -139,9 +160,18 @@ mod tests {
                 PathBuf::from("/home/ana/notes/config/watchword.toml")
             ]
         );
+        // $WATCHWORD_CONFIG is named on purpose: used even when it is not there.
         let xdg = |path: &Path| path == Path::new("/cfg/watchword/watchword.toml");
         assert_eq!(
             from_env.locate_config(None, xdg),
+            Ok(PathBuf::from("/srv/ww.toml"))
+        );
+        let from_xdg = Places {
+            config_env: None,
+            ..from_env
+        };
+        assert_eq!(
+            from_xdg.locate_config(None, xdg),
             Ok(PathBuf::from("/cfg/watchword/watchword.toml"))
         );
     }
@@ -158,9 +188,21 @@ mod tests {
             systemd.default_database(etc, nothing),
             PathBuf::from("/var/lib/watchword/watchword.db")
         );
+        // From an administrator's shell, the system config finds the service's database.
         assert_eq!(
             places().default_database(etc, nothing),
+            PathBuf::from("/var/lib/watchword/watchword.db")
+        );
+        let own = Path::new("/home/ana/watch/watchword.toml");
+        assert_eq!(
+            places().default_database(own, nothing),
             PathBuf::from("/home/ana/.local/share/watchword/watchword.db")
+        );
+        // A database where earlier versions put it by default stays in use.
+        let earlier = |path: &Path| path == Path::new("/home/ana/watch/../data/watchword.db");
+        assert_eq!(
+            places().default_database(own, earlier),
+            PathBuf::from("/home/ana/watch/../data/watchword.db")
         );
         let checkout = |path: &Path| path == Path::new("/src/watchword/Cargo.toml");
         assert_eq!(
@@ -169,8 +211,8 @@ mod tests {
         );
         let homeless = Places::default();
         assert_eq!(
-            homeless.default_database(etc, nothing),
-            PathBuf::from("/etc/watchword/watchword.db")
+            homeless.default_database(own, nothing),
+            PathBuf::from("/home/ana/watch/watchword.db")
         );
     }
 }
