@@ -183,29 +183,9 @@ impl Store {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let wrap = sqlite_error(&self.path);
-        let state = if retry_at.is_some() {
-            "pending"
-        } else {
-            "failed"
-        };
-        let next = retry_at.map(epoch_f64);
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        {
-            let mut update = tx
-                .prepare_cached(
-                    "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3,
-                            next_attempt = COALESCE(?4, next_attempt)
-                     WHERE id = ?1",
-                )
-                .map_err(wrap)?;
-            for id in ids {
-                update
-                    .execute(params![id.0, state, error, next])
-                    .map_err(wrap)?;
-            }
-        }
-        tx.commit().map_err(wrap)
+        let decisions: Vec<(DeliveryId, Option<DateTime<Utc>>)> =
+            ids.iter().map(|id| (*id, retry_at)).collect();
+        self.mark_attempts_failed(&decisions, error)
     }
 
     /// Records one failed send for several rows, each with its own retry time (or `None`:

@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::support::{Daemon, Workspace, assert_success, fixtures, wait_for};
+use crate::support::{Daemon, Workspace, assert_success, fixtures, outbox, wait_for};
 
 /// `[[feed]]` tables reading fixture files: news.rss (2 matches, one per topic) and
 /// news.json (3 matches).
@@ -46,24 +46,6 @@ async fn hook_requests(server: &MockServer) -> Vec<Request> {
 
 fn body_json(request: &Request) -> serde_json::Value {
     serde_json::from_slice(&request.body).expect("the webhook body is JSON")
-}
-
-/// The outbox rows as (state, attempts), read straight from the database (none while the
-/// daemon has not created it yet).
-fn outbox(database: &Path) -> Vec<(String, i64)> {
-    if !database.exists() {
-        return Vec::new();
-    }
-    let conn = rusqlite::Connection::open(database).unwrap();
-    let Ok(mut statement) = conn.prepare("SELECT state, attempts FROM deliveries ORDER BY id")
-    else {
-        return Vec::new();
-    };
-    statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

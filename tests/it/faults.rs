@@ -7,7 +7,7 @@ use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Daemon, Workspace, fixture, libfaketime, wait_for};
+use crate::support::{Daemon, Workspace, fixture, libfaketime, outbox, wait_for};
 
 /// `watchword run` with its wall clock offset by what `clock` says (`+1d`, `+0`), read
 /// again on every call; the monotonic clock is left alone, as a real clock step leaves it.
@@ -127,23 +127,6 @@ fn prlimit_file_size(pid: u32, limit: &str) {
         .status()
         .expect("prlimit (util-linux) runs");
     assert!(status.success());
-}
-
-/// The outbox rows as (state, attempts) (none before the daemon created them).
-fn outbox(database: &Path) -> Vec<(String, i64)> {
-    if !database.exists() {
-        return Vec::new();
-    }
-    let conn = rusqlite::Connection::open(database).unwrap();
-    let Ok(mut statement) = conn.prepare("SELECT state, attempts FROM deliveries ORDER BY id")
-    else {
-        return Vec::new();
-    };
-    statement
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

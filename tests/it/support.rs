@@ -252,3 +252,21 @@ pub fn libfaketime() -> Option<std::path::PathBuf> {
     }
     found
 }
+
+/// The outbox rows as (state, attempts), read straight from the database (none while the
+/// daemon has not created it yet).
+pub fn outbox(database: &std::path::Path) -> Vec<(String, i64)> {
+    if !database.exists() {
+        return Vec::new();
+    }
+    let conn = rusqlite::Connection::open(database).unwrap();
+    let Ok(mut statement) = conn.prepare("SELECT state, attempts FROM deliveries ORDER BY id")
+    else {
+        return Vec::new();
+    };
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap_or_default()
+}
