@@ -3,7 +3,7 @@
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Workspace, assert_success, fixture, fixtures, libfaketime};
+use crate::support::{Workspace, assert_signed, assert_success, fixture, fixtures, libfaketime};
 
 /// news.rss with one more item, on the satellite story, at its top.
 fn with_a_new_item() -> Vec<u8> {
@@ -276,7 +276,6 @@ fn init_writes_a_config_that_check_finds_from_any_folder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_test_reaches_a_signed_webhook_and_names_a_failing_sink() {
-    use hmac::Mac as _;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/hook"))
@@ -313,22 +312,7 @@ async fn alerts_test_reaches_a_signed_webhook_and_names_a_failing_sink() {
             .unwrap()
             .contains("No match is behind it")
     );
-    let header = request.headers["x-watchword-signature"].to_str().unwrap();
-    let (t, v1) = header
-        .strip_prefix("t=")
-        .unwrap()
-        .split_once(",v1=")
-        .unwrap();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"k3y").unwrap();
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(&request.body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(v1, expected);
+    assert_signed(&request, b"k3y");
     // Only the named sink, and no outbox row either way.
     let only = workspace.run(&["alerts", "test", "hook"]).await;
     assert_success(&only);

@@ -270,3 +270,29 @@ pub fn outbox(database: &std::path::Path) -> Vec<(String, i64)> {
         .collect::<Result<_, _>>()
         .unwrap_or_default()
 }
+
+/// Checks a webhook request's `X-Watchword-Signature` as a receiver would: `t=…,v1=…`, where
+/// v1 is the hex HMAC-SHA256 of `<t>.<body>` keyed by `key` (computed here, not by watchword).
+pub fn assert_signed(request: &wiremock::Request, key: &[u8]) {
+    use hmac::Mac as _;
+    let header = request
+        .headers
+        .get("x-watchword-signature")
+        .expect("signed")
+        .to_str()
+        .unwrap();
+    let (t, v1) = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+        .expect("t=…,v1=…");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&request.body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v1, expected, "a receiver can verify the body");
+}
