@@ -31,6 +31,16 @@
 //! ```sh
 //! cargo bench --bench e2e -- --feeds 1000 --hostile-fraction 0.1 --concurrency 16 --idle 0
 //! ```
+//!
+//! `--corpus DIR` serves the feed files of a folder as they are instead (the first `--feeds`
+//! of them in path order; a `.gz` twin beside a file is its gzipped body), with the
+//! validators a static file server gives; `--query Q` polls them with one topic `Q` instead
+//! of the default topics. The reference workload of `../shared/bench/`, beside its peers:
+//!
+//! ```sh
+//! python3 ../shared/bench/gen_corpus.py --synthetic 1000
+//! cargo bench --bench e2e -- --corpus /tmp/bench/corpus/www --feeds 1000 --query satellite
+//! ```
 
 use std::io::Write as _;
 use std::path::Path;
@@ -53,7 +63,7 @@ struct ServedFeed {
     gzipped: Vec<u8>,
     content_type: &'static str,
     etag: String,
-    last_modified: &'static str,
+    last_modified: String,
 }
 
 /// What the server has and counts.
@@ -74,7 +84,20 @@ struct Measurement {
     matches: i64,
     requests: u64,
     not_modified: u64,
+    /// Seconds by stage, summed over polls, as `once` logs them (see [`STAGES`]).
+    stages: [f64; STAGES.len()],
 }
+
+/// The stages `watchword once` logs its time by (`seconds by stage`, at debug level).
+const STAGES: [&str; 7] = [
+    "fetch",
+    "parse",
+    "dedup",
+    "match",
+    "story_keys",
+    "store_wait",
+    "store",
+];
 
 struct Options {
     n_feeds: usize,
@@ -90,6 +113,10 @@ struct Options {
     hostile_fraction: f64,
     /// `[daemon] timeout` in seconds.
     timeout_secs: Option<u64>,
+    /// A folder of feed files to serve instead of the generated feeds.
+    corpus: Option<std::path::PathBuf>,
+    /// One topic with this query instead of the default topics.
+    query: Option<String>,
 }
 
 /// What a hostile feed does. One of these serves each hostile feed, in turn.
@@ -303,12 +330,24 @@ fn main() {
         .binary
         .as_deref()
         .unwrap_or(Path::new(env!("CARGO_BIN_EXE_watchword")));
-    eprintln!(
-        "e2e: generating {} feeds of {} items…",
-        options.n_feeds, options.n_items
-    );
     let started = Instant::now();
-    let (served, xml_bytes, gz_bytes) = generate(options.n_feeds, options.n_items);
+    let (served, xml_bytes, gz_bytes) = match &options.corpus {
+        Some(dir) => {
+            eprintln!(
+                "e2e: reading the first {} feed files of {}…",
+                options.n_feeds,
+                dir.display()
+            );
+            read_corpus(dir, options.n_feeds)
+        }
+        None => {
+            eprintln!(
+                "e2e: generating {} feeds of {} items…",
+                options.n_feeds, options.n_items
+            );
+            generate(options.n_feeds, options.n_items)
+        }
+    };
     eprintln!(
         "e2e: {:.1} MB of XML, {:.1} MB gzipped, in {:.1}s",
         xml_bytes as f64 / 1e6,
@@ -350,15 +389,14 @@ fn main() {
     };
 
     // The default topics without their time windows (November 2023): the generated items
-    // are dated today.
-    let topics: String = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/topics.toml"),
-    )
-    .expect("the topics fixture exists")
-    .lines()
-    .filter(|line| !line.starts_with("published_after") && !line.starts_with("published_before"))
-    .map(|line| format!("{line}\n"))
-    .collect();
+    // are dated today. Or the one topic `--query` gives.
+    let topics: String = match &options.query {
+        Some(query) => format!(
+            "[[topic]]\nid = \"query\"\nquery = '{}'\n",
+            query.replace('\'', "")
+        ),
+        None => default_topics(),
+    };
     let mut rows: Vec<(usize, &str, Measurement)> = Vec::new();
     let mut idle = None;
     for run in 1..=options.runs {
@@ -465,6 +503,8 @@ fn parse_options(args: &[String]) -> Options {
         binary: None,
         hostile_fraction: 0.0,
         timeout_secs: None,
+        corpus: None,
+        query: None,
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -482,6 +522,8 @@ fn parse_options(args: &[String]) -> Options {
             "--binary" => options.binary = args.next().map(Into::into),
             "--idle" => options.idle_secs = number("--idle") as u64,
             "--timeout" => options.timeout_secs = Some(number("--timeout") as u64),
+            "--corpus" => options.corpus = args.next().map(Into::into),
+            "--query" => options.query = args.next().cloned(),
             "--hostile-fraction" => {
                 options.hostile_fraction = args
                     .next()
@@ -531,7 +573,7 @@ fn generate(n_feeds: usize, n_items: usize) -> (Served, usize, usize) {
                                 etag: format!("\"{feed_idx:x}-{:x}\"", gzipped.len()),
                                 gzipped,
                                 content_type,
-                                last_modified: "Tue, 21 Nov 2023 15:00:00 GMT",
+                                last_modified: "Tue, 21 Nov 2023 15:00:00 GMT".into(),
                             };
                             (feed, xml.len())
                         })
@@ -563,6 +605,88 @@ fn generate(n_feeds: usize, n_items: usize) -> (Served, usize, usize) {
     (served, xml_bytes, gz_bytes)
 }
 
+/// The project's default topics without their time windows (November 2023): the benchmark's
+/// items are dated later.
+fn default_topics() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/topics.toml"),
+    )
+    .expect("the topics fixture exists")
+    .lines()
+    .filter(|line| !line.starts_with("published_after") && !line.starts_with("published_before"))
+    .map(|line| format!("{line}\n"))
+    .collect()
+}
+
+/// Serves the files of a folder as they are (`--corpus`): every file under it, in the order
+/// of their paths, but for `.gz` files, which are the gzipped twins some corpora keep beside
+/// a feed (used as they are when present, else the feed is gzipped here). The validators
+/// are those a static file server gives: `Last-Modified` from the file's time, an `ETag`
+/// from its time and size. Returns the feeds and the XML and gzipped sizes.
+fn read_corpus(dir: &Path, n_feeds: usize) -> (Served, usize, usize) {
+    fn walk(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+        let entries =
+            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("--corpus {}: {e}", dir.display()));
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_none_or(|ext| ext != "gz") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files.sort();
+    assert!(
+        files.len() >= n_feeds,
+        "--corpus {} holds {} feed files, fewer than --feeds {n_feeds}",
+        dir.display(),
+        files.len()
+    );
+    files.truncate(n_feeds);
+    let (mut feeds, mut xml_bytes, mut gz_bytes) = (Vec::with_capacity(n_feeds), 0, 0);
+    for path in files {
+        let xml = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut twin = path.clone().into_os_string();
+        twin.push(".gz");
+        let gzipped = std::fs::read(&twin).unwrap_or_else(|_| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(&xml).expect("writing to memory");
+            encoder.finish().expect("writing to memory")
+        });
+        let modified = std::fs::metadata(&path)
+            .and_then(|meta| meta.modified())
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        let seconds = modified
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let content_type = match path.extension().and_then(|ext| ext.to_str()) {
+            Some("json") => "application/feed+json",
+            Some("atom") => "application/atom+xml",
+            _ => "application/xml",
+        };
+        xml_bytes += xml.len();
+        gz_bytes += gzipped.len();
+        feeds.push(ServedFeed {
+            etag: format!("\"{seconds:x}-{:x}\"", xml.len()),
+            last_modified: chrono::DateTime::<chrono::Utc>::from(modified)
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+            gzipped,
+            content_type,
+        });
+    }
+    let served = Served {
+        feeds,
+        requests: AtomicU64::new(0),
+        not_modified: AtomicU64::new(0),
+    };
+    (served, xml_bytes, gz_bytes)
+}
+
 async fn serve_feed(
     State(served): State<Arc<Served>>,
     UrlPath(idx): UrlPath<usize>,
@@ -585,12 +709,12 @@ async fn serve_feed(
         ),
         (
             header::LAST_MODIFIED,
-            HeaderValue::from_static(feed.last_modified),
+            HeaderValue::from_str(&feed.last_modified).expect("ascii"),
         ),
     ];
     if header_is(header::IF_NONE_MATCH, &feed.etag)
         || (!headers.contains_key(header::IF_NONE_MATCH)
-            && header_is(header::IF_MODIFIED_SINCE, feed.last_modified))
+            && header_is(header::IF_MODIFIED_SINCE, &feed.last_modified))
     {
         served.not_modified.fetch_add(1, Ordering::Relaxed);
         return (StatusCode::NOT_MODIFIED, validators).into_response();
@@ -670,7 +794,7 @@ fn run_once(binary: &Path, config: &Path, served: &Served, dir: &Path, phase: &s
         .arg("--config")
         .arg(config)
         .arg("once")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,watchword::daemon=debug")
         .env_remove("WATCHWORD_CONFIG")
         .stderr(std::fs::File::create(dir.join(format!("{phase}.log"))).expect("a log file"))
         .stdout(Stdio::piped())
@@ -702,7 +826,20 @@ fn run_once(binary: &Path, config: &Path, served: &Served, dir: &Path, phase: &s
         items += number(before.split_whitespace().last());
         matches += number(after.split_whitespace().next());
     }
+    // What it logged: `seconds by stage, summed over polls: fetch 1.234, parse 0.567, …`.
+    let log = std::fs::read_to_string(dir.join(format!("{phase}.log"))).unwrap_or_default();
+    let mut stages = [0.0; STAGES.len()];
+    if let Some((_, list)) = log.rsplit_once("seconds by stage, summed over polls: ") {
+        for part in list.lines().next().unwrap_or_default().split(", ") {
+            if let Some((name, seconds)) = part.split_once(' ')
+                && let Some(at) = STAGES.iter().position(|stage| *stage == name)
+            {
+                stages[at] = seconds.trim().parse().unwrap_or(0.0);
+            }
+        }
+    }
     Measurement {
+        stages,
         wall: numbers[0],
         cpu: numbers[1],
         peak_rss_mb: numbers[2] / 1024.0,
@@ -747,9 +884,17 @@ fn timeval_seconds(time: nix::sys::time::TimeVal) -> f64 {
 }
 
 fn print_table(options: &Options, rows: &[(usize, &str, Measurement)]) {
+    let feeds = match &options.corpus {
+        Some(dir) => format!("{} feeds of {}", options.n_feeds, dir.display()),
+        None => format!("{} feeds × {} items", options.n_feeds, options.n_items),
+    };
+    let topics = match &options.query {
+        Some(query) => format!("one topic `{query}`"),
+        None => "the default topics".into(),
+    };
     println!(
-        "\nwatchword once, {} feeds × {} items over HTTP on 127.0.0.1 (max_concurrent = per_host = {}), {} runs",
-        options.n_feeds, options.n_items, options.concurrency, options.runs
+        "\nwatchword once, {feeds} over HTTP on 127.0.0.1 (max_concurrent = per_host = {}), {topics}, {} runs",
+        options.concurrency, options.runs
     );
     if options.hostile_fraction > 0.0 {
         println!(
@@ -796,6 +941,7 @@ fn print_table(options: &Options, rows: &[(usize, &str, Measurement)]) {
     for (run, phase, measurement) in rows {
         line(phase, &run.to_string(), measurement);
     }
+    let mut medians = Vec::new();
     for phase in ["cold", "unchanged"] {
         let of: Vec<&Measurement> = rows
             .iter()
@@ -816,8 +962,25 @@ fn print_table(options: &Options, rows: &[(usize, &str, Measurement)]) {
             matches: median(&|m| m.matches as f64) as i64,
             requests: median(&|m| m.requests as f64) as u64,
             not_modified: median(&|m| m.not_modified as f64) as u64,
+            stages: std::array::from_fn(|at| median(&|m| m.stages[at])),
         };
         line(phase, "med", &m);
+        medians.push((phase, m));
+    }
+    println!(
+        "\nseconds by stage, medians, summed over polls (polls run at once each count, so a \
+         stage's sum can pass the wall time; fetch waits on the network):"
+    );
+    println!(
+        "{:<10} {}",
+        "phase",
+        STAGES.map(|stage| format!("{stage:>10}")).join(" ")
+    );
+    for (phase, m) in &medians {
+        println!(
+            "{phase:<10} {}",
+            m.stages.map(|seconds| format!("{seconds:>10.3}")).join(" ")
+        );
     }
     println!(
         "(srv %: the in-process HTTP server's share of all CPU used during the run; 304s: \

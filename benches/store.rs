@@ -113,6 +113,7 @@ fn storing(c: &mut Criterion) {
                             notice: None,
                             policy: &policy,
                             baseline: false,
+                            body: true,
                         })
                         .expect("the commit succeeds");
                     black_box(summary);

@@ -117,6 +117,7 @@ fn story_index(c: &mut Criterion) {
                         notice: None,
                         policy: &policy,
                         baseline: false,
+                        body: true,
                     })
                     .expect("the commit succeeds")
                     .joined_stories;
@@ -150,6 +151,7 @@ fn story_index(c: &mut Criterion) {
                                     notice: None,
                                     policy: &policy,
                                     baseline: false,
+                                    body: true,
                                 })
                                 .expect("the commit succeeds");
                             elapsed += started.elapsed();

@@ -265,7 +265,19 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn once(config: Config) -> anyhow::Result<()> {
     let names: Vec<String> = config.feeds.iter().map(|feed| feed.name.clone()).collect();
-    let report = runtime()?.block_on(daemon::poll_once(config))?;
+    let database = config.daemon.database.clone();
+    let report = {
+        let runtime = runtime()?;
+        runtime.block_on(daemon::poll_once(config))?
+        // The runtime goes here, and with it this process's connections to the database.
+    };
+    // It began sound (or `poll_once` would have failed) and every write went through: the
+    // next `once` need not read the whole file again unless something else writes it.
+    if report.store_sound {
+        crate::store::verified::mark_verified(&database);
+    } else {
+        crate::store::verified::forget_verified(&database);
+    }
     let reports = report.polls;
     let mut out = io::stdout().lock();
     let width = names

@@ -38,10 +38,12 @@ use crate::pipeline::{PollContext, PollReport, PollStatus, poll_feed};
 use crate::scheduler::{self, Queue};
 use crate::store::{self, OutboxCounts, Purged, SharedStore, Store, WriteFailure, WriteHealth};
 
+mod limits;
 mod lock;
 pub use lock::running_daemon_status;
 mod reload;
 
+use limits::*;
 use lock::*;
 use reload::*;
 
@@ -71,6 +73,9 @@ pub struct AlreadyRunning {
 pub struct OnceReport {
     pub polls: Vec<PollReport>,
     pub alerts: OnceAlerts,
+    /// Every write of the run succeeded and no daemon had the database open at the end: the
+    /// file is as this run leaves it (see [`store::verified`]).
+    pub store_sound: bool,
 }
 
 /// The alerts of a `once`.
@@ -102,7 +107,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     log_warnings(&config);
     let text = std::fs::read_to_string(&config.path).unwrap_or_default();
     let http_config = config.http;
-    let (context, feed_ids, alerter) = start(config).await?;
+    let (context, feed_ids, alerter) = start(config, StartCheck::Always).await?;
     let config = context.config.clone();
     let feeds = feed_ids
         .iter()
@@ -331,7 +336,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 /// Polls every configured feed once, under the configured concurrency limits, then delivers
 /// alerts (retrying) for at most `[daemon] alert_wait`.
 pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
-    let (context, feed_ids, alerter) = start(config).await?;
+    let (context, feed_ids, alerter) = start(config, StartCheck::UnlessUnchanged).await?;
     let limits = Limits::new(&context.config);
     let never = CancellationToken::new();
     let polls: Vec<_> = feed_ids
@@ -364,9 +369,10 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
     // One sender per outbox: only the holder of the database's lock delivers, so a `once`
     // beside a running daemon never sends what the daemon sends.
     let database = &context.config.daemon.database;
+    let lock = try_lock_database(database)?;
     let alerts = if alerter.is_empty() {
         OnceAlerts::NoSinks
-    } else if let Some(_lock) = try_lock_database(database)? {
+    } else if lock.is_some() {
         OnceAlerts::Sent(alerter.drain(context.config.daemon.alert_wait).await?)
     } else {
         OnceAlerts::LeftToDaemon {
@@ -376,9 +382,17 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
     if let Some(keep) = context.config.daemon.keep_items {
         purge_old(&context.store, keep, &never).await;
     }
+    let stages: Vec<String> = context
+        .metrics
+        .stage_seconds()
+        .iter()
+        .map(|(stage, seconds)| format!("{} {seconds:.3}", stage.label()))
+        .collect();
+    debug!("seconds by stage, summed over polls: {}", stages.join(", "));
     Ok(OnceReport {
         polls: reports,
         alerts,
+        store_sound: lock.is_some() && !context.write_health.ever_failed(),
     })
 }
 
@@ -553,98 +567,47 @@ fn monotonic(due: DateTime<Utc>, longest: Duration) -> Instant {
     Instant::now() + scheduler::wait_until(due, Utc::now(), longest)
 }
 
-/// Concurrency limits: one global semaphore and one per host; and the spacing of requests
-/// to one host (`host_interval`).
-#[derive(Debug)]
-struct Limits {
-    global: Arc<Semaphore>,
-    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
-    per_host_limit: usize,
-    host_interval: Duration,
-    /// When the next request to each host may start.
-    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
-}
-
-impl Limits {
-    /// The limits of `config`, keeping the hosts' reserved slots of `before` (a reload).
-    fn after(config: &Config, before: &Limits) -> Limits {
-        Limits {
-            next_slot: before.next_slot.clone(),
-            ..Limits::new(config)
-        }
-    }
-
-    fn new(config: &Config) -> Limits {
-        Limits {
-            global: Arc::new(Semaphore::new(config.daemon.max_concurrent)),
-            per_host: Mutex::new(HashMap::new()),
-            per_host_limit: config.daemon.per_host,
-            host_interval: config.daemon.host_interval,
-            next_slot: Arc::default(),
-        }
-    }
-
-    /// A function that reserves the next start time for a request to `host`:
-    /// `host_interval` after the one reserved before it (`None` without spacing).
-    fn spacing(&self, host: Option<&str>) -> Option<impl FnOnce() -> Instant + Send + use<>> {
-        if self.host_interval.is_zero() {
-            return None;
-        }
-        let (host, slots, interval) = (
-            host?.to_ascii_lowercase(),
-            self.next_slot.clone(),
-            self.host_interval,
-        );
-        Some(move || {
-            let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let slot = slots
-                .get(&host)
-                .copied()
-                .filter(|s| *s > now)
-                .unwrap_or(now);
-            slots.insert(host, slot + interval);
-            slot
-        })
-    }
-
-    fn host(&self, host: Option<&str>) -> Option<Arc<Semaphore>> {
-        let host = host?;
-        let mut map = self
-            .per_host
-            .lock()
-            .expect("the host map is never poisoned");
-        Some(
-            map.entry(host.to_ascii_lowercase())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host_limit)))
-                .clone(),
-        )
-    }
+/// Whether [`start`] reads the whole database for corruption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartCheck {
+    Always,
+    /// Not when the file is as a finished `once` left it (see [`store::verified`]).
+    UnlessUnchanged,
 }
 
 /// Opens the store, builds the client and the alert sinks, and registers the feeds.
-async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<FeedId>, Alerter)> {
+async fn start(
+    config: Config,
+    check: StartCheck,
+) -> anyhow::Result<(PollContext, Vec<FeedId>, Alerter)> {
     let database = config.daemon.database.clone();
     let feeds: Vec<(String, String)> = config
         .feeds
         .iter()
         .map(|feed| (feed.name.clone(), feed.source.to_string()))
         .collect();
-    let (store, feed_ids) = tokio::task::spawn_blocking(move || {
+    let (store, reader, feed_ids) = tokio::task::spawn_blocking(move || {
+        // Before the store opens the file (which can write to it).
+        let unchanged = store::verified::unchanged_since_verified(&database);
         let mut store = Store::open(&database)?;
         // Before anything is polled: a damaged file would fail every poll with new items.
-        store.check_integrity()?;
+        if check == StartCheck::Always || !unchanged {
+            store.check_integrity()?;
+        }
         let pairs: Vec<(&str, String)> = feeds
             .iter()
             .map(|(name, url)| (name.as_str(), url.clone()))
             .collect();
         let ids = store.register_feeds(&pairs)?;
-        anyhow::Ok((store, ids))
+        let reader = Store::open(&database)?;
+        reader.forbid_writes()?;
+        anyhow::Ok((store, reader, ids))
     })
     .await
     .context("store task panicked")??;
     let fetcher = Fetcher::new(&config.daemon).context("cannot build the HTTP client")?;
     let store = Arc::new(Mutex::new(store));
+    let reader = Arc::new(Mutex::new(reader));
     let write_health = WriteHealth::default();
     let metrics = Arc::new(Metrics::default());
     metrics.topics(config.topics.iter().map(|topic| topic.id.as_str()));
@@ -659,6 +622,8 @@ async fn start(config: Config) -> anyhow::Result<(PollContext, Vec<FeedId>, Aler
     let context = PollContext {
         fetcher,
         store,
+        reader,
+        commits: Arc::default(),
         routes: Arc::new(alert::routes(&config.alerts)),
         outbox_written: alerter.waker(),
         metrics,

@@ -41,7 +41,7 @@ const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
 /// feeds of up to that size come from the per-thread heaps, which keep the memory once it
 /// is freed: polling feeds with 10 MiB bodies then held several times that. A fixed
 /// threshold turns the adjustment off (`mallopt(3)`): 1,000 feeds with a hostile tenth
-/// peaked at 185–198 MB before, under 70 MB after (README, "Performance").
+/// peaked at 185–198 MB before, under 70 MB after (docs/performance.md, "Memory with hostile feeds").
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn bound_the_heap() {
     // SAFETY: mallopt only sets a malloc parameter; it is called before any other thread

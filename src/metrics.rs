@@ -52,6 +52,63 @@ impl EncodeLabelValue for PollOutcome {
     }
 }
 
+/// A stage of a poll, for `watchword_stage_seconds_total`: where the time of the polls goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// The request and the body (waiting on the network, and decompressing).
+    Fetch,
+    /// Parsing the body into items.
+    Parse,
+    /// Looking up which items the store has seen.
+    Dedup,
+    /// Matching the new items against the topics.
+    Match,
+    /// Computing the new items' story keys.
+    StoryKeys,
+    /// Waiting for the store: for the polls queued before, or for another poll that wrote
+    /// this one's rows with its own.
+    StoreWait,
+    /// Writing polls' new items, their stories and matches, and the feeds' states; a poll
+    /// that writes the others queued with it counts the time of all.
+    Store,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 7] = [
+        Stage::Fetch,
+        Stage::Parse,
+        Stage::Dedup,
+        Stage::Match,
+        Stage::StoryKeys,
+        Stage::StoreWait,
+        Stage::Store,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Fetch => "fetch",
+            Stage::Parse => "parse",
+            Stage::Dedup => "dedup",
+            Stage::Match => "match",
+            Stage::StoryKeys => "story_keys",
+            Stage::StoreWait => "store_wait",
+            Stage::Store => "store",
+        }
+    }
+}
+
+impl EncodeLabelValue for Stage {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write as _;
+        encoder.write_str(self.label())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StageLabel {
+    stage: Stage,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct PollLabels {
     feed: String,
@@ -96,6 +153,7 @@ pub struct Metrics {
     items_stored: Counter,
     matches: Family<TopicLabel, Counter>,
     delivery_failures: Family<SinkLabel, Counter>,
+    stages: Family<StageLabel, Counter<f64, AtomicU64>>,
     // Set when scraped.
     last_poll: Family<FeedLabel, Seconds>,
     last_success: Family<FeedLabel, Seconds>,
@@ -167,6 +225,12 @@ impl Metrics {
             "watchword_alert_delivery_failures",
             "Failed attempts to deliver an alert, by sink",
             delivery_failures.clone(),
+        );
+        let stages = Family::<StageLabel, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "watchword_stage_seconds",
+            "Time the polls spent in each stage, summed over polls (polls run at once each count)",
+            stages.clone(),
         );
         let last_poll = Family::<FeedLabel, Seconds>::default();
         registry.register(
@@ -251,6 +315,7 @@ impl Metrics {
             items_stored,
             matches,
             delivery_failures,
+            stages,
             last_poll,
             last_success,
             deliveries,
@@ -286,6 +351,26 @@ impl Metrics {
             })
             .inc();
         self.fetch.observe(fetch.as_secs_f64());
+    }
+
+    /// Adds the time a poll spent in a stage.
+    pub fn stage(&self, stage: Stage, took: Duration) {
+        self.stages
+            .get_or_create(&StageLabel { stage })
+            .inc_by(took.as_secs_f64());
+    }
+
+    /// The seconds spent in each stage so far, in the order of [`Stage::ALL`].
+    pub fn stage_seconds(&self) -> Vec<(Stage, f64)> {
+        Stage::ALL
+            .iter()
+            .map(|&stage| {
+                (
+                    stage,
+                    self.stages.get_or_create(&StageLabel { stage }).get(),
+                )
+            })
+            .collect()
     }
 
     /// Counts what a poll stored.

@@ -16,20 +16,22 @@ use crate::config::{ArticlePolicy, Config, FeedConfig, FeedSource, FirstPoll};
 use crate::feed_state::{self, FeedInfo, Status};
 use crate::fetch::{FetchError, FetchOutcome, Fetched, Fetcher, Validators};
 use crate::matching::match_topics;
-use crate::metrics::{Metrics, PollOutcome};
+use crate::metrics::{Metrics, PollOutcome, Stage};
 use crate::model::{AlertRoute, FeedId, FeedState, Item, MatchedItem, Notice, rfc3339};
 use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
-use crate::store::{PollCommit, SharedStore, WriteHealth, blocking, lock};
+use crate::store::{CommitQueue, Committed, OwnedCommit, SharedStore, WriteHealth, blocking, lock};
 use crate::story;
 use crate::text::{feed_links, for_log, looks_like_html, sanitize};
 
 mod articles;
 mod discovery;
+mod process;
 mod state;
 
 use articles::*;
 use discovery::*;
 pub use discovery::{fetch_feed, probe_feed};
+use process::*;
 use state::*;
 
 /// The most characters of one feed-derived value (a title, an error) in a log line.
@@ -41,6 +43,11 @@ const LOG_CHARS: usize = 300;
 pub struct PollContext {
     pub fetcher: Fetcher,
     pub store: SharedStore,
+    /// A second connection to the same database, for the reads of a poll (which items are
+    /// known): in WAL mode they need not wait for the writes of other polls on `store`.
+    pub reader: SharedStore,
+    /// The polls waiting to be written to `store`, written together.
+    pub commits: Arc<CommitQueue>,
     pub config: Arc<Config>,
     /// One per configured alert sink; the store writes an outbox row per match and route.
     pub routes: Arc<Vec<AlertRoute>>,
@@ -141,8 +148,11 @@ pub enum PollStatus {
 /// Polls one feed and records the outcome. `feed_id` is the feed's row in the store.
 #[tracing::instrument(name = "poll", skip_all, fields(feed = %sanitize(&feed.name), url = %feed.source))]
 pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId) -> PollReport {
-    let store = context.store.clone();
-    let mut state = match blocking(move || lock(&store).feed_state(feed_id)).await {
+    // Read when the poll starts (a daemon beside `once` may have changed it), on the reading
+    // connection: it need not wait for other polls' writes.
+    let reader = context.reader.clone();
+    let read = blocking(move || lock(&reader).feed_state(feed_id)).await;
+    let mut state = match read {
         Ok(state) => state,
         Err(error) => {
             // Without its state the feed cannot be recorded either; report and back off.
@@ -196,6 +206,7 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
         None => fetcher.fetch(&feed.source, &validators, Utc::now()).await,
     };
     let fetch_time = started.elapsed();
+    context.metrics.stage(Stage::Fetch, fetch_time);
     let now = Utc::now();
     let outcome = match outcome {
         // A discovered feed that is no more: back to the page that linked it.
@@ -310,17 +321,42 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
         },
         fetch_time,
     );
-    let (store, routes) = (context.store.clone(), context.routes.clone());
+    // The new state (and the notice the poll raised), with the other polls waiting for the
+    // store.
     let wrote_notice = notice.is_some();
-    let saved =
-        blocking(move || lock(&store).save_state(feed_id, &state, notice.as_ref(), &routes)).await;
-    context.write_health.record(&saved);
+    let commit = OwnedCommit {
+        feed_id,
+        items: Vec::new(),
+        state,
+        now,
+        routes: context.routes.clone(),
+        notice,
+        policy: context.config.daemon.stories,
+        baseline: false,
+        body: false,
+    };
+    let task_context = context.clone();
+    let saved = blocking(move || write(&task_context, commit)).await.result;
     match saved {
-        Ok(()) if wrote_notice => context.outbox_written.notify(),
-        Ok(()) => {}
+        Ok(_) if wrote_notice => context.outbox_written.notify(),
+        Ok(_) => {}
         Err(error) => warn!(error = %error, "cannot save feed state"),
     }
     report
+}
+
+/// Writes a poll's commit with the other polls waiting for the store ([`CommitQueue`]),
+/// counts its time as writing or waiting, and notes in `write_health` how it went. Blocks.
+fn write(context: &PollContext, commit: OwnedCommit) -> Committed {
+    let started = Instant::now();
+    let committed = context.commits.commit(&context.store, commit);
+    context.metrics.stage(Stage::Store, committed.writing);
+    context.metrics.stage(
+        Stage::StoreWait,
+        started.elapsed().saturating_sub(committed.writing),
+    );
+    context.write_health.record(&committed.result);
+    committed
 }
 
 /// What one parse keeps, from `[daemon] max_items_per_poll` and `max_field_chars`.
@@ -329,253 +365,6 @@ pub fn caps(config: &Config) -> Caps {
         max_items: config.daemon.max_items_per_poll,
         max_field_chars: config.daemon.max_field_chars,
     }
-}
-
-/// Parse → dedup → (articles) → match → store. The CPU work runs on blocking threads under a
-/// processing permit, released while articles are fetched. On success the feed's new state
-/// is committed with its items; on failure the message says what went wrong and nothing is
-/// written.
-async fn process_body(
-    context: &PollContext,
-    feed: &FeedConfig,
-    feed_id: FeedId,
-    fetched: Fetched,
-    state: FeedState,
-    now: DateTime<Utc>,
-) -> Result<PollReport, String> {
-    let processing = || async {
-        context
-            .processing
-            .acquire()
-            .await
-            .expect("the processing semaphore is never closed")
-    };
-    let permit = processing().await;
-    let task_context = context.clone();
-    let mut fresh = run_caught(move || new_items(&task_context, feed_id, fetched, now)).await?;
-    if fresh
-        .items
-        .iter()
-        .any(|item| wants_article(context, feed, item))
-    {
-        drop(permit);
-        attach_articles(context, feed, &mut fresh.items).await;
-        let _permit = processing().await;
-        let (task_context, task_feed) = (context.clone(), feed.clone());
-        run_caught(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now)).await
-    } else {
-        let (task_context, task_feed) = (context.clone(), feed.clone());
-        let report =
-            run_caught(move || store_new(&task_context, &task_feed, feed_id, fresh, state, now))
-                .await;
-        drop(permit);
-        report
-    }
-}
-
-/// Runs `work` on a blocking thread. Parsing and matching run on text written by strangers:
-/// a panic in them (a bug) fails this poll, it does not take the daemon down.
-async fn run_caught<T, F>(work: F) -> Result<T, String>
-where
-    F: FnOnce() -> Result<T, String> + Send + 'static,
-    T: Send + 'static,
-{
-    blocking(move || {
-        catch_unwind(AssertUnwindSafe(work))
-            .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_message(&*panic))))
-    })
-    .await
-}
-
-/// A fetched body's items that the store has not seen, and what to save with them.
-struct NewItems {
-    /// How many items the feed had (those past `max_items_per_poll` too).
-    n_items: usize,
-    items: Vec<Item>,
-    validators: Validators,
-    /// What the parse says a reader of `feeds` should know (a repaired, cut-off document; no
-    /// items read from a body that seems to have some).
-    notices: Vec<String>,
-}
-
-/// Parse and dedup: the items of a fetched body that are new for this feed.
-fn new_items(
-    context: &PollContext,
-    feed_id: FeedId,
-    fetched: Fetched,
-    now: DateTime<Utc>,
-) -> Result<NewItems, String> {
-    let parsed = match parse_feed_capped(
-        &fetched.body,
-        fetched.charset.as_deref(),
-        Some(&fetched.final_url),
-        caps(&context.config),
-    ) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            let message = match &fetched.content_type {
-                Some(content_type) => format!("{error} (content-type {content_type})"),
-                None => error.to_string(),
-            };
-            return Err(message);
-        }
-    };
-    for notice in &parsed.notices {
-        warn!("{notice}");
-    }
-    let kept = parsed.items.len();
-    // What the feed lists, kept or not.
-    let n_items = kept + parsed.dropped_items;
-    if parsed.dropped_items > 0 {
-        warn!(
-            kept,
-            dropped = parsed.dropped_items,
-            max_items_per_poll = context.config.daemon.max_items_per_poll,
-            "feed lists more items than max_items_per_poll: kept the first {kept} in feed order, dropped {}",
-            parsed.dropped_items
-        );
-    }
-    if parsed.truncated_fields > 0 {
-        warn!(
-            fields = parsed.truncated_fields,
-            max_field_chars = context.config.daemon.max_field_chars,
-            "cut {} long fields to max_field_chars",
-            parsed.truncated_fields
-        );
-    }
-    let known = {
-        let store = lock(&context.store);
-        let known = store
-            .known_keys(feed_id, &parsed.items)
-            .map_err(|error| error.to_string())?;
-        store
-            .mark_still_listed(feed_id, &known, now)
-            .map_err(|error| error.to_string())?;
-        known
-    };
-    let items = parsed
-        .items
-        .into_iter()
-        .filter(|item| !known.keys.contains(&item.key))
-        .collect();
-    Ok(NewItems {
-        n_items,
-        items,
-        validators: fetched.validators,
-        notices: parsed.notices,
-    })
-}
-
-/// Match and store: the new items, their matches and the feed's new state, in one
-/// transaction.
-fn store_new(
-    context: &PollContext,
-    feed: &FeedConfig,
-    feed_id: FeedId,
-    fresh: NewItems,
-    mut state: FeedState,
-    now: DateTime<Utc>,
-) -> Result<PollReport, String> {
-    let n_items = fresh.n_items;
-    let new_items: Vec<MatchedItem> = fresh
-        .items
-        .into_iter()
-        .map(|item| {
-            let matches = match_topics(&context.config, &item, &feed.name, now);
-            // Pure CPU work, done here so it runs in parallel, not under the store's lock.
-            let story = Some(story::keys(&item));
-            MatchedItem {
-                item,
-                matches,
-                story,
-            }
-        })
-        .collect();
-    state.etag = fresh.validators.etag;
-    state.last_modified = fresh.validators.last_modified;
-    let status = Status::parsed(n_items, !fresh.notices.is_empty());
-    if n_items == 0
-        && state.last_status.as_deref() != Some(status.to_string().as_str())
-        && (state.last_status.as_deref() == Some("ok") || !fresh.notices.is_empty())
-    {
-        // Once, when a feed that had items (or seems to have some) starts to read as empty:
-        // the poll itself succeeded, so nothing else would say so.
-        warn!("the feed reads as 0 items");
-    }
-    // The first successful poll of a feed is a silent baseline unless the config says
-    // otherwise: its matches are logged as backfill and not alerted.
-    let baseline = feed.first_poll == FirstPoll::Baseline && state.last_success.is_none();
-    let (next_due, notice) = succeed(&mut state, context, feed, now, status, new_items.len());
-    // Shown in `feeds` beside the status until the next poll.
-    state.last_error = fresh.notices.first().cloned();
-    let committed = lock(&context.store).commit_poll(&PollCommit {
-        feed_id,
-        items: &new_items,
-        state: &state,
-        now,
-        routes: &context.routes,
-        notice: notice.as_ref(),
-        policy: &context.config.daemon.stories,
-        baseline,
-    });
-    context.write_health.record(&committed);
-    let summary = committed.map_err(|error| error.to_string())?;
-    context.metrics.stored(
-        summary.new_items,
-        summary
-            .logged
-            .iter()
-            .map(|&(item, m)| new_items[item].matches[m].topic.as_str()),
-    );
-    if summary.new_deliveries > 0 {
-        context.outbox_written.notify();
-    }
-    for &(item_idx, match_idx) in &summary.logged {
-        let item = &new_items[item_idx].item;
-        let topic_match = &new_items[item_idx].matches[match_idx];
-        let mut terms: Vec<&str> = Vec::new();
-        for hit in &topic_match.hits {
-            if !terms.contains(&hit.term.as_str()) {
-                terms.push(&hit.term);
-            }
-        }
-        info!(
-            topic = %topic_match.topic,
-            title = %for_log(&item.title, LOG_CHARS),
-            url = %item.url.as_deref().map_or_else(|| "-".into(), sanitize),
-            terms = ?terms,
-            "match"
-        );
-    }
-    if baseline && summary.new_matches > 0 {
-        info!(
-            items = n_items,
-            new_items = summary.new_items,
-            new_matches = summary.new_matches,
-            "first poll of the feed: its matches are logged as a baseline (backfill), not alerted"
-        );
-    } else if summary.new_items > 0 {
-        info!(
-            items = n_items,
-            new_items = summary.new_items,
-            new_matches = summary.new_matches,
-            // Items recorded as further sources of matches logged before (copies of a story).
-            new_sources = summary.new_sources,
-            "polled"
-        );
-    } else {
-        debug!(items = n_items, "polled, nothing new");
-    }
-    Ok(PollReport {
-        feed: feed.name.clone(),
-        status: PollStatus::Fetched {
-            n_items,
-            new_items: summary.new_items,
-            new_matches: summary.new_matches,
-            baseline,
-        },
-        next_due: Some(next_due),
-    })
 }
 
 #[cfg(test)]

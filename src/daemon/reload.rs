@@ -182,6 +182,8 @@ pub(super) async fn reload(
     let context = PollContext {
         fetcher,
         store: running.context.store.clone(),
+        reader: running.context.reader.clone(),
+        commits: running.context.commits.clone(),
         routes: Arc::new(alert::routes(&new.alerts)),
         outbox_written: running.context.outbox_written.clone(),
         metrics: running.context.metrics.clone(),

@@ -3,6 +3,7 @@
 //! each write's result here, and the daemon shows it (`feeds`, `/status`, `/metrics`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
@@ -12,7 +13,12 @@ use super::StoreError;
 
 /// Shared by every writer of one process; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct WriteHealth(Arc<watch::Sender<Option<WriteFailure>>>);
+pub struct WriteHealth {
+    state: Arc<watch::Sender<Option<WriteFailure>>>,
+    /// Whether any write failed since the process started (`once` then leaves the
+    /// database for the next one to check).
+    ever_failed: Arc<AtomicBool>,
+}
 
 /// The store has failed to write since `since`; `error` is the latest failure.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -34,7 +40,10 @@ impl std::fmt::Display for WriteFailure {
 
 impl Default for WriteHealth {
     fn default() -> Self {
-        WriteHealth(Arc::new(watch::Sender::new(None)))
+        WriteHealth {
+            state: Arc::new(watch::Sender::new(None)),
+            ever_failed: Arc::default(),
+        }
     }
 }
 
@@ -43,7 +52,7 @@ impl WriteHealth {
     pub fn record<T>(&self, result: &Result<T, StoreError>) {
         match result {
             Ok(_) => {
-                self.0.send_if_modified(|state| {
+                self.state.send_if_modified(|state| {
                     let Some(failure) = state.take() else {
                         return false;
                     };
@@ -52,8 +61,9 @@ impl WriteHealth {
                 });
             }
             Err(cause) => {
+                self.ever_failed.store(true, Ordering::Relaxed);
                 let error = cause.to_string();
-                self.0.send_if_modified(|state| match state {
+                self.state.send_if_modified(|state| match state {
                     Some(failure) if failure.error == error => false,
                     Some(failure) => {
                         failure.error = error;
@@ -78,12 +88,17 @@ impl WriteHealth {
 
     /// The current failure, if the last write failed.
     pub fn failure(&self) -> Option<WriteFailure> {
-        self.0.borrow().clone()
+        self.state.borrow().clone()
+    }
+
+    /// Whether any write has failed since the process started.
+    pub fn ever_failed(&self) -> bool {
+        self.ever_failed.load(Ordering::Relaxed)
     }
 
     /// Changes of the state, for the daemon to show.
     pub fn subscribe(&self) -> watch::Receiver<Option<WriteFailure>> {
-        self.0.subscribe()
+        self.state.subscribe()
     }
 }
 

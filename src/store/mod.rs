@@ -5,6 +5,7 @@
 
 mod articles;
 mod backfill;
+mod combine;
 mod feeds;
 mod health;
 mod migrations;
@@ -14,6 +15,7 @@ mod retention;
 mod stored;
 mod stories;
 mod verdicts;
+pub mod verified;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,7 @@ use crate::story;
 
 pub use crate::model::{Backfill, StoredItem, StoredVerdict};
 pub use backfill::BackfillSummary;
+pub use combine::{CommitQueue, Committed, OwnedCommit};
 use feeds::{insert_notice, write_state};
 pub use health::{WriteFailure, WriteHealth};
 pub use migrations::MIGRATIONS;
@@ -233,6 +236,14 @@ impl Store {
         store.configure()?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Makes this connection refuse to write (`PRAGMA query_only`): the daemon's second
+    /// connection, for polls' reads, must never write beside the first.
+    pub fn forbid_writes(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA query_only = ON")
+            .map_err(|source| self.error(source))
     }
 
     /// Checks the whole file for corruption (`PRAGMA quick_check`: one read of every page,

@@ -3,6 +3,7 @@
 //! state.
 
 use super::*;
+use stories::StoryIndex;
 
 /// What a deleted item leaves in `seen`: hashes of its identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +227,9 @@ pub struct PollCommit<'a> {
     /// The feed's first poll taken as a baseline: its matches are logged as backfill and get
     /// no outbox rows (a notice still does).
     pub baseline: bool,
+    /// The poll read a body into items (not a 304, a failure, or a body that did not parse):
+    /// the feed's `last_fetched` is set, which retention's `seen` rows are timed by.
+    pub body: bool,
 }
 
 /// What [`Store::known_keys`] found of a poll's items.
@@ -235,6 +239,13 @@ pub struct KnownItems {
     pub keys: HashSet<String>,
     /// Of those, the ones retention deleted: their rows in `seen`.
     still_listed: Vec<SeenHashes>,
+}
+
+impl KnownItems {
+    /// Whether [`Store::mark_still_listed`] has anything to write.
+    pub fn any_still_listed(&self) -> bool {
+        !self.still_listed.is_empty()
+    }
 }
 
 impl Store {
@@ -389,153 +400,207 @@ impl Store {
     /// its title within its feed (unless `Item`): a feed that gives its items new guids on
     /// every poll does not log them again.
     pub fn commit_poll(&mut self, poll: &PollCommit<'_>) -> Result<CommitSummary, StoreError> {
-        let written = self.write_poll(poll);
-        if written.is_err() {
-            // The transaction rolled back: the members it added to the index are not stored.
-            self.story_index.clear();
-        }
-        written
+        let mut written = self.commit_polls(std::slice::from_ref(poll));
+        written.pop().expect("one result per poll")
     }
 
-    pub(super) fn write_poll(
+    /// Writes several polls, each as [`Store::commit_poll`] would, in one transaction (their
+    /// shared pages written once): what is written is the same as their commits one after
+    /// the other. If a poll cannot be written, the others are written each in its own
+    /// transaction, so it does not keep them out; if the transaction cannot even begin (the
+    /// database stayed locked for the busy timeout), every poll gets that error at once.
+    pub fn commit_polls(
         &mut self,
-        poll: &PollCommit<'_>,
-    ) -> Result<CommitSummary, StoreError> {
-        let PollCommit {
-            feed_id,
-            items,
-            state,
-            now,
-            routes,
-            notice,
-            policy,
-            baseline,
-        } = *poll;
-        let match_routes = if baseline { &[][..] } else { routes };
+        polls: &[PollCommit<'_>],
+    ) -> Vec<Result<CommitSummary, StoreError>> {
         let wrap = sqlite_error(&self.path);
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        let mut summary = CommitSummary::default();
-        let window_start = now
-            .timestamp()
-            .saturating_sub(i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX));
-        {
-            let feed_name: String = tx
-                .prepare_cached("SELECT name FROM feeds WHERE id = ?1")
-                .and_then(|mut statement| statement.query_row([feed_id.0], |row| row.get(0)))
-                .map_err(wrap)?;
-            let mut insert_item = tx
-                .prepare_cached(
-                    "INSERT INTO items (feed_id, key, url, title, summary, content, authors,
-                                        categories, published, first_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT (feed_id, key) DO NOTHING",
-                )
-                .map_err(wrap)?;
-            let mut log = MatchLog::prepare(&tx).map_err(wrap)?;
-            let mut source_of_story = tx
-                .prepare_cached(
-                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
-                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM matches WHERE story_id = ?1
-                     ON CONFLICT (match_id, item_id) DO NOTHING",
-                )
-                .map_err(wrap)?;
-            for (item_idx, matched) in items.iter().enumerate() {
-                let item = &matched.item;
-                let inserted = insert_item
-                    .execute(params![
-                        feed_id.0,
-                        item.key,
-                        item.url,
-                        item.title,
-                        item.summary,
-                        item.content,
-                        to_json(&item.authors),
-                        to_json(&item.categories),
-                        item.published.map(|date| date.timestamp()),
-                        now.timestamp(),
-                    ])
-                    .map_err(wrap)?;
-                if inserted == 0 {
-                    continue;
-                }
-                summary.new_items += 1;
-                let item_id = ItemId(tx.last_insert_rowid());
-                let computed;
-                let keys = match &matched.story {
-                    Some(keys) => keys,
-                    None => {
-                        computed = story::keys(item);
-                        &computed
-                    }
-                };
-                let (story_id, joined) = self
-                    .story_index
-                    .assign(
-                        &tx,
-                        item_id,
-                        keys,
-                        window_start,
-                        now.timestamp(),
-                        !matched.matches.is_empty(),
-                    )
-                    .map_err(wrap)?;
-                if joined {
-                    summary.joined_stories += 1;
-                }
-                let logged_item = LoggedItem {
-                    item_id,
-                    feed_id,
-                    feed_name: &feed_name,
-                    story_id: StoryId(story_id),
-                    title: &item.title,
-                    url: item.url.as_deref(),
-                    published: item.published.map(|date| date.timestamp()),
-                    seen: now.timestamp(),
-                };
-                for (match_idx, topic_match) in matched.matches.iter().enumerate() {
-                    let logged = log
-                        .log(
-                            &logged_item,
-                            topic_match,
-                            policy,
-                            match_routes,
-                            now,
-                            baseline,
-                        )
-                        .map_err(wrap)?;
-                    match logged {
-                        Logged::Match { deliveries, .. } => {
-                            summary.new_matches += 1;
-                            summary.logged.push((item_idx, match_idx));
-                            summary.new_deliveries += deliveries;
-                        }
-                        Logged::Source { added } => summary.new_sources += added,
-                        Logged::Duplicate => {}
-                    }
-                }
-                if joined && policy.dedup == Dedup::Story {
-                    summary.new_sources += source_of_story
-                        .execute(params![
-                            story_id,
-                            item_id.0,
-                            feed_name,
-                            item.title,
-                            item.url,
-                            logged_item.published,
-                            now.timestamp()
-                        ])
-                        .map_err(wrap)?;
+        let tx = match write_transaction(&mut self.conn) {
+            Ok(tx) => tx,
+            Err(cause) => {
+                return polls
+                    .iter()
+                    .map(|_| {
+                        Err(match &cause {
+                            rusqlite::Error::SqliteFailure(code, message) => {
+                                wrap(rusqlite::Error::SqliteFailure(*code, message.clone()))
+                            }
+                            other => StoreError::Task(format!("cannot begin a write: {other}")),
+                        })
+                    })
+                    .collect();
+            }
+        };
+        let mut summaries = Vec::with_capacity(polls.len());
+        let mut failed = None;
+        for poll in polls {
+            match write_poll(&tx, &mut self.story_index, poll) {
+                Ok(summary) => summaries.push(summary),
+                Err(cause) => {
+                    failed = Some(cause);
+                    break;
                 }
             }
         }
-        write_state(&tx, feed_id, state).map_err(wrap)?;
-        tx.prepare_cached("UPDATE feeds SET last_fetched = ?2 WHERE id = ?1")
-            .and_then(|mut statement| statement.execute(params![feed_id.0, now.timestamp()]))
-            .map_err(wrap)?;
-        if let Some(notice) = notice {
-            summary.new_deliveries += insert_notice(&tx, notice, routes).map_err(wrap)?;
+        let failed = match failed {
+            None => match tx.commit() {
+                Ok(()) => return summaries.into_iter().map(Ok).collect(),
+                Err(cause) => cause,
+            },
+            Some(cause) => {
+                drop(tx);
+                cause
+            }
+        };
+        // The transaction rolled back: the members it added to the index are not stored.
+        self.story_index.clear();
+        if polls.len() == 1 {
+            return vec![Err(wrap(failed))];
         }
-        tx.commit().map_err(wrap)?;
-        Ok(summary)
+        polls.iter().map(|poll| self.commit_poll(poll)).collect()
     }
+}
+
+impl Store {
+    /// Drops the in-memory story index (a write was abandoned midway); the next commit
+    /// rebuilds it from the database.
+    pub(super) fn forget_story_index(&mut self) {
+        self.story_index.clear();
+    }
+}
+
+/// One poll's rows, in the caller's transaction.
+fn write_poll(
+    tx: &rusqlite::Transaction<'_>,
+    story_index: &mut StoryIndex,
+    poll: &PollCommit<'_>,
+) -> rusqlite::Result<CommitSummary> {
+    let PollCommit {
+        feed_id,
+        items,
+        state,
+        now,
+        routes,
+        notice,
+        policy,
+        baseline,
+        body,
+    } = *poll;
+    let match_routes = if baseline { &[][..] } else { routes };
+    let mut summary = CommitSummary::default();
+    let window_start = now
+        .timestamp()
+        .saturating_sub(i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX));
+    // A poll without new items (a 304, a failure) writes only the feed's state.
+    if !items.is_empty() {
+        let feed_name: String = tx
+            .prepare_cached("SELECT name FROM feeds WHERE id = ?1")
+            .and_then(|mut statement| statement.query_row([feed_id.0], |row| row.get(0)))?;
+        let mut insert_item = tx.prepare_cached(
+            "INSERT INTO items (feed_id, key, url, title, summary, content, authors,
+                                    categories, published, first_seen, story_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (feed_id, key) DO NOTHING",
+        )?;
+        let mut log = MatchLog::prepare(tx)?;
+        let mut source_of_story = tx.prepare_cached(
+            "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                 SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM matches WHERE story_id = ?1
+                 ON CONFLICT (match_id, item_id) DO NOTHING",
+        )?;
+        story_index.prepare(tx, window_start, now.timestamp())?;
+        for (item_idx, matched) in items.iter().enumerate() {
+            let item = &matched.item;
+            let computed;
+            let keys = match &matched.story {
+                Some(keys) => keys,
+                None => {
+                    computed = story::keys(item);
+                    &computed
+                }
+            };
+            // The story first, so the item is stored with it in one write.
+            let found = story_index.find(keys, window_start);
+            let (story_id, first_seen) = match found {
+                Some(story) => story,
+                None => (StoryIndex::start(tx, now.timestamp())?, now.timestamp()),
+            };
+            let inserted = insert_item.execute(params![
+                feed_id.0,
+                item.key,
+                item.url,
+                item.title,
+                item.summary,
+                item.content,
+                to_json(&item.authors),
+                to_json(&item.categories),
+                item.published.map(|date| date.timestamp()),
+                now.timestamp(),
+                story_id,
+            ])?;
+            if inserted == 0 {
+                if found.is_none() {
+                    StoryIndex::unstart(tx, story_id)?;
+                }
+                continue;
+            }
+            summary.new_items += 1;
+            let item_id = ItemId(tx.last_insert_rowid());
+            if !matched.matches.is_empty() {
+                story_index.index(tx, story_id, first_seen, keys)?;
+            }
+            let joined = found.is_some();
+            if joined {
+                summary.joined_stories += 1;
+            }
+            let logged_item = LoggedItem {
+                item_id,
+                feed_id,
+                feed_name: &feed_name,
+                story_id: StoryId(story_id),
+                title: &item.title,
+                url: item.url.as_deref(),
+                published: item.published.map(|date| date.timestamp()),
+                seen: now.timestamp(),
+            };
+            for (match_idx, topic_match) in matched.matches.iter().enumerate() {
+                let logged = log.log(
+                    &logged_item,
+                    topic_match,
+                    policy,
+                    match_routes,
+                    now,
+                    baseline,
+                )?;
+                match logged {
+                    Logged::Match { deliveries, .. } => {
+                        summary.new_matches += 1;
+                        summary.logged.push((item_idx, match_idx));
+                        summary.new_deliveries += deliveries;
+                    }
+                    Logged::Source { added } => summary.new_sources += added,
+                    Logged::Duplicate => {}
+                }
+            }
+            if joined && policy.dedup == Dedup::Story {
+                summary.new_sources += source_of_story.execute(params![
+                    story_id,
+                    item_id.0,
+                    feed_name,
+                    item.title,
+                    item.url,
+                    logged_item.published,
+                    now.timestamp()
+                ])?;
+            }
+        }
+    }
+    write_state(tx, feed_id, state)?;
+    if body {
+        tx.prepare_cached("UPDATE feeds SET last_fetched = ?2 WHERE id = ?1")
+            .and_then(|mut statement| statement.execute(params![feed_id.0, now.timestamp()]))?;
+    }
+    if let Some(notice) = notice {
+        summary.new_deliveries += insert_notice(tx, notice, routes)?;
+    }
+    Ok(summary)
 }

@@ -1,7 +1,7 @@
 //! The story index: finding the story a new item joins, or starting one, and recording the
 //! item as a member of it (`story_members`, one row appended per item).
 //!
-//! Only items that matched a topic become members (see [`StoryIndex::assign`]).
+//! Only items that matched a topic become members (see [`StoryIndex::index`]).
 //!
 //! The index of keys is in memory, built from the members first seen within the window
 //! when first needed and rebuilt when the window has moved on by its own length (dropping
@@ -17,13 +17,12 @@
 //! The index must match the database: the caller drops it when a transaction that
 //! added to it does not commit ([`StoryIndex::clear`]), and it is rebuilt from the rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use rusqlite::{Transaction, params};
 
-use crate::model::ItemId;
-use crate::story::{Fingerprint, KeyKind, StoryKeys};
+use crate::story::{Fingerprint, JOIN_SIMILARITY, KeyKind, StoryKeys};
 
 /// The in-memory index of the stories in the window.
 #[derive(Debug, Default)]
@@ -45,6 +44,10 @@ struct Built {
     members: Vec<Member>,
     /// The members' signatures (`Member::signature` indexes it).
     signatures: Vec<Fingerprint>,
+    /// Per member, the last lookup that compared its signature (`lookups` numbers them), so
+    /// a lookup compares each member once however many bands they share.
+    compared_in: Vec<u32>,
+    lookups: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,51 +81,69 @@ impl StoryIndex {
         self.built = None;
     }
 
-    /// Puts item `item_id` into a story: the one it joins among stories first seen at or
-    /// after `window_start`, else a new one first seen `now`. When `indexed` (the item
-    /// matched a topic), records it as a member, so later items can join its story through
-    /// it; an item that matched nothing joins a story but is not indexed, which keeps the
-    /// index (memory, and the signatures each lookup compares) to the matched items of the
-    /// window. Returns the story and whether the item joined an existing one.
-    pub(super) fn assign(
+    /// Readies the index for a poll's lookups: loads it when the window grew past what was
+    /// loaded, or moved on by most of a window since (what expired is dropped; it at most
+    /// doubles the memory in between), and reads the members another process added. The
+    /// caller's transaction holds the write lock already, so no other process can add
+    /// members until it commits: what is above `last_id` now is all there is until then.
+    /// It loads an eighth of a window more than asked (lookups skip members older than their
+    /// own window), so that polls written together, whose `now`s differ by moments and come
+    /// in no particular order, do not reload it.
+    pub(super) fn prepare(
         &mut self,
         tx: &Transaction<'_>,
-        item_id: ItemId,
-        keys: &StoryKeys,
         window_start: i64,
         now: i64,
-        indexed: bool,
-    ) -> rusqlite::Result<(i64, bool)> {
+    ) -> rusqlite::Result<()> {
         let stale = match &self.built {
             None => true,
-            // The window grew past what was loaded, or moved on by a whole window since
-            // (what expired is dropped; it at most doubles the memory in between).
             Some(built) => {
                 built.since > window_start || window_start - built.since > now - window_start
             }
         };
         if stale {
-            self.built = Some(Built::load(tx, window_start)?);
+            let slack = (now - window_start).max(0) / 8;
+            self.built = Some(Built::load(tx, window_start.saturating_sub(slack))?);
         }
-        let built = self.built.as_mut().expect("built above");
-        // The caller's transaction holds the write lock already (it stored the item), so no
-        // other process can add members until it commits: what is above `last_id` now is
-        // all there is.
-        built.catch_up(tx)?;
-        let found = built.find(keys, window_start);
-        let (story_id, first_seen) = match found {
-            Some(story) => story,
-            None => {
-                tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
-                    .execute([now])?;
-                (tx.last_insert_rowid(), now)
-            }
-        };
-        tx.prepare_cached("UPDATE items SET story_id = ?2 WHERE id = ?1")?
-            .execute([item_id.0, story_id])?;
-        if !indexed {
-            return Ok((story_id, found.is_some()));
-        }
+        self.built.as_mut().expect("built above").catch_up(tx)
+    }
+
+    /// The story an item with `keys` joins among stories first seen at or after
+    /// `window_start`: its id and first sighting. Call [`StoryIndex::prepare`] first in the
+    /// transaction.
+    pub(super) fn find(&mut self, keys: &StoryKeys, window_start: i64) -> Option<(i64, i64)> {
+        self.built
+            .as_mut()
+            .expect("prepare loads the index")
+            .find(keys, window_start)
+    }
+
+    /// Starts a story first seen `now`; returns its id.
+    pub(super) fn start(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<i64> {
+        tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
+            .execute([now])?;
+        Ok(tx.last_insert_rowid())
+    }
+
+    /// Forgets a story [`StoryIndex::start`] began in this transaction that no item joined
+    /// (its item was a duplicate): the next story takes its id, as if it never was.
+    pub(super) fn unstart(tx: &Transaction<'_>, story_id: i64) -> rusqlite::Result<()> {
+        tx.prepare_cached("DELETE FROM stories WHERE id = ?1")?
+            .execute([story_id])?;
+        Ok(())
+    }
+
+    /// Records an item of story `story_id` (first seen `first_seen`) as a member, so later
+    /// items can join its story through it. Only items that matched a topic are members:
+    /// an item that matched nothing joins a story but is not indexed, which keeps the index
+    /// (memory, and the signatures each lookup compares) to the matched items of the window.
+    pub(super) fn index(
+        &mut self,
+        tx: &Transaction<'_>,
+        story_id: i64,
+        first_seen: i64,
+        keys: &StoryKeys,
+    ) -> rusqlite::Result<()> {
         tx.prepare_cached(
             "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -134,8 +155,13 @@ impl StoryIndex {
             keys.title.map(|key| key as i64),
             keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
         ])?;
-        built.add(tx.last_insert_rowid(), story_id, first_seen, keys);
-        Ok((story_id, found.is_some()))
+        self.built.as_mut().expect("prepare loads the index").add(
+            tx.last_insert_rowid(),
+            story_id,
+            first_seen,
+            keys,
+        );
+        Ok(())
     }
 }
 
@@ -149,6 +175,8 @@ impl Built {
             links: Vec::new(),
             members: Vec::new(),
             signatures: Vec::new(),
+            compared_in: Vec::new(),
+            lookups: 0,
         };
         let mut statement = tx.prepare(
             "SELECT id, story_id, first_seen, url_key, title_key, signature
@@ -210,6 +238,7 @@ impl Built {
             first_seen,
             signature,
         });
+        self.compared_in.push(0);
         for (kind, key) in keys.index_keys() {
             let link_idx = u32::try_from(self.links.len()).expect("fewer than 4 billion links");
             let next = self
@@ -247,7 +276,7 @@ impl Built {
     /// The story (id, first seen) an item with `keys` joins: the one first seen latest with
     /// its URL, else with its title (among the newest [`MAX_PER_BAND`] members with it), else the one with the most similar fingerprint at or
     /// above the threshold, among stories first seen at or after `window_start`.
-    fn find(&self, keys: &StoryKeys, window_start: i64) -> Option<(i64, i64)> {
+    fn find(&mut self, keys: &StoryKeys, window_start: i64) -> Option<(i64, i64)> {
         for (kind, key) in [(KeyKind::Url, keys.url), (KeyKind::Title, keys.title)] {
             if let Some(key) = key
                 && let Some(member) = self
@@ -259,27 +288,44 @@ impl Built {
             }
         }
         let fingerprint = keys.fingerprint.as_ref()?;
-        let mut compared = HashSet::new();
+        // A new number for this lookup: a member whose stamp is it was compared already.
+        self.lookups = self.lookups.wrapping_add(1);
+        if self.lookups == 0 {
+            self.compared_in.fill(0);
+            self.lookups = 1;
+        }
+        let lookup = self.lookups;
         // (similarity, first seen, member id, story id): the most similar, then the latest.
         let mut best: Option<(f64, i64, i64, i64)> = None;
         for band in fingerprint.band_keys() {
-            for member in self
-                .with_key(KeyKind::Band, band, window_start)
-                .take(MAX_PER_BAND)
-            {
-                if member.signature == NO_SIGNATURE || !compared.insert(member.id) {
+            let mut link = self
+                .heads
+                .get(&tagged(KeyKind::Band, band))
+                .copied()
+                .unwrap_or(NO_LINK);
+            let mut taken = 0;
+            while link != NO_LINK && taken < MAX_PER_BAND {
+                let Link {
+                    member: member_idx,
+                    next,
+                } = self.links[link as usize];
+                link = next;
+                let member = self.members[member_idx as usize];
+                if member.first_seen < window_start {
                     continue;
                 }
-                let other = &self.signatures[member.signature as usize];
-                if !fingerprint.joins(other) {
+                taken += 1;
+                let compared = &mut self.compared_in[member_idx as usize];
+                if member.signature == NO_SIGNATURE || *compared == lookup {
                     continue;
                 }
-                let candidate = (
-                    fingerprint.similarity(other),
-                    member.first_seen,
-                    member.id,
-                    member.story_id,
-                );
+                *compared = lookup;
+                let similarity =
+                    fingerprint.similarity(&self.signatures[member.signature as usize]);
+                if similarity < JOIN_SIMILARITY {
+                    continue;
+                }
+                let candidate = (similarity, member.first_seen, member.id, member.story_id);
                 if best.is_none_or(|best| {
                     (candidate.0, candidate.1, candidate.2) > (best.0, best.1, best.2)
                 }) {

@@ -90,6 +90,7 @@ fn items_and_matches_are_logged_once() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     assert_eq!(
@@ -111,6 +112,7 @@ fn items_and_matches_are_logged_once() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     assert_eq!(again, CommitSummary::default());
@@ -134,6 +136,7 @@ fn items_and_matches_are_logged_once() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     assert_eq!(
@@ -186,6 +189,7 @@ fn the_match_log_filters_by_topic_time_and_limit() {
                 notice: None,
                 policy: &StoryPolicy::default(),
                 baseline: false,
+                body: true,
             })
             .unwrap();
     }
@@ -379,6 +383,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
 
@@ -409,6 +414,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     let mut unique_again = second.clone();
@@ -436,6 +442,7 @@ fn an_item_is_known_across_a_guid_starting_or_stopping_to_repeat() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     let known = store.known_keys(ids[0], &[unique_again]).unwrap();
@@ -464,6 +471,7 @@ fn one_delivery(store: &mut Store, at: DateTime<Utc>) -> crate::model::DeliveryI
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     store.due_deliveries(&["hook"], at, HOUR, 10).unwrap()[0].id
@@ -547,6 +555,7 @@ fn a_baseline_poll_logs_its_matches_as_backfill_without_outbox_rows() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: true,
+            body: true,
         })
         .unwrap();
     assert_eq!((summary.new_matches, summary.new_deliveries), (1, 0));
@@ -589,6 +598,7 @@ fn outbox_rows_follow_the_routes_and_their_states() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     assert_eq!(
@@ -689,6 +699,7 @@ fn commit(
             notice: None,
             policy,
             baseline: false,
+            body: true,
         })
         .unwrap()
 }
@@ -1071,6 +1082,7 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     assert_eq!((first.new_items, first.new_matches), (2, 2));
@@ -1085,6 +1097,7 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
                 notice: None,
                 policy: &StoryPolicy::default(),
                 baseline: false,
+                body: true,
             })
             .unwrap();
         // New guids: new items, but no new matches for the same URL or (no link) title.
@@ -1107,6 +1120,7 @@ fn a_feed_rewriting_its_guids_logs_each_article_once() {
                 notice: None,
                 policy,
                 baseline: false,
+                body: true,
             })
             .unwrap();
         assert_eq!(
@@ -1155,6 +1169,7 @@ fn an_article_is_cached_once_by_url_and_joined_to_its_items() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     let stored = store.stored_items(None).unwrap();
@@ -1199,6 +1214,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     // Articles of the matched item and of the unmatched one, fetched then; one of now.
@@ -1221,6 +1237,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
 
@@ -1274,6 +1291,7 @@ fn retention_deletes_old_unmatched_items_and_finished_deliveries_and_keeps_match
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     assert_eq!(again.new_items, 1);
@@ -1296,6 +1314,7 @@ fn a_deleted_item_is_known_under_the_other_form_of_a_repeated_guid() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
@@ -1329,6 +1348,7 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     assert_eq!(store.purge(now(), NINETY_DAYS, 1000).unwrap().items, 1);
@@ -1350,6 +1370,7 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     let much_later = listed_at + days(120);
@@ -1383,6 +1404,7 @@ fn a_deleted_item_is_forgotten_only_once_its_feed_stopped_listing_it_for_keep_it
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     assert_eq!(
@@ -1431,6 +1453,7 @@ fn retention_runs_in_passes_and_gives_the_pages_back() {
             notice: None,
             policy: &StoryPolicy::default(),
             baseline: false,
+            body: true,
         })
         .unwrap();
     store
@@ -1783,4 +1806,189 @@ fn a_backfill_logs_like_a_poll_with_the_storys_later_copies_as_sources() {
         .backfill(&[fourth], later, &routes_all, &policy)
         .unwrap();
     assert_eq!((summary.new_matches, summary.new_deliveries), (1, 1));
+}
+
+/// The rows a poll's commit writes, by id, for comparing two stores.
+fn poll_rows(store: &Store) -> Vec<String> {
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT id, feed_id, key, story_id FROM items ORDER BY id",
+        "SELECT id, first_seen FROM stories ORDER BY id",
+        "SELECT id, story_id, first_seen, url_key, title_key FROM story_members ORDER BY id",
+        "SELECT id, item_id, topic, story_id, backfill FROM matches ORDER BY id",
+        "SELECT match_id, item_id, feed FROM match_sources ORDER BY id",
+        "SELECT match_id, sink FROM deliveries ORDER BY id",
+        "SELECT id, etag FROM feeds ORDER BY id",
+    ] {
+        let mut statement = store.conn.prepare(sql).unwrap();
+        let n = statement.column_count();
+        let table: Vec<String> = statement
+            .query_map([], |row| {
+                Ok((0..n)
+                    .map(|at| format!("{:?}", row.get_ref(at).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join(" "))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.push(format!("{sql}:\n{}", table.join("\n")));
+    }
+    rows
+}
+
+#[test]
+fn polls_written_together_store_what_they_would_one_after_the_other() {
+    let routes = [AlertRoute {
+        sink: "hook".into(),
+        topics: None,
+        delay: Duration::ZERO,
+    }];
+    let policy = StoryPolicy::default();
+    let polls = |ids: &[FeedId]| {
+        let mut unmatched_copy = copy("c1", "Seoul says the launch worked", "put", &[]);
+        unmatched_copy.item.url = Some("https://c1.example/other".into());
+        vec![
+            (
+                ids[0],
+                vec![copy(
+                    "a1",
+                    "North Korea launches a spy satellite",
+                    "placed",
+                    &["sat"],
+                )],
+            ),
+            (
+                ids[1],
+                // A copy of a1's story, and an item listed twice.
+                vec![
+                    copy("b1", "Pyongyang puts satellite in orbit", "put", &["sat"]),
+                    item("b2", Some("https://b.example/2"), &["sat"]),
+                    item("b2", Some("https://b.example/2"), &["sat"]),
+                ],
+            ),
+            (ids[2], vec![unmatched_copy, item("c2", None, &[])]),
+        ]
+    };
+    let state = FeedState {
+        etag: Some("\"v2\"".into()),
+        ..FeedState::default()
+    };
+    let commit = |feed_id: FeedId, items| PollCommit {
+        feed_id,
+        items,
+        state: &state,
+        now: now(),
+        routes: &routes,
+        notice: None,
+        policy: &policy,
+        baseline: false,
+        body: true,
+    };
+    let (_one_dir, mut one_by_one) = open();
+    let ids = three_feeds(&mut one_by_one);
+    let one_batches = polls(&ids);
+    for (feed_id, items) in &one_batches {
+        one_by_one.commit_poll(&commit(*feed_id, items)).unwrap();
+    }
+    let (_together_dir, mut together) = open();
+    let ids = three_feeds(&mut together);
+    let batches = polls(&ids);
+    let commits: Vec<PollCommit<'_>> = batches
+        .iter()
+        .map(|(feed_id, items)| commit(*feed_id, items))
+        .collect();
+    let summaries: Vec<CommitSummary> = together
+        .commit_polls(&commits)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        summaries.iter().map(|s| s.new_items).collect::<Vec<_>>(),
+        [1, 2, 2]
+    );
+    assert_eq!(summaries[1].joined_stories, 1, "b1 joins a1's story");
+    assert_eq!(poll_rows(&together), poll_rows(&one_by_one));
+}
+
+#[test]
+fn a_poll_that_cannot_be_written_does_not_keep_the_others_out() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let policy = StoryPolicy::default();
+    let state = FeedState::default();
+    let (good, bad) = (
+        vec![item("a1", None, &["sat"])],
+        vec![item("x1", None, &["sat"])],
+    );
+    let commit = |feed_id, items| PollCommit {
+        feed_id,
+        items,
+        state: &state,
+        now: now(),
+        routes: &[],
+        notice: None,
+        policy: &policy,
+        baseline: false,
+        body: true,
+    };
+    // No feed has id 999: that poll fails, alone.
+    let results = store.commit_polls(&[commit(ids[0], &good), commit(FeedId(999), &bad)]);
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(results[1].is_err(), "{results:?}");
+    let stored: i64 = store
+        .conn
+        .query_row("SELECT COUNT(*) FROM items", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(stored, 1);
+}
+
+#[test]
+fn polls_queued_at_once_are_each_written_once_and_told_their_result() {
+    let (_dir, mut store) = open();
+    let names: Vec<(String, String)> = (0..8)
+        .map(|n| (format!("feed {n}"), format!("https://f{n}/feed")))
+        .collect();
+    let pairs: Vec<(&str, String)> = names.iter().map(|(n, u)| (n.as_str(), u.clone())).collect();
+    let ids = store.register_feeds(&pairs).unwrap();
+    let store: SharedStore = Arc::new(Mutex::new(store));
+    let queue = CommitQueue::default();
+    let results: Vec<Committed> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, &feed_id)| {
+                let (store, queue) = (&store, &queue);
+                scope.spawn(move || {
+                    queue.commit(
+                        store,
+                        OwnedCommit {
+                            feed_id,
+                            items: vec![item(&format!("item {n}"), None, &["sat"])],
+                            state: FeedState::default(),
+                            now: now(),
+                            routes: Arc::new(Vec::new()),
+                            notice: None,
+                            policy: StoryPolicy::default(),
+                            baseline: false,
+                            body: true,
+                        },
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (committed, &feed_id) in results.iter().zip(&ids) {
+        assert_eq!(
+            committed.commit.feed_id, feed_id,
+            "each poll gets its own back"
+        );
+        assert_eq!(committed.result.as_ref().unwrap().new_items, 1);
+    }
+    let stored: i64 = lock(&store)
+        .conn
+        .query_row("SELECT COUNT(*) FROM items", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(stored, 8);
 }

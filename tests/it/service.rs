@@ -228,6 +228,37 @@ async fn a_database_corrupted_mid_file_is_refused_at_start_with_the_way_out() {
     assert!(log.contains(".recover"), "{log}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_skips_the_whole_file_check_only_after_a_once_that_closed_the_database_last() {
+    let workspace = Workspace::new(&feed_table("RSS wire", "news.rss"));
+    let database = workspace.database();
+    let mut mark = database.clone().into_os_string();
+    mark.push("-verified");
+    let mark = std::path::PathBuf::from(mark);
+    assert_success(&workspace.run(&["once"]).await);
+    assert!(mark.exists(), "a once alone records the file it leaves");
+
+    // A daemon keeps the database open, so what a once beside it writes stays in the
+    // write-ahead log, and the daemon may change the file later: no record. (Two things see
+    // it, the daemon's lock and the log left behind; either alone keeps this test green.)
+    let daemon = Daemon::start(&workspace, "daemon.log");
+    wait_for(Duration::from_secs(20), "the daemon to start", || async {
+        daemon.log().contains("watchword started")
+    })
+    .await;
+    assert_success(&workspace.run(&["once"]).await);
+    assert!(
+        !mark.exists(),
+        "a once beside a daemon must leave the next one to check"
+    );
+    let (code, log) = daemon.stop().await;
+    assert_eq!(code, Some(0), "{log}");
+
+    // The daemon closed it last: the next once checks, then records it again.
+    assert_success(&workspace.run(&["once"]).await);
+    assert!(mark.exists());
+}
+
 /// Checks the Prometheus text format line by line, as `promtool check metrics` would the
 /// syntax: every sample is `name{label="value",...} number`, its family was declared by
 /// `# HELP` and `# TYPE` lines before it, and no series appears twice.

@@ -140,8 +140,12 @@ impl Fingerprint {
     /// The estimated Jaccard similarity of the two items' word sets: the share of equal
     /// values.
     pub fn similarity(&self, other: &Fingerprint) -> f64 {
-        let equal = self.0.iter().zip(&other.0).filter(|(a, b)| a == b).count();
-        equal as f64 / SIGNATURE_LEN as f64
+        // Over fixed-size arrays, so the compiler compares many values at a time.
+        let mut equal = 0u32;
+        for slot in 0..SIGNATURE_LEN {
+            equal += u32::from(self.0[slot] == other.0[slot]);
+        }
+        f64::from(equal) / SIGNATURE_LEN as f64
     }
 
     /// Whether the two are one story.
@@ -205,11 +209,23 @@ fn word_set(title: &str, body: &str) -> Vec<u64> {
     let mut folded = String::new();
     for text in [strip_outlet_suffix(title), body] {
         for_each_token(text, |range, cjk| {
+            let token = &text[range];
+            if token.is_ascii() {
+                // Most tokens: folding is lowercasing, done while hashing, with no copy.
+                if token.len() >= 2 {
+                    let mut hash = FNV_OFFSET;
+                    for byte in token.bytes() {
+                        hash ^= u64::from(byte.to_ascii_lowercase());
+                        hash = hash.wrapping_mul(FNV_PRIME);
+                    }
+                    words.extend(unless_stop_word(hash, token.len()));
+                }
+                return;
+            }
             folded.clear();
-            fold_into(&text[range], &mut folded);
-            let long_enough = cjk || folded.chars().nth(1).is_some();
-            if long_enough && STOP_WORDS.binary_search(&folded.as_str()).is_err() {
-                words.push(splitmix64(fnv1a(folded.as_bytes())));
+            fold_into(token, &mut folded);
+            if cjk || folded.chars().nth(1).is_some() {
+                words.extend(unless_stop_word(fnv1a(folded.as_bytes()), folded.len()));
             }
         });
     }
@@ -217,6 +233,40 @@ fn word_set(title: &str, body: &str) -> Vec<u64> {
     words.dedup();
     words
 }
+
+/// A folded word of `len` bytes whose FNV-1a hash is `hash`, as the word set keeps it (spread
+/// over 64 bits), or `None` for one of [`STOP_WORDS`], which are looked up by that hash.
+fn unless_stop_word(hash: u64, len: usize) -> Option<u64> {
+    let stop_word = len <= LONGEST_STOP_WORD && STOP_WORD_HASHES.binary_search(&hash).is_ok();
+    (!stop_word).then(|| splitmix64(hash))
+}
+
+/// The length of the longest of [`STOP_WORDS`].
+const LONGEST_STOP_WORD: usize = 5;
+
+/// The FNV-1a hashes of [`STOP_WORDS`], sorted: a word is looked up by the hash it needs
+/// anyway, not by comparing strings.
+const STOP_WORD_HASHES: [u64; STOP_WORDS.len()] = {
+    let mut hashes = [0u64; STOP_WORDS.len()];
+    let mut at = 0;
+    while at < STOP_WORDS.len() {
+        hashes[at] = fnv1a(STOP_WORDS[at].as_bytes());
+        at += 1;
+    }
+    // Insertion sort: a const fn cannot call `sort`.
+    let mut sorted = 1;
+    while sorted < hashes.len() {
+        let mut at = sorted;
+        while at > 0 && hashes[at - 1] > hashes[at] {
+            let swap = hashes[at - 1];
+            hashes[at - 1] = hashes[at];
+            hashes[at] = swap;
+            at -= 1;
+        }
+        sorted += 1;
+    }
+    hashes
+};
 
 /// `Title - Outlet` or `Title | Outlet` → `Title`, when the part after the last separator
 /// is short (an outlet's name, not half a headline).
@@ -233,8 +283,8 @@ fn strip_outlet_suffix(title: &str) -> &str {
     title
 }
 
-/// English function words that say nothing about which story a text tells. Sorted (a
-/// binary search looks them up).
+/// English function words that say nothing about which story a text tells, in order (they
+/// are looked up by hash: [`STOP_WORD_HASHES`]).
 const STOP_WORDS: &[&str] = &[
     "about", "after", "all", "also", "an", "and", "are", "as", "at", "be", "been", "but", "by",
     "can", "could", "did", "do", "for", "from", "had", "has", "have", "he", "her", "his", "in",
@@ -272,11 +322,13 @@ const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// FNV-1a: a stable hash (std's `DefaultHasher` may change between Rust releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
+const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash = FNV_OFFSET;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
+    let mut at = 0;
+    while at < bytes.len() {
+        hash ^= bytes[at] as u64;
         hash = hash.wrapping_mul(FNV_PRIME);
+        at += 1;
     }
     hash
 }

@@ -200,8 +200,31 @@ fn a_missing_summary_falls_back_to_the_content() {
 }
 
 #[test]
-fn stop_words_are_sorted_for_the_binary_search() {
+fn stop_words_are_in_order_short_and_their_hashes_sorted_for_the_binary_search() {
     assert!(STOP_WORDS.windows(2).all(|pair| pair[0] < pair[1]));
+    // Words longer than this are not looked up.
+    assert!(
+        STOP_WORDS
+            .iter()
+            .all(|word| word.len() <= LONGEST_STOP_WORD)
+    );
+    assert!(STOP_WORD_HASHES.windows(2).all(|pair| pair[0] < pair[1]));
+}
+
+#[test]
+fn ascii_words_hash_as_their_folded_form() {
+    // The ASCII path lowercases while hashing; it must give what folding then hashing gives,
+    // or stored signatures would stop matching new ones.
+    let ascii = word_set(
+        "North Korea's SATELLITE - Reuters",
+        "The Launch of Malligyong-1 THE",
+    );
+    let mut expected: Vec<u64> = ["north", "korea", "satellite", "launch", "malligyong"]
+        .iter()
+        .map(|word| splitmix64(fnv1a(word.as_bytes())))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(ascii, expected);
 }
 
 #[test]
@@ -229,4 +252,13 @@ fn the_wire_copies_of_the_stories_test_join_in_any_order() {
             );
         }
     }
+}
+
+#[test]
+fn a_word_that_folds_to_a_stop_word_is_left_out_too() {
+    // "Thé" is not ASCII; folded, it is "the".
+    assert_eq!(
+        word_set("", "Thé satellite Malligyong"),
+        word_set("", "satellite Malligyong")
+    );
 }
