@@ -16,6 +16,7 @@ use crate::model::{Item, REPEATED_KEY_MARK};
 use crate::text::html_to_text;
 
 mod cut;
+mod dates;
 mod encoding;
 mod json;
 mod markup;
@@ -360,6 +361,7 @@ fn parse_with_feed_rs(
         feed_rs::parser::Builder::new()
             .base_uri(base_url)
             .id_generator(|_, _, _| String::new())
+            .timestamp_parser(dates::timestamp)
             .build()
             .parse(bytes)
     }));
