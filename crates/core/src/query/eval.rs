@@ -35,7 +35,10 @@ pub(super) struct FieldText<'a> {
     text: &'a str,
     /// Every token's folded form is a range of it (one allocation instead of one per token).
     /// For ASCII text, the text lower-cased; otherwise `TOKEN_END`, then each token's folded
-    /// form followed by `TOKEN_END` (see `prefilter_text`).
+    /// form followed by `TOKEN_END` (see `prefilter_text`). "ASCII" here and below includes
+    /// text whose other characters all separate tokens (`text::separates_tokens`: a dash, a
+    /// curly quote, a no-break space): its tokens are still its runs of ASCII letters and
+    /// digits.
     folded: String,
     /// Whether the text is ASCII (and `folded` its lower-cased copy).
     ascii: bool,
@@ -76,8 +79,14 @@ impl<'a> FieldText<'a> {
     /// Folds `text` (tokenizing it only if it is not ASCII); `None` when it has no tokens at
     /// all.
     pub fn new(field: Field, text: &'a str) -> Option<FieldText<'a>> {
-        // ASCII text folds to its lower-case self; its tokens are found when needed.
-        let ascii = text.is_ascii();
+        // ASCII text folds to its lower-case self; its tokens are found when needed. So does
+        // text whose only other characters are separators, as news text often is (an en
+        // dash, curly quotes): `to_ascii_lowercase` leaves those as they are, and every byte
+        // of them separates tokens as the prefilter and `ascii_tokens` read bytes.
+        let ascii = text.is_ascii()
+            || text
+                .chars()
+                .all(|c| c.is_ascii() || text::separates_tokens(c));
         let (folded, tokens) = if ascii {
             if !text.bytes().any(|byte| byte.is_ascii_alphanumeric()) {
                 return None;
@@ -469,7 +478,11 @@ fn fold_tokens(text: &str) -> (String, Vec<DocToken>) {
 /// The tokens of ASCII `text`, as `text::for_each_token` finds them (runs of letters and
 /// digits), each its own folded form: a byte loop instead of a walk over characters.
 fn ascii_tokens(text: &str) -> Vec<DocToken> {
-    debug_assert!(text.is_ascii(), "only ASCII text is tokenized lazily");
+    debug_assert!(
+        text.chars()
+            .all(|c| c.is_ascii() || text::separates_tokens(c)),
+        "only text whose words are ASCII is tokenized lazily"
+    );
     let mut tokens = Vec::with_capacity(text.len() / 6);
     let mut start = None;
     for (offset, byte) in text.bytes().enumerate() {
@@ -648,4 +661,47 @@ fn snippet(text: &str, matched: Range<usize>) -> String {
         snippet.push('…');
     }
     snippet
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text whose only characters outside ASCII separate tokens is read the cheap way, and
+    /// gives the tokens and folded forms that folding it character by character gives.
+    #[test]
+    fn ascii_words_between_other_separators_tokenize_as_when_folded() {
+        for text in [
+            "LONDON \u{2013} Officials said \u{201c}no\u{201d} to the satellite\u{2019}s launch",
+            "Seoul\u{a0}\u{2014}\u{a0}North Korea\u{2026} 3\u{00b7}4 \u{2122}Tomahawk \u{00bb}sale\u{00ab}",
+            "\u{2013}",
+            "a\u{200d}b \u{3000}c",
+        ] {
+            let field_text = FieldText::new(Field::Summary, text);
+            let (folded, tokens) = fold_tokens(text);
+            let Some(field_text) = field_text else {
+                assert!(tokens.is_empty(), "{text:?}");
+                continue;
+            };
+            assert!(field_text.ascii, "{text:?} is read as ASCII");
+            let cheap: Vec<(&str, &str)> = field_text
+                .tokens()
+                .iter()
+                .map(|token| {
+                    (
+                        &text[token.original.clone()],
+                        &field_text.folded[token.folded.clone()],
+                    )
+                })
+                .collect();
+            let careful: Vec<(&str, &str)> = tokens
+                .iter()
+                .map(|token| (&text[token.original.clone()], &folded[token.folded.clone()]))
+                .collect();
+            assert_eq!(cheap, careful, "{text:?}");
+        }
+        // A letter outside ASCII needs folding: not read the cheap way.
+        let field_text = FieldText::new(Field::Summary, "Corée \u{2013} Séoul").expect("tokens");
+        assert!(!field_text.ascii);
+    }
 }

@@ -128,6 +128,13 @@ pub fn for_each_token(text: &str, mut on_token: impl FnMut(Range<usize>, bool)) 
     }
 }
 
+/// Whether `c` only separates tokens (a space, a dash, a quotation mark, a symbol): text whose
+/// only characters outside ASCII do that has the tokens of its ASCII letters and digits,
+/// each folded to its lower case.
+pub fn separates_tokens(c: char) -> bool {
+    classify(c) == CharClass::Separator
+}
+
 /// What a character does in a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CharClass {

@@ -102,8 +102,8 @@ fn head(c0: u8, c1: u8, c2: u8) -> usize {
     (usize::from(c0) * RADIX + usize::from(c1)) * RADIX + usize::from(c2)
 }
 
-/// Calls `on_start` with the offset of every token's first byte in the ASCII text `text`, in
-/// order. Works 64 bytes at a time: a mask of the token bytes, then the starts from its bits.
+/// Calls `on_start` with the offset of every token's first byte in the ASCII text `text` (or
+/// text whose other bytes separate tokens), in order. Works 64 bytes at a time: a mask of the token bytes, then the starts from its bits.
 pub(super) fn for_each_token_start(text: &[u8], mut on_start: impl FnMut(usize)) {
     let mut previous_in_token = false;
     let mut on_block = |block: usize, in_token: u64, len: usize| {
@@ -129,8 +129,9 @@ pub(super) fn for_each_token_start(text: &[u8], mut on_start: impl FnMut(usize))
 }
 
 /// Bit `i` set when `block[i]` is part of a token: eight bytes at a time in a `u64` (no
-/// `unsafe` for SIMD here). Only for ASCII bytes, whose top bit is clear, so no sum below
-/// carries into the next byte.
+/// `unsafe` for SIMD here). A byte outside ASCII (of a dash or quotation mark between ASCII
+/// words) is never part of one: the sums below work on the low seven bits of each byte, so
+/// none carries into the next, and such bytes are masked out after.
 fn token_mask(block: &[u8; 64]) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const TOP: u64 = 0x8080_8080_8080_8080;
@@ -138,12 +139,13 @@ fn token_mask(block: &[u8; 64]) -> u64 {
     let at_least = |word: u64, bound: u8| word + ONES * u64::from(0x80 - bound);
     let mut mask = 0;
     for (index, chunk) in block.chunks_exact(8).enumerate() {
-        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let raw = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let word = raw & !TOP;
         let lower = word | (ONES * 0x20);
         let letter = at_least(lower, b'a') & !at_least(lower, b'z' + 1);
         let digit = at_least(word, b'0') & !at_least(word, b'9' + 1);
         // Gathers the eight top bits into the top byte, byte 0's bit lowest.
-        let bits = ((letter | digit) & TOP).wrapping_mul(0x0002_0408_1020_4081) >> 56;
+        let bits = ((letter | digit) & TOP & !raw).wrapping_mul(0x0002_0408_1020_4081) >> 56;
         mask |= bits << (8 * index);
     }
     mask
@@ -191,8 +193,11 @@ mod tests {
         let mut block = [0u8; 64];
         for round in 0..2000 {
             for byte in &mut block {
-                // Every ASCII byte, and the edges of the ranges often.
-                *byte = if round % 2 == 0 {
+                // Every byte, and the edges of the ranges often (with the top bit set too:
+                // the bytes of a dash or a quotation mark outside ASCII).
+                *byte = if round % 3 == 0 {
+                    rng.u8(..)
+                } else if round % 3 == 1 {
                     rng.u8(..0x80)
                 } else {
                     *[
