@@ -599,6 +599,7 @@ async fn start(
             .map(|(name, url)| (name.as_str(), url.clone()))
             .collect();
         let ids = store.register_feeds(&pairs)?;
+        store.checkpoint_in_background()?;
         let reader = Store::open(&database)?;
         reader.forbid_writes()?;
         anyhow::Ok((store, reader, ids))

@@ -5,6 +5,7 @@
 
 mod articles;
 mod backfill;
+mod checkpoint;
 mod combine;
 mod feeds;
 mod health;
@@ -83,6 +84,11 @@ where
 /// An open database.
 #[derive(Debug)]
 pub struct Store {
+    /// The thread that checkpoints for this connection, if it has one
+    /// (`checkpoint_in_background`). Declared before `conn` so that it stops, and its own
+    /// connection closes, before this one: the last connection to close checkpoints what is
+    /// left and removes the log.
+    checkpointer: Option<checkpoint::Checkpointer>,
     conn: Connection,
     path: PathBuf,
     /// The index of the stories in the window, in memory (see `stories`).
@@ -229,6 +235,7 @@ impl Store {
             cause,
         })?;
         let mut store = Store {
+            checkpointer: None,
             conn,
             path: path.to_path_buf(),
             story_index: stories::StoryIndex::default(),

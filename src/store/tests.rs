@@ -1992,3 +1992,47 @@ fn polls_queued_at_once_are_each_written_once_and_told_their_result() {
         .unwrap();
     assert_eq!(stored, 8);
 }
+
+#[test]
+fn the_background_checkpoint_copies_the_log_and_the_last_close_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("watchword.db");
+    let mut store = Store::open(&path).unwrap();
+    store.checkpoint_in_background().unwrap();
+    store
+        .conn
+        .execute_batch("CREATE TABLE filler (blob BLOB)")
+        .unwrap();
+    let file_len = || std::fs::metadata(&path).unwrap().len();
+    let before = file_len();
+    // 2,000 commits of a 4 KiB row each: over 1,000 pages of log. The writer's own
+    // automatic checkpoint is off (the hook replaced it), so only the checkpoint thread can
+    // copy them into the database file meanwhile.
+    for _ in 0..2000 {
+        store
+            .conn
+            .execute("INSERT INTO filler VALUES (zeroblob(4096))", [])
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while file_len() < before + 4 * 1024 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {} bytes",
+            file_len()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(store);
+    let log = dir.path().join("watchword.db-wal");
+    assert!(
+        !log.exists() || std::fs::metadata(&log).unwrap().len() == 0,
+        "the log is left after the last close"
+    );
+    let reopened = Store::open(&path).unwrap();
+    let rows: i64 = reopened
+        .conn
+        .query_row("SELECT count(*) FROM filler", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 2000);
+}
