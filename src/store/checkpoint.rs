@@ -11,6 +11,7 @@
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use rusqlite::hooks::Wal;
@@ -47,6 +48,11 @@ impl Store {
     /// the one connection that writes polls; others keep SQLite's automatic checkpoints.
     pub fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
         let conn = Connection::open(&self.path).map_err(|source| self.error(source))?;
+        // As the writer: no sync beyond what a checkpoint needs, and no long wait for a lock
+        // (a `PASSIVE` checkpoint never waits; opening may read the schema).
+        conn.busy_timeout(Duration::from_secs(1))
+            .and_then(|()| conn.execute_batch("PRAGMA synchronous = NORMAL"))
+            .map_err(|source| self.error(source))?;
         let signal = Arc::new(Signal::default());
         let thread = std::thread::Builder::new()
             .name("checkpoint".to_string())
@@ -57,21 +63,27 @@ impl Store {
             .map_err(|cause| {
                 StoreError::Task(format!("cannot start the checkpoint thread: {cause}"))
             })?;
-        let asked = signal.clone();
+        // Owned from here: if the hook cannot be registered, dropping it stops the thread.
+        let checkpointer = Checkpointer {
+            signal: signal.clone(),
+            thread: Some(thread),
+        };
         self.conn
             .wal_hook(Some(move |wal: &mut Wal, pages: i32| {
                 if pages >= WRITER_CHECKPOINTS_AT {
-                    wal.checkpoint_v2(CheckpointMode::PASSIVE)?;
+                    // An error returned from here would make the commit that ran the hook
+                    // report one, though it committed: a checkpoint that cannot run now
+                    // (the thread is checkpointing: busy) is left for the next commit.
+                    if let Err(error) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
+                        debug!(%error, "the writer's own checkpoint failed");
+                    }
                 } else if pages >= ASK_AT {
-                    asked.ask(|wanted| wanted.checkpoint = true);
+                    signal.ask(|wanted| wanted.checkpoint = true);
                 }
                 Ok(())
             }))
             .map_err(|source| self.error(source))?;
-        self.checkpointer = Some(Checkpointer {
-            signal,
-            thread: Some(thread),
-        });
+        self.checkpointer = Some(checkpointer);
         Ok(())
     }
 }

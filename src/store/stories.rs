@@ -8,9 +8,8 @@
 //! what expired) or grew. A key maps to its members through a chain of links, newest
 //! first, so a lookup costs one hash probe per key — the URL, the title and each of the
 //! signature's bands — whatever the number of stored items; only the signatures of members
-//! that share a whole band with the item are compared, newest first, up to the first that
-//! joins and at most [`MAX_PER_BAND`] per band, so even a flood of similar texts cannot make
-//! a lookup scan. It holds about 700 bytes
+//! that share a whole band with the item are compared, at most [`MAX_PER_BAND`] per band,
+//! so even a flood of similar texts cannot make a lookup scan. It holds about 700 bytes
 //! per member in the window (the signature is 192 of them). A persisted index (tried
 //! first) paid a random B-tree page per key and item, about 100 KB of write-ahead log per
 //! item.
@@ -275,10 +274,8 @@ impl Built {
     }
 
     /// The story (id, first seen) an item with `keys` joins: the one first seen latest with
-    /// its URL, else with its title (among the newest [`MAX_PER_BAND`] members with it),
-    /// else the most similar of the bands' joining members — in each band sharing a whole
-    /// band with the item, the newest member whose fingerprint is at or above the threshold
-    /// — among stories first seen at or after `window_start`.
+    /// its URL, else with its title (among the newest [`MAX_PER_BAND`] members with it), else the one with the most similar fingerprint at or
+    /// above the threshold, among stories first seen at or after `window_start`.
     fn find(&mut self, keys: &StoryKeys, window_start: i64) -> Option<(i64, i64)> {
         for (kind, key) in [(KeyKind::Url, keys.url), (KeyKind::Title, keys.title)] {
             if let Some(key) = key
@@ -334,10 +331,6 @@ impl Built {
                 }) {
                     best = Some(candidate);
                 }
-                // The newest member of this band that joins stands for the band: older ones
-                // are older copies, and comparing them all made a flood of similar texts
-                // cost a comparison per member for every item.
-                break;
             }
         }
         best.map(|(_, first_seen, _, story_id)| (story_id, first_seen))

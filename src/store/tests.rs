@@ -1999,15 +1999,20 @@ fn the_background_checkpoint_copies_the_log_and_the_last_close_removes_it() {
     let path = dir.path().join("watchword.db");
     let mut store = Store::open(&path).unwrap();
     store.checkpoint_in_background().unwrap();
+    // The writer's own automatic checkpoint is off: its hook replaced it.
+    let automatic: i64 = store
+        .conn
+        .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(automatic, 0);
     store
         .conn
         .execute_batch("CREATE TABLE filler (blob BLOB)")
         .unwrap();
     let file_len = || std::fs::metadata(&path).unwrap().len();
     let before = file_len();
-    // 2,000 commits of a 4 KiB row each: over 1,000 pages of log. The writer's own
-    // automatic checkpoint is off (the hook replaced it), so only the checkpoint thread can
-    // copy them into the database file meanwhile.
+    // 2,000 commits of a 4 KiB row each: over 1,000 pages of log. Only the checkpoint thread
+    // can copy them into the database file meanwhile.
     for _ in 0..2000 {
         store
             .conn
