@@ -2041,3 +2041,76 @@ fn the_background_checkpoint_copies_the_log_and_the_last_close_removes_it() {
         .unwrap();
     assert_eq!(rows, 2000);
 }
+
+/// An item with only a MinHash signature (no URL or title key), matching `sat`.
+fn signed(key: &str, signature: [u32; story::SIGNATURE_LEN]) -> MatchedItem {
+    let mut matched = item(key, None, &["sat"]);
+    matched.story = Some(story::StoryKeys {
+        url: None,
+        title: None,
+        fingerprint: Some(story::Fingerprint(signature)),
+    });
+    matched
+}
+
+#[test]
+fn an_item_joins_the_most_similar_story_even_when_a_less_similar_one_is_newer() {
+    let (_dir, mut store) = open();
+    let ids = three_feeds(&mut store);
+    let policy = StoryPolicy::default();
+    // The new item's signature, and two stored ones: `close` equals it in 45 of 48 values
+    // (it differs in the first three), `loose` in the first 24 only. The two stored ones
+    // agree with each other in 21 values, below the threshold: two stories. `loose` is the
+    // newer, so it comes first in the bands both share with the new item.
+    let new: [u32; story::SIGNATURE_LEN] = std::array::from_fn(|slot| slot as u32);
+    let close = std::array::from_fn(|slot| {
+        if slot < 3 {
+            1000 + slot as u32
+        } else {
+            slot as u32
+        }
+    });
+    let loose = std::array::from_fn(|slot| {
+        if slot < 24 {
+            slot as u32
+        } else {
+            2000 + slot as u32
+        }
+    });
+    commit(
+        &mut store,
+        ids[0],
+        &[signed("close", close)],
+        now(),
+        &[],
+        &policy,
+    );
+    let later = now() + chrono::Duration::minutes(10);
+    commit(
+        &mut store,
+        ids[1],
+        &[signed("loose", loose)],
+        later,
+        &[],
+        &policy,
+    );
+    let latest = now() + chrono::Duration::minutes(20);
+    commit(
+        &mut store,
+        ids[2],
+        &[signed("new", new)],
+        latest,
+        &[],
+        &policy,
+    );
+    let story_of = |key: &str| -> i64 {
+        store
+            .conn
+            .query_row("SELECT story_id FROM items WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .unwrap()
+    };
+    assert_ne!(story_of("close"), story_of("loose"), "two stories");
+    assert_eq!(story_of("new"), story_of("close"));
+}
