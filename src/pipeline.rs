@@ -335,9 +335,10 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
         baseline: false,
         body: false,
     };
-    let task_context = context.clone();
-    let saved = blocking(move || write(&task_context, commit)).await.result;
-    match saved {
+    let started = Instant::now();
+    let committed = context.commits.commit_async(&context.store, commit).await;
+    account_write(context, &committed, started);
+    match committed.result {
         Ok(_) if wrote_notice => context.outbox_written.notify(),
         Ok(_) => {}
         Err(error) => warn!(error = %error, "cannot save feed state"),
@@ -350,13 +351,19 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
 fn write(context: &PollContext, commit: OwnedCommit) -> Committed {
     let started = Instant::now();
     let committed = context.commits.commit(&context.store, commit);
+    account_write(context, &committed, started);
+    committed
+}
+
+/// Counts a commit's time (since `started`) as writing or waiting, and notes in
+/// `write_health` how it went.
+fn account_write(context: &PollContext, committed: &Committed, started: Instant) {
     context.metrics.stage(Stage::Store, committed.writing);
     context.metrics.stage(
         Stage::StoreWait,
         started.elapsed().saturating_sub(committed.writing),
     );
     context.write_health.record(&committed.result);
-    committed
 }
 
 /// What one parse keeps, from `[daemon] max_items_per_poll` and `max_field_chars`.

@@ -5,13 +5,18 @@
 //! the polls behind it find theirs written when their turn comes. One transaction for
 //! several polls writes their shared pages (the indexes' last leaves, the feeds table) once;
 //! what is stored is the same as their commits one after the other in the queue's order.
+//!
+//! A poll that commits from async code ([`CommitQueue::commit_async`], the polls that stored
+//! no items: a 304, a failure) waits for its turn without a thread; only the poll whose turn
+//! comes with its commit still queued hands the queue to a blocking thread. So a thousand
+//! 304s cost a few transactions and a few thread hand-offs, not a thousand of each.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::{CommitSummary, PollCommit, SharedStore, StoreError, lock};
+use super::{CommitSummary, PollCommit, SharedStore, Store, StoreError, lock};
 use crate::model::{AlertRoute, FeedId, FeedState, MatchedItem, Notice, StoryPolicy};
 
 /// A poll's commit, owned, so that another poll's thread can write it.
@@ -58,12 +63,25 @@ pub struct Committed {
 #[derive(Debug, Default)]
 pub struct CommitQueue {
     waiting: Mutex<Vec<Arc<Slot>>>,
+    /// Async committers take turns here, so that one at a time writes the queue.
+    turn: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
 struct Slot {
     commit: Mutex<Option<OwnedCommit>>,
     done: Mutex<Option<(OwnedCommit, Result<CommitSummary, StoreError>)>>,
+}
+
+impl Slot {
+    /// The commit and its result, once another poll wrote it.
+    fn written(&self) -> Option<Committed> {
+        take(&self.done).map(|(commit, result)| Committed {
+            commit,
+            result,
+            writing: Duration::ZERO,
+        })
+    }
 }
 
 fn take<T>(mutex: &Mutex<Option<T>>) -> Option<T> {
@@ -73,21 +91,54 @@ fn take<T>(mutex: &Mutex<Option<T>>) -> Option<T> {
 impl CommitQueue {
     /// Writes `commit` to `store`, with any others waiting. Blocks.
     pub fn commit(&self, store: &SharedStore, commit: OwnedCommit) -> Committed {
+        let slot = self.enqueue(commit);
+        let mut store = lock(store);
+        if let Some(committed) = slot.written() {
+            return committed;
+        }
+        // Not written yet, so still queued: whoever takes the queue fills every result in
+        // it before letting go of the store.
+        self.write_queue(&mut store, &slot)
+    }
+
+    /// Writes `commit` to `store`, with any others waiting, from async code: it waits for
+    /// its turn without holding a thread, and takes a blocking thread only if its commit
+    /// is still queued when its turn comes (then it writes every commit queued by then).
+    pub async fn commit_async(
+        self: &Arc<Self>,
+        store: &SharedStore,
+        commit: OwnedCommit,
+    ) -> Committed {
+        let slot = self.enqueue(commit);
+        let _turn = self.turn.lock().await;
+        if let Some(committed) = slot.written() {
+            return committed;
+        }
+        let queue = self.clone();
+        let store = store.clone();
+        super::blocking(move || {
+            let mut store = lock(&store);
+            match slot.written() {
+                // A blocking committer wrote it while this one waited for the store.
+                Some(committed) => committed,
+                None => queue.write_queue(&mut store, &slot),
+            }
+        })
+        .await
+    }
+
+    fn enqueue(&self, commit: OwnedCommit) -> Arc<Slot> {
         let slot = Arc::new(Slot {
             commit: Mutex::new(Some(commit)),
             done: Mutex::new(None),
         });
         self.queue().push(slot.clone());
-        let mut store = lock(store);
-        if let Some((commit, result)) = take(&slot.done) {
-            return Committed {
-                commit,
-                result,
-                writing: Duration::ZERO,
-            };
-        }
-        // Not written yet, so still queued: whoever takes the queue fills every result in
-        // it before letting go of the store.
+        slot
+    }
+
+    /// Writes every queued commit (`slot`'s among them) in one transaction and leaves each
+    /// its result; gives back `slot`'s. The caller holds the store.
+    fn write_queue(&self, store: &mut Store, slot: &Slot) -> Committed {
         let started = Instant::now();
         let batch = std::mem::take(&mut *self.queue());
         let commits: Vec<OwnedCommit> = batch
@@ -111,10 +162,9 @@ impl CommitQueue {
                     .collect()
             }
         };
-        for ((slot, commit), result) in batch.iter().zip(commits).zip(results) {
-            *slot.done.lock().unwrap_or_else(|p| p.into_inner()) = Some((commit, result));
+        for ((queued, commit), result) in batch.iter().zip(commits).zip(results) {
+            *queued.done.lock().unwrap_or_else(|p| p.into_inner()) = Some((commit, result));
         }
-        drop(store);
         let (commit, result) = take(&slot.done).expect("the batch held this poll's slot");
         Committed {
             commit,

@@ -1993,6 +1993,72 @@ fn polls_queued_at_once_are_each_written_once_and_told_their_result() {
     assert_eq!(stored, 8);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_and_blocking_commits_queued_together_are_each_written_once() {
+    let (_dir, mut store) = open();
+    let names: Vec<(String, String)> = (0..40)
+        .map(|n| (format!("feed {n}"), format!("https://f{n}/feed")))
+        .collect();
+    let pairs: Vec<(&str, String)> = names.iter().map(|(n, u)| (n.as_str(), u.clone())).collect();
+    let ids = store.register_feeds(&pairs).unwrap();
+    let store: SharedStore = Arc::new(Mutex::new(store));
+    let queue = Arc::new(CommitQueue::default());
+    let commit = |feed_id: FeedId, items: Vec<MatchedItem>, etag: String| OwnedCommit {
+        feed_id,
+        items,
+        state: FeedState {
+            etag: Some(etag),
+            ..FeedState::default()
+        },
+        now: now(),
+        routes: Arc::new(Vec::new()),
+        notice: None,
+        policy: StoryPolicy::default(),
+        baseline: false,
+        body: true,
+    };
+    // Every fourth feed stores an item from a blocking thread, as a poll with a body does;
+    // the others only their state, from async code, as a 304 does.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, &feed_id) in ids.iter().enumerate() {
+        let (store, queue) = (store.clone(), queue.clone());
+        let etag = format!("etag {n}");
+        if n % 4 == 0 {
+            let items = vec![item(&format!("item {n}"), None, &["sat"])];
+            tasks.spawn_blocking(move || queue.commit(&store, commit(feed_id, items, etag)));
+        } else {
+            tasks.spawn(async move {
+                queue
+                    .commit_async(&store, commit(feed_id, Vec::new(), etag))
+                    .await
+            });
+        }
+    }
+    let mut told = Vec::new();
+    while let Some(committed) = tasks.join_next().await {
+        let committed = committed.unwrap();
+        let summary = committed.result.as_ref().unwrap();
+        let n = ids
+            .iter()
+            .position(|&id| id == committed.commit.feed_id)
+            .unwrap();
+        assert_eq!(summary.new_items, usize::from(n % 4 == 0), "feed {n}");
+        told.push(n);
+    }
+    told.sort_unstable();
+    assert_eq!(told, (0..40).collect::<Vec<_>>(), "each poll is told once");
+    let store = lock(&store);
+    for (n, &feed_id) in ids.iter().enumerate() {
+        let etag = store.feed_state(feed_id).unwrap().etag;
+        assert_eq!(etag.as_deref(), Some(format!("etag {n}").as_str()));
+    }
+    let stored: i64 = store
+        .conn
+        .query_row("SELECT COUNT(*) FROM items", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(stored, 10);
+}
+
 #[test]
 fn the_background_checkpoint_copies_the_log_and_the_last_close_removes_it() {
     let dir = tempfile::tempdir().unwrap();
