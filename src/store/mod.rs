@@ -7,6 +7,7 @@ mod articles;
 mod backfill;
 mod checkpoint;
 mod combine;
+pub mod db;
 mod feeds;
 mod health;
 mod migrations;
