@@ -6,18 +6,17 @@ impl Store {
     /// The cached article of a canonical URL: `Ok(text)`, or `Err(why)` when it has none for
     /// good (a 404, not a web page); `None` when it was never fetched.
     pub fn article(&self, url: &str) -> Result<Option<Result<String, String>>, StoreError> {
-        self.conn
-            .query_row(
+        self.read(|sql| {
+            sql.query_row(
                 "SELECT text, error FROM articles WHERE url = ?1",
-                params![url],
+                &db_params![url],
                 |row| {
                     let text: Option<String> = row.get(0)?;
                     let error: Option<String> = row.get(1)?;
                     Ok(text.ok_or_else(|| error.unwrap_or_default()))
                 },
             )
-            .optional()
-            .map_err(|source| self.error(source))
+        })
     }
 
     /// Caches the final outcome of fetching a URL's article (its text, or why it has none
@@ -32,13 +31,13 @@ impl Store {
             Ok(text) => (Some(text), None),
             Err(error) => (None, Some(error)),
         };
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO articles (url, fetched_at, text, error)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![url, now.timestamp(), text, error],
+        self.read(|sql| {
+            sql.execute(
+                "INSERT INTO articles (url, fetched_at, text, error) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                &db_params![url, now.timestamp(), text, error],
             )
-            .map_err(|source| self.error(source))?;
+        })?;
         Ok(())
     }
 }

@@ -3,11 +3,11 @@
 //! with their stories' later items as sources and, when asked, their outbox rows.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
-use super::{
-    Backfill, Logged, LoggedItem, MatchLog, Store, StoreError, sqlite_error, write_transaction,
-};
+use super::db::{DbError, Dialect, Sql};
+use super::poll::STORY_LOCK;
+use super::{Backfill, Logged, LoggedItem, MatchLog, Store, StoreError};
+use crate::db_params;
 use crate::model::{AlertRoute, Dedup, FeedId, StoryId, StoryPolicy};
 use crate::story::Fingerprint;
 
@@ -38,149 +38,128 @@ impl Store {
         routes: &[AlertRoute],
         policy: &StoryPolicy,
     ) -> Result<BackfillSummary, StoreError> {
-        let wrap = sqlite_error(&self.path);
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        let mut summary = BackfillSummary::default();
-        {
-            let mut log = MatchLog::prepare(&tx).map_err(wrap)?;
-            let mut read_item = tx
-                .prepare_cached(
-                    "SELECT i.feed_id, f.name, i.title, i.url, i.published, i.first_seen,
-                            i.story_id, s.first_seen,
-                            EXISTS (SELECT 1 FROM match_sources ms WHERE ms.item_id = i.id)
-                     FROM items i JOIN feeds f ON f.id = i.feed_id
-                     JOIN stories s ON s.id = i.story_id
-                     WHERE i.id = ?1",
-                )
-                .map_err(wrap)?;
-            // Later items of the story (or the URL), as the copies a poll would have added.
-            let mut later_of_story = tx
-                .prepare_cached(
-                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
-                     SELECT ?1, i.id, f.name, i.title, i.url, i.published, i.first_seen
-                     FROM items i JOIN feeds f ON f.id = i.feed_id
-                     WHERE i.story_id = ?2 AND (i.first_seen > ?3 OR (i.first_seen = ?3 AND i.id > ?4))
-                     ORDER BY i.first_seen, i.id
-                     ON CONFLICT (match_id, item_id) DO NOTHING",
-                )
-                .map_err(wrap)?;
-            let mut later_of_url = tx
-                .prepare_cached(
-                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
-                     SELECT ?1, i.id, f.name, i.title, i.url, i.published, i.first_seen
-                     FROM items i JOIN feeds f ON f.id = i.feed_id
-                     WHERE i.url = ?2 AND (i.first_seen > ?3 OR (i.first_seen = ?3 AND i.id > ?4))
-                     ORDER BY i.first_seen, i.id
-                     ON CONFLICT (match_id, item_id) DO NOTHING",
-                )
-                .map_err(wrap)?;
-            let mut index_member = tx
-                .prepare_cached(
-                    "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(wrap)?;
-            for backfill in matches {
-                type Row = (
-                    i64,
-                    String,
-                    String,
-                    Option<String>,
-                    Option<i64>,
-                    i64,
-                    i64,
-                    i64,
-                    bool,
-                );
-                let row: Option<Row> = read_item
-                    .query_row([backfill.item_id.0], |row| {
-                        Ok((
-                            row.get(0)?,
-                            row.get(1)?,
-                            row.get(2)?,
-                            row.get(3)?,
-                            row.get(4)?,
-                            row.get(5)?,
-                            row.get(6)?,
-                            row.get(7)?,
-                            row.get(8)?,
-                        ))
-                    })
-                    .optional()
-                    .map_err(wrap)?;
-                let Some((
-                    feed_id,
-                    feed_name,
-                    title,
-                    url,
-                    published,
-                    first_seen,
+        self.write(|sql| backfill(sql, matches, now, routes, policy))
+    }
+}
+
+/// [`Store::backfill`], in its transaction.
+fn backfill(
+    sql: &Sql<'_>,
+    matches: &[Backfill],
+    now: DateTime<Utc>,
+    routes: &[AlertRoute],
+    policy: &StoryPolicy,
+) -> Result<BackfillSummary, DbError> {
+    if sql.dialect() == Dialect::Postgres {
+        // It adds story members: one process at a time does (see `Store::commit_polls`).
+        sql.query_row(
+            "SELECT pg_advisory_xact_lock(?1)",
+            &db_params![STORY_LOCK],
+            |_| Ok(()),
+        )?;
+    }
+    let mut summary = BackfillSummary::default();
+    let mut log = MatchLog::new(sql);
+    for backfill in matches {
+        let row = sql.query_row(
+            "SELECT i.feed_id, f.name, i.title, i.url, i.published, i.first_seen,
+                    i.story_id, s.first_seen,
+                    EXISTS (SELECT 1 FROM match_sources ms WHERE ms.item_id = i.id)
+             FROM items i JOIN feeds f ON f.id = i.feed_id
+             JOIN stories s ON s.id = i.story_id
+             WHERE i.id = ?1",
+            &db_params![backfill.item_id.0],
+            |row| {
+                Ok((
+                    row.get::<i64>(0)?,
+                    row.get::<String>(1)?,
+                    row.get::<String>(2)?,
+                    row.get::<Option<String>>(3)?,
+                    row.get::<Option<i64>>(4)?,
+                    row.get::<i64>(5)?,
+                    row.get::<i64>(6)?,
+                    row.get::<i64>(7)?,
+                    row.get::<bool>(8)?,
+                ))
+            },
+        )?;
+        let Some((
+            feed_id,
+            feed_name,
+            title,
+            url,
+            published,
+            first_seen,
+            story_id,
+            story_first_seen,
+            indexed,
+        )) = row
+        else {
+            summary.missing += 1;
+            continue;
+        };
+        let item = LoggedItem {
+            item_id: backfill.item_id,
+            feed_id: FeedId(feed_id),
+            feed_name: &feed_name,
+            story_id: StoryId(story_id),
+            title: &title,
+            url: url.as_deref(),
+            published,
+            seen: first_seen,
+        };
+        let logged = log.log(&item, &backfill.topic_match, policy, routes, now, true)?;
+        let match_id = match logged {
+            Logged::Match {
+                match_id,
+                deliveries,
+            } => {
+                summary.new_matches += 1;
+                summary.new_deliveries += deliveries;
+                match_id
+            }
+            Logged::Source { added } => {
+                summary.new_sources += added;
+                continue;
+            }
+            Logged::Duplicate => continue,
+        };
+        // Later items of the story (or the URL), as the copies a poll would have added.
+        let later = match (policy.dedup, &url) {
+            (Dedup::Story, _) => sql.execute(
+                "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                 SELECT ?1, i.id, f.name, i.title, i.url, i.published, i.first_seen
+                 FROM items i JOIN feeds f ON f.id = i.feed_id
+                 WHERE i.story_id = ?2 AND (i.first_seen > ?3 OR (i.first_seen = ?3 AND i.id > ?4))
+                 ORDER BY i.first_seen, i.id
+                 ON CONFLICT (match_id, item_id) DO NOTHING",
+                &db_params![match_id.0, story_id, first_seen, backfill.item_id.0],
+            )?,
+            (Dedup::Url, Some(url)) => sql.execute(
+                "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+                 SELECT ?1, i.id, f.name, i.title, i.url, i.published, i.first_seen
+                 FROM items i JOIN feeds f ON f.id = i.feed_id
+                 WHERE i.url = ?2 AND (i.first_seen > ?3 OR (i.first_seen = ?3 AND i.id > ?4))
+                 ORDER BY i.first_seen, i.id
+                 ON CONFLICT (match_id, item_id) DO NOTHING",
+                &db_params![match_id.0, url, first_seen, backfill.item_id.0],
+            )?,
+            _ => 0,
+        };
+        summary.new_sources += later as usize;
+        if let (false, Some(keys)) = (indexed, &backfill.story) {
+            sql.execute(
+                "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                &db_params![
                     story_id,
                     story_first_seen,
-                    indexed,
-                )) = row
-                else {
-                    summary.missing += 1;
-                    continue;
-                };
-                let item = LoggedItem {
-                    item_id: backfill.item_id,
-                    feed_id: FeedId(feed_id),
-                    feed_name: &feed_name,
-                    story_id: StoryId(story_id),
-                    title: &title,
-                    url: url.as_deref(),
-                    published,
-                    seen: first_seen,
-                };
-                let logged = log
-                    .log(&item, &backfill.topic_match, policy, routes, now, true)
-                    .map_err(wrap)?;
-                let match_id = match logged {
-                    Logged::Match {
-                        match_id,
-                        deliveries,
-                    } => {
-                        summary.new_matches += 1;
-                        summary.new_deliveries += deliveries;
-                        match_id
-                    }
-                    Logged::Source { added } => {
-                        summary.new_sources += added;
-                        continue;
-                    }
-                    Logged::Duplicate => continue,
-                };
-                let later = match (policy.dedup, &url) {
-                    (Dedup::Story, _) => later_of_story.execute(params![
-                        match_id.0,
-                        story_id,
-                        first_seen,
-                        backfill.item_id.0
-                    ]),
-                    (Dedup::Url, Some(url)) => later_of_url.execute(params![
-                        match_id.0,
-                        url,
-                        first_seen,
-                        backfill.item_id.0
-                    ]),
-                    _ => Ok(0),
-                };
-                summary.new_sources += later.map_err(wrap)?;
-                if let (false, Some(keys)) = (indexed, &backfill.story) {
-                    index_member
-                        .execute(params![
-                            story_id,
-                            story_first_seen,
-                            keys.url.map(|key| key as i64),
-                            keys.title.map(|key| key as i64),
-                            keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
-                        ])
-                        .map_err(wrap)?;
-                }
-            }
+                    keys.url.map(|key| key as i64),
+                    keys.title.map(|key| key as i64),
+                    keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
+                ],
+            )?;
         }
-        tx.commit().map_err(wrap)?;
-        Ok(summary)
     }
+    Ok(summary)
 }

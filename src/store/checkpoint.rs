@@ -18,7 +18,7 @@ use rusqlite::hooks::Wal;
 use rusqlite::wal::CheckpointMode;
 use tracing::debug;
 
-use super::{Store, StoreError};
+use super::{Backend, Store, StoreError};
 
 /// The log's size (pages) at which the writer asks for a checkpoint: SQLite's own default.
 const ASK_AT: i32 = 1000;
@@ -46,7 +46,11 @@ struct Wanted {
 impl Store {
     /// Moves this connection's checkpoints to a thread of their own (see the module). For
     /// the one connection that writes polls; others keep SQLite's automatic checkpoints.
+    /// PostgreSQL checkpoints on its own: nothing to do there.
     pub fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
+        if self.sqlite().is_none() {
+            return Ok(());
+        }
         let conn = Connection::open(&self.path).map_err(|source| self.error(source))?;
         // As the writer: no sync beyond what a checkpoint needs, and no long wait for a lock
         // (a `PASSIVE` checkpoint never waits; opening may read the schema).
@@ -68,7 +72,10 @@ impl Store {
             signal: signal.clone(),
             thread: Some(thread),
         };
-        self.conn
+        let Backend::Sqlite(writer) = &mut self.backend else {
+            unreachable!("checked above")
+        };
+        writer
             .wal_hook(Some(move |wal: &mut Wal, pages: i32| {
                 if pages >= WRITER_CHECKPOINTS_AT {
                     // An error returned from here would make the commit that ran the hook
@@ -82,7 +89,10 @@ impl Store {
                 }
                 Ok(())
             }))
-            .map_err(|source| self.error(source))?;
+            .map_err(|source| StoreError::Sqlite {
+                path: self.path.clone(),
+                cause: source,
+            })?;
         self.checkpointer = Some(checkpointer);
         Ok(())
     }

@@ -133,7 +133,15 @@ impl fmt::Display for DbError {
             // tokio-postgres's own Display leaves out the server's message ("db error").
             DbError::Postgres(cause) => match cause.as_db_error() {
                 Some(db) => write!(f, "{}: {}", db.severity(), db.message()),
-                None => write!(f, "{cause}"),
+                None => {
+                    write!(f, "{cause}")?;
+                    let mut source = std::error::Error::source(cause);
+                    while let Some(inner) = source {
+                        write!(f, ": {inner}")?;
+                        source = inner.source();
+                    }
+                    Ok(())
+                }
             },
             DbError::Pool(cause) => write!(f, "{cause}"),
             DbError::Column { index, cause } => write!(f, "column {index}: {cause}"),
@@ -305,6 +313,26 @@ column!(
     Vec<u8>,
     Option<Vec<u8>>
 );
+
+/// Narrower integers: read as `i64`, an error when the value does not fit.
+macro_rules! narrow_column {
+    ($($t:ty),*) => {$(
+        impl Column for $t {
+            fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Self> {
+                let wide: i64 = row.get(index)?;
+                <$t>::try_from(wide).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(index, wide))
+            }
+            fn from_postgres(row: &tokio_postgres::Row, index: usize) -> Result<Self, DbError> {
+                let wide: i64 = postgres::read(row, index)?;
+                <$t>::try_from(wide).map_err(|_| DbError::Column {
+                    index,
+                    cause: format!("{wide} does not fit {}", stringify!($t)),
+                })
+            }
+        }
+    )*};
+}
+narrow_column!(u32, usize, i32);
 
 impl rusqlite::ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {

@@ -1,7 +1,9 @@
-//! The SQLite store: the only module with SQL. Feed state, items and the match log, written
-//! so that one poll's new items, their matches and the feed's new state land in one
-//! transaction. Synchronous (rusqlite is blocking): async callers go through
-//! `spawn_blocking` and never hold the store across an `.await`.
+//! The store: the only module with SQL. Feed state, items and the match log, written so
+//! that one poll's new items, their matches and the feed's new state land in one
+//! transaction. On SQLite (a file; the default) or PostgreSQL (a `postgres://` URL), with
+//! each statement written once for both ([`db`]). Synchronous (rusqlite is blocking, and the
+//! PostgreSQL side waits for its queries): async callers go through `spawn_blocking` and
+//! never hold the store across an `.await`.
 
 mod articles;
 mod backfill;
@@ -16,6 +18,8 @@ mod poll;
 mod retention;
 mod stored;
 mod stories;
+#[cfg(test)]
+pub(crate) mod testing;
 mod verdicts;
 pub mod verified;
 
@@ -25,7 +29,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
+
+use crate::db_params;
+use db::{DbError, Dialect, Row, Sql};
 
 use crate::model::{
     AlertRoute, Dedup, Delivery, DeliveryId, DeliveryState, FeedHealth, FeedId, FeedState, Item,
@@ -86,14 +93,22 @@ where
 #[derive(Debug)]
 pub struct Store {
     /// The thread that checkpoints for this connection, if it has one
-    /// (`checkpoint_in_background`). Declared before `conn` so that it stops, and its own
+    /// (`checkpoint_in_background`). Declared before `backend` so that it stops, and its own
     /// connection closes, before this one: the last connection to close checkpoints what is
     /// left and removes the log.
     checkpointer: Option<checkpoint::Checkpointer>,
-    conn: Connection,
+    backend: Backend,
+    /// The database file; for PostgreSQL, its URL without the password (for messages).
     path: PathBuf,
     /// The index of the stories in the window, in memory (see `stories`).
     story_index: stories::StoryIndex,
+}
+
+/// Where the rows are.
+#[derive(Debug)]
+enum Backend {
+    Sqlite(Connection),
+    Postgres(db::postgres::Pool),
 }
 
 /// Why the store failed. Causes are part of the message rather than `source`s, so a message
@@ -115,6 +130,8 @@ pub enum StoreError {
         path: PathBuf,
         cause: rusqlite::Error,
     },
+    #[error("database {url}: {cause}")]
+    Postgres { url: String, cause: String },
     #[error("database {} is from a newer watchword (schema version {found}, this build knows {known})", path.display())]
     TooNew {
         path: PathBuf,
@@ -215,7 +232,8 @@ const DELIVERY_COLUMNS: &str = "d.id, d.sink, d.state, d.attempts, d.next_attemp
      d.last_error, d.created, d.delivered_at, d.notice";
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the SQLite database at `path` and brings its schema up to
+    /// date.
     ///
     /// A database watchword creates is readable by its owner only: the folders it creates
     /// for it are 0700 and the file 0600, which SQLite gives its `-wal` and `-shm` files too.
@@ -237,7 +255,7 @@ impl Store {
         })?;
         let mut store = Store {
             checkpointer: None,
-            conn,
+            backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
             story_index: stories::StoryIndex::default(),
         };
@@ -246,20 +264,93 @@ impl Store {
         Ok(store)
     }
 
+    /// Connects to the PostgreSQL database at `url` (`postgres://user[:password]@host/db`)
+    /// and brings its schema up to date.
+    pub fn connect(url: &str) -> Result<Store, StoreError> {
+        let pool = db::postgres::Pool::connect(url).map_err(|cause| StoreError::Postgres {
+            url: db::postgres::shown_url(url),
+            cause: cause.to_string(),
+        })?;
+        let mut store = Store {
+            checkpointer: None,
+            path: PathBuf::from(pool.shown()),
+            backend: Backend::Postgres(pool),
+            story_index: stories::StoryIndex::default(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Which SQL the database speaks.
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs `work`, each statement on its own (reads, and writes that need no transaction).
+    fn read<T>(&self, work: impl FnOnce(&Sql<'_>) -> Result<T, DbError>) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(conn) => work(&Sql::Sqlite(conn)),
+            Backend::Postgres(pool) => pool.with(work),
+        }
+        .map_err(|cause| self.db_error(cause))
+    }
+
+    /// Runs `work` in one write transaction: all of it is committed, or none.
+    fn write<T>(&self, work: impl FnOnce(&Sql<'_>) -> Result<T, DbError>) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(conn) => shared_sqlite_transaction(conn, work),
+            Backend::Postgres(pool) => pool.transaction(work),
+        }
+        .map_err(|cause| self.db_error(cause))
+    }
+
+    /// `cause` as the error of each of several callers that it failed at once.
+    fn shared_error(&self, cause: &DbError) -> StoreError {
+        match cause {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
+                self.error(rusqlite::Error::SqliteFailure(*code, message.clone()))
+            }
+            DbError::Sqlite(other) => StoreError::Task(format!("cannot begin a write: {other}")),
+            other => StoreError::Postgres {
+                url: self.path.display().to_string(),
+                cause: other.to_string(),
+            },
+        }
+    }
+
+    /// The SQLite connection, for what only SQLite has (pragmas, checkpoints); `None` on
+    /// PostgreSQL.
+    fn sqlite(&self) -> Option<&Connection> {
+        match &self.backend {
+            Backend::Sqlite(conn) => Some(conn),
+            Backend::Postgres(_) => None,
+        }
+    }
+
     /// Makes this connection refuse to write (`PRAGMA query_only`): the daemon's second
-    /// connection, for polls' reads, must never write beside the first.
+    /// connection, for polls' reads, must never write beside the first. (A PostgreSQL
+    /// store's reads and writes share one pool: nothing to do.)
     pub fn forbid_writes(&self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch("PRAGMA query_only = ON")
-            .map_err(|source| self.error(source))
+        match self.sqlite() {
+            Some(conn) => conn
+                .execute_batch("PRAGMA query_only = ON")
+                .map_err(|source| self.error(source)),
+            None => Ok(()),
+        }
     }
 
     /// Checks the whole file for corruption (`PRAGMA quick_check`: one read of every page,
     /// without the slower index cross-checks): a database damaged mid-file otherwise opens
-    /// quietly and fails every later write that touches the damage.
+    /// quietly and fails every later write that touches the damage. PostgreSQL checks its
+    /// own pages: nothing to do there.
     pub fn check_integrity(&self) -> Result<(), StoreError> {
-        let problems: Vec<String> = self
-            .conn
+        let Some(conn) = self.sqlite() else {
+            return Ok(());
+        };
+        let problems: Vec<String> = conn
             .prepare("PRAGMA quick_check(5)")
             .and_then(|mut statement| {
                 statement
@@ -287,7 +378,7 @@ impl Store {
         })
     }
 
-    /// The database file.
+    /// The database file (for PostgreSQL, its URL without the password).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -295,83 +386,40 @@ impl Store {
     /// Reads the match log, oldest first (the most recent `limit` when a limit is given).
     pub fn matches(&self, filter: &MatchFilter) -> Result<Vec<Match>, StoreError> {
         let limit = sql_limit(filter.limit);
-        let mut statement = self
-            .conn
-            .prepare(&format!(
-                "SELECT {MATCH_COLUMNS}
-                 FROM matches m
-                 JOIN items i ON i.id = m.item_id
-                 JOIN feeds f ON f.id = i.feed_id
-                 WHERE (?1 IS NULL OR m.topic = ?1) AND (?2 IS NULL OR m.matched_at >= ?2)
-                       AND (?3 IS NULL OR m.id > ?3)
-                 ORDER BY m.matched_at DESC, m.id DESC
-                 LIMIT ?4"
-            ))
-            .map_err(|source| self.error(source))?;
-        let rows = statement
-            .query_map(
-                params![
+        self.read(|sql| {
+            let mut matches = sql.query_map(
+                &format!(
+                    "SELECT {MATCH_COLUMNS}
+                     FROM matches m
+                     JOIN items i ON i.id = m.item_id
+                     JOIN feeds f ON f.id = i.feed_id
+                     WHERE (CAST(?1 AS TEXT) IS NULL OR m.topic = ?1)
+                           AND (CAST(?2 AS BIGINT) IS NULL OR m.matched_at >= ?2)
+                           AND (CAST(?3 AS BIGINT) IS NULL OR m.id > ?3)
+                     ORDER BY m.matched_at DESC, m.id DESC
+                     LIMIT ?4"
+                ),
+                &db_params![
                     filter.topic,
                     filter.since.map(|since| since.timestamp()),
                     filter.after_id.map(|id| id.0),
                     limit
                 ],
                 |row| match_from_row(row, 0),
-            )
-            .map_err(|source| self.error(source))?;
-        let mut matches = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| self.error(source))?;
-        matches.reverse();
-        self.fill_sources(&mut matches)?;
-        Ok(matches)
+            )?;
+            matches.reverse();
+            fill_sources(sql, &mut matches)?;
+            Ok(matches)
+        })
     }
 
     /// The id of the newest match in the log.
     pub fn newest_match_id(&self) -> Result<Option<MatchId>, StoreError> {
-        self.conn
-            .query_row("SELECT MAX(id) FROM matches", [], |row| {
-                Ok(row.get::<_, Option<i64>>(0)?.map(MatchId))
-            })
-            .map_err(|source| self.error(source))
-    }
-
-    /// Reads every match's sources, first one first (those known now: a delivery sent later
-    /// names the copies seen meanwhile). A match without recorded sources has its own item.
-    fn fill_sources(&self, matches: &mut [Match]) -> Result<(), StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT feed, title, url, published, seen FROM match_sources
-                 WHERE match_id = ?1 ORDER BY id",
-            )
-            .map_err(|source| self.error(source))?;
-        for m in matches {
-            let rows = statement
-                .query_map([m.match_id.0], |row| {
-                    Ok(Source {
-                        feed: row.get(0)?,
-                        title: row.get(1)?,
-                        url: row.get(2)?,
-                        published: row.get::<_, Option<i64>>(3)?.map(from_epoch),
-                        seen: from_epoch(row.get(4)?),
-                    })
-                })
-                .map_err(|source| self.error(source))?;
-            m.sources = rows
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|source| self.error(source))?;
-            if m.sources.is_empty() {
-                m.sources.push(Source {
-                    feed: m.feed.clone(),
-                    title: m.title.clone(),
-                    url: m.url.clone(),
-                    published: m.published,
-                    seen: m.matched_at,
-                });
-            }
-        }
-        Ok(())
+        self.read(|sql| {
+            Ok(sql
+                .value::<Option<i64>>("SELECT MAX(id) FROM matches", &[])?
+                .map(MatchId))
+        })
     }
 
     /// Every stored item first seen at or after `since` (all without it), oldest first.
@@ -381,8 +429,8 @@ impl Store {
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoredItem>, StoreError> {
         self.read_stored_items(
-            "?1 IS NULL OR i.first_seen >= ?1",
-            params![since.map(|since| since.timestamp())],
+            "CAST(?1 AS BIGINT) IS NULL OR i.first_seen >= ?1",
+            &db_params![since.map(|since| since.timestamp())],
         )
     }
 
@@ -391,44 +439,42 @@ impl Store {
     fn read_stored_items(
         &self,
         condition: &'static str,
-        params: &[&dyn rusqlite::ToSql],
+        params: &[db::Param<'_>],
     ) -> Result<Vec<StoredItem>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(&format!(
-                "SELECT i.id, f.name, i.key, i.url, i.title, i.summary, i.content, i.authors,
-                        i.categories, i.published, i.first_seen, i.story_id, a.text
-                 FROM items i JOIN feeds f ON f.id = i.feed_id
-                 LEFT JOIN articles a ON a.url = i.url
-                 WHERE {condition}
-                 ORDER BY i.first_seen, i.id"
-            ))
-            .map_err(|source| self.error(source))?;
-        let rows = statement
-            .query_map(params, |row| {
-                let authors: String = row.get(7)?;
-                let categories: String = row.get(8)?;
-                Ok(StoredItem {
-                    item_id: ItemId(row.get(0)?),
-                    feed: row.get(1)?,
-                    item: Item {
-                        key: row.get(2)?,
-                        url: row.get(3)?,
-                        title: row.get(4)?,
-                        summary: row.get(5)?,
-                        content: row.get(6)?,
-                        article: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
-                        authors: stored::strings_from_json(&authors, 7)?,
-                        categories: stored::strings_from_json(&categories, 8)?,
-                        published: row.get::<_, Option<i64>>(9)?.map(from_epoch),
-                    },
-                    first_seen: from_epoch(row.get(10)?),
-                    story_id: row.get::<_, Option<i64>>(11)?.map(StoryId),
-                })
-            })
-            .map_err(|source| self.error(source))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|source| self.error(source))
+        self.read(|sql| {
+            sql.query_map(
+                &format!(
+                    "SELECT i.id, f.name, i.key, i.url, i.title, i.summary, i.content, i.authors,
+                            i.categories, i.published, i.first_seen, i.story_id, a.text
+                     FROM items i JOIN feeds f ON f.id = i.feed_id
+                     LEFT JOIN articles a ON a.url = i.url
+                     WHERE {condition}
+                     ORDER BY i.first_seen, i.id"
+                ),
+                params,
+                |row| {
+                    let authors: String = row.get(7)?;
+                    let categories: String = row.get(8)?;
+                    Ok(StoredItem {
+                        item_id: ItemId(row.get(0)?),
+                        feed: row.get(1)?,
+                        item: Item {
+                            key: row.get(2)?,
+                            url: row.get(3)?,
+                            title: row.get(4)?,
+                            summary: row.get(5)?,
+                            content: row.get(6)?,
+                            article: row.get::<Option<String>>(12)?.unwrap_or_default(),
+                            authors: stored::strings_from_json(&authors, 7)?,
+                            categories: stored::strings_from_json(&categories, 8)?,
+                            published: row.get::<Option<i64>>(9)?.map(from_epoch),
+                        },
+                        first_seen: from_epoch(row.get(10)?),
+                        story_id: row.get::<Option<i64>>(11)?.map(StoryId),
+                    })
+                },
+            )
+        })
     }
 
     /// The match log of the items first seen at or after `since` (all without it), oldest
@@ -437,68 +483,60 @@ impl Store {
         &self,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<Match>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(&format!(
-                "SELECT {MATCH_COLUMNS}
-                 FROM matches m
-                 JOIN items i ON i.id = m.item_id
-                 JOIN feeds f ON f.id = i.feed_id
-                 WHERE ?1 IS NULL OR i.first_seen >= ?1
-                 ORDER BY m.matched_at, m.id"
-            ))
-            .map_err(|source| self.error(source))?;
-        let rows = statement
-            .query_map(params![since.map(|since| since.timestamp())], |row| {
-                match_from_row(row, 0)
-            })
-            .map_err(|source| self.error(source))?;
-        let mut matches = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| self.error(source))?;
-        self.fill_sources(&mut matches)?;
-        Ok(matches)
+        self.read(|sql| {
+            let mut matches = sql.query_map(
+                &format!(
+                    "SELECT {MATCH_COLUMNS}
+                     FROM matches m
+                     JOIN items i ON i.id = m.item_id
+                     JOIN feeds f ON f.id = i.feed_id
+                     WHERE CAST(?1 AS BIGINT) IS NULL OR i.first_seen >= ?1
+                     ORDER BY m.matched_at, m.id"
+                ),
+                &db_params![since.map(|since| since.timestamp())],
+                |row| match_from_row(row, 0),
+            )?;
+            fill_sources(sql, &mut matches)?;
+            Ok(matches)
+        })
     }
 
     /// Number of stored items and matches, for summaries and tests.
     pub fn counts(&self) -> Result<(i64, i64), StoreError> {
-        self.conn
-            .query_row(
-                "SELECT (SELECT COUNT(*) FROM items), (SELECT COUNT(*) FROM matches)",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .map_err(|source| self.error(source))
+        self.read(|sql| {
+            Ok((
+                sql.value("SELECT COUNT(*) FROM items", &[])?,
+                sql.value("SELECT COUNT(*) FROM matches", &[])?,
+            ))
+        })
     }
 
     fn configure(&mut self) -> Result<(), StoreError> {
-        self.conn
-            .busy_timeout(Duration::from_secs(10))
-            .map_err(|source| self.error(source))?;
+        let Backend::Sqlite(conn) = &self.backend else {
+            return Ok(());
+        };
+        let wrap = sqlite_error(&self.path);
+        conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
         // auto_vacuum takes effect only in a new, empty database (before its first table):
         // retention's freed pages can then be given back. It is set only there, since the
         // pragma writes to the file even when it changes nothing, and a store opened beside
         // a running daemon (`matches`) must not write.
-        let empty: bool = self
-            .conn
+        let empty: bool = conn
             .query_row(
                 "SELECT NOT EXISTS (SELECT 1 FROM sqlite_master)",
                 [],
                 |row| row.get(0),
             )
-            .map_err(|source| self.error(source))?;
+            .map_err(wrap)?;
         if empty {
-            self.conn
-                .execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
-                .map_err(|source| self.error(source))?;
+            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
+                .map_err(wrap)?;
         }
-        self.conn
-            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-            .map_err(|source| self.error(source))?;
-        let mode: String = self
-            .conn
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(wrap)?;
+        let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-            .map_err(|source| self.error(source))?;
+            .map_err(wrap)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::NotWal {
                 path: self.path.clone(),
@@ -510,34 +548,23 @@ impl Store {
 
     /// Applies the migrations this database has not seen, all in one transaction.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let wrap = sqlite_error(&self.path);
-        // Most opens find the schema current: they only read, so that a reader (`matches`
-        // beside the daemon) never commits a write under the daemon's feet.
-        let current: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(wrap)?;
-        if usize::try_from(current).is_ok_and(|current| current == MIGRATIONS.len()) {
-            return Ok(());
+        match &mut self.backend {
+            Backend::Sqlite(conn) => migrate_sqlite(conn, &self.path),
+            Backend::Postgres(pool) => {
+                let url = self.path.display().to_string();
+                migrations::migrate_postgres(pool).map_err(|found| match found {
+                    migrations::Refused::TooNew(found) => StoreError::TooNew {
+                        path: self.path.clone(),
+                        found,
+                        known: migrations::POSTGRES.len(),
+                    },
+                    migrations::Refused::Db(cause) => StoreError::Postgres {
+                        url,
+                        cause: cause.to_string(),
+                    },
+                })
+            }
         }
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        let version: i64 = tx
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(wrap)?;
-        let applied = usize::try_from(version).unwrap_or(usize::MAX);
-        if applied > MIGRATIONS.len() {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known: MIGRATIONS.len(),
-            });
-        }
-        for migration in &MIGRATIONS[applied..] {
-            tx.execute_batch(migration).map_err(wrap)?;
-        }
-        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
-            .map_err(wrap)?;
-        tx.commit().map_err(wrap)
     }
 
     fn error(&self, cause: rusqlite::Error) -> StoreError {
@@ -545,6 +572,98 @@ impl Store {
             path: self.path.clone(),
             cause,
         }
+    }
+
+    fn db_error(&self, cause: DbError) -> StoreError {
+        db_error(&self.path)(cause)
+    }
+}
+
+/// Applies the SQLite migrations the file has not seen, in one transaction.
+fn migrate_sqlite(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let wrap = sqlite_error(path);
+    // Most opens find the schema current: they only read, so that a reader (`matches`
+    // beside the daemon) never commits a write under the daemon's feet.
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(wrap)?;
+    if usize::try_from(current).is_ok_and(|current| current == MIGRATIONS.len()) {
+        return Ok(());
+    }
+    let tx = write_transaction(conn).map_err(wrap)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(wrap)?;
+    let applied = usize::try_from(version).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for migration in &MIGRATIONS[applied..] {
+        tx.execute_batch(migration).map_err(wrap)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
+        .map_err(wrap)?;
+    tx.commit().map_err(wrap)
+}
+
+/// Runs `work` in one SQLite write transaction that takes the write lock at once, as
+/// [`write_transaction`] does, on a connection the caller shares.
+fn shared_sqlite_transaction<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Sql<'_>) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let value = work(&Sql::Sqlite(&tx))?;
+    tx.commit()?;
+    Ok(value)
+}
+
+/// Reads every match's sources, first one first (those known now: a delivery sent later
+/// names the copies seen meanwhile). A match without recorded sources has its own item.
+fn fill_sources(sql: &Sql<'_>, matches: &mut [Match]) -> Result<(), DbError> {
+    for m in matches {
+        m.sources = sql.query_map(
+            "SELECT feed, title, url, published, seen FROM match_sources
+             WHERE match_id = ?1 ORDER BY id",
+            &db_params![m.match_id.0],
+            |row| {
+                Ok(Source {
+                    feed: row.get(0)?,
+                    title: row.get(1)?,
+                    url: row.get(2)?,
+                    published: row.get::<Option<i64>>(3)?.map(from_epoch),
+                    seen: from_epoch(row.get(4)?),
+                })
+            },
+        )?;
+        if m.sources.is_empty() {
+            m.sources.push(Source {
+                feed: m.feed.clone(),
+                title: m.title.clone(),
+                url: m.url.clone(),
+                published: m.published,
+                seen: m.matched_at,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What turns an error of either backend into a [`StoreError`] naming the database.
+fn db_error(path: &Path) -> impl Fn(DbError) -> StoreError + Copy + '_ {
+    move |cause| match cause {
+        DbError::Sqlite(cause) => StoreError::Sqlite {
+            path: path.to_path_buf(),
+            cause,
+        },
+        other => StoreError::Postgres {
+            url: path.display().to_string(),
+            cause: other.to_string(),
+        },
     }
 }
 
@@ -605,9 +724,17 @@ fn next_prefix(prefix: &str) -> String {
 }
 
 /// A match from the [`MATCH_COLUMNS`] starting at column `first`.
-fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Match> {
+fn match_from_row(row: &Row<'_>, first: usize) -> Result<Match, DbError> {
     let terms: String = row.get(first + 9)?;
     let hits: String = row.get(first + 10)?;
+    let verdict = match row
+        .get::<Option<String>>(first + 13)?
+        .as_deref()
+        .and_then(Verdict::parse)
+    {
+        Some(verdict) => Some((verdict, row.get(first + 14)?)),
+        None => None,
+    };
     Ok(Match {
         match_id: MatchId(row.get(first)?),
         topic: row.get(first + 1)?,
@@ -617,25 +744,31 @@ fn match_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Mat
         feed: row.get(first + 5)?,
         title: row.get(first + 6)?,
         url: row.get(first + 7)?,
-        published: row.get::<_, Option<i64>>(first + 8)?.map(from_epoch),
+        published: row.get::<Option<i64>>(first + 8)?.map(from_epoch),
         terms: stored::strings_from_json(&terms, first + 9)?,
         hits: stored::hits_from_json(&hits, first + 10)?,
-        story_id: row.get::<_, Option<i64>>(first + 11)?.map(StoryId),
+        story_id: row.get::<Option<i64>>(first + 11)?.map(StoryId),
         sources: Vec::new(),
         // NULL for a notice's delivery, whose match columns are all NULL.
-        backfill: row.get::<_, Option<bool>>(first + 12)?.unwrap_or(false),
-        verdict: row
-            .get::<_, Option<String>>(first + 13)?
-            .as_deref()
-            .and_then(Verdict::parse)
-            .map(|verdict| Ok::<_, rusqlite::Error>((verdict, row.get(first + 14)?)))
-            .transpose()?,
+        backfill: row.get::<Option<bool>>(first + 12)?.unwrap_or(false),
+        verdict,
     })
 }
 
-/// A `LIMIT` value: -1 (none) for `None`.
+/// The subquery of the strings of the JSON array given as parameter `?{param}` (a list of
+/// feed or sink names).
+fn json_list(dialect: Dialect, param: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("SELECT value FROM json_each(?{param})"),
+        Dialect::Postgres => {
+            format!("SELECT json_array_elements_text(CAST(CAST(?{param} AS TEXT) AS JSON))")
+        }
+    }
+}
+
+/// A `LIMIT` value: the largest there is for `None` (no limit, in both dialects).
 fn sql_limit(limit: Option<usize>) -> i64 {
-    limit.map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX))
+    limit.map_or(i64::MAX, |limit| i64::try_from(limit).unwrap_or(i64::MAX))
 }
 
 fn distinct_terms(hits: &[Hit]) -> Vec<&str> {
@@ -668,6 +801,19 @@ fn from_epoch(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(seconds, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+impl Store {
+    /// The SQLite connection, for tests of what only SQLite has (pragmas, the file).
+    pub(crate) fn conn(&self) -> &Connection {
+        self.sqlite().expect("a SQLite store")
+    }
+
+    /// Runs `work` on the store's connection, for tests that look at the rows.
+    pub(crate) fn with_sql<T>(&self, work: impl FnOnce(&Sql<'_>) -> Result<T, DbError>) -> T {
+        self.read(work).unwrap()
+    }
 }
 
 #[cfg(test)]

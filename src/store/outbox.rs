@@ -4,7 +4,7 @@ use super::*;
 
 /// A delivery from the [`MATCH_COLUMNS`] (null for a notice) followed by the
 /// [`DELIVERY_COLUMNS`].
-pub(super) fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+pub(super) fn delivery_from_row(row: &Row<'_>) -> Result<Delivery, DbError> {
     const FIRST: usize = 15;
     let state: String = row.get(FIRST + 2)?;
     Ok(Delivery {
@@ -16,8 +16,8 @@ pub(super) fn delivery_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Del
         next_attempt: from_epoch_f64(row.get(FIRST + 4)?),
         last_error: row.get(FIRST + 5)?,
         created: from_epoch(row.get(FIRST + 6)?),
-        delivered_at: row.get::<_, Option<i64>>(FIRST + 7)?.map(from_epoch),
-        payload: match row.get::<_, Option<String>>(FIRST + 8)? {
+        delivered_at: row.get::<Option<i64>>(FIRST + 7)?.map(from_epoch),
+        payload: match row.get::<Option<String>>(FIRST + 8)? {
             Some(notice) => Payload::Notice(stored::notice_from_json(&notice, FIRST + 8)?),
             None => Payload::Match(match_from_row(row, 0)?),
         },
@@ -38,11 +38,16 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         self.read_deliveries(
-            "d.state = 'pending' AND d.sink IN (SELECT value FROM json_each(?2))
-             AND (d.next_attempt <= ?1 OR d.created > ?1
-                  OR (d.attempts > 0 AND d.next_attempt > ?1 + ?3))
-             ORDER BY d.id LIMIT ?4",
-            params![
+            &format!(
+                "d.state = 'pending' AND d.sink IN ({})
+                 AND (d.next_attempt <= CAST(?1 AS DOUBLE PRECISION)
+                      OR d.created > CAST(?1 AS DOUBLE PRECISION)
+                      OR (d.attempts > 0 AND d.next_attempt >
+                          CAST(?1 AS DOUBLE PRECISION) + CAST(?3 AS DOUBLE PRECISION)))
+                 ORDER BY d.id LIMIT ?4",
+                json_list(self.dialect(), 2)
+            ),
+            &db_params![
                 epoch_f64(now),
                 to_json(sinks),
                 max_retry.as_secs_f64(),
@@ -60,15 +65,15 @@ impl Store {
     ) -> Result<Vec<Delivery>, StoreError> {
         self.read_deliveries(
             "d.state = 'pending' AND d.sink = ?1 ORDER BY d.id LIMIT ?2",
-            params![sink, sql_limit(Some(limit))],
+            &db_params![sink, sql_limit(Some(limit))],
         )
     }
 
     /// The outbox for `alerts`: oldest first (the most recent `limit` when a limit is given).
     pub fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
         let mut rows = self.read_deliveries(
-            "(?1 IS NULL OR d.state = ?1) ORDER BY d.id DESC LIMIT ?2",
-            params![
+            "(CAST(?1 AS TEXT) IS NULL OR d.state = ?1) ORDER BY d.id DESC LIMIT ?2",
+            &db_params![
                 filter.state.map(DeliveryState::as_str),
                 sql_limit(filter.limit)
             ],
@@ -85,29 +90,38 @@ impl Store {
         now: DateTime<Utc>,
         max_retry: Duration,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT MIN(CASE WHEN created > ?2 OR (attempts > 0 AND next_attempt > ?2 + ?3)
-                                 THEN ?2 ELSE next_attempt END)
-                 FROM deliveries
-                 WHERE state = 'pending' AND sink IN (SELECT value FROM json_each(?1))",
-                params![to_json(sinks), epoch_f64(now), max_retry.as_secs_f64()],
-                |row| row.get::<_, Option<f64>>(0),
+        let dialect = self.dialect();
+        let due = self.read(|sql| {
+            sql.value::<Option<f64>>(
+                &format!(
+                    "SELECT MIN(CASE WHEN created > CAST(?2 AS DOUBLE PRECISION)
+                                      OR (attempts > 0 AND next_attempt >
+                                          CAST(?2 AS DOUBLE PRECISION)
+                                          + CAST(?3 AS DOUBLE PRECISION))
+                                     THEN CAST(?2 AS DOUBLE PRECISION)
+                                     ELSE CAST(next_attempt AS DOUBLE PRECISION) END)
+                     FROM deliveries
+                     WHERE state = 'pending' AND sink IN ({})",
+                    json_list(dialect, 1)
+                ),
+                &db_params![to_json(sinks), epoch_f64(now), max_retry.as_secs_f64()],
             )
-            .map(|due| due.map(from_epoch_f64))
-            .map_err(|source| self.error(source))
+        })?;
+        Ok(due.map(from_epoch_f64))
     }
 
     /// A sink took a message again after failing: its rows waiting for a retry are due at
     /// `now` instead of at the end of their backoff. Returns how many were released.
     pub fn release_backoff(&mut self, sink: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.conn
-            .execute(
-                "UPDATE deliveries SET next_attempt = ?2
-                 WHERE state = 'pending' AND sink = ?1 AND attempts > 0 AND next_attempt > ?2",
-                params![sink, epoch_f64(now)],
+        let released = self.read(|sql| {
+            sql.execute(
+                "UPDATE deliveries SET next_attempt = CAST(?2 AS DOUBLE PRECISION)
+                 WHERE state = 'pending' AND sink = ?1 AND attempts > 0
+                       AND next_attempt > CAST(?2 AS DOUBLE PRECISION)",
+                &db_params![sink, epoch_f64(now)],
             )
-            .map_err(|source| self.error(source))
+        })?;
+        Ok(released as usize)
     }
 
     /// How many outbox rows of each of `sinks` are in each state, in the order given.
@@ -123,22 +137,19 @@ impl Store {
 
     /// How many outbox rows of `sinks` are in each state.
     pub fn outbox_counts(&self, sinks: &[&str]) -> Result<OutboxCounts, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT state, COUNT(*) FROM deliveries
-                 WHERE sink IN (SELECT value FROM json_each(?1)) GROUP BY state",
+        let dialect = self.dialect();
+        let rows = self.read(|sql| {
+            sql.query_map(
+                &format!(
+                    "SELECT state, COUNT(*) FROM deliveries WHERE sink IN ({}) GROUP BY state",
+                    json_list(dialect, 1)
+                ),
+                &db_params![to_json(sinks)],
+                |row| Ok((row.get::<String>(0)?, row.get::<usize>(1)?)),
             )
-            .map_err(|source| self.error(source))?;
-        let rows = statement
-            .query_map([to_json(sinks)], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-            })
-            .map_err(|source| self.error(source))?;
+        })?;
         let mut counts = OutboxCounts::default();
-        for row in rows {
-            let (state, n) = row.map_err(|source| self.error(source))?;
-            let n = usize::try_from(n).unwrap_or(0);
+        for (state, n) in rows {
             match DeliveryState::parse(&state) {
                 Some(DeliveryState::Pending) => counts.pending = n,
                 Some(DeliveryState::Delivered) => counts.delivered = n,
@@ -155,23 +166,17 @@ impl Store {
         ids: &[DeliveryId],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let wrap = sqlite_error(&self.path);
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        {
-            let mut update = tx
-                .prepare_cached(
+        self.write(|sql| {
+            for id in ids {
+                sql.execute(
                     "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,
                             delivered_at = ?2, last_error = NULL
                      WHERE id = ?1",
-                )
-                .map_err(wrap)?;
-            for id in ids {
-                update
-                    .execute(params![id.0, now.timestamp()])
-                    .map_err(wrap)?;
+                    &db_params![id.0, now.timestamp()],
+                )?;
             }
-        }
-        tx.commit().map_err(wrap)
+            Ok(())
+        })
     }
 
     /// Records a failed attempt: the rows are tried again at `retry_at` (kept to the
@@ -196,28 +201,22 @@ impl Store {
         decisions: &[(DeliveryId, Option<DateTime<Utc>>)],
         error: &str,
     ) -> Result<(), StoreError> {
-        let wrap = sqlite_error(&self.path);
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        {
-            let mut update = tx
-                .prepare_cached(
-                    "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3,
-                            next_attempt = COALESCE(?4, next_attempt)
-                     WHERE id = ?1",
-                )
-                .map_err(wrap)?;
+        self.write(|sql| {
             for (id, retry_at) in decisions {
                 let state = if retry_at.is_some() {
                     "pending"
                 } else {
                     "failed"
                 };
-                update
-                    .execute(params![id.0, state, error, retry_at.map(epoch_f64)])
-                    .map_err(wrap)?;
+                sql.execute(
+                    "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_error = ?3,
+                            next_attempt = COALESCE(CAST(?4 AS DOUBLE PRECISION), next_attempt)
+                     WHERE id = ?1",
+                    &db_params![id.0, state, error, retry_at.map(epoch_f64)],
+                )?;
             }
-        }
-        tx.commit().map_err(wrap)
+            Ok(())
+        })
     }
 
     /// Requeues failed rows (`id`, or every failed row when `id` is `None`): pending again,
@@ -227,52 +226,49 @@ impl Store {
         id: Option<DeliveryId>,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        self.conn
-            .execute(
+        let requeued = self.read(|sql| {
+            sql.execute(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt = ?2
-                 WHERE state = 'failed' AND (?1 IS NULL OR id = ?1)",
-                params![id.map(|id| id.0), now.timestamp()],
+                 WHERE state = 'failed' AND (CAST(?1 AS BIGINT) IS NULL OR id = ?1)",
+                &db_params![id.map(|id| id.0), now.timestamp()],
             )
-            .map_err(|source| self.error(source))
+        })?;
+        Ok(requeued as usize)
     }
 
     /// The outbox row `id`, if it exists.
     pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
         Ok(self
-            .read_deliveries("d.id = ?1", params![id.0])?
+            .read_deliveries("d.id = ?1", &db_params![id.0])?
             .into_iter()
             .next())
     }
 
-    /// `condition` is SQL written in this module (a literal: `'static`), never data; values
-    /// go in `params`.
+    /// `condition` is SQL written in this module, never data; values go in `params`.
     pub(super) fn read_deliveries(
         &self,
-        condition: &'static str,
-        params: &[&dyn rusqlite::ToSql],
+        condition: &str,
+        params: &[db::Param<'_>],
     ) -> Result<Vec<Delivery>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {MATCH_COLUMNS}, {DELIVERY_COLUMNS}
-                 FROM deliveries d
-                 LEFT JOIN matches m ON m.id = d.match_id
-                 LEFT JOIN items i ON i.id = m.item_id
-                 LEFT JOIN feeds f ON f.id = i.feed_id
-                 WHERE {condition}"
-            ))
-            .map_err(|source| self.error(source))?;
-        let rows = statement
-            .query_map(params, delivery_from_row)
-            .map_err(|source| self.error(source))?;
-        let mut deliveries = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| self.error(source))?;
-        for delivery in &mut deliveries {
-            if let Payload::Match(m) = &mut delivery.payload {
-                self.fill_sources(std::slice::from_mut(m))?;
+        self.read(|sql| {
+            let mut deliveries = sql.query_map(
+                &format!(
+                    "SELECT {MATCH_COLUMNS}, {DELIVERY_COLUMNS}
+                     FROM deliveries d
+                     LEFT JOIN matches m ON m.id = d.match_id
+                     LEFT JOIN items i ON i.id = m.item_id
+                     LEFT JOIN feeds f ON f.id = i.feed_id
+                     WHERE {condition}"
+                ),
+                params,
+                delivery_from_row,
+            )?;
+            for delivery in &mut deliveries {
+                if let Payload::Match(m) = &mut delivery.payload {
+                    fill_sources(sql, std::slice::from_mut(m))?;
+                }
             }
-        }
-        Ok(deliveries)
+            Ok(deliveries)
+        })
     }
 }

@@ -76,50 +76,13 @@ pub(super) enum Logged {
 /// The statements that log a topic's match of a stored item, once per `dedup` level, with
 /// its first source and outbox rows: shared by a poll's commit and a backfill, so both log
 /// alike.
-pub(super) struct MatchLog<'conn> {
-    pub(super) conn: &'conn Connection,
-    pub(super) match_of_url: rusqlite::CachedStatement<'conn>,
-    pub(super) match_of_story: rusqlite::CachedStatement<'conn>,
-    pub(super) match_of_title: rusqlite::CachedStatement<'conn>,
-    pub(super) insert_match: rusqlite::CachedStatement<'conn>,
-    pub(super) insert_source: rusqlite::CachedStatement<'conn>,
-    pub(super) insert_delivery: rusqlite::CachedStatement<'conn>,
+pub(super) struct MatchLog<'a, 'sql> {
+    pub(super) sql: &'a Sql<'sql>,
 }
 
-impl<'conn> MatchLog<'conn> {
-    pub(super) fn prepare(conn: &'conn Connection) -> rusqlite::Result<MatchLog<'conn>> {
-        Ok(MatchLog {
-            conn,
-            match_of_url: conn.prepare_cached(
-                "SELECT id FROM matches WHERE topic = ?1 AND url = ?2 ORDER BY id LIMIT 1",
-            )?,
-            match_of_story: conn.prepare_cached(
-                "SELECT id FROM matches WHERE story_id = ?1 AND topic = ?2 ORDER BY id LIMIT 1",
-            )?,
-            // An item without a link is known by its title within its feed: a feed that
-            // gives its items new guids on every poll must not log them again.
-            match_of_title: conn.prepare_cached(
-                "SELECT m.id FROM matches m JOIN items i ON i.id = m.item_id
-                 WHERE m.topic = ?1 AND m.url IS NULL AND i.feed_id = ?2 AND i.title = ?3
-                 ORDER BY m.id LIMIT 1",
-            )?,
-            insert_match: conn.prepare_cached(
-                "INSERT INTO matches (item_id, topic, url, matched_at, terms, hits, story_id,
-                                      backfill)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (item_id, topic) DO NOTHING",
-            )?,
-            insert_source: conn.prepare_cached(
-                "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (match_id, item_id) DO NOTHING",
-            )?,
-            insert_delivery: conn.prepare_cached(
-                "INSERT INTO deliveries (match_id, sink, next_attempt, created)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (match_id, sink) DO NOTHING",
-            )?,
-        })
+impl<'a, 'sql> MatchLog<'a, 'sql> {
+    pub(super) fn new(sql: &'a Sql<'sql>) -> MatchLog<'a, 'sql> {
+        MatchLog { sql }
     }
 
     /// Logs `topic_match` of `item` at `now`, once per `policy.dedup` level: with `Story`, a
@@ -136,56 +99,76 @@ impl<'conn> MatchLog<'conn> {
         routes: &[AlertRoute],
         now: DateTime<Utc>,
         backfill: bool,
-    ) -> rusqlite::Result<Logged> {
+    ) -> Result<Logged, DbError> {
+        let sql = self.sql;
         let topic = topic_match.topic.as_str();
-        let logged_before = match policy.dedup {
-            Dedup::Story => self
-                .match_of_story
-                .query_row(params![item.story_id.0, topic], |row| row.get(0))
-                .optional()?,
+        let logged_before: Option<i64> = match policy.dedup {
+            Dedup::Story => sql.query_row(
+                "SELECT id FROM matches WHERE story_id = ?1 AND topic = ?2 ORDER BY id LIMIT 1",
+                &db_params![item.story_id.0, topic],
+                |row| row.get(0),
+            )?,
             Dedup::Url | Dedup::Item => None,
         };
         let logged_before: Option<i64> = match (logged_before, item.url) {
             (Some(id), _) => Some(id),
             (None, _) if policy.dedup == Dedup::Item => None,
-            (None, Some(url)) => self
-                .match_of_url
-                .query_row(params![topic, url], |row| row.get(0))
-                .optional()?,
-            (None, None) => self
-                .match_of_title
-                .query_row(params![topic, item.feed_id.0, item.title], |row| row.get(0))
-                .optional()?,
+            (None, Some(url)) => sql.query_row(
+                "SELECT id FROM matches WHERE topic = ?1 AND url = ?2 ORDER BY id LIMIT 1",
+                &db_params![topic, url],
+                |row| row.get(0),
+            )?,
+            // An item without a link is known by its title within its feed: a feed that
+            // gives its items new guids on every poll must not log them again.
+            (None, None) => sql.query_row(
+                "SELECT m.id FROM matches m JOIN items i ON i.id = m.item_id
+                 WHERE m.topic = ?1 AND m.url IS NULL AND i.feed_id = ?2 AND i.title = ?3
+                 ORDER BY m.id LIMIT 1",
+                &db_params![topic, item.feed_id.0, item.title],
+                |row| row.get(0),
+            )?,
         };
         if let Some(match_id) = logged_before {
             let added = self.add_source(MatchId(match_id), item)?;
             return Ok(Logged::Source { added });
         }
         let terms = distinct_terms(&topic_match.hits);
-        let inserted = self.insert_match.execute(params![
-            item.item_id.0,
-            topic,
-            item.url,
-            now.timestamp(),
-            to_json(&terms),
-            stored::hits_to_json(&topic_match.hits),
-            item.story_id.0,
-            backfill,
-        ])?;
-        if inserted == 0 {
+        let inserted: Option<i64> = sql.query_row(
+            "INSERT INTO matches (item_id, topic, url, matched_at, terms, hits, story_id,
+                                  backfill)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (item_id, topic) DO NOTHING
+             RETURNING id",
+            &db_params![
+                item.item_id.0,
+                topic,
+                item.url,
+                now.timestamp(),
+                to_json(&terms),
+                stored::hits_to_json(&topic_match.hits),
+                item.story_id.0,
+                backfill,
+            ],
+            |row| row.get(0),
+        )?;
+        let Some(match_id) = inserted.map(MatchId) else {
             return Ok(Logged::Duplicate);
-        }
-        let match_id = MatchId(self.conn.last_insert_rowid());
+        };
         self.add_source(match_id, item)?;
         let mut deliveries = 0;
         for route in routes.iter().filter(|r| r.wants(topic)) {
             let first_attempt = crate::scheduler::later(now, route.delay);
-            deliveries += self.insert_delivery.execute(params![
-                match_id.0,
-                route.sink,
-                first_attempt.timestamp(),
-                now.timestamp()
-            ])?;
+            deliveries += sql.execute(
+                "INSERT INTO deliveries (match_id, sink, next_attempt, created)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (match_id, sink) DO NOTHING",
+                &db_params![
+                    match_id.0,
+                    route.sink,
+                    first_attempt.timestamp(),
+                    now.timestamp()
+                ],
+            )? as usize;
         }
         Ok(Logged::Match {
             match_id,
@@ -197,16 +180,22 @@ impl<'conn> MatchLog<'conn> {
         &mut self,
         match_id: MatchId,
         item: &LoggedItem<'_>,
-    ) -> rusqlite::Result<usize> {
-        self.insert_source.execute(params![
-            match_id.0,
-            item.item_id.0,
-            item.feed_name,
-            item.title,
-            item.url,
-            item.published,
-            item.seen
-        ])
+    ) -> Result<usize, DbError> {
+        let added = self.sql.execute(
+            "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (match_id, item_id) DO NOTHING",
+            &db_params![
+                match_id.0,
+                item.item_id.0,
+                item.feed_name,
+                item.title,
+                item.url,
+                item.published,
+                item.seen
+            ],
+        )?;
+        Ok(added as usize)
     }
 }
 
@@ -255,93 +244,17 @@ impl Store {
     /// item that retention deleted is known by what it left in `seen`; the answer lists those
     /// for [`Store::mark_still_listed`]. Reads only.
     pub fn known_keys(&self, feed_id: FeedId, items: &[Item]) -> Result<KnownItems, StoreError> {
-        let wrap = |source| self.error(source);
-        let mut known = HashSet::new();
-        let mut deleted = Vec::new();
-        {
+        let dialect = self.dialect();
+        let known = |sql: &Sql<'_>| known_keys(sql, dialect, feed_id, items);
+        match self.sqlite() {
             // One read transaction for all the lookups, not one per statement.
-            let tx = self.conn.unchecked_transaction().map_err(wrap)?;
-            // A feed with nothing stored (its first poll) knows none of them.
-            let any_stored = tx
-                .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 LIMIT 1")
-                .and_then(|mut statement| statement.exists([feed_id.0]))
-                .map_err(wrap)?;
-            let any_deleted = tx
-                .prepare_cached("SELECT 1 FROM seen WHERE feed_id = ?1 LIMIT 1")
-                .and_then(|mut statement| statement.exists([feed_id.0]))
-                .map_err(wrap)?;
-            if !any_stored && !any_deleted {
-                return Ok(KnownItems::default());
-            }
-            let mut exact = self
-                .conn
-                .prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")
-                .map_err(wrap)?;
-            let mut same_item = self
-                .conn
-                .prepare_cached(
-                    "SELECT 1 FROM items WHERE feed_id = ?1 AND key >= ?2 AND key < ?3
-                        AND title = ?4 AND url IS ?5",
-                )
-                .map_err(wrap)?;
-            let mut in_seen = self
-                .conn
-                .prepare_cached(
-                    "SELECT 1 FROM seen WHERE feed_id = ?1 AND base_hash = ?2
-                        AND (key_hash = ?3 OR ident = ?4)",
-                )
-                .map_err(wrap)?;
-            for item in items {
-                let key = item.key.as_str();
-                let found = any_stored
-                    && (exact.exists(params![feed_id.0, key]).map_err(wrap)?
-                        || match repeated_key_base(key) {
-                            // Stored under the plain key before the guid repeated (the range
-                            // [base, base + NUL) holds exactly `base`).
-                            Some(base) => same_item
-                                .exists(params![
-                                    feed_id.0,
-                                    base,
-                                    format!("{base}\0"),
-                                    item.title,
-                                    item.url
-                                ])
-                                .map_err(wrap)?,
-                            // Stored with a repeated-guid key before the guid became unique
-                            // again.
-                            None => {
-                                let prefix = format!("{key}{REPEATED_KEY_MARK}");
-                                let end = format!("{key}{}", next_prefix(REPEATED_KEY_MARK));
-                                same_item
-                                    .exists(params![feed_id.0, prefix, end, item.title, item.url])
-                                    .map_err(wrap)?
-                            }
-                        });
-                let found = found
-                    || any_deleted && {
-                        let hashes = SeenHashes::of(item);
-                        let was_deleted = in_seen
-                            .exists(params![
-                                feed_id.0,
-                                hashes.base_hash,
-                                hashes.key_hash,
-                                hashes.ident
-                            ])
-                            .map_err(wrap)?;
-                        if was_deleted {
-                            deleted.push(hashes);
-                        }
-                        was_deleted
-                    };
-                if found {
-                    known.insert(key.to_string());
-                }
-            }
+            Some(conn) => conn
+                .unchecked_transaction()
+                .map_err(DbError::from)
+                .and_then(|tx| known(&Sql::Sqlite(&tx)))
+                .map_err(|cause| self.db_error(cause)),
+            None => self.read(known),
         }
-        Ok(KnownItems {
-            keys: known,
-            still_listed: deleted,
-        })
     }
 
     /// Marks the deleted items of `known` (their rows in `seen`) as listed by the feed at
@@ -356,33 +269,22 @@ impl Store {
         if known.still_listed.is_empty() {
             return Ok(());
         }
-        let wrap = |source| self.error(source);
-        // A write: the lock first, as in `write_transaction`.
-        let tx = rusqlite::Transaction::new_unchecked(
-            &self.conn,
-            rusqlite::TransactionBehavior::Immediate,
-        )
-        .map_err(wrap)?;
-        {
-            let mut listed = tx
-                .prepare_cached(
-                    "UPDATE seen SET listed = MAX(listed, ?5)
-                     WHERE feed_id = ?1 AND base_hash = ?2 AND (key_hash = ?3 OR ident = ?4)",
-                )
-                .map_err(wrap)?;
+        self.write(|sql| {
             for hashes in &known.still_listed {
-                listed
-                    .execute(params![
+                sql.execute(
+                    "UPDATE seen SET listed = CASE WHEN listed > ?5 THEN listed ELSE ?5 END
+                     WHERE feed_id = ?1 AND base_hash = ?2 AND (key_hash = ?3 OR ident = ?4)",
+                    &db_params![
                         feed_id.0,
                         hashes.base_hash,
                         hashes.key_hash,
                         hashes.ident,
                         now.timestamp()
-                    ])
-                    .map_err(wrap)?;
+                    ],
+                )?;
             }
-        }
-        tx.commit().map_err(wrap)
+            Ok(())
+        })
     }
 
     /// Writes one poll's new items, their stories, their matches, the matches' sources and
@@ -413,52 +315,52 @@ impl Store {
         &mut self,
         polls: &[PollCommit<'_>],
     ) -> Vec<Result<CommitSummary, StoreError>> {
-        let wrap = sqlite_error(&self.path);
-        let tx = match write_transaction(&mut self.conn) {
-            Ok(tx) => tx,
-            Err(cause) => {
-                return polls
-                    .iter()
-                    .map(|_| {
-                        Err(match &cause {
-                            rusqlite::Error::SqliteFailure(code, message) => {
-                                wrap(rusqlite::Error::SqliteFailure(*code, message.clone()))
-                            }
-                            other => StoreError::Task(format!("cannot begin a write: {other}")),
-                        })
-                    })
-                    .collect();
+        let mut began = false;
+        let story_index = &mut self.story_index;
+        let work = |sql: &Sql<'_>| {
+            began = true;
+            if sql.dialect() == Dialect::Postgres {
+                // Story assignment is serialized across every process on the database, as
+                // SQLite's write lock serializes it: a member another node adds is read
+                // (`StoryIndex::prepare`) before this transaction looks a story up.
+                sql.query_row(
+                    "SELECT pg_advisory_xact_lock(?1)",
+                    &db_params![STORY_LOCK],
+                    |_| Ok(()),
+                )?;
             }
+            polls
+                .iter()
+                .map(|poll| write_poll(sql, story_index, poll))
+                .collect::<Result<Vec<_>, DbError>>()
         };
-        let mut summaries = Vec::with_capacity(polls.len());
-        let mut failed = None;
-        for poll in polls {
-            match write_poll(&tx, &mut self.story_index, poll) {
-                Ok(summary) => summaries.push(summary),
-                Err(cause) => {
-                    failed = Some(cause);
-                    break;
-                }
-            }
-        }
-        let failed = match failed {
-            None => match tx.commit() {
-                Ok(()) => return summaries.into_iter().map(Ok).collect(),
-                Err(cause) => cause,
-            },
-            Some(cause) => {
-                drop(tx);
-                cause
-            }
+        let written = match &self.backend {
+            Backend::Sqlite(conn) => shared_sqlite_transaction(conn, work),
+            Backend::Postgres(pool) => pool.transaction(work),
+        };
+        let failed = match written {
+            Ok(summaries) => return summaries.into_iter().map(Ok).collect(),
+            Err(cause) => cause,
         };
         // The transaction rolled back: the members it added to the index are not stored.
         self.story_index.clear();
+        if !began {
+            // It could not begin: each poll would wait as long again.
+            return polls
+                .iter()
+                .map(|_| Err(self.shared_error(&failed)))
+                .collect();
+        }
         if polls.len() == 1 {
-            return vec![Err(wrap(failed))];
+            return vec![Err(self.db_error(failed))];
         }
         polls.iter().map(|poll| self.commit_poll(poll)).collect()
     }
 }
+
+/// The advisory lock (PostgreSQL) that a transaction adding to the story index holds, so
+/// that one process at a time assigns stories: "WATCHSTO".
+pub(super) const STORY_LOCK: i64 = 0x5741_5443_4853_544f;
 
 impl Store {
     /// Drops the in-memory story index (a write was abandoned midway); the next commit
@@ -468,12 +370,93 @@ impl Store {
     }
 }
 
+/// [`Store::known_keys`], on one connection.
+fn known_keys(
+    sql: &Sql<'_>,
+    dialect: Dialect,
+    feed_id: FeedId,
+    items: &[Item],
+) -> Result<KnownItems, DbError> {
+    let exists = |statement: &str, params: &[db::Param<'_>]| {
+        Ok::<_, DbError>(sql.query_row(statement, params, |_| Ok(()))?.is_some())
+    };
+    // A feed with nothing stored (its first poll) knows none of them.
+    let any_stored = exists(
+        "SELECT 1 FROM items WHERE feed_id = ?1 LIMIT 1",
+        &db_params![feed_id.0],
+    )?;
+    let any_deleted = exists(
+        "SELECT 1 FROM seen WHERE feed_id = ?1 LIMIT 1",
+        &db_params![feed_id.0],
+    )?;
+    if !any_stored && !any_deleted {
+        return Ok(KnownItems::default());
+    }
+    // Keys compared as bytes: PostgreSQL's own collation may order text otherwise.
+    let with_prefix = match dialect {
+        Dialect::Sqlite => {
+            "SELECT 1 FROM items WHERE feed_id = ?1 AND key >= ?2 AND key < ?3
+                AND title = ?4 AND url IS NOT DISTINCT FROM ?5"
+        }
+        Dialect::Postgres => {
+            "SELECT 1 FROM items WHERE feed_id = ?1 AND key >= ?2 COLLATE \"C\"
+                AND key < ?3 COLLATE \"C\" AND title = ?4 AND url IS NOT DISTINCT FROM ?5"
+        }
+    };
+    let mut known = HashSet::new();
+    let mut deleted = Vec::new();
+    for item in items {
+        let key = item.key.as_str();
+        let found = any_stored
+            && (exists(
+                "SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2",
+                &db_params![feed_id.0, key],
+            )? || match repeated_key_base(key) {
+                // Stored under the plain key before the guid repeated.
+                Some(base) => exists(
+                    "SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2
+                        AND title = ?3 AND url IS NOT DISTINCT FROM ?4",
+                    &db_params![feed_id.0, base, item.title, item.url],
+                )?,
+                // Stored with a repeated-guid key before the guid became unique again.
+                None => {
+                    let prefix = format!("{key}{REPEATED_KEY_MARK}");
+                    let end = format!("{key}{}", next_prefix(REPEATED_KEY_MARK));
+                    exists(
+                        with_prefix,
+                        &db_params![feed_id.0, prefix, end, item.title, item.url],
+                    )?
+                }
+            });
+        let found = found
+            || any_deleted && {
+                let hashes = SeenHashes::of(item);
+                let was_deleted = exists(
+                    "SELECT 1 FROM seen WHERE feed_id = ?1 AND base_hash = ?2
+                        AND (key_hash = ?3 OR ident = ?4)",
+                    &db_params![feed_id.0, hashes.base_hash, hashes.key_hash, hashes.ident],
+                )?;
+                if was_deleted {
+                    deleted.push(hashes);
+                }
+                was_deleted
+            };
+        if found {
+            known.insert(key.to_string());
+        }
+    }
+    Ok(KnownItems {
+        keys: known,
+        still_listed: deleted,
+    })
+}
+
 /// One poll's rows, in the caller's transaction.
 fn write_poll(
-    tx: &rusqlite::Transaction<'_>,
+    sql: &Sql<'_>,
     story_index: &mut StoryIndex,
     poll: &PollCommit<'_>,
-) -> rusqlite::Result<CommitSummary> {
+) -> Result<CommitSummary, DbError> {
     let PollCommit {
         feed_id,
         items,
@@ -492,22 +475,12 @@ fn write_poll(
         .saturating_sub(i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX));
     // A poll without new items (a 304, a failure) writes only the feed's state.
     if !items.is_empty() {
-        let feed_name: String = tx
-            .prepare_cached("SELECT name FROM feeds WHERE id = ?1")
-            .and_then(|mut statement| statement.query_row([feed_id.0], |row| row.get(0)))?;
-        let mut insert_item = tx.prepare_cached(
-            "INSERT INTO items (feed_id, key, url, title, summary, content, authors,
-                                    categories, published, first_seen, story_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (feed_id, key) DO NOTHING",
+        let feed_name: String = sql.value(
+            "SELECT name FROM feeds WHERE id = ?1",
+            &db_params![feed_id.0],
         )?;
-        let mut log = MatchLog::prepare(tx)?;
-        let mut source_of_story = tx.prepare_cached(
-            "INSERT INTO match_sources (match_id, item_id, feed, title, url, published, seen)
-                 SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM matches WHERE story_id = ?1
-                 ON CONFLICT (match_id, item_id) DO NOTHING",
-        )?;
-        story_index.prepare(tx, window_start, now.timestamp())?;
+        let mut log = MatchLog::new(sql);
+        story_index.prepare(sql, window_start, now.timestamp())?;
         for (item_idx, matched) in items.iter().enumerate() {
             let item = &matched.item;
             let computed;
@@ -522,31 +495,38 @@ fn write_poll(
             let found = story_index.find(keys, window_start);
             let (story_id, first_seen) = match found {
                 Some(story) => story,
-                None => (StoryIndex::start(tx, now.timestamp())?, now.timestamp()),
+                None => (StoryIndex::start(sql, now.timestamp())?, now.timestamp()),
             };
-            let inserted = insert_item.execute(params![
-                feed_id.0,
-                item.key,
-                item.url,
-                item.title,
-                item.summary,
-                item.content,
-                to_json(&item.authors),
-                to_json(&item.categories),
-                item.published.map(|date| date.timestamp()),
-                now.timestamp(),
-                story_id,
-            ])?;
-            if inserted == 0 {
+            let inserted: Option<i64> = sql.query_row(
+                "INSERT INTO items (feed_id, key, url, title, summary, content, authors,
+                                    categories, published, first_seen, story_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (feed_id, key) DO NOTHING
+                 RETURNING id",
+                &db_params![
+                    feed_id.0,
+                    item.key,
+                    item.url,
+                    item.title,
+                    item.summary,
+                    item.content,
+                    to_json(&item.authors),
+                    to_json(&item.categories),
+                    item.published.map(|date| date.timestamp()),
+                    now.timestamp(),
+                    story_id,
+                ],
+                |row| row.get(0),
+            )?;
+            let Some(item_id) = inserted.map(ItemId) else {
                 if found.is_none() {
-                    StoryIndex::unstart(tx, story_id)?;
+                    StoryIndex::unstart(sql, story_id)?;
                 }
                 continue;
-            }
+            };
             summary.new_items += 1;
-            let item_id = ItemId(tx.last_insert_rowid());
             if !matched.matches.is_empty() {
-                story_index.index(tx, story_id, first_seen, keys)?;
+                story_index.index(sql, story_id, first_seen, keys)?;
             }
             let joined = found.is_some();
             if joined {
@@ -582,25 +562,33 @@ fn write_poll(
                 }
             }
             if joined && policy.dedup == Dedup::Story {
-                summary.new_sources += source_of_story.execute(params![
-                    story_id,
-                    item_id.0,
-                    feed_name,
-                    item.title,
-                    item.url,
-                    logged_item.published,
-                    now.timestamp()
-                ])?;
+                summary.new_sources += sql.execute(
+                    "INSERT INTO match_sources (match_id, item_id, feed, title, url, published,
+                                                seen)
+                     SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM matches WHERE story_id = ?1
+                     ON CONFLICT (match_id, item_id) DO NOTHING",
+                    &db_params![
+                        story_id,
+                        item_id.0,
+                        feed_name,
+                        item.title,
+                        item.url,
+                        logged_item.published,
+                        now.timestamp()
+                    ],
+                )? as usize;
             }
         }
     }
-    write_state(tx, feed_id, state)?;
+    write_state(sql, feed_id, state)?;
     if body {
-        tx.prepare_cached("UPDATE feeds SET last_fetched = ?2 WHERE id = ?1")
-            .and_then(|mut statement| statement.execute(params![feed_id.0, now.timestamp()]))?;
+        sql.execute(
+            "UPDATE feeds SET last_fetched = ?2 WHERE id = ?1",
+            &db_params![feed_id.0, now.timestamp()],
+        )?;
     }
     if let Some(notice) = notice {
-        summary.new_deliveries += insert_notice(tx, notice, routes)?;
+        summary.new_deliveries += insert_notice(sql, notice, routes)?;
     }
     Ok(summary)
 }

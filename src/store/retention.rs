@@ -18,118 +18,105 @@ impl Store {
         keep: Duration,
         limit: usize,
     ) -> Result<Purged, StoreError> {
-        let wrap = sqlite_error(&self.path);
         let cutoff = chrono::Duration::from_std(keep)
             .ok()
             .and_then(|keep| now.checked_sub_signed(keep))
             .map_or(i64::MIN, |cutoff| cutoff.timestamp());
-        let mut purged = Purged::default();
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
+        let purged = self.write(|sql| purge(sql, now, cutoff, limit))?;
+        if let Some(conn) = self.sqlite()
+            && !purged.more
+            && purged != Purged::default()
         {
-            // Items in the order they were stored, which is the order of `first_seen` (one
-            // writer, stamping each commit with the time): the walk stops at the first that
-            // is not old enough, passing over the old ones a match keeps.
-            let mut oldest = tx
-                .prepare_cached(
-                    "SELECT i.id, i.feed_id, i.key, i.title, i.url, i.first_seen,
-                            EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id)
-                            OR EXISTS (SELECT 1 FROM verdicts v WHERE v.item_id = i.id)
-                     FROM items i ORDER BY i.id",
-                )
-                .map_err(wrap)?;
-            let mut rows = oldest.query([]).map_err(wrap)?;
-            let mut doomed = Vec::new();
-            while let Some(row) = rows.next().map_err(wrap)? {
-                let first_seen: i64 = row.get(5).map_err(wrap)?;
-                if first_seen >= cutoff {
-                    break;
-                }
-                if row.get::<_, bool>(6).map_err(wrap)? {
-                    continue;
-                }
-                if doomed.len() == limit {
-                    purged.more = true;
-                    break;
-                }
-                let item = Item {
-                    key: row.get(2).map_err(wrap)?,
-                    title: row.get(3).map_err(wrap)?,
-                    url: row.get(4).map_err(wrap)?,
-                    ..Item::default()
-                };
-                let id: i64 = row.get(0).map_err(wrap)?;
-                let feed_id: i64 = row.get(1).map_err(wrap)?;
-                doomed.push((id, feed_id, SeenHashes::of(&item)));
-            }
-            drop(rows);
-            let mut remember = tx
-                .prepare_cached(
-                    "INSERT INTO seen (feed_id, base_hash, key_hash, ident, listed)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                )
-                .map_err(wrap)?;
-            let mut delete = tx
-                .prepare_cached("DELETE FROM items WHERE id = ?1")
-                .map_err(wrap)?;
-            for (id, feed_id, hashes) in &doomed {
-                remember
-                    .execute(params![
-                        feed_id,
-                        hashes.base_hash,
-                        hashes.key_hash,
-                        hashes.ident,
-                        now.timestamp()
-                    ])
-                    .map_err(wrap)?;
-                purged.items += delete.execute([id]).map_err(wrap)?;
-            }
-            purged.deliveries = tx
-                .prepare_cached(
-                    "DELETE FROM deliveries WHERE id IN (
-                        SELECT id FROM deliveries
-                        WHERE state IN ('delivered', 'failed') AND next_attempt < ?1
-                            AND created < ?1 AND COALESCE(delivered_at, 0) < ?1
-                        LIMIT ?2)",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![cutoff, sql_limit(Some(limit))])
-                })
-                .map_err(wrap)?;
-            purged.more |= purged.deliveries == limit;
-            if !purged.more {
-                // Articles fetched that long ago, unless a logged match links to them (an
-                // item not matched then gains nothing from its article now).
-                purged.articles = tx
-                    .prepare_cached(
-                        "DELETE FROM articles WHERE fetched_at < ?1
-                            AND url NOT IN (SELECT url FROM matches WHERE url IS NOT NULL)",
-                    )
-                    .and_then(|mut statement| statement.execute([cutoff]))
-                    .map_err(wrap)?;
-                // Gone from its feed: the feed's last read body (an hour after the row was
-                // last listed, so not the poll that listed it) did not list it.
-                purged.forgotten = tx
-                    .prepare_cached(
-                        "DELETE FROM seen WHERE listed < ?1 AND listed + 3600 <
-                            (SELECT COALESCE(f.last_fetched, 0) FROM feeds f
-                             WHERE f.id = seen.feed_id)",
-                    )
-                    .and_then(|mut statement| statement.execute([cutoff]))
-                    .map_err(wrap)?;
-            }
-        }
-        tx.commit().map_err(wrap)?;
-        if !purged.more && purged != Purged::default() {
             // Frees the pages at the end of the file (a database created before auto_vacuum
             // was set has none to give back; it reuses its free pages instead).
-            // It frees one page per step: step it to the end.
-            let mut vacuum = self
-                .conn
-                .prepare("PRAGMA incremental_vacuum")
-                .map_err(wrap)?;
+            // It frees one page per step: step it to the end. (PostgreSQL's autovacuum
+            // does this on its own.)
+            let wrap = sqlite_error(&self.path);
+            let mut vacuum = conn.prepare("PRAGMA incremental_vacuum").map_err(wrap)?;
             let mut steps = vacuum.query([]).map_err(wrap)?;
             while steps.next().map_err(wrap)?.is_some() {}
         }
         Ok(purged)
     }
+}
+
+/// One pass of [`Store::purge`], in its transaction.
+fn purge(sql: &Sql<'_>, now: DateTime<Utc>, cutoff: i64, limit: usize) -> Result<Purged, DbError> {
+    let mut purged = Purged::default();
+    // Items in the order they were stored, which is the order of `first_seen` (one writer,
+    // stamping each commit with the time): the walk stops at the first that is not old
+    // enough, passing over the old ones a match or a verdict keeps.
+    let young = sql.query_row(
+        "SELECT id FROM items WHERE first_seen >= ?1 ORDER BY id LIMIT 1",
+        &db_params![cutoff],
+        |row| row.get::<i64>(0),
+    )?;
+    let mut doomed = sql.query_map(
+        "SELECT i.id, i.feed_id, i.key, i.title, i.url FROM items i
+         WHERE i.id < ?1
+           AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id)
+           AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.item_id = i.id)
+         ORDER BY i.id LIMIT ?2",
+        &db_params![
+            young.unwrap_or(i64::MAX),
+            sql_limit(Some(limit)).saturating_add(1)
+        ],
+        |row| {
+            let item = Item {
+                key: row.get(2)?,
+                title: row.get(3)?,
+                url: row.get(4)?,
+                ..Item::default()
+            };
+            Ok((
+                row.get::<i64>(0)?,
+                row.get::<i64>(1)?,
+                SeenHashes::of(&item),
+            ))
+        },
+    )?;
+    if doomed.len() > limit {
+        doomed.truncate(limit);
+        purged.more = true;
+    }
+    for (id, feed_id, hashes) in &doomed {
+        sql.execute(
+            "INSERT INTO seen (feed_id, base_hash, key_hash, ident, listed)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            &db_params![
+                feed_id,
+                hashes.base_hash,
+                hashes.key_hash,
+                hashes.ident,
+                now.timestamp()
+            ],
+        )?;
+        purged.items += sql.execute("DELETE FROM items WHERE id = ?1", &db_params![id])? as usize;
+    }
+    purged.deliveries = sql.execute(
+        "DELETE FROM deliveries WHERE id IN (
+            SELECT id FROM deliveries
+            WHERE state IN ('delivered', 'failed') AND next_attempt < ?1
+                AND created < ?1 AND COALESCE(delivered_at, 0) < ?1
+            LIMIT ?2)",
+        &db_params![cutoff, sql_limit(Some(limit))],
+    )? as usize;
+    purged.more |= purged.deliveries == limit;
+    if !purged.more {
+        // Articles fetched that long ago, unless a logged match links to them (an item not
+        // matched then gains nothing from its article now).
+        purged.articles = sql.execute(
+            "DELETE FROM articles WHERE fetched_at < ?1
+                AND url NOT IN (SELECT url FROM matches WHERE url IS NOT NULL)",
+            &db_params![cutoff],
+        )? as usize;
+        // Gone from its feed: the feed's last read body (an hour after the row was last
+        // listed, so not the poll that listed it) did not list it.
+        purged.forgotten = sql.execute(
+            "DELETE FROM seen WHERE listed < ?1 AND listed + 3600 <
+                (SELECT COALESCE(f.last_fetched, 0) FROM feeds f WHERE f.id = seen.feed_id)",
+            &db_params![cutoff],
+        )? as usize;
+    }
+    Ok(purged)
 }

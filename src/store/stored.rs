@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::db::DbError;
 use crate::model::{Notice, NoticeKind};
 use crate::query::{Field, Hit};
 
@@ -81,7 +82,7 @@ pub(super) fn hits_to_json(hits: &[Hit]) -> String {
 }
 
 /// The hits of a `hits` column (`column` is its index in the row, for the error).
-pub(super) fn hits_from_json(text: &str, column: usize) -> rusqlite::Result<Vec<Hit>> {
+pub(super) fn hits_from_json(text: &str, column: usize) -> Result<Vec<Hit>, DbError> {
     let stored: Vec<StoredHit> = decode(text, column)?;
     Ok(stored
         .into_iter()
@@ -134,7 +135,7 @@ pub(super) fn notice_to_json(notice: &Notice) -> String {
 }
 
 /// The notice of a `notice` column (`column` is its index in the row, for the error).
-pub(super) fn notice_from_json(text: &str, column: usize) -> rusqlite::Result<Notice> {
+pub(super) fn notice_from_json(text: &str, column: usize) -> Result<Notice, DbError> {
     let stored: StoredNotice = decode(text, column)?;
     Ok(Notice {
         event: match stored.event {
@@ -151,17 +152,14 @@ pub(super) fn notice_from_json(text: &str, column: usize) -> rusqlite::Result<No
 }
 
 /// A list of strings (`terms`, `authors`, `categories`) as stored: a JSON array.
-pub(super) fn strings_from_json(text: &str, column: usize) -> rusqlite::Result<Vec<String>> {
+pub(super) fn strings_from_json(text: &str, column: usize) -> Result<Vec<String>, DbError> {
     decode(text, column)
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(text: &str, column: usize) -> rusqlite::Result<T> {
-    serde_json::from_str(text).map_err(|error| {
-        rusqlite::Error::FromSqlConversionFailure(
-            column,
-            rusqlite::types::Type::Text,
-            Box::new(error),
-        )
+fn decode<T: for<'de> Deserialize<'de>>(text: &str, column: usize) -> Result<T, DbError> {
+    serde_json::from_str(text).map_err(|error| DbError::Column {
+        index: column,
+        cause: format!("stored JSON does not decode: {error}"),
     })
 }
 
@@ -198,7 +196,7 @@ mod tests {
         assert_eq!(notice.error, None);
         assert!(matches!(
             notice_from_json(r#"{"event":"feed_gone"}"#, 8),
-            Err(rusqlite::Error::FromSqlConversionFailure(8, _, _))
+            Err(DbError::Column { index: 8, .. })
         ));
     }
 
@@ -210,7 +208,7 @@ mod tests {
             r#"[{"term":"x","field":"headline","snippet":""}]"#,
         ] {
             match hits_from_json(broken, 10) {
-                Err(rusqlite::Error::FromSqlConversionFailure(10, _, _)) => {}
+                Err(DbError::Column { index: 10, .. }) => {}
                 other => panic!("{broken:?}: {other:?}"),
             }
         }

@@ -20,7 +20,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use rusqlite::{Transaction, params};
+use super::db::{DbError, Sql};
+use crate::db_params;
 
 use crate::story::{Fingerprint, JOIN_SIMILARITY, KeyKind, StoryKeys};
 
@@ -91,10 +92,10 @@ impl StoryIndex {
     /// in no particular order, do not reload it.
     pub(super) fn prepare(
         &mut self,
-        tx: &Transaction<'_>,
+        tx: &Sql<'_>,
         window_start: i64,
         now: i64,
-    ) -> rusqlite::Result<()> {
+    ) -> Result<(), DbError> {
         let stale = match &self.built {
             None => true,
             Some(built) => {
@@ -119,17 +120,17 @@ impl StoryIndex {
     }
 
     /// Starts a story first seen `now`; returns its id.
-    pub(super) fn start(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<i64> {
-        tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
-            .execute([now])?;
-        Ok(tx.last_insert_rowid())
+    pub(super) fn start(tx: &Sql<'_>, now: i64) -> Result<i64, DbError> {
+        tx.value(
+            "INSERT INTO stories (first_seen) VALUES (?1) RETURNING id",
+            &db_params![now],
+        )
     }
 
     /// Forgets a story [`StoryIndex::start`] began in this transaction that no item joined
     /// (its item was a duplicate): the next story takes its id, as if it never was.
-    pub(super) fn unstart(tx: &Transaction<'_>, story_id: i64) -> rusqlite::Result<()> {
-        tx.prepare_cached("DELETE FROM stories WHERE id = ?1")?
-            .execute([story_id])?;
+    pub(super) fn unstart(tx: &Sql<'_>, story_id: i64) -> Result<(), DbError> {
+        tx.execute("DELETE FROM stories WHERE id = ?1", &db_params![story_id])?;
         Ok(())
     }
 
@@ -139,35 +140,33 @@ impl StoryIndex {
     /// (memory, and the signatures each lookup compares) to the matched items of the window.
     pub(super) fn index(
         &mut self,
-        tx: &Transaction<'_>,
+        tx: &Sql<'_>,
         story_id: i64,
         first_seen: i64,
         keys: &StoryKeys,
-    ) -> rusqlite::Result<()> {
-        tx.prepare_cached(
+    ) -> Result<(), DbError> {
+        let id: i64 = tx.value(
             "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            story_id,
-            first_seen,
-            keys.url.map(|key| key as i64),
-            keys.title.map(|key| key as i64),
-            keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
-        ])?;
-        self.built.as_mut().expect("prepare loads the index").add(
-            tx.last_insert_rowid(),
-            story_id,
-            first_seen,
-            keys,
-        );
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+            &db_params![
+                story_id,
+                first_seen,
+                keys.url.map(|key| key as i64),
+                keys.title.map(|key| key as i64),
+                keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
+            ],
+        )?;
+        self.built
+            .as_mut()
+            .expect("prepare loads the index")
+            .add(id, story_id, first_seen, keys);
         Ok(())
     }
 }
 
 impl Built {
     /// The members first seen at or after `since`.
-    fn load(tx: &Transaction<'_>, since: i64) -> rusqlite::Result<Built> {
+    fn load(tx: &Sql<'_>, since: i64) -> Result<Built, DbError> {
         let mut built = Built {
             since,
             last_id: 0,
@@ -178,46 +177,47 @@ impl Built {
             compared_in: Vec::new(),
             lookups: 0,
         };
-        let mut statement = tx.prepare(
-            "SELECT id, story_id, first_seen, url_key, title_key, signature
-             FROM story_members WHERE first_seen >= ?1 ORDER BY id",
-        )?;
-        let rows = statement.query([since])?;
-        built.read(rows)?;
-        built.last_id = tx.query_row(
-            "SELECT COALESCE(MAX(id), 0) FROM story_members",
-            [],
-            |row| row.get(0),
-        )?;
+        built.read(tx, "first_seen >= ?1", since)?;
+        built.last_id = built
+            .last_id
+            .max(tx.value("SELECT COALESCE(MAX(id), 0) FROM story_members", &[])?);
         Ok(built)
     }
 
     /// Reads the members another process added since this one last looked.
-    fn catch_up(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
-        let mut statement = tx.prepare_cached(
-            "SELECT id, story_id, first_seen, url_key, title_key, signature
-             FROM story_members WHERE id > ?1 ORDER BY id",
-        )?;
-        let rows = statement.query([self.last_id])?;
-        self.read(rows)
+    fn catch_up(&mut self, tx: &Sql<'_>) -> Result<(), DbError> {
+        let last_id = self.last_id;
+        self.read(tx, "id > ?1", last_id)
     }
 
-    /// Adds the members of `rows` (the columns of `load`) first seen since `self.since`.
-    fn read(&mut self, mut rows: rusqlite::Rows<'_>) -> rusqlite::Result<()> {
-        while let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
+    /// Adds the members that meet `condition` (over `?1`, which is `value`) and were first
+    /// seen since `self.since`.
+    fn read(&mut self, tx: &Sql<'_>, condition: &str, value: i64) -> Result<(), DbError> {
+        let rows = tx.query_map(
+            &format!(
+                "SELECT id, story_id, first_seen, url_key, title_key, signature
+                 FROM story_members WHERE {condition} ORDER BY id"
+            ),
+            &db_params![value],
+            |row| {
+                let signature: Option<Vec<u8>> = row.get(5)?;
+                Ok((
+                    row.get::<i64>(0)?,
+                    row.get::<i64>(1)?,
+                    row.get::<i64>(2)?,
+                    StoryKeys {
+                        url: row.get::<Option<i64>>(3)?.map(|key| key as u64),
+                        title: row.get::<Option<i64>>(4)?.map(|key| key as u64),
+                        fingerprint: signature.as_deref().and_then(Fingerprint::from_bytes),
+                    },
+                ))
+            },
+        )?;
+        for (id, story_id, first_seen, keys) in rows {
             self.last_id = self.last_id.max(id);
-            let first_seen: i64 = row.get(2)?;
-            if first_seen < self.since {
-                continue;
+            if first_seen >= self.since {
+                self.add(id, story_id, first_seen, &keys);
             }
-            let signature: Option<Vec<u8>> = row.get(5)?;
-            let keys = StoryKeys {
-                url: row.get::<_, Option<i64>>(3)?.map(|key| key as u64),
-                title: row.get::<_, Option<i64>>(4)?.map(|key| key as u64),
-                fingerprint: signature.as_deref().and_then(Fingerprint::from_bytes),
-            };
-            self.add(id, row.get(1)?, first_seen, &keys);
         }
         Ok(())
     }

@@ -3,11 +3,10 @@
 //! One verdict per item and topic; a new one replaces the old.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{
-    Store, StoreError, StoredItem, StoredVerdict, from_epoch, sqlite_error, write_transaction,
-};
+use super::db::{DbError, Sql};
+use super::{Store, StoreError, StoredItem, StoredVerdict, from_epoch};
+use crate::db_params;
 use crate::model::{ItemId, MatchId, Verdict};
 
 /// What a judgement did.
@@ -58,26 +57,21 @@ impl Store {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Judged, StoreError> {
-        let wrap = sqlite_error(&self.path);
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        let found: Option<(ItemId, String)> = tx
-            .query_row(
+        self.write(|sql| {
+            let found: Option<(ItemId, String)> = sql.query_row(
                 "SELECT item_id, topic FROM matches WHERE id = ?1",
-                [match_id.0],
+                &db_params![match_id.0],
                 |row| Ok((ItemId(row.get(0)?), row.get(1)?)),
-            )
-            .optional()
-            .map_err(wrap)?;
-        let Some((item_id, topic)) = found else {
-            return Ok(Judged::NoSuchMatch);
-        };
-        let replaced =
-            upsert(&tx, item_id, &topic, verdict, Some(match_id), note, now).map_err(wrap)?;
-        tx.commit().map_err(wrap)?;
-        Ok(Judged::Stored {
-            item_id,
-            topic,
-            replaced,
+            )?;
+            let Some((item_id, topic)) = found else {
+                return Ok(Judged::NoSuchMatch);
+            };
+            let replaced = upsert(sql, item_id, &topic, verdict, Some(match_id), note, now)?;
+            Ok(Judged::Stored {
+                item_id,
+                topic,
+                replaced,
+            })
         })
     }
 
@@ -89,74 +83,63 @@ impl Store {
         note: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Judged, StoreError> {
-        let wrap = sqlite_error(&self.path);
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        let exists: bool = tx
-            .query_row(
+        self.write(|sql| {
+            let exists: bool = sql.value(
                 "SELECT EXISTS (SELECT 1 FROM items WHERE id = ?1)",
-                [item_id.0],
-                |row| row.get(0),
-            )
-            .map_err(wrap)?;
-        if !exists {
-            return Ok(Judged::NoSuchItem);
-        }
-        if let Some(match_id) = match_of(&tx, item_id, topic).map_err(wrap)? {
-            return Ok(Judged::AlreadyMatched { match_id });
-        }
-        let replaced =
-            upsert(&tx, item_id, topic, Verdict::Missed, None, note, now).map_err(wrap)?;
-        tx.commit().map_err(wrap)?;
-        Ok(Judged::Stored {
-            item_id,
-            topic: topic.to_string(),
-            replaced,
+                &db_params![item_id.0],
+            )?;
+            if !exists {
+                return Ok(Judged::NoSuchItem);
+            }
+            if let Some(match_id) = match_of(sql, item_id, topic)? {
+                return Ok(Judged::AlreadyMatched { match_id });
+            }
+            let replaced = upsert(sql, item_id, topic, Verdict::Missed, None, note, now)?;
+            Ok(Judged::Stored {
+                item_id,
+                topic: topic.to_string(),
+                replaced,
+            })
         })
     }
 
     /// The stored items with canonical URL `url`, first stored first.
     pub fn items_with_url(&self, url: &str) -> Result<Vec<ItemId>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT id FROM items WHERE url = ?1 ORDER BY id")
-            .map_err(|source| self.error(source))?;
-        let rows = statement
-            .query_map([url], |row| row.get(0).map(ItemId))
-            .map_err(|source| self.error(source))?;
-        rows.collect::<Result<Vec<ItemId>, _>>()
-            .map_err(|source| self.error(source))
+        self.read(|sql| {
+            sql.query_map(
+                "SELECT id FROM items WHERE url = ?1 ORDER BY id",
+                &db_params![url],
+                |row| row.get(0).map(ItemId),
+            )
+        })
     }
 
     /// Every verdict, by item then topic. Read-only.
     pub fn verdicts(&self) -> Result<Vec<StoredVerdict>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(
+        self.read(|sql| {
+            sql.query_map(
                 "SELECT item_id, topic, verdict, match_id, note, judged_at FROM verdicts
                  ORDER BY item_id, topic",
+                &[],
+                |row| {
+                    let verdict: String = row.get(2)?;
+                    Ok(StoredVerdict {
+                        item_id: ItemId(row.get(0)?),
+                        topic: row.get(1)?,
+                        // The schema's CHECK allows only the three.
+                        verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Wrong),
+                        match_id: row.get::<Option<i64>>(3)?.map(MatchId),
+                        note: row.get(4)?,
+                        judged_at: from_epoch(row.get(5)?),
+                    })
+                },
             )
-            .map_err(|source| self.error(source))?;
-        let rows = statement
-            .query_map([], |row| {
-                let verdict: String = row.get(2)?;
-                Ok(StoredVerdict {
-                    item_id: ItemId(row.get(0)?),
-                    topic: row.get(1)?,
-                    // The schema's CHECK allows only the three.
-                    verdict: Verdict::parse(&verdict).unwrap_or(Verdict::Wrong),
-                    match_id: row.get::<_, Option<i64>>(3)?.map(MatchId),
-                    note: row.get(4)?,
-                    judged_at: from_epoch(row.get(5)?),
-                })
-            })
-            .map_err(|source| self.error(source))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|source| self.error(source))
+        })
     }
 
     /// The stored items that have a verdict, oldest first. Read-only.
     pub fn judged_items(&self) -> Result<Vec<StoredItem>, StoreError> {
-        self.read_stored_items("i.id IN (SELECT item_id FROM verdicts)", params![])
+        self.read_stored_items("i.id IN (SELECT item_id FROM verdicts)", &[])
     }
 
     /// Writes the verdicts of exported labels, in one transaction: a topic the item belongs
@@ -168,100 +151,93 @@ impl Store {
         labels: &[LabelImport],
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, StoreError> {
-        let wrap = sqlite_error(&self.path);
-        let tx = write_transaction(&mut self.conn).map_err(wrap)?;
-        let mut summary = ImportSummary::default();
-        for label in labels {
-            let by_key: Option<i64> = tx
-                .query_row(
+        self.write(|sql| {
+            let mut summary = ImportSummary::default();
+            for label in labels {
+                let by_key: Option<i64> = sql.query_row(
                     "SELECT i.id FROM items i JOIN feeds f ON f.id = i.feed_id
                      WHERE f.name = ?1 AND i.key = ?2",
-                    params![label.feed, label.key],
+                    &db_params![label.feed, label.key],
                     |row| row.get(0),
-                )
-                .optional()
-                .map_err(wrap)?;
-            let item_id = match (by_key, &label.url) {
-                (Some(id), _) => Some(ItemId(id)),
-                (None, Some(url)) => tx
-                    .query_row(
+                )?;
+                let item_id = match (by_key, &label.url) {
+                    (Some(id), _) => Some(ItemId(id)),
+                    (None, Some(url)) => sql.query_row(
                         "SELECT id FROM items WHERE url = ?1 ORDER BY id LIMIT 1",
-                        [url],
+                        &db_params![url],
                         |row| row.get(0).map(ItemId),
-                    )
-                    .optional()
-                    .map_err(wrap)?,
-                (None, None) => None,
-            };
-            let Some(item_id) = item_id else {
-                summary.not_found += 1;
-                continue;
-            };
-            let note = |topic: &str| {
-                label
-                    .notes
-                    .iter()
-                    .find(|(t, _)| t == topic)
-                    .map(|(_, note)| note.as_str())
-            };
-            for (topics, positive) in [(&label.positive, true), (&label.negative, false)] {
-                for topic in topics {
-                    let match_id = match_of(&tx, item_id, topic).map_err(wrap)?;
-                    let verdict = match (positive, match_id) {
-                        (true, Some(_)) => Verdict::Right,
-                        (true, None) => Verdict::Missed,
-                        (false, _) => Verdict::Wrong,
-                    };
-                    upsert(&tx, item_id, topic, verdict, match_id, note(topic), now)
-                        .map_err(wrap)?;
-                    summary.verdicts += 1;
+                    )?,
+                    (None, None) => None,
+                };
+                let Some(item_id) = item_id else {
+                    summary.not_found += 1;
+                    continue;
+                };
+                let note = |topic: &str| {
+                    label
+                        .notes
+                        .iter()
+                        .find(|(t, _)| t == topic)
+                        .map(|(_, note)| note.as_str())
+                };
+                for (topics, positive) in [(&label.positive, true), (&label.negative, false)] {
+                    for topic in topics {
+                        let match_id = match_of(sql, item_id, topic)?;
+                        let verdict = match (positive, match_id) {
+                            (true, Some(_)) => Verdict::Right,
+                            (true, None) => Verdict::Missed,
+                            (false, _) => Verdict::Wrong,
+                        };
+                        upsert(sql, item_id, topic, verdict, match_id, note(topic), now)?;
+                        summary.verdicts += 1;
+                    }
                 }
             }
-        }
-        tx.commit().map_err(wrap)?;
-        Ok(summary)
+            Ok(summary)
+        })
     }
 }
 
 /// The match that logged `item_id` for `topic`, or whose sources include it.
-fn match_of(conn: &Connection, item_id: ItemId, topic: &str) -> rusqlite::Result<Option<MatchId>> {
-    conn.prepare_cached(
+fn match_of(sql: &Sql<'_>, item_id: ItemId, topic: &str) -> Result<Option<MatchId>, DbError> {
+    sql.query_row(
         "SELECT m.id FROM matches m
          WHERE m.topic = ?2 AND (m.item_id = ?1
                OR m.id IN (SELECT match_id FROM match_sources WHERE item_id = ?1))
          ORDER BY m.id LIMIT 1",
-    )?
-    .query_row(params![item_id.0, topic], |row| row.get(0).map(MatchId))
-    .optional()
+        &db_params![item_id.0, topic],
+        |row| row.get(0).map(MatchId),
+    )
 }
 
 /// Writes a verdict, replacing the one on the same item and topic; returns the replaced one.
 fn upsert(
-    conn: &Connection,
+    sql: &Sql<'_>,
     item_id: ItemId,
     topic: &str,
     verdict: Verdict,
     match_id: Option<MatchId>,
     note: Option<&str>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Option<Verdict>> {
-    let before: Option<String> = conn
-        .prepare_cached("SELECT verdict FROM verdicts WHERE item_id = ?1 AND topic = ?2")?
-        .query_row(params![item_id.0, topic], |row| row.get(0))
-        .optional()?;
-    conn.prepare_cached(
+) -> Result<Option<Verdict>, DbError> {
+    let before: Option<String> = sql.query_row(
+        "SELECT verdict FROM verdicts WHERE item_id = ?1 AND topic = ?2",
+        &db_params![item_id.0, topic],
+        |row| row.get(0),
+    )?;
+    sql.execute(
         "INSERT INTO verdicts (item_id, topic, verdict, match_id, note, judged_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (item_id, topic) DO UPDATE SET verdict = excluded.verdict,
              match_id = excluded.match_id, note = excluded.note, judged_at = excluded.judged_at",
-    )?
-    .execute(params![
-        item_id.0,
-        topic,
-        verdict.as_str(),
-        match_id.map(|id| id.0),
-        note,
-        now.timestamp()
-    ])?;
+        &db_params![
+            item_id.0,
+            topic,
+            verdict.as_str(),
+            match_id.map(|id| id.0),
+            note,
+            now.timestamp()
+        ],
+    )?;
     Ok(before.as_deref().and_then(Verdict::parse))
 }

@@ -1,51 +1,6 @@
 use super::postgres::{Pool, placeholders};
 use super::*;
-
-/// A PostgreSQL pool on a schema of its own, dropped with it; `None` (with a notice) when
-/// `WATCHWORD_TEST_POSTGRES` does not give a server.
-pub(crate) struct TestPostgres {
-    pub pool: Pool,
-    schema: String,
-    url: String,
-}
-
-impl TestPostgres {
-    pub(crate) fn start(test: &str) -> Option<TestPostgres> {
-        let Ok(url) = std::env::var("WATCHWORD_TEST_POSTGRES") else {
-            eprintln!(
-                "{test}: WATCHWORD_TEST_POSTGRES is not set, so its PostgreSQL half is skipped \
-                 (.ci/postgres.sh starts a server and prints the variable)"
-            );
-            return None;
-        };
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let schema = format!(
-            "t{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        let admin = Pool::connect(&url).expect("WATCHWORD_TEST_POSTGRES connects");
-        admin
-            .with(|sql| sql.batch(&format!("CREATE SCHEMA {schema}")))
-            .unwrap();
-        let separator = if url.contains('?') { '&' } else { '?' };
-        let pool = Pool::connect(&format!("{url}{separator}options=-csearch_path%3D{schema}"))
-            .expect("the test schema connects");
-        Some(TestPostgres { pool, schema, url })
-    }
-}
-
-impl Drop for TestPostgres {
-    fn drop(&mut self) {
-        if let Ok(admin) = Pool::connect(&self.url) {
-            let _ = admin.with(|sql| sql.batch(&format!("DROP SCHEMA {} CASCADE", self.schema)));
-        }
-    }
-}
+use crate::store::testing::TestPostgres;
 
 #[test]
 fn placeholders_become_dollars_outside_quotes_and_comments() {
