@@ -266,6 +266,7 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn once(config: Config) -> anyhow::Result<()> {
     let names: Vec<String> = config.feeds.iter().map(|feed| feed.name.clone()).collect();
     let database = config.daemon.database.clone();
+    let file = config.daemon.postgres.is_none();
     let report = {
         let runtime = runtime()?;
         runtime.block_on(daemon::poll_once(config))?
@@ -273,7 +274,9 @@ fn once(config: Config) -> anyhow::Result<()> {
     };
     // It began sound (or `poll_once` would have failed) and every write went through: the
     // next `once` need not read the whole file again unless something else writes it.
-    if report.store_sound {
+    if !file {
+        // A PostgreSQL database checks itself: nothing to remember.
+    } else if report.store_sound {
         crate::store::verified::mark_verified(&database);
     } else {
         crate::store::verified::forget_verified(&database);
@@ -340,8 +343,7 @@ fn once(config: Config) -> anyhow::Result<()> {
         )?,
         OnceAlerts::LeftToDaemon { lock } => writeln!(
             out,
-            "alerts: queued, left to the running daemon (it holds {})",
-            lock.display()
+            "alerts: queued, left to the running daemon (it holds {lock})"
         )?,
     }
     out.flush()?;
@@ -405,7 +407,7 @@ fn check(path: &std::path::Path, online: bool) -> anyhow::Result<()> {
         count(config.aliases.len(), "alias"),
         count(config.alerts.len(), "alert sink")
     )?;
-    writeln!(out, "database: {}", config.daemon.database.display())?;
+    writeln!(out, "database: {}", crate::store::describe(&config.daemon))?;
     if let Some(warning) = readable_secrets(path, &config) {
         writeln!(out, "{warning}")?;
     }

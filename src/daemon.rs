@@ -56,16 +56,18 @@ pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// Items deleted per retention transaction, so polls wait for the store only briefly.
 const RETENTION_BATCH: usize = 1000;
 
+/// What a daemon on a PostgreSQL database holds, for messages.
+const POSTGRES_LOCK: &str = "its advisory lock on the database";
+
 /// A second daemon on a database that one already runs on.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "another watchword daemon is already running on {} (it holds {}); stop it, or give this one another database",
-    database.display(),
-    lock.display()
+    "another watchword daemon is already running on {database} (it holds {lock}); stop it, or give this one another database"
 )]
 pub struct AlreadyRunning {
-    pub database: PathBuf,
-    pub lock: PathBuf,
+    pub database: String,
+    /// The lock file it holds, or on PostgreSQL its advisory lock.
+    pub lock: String,
 }
 
 /// What `once` did: a report per feed in config order, and what became of the alerts.
@@ -87,7 +89,7 @@ pub enum OnceAlerts {
     Sent(OutboxCounts),
     /// Another process (a running daemon) holds the database's lock, so it alone sends: this
     /// run only logged the matches and queued their alerts.
-    LeftToDaemon { lock: PathBuf },
+    LeftToDaemon { lock: String },
 }
 
 /// The config the daemon runs on, with what was built from it; a reload replaces it whole.
@@ -103,11 +105,25 @@ struct Running {
 /// Runs the daemon until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     // Held until the process exits: the operating system releases it even after a SIGKILL.
-    let lock = Arc::new(lock_database(&config.daemon.database)?);
+    // On PostgreSQL the lock is the store's (below), which the server releases as surely.
+    let lock = match &config.daemon.postgres {
+        None => Some(Arc::new(lock_database(&config.daemon.database)?)),
+        Some(_) => None,
+    };
     log_warnings(&config);
     let text = std::fs::read_to_string(&config.path).unwrap_or_default();
     let http_config = config.http;
     let (context, feed_ids, alerter) = start(config, StartCheck::Always).await?;
+    if context.config.daemon.postgres.is_some() {
+        let store = context.store.clone();
+        if !store::with(&store, |store| store.lock_daemon()).await? {
+            return Err(AlreadyRunning {
+                database: store::describe(&context.config.daemon),
+                lock: POSTGRES_LOCK.into(),
+            }
+            .into());
+        }
+    }
     let config = context.config.clone();
     let feeds = feed_ids
         .iter()
@@ -155,7 +171,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     info!(
         config = %config.path.display(),
-        database = %config.daemon.database.display(),
+        database = %store::describe(&config.daemon),
         feeds = config.feeds.len(),
         topics = config.topics.len(),
         alert_sinks = config.alerts.len(),
@@ -179,12 +195,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     // Whether the store can write, in the lock file for `feeds` (the database cannot say it).
     // A clone: the lock itself is held by `run` until it returns, not by this task.
-    let (mut store_status, status_shutdown, status_file) = (
-        running.context.write_health.subscribe(),
-        shutdown.clone(),
-        lock.clone(),
-    );
-    tracker.spawn(async move {
+    if let Some(status_file) = lock.clone() {
+        let (mut store_status, status_shutdown) = (
+            running.context.write_health.subscribe(),
+            shutdown.clone(),
+        );
+        tracker.spawn(async move {
         loop {
             tokio::select! {
                 () = status_shutdown.cancelled() => return,
@@ -195,7 +211,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                 warn!(error = %error, "cannot write the store's status into the lock file");
             }
         }
-    });
+        });
+    }
 
     // Hourly upkeep: retention (at start too), by the keep_items of the config running then;
     // and the corruption check that start made, which stops the daemon (exit 2) rather than
@@ -368,16 +385,26 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
     }
     // One sender per outbox: only the holder of the database's lock delivers, so a `once`
     // beside a running daemon never sends what the daemon sends.
-    let database = &context.config.daemon.database;
-    let lock = try_lock_database(database)?;
+    let daemon = &context.config.daemon;
+    let (locked, lock) = match &daemon.postgres {
+        None => (
+            try_lock_database(&daemon.database)?.is_some(),
+            lock_path(&daemon.database).display().to_string(),
+        ),
+        Some(_) => {
+            let store = context.store.clone();
+            (
+                store::with(&store, |store| store.lock_daemon()).await?,
+                POSTGRES_LOCK.to_string(),
+            )
+        }
+    };
     let alerts = if alerter.is_empty() {
         OnceAlerts::NoSinks
-    } else if lock.is_some() {
+    } else if locked {
         OnceAlerts::Sent(alerter.drain(context.config.daemon.alert_wait).await?)
     } else {
-        OnceAlerts::LeftToDaemon {
-            lock: lock_path(database),
-        }
+        OnceAlerts::LeftToDaemon { lock }
     };
     if let Some(keep) = context.config.daemon.keep_items {
         purge_old(&context.store, keep, &never).await;
@@ -392,7 +419,7 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
     Ok(OnceReport {
         polls: reports,
         alerts,
-        store_sound: lock.is_some() && !context.write_health.ever_failed(),
+        store_sound: locked && !context.write_health.ever_failed(),
     })
 }
 
@@ -580,7 +607,7 @@ async fn start(
     config: Config,
     check: StartCheck,
 ) -> anyhow::Result<(PollContext, Vec<FeedId>, Alerter)> {
-    let database = config.daemon.database.clone();
+    let daemon = config.daemon.clone();
     let feeds: Vec<(String, String)> = config
         .feeds
         .iter()
@@ -588,8 +615,9 @@ async fn start(
         .collect();
     let (store, reader, feed_ids) = tokio::task::spawn_blocking(move || {
         // Before the store opens the file (which can write to it).
-        let unchanged = store::verified::unchanged_since_verified(&database);
-        let mut store = Store::open(&database)?;
+        let unchanged = daemon.postgres.is_none()
+            && store::verified::unchanged_since_verified(&daemon.database);
+        let mut store = Store::open_configured(&daemon)?;
         // Before anything is polled: a damaged file would fail every poll with new items.
         if check == StartCheck::Always || !unchanged {
             store.check_integrity()?;
@@ -600,7 +628,7 @@ async fn start(
             .collect();
         let ids = store.register_feeds(&pairs)?;
         store.checkpoint_in_background()?;
-        let reader = Store::open(&database)?;
+        let reader = Store::open_configured(&daemon)?;
         reader.forbid_writes()?;
         anyhow::Ok((store, reader, ids))
     })

@@ -57,16 +57,18 @@ pub(super) fn cause_first(error: &str) -> String {
 }
 
 pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> {
-    let database = &config.daemon.database;
     let names: Vec<&str> = config.feeds.iter().map(|f| f.name.as_str()).collect();
-    let health = if database.exists() {
-        Store::open(database)?.feed_health(&names)?
+    let health = if crate::store::exists(&config.daemon) {
+        Store::open_configured(&config.daemon)?.feed_health(&names)?
     } else {
         Vec::new()
     };
     // A store that cannot write (a full disk) leaves the statuses below as they were: the
     // daemon says so in its lock file.
-    let store_status = crate::daemon::running_daemon_status(database);
+    let store_status = match &config.daemon.postgres {
+        None => crate::daemon::running_daemon_status(&config.daemon.database),
+        Some(_) => None,
+    };
     let mut out = io::BufWriter::new(io::stdout().lock());
     if format == FeedsFormat::Json {
         if let Some(status) = &store_status {
@@ -209,9 +211,8 @@ pub(super) fn opml_import(
 }
 
 pub(super) fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result<()> {
-    let database = &config.daemon.database;
-    let deliveries = if database.exists() {
-        Store::open(database)?.deliveries(filter)?
+    let deliveries = if crate::store::exists(&config.daemon) {
+        Store::open_configured(&config.daemon)?.deliveries(filter)?
     } else {
         Vec::new()
     };
@@ -274,11 +275,14 @@ pub(super) fn alerts(config: &Config, filter: &DeliveryFilter) -> anyhow::Result
 }
 
 pub(super) fn retry_alerts(config: &Config, id: Option<DeliveryId>) -> anyhow::Result<()> {
-    let database = &config.daemon.database;
-    if !database.exists() {
-        return Err(UserError(format!("no database at {} yet", database.display())).into());
+    if !crate::store::exists(&config.daemon) {
+        return Err(UserError(format!(
+            "no database at {} yet",
+            crate::store::describe(&config.daemon)
+        ))
+        .into());
     }
-    let mut store = Store::open(database)?;
+    let mut store = Store::open_configured(&config.daemon)?;
     if let Some(id) = id {
         match store.delivery(id)? {
             None => return Err(UserError(format!("there is no delivery {id}")).into()),

@@ -114,15 +114,14 @@ pub(super) fn import(config: &Config, path: &Path) -> anyhow::Result<()> {
 }
 
 fn open(config: &Config) -> anyhow::Result<Store> {
-    let database = &config.daemon.database;
-    if !database.exists() {
+    if !crate::store::exists(&config.daemon) {
         return Err(UserError(format!(
             "no database at {} yet (`watchword once` or `watchword run` creates it)",
-            database.display()
+            crate::store::describe(&config.daemon)
         ))
         .into());
     }
-    Ok(Store::open(database)?)
+    Ok(Store::open_configured(&config.daemon)?)
 }
 
 fn report(judged: Judged, verdict: Verdict, what: &str) -> anyhow::Result<()> {

@@ -13,12 +13,12 @@ pub(super) fn matches(
     follow: bool,
     sources: bool,
 ) -> anyhow::Result<()> {
-    let database = &config.daemon.database;
+    let daemon = &config.daemon;
     // `--follow` waits for a database that a starting daemon is about to create.
-    if !follow && !database.exists() {
+    if !follow && !crate::store::exists(daemon) {
         return Err(UserError(format!(
             "the database {} does not exist (yet): `watchword once` or `watchword run` creates it",
-            database.display()
+            crate::store::describe(daemon)
         ))
         .into());
     }
@@ -26,13 +26,13 @@ pub(super) fn matches(
         && !config.topics.iter().any(|t| &t.id == topic)
     {
         let known: Vec<&str> = config.topics.iter().map(|t| t.id.as_str()).collect();
-        let logged = database.exists() && {
+        let logged = crate::store::exists(daemon) && {
             let one = MatchFilter {
                 topic: Some(topic.clone()),
                 limit: Some(1),
                 ..MatchFilter::default()
             };
-            !Store::open(database)?.matches(&one)?.is_empty()
+            !Store::open_configured(daemon)?.matches(&one)?.is_empty()
         };
         if !logged {
             return Err(UserError(format!(
@@ -47,8 +47,8 @@ pub(super) fn matches(
     let mut store = None;
     let mut first = true;
     loop {
-        if store.is_none() && database.exists() {
-            store = Some(Store::open(database)?);
+        if store.is_none() && crate::store::exists(daemon) {
+            store = Some(Store::open_configured(daemon)?);
         }
         // Later reads take what is newer than the newest match at the time of this read:
         // taken before the read, so a match logged meanwhile is not skipped.

@@ -220,7 +220,7 @@ pub(super) fn eval(
                 .into());
             }
             (
-                format!("verdicts in {}", config.daemon.database.display()),
+                format!("verdicts in {}", crate::store::describe(&config.daemon)),
                 labelled,
             )
         }
@@ -311,15 +311,14 @@ pub(super) fn eval(
 
 /// The analyst's verdicts as labelled items (each judged item, first seen when it was stored).
 pub(super) fn stored_labels(config: &Config) -> anyhow::Result<Vec<tester::LabelledItem>> {
-    let database = &config.daemon.database;
-    if !database.exists() {
+    if !crate::store::exists(&config.daemon) {
         return Err(UserError(format!(
             "no database at {} yet, so no verdicts (`watchword once` or `watchword run` creates it)",
-            database.display()
+            crate::store::describe(&config.daemon)
         ))
         .into());
     }
-    let store = Store::open(database)?;
+    let store = Store::open_configured(&config.daemon)?;
     let items = store.judged_items()?;
     let verdicts = store.verdicts()?;
     Ok(tester::labels_from_verdicts(&items, &verdicts))
@@ -345,15 +344,14 @@ pub(super) fn backtest(
     format: TestFormat,
     apply: Apply,
 ) -> anyhow::Result<()> {
-    let database = &config.daemon.database;
-    if !database.exists() {
+    if !crate::store::exists(&config.daemon) {
         return Err(UserError(format!(
             "no database at {} yet (`watchword once` or `watchword run` creates it)",
-            database.display()
+            crate::store::describe(&config.daemon)
         ))
         .into());
     }
-    let mut store = Store::open(database)?;
+    let mut store = Store::open_configured(&config.daemon)?;
     let items = store.stored_items(Some(since))?;
     let log = store.matches_of_items_since(Some(since))?;
     let verdicts = store.verdicts()?;
@@ -453,12 +451,11 @@ fn applied_line(applied: &BackfillSummary, apply: Apply) -> String {
 
 /// The one-line backtest summary of `check`, when a database exists: `None` without one.
 pub(super) fn backtest_summary(config: &Config, now: DateTime<Utc>) -> Option<String> {
-    let database = &config.daemon.database;
-    if !database.exists() {
+    if !crate::store::exists(&config.daemon) {
         return None;
     }
     let since = now - chrono::Duration::days(30);
-    let result = Store::open(database).and_then(|store| {
+    let result = Store::open_configured(&config.daemon).and_then(|store| {
         Ok((
             store.stored_items(Some(since))?,
             store.matches_of_items_since(Some(since))?,

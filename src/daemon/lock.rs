@@ -28,8 +28,8 @@ fn resolved(database: &Path) -> PathBuf {
 pub(super) fn lock_database(database: &Path) -> anyhow::Result<File> {
     try_lock_database(database)?.ok_or_else(|| {
         AlreadyRunning {
-            database: database.to_path_buf(),
-            lock: lock_path(database),
+            database: database.display().to_string(),
+            lock: lock_path(database).display().to_string(),
         }
         .into()
     })

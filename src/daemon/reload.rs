@@ -125,13 +125,15 @@ pub(super) async fn reload(
     };
     log_warnings(&new);
     crate::places::settle(&mut new);
-    if new.daemon.database != old.daemon.database {
+    if (&new.daemon.database, &new.daemon.postgres) != (&old.daemon.database, &old.daemon.postgres)
+    {
         warn!(
-            running = %old.daemon.database.display(),
+            running = %crate::store::describe(&old.daemon),
             "the database cannot change while running; restart to use {}",
-            new.daemon.database.display()
+            crate::store::describe(&new.daemon)
         );
         new.daemon.database = old.daemon.database.clone();
+        new.daemon.postgres = old.daemon.postgres.clone();
     }
     if new.http != old.http {
         warn!("[http] changes apply after a restart");

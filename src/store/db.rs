@@ -124,6 +124,8 @@ pub enum DbError {
         index: usize,
         cause: String,
     },
+    /// A statement did not do what it always does (an insert that inserted nothing).
+    Unexpected(String),
 }
 
 impl fmt::Display for DbError {
@@ -143,7 +145,7 @@ impl fmt::Display for DbError {
                     Ok(())
                 }
             },
-            DbError::Pool(cause) => write!(f, "{cause}"),
+            DbError::Pool(cause) | DbError::Unexpected(cause) => write!(f, "{cause}"),
             DbError::Column { index, cause } => write!(f, "column {index}: {cause}"),
         }
     }
@@ -204,6 +206,25 @@ impl Sql<'_> {
                 Ok(changed as u64)
             }
             Sql::Postgres(session) => session.execute(sql, params),
+        }
+    }
+
+    /// Inserts one row (`sql` is an `INSERT` into a table keyed by `id`, without
+    /// `RETURNING`) and gives its id; `None` when it inserted nothing (`ON CONFLICT DO
+    /// NOTHING`). SQLite reads the id from the connection: a `RETURNING` there makes every
+    /// insert keep a statement journal, which it allocates and frees each time.
+    pub fn insert(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<i64>, DbError> {
+        match self {
+            Sql::Sqlite(conn) => {
+                let inserted = conn
+                    .prepare_cached(sql)?
+                    .execute(rusqlite::params_from_iter(params))?;
+                Ok((inserted > 0).then(|| conn.last_insert_rowid()))
+            }
+            Sql::Postgres(session) => Ok(session
+                .query_opt(&format!("{sql} RETURNING id"), params)?
+                .map(|row| Row::Postgres(&row).get(0))
+                .transpose()?),
         }
     }
 

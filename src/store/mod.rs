@@ -104,6 +104,27 @@ pub struct Store {
     story_index: stories::StoryIndex,
 }
 
+/// The advisory lock a daemon holds on its PostgreSQL database: "WATCHDMN".
+const DAEMON_LOCK: i64 = 0x5741_5443_4844_4d4e;
+
+/// The store a config names, for messages: the PostgreSQL URL without its password, or the
+/// SQLite file.
+pub fn describe(daemon: &crate::config::DaemonConfig) -> String {
+    match &daemon.postgres {
+        Some(url) => db::postgres::shown_url(url),
+        None => daemon.database.display().to_string(),
+    }
+}
+
+/// Whether the store a config names exists: its SQLite file does, or it is a PostgreSQL
+/// database (whose schema opening it creates).
+pub fn exists(daemon: &crate::config::DaemonConfig) -> bool {
+    daemon.postgres.is_some() || daemon.database.exists()
+}
+
+/// How many prepared statements an SQLite connection keeps.
+const STATEMENT_CACHE: usize = 128;
+
 /// Where the rows are.
 #[derive(Debug)]
 enum Backend {
@@ -279,6 +300,27 @@ impl Store {
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Opens the store a config names: its PostgreSQL database, or its SQLite file.
+    pub fn open_configured(daemon: &crate::config::DaemonConfig) -> Result<Store, StoreError> {
+        match &daemon.postgres {
+            Some(url) => Store::connect(url),
+            None => Store::open(&daemon.database),
+        }
+    }
+
+    /// Takes the lock that one daemon per PostgreSQL database holds, for the life of this
+    /// store (the server releases it when the process ends, however it ends); `false` when
+    /// another process holds it. (An SQLite database's lock is a file beside it: the
+    /// daemon's `lock` module.)
+    pub fn lock_daemon(&self) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => pool
+                .hold_lock(DAEMON_LOCK)
+                .map_err(|cause| self.db_error(cause)),
+            Backend::Sqlite(_) => Ok(true),
+        }
     }
 
     /// Which SQL the database speaks.
@@ -517,6 +559,10 @@ impl Store {
         };
         let wrap = sqlite_error(&self.path);
         conn.busy_timeout(Duration::from_secs(10)).map_err(wrap)?;
+        // Every statement is prepared once and kept (`Sql` prepares through the cache): the
+        // store has more than rusqlite's default of 16, and one that falls out is parsed
+        // again on its next use, in the middle of a poll's commit.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         // auto_vacuum takes effect only in a new, empty database (before its first table):
         // retention's freed pages can then be given back. It is set only there, since the
         // pragma writes to the file even when it changes nothing, and a store opened beside

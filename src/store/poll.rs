@@ -133,12 +133,11 @@ impl<'a, 'sql> MatchLog<'a, 'sql> {
             return Ok(Logged::Source { added });
         }
         let terms = distinct_terms(&topic_match.hits);
-        let inserted: Option<i64> = sql.query_row(
+        let inserted = sql.insert(
             "INSERT INTO matches (item_id, topic, url, matched_at, terms, hits, story_id,
                                   backfill)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (item_id, topic) DO NOTHING
-             RETURNING id",
+             ON CONFLICT (item_id, topic) DO NOTHING",
             &db_params![
                 item.item_id.0,
                 topic,
@@ -149,7 +148,6 @@ impl<'a, 'sql> MatchLog<'a, 'sql> {
                 item.story_id.0,
                 backfill,
             ],
-            |row| row.get(0),
         )?;
         let Some(match_id) = inserted.map(MatchId) else {
             return Ok(Logged::Duplicate);
@@ -497,12 +495,11 @@ fn write_poll(
                 Some(story) => story,
                 None => (StoryIndex::start(sql, now.timestamp())?, now.timestamp()),
             };
-            let inserted: Option<i64> = sql.query_row(
+            let inserted = sql.insert(
                 "INSERT INTO items (feed_id, key, url, title, summary, content, authors,
                                     categories, published, first_seen, story_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (feed_id, key) DO NOTHING
-                 RETURNING id",
+                 ON CONFLICT (feed_id, key) DO NOTHING",
                 &db_params![
                     feed_id.0,
                     item.key,
@@ -516,7 +513,6 @@ fn write_poll(
                     now.timestamp(),
                     story_id,
                 ],
-                |row| row.get(0),
             )?;
             let Some(item_id) = inserted.map(ItemId) else {
                 if found.is_none() {

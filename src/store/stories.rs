@@ -121,10 +121,11 @@ impl StoryIndex {
 
     /// Starts a story first seen `now`; returns its id.
     pub(super) fn start(tx: &Sql<'_>, now: i64) -> Result<i64, DbError> {
-        tx.value(
-            "INSERT INTO stories (first_seen) VALUES (?1) RETURNING id",
+        tx.insert(
+            "INSERT INTO stories (first_seen) VALUES (?1)",
             &db_params![now],
-        )
+        )?
+        .ok_or_else(|| DbError::Unexpected("a story insert inserted nothing".into()))
     }
 
     /// Forgets a story [`StoryIndex::start`] began in this transaction that no item joined
@@ -145,9 +146,9 @@ impl StoryIndex {
         first_seen: i64,
         keys: &StoryKeys,
     ) -> Result<(), DbError> {
-        let id: i64 = tx.value(
+        let id = tx.insert(
             "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             &db_params![
                 story_id,
                 first_seen,
@@ -155,7 +156,8 @@ impl StoryIndex {
                 keys.title.map(|key| key as i64),
                 keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
             ],
-        )?;
+        )?
+        .ok_or_else(|| DbError::Unexpected("a story member insert inserted nothing".into()))?;
         self.built
             .as_mut()
             .expect("prepare loads the index")

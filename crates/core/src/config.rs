@@ -108,9 +108,13 @@ pub struct HttpConfig {
 pub struct DaemonConfig {
     /// SQLite database, resolved against the config file's folder. When the config does
     /// not name one (`database_given` false) the shell puts it where [`Places`] says.
+    /// Unused when `postgres` is set.
     pub database: PathBuf,
     /// Whether the config names the database.
     pub database_given: bool,
+    /// A PostgreSQL database (`database = "postgres://…"`): the store is there, shared by
+    /// every daemon given the same URL, instead of in the SQLite file `database`.
+    pub postgres: Option<String>,
     /// Default poll interval for feeds that do not set one.
     pub interval: Duration,
     /// How many feeds may be polled at once, over all hosts.

@@ -8,11 +8,29 @@ pub(super) fn compile_daemon(
     base: &Path,
     sink: &mut Diagnostics<'_>,
 ) -> DaemonConfig {
+    let postgres = raw
+        .database
+        .as_ref()
+        .filter(|value| is_postgres_url(value.get_ref()))
+        .and_then(|value| match url::Url::parse(value.get_ref().trim()) {
+            Ok(url) if url.host_str().is_some_and(|host| !host.is_empty()) => {
+                Some(value.get_ref().trim().to_string())
+            }
+            Ok(_) => {
+                sink.error(value.span(), "a PostgreSQL URL needs a host".into());
+                None
+            }
+            Err(error) => {
+                sink.error(value.span(), format!("not a PostgreSQL URL: {error}"));
+                None
+            }
+        });
     let database = match &raw.database {
         Some(path) if path.get_ref().trim().is_empty() => {
             sink.error(path.span(), "database path is empty".into());
             PathBuf::new()
         }
+        Some(path) if is_postgres_url(path.get_ref()) => PathBuf::new(),
         Some(path) => base.join(path.get_ref()),
         None => base.join("../data/watchword.db"),
     };
@@ -78,6 +96,7 @@ pub(super) fn compile_daemon(
     DaemonConfig {
         database,
         database_given: raw.database.is_some(),
+        postgres,
         interval,
         max_concurrent: count(&raw.max_concurrent, 16, sink),
         per_host: count(&raw.per_host, 2, sink),
@@ -330,4 +349,10 @@ pub(super) fn compile_interval(
         MIN_INTERVAL..=MAX_INTERVAL,
         sink,
     )
+}
+
+/// Whether a `database` value names a PostgreSQL database rather than an SQLite file.
+pub fn is_postgres_url(database: &str) -> bool {
+    let database = database.trim_start();
+    database.starts_with("postgres://") || database.starts_with("postgresql://")
 }
