@@ -196,21 +196,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     // Whether the store can write, in the lock file for `feeds` (the database cannot say it).
     // A clone: the lock itself is held by `run` until it returns, not by this task.
     if let Some(status_file) = lock.clone() {
-        let (mut store_status, status_shutdown) = (
-            running.context.write_health.subscribe(),
-            shutdown.clone(),
-        );
+        let (mut store_status, status_shutdown) =
+            (running.context.write_health.subscribe(), shutdown.clone());
         tracker.spawn(async move {
-        loop {
-            tokio::select! {
-                () = status_shutdown.cancelled() => return,
-                changed = store_status.changed() => if changed.is_err() { return },
+            loop {
+                tokio::select! {
+                    () = status_shutdown.cancelled() => return,
+                    changed = store_status.changed() => if changed.is_err() { return },
+                }
+                let failure: Option<WriteFailure> = store_status.borrow_and_update().clone();
+                if let Err(error) = write_status(&status_file, failure.as_ref()) {
+                    warn!(error = %error, "cannot write the store's status into the lock file");
+                }
             }
-            let failure: Option<WriteFailure> = store_status.borrow_and_update().clone();
-            if let Err(error) = write_status(&status_file, failure.as_ref()) {
-                warn!(error = %error, "cannot write the store's status into the lock file");
-            }
-        }
         });
     }
 

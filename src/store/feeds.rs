@@ -53,7 +53,12 @@ pub(super) fn insert_notice(
     for route in routes.iter().filter(|route| route.topics.is_none()) {
         written += sql.execute(
             "INSERT INTO deliveries (notice, sink, next_attempt, created) VALUES (?1, ?2, ?3, ?4)",
-            &db_params![json, route.sink, notice.at.timestamp(), notice.at.timestamp()],
+            &db_params![
+                json,
+                route.sink,
+                notice.at.timestamp(),
+                notice.at.timestamp()
+            ],
         )? as usize;
     }
     Ok(written)

@@ -146,18 +146,19 @@ impl StoryIndex {
         first_seen: i64,
         keys: &StoryKeys,
     ) -> Result<(), DbError> {
-        let id = tx.insert(
-            "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
+        let id = tx
+            .insert(
+                "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            &db_params![
-                story_id,
-                first_seen,
-                keys.url.map(|key| key as i64),
-                keys.title.map(|key| key as i64),
-                keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
-            ],
-        )?
-        .ok_or_else(|| DbError::Unexpected("a story member insert inserted nothing".into()))?;
+                &db_params![
+                    story_id,
+                    first_seen,
+                    keys.url.map(|key| key as i64),
+                    keys.title.map(|key| key as i64),
+                    keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
+                ],
+            )?
+            .ok_or_else(|| DbError::Unexpected("a story member insert inserted nothing".into()))?;
         self.built
             .as_mut()
             .expect("prepare loads the index")

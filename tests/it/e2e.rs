@@ -11,7 +11,7 @@ use crate::support::{Daemon, Workspace, assert_success, fixture, fixtures, wait_
 
 /// Serves a fixture at `/name` with validators; a request carrying them gets a 304 (expected
 /// exactly `n_conditional` times).
-async fn serve(
+pub(crate) async fn serve(
     server: &MockServer,
     name: &str,
     content_type: &str,
@@ -56,7 +56,7 @@ async fn serve(
         .await;
 }
 
-fn feeds_toml(server: &MockServer) -> String {
+pub(crate) fn feeds_toml(server: &MockServer) -> String {
     [
         ("RSS wire", "news.rss"),
         ("Atom desk", "news.atom"),

@@ -18,6 +18,7 @@ mod hostile;
 mod limits;
 mod output;
 mod permissions;
+mod postgres;
 mod retention;
 mod service;
 mod stories;

@@ -43,6 +43,12 @@ impl Workspace {
     /// Like [`Workspace::new`], with extra `[daemon]` lines (`per_host = 1`). A feed's first
     /// poll alerts (`first_poll = "alert"`) unless the lines say otherwise.
     pub fn with_daemon(daemon_keys: &str, feeds: &str) -> Workspace {
+        Workspace::with_database("ww.db", daemon_keys, feeds)
+    }
+
+    /// Like [`Workspace::with_daemon`], with the config's `database` (a file, or a
+    /// PostgreSQL URL).
+    pub fn with_database(database: &str, daemon_keys: &str, feeds: &str) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         // The tests of delivery alert on a feed's first poll; the baseline has its own tests.
         let first_poll = if daemon_keys.contains("first_poll") {
@@ -51,7 +57,7 @@ impl Workspace {
             "first_poll = \"alert\"\n"
         };
         let config = format!(
-            "[daemon]\ndatabase = \"ww.db\"\ninterval = \"1m\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n{first_poll}{daemon_keys}\n\n{feeds}\n\n{}",
+            "[daemon]\ndatabase = \"{database}\"\ninterval = \"1m\"\ntimeout = \"5s\"\nconnect_timeout = \"2s\"\n{first_poll}{daemon_keys}\n\n{feeds}\n\n{}",
             topics_toml()
         );
         std::fs::write(dir.path().join("watchword.toml"), config).unwrap();
@@ -213,6 +219,7 @@ pub fn daemon_config(max_body: u64, timeout: Duration) -> watchword::config::Dae
     watchword::config::DaemonConfig {
         database: "unused.db".into(),
         database_given: true,
+        postgres: None,
         interval: Duration::from_secs(900),
         max_concurrent: 4,
         per_host: 2,
