@@ -312,6 +312,7 @@ fn once(config: Config) -> anyhow::Result<()> {
             PollStatus::Gone => {
                 "gone (http 410): not polled until the config gives another url".to_string()
             }
+            PollStatus::Leased => "polled by another daemon on the database now".to_string(),
         };
         writeln!(out, "{name}{}  {line}", " ".repeat(padding))?;
     }

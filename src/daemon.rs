@@ -40,6 +40,7 @@ use crate::store::{self, OutboxCounts, Purged, SharedStore, Store, WriteFailure,
 
 mod limits;
 mod lock;
+mod nodes;
 pub use lock::running_daemon_status;
 mod reload;
 
@@ -55,9 +56,6 @@ pub const RELOAD_SETTLE: Duration = Duration::from_millis(250);
 pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// Items deleted per retention transaction, so polls wait for the store only briefly.
 const RETENTION_BATCH: usize = 1000;
-
-/// What a daemon on a PostgreSQL database holds, for messages.
-const POSTGRES_LOCK: &str = "its advisory lock on the database";
 
 /// A second daemon on a database that one already runs on.
 #[derive(Debug, thiserror::Error)]
@@ -113,17 +111,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     log_warnings(&config);
     let text = std::fs::read_to_string(&config.path).unwrap_or_default();
     let http_config = config.http;
-    let (context, feed_ids, alerter) = start(config, StartCheck::Always).await?;
-    if context.config.daemon.postgres.is_some() {
-        let store = context.store.clone();
-        if !store::with(&store, |store| store.lock_daemon()).await? {
-            return Err(AlreadyRunning {
-                database: store::describe(&context.config.daemon),
-                lock: POSTGRES_LOCK.into(),
-            }
-            .into());
-        }
-    }
+    // With several daemons on one PostgreSQL database, this one's place among them.
+    let membership = config
+        .daemon
+        .postgres
+        .as_ref()
+        .map(|_| Arc::new(nodes::Membership::new()));
+    let node = membership.as_ref().map(|membership| membership.me.clone());
+    let (context, feed_ids, alerter) = start(config, StartCheck::Always, node).await?;
     let config = context.config.clone();
     let feeds = feed_ids
         .iter()
@@ -179,6 +174,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     );
     // Polls report the feed's next due time back to the loop, which alone owns the queue.
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(FeedId, Option<DateTime<Utc>>)>();
+    // With several daemons on one PostgreSQL database: this one's heartbeat, and the hosts
+    // it takes up when the live nodes change.
+    let (nodes_tx, mut nodes_rx) = mpsc::unbounded_channel::<()>();
+    if let Some(membership) = &membership {
+        info!(node = %membership.me, "this daemon's node on the database");
+        tracker.spawn(nodes::beat(
+            running.context.reader.clone(),
+            membership.clone(),
+            nodes_tx,
+            shutdown.clone(),
+        ));
+    }
     // Waits are on the monotonic clock: a wall clock stepped back cannot hold a feed.
     let mut queue: Queue<Instant> = Queue::default();
     let all: Vec<FeedId> = feed_ids.clone();
@@ -276,6 +283,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                     queue.push(due, feed_id);
                 }
             }
+            Some(()) = nodes_rx.recv() => {
+                // The hosts this node gained are due now (their lease and the database's due
+                // time decide whether they are polled); the others stay where they are.
+                if let Some(membership) = &membership {
+                    for (&feed_id, feed) in &running.feeds {
+                        if !in_flight.contains(&feed_id) && membership.owns(feed) {
+                            queue.push(Instant::now(), feed_id);
+                        }
+                    }
+                }
+            }
             Some(cause) = reload_rx.recv() => {
                 // Editors write in bursts (truncate, write, rename): wait for the last one.
                 tokio::time::sleep(RELOAD_SETTLE).await;
@@ -306,6 +324,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
                     let Some(feed) = running.feeds.get(&feed_id).cloned() else {
                         continue;
                     };
+                    // Another node's host: looked at again after an interval, or at once
+                    // when the live nodes change.
+                    if let Some(membership) = &membership
+                        && !membership.owns(&feed)
+                    {
+                        queue.push(Instant::now() + feed.interval, feed_id);
+                        continue;
+                    }
                     in_flight.insert(feed_id);
                     let done_tx = done_tx.clone();
                     let interval = feed.interval;
@@ -341,6 +367,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             "polls still running at the shutdown deadline; stopping anyway"
         );
     }
+    if membership.is_some() {
+        // The others take this node's hosts at once, not after its heartbeat ages.
+        let store = running.context.store.clone();
+        if let Err(error) = store::with(&store, |store| store.leave()).await {
+            warn!(error = %error, "cannot take this node off the database");
+        }
+    }
     info!("watchword stopped");
     match corrupt.lock().unwrap_or_else(|p| p.into_inner()).take() {
         Some(error) => Err(error.into()),
@@ -351,7 +384,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 /// Polls every configured feed once, under the configured concurrency limits, then delivers
 /// alerts (retrying) for at most `[daemon] alert_wait`.
 pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
-    let (context, feed_ids, alerter) = start(config, StartCheck::UnlessUnchanged).await?;
+    // On PostgreSQL, a node of its own for as long as it runs: it takes the leases of the
+    // feeds it polls and claims the alerts it sends, beside any daemons.
+    let node = config
+        .daemon
+        .postgres
+        .as_ref()
+        .map(|_| nodes::Membership::new().me);
+    let (context, feed_ids, alerter) = start(config, StartCheck::UnlessUnchanged, node).await?;
     let limits = Limits::new(&context.config);
     let never = CancellationToken::new();
     let polls: Vec<_> = feed_ids
@@ -389,13 +429,9 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
             try_lock_database(&daemon.database)?.is_some(),
             lock_path(&daemon.database).display().to_string(),
         ),
-        Some(_) => {
-            let store = context.store.clone();
-            (
-                store::with(&store, |store| store.lock_daemon()).await?,
-                POSTGRES_LOCK.to_string(),
-            )
-        }
+        // Outbox rows are claimed before they are sent (`store::nodes`): any process on
+        // the database may send.
+        Some(_) => (true, String::new()),
     };
     let alerts = if alerter.is_empty() {
         OnceAlerts::NoSinks
@@ -604,6 +640,7 @@ enum StartCheck {
 async fn start(
     config: Config,
     check: StartCheck,
+    node: Option<String>,
 ) -> anyhow::Result<(PollContext, Vec<FeedId>, Alerter)> {
     let daemon = config.daemon.clone();
     let feeds: Vec<(String, String)> = config
@@ -626,7 +663,12 @@ async fn start(
             .collect();
         let ids = store.register_feeds(&pairs)?;
         store.checkpoint_in_background()?;
-        let reader = Store::open_configured(&daemon)?;
+        let mut reader = Store::open_configured(&daemon)?;
+        if let Some(node) = &node {
+            let lease = nodes::lease(&daemon);
+            store.set_node(node, lease);
+            reader.set_node(node, lease);
+        }
         reader.forbid_writes()?;
         anyhow::Ok((store, reader, ids))
     })

@@ -124,8 +124,13 @@ async fn healthz(State(state): State<StatusState>) -> Response {
 /// The daemon's state as JSON: whether the store can write, the feeds' health, the outbox.
 async fn status(State(state): State<StatusState>) -> Response {
     let failure = state.write_health.failure();
-    match gauges(&state).await {
-        Ok(gauges) => {
+    // With several daemons on one PostgreSQL database: the live ones (none on SQLite).
+    let nodes = store::with(&state.store, |store| {
+        store.live_nodes(chrono::Utc::now(), store::NODE_ALIVE)
+    })
+    .await;
+    match gauges(&state).await.and_then(|gauges| Ok((gauges, nodes?))) {
+        Ok((gauges, nodes)) => {
             let total =
                 gauges
                     .deliveries
@@ -174,6 +179,7 @@ async fn status(State(state): State<StatusState>) -> Response {
                         })
                     }).collect::<Vec<_>>(),
                 },
+                "nodes": nodes,
                 "config": {
                     "loaded_at": reload.loaded_at,
                     "on_disk_rejected": reload.rejected.is_some(),

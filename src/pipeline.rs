@@ -19,7 +19,9 @@ use crate::matching::match_topics;
 use crate::metrics::{Metrics, PollOutcome, Stage};
 use crate::model::{AlertRoute, FeedId, FeedState, Item, MatchedItem, Notice, rfc3339};
 use crate::parse::{Caps, ParsedFeed, page_text, panic_message, parse_feed_capped};
-use crate::store::{CommitQueue, Committed, OwnedCommit, SharedStore, WriteHealth, blocking, lock};
+use crate::store::{
+    Claim, CommitQueue, Committed, OwnedCommit, SharedStore, WriteHealth, blocking, lock,
+};
 use crate::story;
 use crate::text::{feed_links, for_log, looks_like_html, sanitize};
 
@@ -143,6 +145,9 @@ pub enum PollStatus {
     Failed { message: String },
     /// 410 Gone, now or earlier: the feed is not polled until the config gives another URL.
     Gone,
+    /// Another daemon on the same PostgreSQL database holds the feed's lease, or polled it
+    /// since this one scheduled it: not polled here.
+    Leased,
 }
 
 /// Polls one feed and records the outcome. `feed_id` is the feed's row in the store.
@@ -151,9 +156,26 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
     // Read when the poll starts (a daemon beside `once` may have changed it), on the reading
     // connection: it need not wait for other polls' writes.
     let reader = context.reader.clone();
-    let read = blocking(move || lock(&reader).feed_state(feed_id)).await;
+    let read = blocking(move || {
+        let reader = lock(&reader);
+        // With several daemons on one PostgreSQL database, only the holder of the feed's
+        // lease polls it (always this one on SQLite).
+        match reader.claim_feed(feed_id, Utc::now())? {
+            Claim::Claimed => reader.feed_state(feed_id).map(Ok),
+            Claim::Busy { until } => Ok(Err(until)),
+        }
+    })
+    .await;
     let mut state = match read {
-        Ok(state) => state,
+        Ok(Ok(state)) => state,
+        Ok(Err(until)) => {
+            debug!(until = %until, "leased by another node");
+            return PollReport {
+                feed: feed.name.clone(),
+                status: PollStatus::Leased,
+                next_due: Some(until),
+            };
+        }
         Err(error) => {
             // Without its state the feed cannot be recorded either; report and back off.
             let mut state = FeedState::default();
@@ -318,6 +340,7 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
             PollStatus::NotModified => PollOutcome::NotModified,
             PollStatus::Failed { .. } => PollOutcome::Failed,
             PollStatus::Gone => PollOutcome::Gone,
+            PollStatus::Leased => unreachable!("a leased feed returns before it is fetched"),
         },
         fetch_time,
     );

@@ -127,6 +127,10 @@ pub(super) fn feeds(config: &Config, format: FeedsFormat) -> anyhow::Result<()> 
                 if h.config_url.is_some() {
                     status.push_str(moved);
                 }
+                // With several daemons on one PostgreSQL database: which one polled it.
+                if let Some(node) = &h.polled_by {
+                    status.push_str(&format!(" (by {})", sanitize(node)));
+                }
                 // The innermost cause first: a narrow column still shows what went wrong.
                 let error = h.last_error.as_deref().map(cause_first);
                 let error = match (&h.config_url, error) {

@@ -217,11 +217,16 @@ impl Store {
 
     /// The health of the named feeds, in the order given (names without a row are left out).
     pub fn feed_health(&self, names: &[&str]) -> Result<Vec<FeedHealth>, StoreError> {
+        let polled_by = match self.dialect() {
+            Dialect::Sqlite => "NULL",
+            Dialect::Postgres => "f.polled_by",
+        };
         self.read(|sql| {
             let mut health = Vec::with_capacity(names.len());
             for name in names {
                 let row = sql.query_row(
-                    "SELECT f.name, f.url,
+                    &format!(
+                        "SELECT f.name, f.url,
                             CASE WHEN f.url IS DISTINCT FROM f.config_url THEN f.config_url END,
                             f.last_success, f.last_polled, f.last_status, f.consecutive_errors,
                             f.failing_since, f.gone,
@@ -229,8 +234,9 @@ impl Store {
                             (SELECT COUNT(*) FROM matches m JOIN items i ON i.id = m.item_id
                              WHERE i.feed_id = f.id),
                             f.next_due, f.last_error,
-                            f.discovered AND f.url IS DISTINCT FROM f.config_url
-                     FROM feeds f WHERE f.name = ?1",
+                            f.discovered AND f.url IS DISTINCT FROM f.config_url, {polled_by}
+                     FROM feeds f WHERE f.name = ?1"
+                    ),
                     &db_params![name],
                     |row| {
                         Ok(FeedHealth {
@@ -248,6 +254,7 @@ impl Store {
                             next_due: row.get::<Option<i64>>(11)?.map(from_epoch),
                             last_error: row.get(12)?,
                             discovered: row.get(13)?,
+                            polled_by: row.get(14)?,
                         })
                     },
                 )?;

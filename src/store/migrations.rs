@@ -370,6 +370,28 @@ CREATE TABLE verdicts (
     UNIQUE (item_id, topic)
 );
 "#,
+    // 2: several daemons on one database.
+    r#"
+-- The daemons (nodes) running on this database: each writes its heartbeat every few
+-- seconds; a node whose heartbeat is older than a few of them is taken for dead. Feeds'
+-- hosts are shared out among the live nodes (src/store/nodes.rs).
+CREATE TABLE nodes (
+    name        TEXT PRIMARY KEY,
+    started     BIGINT NOT NULL,
+    heartbeat   BIGINT NOT NULL
+);
+
+-- A feed is polled by the node that holds its lease, until `lease_until` (UTC seconds):
+-- a node that dies mid-poll leaves it to expire. `polled_by` is the node of the last poll.
+ALTER TABLE feeds ADD COLUMN lease_node TEXT;
+ALTER TABLE feeds ADD COLUMN lease_until BIGINT;
+ALTER TABLE feeds ADD COLUMN polled_by TEXT;
+
+-- An outbox row being sent is claimed by one node until `claimed_until`: a node that dies
+-- while sending leaves its rows to the others once the claim expires.
+ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+ALTER TABLE deliveries ADD COLUMN claimed_until DOUBLE PRECISION;
+"#,
 ];
 
 /// Why the PostgreSQL schema was not brought up to date.

@@ -13,6 +13,7 @@ pub mod db;
 mod feeds;
 mod health;
 mod migrations;
+mod nodes;
 mod outbox;
 mod poll;
 mod retention;
@@ -48,6 +49,7 @@ pub use combine::{CommitQueue, Committed, OwnedCommit};
 use feeds::{insert_notice, write_state};
 pub use health::{WriteFailure, WriteHealth};
 pub use migrations::MIGRATIONS;
+pub use nodes::{Claim, NODE_ALIVE, Node, host_owner};
 pub use poll::{KnownItems, PollCommit};
 use poll::{Logged, LoggedItem, MatchLog, SeenHashes};
 pub use verdicts::{ImportSummary, Judged, LabelImport};
@@ -102,10 +104,11 @@ pub struct Store {
     path: PathBuf,
     /// The index of the stories in the window, in memory (see `stories`).
     story_index: stories::StoryIndex,
+    /// On PostgreSQL, the daemon this store writes for (see `nodes`) and how long its
+    /// leases and claims last.
+    node: Option<String>,
+    lease: Duration,
 }
-
-/// The advisory lock a daemon holds on its PostgreSQL database: "WATCHDMN".
-const DAEMON_LOCK: i64 = 0x5741_5443_4844_4d4e;
 
 /// The store a config names, for messages: the PostgreSQL URL without its password, or the
 /// SQLite file.
@@ -279,6 +282,8 @@ impl Store {
             backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
             story_index: stories::StoryIndex::default(),
+            node: None,
+            lease: Duration::ZERO,
         };
         store.configure()?;
         store.migrate()?;
@@ -297,6 +302,8 @@ impl Store {
             path: PathBuf::from(pool.shown()),
             backend: Backend::Postgres(pool),
             story_index: stories::StoryIndex::default(),
+            node: None,
+            lease: Duration::ZERO,
         };
         store.migrate()?;
         Ok(store)
@@ -307,19 +314,6 @@ impl Store {
         match &daemon.postgres {
             Some(url) => Store::connect(url),
             None => Store::open(&daemon.database),
-        }
-    }
-
-    /// Takes the lock that one daemon per PostgreSQL database holds, for the life of this
-    /// store (the server releases it when the process ends, however it ends); `false` when
-    /// another process holds it. (An SQLite database's lock is a file beside it: the
-    /// daemon's `lock` module.)
-    pub fn lock_daemon(&self) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Postgres(pool) => pool
-                .hold_lock(DAEMON_LOCK)
-                .map_err(|cause| self.db_error(cause)),
-            Backend::Sqlite(_) => Ok(true),
         }
     }
 

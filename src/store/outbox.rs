@@ -37,7 +37,7 @@ impl Store {
         max_retry: Duration,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        self.read_deliveries(
+        let due = self.read_deliveries(
             &format!(
                 "d.state = 'pending' AND d.sink IN ({})
                  AND (d.next_attempt <= CAST(?1 AS DOUBLE PRECISION)
@@ -53,7 +53,23 @@ impl Store {
                 max_retry.as_secs_f64(),
                 sql_limit(Some(limit))
             ],
-        )
+        )?;
+        self.claimed(due, now)
+    }
+
+    /// Of `deliveries`, those this node could claim (see `nodes`): all of them on SQLite.
+    fn claimed(
+        &self,
+        mut deliveries: Vec<Delivery>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        if self.node.is_none() {
+            return Ok(deliveries);
+        }
+        let ids = deliveries.iter().map(|delivery| delivery.id.0).collect();
+        let claimed = self.claim_deliveries(ids, now)?;
+        deliveries.retain(|delivery| claimed.binary_search(&delivery.id.0).is_ok());
+        Ok(deliveries)
     }
 
     /// Every pending outbox row of one sink, oldest first, at most `limit` (a digest sends
@@ -63,10 +79,11 @@ impl Store {
         sink: &str,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        self.read_deliveries(
+        let pending = self.read_deliveries(
             "d.state = 'pending' AND d.sink = ?1 ORDER BY d.id LIMIT ?2",
             &db_params![sink, sql_limit(Some(limit))],
-        )
+        )?;
+        self.claimed(pending, Utc::now())
     }
 
     /// The outbox for `alerts`: oldest first (the most recent `limit` when a limit is given).
@@ -201,8 +218,17 @@ impl Store {
         decisions: &[(DeliveryId, Option<DateTime<Utc>>)],
         error: &str,
     ) -> Result<(), StoreError> {
+        let claims = self.node.is_some() && self.dialect() == Dialect::Postgres;
         self.write(|sql| {
             for (id, retry_at) in decisions {
+                if claims {
+                    // Any node may take the retry when it is due.
+                    sql.execute(
+                        "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL
+                         WHERE id = ?1",
+                        &db_params![id.0],
+                    )?;
+                }
                 let state = if retry_at.is_some() {
                     "pending"
                 } else {

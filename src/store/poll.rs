@@ -314,6 +314,10 @@ impl Store {
         polls: &[PollCommit<'_>],
     ) -> Vec<Result<CommitSummary, StoreError>> {
         let mut began = false;
+        let node = match self.backend {
+            Backend::Postgres(_) => self.node.as_deref(),
+            Backend::Sqlite(_) => None,
+        };
         let story_index = &mut self.story_index;
         let work = |sql: &Sql<'_>| {
             began = true;
@@ -329,7 +333,7 @@ impl Store {
             }
             polls
                 .iter()
-                .map(|poll| write_poll(sql, story_index, poll))
+                .map(|poll| write_poll(sql, story_index, poll, node))
                 .collect::<Result<Vec<_>, DbError>>()
         };
         let written = match &self.backend {
@@ -449,11 +453,13 @@ fn known_keys(
     })
 }
 
-/// One poll's rows, in the caller's transaction.
+/// One poll's rows, in the caller's transaction; on PostgreSQL, `node` polled it and gives
+/// its lease back.
 fn write_poll(
     sql: &Sql<'_>,
     story_index: &mut StoryIndex,
     poll: &PollCommit<'_>,
+    node: Option<&str>,
 ) -> Result<CommitSummary, DbError> {
     let PollCommit {
         feed_id,
@@ -577,6 +583,15 @@ fn write_poll(
         }
     }
     write_state(sql, feed_id, state)?;
+    if let Some(node) = node {
+        sql.execute(
+            "UPDATE feeds SET polled_by = ?2,
+                    lease_node = CASE WHEN lease_node = ?2 THEN NULL ELSE lease_node END,
+                    lease_until = CASE WHEN lease_node = ?2 THEN NULL ELSE lease_until END
+             WHERE id = ?1",
+            &db_params![feed_id.0, node],
+        )?;
+    }
     if body {
         sql.execute(
             "UPDATE feeds SET last_fetched = ?2 WHERE id = ?1",

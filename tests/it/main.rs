@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod crash;
 mod e2e;
+mod failover;
 mod faults;
 mod fetch;
 mod first_week;

@@ -1,26 +1,24 @@
 //! The commands on a PostgreSQL database (`database = "postgres://…"`): the same match log
-//! as on SQLite, and one daemon per database. Each test works in a schema of its own on the
+//! as on SQLite, and several daemons sharing one database through a node's death. Each test works in a schema of its own on the
 //! server `WATCHWORD_TEST_POSTGRES` names (`.ci/postgres.sh` starts one); without it they
 //! say so and pass.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use crate::e2e::{feeds_toml, serve};
-use crate::support::{Daemon, Workspace, assert_success, fixture, wait_for};
+use crate::support::{Workspace, assert_success};
 use watchword::store::db::postgres::Pool;
 
 /// A schema of its own on the test server, dropped at the end.
-struct Schema {
+pub(crate) struct Schema {
     server: String,
     name: String,
 }
 
 impl Schema {
-    fn create(test: &str) -> Option<Schema> {
+    pub(crate) fn create(test: &str) -> Option<Schema> {
         let Ok(server) = std::env::var("WATCHWORD_TEST_POSTGRES") else {
             eprintln!(
                 "{test}: WATCHWORD_TEST_POSTGRES is not set, so this test is skipped \
@@ -34,12 +32,29 @@ impl Schema {
     }
 
     /// The database URL for a config: the server, with this schema as the search path.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let separator = if self.server.contains('?') { '&' } else { '?' };
         format!(
             "{}{separator}options=-csearch_path%3D{}",
             self.server, self.name
         )
+    }
+}
+
+impl Schema {
+    /// The single value of `query` (a count) in this schema.
+    pub(crate) fn count(&self, query: &str) -> i64 {
+        let url = self.url();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    Pool::connect(&url)
+                        .and_then(|pool| pool.with(|sql| sql.value::<i64>(query, &[])))
+                        .unwrap()
+                })
+                .join()
+                .expect("the thread runs")
+        })
     }
 }
 
@@ -118,54 +133,4 @@ async fn once_on_postgres_logs_what_it_logs_on_sqlite_and_polls_conditionally() 
     let stdout = String::from_utf8(check.stdout).unwrap();
     assert!(stdout.contains("database: postgres://"), "{stdout}");
     server.verify().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_daemon_on_one_postgres_database_is_refused() {
-    let Some(schema) = Schema::create("one_daemon") else {
-        return;
-    };
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("feeds/news.rss"), "application/rss+xml"),
-        )
-        .mount(&server)
-        .await;
-    let feeds = format!(
-        "[[feed]]\nname = \"RSS wire\"\nurl = \"{}/news.rss\"\n",
-        server.uri()
-    );
-    let first = Workspace::with_database(&schema.url(), "", &feeds);
-    let daemon = Daemon::start(&first, "first.log");
-    wait_for(Duration::from_secs(20), "the first daemon to start", || {
-        let log = daemon.log();
-        async move { log.contains("watchword started") }
-    })
-    .await;
-
-    let second = Workspace::with_database(&schema.url(), "", &feeds);
-    let refused = second.run(&["run"]).await;
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8(refused.stderr).unwrap();
-    assert!(
-        stderr.contains("another watchword daemon is already running on postgres://"),
-        "{stderr}"
-    );
-
-    // Its lock goes with it, however it ends.
-    daemon.kill();
-    let third = Daemon::start(&second, "third.log");
-    wait_for(
-        Duration::from_secs(20),
-        "a daemon to start after the first died",
-        || {
-            let log = third.log();
-            async move { log.contains("watchword started") }
-        },
-    )
-    .await;
-    let (code, log) = third.stop().await;
-    assert_eq!(code, Some(0), "{log}");
 }

@@ -153,6 +153,9 @@ pub struct FeedHealth {
     pub matches: i64,
     pub next_due: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// With several daemons on one PostgreSQL database: the one that polled it last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub polled_by: Option<String>,
 }
 
 /// Something about a feed that alert sinks without a topic filter are told.

@@ -25,8 +25,6 @@ pub struct Pool {
     runtime: Option<tokio::runtime::Runtime>,
     /// The URL without its password, for messages.
     shown: String,
-    /// Connections taken out of the pool to hold a session's advisory lock ([`Pool::hold_lock`]).
-    held: std::sync::Mutex<Vec<deadpool_postgres::ClientWrapper>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -39,11 +37,6 @@ impl Drop for Pool {
     fn drop(&mut self) {
         // Dropping a runtime waits for its threads, which async code may not do; a store
         // can be dropped there (the daemon's shutdown).
-        // The held connections close first, which releases their locks at once.
-        self.held
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
@@ -99,7 +92,6 @@ impl Pool {
             pool,
             runtime: Some(runtime),
             shown: shown_url(url),
-            held: std::sync::Mutex::new(Vec::new()),
         };
         pool.with(|_| Ok(()))?;
         Ok(pool)
@@ -121,24 +113,6 @@ impl Pool {
                 deadpool_postgres::PoolError::Backend(error) => DbError::Postgres(error),
                 other => DbError::Pool(format!("no connection to {}: {other}", self.shown)),
             })
-    }
-
-    /// Takes the session-level advisory lock `key` on a connection kept apart for the
-    /// pool's life: the server releases it when that connection ends, as it does when the
-    /// process dies. `false` when another session holds it.
-    pub fn hold_lock(&self, key: i64) -> Result<bool, DbError> {
-        let client = self.client()?;
-        let taken: bool = self
-            .runtime()
-            .block_on(client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]))?
-            .get(0);
-        if taken {
-            self.held
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(deadpool_postgres::Object::take(client));
-        }
-        Ok(taken)
     }
 
     /// Runs `work` on one connection, each statement committed as it runs.

@@ -1,0 +1,99 @@
+//! Several daemons on one PostgreSQL database: this daemon's name among them, its
+//! heartbeat, and which feeds' hosts are its own to poll (see `store::nodes`).
+
+use super::*;
+
+/// How often a node writes its heartbeat and reads who else is alive.
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(2);
+use store::NODE_ALIVE as ALIVE;
+
+/// How long a node's leases and claims last: about twice a request's deadline, longer than
+/// a poll or a send takes, so that a live node keeps what it works on and a dead node's
+/// work is taken up soon.
+pub(super) fn lease(daemon: &crate::config::DaemonConfig) -> Duration {
+    (daemon.timeout * 2).max(Duration::from_secs(2))
+}
+
+/// This daemon among the others on its database.
+#[derive(Debug)]
+pub(super) struct Membership {
+    /// This node's name: the machine's host name and the process id.
+    pub(super) me: String,
+    pub(super) started: DateTime<Utc>,
+    /// The live nodes' names, by name; empty until the first heartbeat is written.
+    live: std::sync::RwLock<Vec<String>>,
+}
+
+impl Membership {
+    pub(super) fn new() -> Membership {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|name| name.trim().to_string())
+            .unwrap_or_default();
+        let host = if host.is_empty() {
+            "localhost".into()
+        } else {
+            host
+        };
+        Membership {
+            me: format!("{host}:{}", std::process::id()),
+            started: Utc::now(),
+            live: std::sync::RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Whether this node polls `feed`: the live node its host falls to (rendezvous hashing:
+    /// a host moves only when its node leaves or another joins), so that two nodes do not
+    /// both poll one site, and `per_host` holds across nodes. Every feed while no list was
+    /// read yet (the leases still keep two nodes off one feed).
+    pub(super) fn owns(&self, feed: &FeedConfig) -> bool {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        if live.is_empty() {
+            return true;
+        }
+        let host = feed.source.host().unwrap_or_default().to_ascii_lowercase();
+        store::host_owner(&host, &live).is_none_or(|owner| owner == self.me)
+    }
+
+    /// Records the live nodes; whether the list changed.
+    fn set_live(&self, names: Vec<String>) -> bool {
+        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+        if *live == names {
+            return false;
+        }
+        *live = names;
+        true
+    }
+}
+
+/// Writes this node's heartbeat every [`HEARTBEAT`] until `shutdown`, and sends on `changed`
+/// when the live nodes change (the daemon's loop then takes up the hosts it gained).
+pub(super) async fn beat(
+    store: SharedStore,
+    membership: Arc<Membership>,
+    changed: mpsc::UnboundedSender<()>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let started = membership.started;
+        let read = store::with(&store, move |store| {
+            store.heartbeat(Utc::now(), started, ALIVE)
+        })
+        .await;
+        match read {
+            Ok(nodes) => {
+                let names: Vec<String> = nodes.into_iter().map(|node| node.name).collect();
+                if membership.set_live(names.clone()) {
+                    info!(nodes = ?names, "live nodes on the database");
+                    let _ = changed.send(());
+                }
+            }
+            Err(error) => warn!(error = %error, "cannot write this node's heartbeat"),
+        }
+    }
+}
