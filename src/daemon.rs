@@ -117,7 +117,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         .postgres
         .as_ref()
         .map(|_| Arc::new(nodes::Membership::new()));
-    let node = membership.as_ref().map(|membership| membership.me.clone());
+    let node = membership.as_ref().map(|membership| nodes::Role {
+        name: membership.me.clone(),
+        only_when_due: true,
+    });
     let (context, feed_ids, alerter) = start(config, StartCheck::Always, node).await?;
     let config = context.config.clone();
     let feeds = feed_ids
@@ -386,11 +389,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
     // On PostgreSQL, a node of its own for as long as it runs: it takes the leases of the
     // feeds it polls and claims the alerts it sends, beside any daemons.
-    let node = config
-        .daemon
-        .postgres
-        .as_ref()
-        .map(|_| nodes::Membership::new().me);
+    let node = config.daemon.postgres.as_ref().map(|_| nodes::Role {
+        name: nodes::Membership::new().me,
+        only_when_due: false,
+    });
     let (context, feed_ids, alerter) = start(config, StartCheck::UnlessUnchanged, node).await?;
     let limits = Limits::new(&context.config);
     let never = CancellationToken::new();
@@ -640,7 +642,7 @@ enum StartCheck {
 async fn start(
     config: Config,
     check: StartCheck,
-    node: Option<String>,
+    node: Option<nodes::Role>,
 ) -> anyhow::Result<(PollContext, Vec<FeedId>, Alerter)> {
     let daemon = config.daemon.clone();
     let feeds: Vec<(String, String)> = config
@@ -666,8 +668,8 @@ async fn start(
         let mut reader = Store::open_configured(&daemon)?;
         if let Some(node) = &node {
             let lease = nodes::lease(&daemon);
-            store.set_node(node, lease);
-            reader.set_node(node, lease);
+            store.set_node(&node.name, lease, node.only_when_due);
+            reader.set_node(&node.name, lease, node.only_when_due);
         }
         reader.forbid_writes()?;
         anyhow::Ok((store, reader, ids))

@@ -14,6 +14,14 @@ pub(super) fn lease(daemon: &crate::config::DaemonConfig) -> Duration {
     (daemon.timeout * 2).max(Duration::from_secs(2))
 }
 
+/// How a process takes part on a PostgreSQL database: its node's name, and whether it
+/// polls a feed only when the database says it is due (a daemon) or every feed no other
+/// node holds (`once`, which polls everything now).
+pub(super) struct Role {
+    pub(super) name: String,
+    pub(super) only_when_due: bool,
+}
+
 /// This daemon among the others on its database.
 #[derive(Debug)]
 pub(super) struct Membership {

@@ -108,6 +108,9 @@ pub struct Store {
     /// leases and claims last.
     node: Option<String>,
     lease: Duration,
+    /// Whether this node polls a feed only when the database says it is due (a daemon),
+    /// or whenever no other node holds it (`once`, which polls every feed now).
+    only_when_due: bool,
 }
 
 /// The store a config names, for messages: the PostgreSQL URL without its password, or the
@@ -284,6 +287,7 @@ impl Store {
             story_index: stories::StoryIndex::default(),
             node: None,
             lease: Duration::ZERO,
+            only_when_due: true,
         };
         store.configure()?;
         store.migrate()?;
@@ -304,6 +308,7 @@ impl Store {
             story_index: stories::StoryIndex::default(),
             node: None,
             lease: Duration::ZERO,
+            only_when_due: true,
         };
         store.migrate()?;
         Ok(store)

@@ -35,10 +35,12 @@ pub struct Node {
 impl Store {
     /// Names this store's node (the daemon's), whose leases and claims its writes give
     /// back, and how long they last (about twice a request's deadline: longer than a poll or
-    /// a send takes).
-    pub fn set_node(&mut self, name: &str, lease: Duration) {
+    /// a send takes). A daemon's node takes a feed only when the database says it is due;
+    /// `once` (`only_when_due` false) polls every feed no other node holds.
+    pub fn set_node(&mut self, name: &str, lease: Duration, only_when_due: bool) {
         self.node = Some(name.to_string());
         self.lease = lease;
+        self.only_when_due = only_when_due;
     }
 
     /// Writes this node's heartbeat at `now` and reads the nodes whose heartbeat is at most
@@ -116,9 +118,9 @@ impl Store {
     }
 
     /// Takes feed `feed_id`'s lease for this node until `now + lease`, if no other node
-    /// holds it and the feed is due by the database (`next_due` at most `now`): another
-    /// node may have polled it since this one scheduled it. Always [`Claim::Claimed`] on
-    /// SQLite, or without a node.
+    /// holds it and (for a daemon's node) the feed is due by the database (`next_due` at
+    /// most `now`): another node may have polled it since this one scheduled it. Always
+    /// [`Claim::Claimed`] on SQLite, or without a node.
     pub fn claim_feed(&self, feed_id: FeedId, now: DateTime<Utc>) -> Result<Claim, StoreError> {
         let lease = self.lease;
         let (Backend::Postgres(_), Some(node)) = (&self.backend, &self.node) else {
@@ -131,8 +133,8 @@ impl Store {
                 "UPDATE feeds SET lease_node = ?2, lease_until = ?4
                  WHERE id = ?1
                    AND (lease_until IS NULL OR lease_until <= ?3 OR lease_node = ?2)
-                   AND (next_due IS NULL OR next_due <= ?3)",
-                &db_params![feed_id.0, node, now_s, until],
+                   AND (NOT ?5 OR next_due IS NULL OR next_due <= ?3)",
+                &db_params![feed_id.0, node, now_s, until, self.only_when_due],
             )?;
             if claimed == 1 {
                 return Ok(Claim::Claimed);

@@ -2274,3 +2274,107 @@ fn an_item_joins_the_most_similar_story_even_when_a_less_similar_one_is_newer() 
         },
     );
 }
+
+/// Two nodes' stores on one PostgreSQL schema, or `None` (with a notice) without a server.
+fn two_nodes(test: &str) -> Option<(super::testing::TestPostgres, Store, Store)> {
+    let postgres = super::testing::TestPostgres::start(test)?;
+    let mut first = Store::connect(&postgres.schema_url).unwrap();
+    let mut second = Store::connect(&postgres.schema_url).unwrap();
+    first.set_node("first:1", Duration::from_secs(10), true);
+    second.set_node("second:2", Duration::from_secs(10), true);
+    Some((postgres, first, second))
+}
+
+#[test]
+fn a_feed_is_leased_to_one_node_until_its_poll_commits_or_the_lease_expires() {
+    let Some((_postgres, mut first, second)) =
+        two_nodes("a_feed_is_leased_to_one_node_until_its_poll_commits_or_the_lease_expires")
+    else {
+        return;
+    };
+    let ids = first
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let feed = ids[0];
+    assert_eq!(first.claim_feed(feed, now()).unwrap(), Claim::Claimed);
+    // Held: the other node looks again when the lease ends.
+    assert_eq!(
+        second.claim_feed(feed, now()).unwrap(),
+        Claim::Busy {
+            until: now() + chrono::Duration::seconds(10)
+        }
+    );
+    // The holder may take it again (a poll that reports early).
+    assert_eq!(first.claim_feed(feed, now()).unwrap(), Claim::Claimed);
+    // The poll commits: the lease goes, the next due time says when the feed is due.
+    let state = FeedState {
+        next_due: Some(now() + chrono::Duration::seconds(60)),
+        ..FeedState::default()
+    };
+    first.save_state(feed, &state, None, &[]).unwrap();
+    assert_eq!(
+        second.claim_feed(feed, now()).unwrap(),
+        Claim::Busy {
+            until: now() + chrono::Duration::seconds(60)
+        },
+        "polled meanwhile: not due yet"
+    );
+    let due = now() + chrono::Duration::seconds(60);
+    assert_eq!(second.claim_feed(feed, due).unwrap(), Claim::Claimed);
+    let health = second.feed_health(&["A"]).unwrap();
+    assert_eq!(health[0].polled_by.as_deref(), Some("first:1"));
+    // A node that dies holding a lease: the lease expires and the other takes the feed.
+    let later = due + chrono::Duration::seconds(10);
+    assert_eq!(
+        first.claim_feed(feed, due).unwrap(),
+        Claim::Busy { until: later }
+    );
+    assert_eq!(first.claim_feed(feed, later).unwrap(), Claim::Claimed);
+}
+
+#[test]
+fn an_outbox_row_is_claimed_by_one_node_until_it_is_sent_or_the_claim_expires() {
+    let Some((_postgres, mut first, second)) =
+        two_nodes("an_outbox_row_is_claimed_by_one_node_until_it_is_sent_or_the_claim_expires")
+    else {
+        return;
+    };
+    let ids = first
+        .register_feeds(&[("A", "https://a/feed".into())])
+        .unwrap();
+    let routes = [AlertRoute {
+        sink: "hook".into(),
+        topics: None,
+        delay: Duration::ZERO,
+    }];
+    let policy = StoryPolicy::default();
+    commit(
+        &mut first,
+        ids[0],
+        &[
+            item("a", Some("https://a/1"), &["sat"]),
+            item("b", Some("https://a/2"), &["sat"]),
+        ],
+        now(),
+        &routes,
+        &policy,
+    );
+    let retry = Duration::from_secs(3600);
+    let taken = first.due_deliveries(&["hook"], now(), retry, 10).unwrap();
+    assert_eq!(taken.len(), 2);
+    assert!(
+        second
+            .due_deliveries(&["hook"], now(), retry, 10)
+            .unwrap()
+            .is_empty(),
+        "claimed by the first node"
+    );
+    // The first sends one and dies before the other: that one comes back after the claim.
+    first.mark_delivered(&[taken[0].id], now()).unwrap();
+    let later = now() + chrono::Duration::seconds(11);
+    let back = second.due_deliveries(&["hook"], later, retry, 10).unwrap();
+    assert_eq!(
+        back.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![taken[1].id]
+    );
+}

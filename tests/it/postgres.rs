@@ -79,8 +79,9 @@ fn run_sql(server: &str, statement: &str) -> Result<(), String> {
     })
 }
 
-/// (topic, feed, title, url, number of sources) of each logged match.
-async fn log_of(workspace: &Workspace) -> BTreeSet<(String, String, String, String, usize)> {
+/// (topic, url, number of sources) of each logged match. Not its feed and title: which copy
+/// of a story is polled first, and so becomes the match, varies with the polls running at once.
+async fn log_of(workspace: &Workspace) -> BTreeSet<(String, String, usize)> {
     workspace
         .matches()
         .await
@@ -88,8 +89,6 @@ async fn log_of(workspace: &Workspace) -> BTreeSet<(String, String, String, Stri
         .map(|m| {
             (
                 m["topic"].as_str().unwrap().to_string(),
-                m["feed"].as_str().unwrap().to_string(),
-                m["title"].as_str().unwrap().to_string(),
                 m["url"].as_str().unwrap_or_default().to_string(),
                 m["sources"].as_array().map_or(0, Vec::len),
             )
