@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::db::{DbError, Dialect, Sql};
-use super::poll::STORY_LOCK;
+use super::db::{DbError, Sql};
+use super::poll::lock_stories;
 use super::{Backfill, Logged, LoggedItem, MatchLog, Store, StoreError};
 use crate::db_params;
 use crate::model::{AlertRoute, Dedup, FeedId, StoryId, StoryPolicy};
@@ -50,14 +50,8 @@ fn backfill(
     routes: &[AlertRoute],
     policy: &StoryPolicy,
 ) -> Result<BackfillSummary, DbError> {
-    if sql.dialect() == Dialect::Postgres {
-        // It adds story members: one process at a time does (see `Store::commit_polls`).
-        sql.query_row(
-            "SELECT pg_advisory_xact_lock(?1)",
-            &db_params![STORY_LOCK],
-            |_| Ok(()),
-        )?;
-    }
+    // It adds story members: one process at a time does.
+    lock_stories(sql)?;
     let mut summary = BackfillSummary::default();
     let mut log = MatchLog::new(sql);
     for backfill in matches {

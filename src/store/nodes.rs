@@ -3,8 +3,8 @@
 //! none of this applies there, and these calls do nothing on it.)
 //!
 //! A node polls a feed only while it holds the feed's lease (`feeds.lease_node`,
-//! `lease_until`), taken with one conditional update when the feed is due and given back by
-//! the commit of the poll; a node that dies mid-poll leaves its leases to expire, and the
+//! `lease_until`), taken when the feed is due (`SELECT … FOR UPDATE SKIP LOCKED` inside one
+//! update) and given back by the commit of the poll; a node that dies mid-poll leaves its leases to expire, and the
 //! next node to find the feed due takes it. An outbox row is sent by the node that claimed
 //! it (`deliveries.claimed_by`, `claimed_until`), claimed with `FOR UPDATE SKIP LOCKED` so
 //! that two nodes never wait on, or take, the same rows.
@@ -61,17 +61,7 @@ impl Store {
                  ON CONFLICT (name) DO UPDATE SET heartbeat = excluded.heartbeat",
                 &db_params![node, started.timestamp(), now.timestamp()],
             )?;
-            sql.query_map(
-                "SELECT name, started, heartbeat FROM nodes WHERE heartbeat >= ?1 ORDER BY name",
-                &db_params![oldest],
-                |row| {
-                    Ok(Node {
-                        name: row.get(0)?,
-                        started: from_epoch(row.get(1)?),
-                        heartbeat: from_epoch(row.get(2)?),
-                    })
-                },
-            )
+            nodes_since(sql, oldest)
         })
     }
 
@@ -81,19 +71,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let oldest = now.timestamp() - alive.as_secs() as i64;
-        self.read(|sql| {
-            sql.query_map(
-                "SELECT name, started, heartbeat FROM nodes WHERE heartbeat >= ?1 ORDER BY name",
-                &db_params![oldest],
-                |row| {
-                    Ok(Node {
-                        name: row.get(0)?,
-                        started: from_epoch(row.get(1)?),
-                        heartbeat: from_epoch(row.get(2)?),
-                    })
-                },
-            )
-        })
+        self.read(|sql| nodes_since(sql, oldest))
     }
 
     /// Says this node is leaving (a clean shutdown): its row goes, its leases and claims
@@ -129,11 +107,15 @@ impl Store {
         let now_s = now.timestamp();
         let until = now_s + lease.as_secs().max(1) as i64;
         self.read(|sql| {
+            // A row another node is claiming this moment is skipped, not waited for.
             let claimed = sql.execute(
                 "UPDATE feeds SET lease_node = ?2, lease_until = ?4
-                 WHERE id = ?1
-                   AND (lease_until IS NULL OR lease_until <= ?3 OR lease_node = ?2)
-                   AND (NOT ?5 OR next_due IS NULL OR next_due <= ?3)",
+                 WHERE id = (
+                     SELECT id FROM feeds
+                     WHERE id = ?1
+                       AND (lease_until IS NULL OR lease_until <= ?3 OR lease_node = ?2)
+                       AND (NOT ?5 OR next_due IS NULL OR next_due <= ?3)
+                     FOR UPDATE SKIP LOCKED)",
                 &db_params![feed_id.0, node, now_s, until, self.only_when_due],
             )?;
             if claimed == 1 {
@@ -212,6 +194,21 @@ impl Store {
             claimed
         })
     }
+}
+
+/// The nodes whose heartbeat is at `oldest` or later, by name.
+fn nodes_since(sql: &Sql<'_>, oldest: i64) -> Result<Vec<Node>, DbError> {
+    sql.query_map(
+        "SELECT name, started, heartbeat FROM nodes WHERE heartbeat >= ?1 ORDER BY name",
+        &db_params![oldest],
+        |row| {
+            Ok(Node {
+                name: row.get(0)?,
+                started: from_epoch(row.get(1)?),
+                heartbeat: from_epoch(row.get(2)?),
+            })
+        },
+    )
 }
 
 /// Which live node polls the feeds of `host`: the one whose hash with the host is highest

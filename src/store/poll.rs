@@ -321,16 +321,7 @@ impl Store {
         let story_index = &mut self.story_index;
         let work = |sql: &Sql<'_>| {
             began = true;
-            if sql.dialect() == Dialect::Postgres {
-                // Story assignment is serialized across every process on the database, as
-                // SQLite's write lock serializes it: a member another node adds is read
-                // (`StoryIndex::prepare`) before this transaction looks a story up.
-                sql.query_row(
-                    "SELECT pg_advisory_xact_lock(?1)",
-                    &db_params![STORY_LOCK],
-                    |_| Ok(()),
-                )?;
-            }
+            lock_stories(sql)?;
             polls
                 .iter()
                 .map(|poll| write_poll(sql, story_index, poll, node))
@@ -362,7 +353,22 @@ impl Store {
 
 /// The advisory lock (PostgreSQL) that a transaction adding to the story index holds, so
 /// that one process at a time assigns stories: "WATCHSTO".
-pub(super) const STORY_LOCK: i64 = 0x5741_5443_4853_544f;
+const STORY_LOCK: i64 = 0x5741_5443_4853_544f;
+
+/// Serializes story assignment across every process on a PostgreSQL database, as SQLite's
+/// write lock does on one file: a member another node adds is read (`StoryIndex::prepare`)
+/// before this transaction looks a story up. Held until the transaction ends; nothing on
+/// SQLite.
+pub(super) fn lock_stories(sql: &Sql<'_>) -> Result<(), DbError> {
+    if sql.dialect() == Dialect::Postgres {
+        sql.query_row(
+            "SELECT pg_advisory_xact_lock(?1)",
+            &db_params![STORY_LOCK],
+            |_| Ok(()),
+        )?;
+    }
+    Ok(())
+}
 
 impl Store {
     /// Drops the in-memory story index (a write was abandoned midway); the next commit
