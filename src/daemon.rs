@@ -64,7 +64,7 @@ const RETENTION_BATCH: usize = 1000;
 )]
 pub struct AlreadyRunning {
     pub database: String,
-    /// The lock file it holds, or on PostgreSQL its advisory lock.
+    /// The lock file it holds.
     pub lock: String,
 }
 
@@ -103,7 +103,7 @@ struct Running {
 /// Runs the daemon until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     // Held until the process exits: the operating system releases it even after a SIGKILL.
-    // On PostgreSQL the lock is the store's (below), which the server releases as surely.
+    // On PostgreSQL there is none: daemons share the database as nodes (see `nodes`).
     let lock = match &config.daemon.postgres {
         None => Some(Arc::new(lock_database(&config.daemon.database)?)),
         Some(_) => None,
@@ -390,7 +390,7 @@ pub async fn poll_once(config: Config) -> anyhow::Result<OnceReport> {
     // On PostgreSQL, a node of its own for as long as it runs: it takes the leases of the
     // feeds it polls and claims the alerts it sends, beside any daemons.
     let node = config.daemon.postgres.as_ref().map(|_| nodes::Role {
-        name: nodes::Membership::new().me,
+        name: nodes::node_name(),
         only_when_due: false,
     });
     let (context, feed_ids, alerter) = start(config, StartCheck::UnlessUnchanged, node).await?;

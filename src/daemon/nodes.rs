@@ -14,6 +14,19 @@ pub(super) fn lease(daemon: &crate::config::DaemonConfig) -> Duration {
     (daemon.timeout * 2).max(Duration::from_secs(2))
 }
 
+/// This process's name among the nodes: the machine's host name and the process id.
+pub(super) fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "localhost".into()
+    } else {
+        host
+    };
+    format!("{host}:{}", std::process::id())
+}
+
 /// How a process takes part on a PostgreSQL database: its node's name, and whether it
 /// polls a feed only when the database says it is due (a daemon) or every feed no other
 /// node holds (`once`, which polls everything now).
@@ -34,16 +47,8 @@ pub(super) struct Membership {
 
 impl Membership {
     pub(super) fn new() -> Membership {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|name| name.trim().to_string())
-            .unwrap_or_default();
-        let host = if host.is_empty() {
-            "localhost".into()
-        } else {
-            host
-        };
         Membership {
-            me: format!("{host}:{}", std::process::id()),
+            me: node_name(),
             started: Utc::now(),
             live: std::sync::RwLock::new(Vec::new()),
         }
