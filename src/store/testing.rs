@@ -71,6 +71,17 @@ pub(crate) struct Place {
     _postgres: Option<TestPostgres>,
 }
 
+impl Place {
+    /// Another store on the same database: a second process's, or the same one reopened.
+    pub(crate) fn open_again(&self) -> Store {
+        match (&self._dir, &self._postgres) {
+            (Some(dir), _) => Store::open(&dir.path().join("sub/ww.db")).unwrap(),
+            (None, Some(postgres)) => Store::connect(&postgres.schema_url).unwrap(),
+            (None, None) => unreachable!("a place is a folder or a schema"),
+        }
+    }
+}
+
 /// A new, empty store: a SQLite file in a temporary folder, or, within [`each_backend`]'s
 /// PostgreSQL run, a schema of its own.
 pub(crate) fn open() -> (Place, Store) {

@@ -1042,11 +1042,9 @@ fn a_version_3_database_gets_a_story_and_a_source_per_match() {
 
 #[test]
 fn a_reopened_store_rebuilds_the_story_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ww.db");
-    let policy = StoryPolicy::default();
-    {
-        let mut store = Store::open(&path).unwrap();
+    each_backend("a_reopened_store_rebuilds_the_story_index", || {
+        let policy = StoryPolicy::default();
+        let (place, mut store) = open();
         let ids = three_feeds(&mut store);
         let batch = [copy(
             "a1",
@@ -1055,30 +1053,35 @@ fn a_reopened_store_rebuilds_the_story_index() {
             &["sat"],
         )];
         commit(&mut store, ids[0], &batch, now(), &[], &policy);
-    }
-    let mut store = Store::open(&path).unwrap();
-    let ids = three_feeds(&mut store);
-    let batch = [copy("b1", "Second headline of the story", "put", &["sat"])];
-    let joined = commit(&mut store, ids[1], &batch, now(), &[], &policy);
-    assert_eq!(
-        (
-            joined.joined_stories,
-            joined.new_matches,
-            joined.new_sources
-        ),
-        (1, 0, 1)
-    );
+        drop(store);
+        let mut store = place.open_again();
+        let ids = three_feeds(&mut store);
+        let batch = [copy("b1", "Second headline of the story", "put", &["sat"])];
+        let joined = commit(&mut store, ids[1], &batch, now(), &[], &policy);
+        assert_eq!(
+            (
+                joined.joined_stories,
+                joined.new_matches,
+                joined.new_sources
+            ),
+            (1, 0, 1)
+        );
+    });
 }
 
 #[test]
 fn a_second_process_sees_the_members_the_first_added() {
-    // `watchword once` beside a running daemon: two stores on one database, each with its
-    // own index.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ww.db");
+    // `watchword once` beside a running daemon, or two daemons on one PostgreSQL database:
+    // two stores on one database, each with its own index.
+    each_backend("a_second_process_sees_the_members_the_first_added", || {
+        second_process_sees_the_members_the_first_added();
+    });
+}
+
+fn second_process_sees_the_members_the_first_added() {
     let policy = StoryPolicy::default();
-    let mut daemon = Store::open(&path).unwrap();
-    let mut once = Store::open(&path).unwrap();
+    let (place, mut daemon) = open();
+    let mut once = place.open_again();
     let ids = three_feeds(&mut daemon);
     let mut unrelated = item("guid:u", Some("https://u.example/1"), &[]);
     unrelated.item.title = "Markets close higher on tech gains".into();
