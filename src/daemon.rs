@@ -182,8 +182,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let (nodes_tx, mut nodes_rx) = mpsc::unbounded_channel::<()>();
     if let Some(membership) = &membership {
         info!(node = %membership.me, "this daemon's node on the database");
+        // A connection of its own: the heartbeat must not wait behind polls for a store.
+        let (daemon, name) = (config.daemon.clone(), membership.me.clone());
+        let beat_store = store::blocking(move || {
+            let mut store = Store::open_configured(&daemon)?;
+            store.set_node(&name, nodes::lease(&daemon), true);
+            Ok::<_, store::StoreError>(store)
+        })
+        .await?;
         tracker.spawn(nodes::beat(
-            running.context.reader.clone(),
+            Arc::new(std::sync::Mutex::new(beat_store)),
             membership.clone(),
             nodes_tx,
             shutdown.clone(),

@@ -266,6 +266,12 @@ impl Alerter {
             if shutdown.is_cancelled() {
                 break;
             }
+            // With several daemons on one PostgreSQL database, a claim taken for the batch can
+            // run out during a long run of slow sends: the row is sent only while still held.
+            let (id, now) = (delivery.id, Utc::now());
+            if !store::with(&self.store, move |store| store.hold_delivery(id, now)).await? {
+                continue;
+            }
             let outcome = match &delivery.payload {
                 Payload::Match(m) => sink.send(&Content::Matches(std::slice::from_ref(m))).await,
                 Payload::Notice(notice) => sink.send(&Content::Notice(notice)).await,

@@ -7,14 +7,16 @@ use super::*;
 pub(super) const HEARTBEAT: Duration = Duration::from_secs(2);
 use store::NODE_ALIVE as ALIVE;
 
-/// How long a node's leases and claims last: about twice a request's deadline, longer than
-/// a poll or a send takes, so that a live node keeps what it works on and a dead node's
-/// work is taken up soon.
+/// How long a node's leases and claims last: four times a request's deadline, longer than a
+/// poll takes at worst (the feed, the page it was found on, its articles' budget of twice
+/// the deadline) and than a send, so that a live node keeps what it works on and a dead
+/// node's work is taken up soon. (A send renews its row's claim just before it goes.)
 pub(super) fn lease(daemon: &crate::config::DaemonConfig) -> Duration {
-    (daemon.timeout * 2).max(Duration::from_secs(2))
+    (daemon.timeout * 4).max(Duration::from_secs(4))
 }
 
-/// This process's name among the nodes: the machine's host name and the process id.
+/// This process's name among the nodes: the machine's host name, the process id and a
+/// random tag.
 pub(super) fn node_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|name| name.trim().to_string())
@@ -24,7 +26,8 @@ pub(super) fn node_name() -> String {
     } else {
         host
     };
-    format!("{host}:{}", std::process::id())
+    // The pid alone is not unique: containers run as pid 1, several on one host name.
+    format!("{host}:{}:{:04x}", std::process::id(), fastrand::u16(..))
 }
 
 /// How a process takes part on a PostgreSQL database: its node's name, and whether it

@@ -140,19 +140,24 @@ impl Store {
         })
     }
 
-    /// Gives back a lease this node took but did not poll under (it shut down first).
-    pub fn release_feed(&self, feed_id: FeedId) -> Result<(), StoreError> {
+    /// Renews this node's claim on outbox row `id` until `now + lease`, just before sending
+    /// it: `false` when the claim ran out meanwhile (a long batch of slow sends) and another
+    /// node holds the row now, so this one must not send it. Always `true` on SQLite.
+    pub fn hold_delivery(&self, id: DeliveryId, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let (Backend::Postgres(_), Some(node)) = (&self.backend, &self.node) else {
-            return Ok(());
+            return Ok(true);
         };
-        self.read(|sql| {
+        let now_f = epoch_f64(now);
+        let held = self.read(|sql| {
             sql.execute(
-                "UPDATE feeds SET lease_node = NULL, lease_until = NULL
-                 WHERE id = ?1 AND lease_node = ?2",
-                &db_params![feed_id.0, node],
+                "UPDATE deliveries SET claimed_by = ?2, claimed_until = CAST(?4 AS DOUBLE PRECISION)
+                 WHERE id = ?1 AND state = 'pending'
+                   AND (claimed_by = ?2 OR claimed_until IS NULL
+                        OR claimed_until <= CAST(?3 AS DOUBLE PRECISION))",
+                &db_params![id.0, node, now_f, now_f + self.lease.as_secs_f64()],
             )
         })?;
-        Ok(())
+        Ok(held == 1)
     }
 
     /// Claims for this node, until `now + lease`, the outbox rows of `ids` that no other

@@ -108,20 +108,34 @@ impl Store {
         max_retry: Duration,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let dialect = self.dialect();
+        let due = "CASE WHEN created > CAST(?2 AS DOUBLE PRECISION)
+                             OR (attempts > 0 AND next_attempt >
+                                 CAST(?2 AS DOUBLE PRECISION) + CAST(?3 AS DOUBLE PRECISION))
+                        THEN CAST(?2 AS DOUBLE PRECISION)
+                        ELSE CAST(next_attempt AS DOUBLE PRECISION) END";
+        // On PostgreSQL a row another node has claimed is due to this one when the claim
+        // ends: the worker must not take it for due now and spin on it meanwhile.
+        let due = match (dialect, &self.node) {
+            (Dialect::Postgres, Some(_)) => format!(
+                "CASE WHEN claimed_until > CAST(?2 AS DOUBLE PRECISION) AND claimed_by <> ?4
+                      THEN GREATEST({due}, claimed_until) ELSE {due} END"
+            ),
+            _ => due.to_string(),
+        };
+        let node = self.node.clone().unwrap_or_default();
         let due = self.read(|sql| {
             sql.value::<Option<f64>>(
                 &format!(
-                    "SELECT MIN(CASE WHEN created > CAST(?2 AS DOUBLE PRECISION)
-                                      OR (attempts > 0 AND next_attempt >
-                                          CAST(?2 AS DOUBLE PRECISION)
-                                          + CAST(?3 AS DOUBLE PRECISION))
-                                     THEN CAST(?2 AS DOUBLE PRECISION)
-                                     ELSE CAST(next_attempt AS DOUBLE PRECISION) END)
-                     FROM deliveries
-                     WHERE state = 'pending' AND sink IN ({})",
+                    "SELECT MIN({due}) FROM deliveries
+                     WHERE state = 'pending' AND sink IN ({}) AND CAST(?4 AS TEXT) IS NOT NULL",
                     json_list(dialect, 1)
                 ),
-                &db_params![to_json(sinks), epoch_f64(now), max_retry.as_secs_f64()],
+                &db_params![
+                    to_json(sinks),
+                    epoch_f64(now),
+                    max_retry.as_secs_f64(),
+                    node
+                ],
             )
         })?;
         Ok(due.map(from_epoch_f64))

@@ -1,6 +1,7 @@
 //! Retention: what `keep_items` lets go (unmatched items, finished deliveries, articles),
 //! and the hashes kept of deleted items so they are never taken for new.
 
+use super::poll::lock_stories;
 use super::*;
 
 impl Store {
@@ -43,6 +44,9 @@ impl Store {
 /// One pass of [`Store::purge`], in its transaction.
 fn purge(sql: &Sql<'_>, now: DateTime<Utc>, cutoff: i64, limit: usize) -> Result<Purged, DbError> {
     let mut purged = Purged::default();
+    // On PostgreSQL, no backfill or poll (which can log a match of an old item) commits
+    // between the list below and the deletes; each delete checks again besides.
+    lock_stories(sql)?;
     // Items in the order they were stored, which is the order of `first_seen` (one writer,
     // stamping each commit with the time): the walk stops at the first that is not old
     // enough, passing over the old ones a match or a verdict keeps.
@@ -91,7 +95,12 @@ fn purge(sql: &Sql<'_>, now: DateTime<Utc>, cutoff: i64, limit: usize) -> Result
                 now.timestamp()
             ],
         )?;
-        purged.items += sql.execute("DELETE FROM items WHERE id = ?1", &db_params![id])? as usize;
+        purged.items += sql.execute(
+            "DELETE FROM items WHERE id = ?1
+               AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.item_id = items.id)
+               AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.item_id = items.id)",
+            &db_params![id],
+        )? as usize;
     }
     purged.deliveries = sql.execute(
         "DELETE FROM deliveries WHERE id IN (

@@ -33,9 +33,9 @@ const HOLD: Duration = Duration::from_millis(40);
 const INTERVAL: Duration = Duration::from_secs(60);
 const JITTER: f64 = 0.10;
 /// A dead node's hosts pass to the others once its heartbeat is this old
-/// (`store::NODE_ALIVE`) and a heartbeat (2 s) has seen it; its leases last twice the
+/// (`store::NODE_ALIVE`) and a heartbeat (2 s) has seen it; its leases last four times the
 /// config's timeout (5 s).
-const TAKEOVER: Duration = Duration::from_secs(10 + 2 + 10);
+const TAKEOVER: Duration = Duration::from_secs(10 + 2 + 20);
 
 #[derive(Debug, Default)]
 struct World {

@@ -131,32 +131,55 @@ impl Pool {
         &self,
         work: impl FnOnce(&Sql<'_>) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        let client = self.client()?;
+        let mut guard = Unfinished(Some(self.client()?));
+        let client = guard.0.as_ref().expect("just taken");
         let session = Session {
-            client: &client,
+            client,
             runtime: self.runtime(),
         };
         session.batch("BEGIN")?;
         let sql = Sql::Postgres(session);
-        match work(&sql) {
-            Ok(value) => {
-                let Sql::Postgres(session) = sql else {
-                    unreachable!()
-                };
-                session.batch("COMMIT")?;
+        let outcome = work(&sql);
+        let Sql::Postgres(session) = sql else {
+            unreachable!("built above")
+        };
+        let ended = match &outcome {
+            Ok(_) => session.batch("COMMIT"),
+            Err(_) => session.batch("ROLLBACK"),
+        };
+        match (outcome, ended) {
+            (Ok(value), Ok(())) => {
+                guard.finished();
                 Ok(value)
             }
-            Err(error) => {
-                let Sql::Postgres(session) = sql else {
-                    unreachable!()
-                };
-                // The connection goes back to the pool; a failed rollback leaves it in a
-                // transaction, so it is taken out instead.
-                if session.batch("ROLLBACK").is_err() {
-                    drop(deadpool_postgres::Object::take(client));
+            (Ok(_), Err(error)) => Err(error),
+            (Err(error), ended) => {
+                if ended.is_ok() {
+                    guard.finished();
                 }
                 Err(error)
             }
+        }
+    }
+}
+
+/// A pooled connection in a transaction: unless [`Unfinished::finished`] says it committed or
+/// rolled back, dropping it (an error on the way, or a panic in the caller's work) closes the
+/// connection instead of giving it back to the pool, and the server rolls the transaction
+/// back. A connection given back mid-transaction would keep its locks (the story lock) and
+/// commit its half with the next caller's work.
+struct Unfinished(Option<deadpool_postgres::Object>);
+
+impl Unfinished {
+    fn finished(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(deadpool_postgres::Object::take(client));
         }
     }
 }
