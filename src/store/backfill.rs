@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 
 use super::db::{DbError, Sql};
 use super::poll::lock_stories;
+use super::stories::add_member;
 use super::{Backfill, Logged, LoggedItem, MatchLog, Store, StoreError};
 use crate::db_params;
 use crate::model::{AlertRoute, Dedup, FeedId, StoryId, StoryPolicy};
-use crate::story::Fingerprint;
 
 /// What a backfill wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -142,17 +142,7 @@ fn backfill(
         };
         summary.new_sources += later as usize;
         if let (false, Some(keys)) = (indexed, &backfill.story) {
-            sql.execute(
-                "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                &db_params![
-                    story_id,
-                    story_first_seen,
-                    keys.url.map(|key| key as i64),
-                    keys.title.map(|key| key as i64),
-                    keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
-                ],
-            )?;
+            add_member(sql, story_id, story_first_seen, keys)?;
         }
     }
     Ok(summary)

@@ -122,20 +122,21 @@ impl Store {
             ),
             _ => due.to_string(),
         };
-        let node = self.node.clone().unwrap_or_default();
+        let (sinks, now, max_retry) = (to_json(sinks), epoch_f64(now), max_retry.as_secs_f64());
+        let params = db_params![sinks, now, max_retry, self.node];
+        // `?4`, the node, only in the statement that names it.
+        let params = if due.contains("?4") {
+            &params[..]
+        } else {
+            &params[..3]
+        };
         let due = self.read(|sql| {
             sql.value::<Option<f64>>(
                 &format!(
-                    "SELECT MIN({due}) FROM deliveries
-                     WHERE state = 'pending' AND sink IN ({}) AND CAST(?4 AS TEXT) IS NOT NULL",
+                    "SELECT MIN({due}) FROM deliveries WHERE state = 'pending' AND sink IN ({})",
                     json_list(dialect, 1)
                 ),
-                &db_params![
-                    to_json(sinks),
-                    epoch_f64(now),
-                    max_retry.as_secs_f64(),
-                    node
-                ],
+                params,
             )
         })?;
         Ok(due.map(from_epoch_f64))

@@ -146,25 +146,36 @@ impl StoryIndex {
         first_seen: i64,
         keys: &StoryKeys,
     ) -> Result<(), DbError> {
-        let id = tx
-            .insert(
-                "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-                &db_params![
-                    story_id,
-                    first_seen,
-                    keys.url.map(|key| key as i64),
-                    keys.title.map(|key| key as i64),
-                    keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
-                ],
-            )?
-            .ok_or_else(|| DbError::Unexpected("a story member insert inserted nothing".into()))?;
+        let id = add_member(tx, story_id, first_seen, keys)?;
         self.built
             .as_mut()
             .expect("prepare loads the index")
             .add(id, story_id, first_seen, keys);
         Ok(())
     }
+}
+
+/// Appends a row to `story_members` (what the index is built from); returns its id. A
+/// backfill appends through it too, leaving the index to read the row before its next
+/// lookup.
+pub(super) fn add_member(
+    tx: &Sql<'_>,
+    story_id: i64,
+    first_seen: i64,
+    keys: &StoryKeys,
+) -> Result<i64, DbError> {
+    tx.insert(
+        "INSERT INTO story_members (story_id, first_seen, url_key, title_key, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        &db_params![
+            story_id,
+            first_seen,
+            keys.url.map(|key| key as i64),
+            keys.title.map(|key| key as i64),
+            keys.fingerprint.as_ref().map(Fingerprint::to_bytes)
+        ],
+    )?
+    .ok_or_else(|| DbError::Unexpected("a story member insert inserted nothing".into()))
 }
 
 impl Built {
