@@ -14,7 +14,8 @@
 //! Semantics in brief (see `parser` for the grammar):
 //! - `word` matches a whole token (`missile` does not match `missiles`), `prefix*` the start of
 //!   one, `"a phrase"` (or any term with several tokens) consecutive tokens of one field; terms
-//!   in Chinese, Japanese or Korean match by substring within a run of those scripts, except
+//!   in Chinese, Japanese or Korean (or Thai, Lao, Khmer, Burmese: the "CJK runs" of
+//!   `crate::text`) match by substring within a run of those scripts, except
 //!   that a CJK part written directly against another part of its term (`北朝鮮のICBM`) must
 //!   end (or start) the run in the text, so that the two are adjacent there too. A trailing
 //!   `*` makes the last word a prefix, in quotes and alias entries too. Any of `" “ ” „ ‟ « »`

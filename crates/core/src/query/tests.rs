@@ -346,6 +346,19 @@ fn cjk_matches_by_substring() {
 }
 
 #[test]
+fn unspaced_scripts_match_by_substring() {
+    // Thai, Khmer, Lao and Burmese put no spaces between words: a word is found inside
+    // the run, as in Chinese.
+    check("เกาหลีเหนือ", "เกาหลีเหนือยิงดาวเทียมสอดแนม", true);
+    check("ดาวเทียม", "เกาหลีเหนือยิงดาวเทียมสอดแนม", true);
+    check("เกาหลีใต้", "เกาหลีเหนือยิงดาวเทียมสอดแนม", false);
+    check("កូរ៉េខាងជើង", "ប្រទេសកូរ៉េខាងជើងបានថ្កោលទោស", true);
+    check("ເກົາຫຼີເໜືອ", "ເກົາຫຼີເໜືອຍິງດາວທຽມ", true);
+    check("ကိုရီးယား", "မြောက်ကိုရီးယားနိုင်ငံ", true);
+    check("ดาวเทียม AND Tomahawk", "ดาวเทียม Tomahawk", true);
+}
+
+#[test]
 fn cjk_parts_written_against_other_parts_must_touch_them() {
     // A CJK part followed by another part ends its run; one preceded by another starts it.
     check("北朝鮮のICBM", "北朝鮮の核とICBM", false);

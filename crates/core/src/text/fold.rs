@@ -1,7 +1,9 @@
 //! Folding and tokenizing: how the matcher sees text. `fold` makes two spellings compare
 //! equal (NFKC, case, Latin and Greek diacritics, invisible characters); `tokenize` and
-//! `for_each_token` split text into words, with runs of Chinese, Japanese and Korean kept as
-//! one token each.
+//! `for_each_token` split text into words, with runs of Chinese, Japanese and Korean, and of
+//! the South-East Asian scripts written without spaces between words (Thai, Lao, Khmer,
+//! Myanmar), kept as one token each and matched by substring. This module calls all of them
+//! "CJK runs".
 
 use std::ops::Range;
 
@@ -16,7 +18,8 @@ pub struct Token {
     /// Byte range of the token in the original (unfolded) text.
     pub start: usize,
     pub end: usize,
-    /// True for a run of CJK characters (Han, Hiragana, Katakana, Hangul), matched by substring.
+    /// True for a CJK run (Han, Hiragana, Katakana, Hangul, or Thai, Lao, Khmer, Myanmar),
+    /// matched by substring.
     pub cjk: bool,
 }
 
@@ -62,8 +65,9 @@ pub fn fold_into(text: &str, out: &mut String) {
             }
         }
     }
-    // Hangul, kana and Han never decompose to Latin combining marks: skip the round trip.
-    if lowered.chars().all(|c| c.is_ascii() || is_cjk_block(c)) {
+    // Hangul, kana, Han and the unspaced scripts never decompose to Latin combining marks:
+    // skip the round trip.
+    if lowered.chars().all(|c| c.is_ascii() || is_run_script(c)) {
         out.push_str(&lowered);
         return;
     }
@@ -140,7 +144,8 @@ pub fn separates_tokens(c: char) -> bool {
 enum CharClass {
     /// A letter or digit of a spaced script.
     Word,
-    /// A Chinese, Japanese or Korean character.
+    /// A character of a CJK run: Chinese, Japanese, Korean, or an unspaced script of
+    /// South-East Asia.
     Cjk,
     /// A combining mark: it extends the token before it, if any.
     Mark,
@@ -166,7 +171,7 @@ fn classify_non_ascii(c: char) -> CharClass {
     }
     let alphanumeric = c.is_alphanumeric();
     let mark = !alphanumeric && is_combining_mark(c);
-    if is_cjk_block(c) && (alphanumeric || mark || ('\u{3300}'..='\u{3357}').contains(&c)) {
+    if is_run_script(c) && (alphanumeric || mark || ('\u{3300}'..='\u{3357}').contains(&c)) {
         CharClass::Cjk
     } else if alphanumeric {
         CharClass::Word
@@ -177,10 +182,17 @@ fn classify_non_ascii(c: char) -> CharClass {
     }
 }
 
-/// True for characters in the Han, kana and Hangul blocks (letters and punctuation alike).
-fn is_cjk_block(c: char) -> bool {
+/// True for characters in the Han, kana and Hangul blocks, and in the blocks of the scripts
+/// written without spaces between words (letters and punctuation alike). Text in those is
+/// one run between spaces or punctuation, so a word of it can only be found inside the run.
+fn is_run_script(c: char) -> bool {
     matches!(c as u32,
-        0x1100..=0x11FF       // Hangul Jamo
+        0x0E00..=0x0E7F       // Thai
+        | 0x0E80..=0x0EFF     // Lao
+        | 0x1000..=0x109F     // Myanmar
+        | 0x1100..=0x11FF     // Hangul Jamo
+        | 0x1780..=0x17FF     // Khmer
+        | 0x19E0..=0x19FF     // Khmer Symbols
         | 0x3005..=0x3007     // 々 〆 〇
         | 0x3040..=0x30FF     // Hiragana, Katakana
         | 0x3130..=0x318F     // Hangul Compatibility Jamo
@@ -189,6 +201,7 @@ fn is_cjk_block(c: char) -> bool {
         | 0x3400..=0x4DBF     // Han, extension A
         | 0x4E00..=0x9FFF     // Han
         | 0xA960..=0xA97F     // Hangul Jamo Extended-A
+        | 0xAA60..=0xAA7F     // Myanmar Extended-A
         | 0xAC00..=0xD7FF     // Hangul Syllables, Jamo Extended-B
         | 0xF900..=0xFAFF     // CJK Compatibility Ideographs
         | 0xFF66..=0xFFDC     // Halfwidth Katakana and Hangul

@@ -443,6 +443,17 @@ fn tokens_cjk_runs() {
 }
 
 #[test]
+fn tokens_unspaced_script_runs() {
+    // Vowel signs and tone marks stay in the run; spaces and punctuation end it.
+    check_tokens(
+        "เกาหลีเหนือยิงดาวเทียม, สหรัฐฯ",
+        &["เกาหลีเหนือยิงดาวเทียม/cjk", "สหรัฐฯ/cjk"],
+    );
+    check_tokens("កូរ៉េខាងជើង ២០២៣", &["កូរ៉េខាងជើង/cjk", "២០២៣/cjk"]);
+    check_tokens("Tomahawkของสหรัฐ", &["tomahawk", "ของสหรัฐ/cjk"]);
+}
+
+#[test]
 fn tokens_fullwidth_latin() {
     check_tokens("ＤＰＲＫ launch", &["dprk", "launch"]);
 }
