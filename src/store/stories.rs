@@ -49,6 +49,8 @@ struct Built {
     /// a lookup compares each member once however many bands they share.
     compared_in: Vec<u32>,
     lookups: u32,
+    /// The members a lookup compares (kept to reuse its allocation).
+    candidates: Vec<Member>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -190,6 +192,7 @@ impl Built {
             signatures: Vec::new(),
             compared_in: Vec::new(),
             lookups: 0,
+            candidates: Vec::new(),
         };
         built.read(tx, "first_seen >= ?1", since)?;
         built.last_id = built
@@ -309,8 +312,10 @@ impl Built {
             self.lookups = 1;
         }
         let lookup = self.lookups;
-        // (similarity, first seen, member id, story id): the most similar, then the latest.
-        let mut best: Option<(f64, i64, i64, i64)> = None;
+        // The members to compare: those with a signature among the newest MAX_PER_BAND of
+        // each band's members in the window, each once.
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
         for band in fingerprint.band_keys() {
             let mut link = self
                 .heads
@@ -334,17 +339,41 @@ impl Built {
                     continue;
                 }
                 *compared = lookup;
-                let similarity =
-                    fingerprint.similarity(&self.signatures[member.signature as usize]);
-                if similarity < JOIN_SIMILARITY {
-                    continue;
-                }
-                let candidate = (similarity, member.first_seen, member.id, member.story_id);
-                if best.is_none_or(|best| {
-                    (candidate.0, candidate.1, candidate.2) > (best.0, best.1, best.2)
-                }) {
-                    best = Some(candidate);
-                }
+                candidates.push(member);
+            }
+        }
+        let found = self.most_similar(fingerprint, &candidates);
+        self.candidates = candidates;
+        found
+    }
+
+    /// The story (id, first seen) of the member of `candidates` most similar to
+    /// `fingerprint` at or above the threshold, the latest on a tie; `None` if none joins.
+    fn most_similar(&self, fingerprint: &Fingerprint, candidates: &[Member]) -> Option<(i64, i64)> {
+        let story = |member: &Member| (member.story_id, member.first_seen);
+        let signature = |member: &Member| &self.signatures[member.signature as usize];
+        // When every candidate is of one story, which of them is the most similar does not
+        // change the answer, only whether any joins: the first that joins settles it. Near
+        // copies of one story are the common case, and the costly one.
+        let first = story(candidates.first()?);
+        if candidates.iter().all(|member| story(member) == first) {
+            return candidates
+                .iter()
+                .any(|member| fingerprint.joins(signature(member)))
+                .then_some(first);
+        }
+        // (similarity, first seen, member id, story id): the most similar, then the latest.
+        let mut best: Option<(f64, i64, i64, i64)> = None;
+        for member in candidates {
+            let similarity = fingerprint.similarity(signature(member));
+            if similarity < JOIN_SIMILARITY {
+                continue;
+            }
+            let candidate = (similarity, member.first_seen, member.id, member.story_id);
+            if best.is_none_or(|best| {
+                (candidate.0, candidate.1, candidate.2) > (best.0, best.1, best.2)
+            }) {
+                best = Some(candidate);
             }
         }
         best.map(|(_, first_seen, _, story_id)| (story_id, first_seen))
