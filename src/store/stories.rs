@@ -5,25 +5,29 @@
 //!
 //! The index of keys is in memory, built from the members first seen within the window
 //! when first needed and rebuilt when the window has moved on by its own length (dropping
-//! what expired) or grew. A key maps to its members through a chain of links, newest
-//! first, so a lookup costs one hash probe per key — the URL, the title and each of the
-//! signature's bands — whatever the number of stored items; only the signatures of members
-//! that share a whole band with the item are compared, at most [`MAX_PER_BAND`] per band,
-//! so even a flood of similar texts cannot make a lookup scan. It holds about 700 bytes
-//! per member in the window (the signature is 192 of them). A persisted index (tried
-//! first) paid a random B-tree page per key and item, about 100 KB of write-ahead log per
-//! item.
+//! what expired) or grew. A key maps to its members (one, or a list of them in the order
+//! they were added, which also knows whether they are all of one story), so a lookup costs
+//! one hash probe per key — the URL, the title and each of the signature's bands — whatever
+//! the number of stored items; only the signatures of members that share a whole band with
+//! the item are compared, at most [`MAX_PER_BAND`] per band, so even a flood of similar
+//! texts cannot make a lookup scan. When every member sharing a band is of one story (near
+//! copies of one story, the costly case), the first that is similar enough answers the
+//! lookup: which of them is the most similar would not change the story it joins. It holds
+//! under 700 bytes per member in the window (the signature is 192 of them). A persisted
+//! index (tried first) paid a random B-tree page per key and item, about 100 KB of
+//! write-ahead log per item.
 //!
 //! The index must match the database: the caller drops it when a transaction that
 //! added to it does not commit ([`StoryIndex::clear`]), and it is rebuilt from the rows.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::db::{DbError, Sql};
 use crate::db_params;
 
-use crate::story::{Fingerprint, JOIN_SIMILARITY, KeyKind, StoryKeys};
+use crate::story::{BANDS, Fingerprint, JOIN_SIMILARITY, KeyKind, StoryKeys};
 
 /// The in-memory index of the stories in the window.
 #[derive(Debug, Default)]
@@ -38,10 +42,11 @@ struct Built {
     /// The largest member id read or added: rows above it were written by another process
     /// (`watchword once` beside the daemon) and are read before each lookup.
     last_id: i64,
-    /// Keys, tagged by kind → the newest link with that key.
-    heads: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
-    /// Links: a member, and the next (older) link with the same key.
-    links: Vec<Link>,
+    /// Keys, tagged by kind → the members with that key.
+    heads: Heads,
+    /// The lists of members of the keys that more than one member has (`Chain::Many`
+    /// indexes it).
+    lists: Vec<List>,
     members: Vec<Member>,
     /// The members' signatures (`Member::signature` indexes it).
     signatures: Vec<Fingerprint>,
@@ -53,10 +58,23 @@ struct Built {
     candidates: Vec<Member>,
 }
 
+type Heads = HashMap<u64, Chain, BuildHasherDefault<KeyHasher>>;
+
+/// The members with one key: a member (an index into `Built::members`), or a list of them.
 #[derive(Debug, Clone, Copy)]
-struct Link {
-    member: u32,
-    next: u32,
+enum Chain {
+    One(u32),
+    Many(u32),
+}
+
+/// The members with one key, when more than one has it.
+#[derive(Debug)]
+struct List {
+    /// Indices into `Built::members`, oldest first (read newest first). They sit side by
+    /// side, so a lookup does not wait on one member to find the next.
+    members: Vec<u32>,
+    /// The story (id, first sighting) of all of them, or `None` once they are of several.
+    story: Option<(i64, i64)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,8 +87,6 @@ struct Member {
     signature: u32,
 }
 
-/// The end of a chain of links.
-const NO_LINK: u32 = u32::MAX;
 /// A member without a signature.
 const NO_SIGNATURE: u32 = u32::MAX;
 /// The most members sharing one key that a lookup looks at (the newest): a title repeated
@@ -183,22 +199,27 @@ pub(super) fn add_member(
 impl Built {
     /// The members first seen at or after `since`.
     fn load(tx: &Sql<'_>, since: i64) -> Result<Built, DbError> {
-        let mut built = Built {
-            since,
-            last_id: 0,
-            heads: HashMap::default(),
-            links: Vec::new(),
-            members: Vec::new(),
-            signatures: Vec::new(),
-            compared_in: Vec::new(),
-            lookups: 0,
-            candidates: Vec::new(),
-        };
+        let mut built = Built::empty(since);
         built.read(tx, "first_seen >= ?1", since)?;
         built.last_id = built
             .last_id
             .max(tx.value("SELECT COALESCE(MAX(id), 0) FROM story_members", &[])?);
         Ok(built)
+    }
+
+    /// An index of no members, to hold those first seen at or after `since`.
+    fn empty(since: i64) -> Built {
+        Built {
+            since,
+            last_id: 0,
+            heads: HashMap::default(),
+            lists: Vec::new(),
+            members: Vec::new(),
+            signatures: Vec::new(),
+            compared_in: Vec::new(),
+            lookups: 0,
+            candidates: Vec::new(),
+        }
     }
 
     /// Reads the members another process added since this one last looked.
@@ -257,48 +278,58 @@ impl Built {
         });
         self.compared_in.push(0);
         for (kind, key) in keys.index_keys() {
-            let link_idx = u32::try_from(self.links.len()).expect("fewer than 4 billion links");
-            let next = self
-                .heads
-                .insert(tagged(kind, key), link_idx)
-                .unwrap_or(NO_LINK);
-            self.links.push(Link {
-                member: member_idx,
-                next,
-            });
+            match self.heads.entry(tagged(kind, key)) {
+                Entry::Vacant(entry) => {
+                    entry.insert(Chain::One(member_idx));
+                }
+                Entry::Occupied(mut entry) => match *entry.get() {
+                    Chain::One(first) => {
+                        let list_idx =
+                            u32::try_from(self.lists.len()).expect("fewer than 4 billion lists");
+                        let first_story = story_of(&self.members[first as usize]);
+                        self.lists.push(List {
+                            members: vec![first, member_idx],
+                            story: Some(first_story)
+                                .filter(|&story| story == (story_id, first_seen)),
+                        });
+                        entry.insert(Chain::Many(list_idx));
+                    }
+                    Chain::Many(list_idx) => {
+                        let list = &mut self.lists[list_idx as usize];
+                        list.members.push(member_idx);
+                        list.story = list.story.filter(|&story| story == (story_id, first_seen));
+                    }
+                },
+            }
         }
     }
 
     /// The members with `key`, newest first, whose story was first seen at or after
-    /// `window_start`.
-    fn with_key(&self, kind: KeyKind, key: u64, window_start: i64) -> impl Iterator<Item = Member> {
-        let mut link = self
-            .heads
-            .get(&tagged(kind, key))
-            .copied()
-            .unwrap_or(NO_LINK);
-        std::iter::from_fn(move || {
-            while link != NO_LINK {
-                let Link { member, next } = self.links[link as usize];
-                link = next;
-                let member = self.members[member as usize];
-                if member.first_seen >= window_start {
-                    return Some(member);
-                }
-            }
-            None
-        })
+    /// `window_start`: their indices and themselves.
+    fn with_key(
+        &self,
+        kind: KeyKind,
+        key: u64,
+        window_start: i64,
+    ) -> impl Iterator<Item = (u32, Member)> {
+        chain(&self.heads, &self.lists, kind, key)
+            .iter()
+            .rev()
+            .map(|&member_idx| (member_idx, self.members[member_idx as usize]))
+            .filter(move |(_, member)| member.first_seen >= window_start)
     }
 
     /// The story (id, first seen) an item with `keys` joins: the one first seen latest with
-    /// its URL, else with its title (among the newest [`MAX_PER_BAND`] members with it), else the one with the most similar fingerprint at or
-    /// above the threshold, among stories first seen at or after `window_start`.
+    /// its URL, else with its title (among the newest [`MAX_PER_BAND`] members with it),
+    /// else the one with the most similar fingerprint at or above the threshold, among
+    /// stories first seen at or after `window_start`.
     fn find(&mut self, keys: &StoryKeys, window_start: i64) -> Option<(i64, i64)> {
         for (kind, key) in [(KeyKind::Url, keys.url), (KeyKind::Title, keys.title)] {
             if let Some(key) = key
                 && let Some(member) = self
                     .with_key(kind, key, window_start)
                     .take(MAX_PER_BAND)
+                    .map(|(_, member)| member)
                     .max_by_key(|member| (member.first_seen, member.id))
             {
                 return Some((member.story_id, member.first_seen));
@@ -311,40 +342,101 @@ impl Built {
             self.compared_in.fill(0);
             self.lookups = 1;
         }
-        let lookup = self.lookups;
+        let mut bands = [0; BANDS];
+        for (slot, band) in bands.iter_mut().zip(fingerprint.band_keys()) {
+            *slot = band;
+        }
         // The members to compare: those with a signature among the newest MAX_PER_BAND of
         // each band's members in the window, each once.
-        let mut candidates = std::mem::take(&mut self.candidates);
-        candidates.clear();
-        for band in fingerprint.band_keys() {
-            let mut link = self
-                .heads
-                .get(&tagged(KeyKind::Band, band))
-                .copied()
-                .unwrap_or(NO_LINK);
-            let mut taken = 0;
-            while link != NO_LINK && taken < MAX_PER_BAND {
-                let Link {
-                    member: member_idx,
-                    next,
-                } = self.links[link as usize];
-                link = next;
-                let member = self.members[member_idx as usize];
-                if member.first_seen < window_start {
-                    continue;
-                }
-                taken += 1;
+        match self.one_story(&bands, window_start) {
+            // No member in the window shares a band.
+            Some(None) => None,
+            // All of them are of one story: the first that joins answers it (near copies
+            // of one story are the common case, and the costly one).
+            Some(Some(story)) => self
+                .any_joins(fingerprint, &bands, window_start)
+                .then_some(story),
+            None => {
+                let mut candidates = std::mem::take(&mut self.candidates);
+                candidates.clear();
+                self.each_candidate(&bands, window_start, |member, _| {
+                    candidates.push(member);
+                    true
+                });
+                let found = self.most_similar(fingerprint, &candidates);
+                self.candidates = candidates;
+                found
+            }
+        }
+    }
+
+    /// Whether all the members in the window that share a band are of one story, as far as
+    /// the keys' lists know: `Some(Some(story))` if so, `Some(None)` if there are none,
+    /// `None` if they may be of several.
+    fn one_story(&self, bands: &[u64; BANDS], window_start: i64) -> Option<Option<(i64, i64)>> {
+        let mut only = None;
+        for &band in bands {
+            let story = match self.heads.get(&tagged(KeyKind::Band, band)) {
+                None => continue,
+                Some(Chain::One(member)) => story_of(&self.members[*member as usize]),
+                Some(Chain::Many(list_idx)) => self.lists[*list_idx as usize].story?,
+            };
+            // A story's members share its first sighting: out of the window, all are.
+            if story.1 < window_start {
+                continue;
+            }
+            if only.is_some_and(|only| only != story) {
+                return None;
+            }
+            only = Some(story);
+        }
+        Some(only)
+    }
+
+    /// Whether any member compared (see [`Built::each_candidate`]) joins `fingerprint`.
+    fn any_joins(
+        &mut self,
+        fingerprint: &Fingerprint,
+        bands: &[u64; BANDS],
+        window_start: i64,
+    ) -> bool {
+        let mut joins = false;
+        self.each_candidate(bands, window_start, |_, signature| {
+            joins = fingerprint.joins(signature);
+            !joins
+        });
+        joins
+    }
+
+    /// Calls `each` with the members a lookup compares and their signatures, in order,
+    /// until it returns false: of the newest [`MAX_PER_BAND`] members in the window of each
+    /// band, those with a signature, each once (`compared_in` stamps them with the
+    /// lookup's number).
+    fn each_candidate(
+        &mut self,
+        bands: &[u64; BANDS],
+        window_start: i64,
+        mut each: impl FnMut(Member, &Fingerprint) -> bool,
+    ) {
+        let lookup = self.lookups;
+        for &band in bands {
+            let in_window = chain(&self.heads, &self.lists, KeyKind::Band, band)
+                .iter()
+                .rev()
+                .map(|&member_idx| (member_idx, self.members[member_idx as usize]))
+                .filter(|(_, member)| member.first_seen >= window_start)
+                .take(MAX_PER_BAND);
+            for (member_idx, member) in in_window {
                 let compared = &mut self.compared_in[member_idx as usize];
                 if member.signature == NO_SIGNATURE || *compared == lookup {
                     continue;
                 }
                 *compared = lookup;
-                candidates.push(member);
+                if !each(member, &self.signatures[member.signature as usize]) {
+                    return;
+                }
             }
         }
-        let found = self.most_similar(fingerprint, &candidates);
-        self.candidates = candidates;
-        found
     }
 
     /// The story (id, first seen) of the member of `candidates` most similar to
@@ -380,6 +472,20 @@ impl Built {
     }
 }
 
+/// The indices of the members with `key`, oldest first.
+fn chain<'a>(heads: &'a Heads, lists: &'a [List], kind: KeyKind, key: u64) -> &'a [u32] {
+    match heads.get(&tagged(kind, key)) {
+        None => &[],
+        Some(Chain::One(member)) => std::slice::from_ref(member),
+        Some(Chain::Many(list_idx)) => &lists[*list_idx as usize].members,
+    }
+}
+
+/// A member's story: its id and first sighting.
+fn story_of(member: &Member) -> (i64, i64) {
+    (member.story_id, member.first_seen)
+}
+
 /// A key with its kind folded in (kinds are hashed apart already; this keeps a band key
 /// from ever equalling a URL key by accident).
 fn tagged(kind: KeyKind, key: u64) -> u64 {
@@ -409,3 +515,6 @@ impl Hasher for KeyHasher {
         self.0 = value;
     }
 }
+
+#[cfg(test)]
+mod tests;
