@@ -24,9 +24,11 @@ mod alerts;
 mod daemon;
 mod diagnostic;
 mod edit;
+mod feeds;
 mod places;
 mod raw;
 mod scope;
+mod topics;
 mod units;
 
 use alerts::*;
@@ -35,9 +37,12 @@ use daemon::*;
 use diagnostic::*;
 pub use diagnostic::{Diagnostic, Severity, render_all};
 pub use edit::{FeedsAdded, add_feeds};
+use feeds::compile_feeds;
+pub use feeds::{parse_listen, parse_source};
 pub use places::{Places, SYSTEM_CONFIG};
 use raw::*;
 pub use scope::{OutOfScope, TimeScope, parse_time};
+use topics::{compile_aliases, compile_topics};
 use units::compile_duration;
 pub use units::{MAX_DURATION, MAX_SIZE, format_duration, parse_duration, parse_size};
 
@@ -605,291 +610,8 @@ fn compile_inner(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The compile layer: meaning, defaults, positions.
-
-fn compile_aliases(
-    raw: &BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
-    document: &toml::de::DeTable<'_>,
-    sink: &mut Diagnostics<'_>,
-) -> BTreeMap<String, Vec<String>> {
-    let mut aliases = BTreeMap::new();
-    for (name, entries) in raw {
-        if !is_identifier(name) {
-            let steps = [Step::Key("alias".into()), Step::Key(name.clone())];
-            let span = key_span(document, &steps).unwrap_or_else(|| entries.span());
-            sink.error(
-                span,
-                format!("alias name {name:?} must use only letters, digits, _ and -"),
-            );
-        }
-        if entries.get_ref().is_empty() {
-            sink.error(entries.span(), format!("alias {name:?} has no entries"));
-        }
-        for entry in entries.get_ref() {
-            if entry.get_ref().trim().is_empty() {
-                sink.error(entry.span(), "alias entry is empty".into());
-            }
-        }
-        let list = entries
-            .get_ref()
-            .iter()
-            .map(|entry| entry.get_ref().trim().to_string())
-            .collect();
-        aliases.insert(name.clone(), list);
-    }
-    aliases
-}
-
-fn compile_feeds(
-    raw: &[RawFeed],
-    daemon: &DaemonConfig,
-    base: &Path,
-    kind_of: Option<KindOf<'_>>,
-    sink: &mut Diagnostics<'_>,
-) -> Vec<FeedConfig> {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    let mut feeds = Vec::with_capacity(raw.len());
-    for feed in raw {
-        let name = feed.name.get_ref().trim();
-        if name.is_empty() {
-            sink.error(feed.name.span(), "feed name is empty".into());
-        } else if let Some(first) = seen.get(name) {
-            let first_line = sink.line_of(*first);
-            sink.error(
-                feed.name.span(),
-                format!("duplicate feed name {name:?} (first defined on line {first_line})"),
-            );
-        } else {
-            seen.insert(name, feed.name.span().start);
-        }
-        let source = match parse_source(feed.url.get_ref(), base) {
-            Ok(source) => Some(source),
-            Err(message) => {
-                sink.error(feed.url.span(), message);
-                None
-            }
-        };
-        if let (Some(FeedSource::File(file)), Some(kind_of)) = (&source, kind_of)
-            && let Some(kind) = kind_of(file).filter(|kind| *kind != PathKind::File)
-        {
-            sink.error(
-                feed.url.span(),
-                format!(
-                    "feed {name:?} reads {}, which is {}, not a regular file",
-                    file.display(),
-                    kind.describe()
-                ),
-            );
-        }
-        let interval = compile_interval(&feed.interval, daemon.interval, sink);
-        let fetch_article = compile_article_policy(&feed.fetch_article, daemon.fetch_article, sink);
-        let first_poll = compile_first_poll(&feed.first_poll, daemon.first_poll, sink);
-        let stale_after = compile_stale_after(&feed.stale_after, daemon.stale_after, sink);
-        let user_agent = feed
-            .user_agent
-            .as_ref()
-            .map(|value| compile_user_agent(&Some(value.clone()), &daemon.user_agent, sink));
-        if let Some(source) = source {
-            feeds.push(FeedConfig {
-                name: name.to_string(),
-                source,
-                interval,
-                fetch_article,
-                first_poll,
-                stale_after,
-                user_agent,
-            });
-        }
-    }
-    feeds
-}
-
-/// Turns an `[http] listen` value into the address to bind: an IP address and port
-/// (`127.0.0.1:8787`, `[::1]:8787`, `0.0.0.0:8787`), or `localhost:PORT`, which is
-/// 127.0.0.1 (the loopback address every system has). Other host names are refused rather
-/// than resolved: the address is bound once at start, and a name that resolves to a public
-/// interface would expose the endpoint without anyone having written that address.
-pub fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
-    let trimmed = text.trim();
-    if let Ok(address) = trimmed.parse() {
-        return Ok(address);
-    }
-    let (host, port) = trimmed.rsplit_once(':').unwrap_or((trimmed, ""));
-    match port.parse::<u16>() {
-        Ok(port) if host.eq_ignore_ascii_case("localhost") => {
-            Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
-        }
-        Ok(_) if !host.is_empty() => Err(format!(
-            "listen {text:?}: a host name other than localhost is not resolved; give an IP address such as 127.0.0.1:{port} or 0.0.0.0:{port}"
-        )),
-        _ => Err(format!(
-            "listen {text:?} is not an address and port such as 127.0.0.1:8787 or localhost:8787"
-        )),
-    }
-}
-
-/// Turns a feed `url` value into a source: http(s) URLs, `file:` URLs, or plain paths
-/// resolved against `base` (the config file's folder, or the current one for a feed given on
-/// the command line).
-pub fn parse_source(text: &str, base: &Path) -> Result<FeedSource, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("feed url is empty".into());
-    }
-    if let Some(url) = missing_scheme(text) {
-        return Err(format!("no scheme: did you mean {url}?"));
-    }
-    let has_scheme = text.split_once(':').is_some_and(|(scheme, _)| {
-        scheme.len() > 1
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-    });
-    if !has_scheme {
-        if text.contains("//") {
-            return Err(format!(
-                "{text:?} is neither a URL (no scheme such as https://) nor a plausible file path"
-            ));
-        }
-        return Ok(FeedSource::File(base.join(text)));
-    }
-    let url = Url::parse(text).map_err(|e| format!("invalid feed url {text:?}: {e}"))?;
-    match url.scheme() {
-        "http" | "https" => {
-            if url.host_str().is_none_or(str::is_empty) {
-                return Err(format!("invalid feed url {text:?}: no host"));
-            }
-            Ok(FeedSource::Http(url))
-        }
-        "file" => {
-            let path = url
-                .to_file_path()
-                .map_err(|()| format!("invalid file url {text:?}"))?;
-            Ok(FeedSource::File(path))
-        }
-        scheme => Err(format!(
-            "unsupported url scheme {scheme:?} in {text:?} (use http, https, file or a path)"
-        )),
-    }
-}
-
-/// Top-level domains that mark a first segment as a host name even without a `/` after it
-/// (`example.com`); any two letters (a country's domain) count only before a `/`.
-const HOST_SUFFIXES: &[&str] = &[
-    "com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "name", "pro", "io", "co",
-    "me", "tv", "fm", "ai", "eu", "asia", "app", "dev", "news", "blog", "xyz", "online", "site",
-    "tech", "media", "press", "today", "world", "live", "cloud", "page",
-];
-
-/// The URL meant by a feed value that reads like one without its scheme, else `None` (a
-/// path, or something `parse_source` judges on). The rule:
-///
-/// - `HOST:PORT`, alone or before a `/` (`localhost:8080/feed.xml`), lacks a scheme: no path
-///   and no URL looks like that. Suggested with `http://` (a port is mostly a local server).
-/// - Otherwise the first segment (before the first `/`, `?` or `#`; the whole value without
-///   one) is taken for a host name when it is two or more non-empty dot-separated labels of
-///   ASCII letters, digits and `-`, not all digits, and the first label is `www`, or the last
-///   is one of [`HOST_SUFFIXES`], or the last is two letters and a `/` follows
-///   (`spiegel.de/rss`, `bbc.co.uk/news`). Suggested with `https://`.
-///
-/// So `feeds/local.xml`, `./x.rss`, `/abs/path.xml`, `news.xml` and `notes.md` stay paths
-/// (a file's extension is not a top-level domain here, and a segment without a dot is no
-/// host), while `example.com/feed.xml` and `www.x.org/rss` are errors. The rule reads only
-/// the text, not the disk, so `run` and `check` judge a value alike: a folder that really is
-/// called `example.com` is written `./example.com/feed.xml`.
-fn missing_scheme(text: &str) -> Option<String> {
-    let first_end = text.find(['/', '?', '#']).unwrap_or(text.len());
-    let first = &text[..first_end];
-    if let Some((host, port)) = first.rsplit_once(':')
-        && !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-        && !port.is_empty()
-        && port.len() <= 5
-        && port.chars().all(|c| c.is_ascii_digit())
-    {
-        return Some(format!("http://{text}"));
-    }
-    let labels: Vec<&str> = first.split('.').collect();
-    let is_host_name = labels.len() >= 2
-        && labels.iter().all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-        && !labels
-            .iter()
-            .all(|label| label.chars().all(|c| c.is_ascii_digit()));
-    if !is_host_name {
-        return None;
-    }
-    let top = labels[labels.len() - 1].to_ascii_lowercase();
-    let followed_by_path = text[first_end..].starts_with('/');
-    let looks_like_host = labels[0].eq_ignore_ascii_case("www")
-        || HOST_SUFFIXES.contains(&top.as_str())
-        || (followed_by_path && top.len() == 2 && top.chars().all(|c| c.is_ascii_alphabetic()));
-    looks_like_host.then(|| format!("https://{text}"))
-}
-
-fn compile_topics(
-    raw: &[RawTopic],
-    aliases: &BTreeMap<String, Vec<String>>,
-    default_max_age: Option<Duration>,
-    sink: &mut Diagnostics<'_>,
-) -> Vec<Topic> {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    let mut topics = Vec::with_capacity(raw.len());
-    for topic in raw {
-        let id = topic.id.get_ref().as_str();
-        if !is_identifier(id) {
-            sink.error(
-                topic.id.span(),
-                format!("topic id {id:?} must be non-empty and use only letters, digits, _ and -"),
-            );
-        } else if let Some(first) = seen.get(id) {
-            let first_line = sink.line_of(*first);
-            sink.error(
-                topic.id.span(),
-                format!("duplicate topic id {id:?} (first defined on line {first_line})"),
-            );
-        } else {
-            seen.insert(id, topic.id.span().start);
-        }
-        let scope = TimeScope {
-            max_age: compile_max_age(&topic.max_age, default_max_age, sink),
-            published_after: compile_bound(&topic.published_after, sink),
-            published_before: compile_bound(&topic.published_before, sink),
-        };
-        if let (Some(after), Some(before), Some(raw_before)) = (
-            scope.published_after,
-            scope.published_before,
-            &topic.published_before,
-        ) && before <= after
-        {
-            sink.error(
-                raw_before.span(),
-                "published_before must be later than published_after".into(),
-            );
-        }
-        for lint in crate::query::lint(topic.query.get_ref()) {
-            let offset = string_body_offset(sink.text, topic.query.span(), lint.offset);
-            sink.warning(offset..offset, format!("in query: {}", lint.message));
-        }
-        match Query::compile(topic.query.get_ref(), aliases) {
-            Ok(query) => topics.push(Topic {
-                id: id.to_string(),
-                title: topic.title.clone(),
-                source: topic.query.get_ref().clone(),
-                query,
-                scope,
-            }),
-            Err(error) => {
-                let offset = string_body_offset(sink.text, topic.query.span(), error.offset);
-                sink.error(offset..offset, format!("in query: {}", error.message));
-            }
-        }
-    }
-    topics
-}
+// The compile layer: meaning, defaults, positions. The tables are compiled in `daemon.rs`,
+// `alerts.rs`, `feeds.rs` and `topics.rs`; what is left here is shared by all of them.
 
 /// A TOML syntax error, or a value of the wrong type, at the toml crate's place, with a
 /// hint when an apostrophe ended a single-quoted string.
