@@ -13,9 +13,11 @@
 //! texts cannot make a lookup scan. When every member sharing a band is of one story (near
 //! copies of one story, the costly case), the first that is similar enough answers the
 //! lookup: which of them is the most similar would not change the story it joins. It holds
-//! under 700 bytes per member in the window (the signature is 192 of them). A persisted
-//! index (tried first) paid a random B-tree page per key and item, about 100 KB of
-//! write-ahead log per item.
+//! about 230 bytes per member in the window (the signature is 192 of them), and per key
+//! about 20 bytes of map, plus a list of 32 bytes and 4 per member for a key that several
+//! members share: 600 bytes to 1 KB per member, less in a flood of near copies. A
+//! persisted index (tried first) paid a random B-tree page per key and item, about 100 KB
+//! of write-ahead log per item.
 //!
 //! The index must match the database: the caller drops it when a transaction that
 //! added to it does not commit ([`StoryIndex::clear`]), and it is rebuilt from the rows.
@@ -73,8 +75,8 @@ struct List {
     /// Indices into `Built::members`, oldest first (read newest first). They sit side by
     /// side, so a lookup does not wait on one member to find the next.
     members: Vec<u32>,
-    /// The story (id, first sighting) of all of them, or `None` once they are of several.
-    story: Option<(i64, i64)>,
+    /// Whether they are all of one story (id and first sighting): the first member's.
+    one_story: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -286,18 +288,19 @@ impl Built {
                     Chain::One(first) => {
                         let list_idx =
                             u32::try_from(self.lists.len()).expect("fewer than 4 billion lists");
-                        let first_story = story_of(&self.members[first as usize]);
+                        let one_story =
+                            story_of(&self.members[first as usize]) == (story_id, first_seen);
                         self.lists.push(List {
                             members: vec![first, member_idx],
-                            story: Some(first_story)
-                                .filter(|&story| story == (story_id, first_seen)),
+                            one_story,
                         });
                         entry.insert(Chain::Many(list_idx));
                     }
                     Chain::Many(list_idx) => {
                         let list = &mut self.lists[list_idx as usize];
+                        list.one_story &= story_of(&self.members[list.members[0] as usize])
+                            == (story_id, first_seen);
                         list.members.push(member_idx);
-                        list.story = list.story.filter(|&story| story == (story_id, first_seen));
                     }
                 },
             }
@@ -379,7 +382,13 @@ impl Built {
             let story = match self.heads.get(&tagged(KeyKind::Band, band)) {
                 None => continue,
                 Some(Chain::One(member)) => story_of(&self.members[*member as usize]),
-                Some(Chain::Many(list_idx)) => self.lists[*list_idx as usize].story?,
+                Some(Chain::Many(list_idx)) => {
+                    let list = &self.lists[*list_idx as usize];
+                    if !list.one_story {
+                        return None;
+                    }
+                    story_of(&self.members[list.members[0] as usize])
+                }
             };
             // A story's members share its first sighting: out of the window, all are.
             if story.1 < window_start {

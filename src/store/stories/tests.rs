@@ -39,14 +39,23 @@ fn mutated(rng: &mut Rng, base: &[u32; SIGNATURE_LEN], percent: u64) -> Fingerpr
     Fingerprint(signature)
 }
 
-fn random_keys(rng: &mut Rng, bases: &[[u32; SIGNATURE_LEN]]) -> StoryKeys {
-    let base = &bases[rng.below(bases.len() as u64) as usize];
+/// Keys near one of `bases` (its index is returned), with a URL or title key from
+/// `key_values` values now and then.
+fn random_keys(
+    rng: &mut Rng,
+    bases: &[[u32; SIGNATURE_LEN]],
+    key_values: u64,
+) -> (usize, StoryKeys) {
+    let base_idx = rng.below(bases.len() as u64) as usize;
     let percent = [10, 40, 70, 100][rng.below(4) as usize];
-    StoryKeys {
-        url: rng.chance(10).then(|| rng.below(40)),
-        title: rng.chance(10).then(|| rng.below(40)),
-        fingerprint: rng.chance(95).then(|| mutated(rng, base, percent)),
-    }
+    let keys = StoryKeys {
+        url: rng.chance(10).then(|| rng.below(key_values)),
+        title: rng.chance(10).then(|| rng.below(key_values)),
+        fingerprint: rng
+            .chance(95)
+            .then(|| mutated(rng, &bases[base_idx], percent)),
+    };
+    (base_idx, keys)
 }
 
 /// The rule as `find` documents it, read plainly: the newest members with the URL, else
@@ -109,53 +118,82 @@ fn reference(stored: &[Stored], keys: &StoryKeys, window_start: i64) -> Option<(
     best.map(|(_, _, _, story)| story)
 }
 
+/// Which stories a round's members are of.
+enum Layout {
+    /// Stories 1 to n, drawn at random.
+    Random(u64),
+    /// The story of the base the member's signature is near: most band lists are of one
+    /// story, and the windows leave some of those stories out.
+    PerBase,
+    /// The older half of the members of story 6, first seen last, the rest of stories 1
+    /// to 3: which members a lookup looks at (the newest) decides its answer.
+    OldInLatest,
+}
+
 #[test]
 fn lookups_follow_the_rule() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for round in 0..6 {
-        let bases: Vec<[u32; SIGNATURE_LEN]> = (0..4)
-            .map(|_| std::array::from_fn(|_| rng.below(6) as u32))
-            .collect();
-        // Stories 1 to 6, two of them first seen at one moment; the windows below leave
-        // some out.
-        let first_seen = [100, 200, 200, 300, 400, 500];
-        let mut built = Built::empty(0);
-        let mut stored = Vec::new();
-        // The first rounds have one or two stories: the cases a lookup answers early.
-        let stories = [1, 1, 2, 6, 6, 6][round];
-        for id in 1..=1500 {
-            let story_id = 1 + rng.below(stories) as i64;
-            let story = (story_id, first_seen[story_id as usize - 1]);
-            let keys = random_keys(&mut rng, &bases);
-            built.add(id, story.0, story.1, &keys);
-            let bands = keys
-                .fingerprint
-                .as_ref()
-                .map(|fingerprint| fingerprint.band_keys().collect())
-                .unwrap_or_default();
-            stored.push(Stored {
-                id,
-                story,
-                keys,
-                bands,
-            });
-        }
-        let mut joined = 0;
-        for _ in 0..400 {
-            let keys = random_keys(&mut rng, &bases);
-            let window_start = [0, 150, 250, 450][rng.below(4) as usize];
-            let expected = reference(&stored, &keys, window_start);
-            assert_eq!(
-                built.find(&keys, window_start),
-                expected,
-                "round {round}: {keys:?}"
+    // (layout, the number of values URL and title keys are drawn from: with 2, more members
+    // share one than a lookup looks at)
+    let rounds = [
+        // One or two stories: the cases a lookup answers early.
+        (Layout::Random(1), 40),
+        (Layout::Random(2), 40),
+        (Layout::Random(6), 40),
+        (Layout::PerBase, 40),
+        (Layout::PerBase, 2),
+        (Layout::Random(6), 2),
+        (Layout::OldInLatest, 2),
+    ];
+    for seed in [0x9e37_79b9_7f4a_7c15, 0x2545_f491_4f6c_dd1d, 42] {
+        let mut rng = Rng(seed);
+        for (round_idx, (layout, key_values)) in rounds.iter().enumerate() {
+            let bases: Vec<[u32; SIGNATURE_LEN]> = (0..4)
+                .map(|_| std::array::from_fn(|_| rng.below(6) as u32))
+                .collect();
+            // Stories 1 to 6, two of them first seen at one moment; the windows below
+            // leave some out.
+            let first_seen = [100, 200, 200, 300, 400, 500];
+            let mut built = Built::empty(0);
+            let mut stored = Vec::new();
+            for id in 1..=1500 {
+                let (base_idx, keys) = random_keys(&mut rng, &bases, *key_values);
+                let story_id = match layout {
+                    Layout::Random(stories) => 1 + rng.below(*stories) as i64,
+                    Layout::PerBase => 1 + base_idx as i64,
+                    Layout::OldInLatest if id <= 750 => 6,
+                    Layout::OldInLatest => 1 + rng.below(3) as i64,
+                };
+                let story = (story_id, first_seen[story_id as usize - 1]);
+                built.add(id, story.0, story.1, &keys);
+                let bands = keys
+                    .fingerprint
+                    .as_ref()
+                    .map(|fingerprint| fingerprint.band_keys().collect())
+                    .unwrap_or_default();
+                stored.push(Stored {
+                    id,
+                    story,
+                    keys,
+                    bands,
+                });
+            }
+            let mut joined = 0;
+            for _ in 0..400 {
+                let (_, keys) = random_keys(&mut rng, &bases, *key_values);
+                let window_start = [0, 150, 250, 450][rng.below(4) as usize];
+                let expected = reference(&stored, &keys, window_start);
+                assert_eq!(
+                    built.find(&keys, window_start),
+                    expected,
+                    "seed {seed}, round {round_idx}: {keys:?}"
+                );
+                joined += usize::from(expected.is_some());
+            }
+            // The data exercises both answers.
+            assert!(
+                (20..380).contains(&joined),
+                "seed {seed}, round {round_idx}: {joined} of 400 joined"
             );
-            joined += usize::from(expected.is_some());
         }
-        // The data exercises both answers.
-        assert!(
-            (20..380).contains(&joined),
-            "round {round}: {joined} of 400 joined"
-        );
     }
 }

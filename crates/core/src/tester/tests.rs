@@ -333,6 +333,26 @@ fn explanations_point_at_the_field_and_term() {
         "spy satellite*",
         "spy-satellite",
     );
+    // Inside a run of Thai, which puts no spaces between words ("the US approves the sale
+    // of Tomahawk missiles to Japan").
+    check_hit(
+        "missile_sale",
+        "",
+        "สหรัฐอนุมัติขายขีปนาวุธโทมาฮอว์กให้ญี่ปุ่น",
+        "summary",
+        "โทมาฮอว์ก",
+        "โทมาฮอว์ก",
+    );
+    // Khmer with its words spaced ("North Korea condemns the sale of weapons by the United
+    // States to Japan and South Korea").
+    check_hit(
+        "missile_sale",
+        "",
+        "កូរ៉េ ខាងជើង ថ្កោលទោសការលក់ អាវុធរបស់សហរដ្ឋ អាមេរិក ទៅឱ្យជប៉ុន និងកូរ៉េ ខាងត្បូង",
+        "summary",
+        "កូរ៉េ ខាងជើង",
+        "កូរ៉េ ខាងជើង",
+    );
     // Prefixes.
     check_hit(
         "missile_sale",
@@ -479,6 +499,9 @@ fn default_topics_stay_quiet_on_near_misses() {
             "Japan raises its defence budget",
             "Tokyo will spend more on missiles",
         ),
+        // Thai "he still said Japan and South Korea will discuss missiles with the US": "he
+        // still" (เขายัง) holds the letters of "sell" (ขาย), a substring in a Thai run.
+        ("", "เขายังกล่าวว่าญี่ปุ่นและเกาหลีใต้จะหารือเรื่องขีปนาวุธกับสหรัฐ"),
     ] {
         let matches = test_item(&config, &item(title, summary), None, now());
         assert!(matches.is_empty(), "{title}: {matches:?}");

@@ -2,7 +2,7 @@
 //! equal (NFKC, case, Latin and Greek diacritics, invisible characters); `tokenize` and
 //! `for_each_token` split text into words, with runs of Chinese, Japanese and Korean, and of
 //! the South-East Asian scripts written without spaces between words (Thai, Lao, Khmer,
-//! Myanmar), kept as one token each and matched by substring. This module calls all of them
+//! Myanmar, and the Tai scripts), kept as one token each and matched by substring. This module calls all of them
 //! "CJK runs".
 
 use std::ops::Range;
@@ -192,7 +192,8 @@ fn is_run_script(c: char) -> bool {
         | 0x1000..=0x109F     // Myanmar
         | 0x1100..=0x11FF     // Hangul Jamo
         | 0x1780..=0x17FF     // Khmer
-        | 0x19E0..=0x19FF     // Khmer Symbols
+        | 0x1980..=0x19DF     // New Tai Lue
+        | 0x1A20..=0x1AAF     // Tai Tham
         | 0x3005..=0x3007     // 々 〆 〇
         | 0x3040..=0x30FF     // Hiragana, Katakana
         | 0x3130..=0x318F     // Hangul Compatibility Jamo
@@ -201,7 +202,9 @@ fn is_run_script(c: char) -> bool {
         | 0x3400..=0x4DBF     // Han, extension A
         | 0x4E00..=0x9FFF     // Han
         | 0xA960..=0xA97F     // Hangul Jamo Extended-A
+        | 0xA9E0..=0xA9FF     // Myanmar Extended-B
         | 0xAA60..=0xAA7F     // Myanmar Extended-A
+        | 0xAA80..=0xAADF     // Tai Viet
         | 0xAC00..=0xD7FF     // Hangul Syllables, Jamo Extended-B
         | 0xF900..=0xFAFF     // CJK Compatibility Ideographs
         | 0xFF66..=0xFFDC     // Halfwidth Katakana and Hangul
