@@ -353,6 +353,15 @@ fn explanations_point_at_the_field_and_term() {
         "កូរ៉េ ខាងជើង",
         "កូរ៉េ ខាងជើង",
     );
+    // A missile named by its designation names the seller.
+    check_hit(
+        "missile_sale",
+        "State Department clears sale of RGM-109E missiles to Japan",
+        "",
+        "title",
+        "RGM-109*",
+        "RGM-109E",
+    );
     // Prefixes.
     check_hit(
         "missile_sale",
