@@ -613,6 +613,29 @@ fn compile_inner(
 // The compile layer: meaning, defaults, positions. The tables are compiled in `daemon.rs`,
 // `alerts.rs`, `feeds.rs` and `topics.rs`; what is left here is shared by all of them.
 
+/// Records where `name` (a feed name, a topic id: `what`) is defined, or reports it at
+/// `span` as defined twice, naming the line of the first.
+fn once_only<'a>(
+    seen: &mut HashMap<&'a str, usize>,
+    what: &str,
+    name: &'a str,
+    span: Range<usize>,
+    sink: &mut Diagnostics<'_>,
+) {
+    match seen.get(name) {
+        Some(first) => {
+            let first_line = sink.line_of(*first);
+            sink.error(
+                span,
+                format!("duplicate {what} {name:?} (first defined on line {first_line})"),
+            );
+        }
+        None => {
+            seen.insert(name, span.start);
+        }
+    }
+}
+
 /// A TOML syntax error, or a value of the wrong type, at the toml crate's place, with a
 /// hint when an apostrophe ended a single-quoted string.
 fn toml_error(sink: &mut Diagnostics<'_>, error: &toml::de::Error) {

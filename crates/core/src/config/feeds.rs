@@ -16,14 +16,8 @@ pub(super) fn compile_feeds(
         let name = feed.name.get_ref().trim();
         if name.is_empty() {
             sink.error(feed.name.span(), "feed name is empty".into());
-        } else if let Some(first) = seen.get(name) {
-            let first_line = sink.line_of(*first);
-            sink.error(
-                feed.name.span(),
-                format!("duplicate feed name {name:?} (first defined on line {first_line})"),
-            );
         } else {
-            seen.insert(name, feed.name.span().start);
+            once_only(&mut seen, "feed name", name, feed.name.span(), sink);
         }
         let source = match parse_source(feed.url.get_ref(), base) {
             Ok(source) => Some(source),

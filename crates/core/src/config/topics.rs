@@ -51,14 +51,8 @@ pub(super) fn compile_topics(
                 topic.id.span(),
                 format!("topic id {id:?} must be non-empty and use only letters, digits, _ and -"),
             );
-        } else if let Some(first) = seen.get(id) {
-            let first_line = sink.line_of(*first);
-            sink.error(
-                topic.id.span(),
-                format!("duplicate topic id {id:?} (first defined on line {first_line})"),
-            );
         } else {
-            seen.insert(id, topic.id.span().start);
+            once_only(&mut seen, "topic id", id, topic.id.span(), sink);
         }
         let scope = TimeScope {
             max_age: compile_max_age(&topic.max_age, default_max_age, sink),
