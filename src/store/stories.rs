@@ -307,21 +307,6 @@ impl Built {
         }
     }
 
-    /// The members with `key`, newest first, whose story was first seen at or after
-    /// `window_start`: their indices and themselves.
-    fn with_key(
-        &self,
-        kind: KeyKind,
-        key: u64,
-        window_start: i64,
-    ) -> impl Iterator<Item = (u32, Member)> {
-        chain(&self.heads, &self.lists, kind, key)
-            .iter()
-            .rev()
-            .map(|&member_idx| (member_idx, self.members[member_idx as usize]))
-            .filter(move |(_, member)| member.first_seen >= window_start)
-    }
-
     /// The story (id, first seen) an item with `keys` joins: the one first seen latest with
     /// its URL, else with its title (among the newest [`MAX_PER_BAND`] members with it),
     /// else the one with the most similar fingerprint at or above the threshold, among
@@ -329,11 +314,17 @@ impl Built {
     fn find(&mut self, keys: &StoryKeys, window_start: i64) -> Option<(i64, i64)> {
         for (kind, key) in [(KeyKind::Url, keys.url), (KeyKind::Title, keys.title)] {
             if let Some(key) = key
-                && let Some(member) = self
-                    .with_key(kind, key, window_start)
-                    .take(MAX_PER_BAND)
-                    .map(|(_, member)| member)
-                    .max_by_key(|member| (member.first_seen, member.id))
+                && let Some(member) = in_window(
+                    &self.heads,
+                    &self.lists,
+                    &self.members,
+                    kind,
+                    key,
+                    window_start,
+                )
+                .take(MAX_PER_BAND)
+                .map(|(_, member)| member)
+                .max_by_key(|member| (member.first_seen, member.id))
             {
                 return Some((member.story_id, member.first_seen));
             }
@@ -429,13 +420,16 @@ impl Built {
     ) {
         let lookup = self.lookups;
         for &band in bands {
-            let in_window = chain(&self.heads, &self.lists, KeyKind::Band, band)
-                .iter()
-                .rev()
-                .map(|&member_idx| (member_idx, self.members[member_idx as usize]))
-                .filter(|(_, member)| member.first_seen >= window_start)
-                .take(MAX_PER_BAND);
-            for (member_idx, member) in in_window {
+            let newest = in_window(
+                &self.heads,
+                &self.lists,
+                &self.members,
+                KeyKind::Band,
+                band,
+                window_start,
+            )
+            .take(MAX_PER_BAND);
+            for (member_idx, member) in newest {
                 let compared = &mut self.compared_in[member_idx as usize];
                 if member.signature == NO_SIGNATURE || *compared == lookup {
                     continue;
@@ -481,13 +475,27 @@ impl Built {
     }
 }
 
-/// The indices of the members with `key`, oldest first.
-fn chain<'a>(heads: &'a Heads, lists: &'a [List], kind: KeyKind, key: u64) -> &'a [u32] {
-    match heads.get(&tagged(kind, key)) {
+/// The members with `key`, newest first, whose story was first seen at or after
+/// `window_start`: their indices and themselves. (A function of the index's parts, so a
+/// lookup can stamp `compared_in` while it reads them.)
+fn in_window<'a>(
+    heads: &'a Heads,
+    lists: &'a [List],
+    members: &'a [Member],
+    kind: KeyKind,
+    key: u64,
+    window_start: i64,
+) -> impl Iterator<Item = (u32, Member)> + 'a {
+    let indices: &[u32] = match heads.get(&tagged(kind, key)) {
         None => &[],
         Some(Chain::One(member)) => std::slice::from_ref(member),
         Some(Chain::Many(list_idx)) => &lists[*list_idx as usize].members,
-    }
+    };
+    indices
+        .iter()
+        .rev()
+        .map(|&member_idx| (member_idx, members[member_idx as usize]))
+        .filter(move |(_, member)| member.first_seen >= window_start)
 }
 
 /// A member's story: its id and first sighting.
