@@ -2,12 +2,13 @@
 //! items: HTML to text, canonical URLs, identity keys) over real-shaped RSS 2.0 feeds (the
 //! generator of the end-to-end benchmark, `feeds/mod.rs`: 50 items of about 1 KB of HTML
 //! each), and `text::html_to_text` alone over their descriptions, the largest part of that
-//! work. One core.
+//! work; and the story keys of the parsed items (`story::keys`), items per second. One core.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use watchword_core::parse::parse_feed;
+use watchword_core::story;
 use watchword_core::text::html_to_text;
 
 // The generator the end-to-end benchmark uses too.
@@ -69,6 +70,29 @@ fn parsing(c: &mut Criterion) {
                 n_chars += html_to_text(html).len();
             }
             black_box(n_chars)
+        })
+    });
+    group.finish();
+
+    // Every stored item's story keys (`story::keys`: canonical URL, title, MinHash signature
+    // of its words), as the pipeline computes them after parsing.
+    let items: Vec<_> = feeds
+        .iter()
+        .flat_map(|feed| {
+            parse_feed(feed.as_bytes(), None, Some("https://example.com/"))
+                .expect("generated feeds parse")
+                .items
+        })
+        .collect();
+    let mut group = c.benchmark_group("story_keys");
+    group.throughput(Throughput::Elements(items.len() as u64));
+    group.bench_function("parsed items", |b| {
+        b.iter(|| {
+            let mut n_signatures = 0;
+            for item in &items {
+                n_signatures += usize::from(story::keys(item).fingerprint.is_some());
+            }
+            black_box(n_signatures)
         })
     });
     group.finish();

@@ -21,7 +21,7 @@
 //!   `1 - (1 - s^ROWS)^BANDS` (0.88 at s = 0.5, 0.98 at s = 0.6, 0.35 at s = 0.3).
 
 use crate::model::Item;
-use crate::text::{fold_into, for_each_token, tokenize};
+use crate::text::{fold_into, for_each_token, separates_tokens, tokenize};
 
 /// Number of MinHash values in a signature.
 pub const SIGNATURE_LEN: usize = BANDS * ROWS;
@@ -123,15 +123,23 @@ pub fn fingerprint(title: &str, body: &str) -> Option<Fingerprint> {
         return None;
     }
     let mut signature = [u32::MAX; SIGNATURE_LEN];
-    for &word in &words {
-        for (value, multiplier) in signature.iter_mut().zip(&MULTIPLIERS) {
-            // Multiply-shift hashing: one of a family of hash functions per slot, cheap
-            // enough for every word of every item.
-            let hashed = (word.wrapping_mul(*multiplier) >> 32) as u32;
-            if hashed < *value {
-                *value = hashed;
+    // A few slots at a time over all the words, so that those slots' minima and multipliers
+    // stay in registers (one pass per slot over every word would reload and store them).
+    for (values, multipliers) in signature
+        .chunks_exact_mut(SLOTS_AT_ONCE)
+        .zip(MULTIPLIERS.chunks_exact(SLOTS_AT_ONCE))
+    {
+        let multipliers: [u64; SLOTS_AT_ONCE] = multipliers.try_into().expect("a whole chunk");
+        let mut minima = [u32::MAX; SLOTS_AT_ONCE];
+        for &word in &words {
+            for (value, multiplier) in minima.iter_mut().zip(&multipliers) {
+                // Multiply-shift hashing: one of a family of hash functions per slot, cheap
+                // enough for every word of every item.
+                let hashed = (word.wrapping_mul(*multiplier) >> 32) as u32;
+                *value = (*value).min(hashed);
             }
         }
+        values.copy_from_slice(&minima);
     }
     Some(Fingerprint(signature))
 }
@@ -206,32 +214,79 @@ fn text_of(item: &Item) -> &str {
 /// bits after a multiplication).
 fn word_set(title: &str, body: &str) -> Vec<u64> {
     let mut words = Vec::new();
-    let mut folded = String::new();
     for text in [strip_outlet_suffix(title), body] {
-        for_each_token(text, |range, cjk| {
-            let token = &text[range];
-            if token.is_ascii() {
-                // Most tokens: folding is lowercasing, done while hashing, with no copy.
-                if token.len() >= 2 {
-                    let mut hash = FNV_OFFSET;
-                    for byte in token.bytes() {
-                        hash ^= u64::from(byte.to_ascii_lowercase());
-                        hash = hash.wrapping_mul(FNV_PRIME);
-                    }
-                    words.extend(unless_stop_word(hash, token.len()));
-                }
-                return;
-            }
-            folded.clear();
-            fold_into(token, &mut folded);
-            if cjk || folded.chars().nth(1).is_some() {
-                words.extend(unless_stop_word(fnv1a(folded.as_bytes()), folded.len()));
-            }
-        });
+        let before = words.len();
+        if !push_ascii_words(text, &mut words) {
+            words.truncate(before);
+            push_words(text, &mut words);
+        }
     }
     words.sort_unstable();
     words.dedup();
     words
+}
+
+/// Pushes the word hashes of `text` (see [`word_set`]), any text.
+fn push_words(text: &str, words: &mut Vec<u64>) {
+    let mut folded = String::new();
+    for_each_token(text, |range, cjk| {
+        let token = &text[range];
+        if token.is_ascii() {
+            // Most tokens: folding is lowercasing, done while hashing, with no copy.
+            if token.len() >= 2 {
+                let mut hash = FNV_OFFSET;
+                for byte in token.bytes() {
+                    hash ^= u64::from(byte.to_ascii_lowercase());
+                    hash = hash.wrapping_mul(FNV_PRIME);
+                }
+                words.extend(unless_stop_word(hash, token.len()));
+            }
+            return;
+        }
+        folded.clear();
+        fold_into(token, &mut folded);
+        if cjk || folded.chars().nth(1).is_some() {
+            words.extend(unless_stop_word(fnv1a(folded.as_bytes()), folded.len()));
+        }
+    });
+}
+
+/// Pushes the word hashes of `text` as [`push_words`] does, in one pass over its bytes, when
+/// every word is ASCII: its only other characters separate words (curly quotes, dashes). At
+/// the first character that could be part of a word it stops and returns `false`, having
+/// pushed only part of them.
+fn push_ascii_words(text: &str, words: &mut Vec<u64>) -> bool {
+    let bytes = text.as_bytes();
+    let mut hash = FNV_OFFSET;
+    let mut len = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if byte.is_ascii_alphanumeric() {
+            hash = (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+            len += 1;
+            at += 1;
+            continue;
+        }
+        if byte.is_ascii() {
+            at += 1;
+        } else {
+            let c = text[at..].chars().next().expect("at a character's start");
+            if !separates_tokens(c) {
+                return false;
+            }
+            at += c.len_utf8();
+        }
+        if len >= 2 {
+            words.extend(unless_stop_word(hash, len));
+        }
+        hash = FNV_OFFSET;
+        len = 0;
+    }
+    if len >= 2 {
+        words.extend(unless_stop_word(hash, len));
+    }
+    true
 }
 
 /// A folded word of `len` bytes whose FNV-1a hash is `hash`, as the word set keeps it (spread
@@ -293,6 +348,9 @@ const STOP_WORDS: &[&str] = &[
     "up", "was", "we", "were", "what", "when", "which", "while", "who", "will", "with", "would",
     "you",
 ];
+
+/// The signature's slots computed together in one pass over an item's words.
+const SLOTS_AT_ONCE: usize = 16;
 
 /// The odd multipliers of the hash functions, one per slot: fixed, since signatures are
 /// stored.

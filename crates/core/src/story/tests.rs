@@ -262,3 +262,33 @@ fn a_word_that_folds_to_a_stop_word_is_left_out_too() {
         word_set("", "satellite Malligyong")
     );
 }
+
+#[test]
+fn the_ascii_byte_loop_pushes_what_the_tokenizer_pushes() {
+    // Pieces of ASCII words, separators of every kind, and characters that make a word not
+    // ASCII (a letter with an accent, a combining mark, CJK): random texts made of them.
+    let pieces = [
+        "North", "KOREA", "the", "a", "1", "sm-6", "it's", " ", "  ", ".", "\n", "\u{201c}",
+        "\u{201d}", "\u{2014}", "\u{a0}", "é", "\u{301}", "衛星", "\u{ad}", "ß", "İ", "x",
+    ];
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut n_fast = 0;
+    for _ in 0..5000 {
+        let text: String = (0..rng.usize(0..30))
+            .map(|_| pieces[rng.usize(..pieces.len())])
+            .collect();
+        let mut expected = Vec::new();
+        push_words(&text, &mut expected);
+        let mut fast = Vec::new();
+        if push_ascii_words(&text, &mut fast) {
+            n_fast += 1;
+            assert_eq!(fast, expected, "{text:?}");
+        } else {
+            assert!(
+                text.chars().any(|c| !c.is_ascii() && !separates_tokens(c)),
+                "{text:?} has only ASCII words"
+            );
+        }
+    }
+    assert!(n_fast > 500, "the byte loop took {n_fast} texts");
+}
