@@ -111,8 +111,37 @@ pub fn normalize_url(url: &str) -> String {
 /// remain.
 pub fn normalize_title(title: &str) -> Option<String> {
     let title = strip_outlet_suffix(title);
-    let words: Vec<String> = tokenize(title).into_iter().map(|t| t.folded).collect();
-    (words.len() >= MIN_TITLE_WORDS).then(|| words.join(" "))
+    let (normalized, n_words) = ascii_title_words(title).unwrap_or_else(|| {
+        let words: Vec<String> = tokenize(title).into_iter().map(|t| t.folded).collect();
+        (words.join(" "), words.len())
+    });
+    (n_words >= MIN_TITLE_WORDS).then_some(normalized)
+}
+
+/// The words of `title` lower-cased and joined by single spaces, with their number, as
+/// folding its tokens gives them, in one pass; `None` (to fold it) when a
+/// character outside ASCII could be part of a word (see [`push_ascii_words`]).
+fn ascii_title_words(title: &str) -> Option<(String, usize)> {
+    let mut normalized = String::with_capacity(title.len());
+    let mut n_words = 0;
+    let mut in_word = false;
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            if !in_word {
+                if n_words > 0 {
+                    normalized.push(' ');
+                }
+                n_words += 1;
+                in_word = true;
+            }
+            normalized.push(c.to_ascii_lowercase());
+        } else if c.is_ascii() || separates_tokens(c) {
+            in_word = false;
+        } else {
+            return None;
+        }
+    }
+    Some((normalized, n_words))
 }
 
 /// The MinHash signature of the distinct words of `title` and `body` (stop words left out);
@@ -164,10 +193,10 @@ impl Fingerprint {
     /// One index key per band: the band's number and its values, hashed.
     pub fn band_keys(&self) -> impl Iterator<Item = u64> + '_ {
         self.0.chunks(ROWS).enumerate().map(|(band_no, rows)| {
-            let mut bytes = Vec::with_capacity(1 + 4 * ROWS);
-            bytes.push(band_no as u8);
-            for value in rows {
-                bytes.extend_from_slice(&value.to_le_bytes());
+            let mut bytes = [0u8; 1 + 4 * ROWS];
+            bytes[0] = band_no as u8;
+            for (chunk, value) in bytes[1..].chunks_exact_mut(4).zip(rows) {
+                chunk.copy_from_slice(&value.to_le_bytes());
             }
             tagged_hash(b'b', &bytes)
         })
@@ -213,7 +242,8 @@ fn text_of(item: &Item) -> &str {
 /// left out, sorted. Each hash is spread over all 64 bits (the MinHash slots take its high
 /// bits after a multiplication).
 fn word_set(title: &str, body: &str) -> Vec<u64> {
-    let mut words = Vec::new();
+    // About one word in seven bytes of news text: room for most items' words at once.
+    let mut words = Vec::with_capacity((title.len() + body.len()) / 6);
     for text in [strip_outlet_suffix(title), body] {
         let before = words.len();
         if !push_ascii_words(text, &mut words) {
@@ -351,6 +381,10 @@ const STOP_WORDS: &[&str] = &[
 
 /// The signature's slots computed together in one pass over an item's words.
 const SLOTS_AT_ONCE: usize = 16;
+const _: () = assert!(
+    SIGNATURE_LEN.is_multiple_of(SLOTS_AT_ONCE),
+    "whole groups of slots"
+);
 
 /// The odd multipliers of the hash functions, one per slot: fixed, since signatures are
 /// stored.

@@ -292,3 +292,61 @@ fn the_ascii_byte_loop_pushes_what_the_tokenizer_pushes() {
     }
     assert!(n_fast > 500, "the byte loop took {n_fast} texts");
 }
+
+#[test]
+fn band_keys_hash_the_band_number_and_its_values() {
+    // Band keys are stored in the index's terms: each is the tagged hash of the band's number
+    // and its values, little-endian, as it always was.
+    let fingerprint = keys(&item(
+        "North Korea launches spy satellite",
+        "Pyongyang said the Malligyong-1 reached orbit late Tuesday on a Chollima-1 rocket",
+        None,
+    ))
+    .fingerprint
+    .expect("enough words");
+    let expected: Vec<u64> = fingerprint
+        .0
+        .chunks(ROWS)
+        .enumerate()
+        .map(|(band_no, rows)| {
+            let mut bytes = vec![band_no as u8];
+            for value in rows {
+                bytes.extend_from_slice(&value.to_le_bytes());
+            }
+            tagged_hash(b'b', &bytes)
+        })
+        .collect();
+    assert_eq!(fingerprint.band_keys().collect::<Vec<_>>(), expected);
+    assert_eq!(expected.len(), BANDS);
+}
+
+#[test]
+fn ascii_titles_normalize_as_their_folded_tokens() {
+    let pieces = [
+        "North", "KOREA", "the", "a", "1", "sm-6", "it's", " ", "  ", ".", "\u{201c}", "\u{2014}",
+        "\u{a0}", "é", "\u{301}", "衛星", "\u{ad}", "ß", "x", "Launches",
+    ];
+    let mut rng = fastrand::Rng::with_seed(9);
+    let mut n_fast = 0;
+    for _ in 0..5000 {
+        let title: String = (0..rng.usize(0..14))
+            .map(|_| pieces[rng.usize(..pieces.len())])
+            .collect();
+        let words: Vec<String> = tokenize(&title).into_iter().map(|t| t.folded).collect();
+        match ascii_title_words(&title) {
+            Some((normalized, n_words)) => {
+                n_fast += 1;
+                assert_eq!(
+                    (normalized, n_words),
+                    (words.join(" "), words.len()),
+                    "{title:?}"
+                );
+            }
+            None => assert!(
+                title.chars().any(|c| !c.is_ascii() && !separates_tokens(c)),
+                "{title:?} has only ASCII words"
+            ),
+        }
+    }
+    assert!(n_fast > 500, "the byte loop took {n_fast} titles");
+}
