@@ -577,43 +577,72 @@ fn render_element(element: ElementRef<'_>, skip: impl Fn(&str) -> bool) -> Strin
 /// Collapses every run of whitespace and control characters to one space and trims; drops
 /// soft hyphens and byte-order marks, which are invisible and would split words.
 fn collapse_whitespace(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut pending_space = false;
-    let bytes = text.as_bytes();
-    let mut index = 0;
-    while index < bytes.len() {
-        // Runs of ASCII that is neither whitespace nor a control character are copied whole.
-        let run = bytes[index..]
-            .iter()
-            .take_while(|&&b| b > b' ' && b < 0x7F)
-            .count();
-        if run > 0 {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push_str(&text[index..index + run]);
-            index += run;
-            continue;
-        }
-        let c = text[index..]
-            .chars()
-            .next()
-            .expect("index is at a character boundary");
-        index += c.len_utf8();
-        if c.is_whitespace() || c.is_control() || c == '\u{200B}' {
-            pending_space = true;
-        } else if c == '\u{AD}' || c == '\u{FEFF}' {
-            continue;
-        } else {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push(c);
+    let mut collapsed = Collapsed::with_capacity(text.len());
+    collapsed.push_str(text);
+    collapsed.finish()
+}
+
+/// Text whose whitespace is collapsed as it is appended (see [`collapse_whitespace`]): what
+/// `collapse_whitespace` gives for everything pushed, one after the other, without first
+/// building that text.
+struct Collapsed {
+    out: String,
+    pending_space: bool,
+}
+
+impl Collapsed {
+    fn with_capacity(capacity: usize) -> Collapsed {
+        Collapsed {
+            out: String::with_capacity(capacity),
+            pending_space: false,
         }
     }
-    out
+
+    fn push_str(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut index = 0;
+        while index < bytes.len() {
+            // Runs of ASCII that is neither whitespace nor a control character are copied
+            // whole.
+            let run = bytes[index..]
+                .iter()
+                .take_while(|&&b| b > b' ' && b < 0x7F)
+                .count();
+            if run > 0 {
+                self.space_if_pending();
+                self.out.push_str(&text[index..index + run]);
+                index += run;
+                continue;
+            }
+            let c = text[index..]
+                .chars()
+                .next()
+                .expect("index is at a character boundary");
+            index += c.len_utf8();
+            self.push(c);
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        if c.is_whitespace() || c.is_control() || c == '\u{200B}' {
+            self.pending_space = true;
+        } else if c != '\u{AD}' && c != '\u{FEFF}' {
+            self.space_if_pending();
+            self.out.push(c);
+        }
+    }
+
+    /// The one space a run of whitespace before this text stands for (none at the start).
+    fn space_if_pending(&mut self) {
+        if self.pending_space && !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.pending_space = false;
+    }
+
+    fn finish(self) -> String {
+        self.out
+    }
 }
 
 #[cfg(test)]

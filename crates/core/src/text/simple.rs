@@ -64,7 +64,7 @@ enum SimpleElement {
 /// `html_to_text_fast_path_agrees_with_the_parser` compares the two on random markup.
 pub(super) fn simple_to_text(html: &str, tags: bool) -> Option<String> {
     let bytes = html.as_bytes();
-    let mut raw = String::with_capacity(html.len());
+    let mut raw = Collapsed::with_capacity(html.len());
     let mut open: Vec<(SimpleElement, &[u8])> = Vec::new();
     let mut index = 0;
     loop {
@@ -178,7 +178,7 @@ pub(super) fn simple_to_text(html: &str, tags: bool) -> Option<String> {
             }
         }
     }
-    Some(collapse_whitespace(&raw))
+    Some(raw.finish())
 }
 
 /// The character and length (digits and `;`) of a numeric reference after its `&#`, when it

@@ -494,3 +494,43 @@ fn json_output_escapes_every_control_character() {
     let pretty = to_json_pretty(&value).unwrap();
     assert!(pretty.contains('\n') && pretty.contains("\\u009b"));
 }
+
+#[test]
+fn collapsing_as_text_is_appended_equals_collapsing_the_whole() {
+    let pieces = [
+        "word",
+        "Two words",
+        " ",
+        "  ",
+        "\n\t",
+        "\u{a0}",
+        "\u{200b}",
+        "\u{ad}",
+        "\u{feff}",
+        "é",
+        "衛星",
+        "\u{1}",
+        ".",
+        "x",
+    ];
+    let mut rng = fastrand::Rng::with_seed(13);
+    for _ in 0..3000 {
+        let chunks: Vec<&str> = (0..rng.usize(0..12))
+            .map(|_| pieces[rng.usize(..pieces.len())])
+            .collect();
+        let mut collapsed = Collapsed::with_capacity(0);
+        for chunk in &chunks {
+            // Pushed as text, or a character at a time as references are.
+            if rng.bool() {
+                collapsed.push_str(chunk);
+            } else {
+                chunk.chars().for_each(|c| collapsed.push(c));
+            }
+        }
+        assert_eq!(
+            collapsed.finish(),
+            collapse_whitespace(&chunks.concat()),
+            "{chunks:?}"
+        );
+    }
+}
