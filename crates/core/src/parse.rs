@@ -571,10 +571,17 @@ fn repaired(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Collapses whitespace and drops control characters.
 fn clean_line(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c.is_control())
+    let mut line = String::with_capacity(text.len());
+    for part in text
+        .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(part);
+    }
+    line
 }
 
 fn short_hash(parts: &[&str]) -> String {
