@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
+use rusqlite::config::DbConfig;
 
 use crate::db_params;
 use db::{DbError, Dialect, Row, Sql};
@@ -436,6 +437,12 @@ impl Store {
         // store has more than rusqlite's default of 16, and one that falls out is parsed
         // again on its next use, in the middle of a poll's commit.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // One plan per statement, chosen when it is prepared: by default SQLite marks a
+        // statement for a new plan when a bound value might change it (`col = ?` bound to 0
+        // or 1, since 3.50), and parses it again on its next step, in the middle of a
+        // poll's commit.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(wrap)?;
         // auto_vacuum takes effect only in a new, empty database (before its first table):
         // retention's freed pages can then be given back. It is set only there, since the
         // pragma writes to the file even when it changes nothing, and a store opened beside

@@ -2381,3 +2381,24 @@ fn an_outbox_row_is_claimed_by_one_node_until_it_is_sent_or_the_claim_expires() 
         vec![taken[1].id]
     );
 }
+
+#[test]
+fn a_statement_keeps_its_plan_whatever_values_are_bound() {
+    // SQLite would plan the match log's story lookup again when a bound value changes to or
+    // from 0 or 1, parsing the statement anew on its next step, once for every item of a
+    // story; the store's statements keep one plan.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("watchword.db")).unwrap();
+    let mut statement = store
+        .conn()
+        .prepare("SELECT id FROM matches WHERE story_id = ?1 AND topic = ?2 ORDER BY id LIMIT 1")
+        .unwrap();
+    for story_id in [5, 1, 7, 0, 9] {
+        let mut rows = statement.query(rusqlite::params![story_id, "t"]).unwrap();
+        assert!(rows.next().unwrap().is_none());
+    }
+    assert_eq!(
+        statement.get_status(rusqlite::StatementStatus::RePrepare),
+        0
+    );
+}
