@@ -21,7 +21,7 @@
 //!   `1 - (1 - s^ROWS)^BANDS` (0.88 at s = 0.5, 0.98 at s = 0.6, 0.35 at s = 0.3).
 
 use crate::model::Item;
-use crate::text::{fold_into, for_each_token, separates_tokens, tokenize};
+use crate::text::{ascii_words, fold_into, for_each_token, tokenize, words_are_ascii};
 
 /// Number of MinHash values in a signature.
 pub const SIGNATURE_LEN: usize = BANDS * ROWS;
@@ -119,28 +119,22 @@ pub fn normalize_title(title: &str) -> Option<String> {
 }
 
 /// The words of `title` lower-cased and joined by single spaces, with their number, as
-/// folding its tokens gives them, in one pass; `None` (to fold it) when a
-/// character outside ASCII could be part of a word (see [`push_ascii_words`]).
+/// folding its tokens gives them, without a string per word; `None` (to fold them) unless
+/// its words are ASCII.
 fn ascii_title_words(title: &str) -> Option<(String, usize)> {
+    if !words_are_ascii(title) {
+        return None;
+    }
     let mut normalized = String::with_capacity(title.len());
     let mut n_words = 0;
-    let mut in_word = false;
-    for c in title.chars() {
-        if c.is_ascii_alphanumeric() {
-            if !in_word {
-                if n_words > 0 {
-                    normalized.push(' ');
-                }
-                n_words += 1;
-                in_word = true;
-            }
-            normalized.push(c.to_ascii_lowercase());
-        } else if c.is_ascii() || separates_tokens(c) {
-            in_word = false;
-        } else {
-            return None;
+    for word in ascii_words(title) {
+        if n_words > 0 {
+            normalized.push(' ');
         }
+        normalized.push_str(word);
+        n_words += 1;
     }
+    normalized.make_ascii_lowercase();
     Some((normalized, n_words))
 }
 
@@ -245,9 +239,9 @@ fn word_set(title: &str, body: &str) -> Vec<u64> {
     // About one word in seven bytes of news text: room for most items' words at once.
     let mut words = Vec::with_capacity((title.len() + body.len()) / 6);
     for text in [strip_outlet_suffix(title), body] {
-        let before = words.len();
-        if !push_ascii_words(text, &mut words) {
-            words.truncate(before);
+        if words_are_ascii(text) {
+            push_ascii_words(text, &mut words);
+        } else {
             push_words(text, &mut words);
         }
     }
@@ -262,15 +256,7 @@ fn push_words(text: &str, words: &mut Vec<u64>) {
     for_each_token(text, |range, cjk| {
         let token = &text[range];
         if token.is_ascii() {
-            // Most tokens: folding is lowercasing, done while hashing, with no copy.
-            if token.len() >= 2 {
-                let mut hash = FNV_OFFSET;
-                for byte in token.bytes() {
-                    hash ^= u64::from(byte.to_ascii_lowercase());
-                    hash = hash.wrapping_mul(FNV_PRIME);
-                }
-                words.extend(unless_stop_word(hash, token.len()));
-            }
+            push_ascii_word(token, words);
             return;
         }
         folded.clear();
@@ -281,42 +267,24 @@ fn push_words(text: &str, words: &mut Vec<u64>) {
     });
 }
 
-/// Pushes the word hashes of `text` as [`push_words`] does, in one pass over its bytes, when
-/// every word is ASCII: its only other characters separate words (curly quotes, dashes). At
-/// the first character that could be part of a word it stops and returns `false`, having
-/// pushed only part of them.
-fn push_ascii_words(text: &str, words: &mut Vec<u64>) -> bool {
-    let bytes = text.as_bytes();
-    let mut hash = FNV_OFFSET;
-    let mut len = 0;
-    let mut at = 0;
-    while at < bytes.len() {
-        let byte = bytes[at];
-        if byte.is_ascii_alphanumeric() {
+/// Pushes the word hashes of `text` whose words are ASCII (`words_are_ascii`) as
+/// [`push_words`] does, without its walk over characters and its call per token.
+fn push_ascii_words(text: &str, words: &mut Vec<u64>) {
+    for word in ascii_words(text) {
+        push_ascii_word(word, words);
+    }
+}
+
+/// Pushes the hash of an ASCII word of two letters or more, unless it is a stop word: folding
+/// is lowercasing, done while hashing, with no copy.
+fn push_ascii_word(word: &str, words: &mut Vec<u64>) {
+    if word.len() >= 2 {
+        let mut hash = FNV_OFFSET;
+        for byte in word.bytes() {
             hash = (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
-            len += 1;
-            at += 1;
-            continue;
         }
-        if byte.is_ascii() {
-            at += 1;
-        } else {
-            let c = text[at..].chars().next().expect("at a character's start");
-            if !separates_tokens(c) {
-                return false;
-            }
-            at += c.len_utf8();
-        }
-        if len >= 2 {
-            words.extend(unless_stop_word(hash, len));
-        }
-        hash = FNV_OFFSET;
-        len = 0;
+        words.extend(unless_stop_word(hash, word.len()));
     }
-    if len >= 2 {
-        words.extend(unless_stop_word(hash, len));
-    }
-    true
 }
 
 /// A folded word of `len` bytes whose FNV-1a hash is `hash`, as the word set keeps it (spread

@@ -31,7 +31,10 @@ use scraper::{ElementRef, Html, Node};
 pub use article::article_text;
 pub use cut::{char_columns, columns, cut_chars, fit_width, shorten};
 pub use discovery::{feed_links, looks_like_html};
-pub use fold::{Token, fold, fold_into, for_each_token, separates_tokens, tokenize};
+pub use fold::{
+    Token, ascii_words, fold, fold_into, for_each_token, separates_tokens, tokenize,
+    words_are_ascii,
+};
 pub use json::{to_json, to_json_pretty};
 pub use sanitize::{escape_xml, for_log, is_unsafe_char, sanitize, sanitize_lines};
 use simple::simple_to_text;

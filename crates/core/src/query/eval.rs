@@ -83,7 +83,7 @@ impl<'a> FieldText<'a> {
         // text whose only other characters are separators, as news text often is (an en
         // dash, curly quotes): `to_ascii_lowercase` leaves those as they are, and every byte
         // of them separates tokens as the prefilter and `ascii_tokens` read bytes.
-        let ascii = words_are_ascii(text);
+        let ascii = text::words_are_ascii(text);
         let (folded, tokens) = if ascii {
             if !text.bytes().any(|byte| byte.is_ascii_alphanumeric()) {
                 return None;
@@ -472,20 +472,11 @@ fn fold_tokens(text: &str) -> (String, Vec<DocToken>) {
     (folded, tokens)
 }
 
-/// Whether `text` is ASCII, or its only other characters separate tokens: then its tokens
-/// are its runs of ASCII letters and digits, each its own folded form once lower-cased.
-fn words_are_ascii(text: &str) -> bool {
-    text.is_ascii()
-        || text
-            .chars()
-            .all(|c| c.is_ascii() || text::separates_tokens(c))
-}
-
 /// The tokens of ASCII `text`, as `text::for_each_token` finds them (runs of letters and
 /// digits), each its own folded form: a byte loop instead of a walk over characters.
 fn ascii_tokens(text: &str) -> Vec<DocToken> {
     debug_assert!(
-        words_are_ascii(text),
+        text::words_are_ascii(text),
         "only text whose words are ASCII is tokenized lazily"
     );
     let mut tokens = Vec::with_capacity(text.len() / 6);

@@ -132,6 +132,31 @@ pub fn for_each_token(text: &str, mut on_token: impl FnMut(Range<usize>, bool)) 
     }
 }
 
+/// Whether `text` is ASCII, or its only other characters separate tokens: then its tokens
+/// are its runs of ASCII letters and digits (`ascii_words`), each its own folded form once
+/// lower-cased.
+pub fn words_are_ascii(text: &str) -> bool {
+    text.is_ascii() || text.chars().all(|c| c.is_ascii() || separates_tokens(c))
+}
+
+/// The tokens of text whose words are ASCII (`words_are_ascii`), as `for_each_token` finds
+/// them: its runs of ASCII letters and digits, as written.
+pub fn ascii_words(text: &str) -> impl Iterator<Item = &str> {
+    // Read byte by byte: a word starts at an ASCII byte and ends before one (or at the end),
+    // so both are character boundaries.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = at + bytes[at..].iter().position(u8::is_ascii_alphanumeric)?;
+        let len = bytes[start..]
+            .iter()
+            .position(|byte| !byte.is_ascii_alphanumeric())
+            .unwrap_or(bytes.len() - start);
+        at = start + len;
+        Some(&text[start..at])
+    })
+}
+
 /// Whether `c` only separates tokens (a space, a dash, a quotation mark, a symbol): text whose
 /// only characters outside ASCII do that has the tokens of its ASCII letters and digits,
 /// each folded to its lower case.
