@@ -583,6 +583,45 @@ fn north_koreas_names_for_the_buyers_and_one_word_for_both_count() {
 }
 
 #[test]
+fn an_approval_of_the_deals_missiles_is_the_sale_without_the_word_sale() {
+    let config = default_config();
+    for (title, summary) in [
+        ("US approves SM-6 interceptors for South Korea", ""),
+        (
+            "",
+            "Washington green-lights AIM-9X Block II missiles for Seoul's fighter jets",
+        ),
+        // Korean: "US State Department approves SM-6 for South Korea".
+        ("미 국무부, 한국에 SM-6 승인", ""),
+        // North Korea's answer, with the sale 5 words from the weapons.
+        (
+            "Pyongyang says the US will sell Japan and Seoul new weapons",
+            "",
+        ),
+    ] {
+        let topics = test_item(&config, &item(title, summary), None, now());
+        assert!(
+            topics.iter().any(|m| m.topic == "missile_sale"),
+            "{title}{summary}: {topics:?}"
+        );
+    }
+    // Other approvals: another deal's missile, and the three countries' warning data.
+    for (title, summary) in [
+        (
+            "US approves AMRAAM missiles for Japan",
+            "The State Department cleared air-to-air missiles for Tokyo",
+        ),
+        (
+            "US, Japan and South Korea approve missile warning data sharing",
+            "Real-time data on North Korean launches from December",
+        ),
+    ] {
+        let topics = test_item(&config, &item(title, summary), None, now());
+        assert!(topics.is_empty(), "{title}: {topics:?}");
+    }
+}
+
+#[test]
 fn time_scopes_apply_when_items_are_first_seen() {
     let text = "[[topic]]\nid = \"t\"\nquery = 'missile'\nmax_age = \"30d\"\n";
     let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), text);
