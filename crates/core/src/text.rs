@@ -604,17 +604,32 @@ impl Collapsed {
     fn push_str(&mut self, text: &str) {
         let bytes = text.as_bytes();
         let mut index = 0;
+        let plain = |b: u8| b > b' ' && b < 0x7F;
         while index < bytes.len() {
-            // Runs of ASCII that is neither whitespace nor a control character are copied
-            // whole.
-            let run = bytes[index..]
-                .iter()
-                .take_while(|&&b| b > b' ' && b < 0x7F)
-                .count();
-            if run > 0 {
+            let byte = bytes[index];
+            // Runs of ASCII that is neither whitespace nor a control character, with single
+            // spaces between them, are copied whole: each such space is the one space that
+            // `push` would give for it.
+            if plain(byte) {
+                let start = index;
+                index += 1;
+                while let Some(&next) = bytes.get(index) {
+                    if plain(next) {
+                        index += 1;
+                    } else if next == b' ' && bytes.get(index + 1).is_some_and(|&b| plain(b)) {
+                        index += 2;
+                    } else {
+                        break;
+                    }
+                }
                 self.space_if_pending();
-                self.out.push_str(&text[index..index + run]);
-                index += run;
+                self.out.push_str(&text[start..index]);
+                continue;
+            }
+            // ASCII whitespace and control characters, as `push` takes them.
+            if byte.is_ascii() {
+                self.pending_space = true;
+                index += 1;
                 continue;
             }
             let c = text[index..]

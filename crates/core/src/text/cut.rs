@@ -6,6 +6,11 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Cuts `text` to its first `max` characters; says whether it did.
 pub fn cut_chars(text: &mut String, max: usize) -> bool {
+    // No character is shorter than a byte: a text of at most `max` bytes is not cut, and
+    // nearly every feed field is far below the cap, so most calls end here without a walk.
+    if text.len() <= max {
+        return false;
+    }
     match text.char_indices().nth(max) {
         Some((end, _)) => {
             text.truncate(end);

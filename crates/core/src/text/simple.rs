@@ -69,10 +69,12 @@ pub(super) fn simple_to_text(html: &str, tags: bool) -> Option<String> {
     let mut index = 0;
     loop {
         // Copy the text up to the next `<`, `&` or NUL.
-        let next = bytes[index..]
-            .iter()
-            .position(|&b| b == b'&' || b == 0 || (tags && b == b'<'))
-            .map(|offset| index + offset);
+        let next = if tags {
+            memchr::memchr3(b'&', 0, b'<', &bytes[index..])
+        } else {
+            memchr::memchr2(b'&', 0, &bytes[index..])
+        }
+        .map(|offset| index + offset);
         let Some(at) = next else {
             raw.push_str(&html[index..]);
             break;

@@ -472,6 +472,17 @@ fn text_is_cut_by_characters_or_by_terminal_columns() {
     assert!(cut_chars(&mut field, 3));
     assert_eq!(field, "北朝鮮");
     assert!(!cut_chars(&mut field, 3), "already short enough");
+    let mut ascii = "abcd".to_string();
+    assert!(cut_chars(&mut ascii, 3));
+    assert_eq!(ascii, "abc");
+    assert!(!cut_chars(&mut ascii, 3), "as many bytes as the cap");
+    let mut accented = "éé".to_string();
+    assert!(
+        !cut_chars(&mut accented, 2),
+        "more bytes than the cap, not more characters"
+    );
+    assert!(cut_chars(&mut accented, 1));
+    assert_eq!(accented, "é");
     assert_eq!(shorten("abcdef", 4), "abc…");
     assert_eq!(shorten("abcd", 4), "abcd");
     assert_eq!(shorten("abc", 4), "abc");
@@ -493,6 +504,27 @@ fn json_output_escapes_every_control_character() {
     assert_eq!(back, value, "the same JSON value");
     let pretty = to_json_pretty(&value).unwrap();
     assert!(pretty.contains('\n') && pretty.contains("\\u009b"));
+}
+
+#[test]
+fn collapsing_runs_of_text_equals_collapsing_a_character_at_a_time() {
+    let pieces = [
+        "a", "word", " ", "  ", "\n", "\t", "\r\n", "\u{7f}", "\u{1}", "\u{a0}", "\u{200b}",
+        "\u{ad}", "é", "衛星", ".", "-", "~", "!",
+    ];
+    let mut rng = fastrand::Rng::with_seed(29);
+    for _ in 0..5000 {
+        let text: String = (0..rng.usize(0..16))
+            .map(|_| pieces[rng.usize(..pieces.len())])
+            .collect();
+        let mut one_at_a_time = Collapsed::with_capacity(0);
+        text.chars().for_each(|c| one_at_a_time.push(c));
+        assert_eq!(
+            collapse_whitespace(&text),
+            one_at_a_time.finish(),
+            "{text:?}"
+        );
+    }
 }
 
 #[test]
