@@ -145,6 +145,13 @@ pub fn fingerprint(title: &str, body: &str) -> Option<Fingerprint> {
     if words.len() < MIN_FINGERPRINT_WORDS {
         return None;
     }
+    Some(Fingerprint(signature_of(&words)))
+}
+
+/// The MinHash signature of a set of word hashes. Not inlined: its loop is the hot part of
+/// the story keys, and compiled on its own it keeps one shape whatever its callers become.
+#[inline(never)]
+fn signature_of(words: &[u64]) -> [u32; SIGNATURE_LEN] {
     let mut signature = [u32::MAX; SIGNATURE_LEN];
     // A few slots at a time over all the words, so that those slots' minima and multipliers
     // stay in registers (one pass per slot over every word would reload and store them).
@@ -154,7 +161,7 @@ pub fn fingerprint(title: &str, body: &str) -> Option<Fingerprint> {
     {
         let multipliers: [u64; SLOTS_AT_ONCE] = multipliers.try_into().expect("a whole chunk");
         let mut minima = [u32::MAX; SLOTS_AT_ONCE];
-        for &word in &words {
+        for &word in words {
             for (value, multiplier) in minima.iter_mut().zip(&multipliers) {
                 // Multiply-shift hashing: one of a family of hash functions per slot, cheap
                 // enough for every word of every item.
@@ -164,7 +171,7 @@ pub fn fingerprint(title: &str, body: &str) -> Option<Fingerprint> {
         }
         values.copy_from_slice(&minima);
     }
-    Some(Fingerprint(signature))
+    signature
 }
 
 impl Fingerprint {

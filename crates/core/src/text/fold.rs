@@ -136,7 +136,32 @@ pub fn for_each_token(text: &str, mut on_token: impl FnMut(Range<usize>, bool)) 
 /// are its runs of ASCII letters and digits (`ascii_words`), each its own folded form once
 /// lower-cased.
 pub fn words_are_ascii(text: &str) -> bool {
-    text.is_ascii() || text.chars().all(|c| c.is_ascii() || separates_tokens(c))
+    // Only the characters outside ASCII need a look. Blocks of ASCII are passed over with the
+    // word-at-a-time `is_ascii`; a block that is not starts at a character boundary (the byte
+    // before it is ASCII), and so does each step after a character.
+    const BLOCK: usize = 64;
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let block = &bytes[at..bytes.len().min(at + BLOCK)];
+        if block.is_ascii() {
+            at += block.len();
+            continue;
+        }
+        let offset = block
+            .iter()
+            .position(|byte| !byte.is_ascii())
+            .expect("a block that is not ASCII");
+        let c = text[at + offset..]
+            .chars()
+            .next()
+            .expect("a character starts at the first byte outside ASCII after a boundary");
+        if !separates_tokens(c) {
+            return false;
+        }
+        at += offset + c.len_utf8();
+    }
+    true
 }
 
 /// The tokens of text whose words are ASCII (`words_are_ascii`), as `for_each_token` finds

@@ -566,3 +566,20 @@ fn collapsing_as_text_is_appended_equals_collapsing_the_whole() {
         );
     }
 }
+
+#[test]
+fn words_are_ascii_agrees_with_a_look_at_every_character() {
+    // Separators outside ASCII (a no-break space, curly quotes, a dash) and letters outside
+    // ASCII, at every distance from the 64-byte blocks the check reads at once.
+    let pieces = [
+        "a", "word ", "x", "\u{a0}", "\u{2019}", "\u{201c}", "\u{2014}", "é", "衛星", "ß", "1",
+    ];
+    let mut rng = fastrand::Rng::with_seed(31);
+    for _ in 0..5000 {
+        let text: String = (0..rng.usize(0..60))
+            .map(|_| pieces[rng.usize(..pieces.len())])
+            .collect();
+        let every_character = text.chars().all(|c| c.is_ascii() || separates_tokens(c));
+        assert_eq!(words_are_ascii(&text), every_character, "{text:?}");
+    }
+}
