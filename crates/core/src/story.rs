@@ -275,23 +275,59 @@ fn push_words(text: &str, words: &mut Vec<u64>) {
 }
 
 /// Pushes the word hashes of `text` whose words are ASCII (`words_are_ascii`) as
-/// [`push_words`] does, without its walk over characters and its call per token.
+/// [`push_words`] does, without its walk over characters and its call per token: one pass
+/// over the bytes finds the words (the runs of ASCII letters and digits, as
+/// `text::ascii_words` gives them) and hashes each lower-cased as it goes.
 fn push_ascii_words(text: &str, words: &mut Vec<u64>) {
-    for word in ascii_words(text) {
-        push_ascii_word(word, words);
+    let mut hash = FNV_OFFSET;
+    let mut len = 0;
+    for &byte in text.as_bytes() {
+        let folded = ASCII_WORD_BYTES[usize::from(byte)];
+        if folded != 0 {
+            hash = (hash ^ u64::from(folded)).wrapping_mul(FNV_PRIME);
+            len += 1;
+        } else if len > 0 {
+            push_word_hash(hash, len, words);
+            hash = FNV_OFFSET;
+            len = 0;
+        }
+    }
+    if len > 0 {
+        push_word_hash(hash, len, words);
+    }
+}
+
+/// Each byte lower-cased when it is an ASCII letter or digit (a byte of a word in
+/// [`push_ascii_words`]), else 0.
+const ASCII_WORD_BYTES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        if b.is_ascii_alphanumeric() {
+            table[byte] = b.to_ascii_lowercase();
+        }
+        byte += 1;
+    }
+    table
+};
+
+/// Pushes the FNV-1a hash of a lower-cased ASCII word of `len` bytes, as
+/// [`push_ascii_word`] does.
+fn push_word_hash(hash: u64, len: usize, words: &mut Vec<u64>) {
+    if len >= 2 {
+        words.extend(unless_stop_word(hash, len));
     }
 }
 
 /// Pushes the hash of an ASCII word of two letters or more, unless it is a stop word: folding
 /// is lowercasing, done while hashing, with no copy.
 fn push_ascii_word(word: &str, words: &mut Vec<u64>) {
-    if word.len() >= 2 {
-        let mut hash = FNV_OFFSET;
-        for byte in word.bytes() {
-            hash = (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
-        }
-        words.extend(unless_stop_word(hash, word.len()));
+    let mut hash = FNV_OFFSET;
+    for byte in word.bytes() {
+        hash = (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
     }
+    push_word_hash(hash, word.len(), words);
 }
 
 /// A folded word of `len` bytes whose FNV-1a hash is `hash`, as the word set keeps it (spread
