@@ -80,13 +80,15 @@ pub enum KeyKind {
 
 /// The story keys of an item.
 pub fn keys(item: &Item) -> StoryKeys {
+    // The outlet's suffix is taken off once, for the title key and the fingerprint.
+    let title = strip_outlet_suffix(&item.title);
     StoryKeys {
         url: item
             .url
             .as_deref()
             .map(|url| tagged_hash(b'u', normalize_url(url).as_bytes())),
-        title: normalize_title(&item.title).map(|title| tagged_hash(b't', title.as_bytes())),
-        fingerprint: fingerprint(&item.title, text_of(item)),
+        title: title_words(title).map(|title| tagged_hash(b't', title.as_bytes())),
+        fingerprint: fingerprint_of(title, text_of(item)),
     }
 }
 
@@ -110,7 +112,11 @@ pub fn normalize_url(url: &str) -> String {
 /// suffix (`… - Reuters`, `… | AP News`); `None` when fewer than [`MIN_TITLE_WORDS`] words
 /// remain.
 pub fn normalize_title(title: &str) -> Option<String> {
-    let title = strip_outlet_suffix(title);
+    title_words(strip_outlet_suffix(title))
+}
+
+/// [`normalize_title`] of a title without its outlet's suffix.
+fn title_words(title: &str) -> Option<String> {
     let (normalized, n_words) = ascii_title_words(title).unwrap_or_else(|| {
         let words: Vec<String> = tokenize(title).into_iter().map(|t| t.folded).collect();
         (words.join(" "), words.len())
@@ -141,6 +147,11 @@ fn ascii_title_words(title: &str) -> Option<(String, usize)> {
 /// The MinHash signature of the distinct words of `title` and `body` (stop words left out);
 /// `None` when there are fewer than [`MIN_FINGERPRINT_WORDS`] of them.
 pub fn fingerprint(title: &str, body: &str) -> Option<Fingerprint> {
+    fingerprint_of(strip_outlet_suffix(title), body)
+}
+
+/// [`fingerprint`] of a title without its outlet's suffix.
+fn fingerprint_of(title: &str, body: &str) -> Option<Fingerprint> {
     let words = word_set(title, body);
     if words.len() < MIN_FINGERPRINT_WORDS {
         return None;
@@ -239,13 +250,13 @@ fn text_of(item: &Item) -> &str {
     &text[..end]
 }
 
-/// The hashes of the distinct folded words of both texts, stop words and one-letter words
-/// left out, sorted. Each hash is spread over all 64 bits (the MinHash slots take its high
+/// The hashes of the distinct folded words of both texts (the title without its outlet's
+/// suffix), stop words and one-letter words left out, sorted. Each hash is spread over all 64 bits (the MinHash slots take its high
 /// bits after a multiplication).
 fn word_set(title: &str, body: &str) -> Vec<u64> {
     // About one word in seven bytes of news text: room for most items' words at once.
     let mut words = Vec::with_capacity((title.len() + body.len()) / 6);
-    for text in [strip_outlet_suffix(title), body] {
+    for text in [title, body] {
         if words_are_ascii(text) {
             push_ascii_words(text, &mut words);
         } else {
