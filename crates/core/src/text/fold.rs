@@ -137,8 +137,8 @@ pub fn for_each_token(text: &str, mut on_token: impl FnMut(Range<usize>, bool)) 
 /// lower-cased.
 pub fn words_are_ascii(text: &str) -> bool {
     // Only the characters outside ASCII need a look. Blocks of ASCII are passed over with the
-    // word-at-a-time `is_ascii`; a block that is not starts at a character boundary (the byte
-    // before it is ASCII), and so does each step after a character.
+    // word-at-a-time `is_ascii`. Every block starts at a character boundary: after a block of
+    // ASCII, or after a whole character.
     const BLOCK: usize = 64;
     let bytes = text.as_bytes();
     let mut at = 0;
