@@ -295,7 +295,7 @@ fn push_ascii_words(text: &str, words: &mut Vec<u64>) {
     for &byte in text.as_bytes() {
         let folded = ASCII_WORD_BYTES[usize::from(byte)];
         if folded != 0 {
-            hash = (hash ^ u64::from(folded)).wrapping_mul(FNV_PRIME);
+            hash = fnv_step(hash, folded);
             len += 1;
         } else if len > 0 {
             push_word_hash(hash, len, words);
@@ -336,7 +336,7 @@ fn push_word_hash(hash: u64, len: usize, words: &mut Vec<u64>) {
 fn push_ascii_word(word: &str, words: &mut Vec<u64>) {
     let mut hash = FNV_OFFSET;
     for byte in word.bytes() {
-        hash = (hash ^ u64::from(byte.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+        hash = fnv_step(hash, byte.to_ascii_lowercase());
     }
     push_word_hash(hash, word.len(), words);
 }
@@ -425,9 +425,8 @@ const MULTIPLIERS: [u64; SIGNATURE_LEN] = {
 /// A stable 64-bit hash of `bytes` with a kind tag (stored, so it must never change).
 fn tagged_hash(tag: u8, bytes: &[u8]) -> u64 {
     let mut hash = fnv1a(&[tag]);
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(FNV_PRIME);
+    for &byte in bytes {
+        hash = fnv_step(hash, byte);
     }
     splitmix64(hash)
 }
@@ -440,11 +439,16 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash = FNV_OFFSET;
     let mut at = 0;
     while at < bytes.len() {
-        hash ^= bytes[at] as u64;
-        hash = hash.wrapping_mul(FNV_PRIME);
+        hash = fnv_step(hash, bytes[at]);
         at += 1;
     }
     hash
+}
+
+/// One byte of FNV-1a: every hash here (`fnv1a`, the word hashes, the tagged keys) is made
+/// of these steps.
+const fn fnv_step(hash: u64, byte: u8) -> u64 {
+    (hash ^ byte as u64).wrapping_mul(FNV_PRIME)
 }
 
 /// The splitmix64 finalizer: spreads every input bit over the output.
