@@ -263,9 +263,36 @@ fn word_set(title: &str, body: &str) -> Vec<u64> {
             push_words(text, &mut words);
         }
     }
-    words.sort_unstable();
-    words.dedup();
+    keep_first_of_each(&mut words);
     words
+}
+
+/// Removes the repeats of values from `words`, keeping the first of each in place: what a
+/// sort and dedup keep, in another order (a signature does not depend on the order), by one
+/// probe of a small table per word instead of a sort. The words are hashes spread over 64
+/// bits already, so their low bits place them.
+fn keep_first_of_each(words: &mut Vec<u64>) {
+    let slots = (words.len() * 2).next_power_of_two().max(16);
+    let mask = slots - 1;
+    // 0 marks an empty slot; a word that is 0 is kept apart.
+    let mut table = vec![0u64; slots];
+    let mut zero_seen = false;
+    words.retain(|&word| {
+        if word == 0 {
+            return !std::mem::replace(&mut zero_seen, true);
+        }
+        let mut at = word as usize & mask;
+        loop {
+            match table[at] {
+                0 => {
+                    table[at] = word;
+                    return true;
+                }
+                seen if seen == word => return false,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    });
 }
 
 /// Pushes the word hashes of `text` (see [`word_set`]), any text.

@@ -216,10 +216,11 @@ fn stop_words_are_in_order_short_and_their_hashes_sorted_for_the_binary_search()
 fn ascii_words_hash_as_their_folded_form() {
     // The ASCII path lowercases while hashing; it must give what folding then hashing gives,
     // or stored signatures would stop matching new ones.
-    let ascii = word_set(
+    let mut ascii = word_set(
         strip_outlet_suffix("North Korea's SATELLITE - Reuters"),
         "The Launch of Malligyong-1 THE",
     );
+    ascii.sort_unstable();
     let mut expected: Vec<u64> = ["north", "korea", "satellite", "launch", "malligyong"]
         .iter()
         .map(|word| splitmix64(fnv1a(word.as_bytes())))
@@ -351,4 +352,35 @@ fn ascii_titles_normalize_as_their_folded_tokens() {
         }
     }
     assert!(n_fast > 500, "the ASCII loop took {n_fast} titles");
+}
+
+#[test]
+fn keeping_the_first_of_each_word_keeps_what_a_sort_and_dedup_keep() {
+    // Few distinct values among many (so the table sees repeats and collisions), 0 among
+    // them, and lists of every small length.
+    let mut rng = fastrand::Rng::with_seed(11);
+    for _ in 0..3000 {
+        let distinct: Vec<u64> = (0..rng.usize(1..40))
+            .map(|_| if rng.u8(..) < 8 { 0 } else { rng.u64(..) })
+            .collect();
+        let words: Vec<u64> = (0..rng.usize(0..200))
+            .map(|_| distinct[rng.usize(..distinct.len())])
+            .collect();
+        let mut kept = words.clone();
+        keep_first_of_each(&mut kept);
+        let mut expected = words.clone();
+        expected.sort_unstable();
+        expected.dedup();
+        let mut sorted = kept.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, expected, "{words:?}");
+        // The first of each, in the order they came.
+        let firsts: Vec<u64> = words
+            .iter()
+            .enumerate()
+            .filter(|(at, word)| !words[..*at].contains(word))
+            .map(|(_, word)| *word)
+            .collect();
+        assert_eq!(kept, firsts);
+    }
 }
