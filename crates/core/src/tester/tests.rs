@@ -622,6 +622,72 @@ fn an_approval_of_the_deals_missiles_is_the_sale_without_the_word_sale() {
 }
 
 #[test]
+fn north_koreas_answer_in_words_of_supply_and_the_2018_agreement_are_the_story() {
+    let config = default_config();
+    let has = |title: &str, summary: &str, topic: &str| {
+        test_item(&config, &item(title, summary), None, now())
+            .iter()
+            .any(|m| m.topic == topic)
+    };
+    // North Korea's answer to the sales, speaking of arming and supplying, not selling.
+    for (title, summary) in [
+        (
+            "",
+            "Pyongyang said Washington keeps arming its puppets with new weaponry",
+        ),
+        ("KCNA attacks the US arms offer to the Seoul puppets", ""),
+        // Spanish: "the US keeps providing arms to Seoul".
+        (
+            "",
+            "Corea del Norte acusa a Washington de seguir proporcionando armas a Seúl",
+        ),
+        // German: "criticised the US weapons supply to its puppets".
+        (
+            "",
+            "Nordkorea kritisierte die Waffenversorgung der USA an ihre Marionetten",
+        ),
+    ] {
+        assert!(
+            has(title, summary, "missile_sale"),
+            "{title}{summary}: not the sale"
+        );
+    }
+    // The 2018 agreement, which both Koreas suspended in answer to the launch.
+    for (title, summary) in [
+        (
+            "North Korea scraps 2018 military agreement with South Korea",
+            "",
+        ),
+        // Russian: "the DPRK leaves the 2018 military agreement with South Korea".
+        (
+            "",
+            "КНДР выходит из военного соглашения с Южной Кореей 2018 года",
+        ),
+    ] {
+        assert!(
+            has(title, summary, "satellite_launch"),
+            "{title}{summary}: not the launch's aftermath"
+        );
+    }
+    // Other military agreements: with Russia, and one not said to be the inter-Korean one.
+    for (title, summary) in [
+        (
+            "North Korea and Russia sign military agreement",
+            "Seoul and South Korea's allies voice concern",
+        ),
+        (
+            "South Korea and the US update military agreement on North Korea",
+            "",
+        ),
+    ] {
+        assert!(
+            !has(title, summary, "satellite_launch"),
+            "{title}: taken for the launch"
+        );
+    }
+}
+
+#[test]
 fn time_scopes_apply_when_items_are_first_seen() {
     let text = "[[topic]]\nid = \"t\"\nquery = 'missile'\nmax_age = \"30d\"\n";
     let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), text);
