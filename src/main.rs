@@ -33,12 +33,8 @@ fn main() {
 }
 
 /// Buffers above this size get their own memory map, returned to the system when freed.
-/// Below it are a feed's body and the buffers its parsing grows to the document's size
-/// (quick-xml's event buffer in feed-rs is never cleared): at 128 KiB, a 92 KB feed's
-/// buffers were mapped, faulted in page by page and unmapped again for every poll, 43,000
-/// page faults in a cold poll of 1,000 such feeds against 15,000 at 512 KiB.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MMAP_THRESHOLD: libc::c_int = 512 * 1024;
+const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
 
 /// Keeps freed large buffers from staying in the process. glibc's malloc raises its mmap
 /// threshold each time a mapped buffer is freed (up to 32 MiB), after which bodies and parsed
