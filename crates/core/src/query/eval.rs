@@ -309,11 +309,11 @@ pub(super) fn anywhere(_term: usize, _text: usize) -> bool {
 /// (nothing is left behind by a part that did not match). `may_occur(term, text)` is false
 /// only where the term is known to be absent from the text (see `QuerySet`), or with
 /// [`ANY_TEXT`], from every text: such a text is not searched for it.
-pub(super) fn evaluate(
+pub(super) fn evaluate<F: Fn(usize, usize) -> bool>(
     node: &Node,
     terms: &[Term],
     texts: &[FieldText<'_>],
-    may_occur: &dyn Fn(usize, usize) -> bool,
+    may_occur: &F,
     collect: bool,
     found: &mut Vec<Found>,
 ) -> bool {

@@ -222,10 +222,10 @@ impl Query {
     }
 
     /// `evaluate`, searching for a term only in the texts where `may_occur(term, text)`.
-    fn evaluate_where(
+    fn evaluate_where<F: Fn(usize, usize) -> bool>(
         &self,
         document: &Document,
-        may_occur: &dyn Fn(usize, usize) -> bool,
+        may_occur: &F,
     ) -> Option<Vec<Hit>> {
         let mut found = Vec::new();
         let texts = &document.texts;

@@ -646,6 +646,16 @@ fn north_koreas_answer_in_words_of_supply_and_the_2018_agreement_are_the_story()
             "",
             "Nordkorea kritisierte die Waffenversorgung der USA an ihre Marionetten",
         ),
+        // The sale and the weapons apart, with an adjective between: Russian "the DPRK
+        // condemned the sale of American weapons to Japan", German "the sale of US weapons",
+        // Turkish "the US weapons sale", Korean "the US's arms sale to Korea and Japan".
+        (
+            "КНДР осудила продажу американского оружия Японии и Южной Корее",
+            "",
+        ),
+        ("Nordkorea verurteilt Verkauf von US-Waffen an Japan", ""),
+        ("Kuzey Kore, ABD'nin Japonya'ya silah satışını kınadı", ""),
+        ("북한, 미국의 한일 무기판매 규탄", ""),
     ] {
         assert!(
             has(title, summary, "missile_sale"),
@@ -669,6 +679,12 @@ fn north_koreas_answer_in_words_of_supply_and_the_2018_agreement_are_the_story()
             "{title}{summary}: not the launch's aftermath"
         );
     }
+    // North Korea's own arms for Russia are another story.
+    assert!(!has(
+        "North Korea sells artillery shells and weapons to Russia, US and South Korea say",
+        "",
+        "missile_sale"
+    ));
     // Other military agreements: with Russia, and one not said to be the inter-Korean one.
     for (title, summary) in [
         (
