@@ -704,6 +704,29 @@ fn north_koreas_answer_in_words_of_supply_and_the_2018_agreement_are_the_story()
 }
 
 #[test]
+fn the_launch_in_the_words_of_statements_and_the_agreement_by_its_date() {
+    let config = default_config();
+    let launch = |title: &str, summary: &str| {
+        test_item(&config, &item(title, summary), None, now())
+            .iter()
+            .any(|m| m.topic == "satellite_launch")
+    };
+    // Governments condemn the launch in the UN resolutions' words, which name a ballistic
+    // missile: such a headline is not a missile test's.
+    assert!(launch(
+        "Ministers' statement on North Korea's launch using ballistic missile technology",
+        "We condemn the launch conducted on November 21",
+    ));
+    // Korean: "the North declares the 9·19 agreement void".
+    assert!(launch("북, 9·19 군사합의 파기 선언", ""));
+    // A missile test in the same words stays out.
+    assert!(!launch(
+        "",
+        "North Korea fired a Hwasong-18 ICBM, a launch using ballistic missile technology",
+    ));
+}
+
+#[test]
 fn time_scopes_apply_when_items_are_first_seen() {
     let text = "[[topic]]\nid = \"t\"\nquery = 'missile'\nmax_age = \"30d\"\n";
     let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), text);
