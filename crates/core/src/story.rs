@@ -251,8 +251,9 @@ fn text_of(item: &Item) -> &str {
 }
 
 /// The hashes of the distinct folded words of both texts (the title without its outlet's
-/// suffix), stop words and one-letter words left out, sorted. Each hash is spread over all
-/// 64 bits (the MinHash slots take its high bits after a multiplication).
+/// suffix), stop words and one-letter words left out, each once, in the order first seen.
+/// Each hash is spread over all 64 bits (the MinHash slots take its high bits after a
+/// multiplication).
 fn word_set(title: &str, body: &str) -> Vec<u64> {
     // About one word in seven bytes of news text: room for most items' words at once.
     let mut words = Vec::with_capacity((title.len() + body.len()) / 6);

@@ -679,11 +679,36 @@ fn north_koreas_answer_in_words_of_supply_and_the_2018_agreement_are_the_story()
             "{title}{summary}: not the launch's aftermath"
         );
     }
-    // North Korea's own arms for Russia are another story.
-    assert!(!has(
-        "North Korea sells artillery shells and weapons to Russia, US and South Korea say",
+    // North Korea's own arms for Russia are another story, and so are the words every
+    // missile test's report puts next to weapons or arms.
+    for (title, summary) in [
+        (
+            "North Korea sells artillery shells and weapons to Russia, US and South Korea say",
+            "",
+        ),
+        (
+            "North Korea fires ICBM capable of delivering nuclear weapons to the US mainland",
+            "Japan and South Korea condemned the launch",
+        ),
+        (
+            "",
+            "The US offered arms control talks to North Korea, South Korea's minister said",
+        ),
+        (
+            "US vows to provide nuclear weapons deterrence to South Korea against North Korea",
+            "",
+        ),
+    ] {
+        assert!(
+            !has(title, summary, "missile_sale"),
+            "{title}{summary}: taken for the sale"
+        );
+    }
+    // The two Koreas named together, and their 2018 agreement (French).
+    assert!(has(
+        "Les deux Corées suspendent leur accord militaire de 2018",
         "",
-        "missile_sale"
+        "satellite_launch"
     ));
     // Other military agreements: with Russia, and one not said to be the inter-Korean one.
     for (title, summary) in [
