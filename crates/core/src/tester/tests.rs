@@ -744,6 +744,25 @@ fn the_launch_in_the_words_of_statements_and_the_agreement_by_its_date() {
     ));
     // Korean: "the North declares the 9·19 agreement void".
     assert!(launch("북, 9·19 군사합의 파기 선언", ""));
+    // The agreement called inter-Korean, without "military".
+    assert!(launch(
+        "Seoul suspends part of the 2018 inter-Korean agreement",
+        ""
+    ));
+    // A launch over Okinawa, and "space" as an adjective (Spanish: "its space assets").
+    assert!(launch(
+        "",
+        "Okinawa's monorail stopped after North Korea's launch"
+    ));
+    assert!(launch(
+        "",
+        "Corea del Norte advierte a Estados Unidos sobre sus activos espaciales"
+    ));
+    // North Korea's 2018 agreement with the US is not the inter-Korean one.
+    assert!(!launch(
+        "",
+        "North Korea and the US signed the Singapore agreement in 2018"
+    ));
     // A missile test in the same words stays out.
     assert!(!launch(
         "",
