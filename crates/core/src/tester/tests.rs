@@ -758,6 +758,11 @@ fn the_launch_in_the_words_of_statements_and_the_agreement_by_its_date() {
         "",
         "Corea del Norte advierte a Estados Unidos sobre sus activos espaciales"
     ));
+    // The satellite by its name (Italian: "the Malligyong-1 satellite was launched").
+    assert!(launch(
+        "",
+        "Il satellite Malligyong-1 è stato lanciato martedì scorso"
+    ));
     // North Korea's 2018 agreement with the US is not the inter-Korean one.
     assert!(!launch(
         "",
@@ -767,6 +772,25 @@ fn the_launch_in_the_words_of_statements_and_the_agreement_by_its_date() {
     assert!(!launch(
         "",
         "North Korea fired a Hwasong-18 ICBM, a launch using ballistic missile technology",
+    ));
+}
+
+#[test]
+fn japans_patriot_export_is_another_deal_but_its_patriots_on_guard_are_not() {
+    let config = default_config();
+    let sale = |title: &str, summary: &str| {
+        test_item(&config, &item(title, summary), None, now())
+            .iter()
+            .any(|m| m.topic == "missile_sale")
+    };
+    assert!(!sale(
+        "Japan to export Patriot missiles to the US",
+        "Tokyo eased its rules on arms exports; South Korea watches"
+    ));
+    assert!(sale(
+        "",
+        "Japan said its Aegis destroyers and PAC-3 batteries stood ready. North Korea had \
+         denounced the potential US sale of hundreds of missiles to Japan and South Korea."
     ));
 }
 
