@@ -74,6 +74,13 @@ fn item(title: &str, summary: &str) -> TestItem {
 }
 
 /// A time for items without dates.
+/// Whether `topic` of `config` matches an item of `title` and `summary`, seen now.
+fn matches(config: &Config, title: &str, summary: &str, topic: &str) -> bool {
+    test_item(config, &item(title, summary), None, now())
+        .iter()
+        .any(|m| m.topic == topic)
+}
+
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2023, 11, 22, 0, 0, 0).unwrap()
 }
@@ -624,11 +631,7 @@ fn an_approval_of_the_deals_missiles_is_the_sale_without_the_word_sale() {
 #[test]
 fn north_koreas_answer_in_words_of_supply_and_the_2018_agreement_are_the_story() {
     let config = default_config();
-    let has = |title: &str, summary: &str, topic: &str| {
-        test_item(&config, &item(title, summary), None, now())
-            .iter()
-            .any(|m| m.topic == topic)
-    };
+    let has = |title: &str, summary: &str, topic: &str| matches(&config, title, summary, topic);
     // North Korea's answer to the sales, speaking of arming and supplying, not selling.
     for (title, summary) in [
         (
@@ -731,11 +734,7 @@ fn north_koreas_answer_in_words_of_supply_and_the_2018_agreement_are_the_story()
 #[test]
 fn the_launch_in_the_words_of_statements_and_the_agreement_by_its_date() {
     let config = default_config();
-    let launch = |title: &str, summary: &str| {
-        test_item(&config, &item(title, summary), None, now())
-            .iter()
-            .any(|m| m.topic == "satellite_launch")
-    };
+    let launch = |title: &str, summary: &str| matches(&config, title, summary, "satellite_launch");
     // Governments condemn the launch in the UN resolutions' words, which name a ballistic
     // missile: such a headline is not a missile test's.
     assert!(launch(
@@ -778,11 +777,7 @@ fn the_launch_in_the_words_of_statements_and_the_agreement_by_its_date() {
 #[test]
 fn japans_patriot_export_is_another_deal_but_its_patriots_on_guard_are_not() {
     let config = default_config();
-    let sale = |title: &str, summary: &str| {
-        test_item(&config, &item(title, summary), None, now())
-            .iter()
-            .any(|m| m.topic == "missile_sale")
-    };
+    let sale = |title: &str, summary: &str| matches(&config, title, summary, "missile_sale");
     assert!(!sale(
         "Japan to export Patriot missiles to the US",
         "Tokyo eased its rules on arms exports; South Korea watches"
