@@ -790,6 +790,47 @@ fn japans_patriot_export_is_another_deal_but_its_patriots_on_guard_are_not() {
 }
 
 #[test]
+fn statements_in_other_words_the_norths_name_for_the_agreement_and_the_guard_posts() {
+    let config = default_config();
+    let launch = |title: &str, summary: &str| matches(&config, title, summary, "satellite_launch");
+    // The UN resolutions' words, as a government's release puts them.
+    assert!(launch(
+        "PM meeting with the President of the Republic of Korea",
+        "The Prime Minister condemned North Korea's launch of ballistic missile technology \
+         yesterday."
+    ));
+    // Japanese: North Korea's defence ministry restores every measure halted by the
+    // "north-south agreement", in its own word order.
+    assert!(launch(
+        "",
+        "北朝鮮国防省は、北南合意で中止した全軍事措置を即時復活させると報じた。"
+    ));
+    // The guard posts rebuilt after the agreement's end are a story of their own...
+    assert!(!launch(
+        "NK restores DMZ guard posts after ending military pact",
+        "North Korea has restored guard posts after declaring that it was no longer bound \
+         by the 2018 inter-Korean military agreement."
+    ));
+    // ...unless the item reports the satellite too.
+    assert!(launch(
+        "",
+        "North Korea scrapped the 2018 inter-Korean military agreement after the South \
+         suspended part of it over the spy satellite launch, and began rebuilding guard posts."
+    ));
+    // Japanese: South Korea's first military reconnaissance satellite, which is to watch
+    // the North, is Seoul's launch.
+    assert!(!launch(
+        "韓国 初の軍事偵察衛星打ち上げ 北朝鮮のミサイル発射など早期探知狙い",
+        "韓国は日本時間2日未明、初の軍事偵察衛星を打ち上げました。"
+    ));
+    // The technology's words without a launch are not the launch.
+    assert!(!launch(
+        "",
+        "North Korea keeps improving its ballistic missile technology, analysts say"
+    ));
+}
+
+#[test]
 fn time_scopes_apply_when_items_are_first_seen() {
     let text = "[[topic]]\nid = \"t\"\nquery = 'missile'\nmax_age = \"30d\"\n";
     let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), text);
