@@ -831,6 +831,28 @@ fn statements_in_other_words_the_norths_name_for_the_agreement_and_the_guard_pos
 }
 
 #[test]
+fn the_sale_in_more_languages_and_as_the_agencys_notice_to_congress() {
+    let config = default_config();
+    let sale = |title: &str, summary: &str| matches(&config, title, summary, "missile_sale");
+    // Dutch: "North Korea condemns American arms sales to Japan and South Korea".
+    assert!(sale(
+        "Noord-Korea veroordeelt Amerikaanse wapenverkoop aan Japan en Zuid-Korea",
+        ""
+    ));
+    // The agency's notice names "Korea" alone, beside a US missile.
+    assert!(sale(
+        "Pentagon agency notifies Congress of possible sale of Standard Missile-6 to Korea",
+        ""
+    ));
+    assert!(sale("Seoul to get SM-6 interceptors after US nod", ""));
+    // Chinese: "the US approves the sale of SM-6 missiles to South Korea" (对韩).
+    assert!(sale("美批准对韩出售SM-6导弹", ""));
+    // Other buyers stay out.
+    assert!(!sale("US approves sale of Harpoon missiles to Taiwan", ""));
+    assert!(!sale("US approves sale of F-35 jets to South Korea", ""));
+}
+
+#[test]
 fn time_scopes_apply_when_items_are_first_seen() {
     let text = "[[topic]]\nid = \"t\"\nquery = 'missile'\nmax_age = \"30d\"\n";
     let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), text);
