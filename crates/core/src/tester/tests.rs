@@ -831,6 +831,35 @@ fn statements_in_other_words_the_norths_name_for_the_agreement_and_the_guard_pos
 }
 
 #[test]
+fn the_security_councils_meeting_and_okinawas_alert_are_the_launch() {
+    let config = default_config();
+    let launch = |title: &str, summary: &str| matches(&config, title, summary, "satellite_launch");
+    assert!(launch(
+        "Security Council split on Pyongyang's latest launch",
+        "The United States and Japan urged action; Russia and China blamed US-led drills."
+    ));
+    // The Council met on the ICBM of December 18 too.
+    assert!(!launch(
+        "",
+        "The Security Council met after North Korea's launch of a Hwasong-18 ICBM."
+    ));
+    assert!(!launch(
+        "",
+        "The Security Council met after North Korea's launch of a short-range ballistic missile."
+    ));
+    // Japan's alert for Okinawa, North Korea unnamed.
+    assert!(launch(
+        "Japan lifts missile alert for Okinawa",
+        "The government said the object passed over the islands toward the Pacific."
+    ));
+    // Missiles deployed on Okinawa's islands are not an alert.
+    assert!(!launch(
+        "Japan deploys missile units to Okinawa's islands amid warnings from China",
+        ""
+    ));
+}
+
+#[test]
 fn the_sale_in_more_languages_and_as_the_agencys_notice_to_congress() {
     let config = default_config();
     let sale = |title: &str, summary: &str| matches(&config, title, summary, "missile_sale");
