@@ -860,6 +860,55 @@ fn the_security_councils_meeting_and_okinawas_alert_are_the_launch() {
 }
 
 #[test]
+fn near_misses_in_the_new_words_stay_out_and_the_suspension_stays_in() {
+    let config = default_config();
+    let sale = |title: &str, summary: &str| matches(&config, title, summary, "missile_sale");
+    let launch = |title: &str, summary: &str| matches(&config, title, summary, "satellite_launch");
+    // Swedish: the arms-industry ranking ("arms sales fell; US firms lost most, Japanese
+    // and South Korean ones grew") is not the sale.
+    assert!(!sale(
+        "SIPRI: Vapenförsäljningen minskade – amerikanska bolag tappade",
+        "Amerikanska företag tappade mest, medan bolag i Japan och Sydkorea ökade sina intäkter."
+    ));
+    // Chinese: 应对日益 ("to meet the growing") holds 对日 without meaning "to Japan".
+    assert!(!sale(
+        "全球百强军工企业武器销售额下降",
+        "美国企业难以应对日益增长的需求。"
+    ));
+    // A defence bill that keeps US troops in Korea and funds the missiles.
+    assert!(!sale(
+        "House approves defense bill, sends it to Biden",
+        "The bill keeps US troops in Korea and funds production of Tomahawk cruise missiles \
+         and SM-6 interceptors."
+    ));
+    // A short-range missile "using ballistic missile technology".
+    assert!(!launch(
+        "",
+        "North Korea fired a short-range ballistic missile late Sunday. Japan said the launch \
+         violated resolutions that ban Pyongyang from using ballistic missile technology."
+    ));
+    // Korean: soldiers re-armed in the Joint Security Area after the agreement's end.
+    assert!(!launch(
+        "",
+        "조선중앙통신은 판문점 공동경비구역에 무장인원을 다시 배치한 것은 북남군사분야합의서를 \
+         먼저 파기한 데 따른 조치라고 주장했다."
+    ));
+    // The guard posts named as what the agreement had removed: the suspension is the story.
+    assert!(launch(
+        "",
+        "North Korea said it will restore all military measures halted under the 2018 \
+         inter-Korean military agreement, a day after Seoul partially suspended the deal. \
+         Under the pact, the two Koreas had demolished some guard posts inside the DMZ."
+    ));
+    // Japanese: the North's launch, with Seoul's own launch still to come.
+    assert!(launch(
+        "",
+        "北朝鮮は21日夜、軍事偵察衛星を搭載したロケットを発射した。\
+         韓国の軍事偵察衛星は今月30日に米国から打ち上げられる予定。"
+    ));
+}
+
+#[test]
 fn the_sale_in_more_languages_and_as_the_agencys_notice_to_congress() {
     let config = default_config();
     let sale = |title: &str, summary: &str| matches(&config, title, summary, "missile_sale");
