@@ -909,6 +909,33 @@ fn near_misses_in_the_new_words_stay_out_and_the_suspension_stays_in() {
 }
 
 #[test]
+fn the_agreement_in_more_languages_and_seouls_launch_in_french() {
+    let config = default_config();
+    let launch = |title: &str, summary: &str| matches(&config, title, summary, "satellite_launch");
+    // Bulgarian: "Seoul halted part of the military agreement with Pyongyang".
+    assert!(launch(
+        "Сеул спря част от военното споразумение с Пхенян",
+        "Южна Корея реагира на изстрелването от 2018 г."
+    ));
+    // Spanish: the agreement as a "security agreement" of 2018.
+    assert!(launch(
+        "",
+        "Corea del Norte abandona el acuerdo de seguridad de 2018 con Corea del Sur"
+    ));
+    // North Korea's word order, "north-south", in English.
+    assert!(launch(
+        "",
+        "North Korea said the South's suspension of the north-south military agreement was \
+         a provocation"
+    ));
+    // French: Seoul's own launch.
+    assert!(!launch(
+        "La Corée du Sud a lancé son premier satellite espion",
+        "Une semaine après le satellite nord-coréen."
+    ));
+}
+
+#[test]
 fn the_sale_in_more_languages_and_as_the_agencys_notice_to_congress() {
     let config = default_config();
     let sale = |title: &str, summary: &str| matches(&config, title, summary, "missile_sale");
