@@ -831,22 +831,9 @@ fn statements_in_other_words_the_norths_name_for_the_agreement_and_the_guard_pos
 }
 
 #[test]
-fn the_security_councils_meeting_and_okinawas_alert_are_the_launch() {
+fn okinawas_alert_and_kims_photos_of_us_bases_are_the_launch() {
     let config = default_config();
     let launch = |title: &str, summary: &str| matches(&config, title, summary, "satellite_launch");
-    assert!(launch(
-        "Security Council split on Pyongyang's latest launch",
-        "The United States and Japan urged action; Russia and China blamed US-led drills."
-    ));
-    // The Council met on the ICBM of December 18 too.
-    assert!(!launch(
-        "",
-        "The Security Council met after North Korea's launch of a Hwasong-18 ICBM."
-    ));
-    assert!(!launch(
-        "",
-        "The Security Council met after North Korea's launch of a short-range ballistic missile."
-    ));
     // Japan's alert for Okinawa, North Korea unnamed.
     assert!(launch(
         "Japan lifts missile alert for Okinawa",
@@ -856,6 +843,16 @@ fn the_security_councils_meeting_and_okinawas_alert_are_the_launch() {
     assert!(!launch(
         "Japan deploys missile units to Okinawa's islands amid warnings from China",
         ""
+    ));
+    // Kim shown photos of US bases, with no satellite word.
+    assert!(launch(
+        "",
+        "KCNA said Kim Jong Un looked at photos of Guam and of the naval base at Norfolk."
+    ));
+    // North Korea threatening Guam is not the photos.
+    assert!(!launch(
+        "",
+        "North Korea warned that Guam is within range of its missiles."
     ));
 }
 
