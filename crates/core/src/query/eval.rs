@@ -425,9 +425,18 @@ pub(super) fn evaluate<F: Fn(usize, usize) -> bool>(
 }
 
 /// Turns what `evaluate` found into hits: one per (term, field), ordered by field, then by
-/// position of the first occurrence.
+/// position of the first occurrence, then (for terms found in the same tokens, as in a run of
+/// Chinese or Japanese) by the term as written, so that the order does not depend on the
+/// order in which the query's clauses were evaluated.
 pub(super) fn hits(found: &mut [Found], terms: &[Term], texts: &[FieldText<'_>]) -> Vec<Hit> {
-    found.sort_by_key(|found| (found.text, found.first_token, found.end_token));
+    found.sort_by(|a, b| {
+        (a.text, a.first_token, a.end_token, &terms[a.term].written).cmp(&(
+            b.text,
+            b.first_token,
+            b.end_token,
+            &terms[b.term].written,
+        ))
+    });
     let mut hits: Vec<Hit> = Vec::new();
     for found in found.iter() {
         let text = &texts[found.text];

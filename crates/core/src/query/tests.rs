@@ -495,6 +495,20 @@ fn hits_report_positive_terms_by_field_and_position() {
 }
 
 #[test]
+fn hits_in_one_run_of_cjk_text_come_in_the_same_order_whatever_the_order_of_the_clauses() {
+    // Both terms are found in the one token "米国務省日本売却承認", so position does not order
+    // them; the order must not follow which clause was evaluated first.
+    let fields = Fields {
+        title: "米国務省日本売却承認",
+        ..Fields::default()
+    };
+    let expected = &["title 売却", "title 日本"];
+    check_hits("日本 AND 売却", fields, expected);
+    check_hits("売却 AND 日本", fields, expected);
+    check_hits("(日本 OR 韓国) AND 売却", fields, expected);
+}
+
+#[test]
 fn hits_carry_snippets_of_the_original_text() {
     let content = "In a statement released on Wednesday morning, the Joint Chiefs of Staff in \
         Seoul said that North Korea had launched what it claims is a military reconnaissance \
