@@ -305,6 +305,21 @@ pub(super) fn anywhere(_term: usize, _text: usize) -> bool {
     true
 }
 
+/// Whether `node` can hold, judged by `may_occur` alone, without searching any text: false
+/// only when a term it needs cannot occur anywhere (so it never wrongly says false).
+fn may_hold<F: Fn(usize, usize) -> bool>(node: &Node, may_occur: &F) -> bool {
+    match node {
+        Node::Term { leaf, .. } => may_occur(leaf.term, ANY_TEXT),
+        Node::And { children, .. } => children.iter().all(|child| may_hold(child, may_occur)),
+        Node::Or { children, .. } => children.iter().any(|child| may_hold(child, may_occur)),
+        Node::Not { .. } => true,
+        Node::Near { left, right, .. } => {
+            left.iter().any(|leaf| may_occur(leaf.term, ANY_TEXT))
+                && right.iter().any(|leaf| may_occur(leaf.term, ANY_TEXT))
+        }
+    }
+}
+
 /// Evaluates `node`; when `collect`, pushes to `found` the positive terms that made it match
 /// (nothing is left behind by a part that did not match). `may_occur(term, text)` is false
 /// only where the term is known to be absent from the text (see `QuerySet`), or with
@@ -344,6 +359,12 @@ pub(super) fn evaluate<F: Fn(usize, usize) -> bool>(
             matched
         }
         Node::And { children, .. } => {
+            // An operand that cannot hold ends the AND before any other operand's terms are
+            // looked up: looking one up tokenizes and indexes its text on first use, and an
+            // alias of many names (North Korea's) looks up every name that occurs.
+            if !children.iter().all(|child| may_hold(child, may_occur)) {
+                return false;
+            }
             let mark = found.len();
             for child in children {
                 if !evaluate(child, terms, texts, may_occur, collect, found) {
