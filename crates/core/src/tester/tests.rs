@@ -73,7 +73,6 @@ fn item(title: &str, summary: &str) -> TestItem {
     }
 }
 
-/// A time for items without dates.
 /// Whether `topic` of `config` matches an item of `title` and `summary`, seen now.
 fn matches(config: &Config, title: &str, summary: &str, topic: &str) -> bool {
     test_item(config, &item(title, summary), None, now())
@@ -81,6 +80,7 @@ fn matches(config: &Config, title: &str, summary: &str, topic: &str) -> bool {
         .any(|m| m.topic == topic)
 }
 
+/// A time for items without dates.
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2023, 11, 22, 0, 0, 0).unwrap()
 }
