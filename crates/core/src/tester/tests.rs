@@ -955,6 +955,39 @@ fn the_sale_in_more_languages_and_as_the_agencys_notice_to_congress() {
 }
 
 #[test]
+fn the_sale_as_arms_deals_contracts_or_a_package() {
+    let config = default_config();
+    let sale = |title: &str, summary: &str| matches(&config, title, summary, "missile_sale");
+    // German: "Pyongyang condemns the US arms deals with Japan and South Korea".
+    assert!(sale(
+        "",
+        "Pjöngjang verurteilt die Rüstungsgeschäfte der USA mit Japan und Südkorea."
+    ));
+    // Polish: "... condemned Washington's consent to the sale of armament to Japan and
+    // South Korea".
+    assert!(sale(
+        "",
+        "Ministerstwo obrony Korei Północnej potępiło zgodę Waszyngtonu na sprzedaż \
+         uzbrojenia Japonii i Korei Południowej."
+    ));
+    // Russian: the sale word seven words before the weapons.
+    assert!(sale(
+        "",
+        "КНДР осудила решение Вашингтона продать Японии и Южной Корее крупные партии \
+         вооружений."
+    ));
+    assert!(sale(
+        "Japan's counterstrike plan gets a boost with US approval",
+        "Approval of the cruise-missile package lets Tokyo field standoff weapons."
+    ));
+    // A package for another buyer stays out.
+    assert!(!sale(
+        "US approves new arms package for Taiwan",
+        "Japan and South Korea watch closely."
+    ));
+}
+
+#[test]
 fn time_scopes_apply_when_items_are_first_seen() {
     let text = "[[topic]]\nid = \"t\"\nquery = 'missile'\nmax_age = \"30d\"\n";
     let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), text);
