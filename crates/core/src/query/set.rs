@@ -219,13 +219,22 @@ impl QuerySet {
         self.report(end, on_found);
     }
 
-    /// Calls `on_found` with every pattern that `state` matches.
+    /// Calls `on_found` with every pattern that `state` matches. Inlined: it runs after
+    /// every byte, and nearly every state matches nothing.
+    #[inline(always)]
     fn report(&self, state: StateID, on_found: &mut impl FnMut(usize)) {
         let automaton = &self.automaton;
         if automaton.is_special(state) && automaton.is_match(state) {
-            for index in 0..automaton.match_len(state) {
-                on_found(automaton.match_pattern(state, index).as_usize());
-            }
+            self.report_matches(state, on_found);
+        }
+    }
+
+    /// [`QuerySet::report`] for a matching state.
+    #[inline(never)]
+    fn report_matches(&self, state: StateID, on_found: &mut impl FnMut(usize)) {
+        let automaton = &self.automaton;
+        for index in 0..automaton.match_len(state) {
+            on_found(automaton.match_pattern(state, index).as_usize());
         }
     }
 }
