@@ -41,6 +41,8 @@ pub(super) struct Heads {
     /// One bit per head `(c0 * RADIX + c1) * RADIX + c2`, where `c1` is 0 for a one-byte
     /// token and `c2` for a token of at most two bytes.
     bits: Vec<u64>,
+    /// The first bytes of the words, as the patterns write them, sorted and each once.
+    firsts: Vec<u8>,
 }
 
 impl Heads {
@@ -51,6 +53,7 @@ impl Heads {
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a [u8]>) -> Heads {
         let mut heads = Heads {
             bits: vec![0; (RADIX * RADIX * RADIX).div_ceil(64)],
+            firsts: Vec::new(),
         };
         for pattern in patterns {
             let Some(rest) = pattern.strip_prefix(&[TOKEN_END]) else {
@@ -62,6 +65,9 @@ impl Heads {
             };
             if word.is_empty() || !word.iter().all(|&byte| is_token_byte(byte)) {
                 continue;
+            }
+            if let Err(at) = heads.firsts.binary_search(&word[0]) {
+                heads.firsts.insert(at, word[0]);
             }
             let code = |index: usize| word.get(index).map_or(0, |&byte| CODES[usize::from(byte)]);
             let (c0, c1, c2) = (code(0), code(1), code(2));
@@ -84,6 +90,27 @@ impl Heads {
             }
         }
         heads
+    }
+
+    /// Calls `on_start` with the offset of the first byte of every token of the ASCII text
+    /// `text` that begins with the first byte of some pattern's word, in order: the tokens
+    /// that the automaton can find a pattern in (it reads bytes as they are). When the words
+    /// begin with at most three different bytes (a topic of a few words), those bytes are
+    /// searched for (`memchr`), which skips the other tokens many bytes at a time;
+    /// otherwise every token's start is given.
+    pub fn for_each_candidate(&self, text: &[u8], mut on_start: impl FnMut(usize)) {
+        let if_token_start = |at: usize| {
+            if at == 0 || !is_token_byte(text[at - 1]) {
+                on_start(at);
+            }
+        };
+        match *self.firsts.as_slice() {
+            [] => {}
+            [a] => memchr::memchr_iter(a, text).for_each(if_token_start),
+            [a, b] => memchr::memchr2_iter(a, b, text).for_each(if_token_start),
+            [a, b, c] => memchr::memchr3_iter(a, b, c, text).for_each(if_token_start),
+            _ => for_each_token_start(text, on_start),
+        }
     }
 
     /// Whether some pattern can start the token that starts at `start` in the ASCII text
@@ -185,6 +212,44 @@ mod tests {
             .collect();
         let expected: Vec<usize> = (0..300).filter(|i| i % 7 == 1).collect();
         assert_eq!(starts(&text), expected);
+    }
+
+    #[test]
+    fn candidates_are_the_token_starts_with_a_words_first_byte() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let letters = b"abstx09SA";
+        let alphabet = b"abstx09SA .-\xc3\xa9";
+        for round in 0..3000 {
+            // One to five words: the first three rounds in four search for their first
+            // bytes, the others take every token start.
+            let words: Vec<Vec<u8>> = (0..1 + round % 5)
+                .map(|_| {
+                    (0..rng.usize(1..4))
+                        .map(|_| letters[rng.usize(..letters.len())])
+                        .collect()
+                })
+                .collect();
+            let patterns: Vec<Vec<u8>> = words
+                .iter()
+                .map(|word| pattern(std::str::from_utf8(word).unwrap(), rng.bool()))
+                .collect();
+            let heads = Heads::new(patterns.iter().map(Vec::as_slice));
+            let text: Vec<u8> = (0..rng.usize(0..200))
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            let mut expected = Vec::new();
+            for_each_token_start(&text, |start| {
+                if words.iter().any(|word| word[0] == text[start]) {
+                    expected.push(start);
+                }
+            });
+            let mut found = Vec::new();
+            heads.for_each_candidate(&text, |start| found.push(start));
+            if heads.firsts.len() > 3 {
+                found.retain(|&start| words.iter().any(|word| word[0] == text[start]));
+            }
+            assert_eq!(found, expected, "{words:?} in {text:?}");
+        }
     }
 
     #[test]
