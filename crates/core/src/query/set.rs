@@ -11,9 +11,9 @@
 //!   every token is followed by `TOKEN_END` (see `FieldText::prefilter_text`); over an ASCII
 //!   text, it runs from each token's start, as if the token stood between `TOKEN_END`s, and
 //!   only on the tokens whose first three bytes some pattern starts with (`heads`; when
-//!   the words begin with at most three different bytes, a `memchr` search for those bytes
-//!   finds the tokens to try). A pattern that is not found in a text proves its term absent
-//!   from that text;
+//!   the words of all the set's queries begin with at most three different bytes, a
+//!   `memchr` search for those bytes finds the tokens to try). A pattern that is not found
+//!   in a text proves its term absent from that text;
 //! - a query is skipped only when its tree cannot hold with the absent terms false (an AND
 //!   with an absent part, an OR of absent parts; a NOT may always hold), so a query that can
 //!   match on negation alone is always evaluated; and a query that is evaluated looks for a

@@ -976,6 +976,13 @@ fn prefilter_never_changes_a_result_on_random_text() {
         })
         .collect();
     let set = QuerySet::new(queries.clone());
+    // Sets of one and two queries too: their words begin with few different bytes, so the
+    // prefilter finds the tokens to try by those bytes (`Heads::for_each_candidate`).
+    let small: Vec<(&[Query], QuerySet)> = queries
+        .chunks(2)
+        .chain(queries.chunks(1))
+        .map(|chunk| (chunk, QuerySet::new(chunk.to_vec())))
+        .collect();
     let mut n_matches = 0;
     for _ in 0..300 {
         let mut text = || {
@@ -1010,6 +1017,18 @@ fn prefilter_never_changes_a_result_on_random_text() {
             expected,
             "on {title:?} / {summary:?}"
         );
+        for (chunk, small_set) in &small {
+            let expected: Vec<(usize, Vec<Hit>)> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(index, query)| query.evaluate(&document).map(|hits| (index, hits)))
+                .collect();
+            assert_eq!(
+                small_set.evaluate(&document),
+                expected,
+                "{chunk:?} on {title:?} / {summary:?}"
+            );
+        }
     }
     assert!(n_matches > 300, "the texts should match many queries");
 }

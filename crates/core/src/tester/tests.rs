@@ -980,10 +980,28 @@ fn the_sale_as_arms_deals_contracts_or_a_package() {
         "Japan's counterstrike plan gets a boost with US approval",
         "Approval of the cruise-missile package lets Tokyo field standoff weapons."
     ));
-    // A package for another buyer stays out.
+    // A package for another buyer stays out, and so does one for its capital.
     assert!(!sale(
         "US approves new arms package for Taiwan",
         "Japan and South Korea watch closely."
+    ));
+    assert!(!sale(
+        "Pentagon unveils new weapons package",
+        "The Pentagon announced a new weapons package worth 100 million dollars for Kyiv on \
+         Monday, as Defense Secretary Austin visited. Japan and South Korea pledged support."
+    ));
+    // North Korea's answer to the US's strategic assets is not its answer to the sales.
+    assert!(!sale(
+        "North Korea warns US over strategic assets",
+        "North Korea said the US plan to transfer more strategic assets, including nuclear \
+         weapons, to the Korean peninsula was a grave provocation."
+    ));
+    // "Rüstungsgeschäfte" without North Korea: South Korea's own exports, told in the words
+    // of the deals.
+    assert!(!sale(
+        "",
+        "Südkorea und Japan melden Rekorde bei ihren Rüstungsgeschäften, die USA bleiben \
+         größter Exporteur."
     ));
 }
 

@@ -41,7 +41,8 @@ pub(super) struct Heads {
     /// One bit per head `(c0 * RADIX + c1) * RADIX + c2`, where `c1` is 0 for a one-byte
     /// token and `c2` for a token of at most two bytes.
     bits: Vec<u64>,
-    /// The first bytes of the words, as the patterns write them, sorted and each once.
+    /// The first bytes of the words that have a head (words of ASCII letters and digits), as
+    /// the patterns write them, sorted and each once.
     firsts: Vec<u8>,
 }
 
@@ -92,12 +93,13 @@ impl Heads {
         heads
     }
 
-    /// Calls `on_start` with the offset of the first byte of every token of the ASCII text
-    /// `text` that begins with the first byte of some pattern's word, in order: the tokens
-    /// that the automaton can find a pattern in (it reads bytes as they are). When the words
-    /// begin with at most three different bytes (a topic of a few words), those bytes are
-    /// searched for (`memchr`), which skips the other tokens many bytes at a time;
-    /// otherwise every token's start is given.
+    /// Calls `on_start`, in order, with the offset of the first byte of tokens of the ASCII
+    /// text `text`: at least every token that begins with the first byte of a word in
+    /// `firsts`, the only tokens the automaton can find a pattern in (it reads bytes as they
+    /// are). When those words begin with at most three different bytes (all the topics
+    /// together have a few words, as a one-word topic does), exactly those tokens: the bytes
+    /// are searched for with `memchr`, which skips the other tokens many bytes at a time.
+    /// Otherwise every token's start.
     pub fn for_each_candidate(&self, text: &[u8], mut on_start: impl FnMut(usize)) {
         let if_token_start = |at: usize| {
             if at == 0 || !is_token_byte(text[at - 1]) {
@@ -220,8 +222,10 @@ mod tests {
         let letters = b"abstx09SA";
         let alphabet = b"abstx09SA .-\xc3\xa9";
         for round in 0..3000 {
-            // One to five words: the first three rounds in four search for their first
-            // bytes, the others take every token start.
+            // One to five words (with at most three different first bytes, which three rounds
+            // in five and some others have, the first bytes are searched for; with more,
+            // every token start is given), and patterns that have no head: a CJK word, a
+            // word with a byte that is not an ASCII letter or digit.
             let words: Vec<Vec<u8>> = (0..1 + round % 5)
                 .map(|_| {
                     (0..rng.usize(1..4))
@@ -229,10 +233,13 @@ mod tests {
                         .collect()
                 })
                 .collect();
-            let patterns: Vec<Vec<u8>> = words
+            let mut patterns: Vec<Vec<u8>> = words
                 .iter()
                 .map(|word| pattern(std::str::from_utf8(word).unwrap(), rng.bool()))
                 .collect();
+            patterns.push("北朝鮮".as_bytes().to_vec());
+            patterns.push(pattern("café", false));
+            patterns.push(pattern("x-1", true));
             let heads = Heads::new(patterns.iter().map(Vec::as_slice));
             let text: Vec<u8> = (0..rng.usize(0..200))
                 .map(|_| alphabet[rng.usize(..alphabet.len())])
@@ -246,6 +253,7 @@ mod tests {
             let mut found = Vec::new();
             heads.for_each_candidate(&text, |start| found.push(start));
             if heads.firsts.len() > 3 {
+                // Every token start is given: this checks only that none is missing.
                 found.retain(|&start| words.iter().any(|word| word[0] == text[start]));
             }
             assert_eq!(found, expected, "{words:?} in {text:?}");
