@@ -84,24 +84,23 @@ fn weekday_prefix(text: &str) -> Option<&str> {
 /// "Novx") and is not written before the day ("Nov 20 2023").
 fn month_stands_alone(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let first = (0..bytes.len()).find(|&at| {
-        MONTHS
-            .iter()
-            .any(|month| bytes[at..].starts_with(month.as_bytes()))
-    });
-    let Some(at) = first else {
+    let Some(at) = (0..bytes.len()).find(|&at| month_at(bytes, at)) else {
         return true;
     };
     if bytes.get(at + 3).is_some_and(u8::is_ascii_lowercase) {
         return false;
     }
     // Any month name followed by " D[D] YYYY" is turned around by feed-rs.
-    !(0..bytes.len()).any(|at| {
-        MONTHS
+    !(at..bytes.len()).any(|at| month_at(bytes, at) && month_day_year(&bytes[at + 3..]))
+}
+
+/// Whether a month's name starts at `at` in `bytes` (every name starts with a capital,
+/// which most bytes are not: they are not compared with the twelve).
+fn month_at(bytes: &[u8], at: usize) -> bool {
+    bytes[at].is_ascii_uppercase()
+        && MONTHS
             .iter()
             .any(|month| bytes[at..].starts_with(month.as_bytes()))
-            && month_day_year(&bytes[at + 3..])
-    })
 }
 
 /// Whether `bytes` starts with " " + one or two digits + " " + four digits.
