@@ -1006,6 +1006,34 @@ fn the_sale_as_arms_deals_contracts_or_a_package() {
 }
 
 #[test]
+fn the_launch_in_nordic_compounds_spanish_spelling_and_as_the_norths() {
+    let config = default_config();
+    let launch = |title: &str, summary: &str| matches(&config, title, summary, "satellite_launch");
+    // Swedish: "North Korea says its reconnaissance satellite has reached orbit".
+    assert!(launch(
+        "Nordkorea uppger att spaningssatellit nått omloppsbana",
+        ""
+    ));
+    // Spanish: the capital as "Pionyang".
+    assert!(launch(
+        "",
+        "El Estado Mayor Conjunto instó a Pionyang a suspender los preparativos para lanzar \
+         un satélite espía."
+    ));
+    // English wire copy that names the North only as "the North".
+    assert!(launch(
+        "",
+        "South Korea's military said the reconnaissance satellite fired by the North late \
+         Tuesday appears to have entered orbit."
+    ));
+    // Seoul's own satellite on SpaceX's rocket, in Hindi, stays out.
+    assert!(!launch(
+        "दक्षिण कोरिया ने स्पेसएक्स रॉकेट से अपना पहला जासूसी उपग्रह प्रक्षेपित किया",
+        "सियोल ने कहा कि इससे उत्तर कोरिया पर निगरानी क्षमता बढ़ेगी।"
+    ));
+}
+
+#[test]
 fn time_scopes_apply_when_items_are_first_seen() {
     let text = "[[topic]]\nid = \"t\"\nquery = 'missile'\nmax_age = \"30d\"\n";
     let (config, diagnostics) = config::compile(Path::new("/tmp/ww/t.toml"), text);
